@@ -1,0 +1,1 @@
+"""Headline classification for SageMaker bring-your-own-container images (MXNet + GluonNLP)."""

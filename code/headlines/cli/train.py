@@ -1,0 +1,72 @@
+"""`train`: the training image's command (`docker run IMAGE train`, or no command at all for SDK v3)."""
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+
+from .. import contract
+from ..artifacts import discard_incomplete_model
+from ..environment import TrainingEnvironment
+from ..errors import JobError, TrainingInterrupted
+from ..hyperparameters import Hyperparameters
+from ..training.signals import StopSignal
+
+EXIT_FAILED = 1
+EXIT_INTERRUPTED = 128 + 15  # the shell's convention for "ended by SIGTERM"
+
+
+def write_failure(path, reason):
+    """SageMaker shows the first 1024 characters of this file as the job's FailureReason."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(reason[: contract.FAILURE_REASON_MAX_CHARS])
+
+
+def configure_logging():
+    # Line by line to CloudWatch: never sit in a buffer when the container dies.
+    sys.stdout.reconfigure(line_buffering=True)
+    sys.stderr.reconfigure(line_buffering=True)
+    logging.basicConfig(stream=sys.stdout, level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+
+
+def _parser():
+    rows = "\n".join(f"  {name:<24} default {default!s:<10} {expects}; {help}"
+                     for name, default, expects, help in Hyperparameters.describe())
+    parser = argparse.ArgumentParser(prog="train", formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     description="Train the headline classifier on the SageMaker training contract "
+                                                 "(/opt/ml or $SAGEMAKER_BASE_DIR).",
+                                     epilog="hyperparameters (hyperparameters.json):\n" + rows)
+    parser.add_argument("command", nargs="?", choices=["train"], help="what SageMaker passes; optional")
+    return parser
+
+
+def main(argv=None):
+    _parser().parse_args(argv)
+    configure_logging()
+    logger = logging.getLogger("headlines.train")
+    stop_signal = StopSignal().install()
+    try:
+        from ..training import job  # inside: a broken MXNet install must still leave a failure file
+
+        job.run(TrainingEnvironment.from_base_dir(), stop_signal)
+        return 0
+    except TrainingInterrupted as e:
+        reason, code = str(e), EXIT_INTERRUPTED
+    except JobError as e:
+        reason, code = f"{e}", EXIT_FAILED
+    except Exception as e:  # noqa: BLE001 - anything else is our bug: say so, with the trace for the logs
+        reason = f"Training failed with an internal error: {type(e).__name__}: {e}\n{traceback.format_exc()}"
+        code = EXIT_FAILED
+    logger.error(reason)
+    # Paths straight from the base directory: the failure may be that the environment cannot be read.
+    base_dir = os.environ.get(contract.BASE_DIR_ENV, contract.DEFAULT_BASE_DIR)
+    discard_incomplete_model(os.path.join(base_dir, contract.MODEL_DIR))
+    write_failure(os.path.join(base_dir, contract.FAILURE_FILE), reason)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""Every name and number of the SageMaker container contract that this package relies on, in one place.
+
+Sources: the SageMaker Developer Guide ("your-algorithms-training-algo-*", "model-checkpoints") and
+aws/sagemaker-training-toolkit's environment.py; see shared/docs/sagemaker-contract.md.
+"""
+
+# Root of everything SageMaker mounts; SAGEMAKER_BASE_DIR relocates it (tests use a temporary folder).
+DEFAULT_BASE_DIR = "/opt/ml"
+BASE_DIR_ENV = "SAGEMAKER_BASE_DIR"
+
+# Paths below the base directory.
+HYPERPARAMETERS_FILE = "input/config/hyperparameters.json"
+INPUT_DATA_CONFIG_FILE = "input/config/inputdataconfig.json"
+RESOURCE_CONFIG_FILE = "input/config/resourceconfig.json"
+CHECKPOINT_CONFIG_FILE = "input/config/checkpointconfig.json"
+INPUT_DATA_DIR = "input/data"
+MODEL_DIR = "model"
+OUTPUT_DIR = "output"
+OUTPUT_DATA_DIR = "output/data"
+FAILURE_FILE = "output/failure"
+# Outside the base directory on purpose: SageMaker mounts checkpoints at this absolute path.
+DEFAULT_CHECKPOINT_DIR = "/opt/ml/checkpoints"
+
+# SageMaker keeps only this many characters of the failure file as FailureReason.
+FAILURE_REASON_MAX_CHARS = 1024
+# docker stop / StopTrainingJob / spot interruption: SIGTERM, then SIGKILL this many seconds later.
+STOP_GRACE_SECONDS = 120
+
+# Environment variables (names as sagemaker-training sets them; we honour them when present).
+NUM_GPUS_ENV = "SM_NUM_GPUS"
+NUM_CPUS_ENV = "SM_NUM_CPUS"
+CURRENT_HOST_ENV = "SM_CURRENT_HOST"
+HOSTS_ENV = "SM_HOSTS"
+
+# Hyperparameters that SageMaker and its SDKs add on their own; an algorithm ignores them.
+SAGEMAKER_HYPERPARAMETER_PREFIX = "sagemaker_"
+
+# Channels this algorithm reads.
+TRAIN_CHANNEL = "train"
+VALIDATION_CHANNEL = "validation"
+TEST_CHANNEL = "test"
+EMBEDDINGS_CHANNEL = "embeddings"
+KNOWN_CHANNELS = (TRAIN_CHANNEL, VALIDATION_CHANNEL, TEST_CHANNEL, EMBEDDINGS_CHANNEL)

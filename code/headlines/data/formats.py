@@ -1,0 +1,261 @@
+"""Readers for every supported headline format, chosen per file by looking at its first line.
+
+Formats (each file may be gzip-compressed; a channel may mix files of different formats):
+- ``uci``: the UCI News Aggregator newsCorpora.csv layout: 8 tab-separated columns, no header, no quoting:
+  ID TITLE URL PUBLISHER CATEGORY STORY HOSTNAME TIMESTAMP. STORY groups near-duplicate headlines.
+- ``tsv``: ``text<TAB>label`` lines (an optional ``text<TAB>label`` header line is skipped).
+- ``csv``: RFC 4180 CSV with a header naming the text column (title/headline/text) and the label column
+  (category/label); an optional story column groups rows.
+- ``jsonl``: JSON Lines objects with the same keys.
+- ``fasttext``: ``__label__X text`` lines (the first label of a line is used).
+"""
+
+import collections
+import csv
+import dataclasses
+import gzip
+import io
+import json
+import logging
+import os
+
+from ..errors import JobError
+
+logger = logging.getLogger(__name__)
+
+TEXT_KEYS = ("title", "headline", "text")
+LABEL_KEYS = ("category", "label")
+GROUP_KEYS = ("story",)
+FASTTEXT_LABEL_PREFIX = "__label__"
+UCI_COLUMNS = 8
+UCI_TITLE, UCI_CATEGORY, UCI_STORY = 1, 4, 5
+# Category codes of the UCI News Aggregator data set (its readme) -> readable names.
+UCI_CATEGORY_NAMES = {"b": "business", "t": "science and technology", "e": "entertainment", "m": "health"}
+BAD_ROW_EXAMPLES_KEPT = 5
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclasses.dataclass(frozen=True)
+class Example:
+    text: str
+    label: str
+    group: str = None  # story id: near-duplicates share one, and a split must keep them together
+
+
+class _BadRow(ValueError):
+    pass
+
+
+@dataclasses.dataclass
+class ReadReport:
+    """What reading a channel found: rows kept, rows rejected (with a few examples), formats seen."""
+
+    channel: str
+    rows: int = 0
+    bad_rows: int = 0
+    bad_examples: list = dataclasses.field(default_factory=list)
+    formats: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+
+    def reject(self, where, reason):
+        self.bad_rows += 1
+        if len(self.bad_examples) < BAD_ROW_EXAMPLES_KEPT:
+            self.bad_examples.append(f"{where}: {reason}")
+
+    @property
+    def bad_fraction(self):
+        total = self.rows + self.bad_rows
+        return self.bad_rows / total if total else 0.0
+
+    def as_dict(self):
+        return {"rows": self.rows, "bad_rows": self.bad_rows, "bad_row_examples": list(self.bad_examples),
+                "formats": dict(self.formats)}
+
+
+def open_text(path):
+    """Open a file as UTF-8 text, gunzipping it when it starts with the gzip magic (whatever its name)."""
+    with open(path, "rb") as f:
+        compressed = f.read(2) == GZIP_MAGIC
+    raw = gzip.open(path, "rb") if compressed else open(path, "rb")
+    return io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline="")
+
+
+def list_files(folder):
+    """Data files below a channel folder, sorted; hidden files (.ipynb_checkpoints, .DS_Store) are skipped."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(os.path.join(root, name) for name in sorted(files) if not name.startswith("."))
+    return found
+
+
+def detect_format(first_line, path=""):
+    line = first_line.rstrip("\r\n")
+    stripped = line.lstrip("\ufeff").strip()
+    if stripped.startswith("{"):
+        return "jsonl"
+    if stripped.startswith(FASTTEXT_LABEL_PREFIX):
+        return "fasttext"
+    if "\t" in line:
+        columns = line.split("\t")
+        if len(columns) == UCI_COLUMNS:
+            return "uci"
+        if len(columns) == 2:
+            return "tsv"
+    header = [c.strip().lower() for c in next(csv.reader([stripped]), [])]
+    if any(k in header for k in TEXT_KEYS) and any(k in header for k in LABEL_KEYS):
+        return "csv"
+    raise JobError(f"Cannot tell the format of {path}: its first line is neither the UCI newsCorpora layout "
+                   f"(8 tab-separated columns), text<TAB>label, a CSV header naming title/headline/text and "
+                   f"category/label, a JSON object, nor a fastText __label__ line: {line[:120]!r}.")
+
+
+def _first_key(mapping, keys):
+    for key in keys:
+        if key in mapping:
+            return key
+    return None
+
+
+def _rows_uci(lines, path):
+    for number, line in lines:
+        columns = line.split("\t")
+        if len(columns) != UCI_COLUMNS:
+            yield number, _BadRow(f"expected {UCI_COLUMNS} tab-separated columns, found {len(columns)}")
+            continue
+        yield number, (columns[UCI_TITLE], columns[UCI_CATEGORY], columns[UCI_STORY])
+
+
+def _rows_tsv(lines, path):
+    for number, line in lines:
+        columns = line.split("\t")
+        if len(columns) != 2:
+            yield number, _BadRow(f"expected text<TAB>label, found {len(columns)} tab-separated columns")
+            continue
+        if number == 1 and columns[0].strip().lower() in TEXT_KEYS and columns[1].strip().lower() in LABEL_KEYS:
+            continue  # a header line
+        yield number, (columns[0], columns[1], None)
+
+
+def _rows_fasttext(lines, path):
+    for number, line in lines:
+        words = line.split()
+        labels = [w for w in words if w.startswith(FASTTEXT_LABEL_PREFIX)]
+        text = " ".join(w for w in words if not w.startswith(FASTTEXT_LABEL_PREFIX))
+        if not labels:
+            yield number, _BadRow("no __label__ on the line")
+            continue
+        yield number, (text, labels[0][len(FASTTEXT_LABEL_PREFIX):], None)
+
+
+def _rows_jsonl(lines, path):
+    for number, line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError as e:
+            yield number, _BadRow(f"not valid JSON ({e})")
+            continue
+        if not isinstance(record, dict):
+            yield number, _BadRow("not a JSON object")
+            continue
+        text_key, label_key = _first_key(record, TEXT_KEYS), _first_key(record, LABEL_KEYS)
+        if text_key is None or label_key is None:
+            yield number, _BadRow(f"needs a text key ({'/'.join(TEXT_KEYS)}) and a label key "
+                                  f"({'/'.join(LABEL_KEYS)})")
+            continue
+        group_key = _first_key(record, GROUP_KEYS)
+        yield number, (record[text_key], record[label_key], record[group_key] if group_key else None)
+
+
+def _rows_csv(handle, path):
+    reader = csv.reader(handle)
+    header = [c.strip().lower().lstrip("\ufeff") for c in next(reader)]
+    text_col = header.index(_first_key(header, TEXT_KEYS))
+    label_col = header.index(_first_key(header, LABEL_KEYS))
+    group_key = _first_key(header, GROUP_KEYS)
+    group_col = header.index(group_key) if group_key else None
+    try:
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                yield reader.line_num, _BadRow(f"expected {len(header)} columns, found {len(row)}")
+                continue
+            yield reader.line_num, (row[text_col], row[label_col], row[group_col] if group_col is not None else None)
+    except csv.Error as e:
+        yield reader.line_num, _BadRow(f"broken CSV quoting ({e}); the rest of the file was not read")
+
+
+_LINE_READERS = {"uci": _rows_uci, "tsv": _rows_tsv, "fasttext": _rows_fasttext, "jsonl": _rows_jsonl}
+
+
+def _numbered_lines(handle):
+    for number, line in enumerate(handle, start=1):
+        line = line.rstrip("\r\n")
+        if number == 1:
+            line = line.lstrip("\ufeff")
+        if line.strip():
+            yield number, line
+
+
+def read_file(path, report):
+    """Yield the Examples of one file, counting every rejected row in report."""
+    name = os.path.relpath(path)
+    try:
+        with open_text(path) as handle:
+            first = handle.readline()
+            while first and not first.strip():
+                first = handle.readline()
+            if not first:
+                logger.warning("%s is empty", name)
+                return
+            kind = detect_format(first, name)
+            report.formats[kind] += 1
+            handle.seek(0)
+            rows = _rows_csv(handle, path) if kind == "csv" else _LINE_READERS[kind](_numbered_lines(handle), path)
+            for number, row in rows:
+                if isinstance(row, _BadRow):
+                    report.reject(f"{name}:{number}", str(row))
+                    continue
+                text, label, group = row
+                text = text.strip() if isinstance(text, str) else None
+                label = str(label).strip() if isinstance(label, (str, int)) else None
+                if not text:
+                    report.reject(f"{name}:{number}", "empty text")
+                    continue
+                if not label:
+                    report.reject(f"{name}:{number}", "empty label")
+                    continue
+                report.rows += 1
+                yield Example(text, label, str(group) if group not in (None, "") else None)
+    except UnicodeDecodeError as e:
+        raise JobError(f"{name} is not UTF-8 text ({e.reason} at byte {e.start}).") from e
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise JobError(f"Cannot read {name}: {e}.") from e
+
+
+def read_channel(channel, folder, max_bad_row_fraction):
+    """Read every file of a channel; fail when it is empty or has too many malformed rows."""
+    files = list_files(folder)
+    if not files:
+        raise JobError(f"Channel '{channel}' has no files in {folder}.")
+    report = ReadReport(channel)
+    examples = [example for path in files for example in read_file(path, report)]
+    if report.bad_rows:
+        logger.warning("channel %s: %d of %d rows are malformed and were not used; for example: %s",
+                       channel, report.bad_rows, report.rows + report.bad_rows, "; ".join(report.bad_examples))
+    if report.bad_fraction > max_bad_row_fraction:
+        raise JobError(f"Channel '{channel}' has {report.bad_rows} malformed rows out of "
+                       f"{report.rows + report.bad_rows} ({report.bad_fraction:.1%}), more than "
+                       f"max_bad_row_fraction={max_bad_row_fraction}. First: {'; '.join(report.bad_examples)}")
+    if not examples:
+        raise JobError(f"Channel '{channel}' holds no usable rows in {len(files)} file(s).")
+    logger.info("channel %s: %d rows from %d file(s), formats %s", channel, report.rows, len(files),
+                dict(report.formats))
+    return examples, report
+
+
+def label_names(labels):
+    """Readable names for label codes: the UCI category names when the labels are exactly UCI's codes."""
+    if set(labels) <= set(UCI_CATEGORY_NAMES):
+        return {label: UCI_CATEGORY_NAMES[label] for label in labels}
+    return {label: label for label in labels}

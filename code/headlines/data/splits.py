@@ -1,0 +1,49 @@
+"""Holding out a validation set from train: grouped by story when stories are known, stratified otherwise."""
+
+import collections
+
+import numpy as np
+
+
+def split_validation(examples, fraction, seed):
+    """Return (train, validation) lists. Seeded; near-duplicates (one story) never straddle the split."""
+    rng = np.random.RandomState(seed)
+    if all(example.group is not None for example in examples):
+        return _split_by_group(examples, fraction, rng)
+    return _split_stratified(examples, fraction, rng)
+
+
+def _split_by_group(examples, fraction, rng):
+    groups = sorted({example.group for example in examples})
+    rng.shuffle(groups)
+    sizes = collections.Counter(example.group for example in examples)
+    target, held_out, taken = fraction * len(examples), set(), 0
+    for group in groups:
+        if taken >= target:
+            break
+        held_out.add(group)
+        taken += sizes[group]
+    if len(held_out) == len(groups):  # keep at least one story for training
+        held_out.discard(groups[-1])
+    train = [e for e in examples if e.group not in held_out]
+    validation = [e for e in examples if e.group in held_out]
+    return train, validation
+
+
+def _split_stratified(examples, fraction, rng):
+    by_label = collections.defaultdict(list)
+    for index, example in enumerate(examples):
+        by_label[example.label].append(index)
+    held_out = set()
+    for label in sorted(by_label):
+        indices = by_label[label]
+        rng.shuffle(indices)
+        count = int(round(fraction * len(indices)))
+        if len(indices) >= 2:
+            count = min(max(count, 1), len(indices) - 1)
+        else:
+            count = 0
+        held_out.update(indices[:count])
+    train = [e for i, e in enumerate(examples) if i not in held_out]
+    validation = [e for i, e in enumerate(examples) if i in held_out]
+    return train, validation

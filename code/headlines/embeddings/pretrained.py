@@ -1,0 +1,250 @@
+"""Reading pretrained word vectors from an ``embeddings`` channel.
+
+Supported (each may be gzip-compressed, or inside a .tar.gz such as BlazingText's model.tar.gz):
+- fastText binary models (``.bin``, BlazingText ``vectors.bin`` with subwords): loaded with GluonNLP; every word
+  gets the vector fastText's ``get_word_vector`` gives, built from character n-grams when the word is unknown;
+- word2vec / fastText text (``.vec``, BlazingText ``vectors.txt``): ``word v1 .. vd`` lines, an ``N d`` header
+  line is recognised as a header; loaded with GluonNLP's TokenEmbedding;
+- word2vec binary (a ``.bin`` without the fastText magic number): ``N d`` header, then word, space, d float32.
+"""
+
+import gzip
+import logging
+import os
+import shutil
+import struct
+import tarfile
+import tempfile
+import warnings
+
+import numpy as np
+
+from ..data.formats import GZIP_MAGIC, list_files
+from ..errors import JobError
+
+logger = logging.getLogger(__name__)
+
+FASTTEXT_MAGIC = 793712314  # fastText's FASTTEXT_FILEFORMAT_MAGIC_INT32
+TEXT_SUFFIXES = (".vec", ".txt")
+BINARY_SUFFIXES = (".bin",)
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
+# How each word of the vocabulary found its vector.
+IN_VOCABULARY, FROM_SUBWORDS, MISSING = "in_vocabulary", "from_subwords", "missing"
+_LOOKUP_CHUNK = 8192
+
+
+class FastTextBinaryVectors:
+    format = "fasttext-bin"
+
+    def __init__(self, path, name):
+        from gluonnlp.model.train import FasttextEmbeddingModel
+
+        self.name = name
+        with open(path, "rb") as f:
+            _, dim, bucket, _, maxn = FasttextEmbeddingModel._read_model_params(f)
+            _, words, _ = struct.unpack("@3i", f.read(12))
+        # GluonNLP's reader loops forever on a file cut short inside the word list: check the size first.
+        # The input matrix alone ((words + buckets) x dim float32) outweighs everything before it.
+        needed = (words + bucket) * dim * 4
+        if os.path.getsize(path) < needed:
+            raise JobError(f"Embeddings file {name} is truncated: its header announces {words} words and {bucket} "
+                           f"n-gram buckets of dimension {dim} ({needed} bytes of vectors), but the file has "
+                           f"{os.path.getsize(path)} bytes.")
+        self.has_subwords = maxn > 0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # GluonNLP warns about supervised models' labels: we only need words
+            self.model = FasttextEmbeddingModel.load_fasttext_format(path)
+        self.dim = self.model.weight.shape[1]
+
+    def lookup(self, words):
+        # GluonNLP's `word in model` cannot tell a listed word from a subword-built one; its tables can.
+        token_to_idx, subword_function = self.model._token_to_idx, self.model._subword_function
+        status = []
+        for word in words:
+            if word in token_to_idx:
+                status.append(IN_VOCABULARY)
+            elif self.has_subwords and subword_function([word])[0]:
+                status.append(FROM_SUBWORDS)
+            else:
+                status.append(MISSING)
+        vectors = np.zeros((len(words), self.dim), dtype=np.float32)
+        known = [i for i, s in enumerate(status) if s != MISSING]
+        for start in range(0, len(known), _LOOKUP_CHUNK):
+            rows = known[start:start + _LOOKUP_CHUNK]
+            vectors[rows] = self.model[[words[i] for i in rows]].asnumpy()
+        return vectors, status
+
+
+class TextVectors:
+    format = "word2vec-text"
+
+    def __init__(self, path, name):
+        from gluonnlp.embedding import TokenEmbedding
+
+        self.name = name
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the header line is reported as a warning; it is expected
+                embedding = TokenEmbedding.from_file(path, elem_delim=" ", unknown_token=None)
+        except (AssertionError, ValueError, UnicodeDecodeError) as e:
+            raise JobError(f"Embeddings file {name} is not valid word-vector text: {e}") from e
+        if embedding.idx_to_vec is None or not len(embedding.idx_to_token):
+            raise JobError(f"Embeddings file {name} holds no vectors.")
+        self.token_to_idx = embedding.token_to_idx
+        self.matrix = embedding.idx_to_vec.asnumpy()
+        self.dim = self.matrix.shape[1]
+
+    def lookup(self, words):
+        return _lookup_table(words, self.token_to_idx, self.matrix)
+
+
+class Word2VecBinaryVectors:
+    format = "word2vec-bin"
+
+    def __init__(self, path, name):
+        self.name = name
+        self.token_to_idx, rows = {}, []
+        with open(path, "rb") as f:
+            header = f.readline().split()
+            try:
+                count, self.dim = int(header[0]), int(header[1])
+            except (IndexError, ValueError):
+                raise JobError(f"Embeddings file {name} is neither a fastText binary model nor word2vec "
+                               f"binary (no 'N dim' header).") from None
+            for index in range(count):
+                word = bytearray()
+                while (char := f.read(1)) not in (b" ", b""):
+                    if char != b"\n":
+                        word += char
+                data = f.read(4 * self.dim)
+                if len(data) != 4 * self.dim:
+                    raise JobError(f"Embeddings file {name} ends after {index} of the {count} vectors its "
+                                   f"header announces.")
+                self.token_to_idx.setdefault(word.decode("utf-8", errors="replace"), index)
+                rows.append(np.frombuffer(data, dtype="<f4"))
+        self.matrix = np.vstack(rows) if rows else np.zeros((0, self.dim), np.float32)
+
+    def lookup(self, words):
+        return _lookup_table(words, self.token_to_idx, self.matrix)
+
+
+def _lookup_table(words, token_to_idx, matrix):
+    vectors = np.zeros((len(words), matrix.shape[1]), dtype=np.float32)
+    status = []
+    for i, word in enumerate(words):
+        index = token_to_idx.get(word)
+        if index is None:
+            status.append(MISSING)
+        else:
+            vectors[i] = matrix[index]
+            status.append(IN_VOCABULARY)
+    return vectors, status
+
+
+def _is_fasttext_binary(path):
+    with open(path, "rb") as f:
+        head = f.read(4)
+    return len(head) == 4 and struct.unpack("@i", head)[0] == FASTTEXT_MAGIC
+
+
+def _plain_copy(path, workdir):
+    """Gunzip a compressed file into workdir; return the readable path."""
+    with open(path, "rb") as f:
+        if f.read(2) != GZIP_MAGIC:
+            return path
+    target = os.path.join(workdir, os.path.basename(path).removesuffix(".gz"))
+    try:
+        with gzip.open(path, "rb") as source, open(target, "wb") as sink:
+            shutil.copyfileobj(source, sink)
+    except (OSError, EOFError) as e:
+        raise JobError(f"Embeddings file {path} is not a readable gzip file: {e}.") from e
+    return target
+
+
+def _expand_archives(files, workdir):
+    expanded = []
+    for path in files:
+        if path.endswith(ARCHIVE_SUFFIXES):
+            target = os.path.join(workdir, os.path.basename(path) + ".d")
+            try:
+                with tarfile.open(path) as archive:
+                    archive.extractall(target, filter="data")
+            except (tarfile.TarError, OSError) as e:
+                raise JobError(f"Embeddings archive {path} cannot be unpacked: {e}.") from e
+            expanded.extend(list_files(target))
+        else:
+            expanded.append(path)
+    return expanded
+
+
+def load_pretrained(folder, workdir):
+    """Load the vectors of an embeddings channel. A fastText binary wins over text vectors (it can build
+    vectors for unseen words); files of other kinds (eval.json, ...) are ignored."""
+    files = _expand_archives(list_files(folder), workdir)
+    plain = {path: _plain_copy(path, workdir) for path in files}
+    names = {path: path.removesuffix(".gz") for path in files}
+    binaries = [p for p in files if names[p].endswith(BINARY_SUFFIXES)]
+    texts = [p for p in files if names[p].endswith(TEXT_SUFFIXES)]
+    fasttext = [p for p in binaries if _is_fasttext_binary(plain[p])]
+    word2vec = [p for p in binaries if p not in fasttext]
+    for kind, candidates in ((FastTextBinaryVectors, fasttext), (TextVectors, texts),
+                             (Word2VecBinaryVectors, word2vec)):
+        if candidates:
+            chosen = candidates[0]
+            others = [os.path.basename(p) for p in files if p != chosen]
+            logger.info("embeddings: using %s (%s)%s", chosen, kind.format,
+                        f"; not using {', '.join(others)}" if others else "")
+            try:
+                return kind(plain[chosen], chosen)
+            except JobError:
+                raise
+            except Exception as e:  # a truncated or corrupt file surfaces as any of struct/numpy/MXNet errors
+                raise JobError(f"Embeddings file {chosen} cannot be read as {kind.format}: "
+                               f"{type(e).__name__}: {e}.") from e
+    raise JobError(f"The embeddings channel ({folder}) holds no word vectors: expected a fastText .bin, a .vec "
+                   f"or vectors.txt file (optionally .gz), found {[os.path.basename(p) for p in files] or 'nothing'}.")
+
+
+def build_embedding_matrix(vocabulary, token_counts, pretrained, seed, unknown_token, padding_token):
+    """Rows for every vocabulary word from the pretrained vectors, and the coverage they achieved.
+
+    Words the vectors do not cover (a text file lists only what it lists) try their lower-cased form, then get
+    random normal vectors with the pretrained vectors' own standard deviation, so they sit at the same scale.
+    """
+    words = list(vocabulary.idx_to_token)
+    vectors, status = pretrained.lookup(words)
+    lowered = [i for i, (w, s) in enumerate(zip(words, status)) if s == MISSING and w.lower() != w]
+    if lowered:
+        lower_vectors, lower_status = pretrained.lookup([words[i].lower() for i in lowered])
+        for row, i in enumerate(lowered):
+            if lower_status[row] != MISSING:
+                vectors[i], status[i] = lower_vectors[row], lower_status[row]
+    found = np.array([s != MISSING for s in status])
+    scale = float(vectors[found].std()) if found.any() else 0.1
+    rng = np.random.RandomState(seed)
+    vectors[~found] = rng.normal(0.0, scale, size=(int((~found).sum()), pretrained.dim)).astype(np.float32)
+    vectors[vocabulary[padding_token]] = 0.0
+    coverage = _coverage(words, status, token_counts, {unknown_token, padding_token})
+    coverage.update(file=pretrained.name, format=pretrained.format, dim=pretrained.dim, fallback_std=scale)
+    return vectors, coverage
+
+
+def _coverage(words, status, token_counts, special):
+    types = {IN_VOCABULARY: 0, FROM_SUBWORDS: 0, MISSING: 0}
+    tokens = {IN_VOCABULARY: 0, FROM_SUBWORDS: 0, MISSING: 0}
+    for word, word_status in zip(words, status):
+        if word in special:
+            continue
+        types[word_status] += 1
+        tokens[word_status] += token_counts.get(word, 0)
+    total_types, total_tokens = sum(types.values()), sum(tokens.values())
+    return {
+        "vocabulary_types": total_types,
+        "types_in_pretrained_vocabulary": types[IN_VOCABULARY],
+        "types_from_subwords": types[FROM_SUBWORDS],
+        "types_without_vector": types[MISSING],
+        "type_coverage": (types[IN_VOCABULARY] + types[FROM_SUBWORDS]) / total_types if total_types else 0.0,
+        "training_tokens": total_tokens,
+        "token_coverage": (tokens[IN_VOCABULARY] + tokens[FROM_SUBWORDS]) / total_tokens if total_tokens else 0.0,
+        "token_coverage_in_pretrained_vocabulary": tokens[IN_VOCABULARY] / total_tokens if total_tokens else 0.0,
+    }

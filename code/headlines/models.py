@@ -1,0 +1,70 @@
+"""The two classifier architectures, as hybridizable Gluon blocks taking (ids, valid_length).
+
+Both start with one embedding matrix whose first rows are the vocabulary (initialised from pretrained
+fastText-style vectors when given); ``fasttext`` appends hashed word n-gram rows.
+"""
+
+import mxnet as mx
+from mxnet import gluon
+from mxnet.gluon import nn
+
+EMBEDDING_PARAMETER = "embedding"  # name prefix of the embedding block, for freezing it
+
+
+class FastTextClassifier(gluon.HybridBlock):
+    """fastText's supervised model: average the embeddings of the words and word n-grams, then a linear layer."""
+
+    def __init__(self, input_size, embedding_dim, num_classes, **kwargs):
+        super().__init__(**kwargs)
+        with self.name_scope():
+            # fastText's own initialisation of the input matrix.
+            self.embedding = nn.Embedding(input_size, embedding_dim, prefix=EMBEDDING_PARAMETER + "_",
+                                          weight_initializer=mx.init.Uniform(1.0 / embedding_dim),
+                                          sparse_grad=True)
+            self.output = nn.Dense(num_classes, in_units=embedding_dim)
+
+    def hybrid_forward(self, F, ids, valid_length):
+        embedded = self.embedding(ids)  # (N, T, C)
+        masked = F.SequenceMask(embedded, sequence_length=valid_length, use_sequence_length=True, axis=1)
+        mean = F.broadcast_div(F.sum(masked, axis=1), F.expand_dims(valid_length, axis=1))
+        return self.output(mean)
+
+
+class CNNClassifier(gluon.HybridBlock):
+    """Kim (2014): 1-D convolutions of several widths over the word embeddings, max-over-time pooling,
+    dropout, linear layer."""
+
+    def __init__(self, input_size, embedding_dim, num_classes, kernel_sizes=(3, 4, 5), num_filters=100,
+                 dropout=0.5, **kwargs):
+        super().__init__(**kwargs)
+        with self.name_scope():
+            self.embedding = nn.Embedding(input_size, embedding_dim, prefix=EMBEDDING_PARAMETER + "_",
+                                          weight_initializer=mx.init.Uniform(0.1), sparse_grad=True)
+            self.convolutions = nn.HybridSequential()
+            for width in kernel_sizes:
+                self.convolutions.add(nn.Conv1D(num_filters, width, activation="relu", layout="NCW", in_channels=embedding_dim))
+            self.dropout = nn.Dropout(dropout)
+            self.output = nn.Dense(num_classes, in_units=num_filters * len(kernel_sizes))
+
+    def hybrid_forward(self, F, ids, valid_length):
+        embedded = self.embedding(ids)  # (N, T, C)
+        # Padding rows must not win the max-pool: zero them (ReLU outputs are >= 0 anyway).
+        masked = F.SequenceMask(embedded, sequence_length=valid_length, use_sequence_length=True, axis=1)
+        channels_first = F.transpose(masked, axes=(0, 2, 1))  # (N, C, T)
+        pooled = [F.max(conv(channels_first), axis=2) for conv in self.convolutions]
+        return self.output(self.dropout(F.concat(*pooled, dim=1)))
+
+
+def build_model(architecture, input_size, embedding_dim, num_classes, hyperparameters):
+    if architecture == "fasttext":
+        return FastTextClassifier(input_size, embedding_dim, num_classes, prefix="fasttext_")
+    if architecture == "cnn":
+        return CNNClassifier(input_size, embedding_dim, num_classes, kernel_sizes=hyperparameters.kernel_sizes,
+                             num_filters=hyperparameters.num_filters, dropout=hyperparameters.dropout,
+                             prefix="cnn_")
+    raise ValueError(f"unknown architecture {architecture!r}")
+
+
+def min_input_length(architecture, hyperparameters):
+    """Shortest id sequence the architecture accepts (a convolution needs at least its width)."""
+    return max(hyperparameters.kernel_sizes) if architecture == "cnn" else 1

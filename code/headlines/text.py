@@ -1,0 +1,115 @@
+"""Turning a headline into model input: tokenizer, vocabulary and the encoder that both images share.
+
+Training builds these from the data and saves them as JSON in the model folder; serving loads the same JSON,
+so a headline becomes the same ids in both images.
+"""
+
+import functools
+import re
+
+import gluonnlp as nlp
+import numpy as np
+
+UNKNOWN_TOKEN = "<unk>"
+PADDING_TOKEN = "<pad>"
+# Words (with inner apostrophes and hyphens), numbers, or single punctuation marks.
+TOKEN_PATTERN = r"\w+(?:['’\-]\w+)*|[^\w\s]"
+
+_FNV_OFFSET, _FNV_PRIME, _UINT32 = 2166136261, 16777619, 0xFFFFFFFF
+# fastText's multiplier for combining word hashes into word n-gram hashes (Dictionary::addWordNgrams).
+_NGRAM_MULTIPLIER, _UINT64 = 116049371, 0xFFFFFFFFFFFFFFFF
+
+
+class Tokenizer:
+    def __init__(self, lowercase=True, pattern=TOKEN_PATTERN):
+        self.lowercase = lowercase
+        self.pattern = pattern
+        self._regex = re.compile(pattern)
+
+    def __call__(self, text):
+        return self._regex.findall(text.lower() if self.lowercase else text)
+
+    def to_config(self):
+        return {"lowercase": self.lowercase, "pattern": self.pattern}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def build_vocabulary(token_lists, min_count):
+    counter = nlp.data.count_tokens(token for tokens in token_lists for token in tokens)
+    return nlp.Vocab(counter, min_freq=min_count, unknown_token=UNKNOWN_TOKEN, padding_token=PADDING_TOKEN,
+                     bos_token=None, eos_token=None)
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def fnv1a_32(word):
+    """fastText's word hash (FNV-1a, 32 bit, over UTF-8 bytes; fastText adds bytes as signed chars)."""
+    h = _FNV_OFFSET
+    for byte in word.encode("utf-8"):
+        h ^= byte if byte < 128 else (byte - 256) & _UINT32
+        h = (h * _FNV_PRIME) & _UINT32
+    return h
+
+
+def word_ngram_buckets(tokens, max_n, buckets):
+    """Bucket ids (0..buckets-1) of the word n-grams of length 2..max_n, hashed the way fastText does."""
+    # fastText keeps word hashes as int32 and widens them to uint64, which sign-extends the high half.
+    hashes = [(h | 0xFFFFFFFF00000000) if h >= 0x80000000 else h for h in map(fnv1a_32, tokens)]
+    found = []
+    for start in range(len(hashes)):
+        h = hashes[start]
+        for end in range(start + 1, min(start + max_n, len(hashes))):
+            h = (h * _NGRAM_MULTIPLIER + hashes[end]) & _UINT64
+            found.append(h % buckets)
+    return found
+
+
+class TextEncoder:
+    """Headlines -> (ids, valid_length) arrays: token ids, then (fasttext) hashed word n-gram ids."""
+
+    def __init__(self, tokenizer, vocabulary, max_length, word_ngrams=1, ngram_buckets=0, min_length=1):
+        self.tokenizer = tokenizer
+        self.vocabulary = vocabulary
+        self.max_length = max_length
+        self.word_ngrams = word_ngrams if ngram_buckets else 1
+        self.ngram_buckets = ngram_buckets
+        self.min_length = min_length
+        self.padding_id = vocabulary[PADDING_TOKEN]
+
+    @property
+    def input_size(self):
+        """Rows the embedding matrix needs: the vocabulary, then the n-gram buckets."""
+        return len(self.vocabulary) + (self.ngram_buckets if self.word_ngrams > 1 else 0)
+
+    def ids(self, text):
+        tokens = self.tokenizer(text)[: self.max_length]
+        ids = self.vocabulary[tokens] if tokens else []
+        if self.word_ngrams > 1:
+            offset = len(self.vocabulary)
+            ids = ids + [offset + b for b in word_ngram_buckets(tokens, self.word_ngrams, self.ngram_buckets)]
+        return ids
+
+    def encode(self, texts):
+        rows = [self.ids(text) for text in texts]
+        return self.pad(rows)
+
+    def pad(self, rows):
+        width = max([self.min_length] + [len(row) for row in rows])
+        ids = np.full((len(rows), width), self.padding_id, dtype=np.float32)
+        lengths = np.empty(len(rows), dtype=np.float32)
+        for i, row in enumerate(rows):
+            ids[i, : len(row)] = row
+            lengths[i] = max(len(row), 1)  # an empty headline averages over one padding slot, never 0/0
+        return ids, lengths
+
+    def to_config(self):
+        return {"tokenizer": self.tokenizer.to_config(), "max_length": self.max_length,
+                "word_ngrams": self.word_ngrams, "ngram_buckets": self.ngram_buckets,
+                "min_length": self.min_length}
+
+    @classmethod
+    def from_config(cls, config, vocabulary):
+        config = dict(config)
+        return cls(Tokenizer.from_config(config.pop("tokenizer")), vocabulary, **config)

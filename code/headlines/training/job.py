@@ -1,0 +1,212 @@
+"""The headline-classifier training job, from channels to artifacts:
+
+    channels -> readers -> tokenizer -> vocabulary -> (pretrained vectors) -> model -> training loop
+             -> /opt/ml/output/data (metrics.json, plots) -> /opt/ml/model (moved into place last)
+"""
+
+import collections
+import hashlib
+import json
+import logging
+import os
+import random
+import tempfile
+import time
+
+import mxnet as mx
+import numpy as np
+
+from .. import artifacts, contract
+from ..data.formats import label_names, read_channel
+from ..data.splits import split_validation
+from ..embeddings.pretrained import build_embedding_matrix, load_pretrained
+from ..errors import JobError
+from ..hyperparameters import Hyperparameters
+from ..models import build_model, min_input_length
+from ..text import PADDING_TOKEN, UNKNOWN_TOKEN, TextEncoder, Tokenizer, build_vocabulary
+from .checkpoints import CheckpointStore
+from .loop import ClassifierTrainer, EncodedSet
+from .plots import plot_confusion_matrix, plot_learning_curves
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_EMBEDDING_DIM = 100
+METRICS_FILE = "metrics.json"
+LEARNING_CURVES_PLOT = "learning_curves.png"
+CONFUSION_MATRIX_PLOT = "confusion_matrix.png"
+
+
+def training_contexts(num_gpus):
+    """Every GPU of the instance, or the CPU when there is none: one code path either way."""
+    return [mx.gpu(i) for i in range(num_gpus)] if num_gpus > 0 else [mx.cpu()]
+
+
+def seed_everything(seed):
+    random.seed(seed)
+    np.random.seed(seed)
+    mx.random.seed(seed)
+
+
+def _check_channels(channels):
+    if contract.TRAIN_CHANNEL not in channels:
+        raise JobError(f"The '{contract.TRAIN_CHANNEL}' channel is required; this job has "
+                       f"{sorted(channels) or 'no channels'}.")
+    unknown = sorted(set(channels) - set(contract.KNOWN_CHANNELS))
+    if unknown:
+        raise JobError(f"Unknown channel(s) {', '.join(unknown)}; this algorithm reads "
+                       f"{', '.join(contract.KNOWN_CHANNELS)}.")
+
+
+def _keep_known_labels(examples, report, label_ids, max_bad_row_fraction):
+    """Rows of validation/test whose label train never saw cannot be scored: count them as bad rows."""
+    kept = []
+    for example in examples:
+        if example.label in label_ids:
+            kept.append(example)
+        else:
+            report.reject(f"channel {report.channel}", f"label {example.label!r} does not occur in train")
+            report.rows -= 1
+    if report.bad_fraction > max_bad_row_fraction:
+        raise JobError(f"Channel '{report.channel}' has {report.bad_rows} unusable rows out of "
+                       f"{report.rows + report.bad_rows} ({report.bad_fraction:.1%}), more than "
+                       f"max_bad_row_fraction={max_bad_row_fraction}. First: {'; '.join(report.bad_examples)}")
+    if not kept:
+        raise JobError(f"Channel '{report.channel}' has no rows with a label that train has.")
+    return kept
+
+
+def _fingerprint(hp, encoder, labels, train_rows):
+    digest = hashlib.sha256()
+    digest.update(json.dumps(hp.as_dict(), sort_keys=True, default=list).encode())
+    digest.update(encoder.vocabulary.to_json().encode())
+    digest.update(json.dumps(labels).encode())
+    digest.update(str(sum(len(row) for row in train_rows)).encode())
+    return digest.hexdigest()
+
+
+def run(env, stop_signal):
+    started = time.time()
+    hp = Hyperparameters.from_strings(env.hyperparameters)
+    logger.info("hyperparameters: %s", json.dumps(hp.as_dict(), default=list))
+    channels = env.channel_dirs
+    _check_channels(channels)
+    seed_everything(hp.seed)
+
+    # Data
+    train_examples, train_report = read_channel(contract.TRAIN_CHANNEL, channels[contract.TRAIN_CHANNEL],
+                                                hp.max_bad_row_fraction)
+    reports = {contract.TRAIN_CHANNEL: train_report}
+    if contract.VALIDATION_CHANNEL in channels:
+        validation_examples, reports[contract.VALIDATION_CHANNEL] = read_channel(
+            contract.VALIDATION_CHANNEL, channels[contract.VALIDATION_CHANNEL], hp.max_bad_row_fraction)
+        validation_source = "channel"
+    else:
+        train_examples, validation_examples = split_validation(train_examples, hp.validation_fraction, hp.seed)
+        validation_source = ("split of train, grouped by story" if train_examples[0].group is not None
+                             else "split of train, stratified by label")
+        if not validation_examples or not train_examples:
+            raise JobError(f"The train channel has too few rows ({train_report.rows}) to hold out a validation "
+                           f"set; add rows or a validation channel.")
+    logger.info("validation: %d rows (%s); train: %d rows", len(validation_examples), validation_source,
+                len(train_examples))
+    test_examples = None
+    if contract.TEST_CHANNEL in channels:
+        test_examples, reports[contract.TEST_CHANNEL] = read_channel(
+            contract.TEST_CHANNEL, channels[contract.TEST_CHANNEL], hp.max_bad_row_fraction)
+
+    labels = sorted({example.label for example in train_examples})
+    if len(labels) < 2:
+        raise JobError(f"Train has {len(labels)} distinct label(s); a classifier needs at least 2.")
+    label_ids = {label: i for i, label in enumerate(labels)}
+    names = label_names(labels)
+    validation_examples = _keep_known_labels(validation_examples, reports.get(
+        contract.VALIDATION_CHANNEL, train_report), label_ids, hp.max_bad_row_fraction)
+    if test_examples is not None:
+        test_examples = _keep_known_labels(test_examples, reports[contract.TEST_CHANNEL], label_ids,
+                                           hp.max_bad_row_fraction)
+
+    # Text -> ids
+    tokenizer = Tokenizer(lowercase=hp.lowercase)
+    train_tokens = [tokenizer(example.text) for example in train_examples]
+    vocabulary = build_vocabulary(train_tokens, hp.min_count)
+    token_counts = collections.Counter(token for tokens in train_tokens for token in tokens)
+    logger.info("vocabulary: %d words (min_count=%d) from %d training tokens", len(vocabulary), hp.min_count,
+                sum(token_counts.values()))
+    ngram_buckets = hp.ngram_buckets if hp.architecture == "fasttext" else 0
+    encoder = TextEncoder(tokenizer, vocabulary, hp.max_length,
+                          word_ngrams=hp.word_ngrams if hp.architecture == "fasttext" else 1,
+                          ngram_buckets=ngram_buckets, min_length=min_input_length(hp.architecture, hp))
+
+    # Pretrained vectors
+    pretrained_matrix, coverage = None, None
+    if contract.EMBEDDINGS_CHANNEL in channels:
+        with tempfile.TemporaryDirectory() as workdir:
+            pretrained = load_pretrained(channels[contract.EMBEDDINGS_CHANNEL], workdir)
+            if hp.embedding_dim is not None and hp.embedding_dim != pretrained.dim:
+                raise JobError(f"Embeddings file {pretrained.name} has {pretrained.dim}-dimensional vectors but "
+                               f"hyperparameter embedding_dim is {hp.embedding_dim}; set embedding_dim to "
+                               f"{pretrained.dim} or auto.")
+            pretrained_matrix, coverage = build_embedding_matrix(vocabulary, token_counts, pretrained, hp.seed,
+                                                                 UNKNOWN_TOKEN, PADDING_TOKEN)
+        logger.info("embedding coverage: %.1f%% of vocabulary words, %.1f%% of training tokens found a "
+                    "pretrained vector (%d in its vocabulary, %d from subwords, %d without) [%s]",
+                    100 * coverage["type_coverage"], 100 * coverage["token_coverage"],
+                    coverage["types_in_pretrained_vocabulary"], coverage["types_from_subwords"],
+                    coverage["types_without_vector"], coverage["file"])
+    embedding_dim = pretrained_matrix.shape[1] if pretrained_matrix is not None else (
+        hp.embedding_dim or DEFAULT_EMBEDDING_DIM)
+
+    def encode(examples):
+        return EncodedSet([encoder.ids(e.text) for e in examples],
+                          np.array([label_ids[e.label] for e in examples], dtype=np.int64))
+
+    train, validation = encode(train_examples), encode(validation_examples)
+    test = encode(test_examples) if test_examples is not None else None
+
+    # Model
+    contexts = training_contexts(env.num_gpus)
+    logger.info("devices: %s", ", ".join(str(c) for c in contexts))
+    net = build_model(hp.architecture, encoder.input_size, embedding_dim, len(labels), hp)
+    net.initialize(mx.init.Xavier(), ctx=contexts)
+    if pretrained_matrix is not None:
+        weight = net.embedding.weight
+        for context in contexts:
+            weight.data(context)[: len(vocabulary)] = mx.nd.array(pretrained_matrix, ctx=context)
+    net.hybridize(static_alloc=True)
+
+    store = CheckpointStore(env.checkpoint_dir, _fingerprint(hp, encoder, labels, train.rows))
+    trainer = ClassifierTrainer(net, encoder, contexts, hp, labels, store, stop_signal)
+    history, best_epoch = trainer.fit(train, validation)
+
+    # Reports, then the model (last: its presence means the job completed)
+    metrics = {
+        "architecture": hp.architecture,
+        "hyperparameters": hp.as_dict(),
+        "labels": {label: names[label] for label in labels},
+        "best_epoch": best_epoch,
+        "epochs_run": len(history),
+        "validation_source": validation_source,
+        "validation": trainer.evaluate(validation),
+        "test": trainer.evaluate(test) if test is not None else None,
+        "embedding_coverage": coverage,
+        "data": {channel: report.as_dict() for channel, report in reports.items()},
+        "vocabulary_size": len(vocabulary),
+        "devices": [str(c) for c in contexts],
+        "history": history,
+        "job_seconds": time.time() - started,
+    }
+    for split in ("validation", "test"):
+        if metrics[split]:
+            logger.info("final %s: accuracy=%.6f macro_f1=%.6f loss=%.6f", split, metrics[split]["accuracy"],
+                        metrics[split]["macro_f1"], metrics[split]["loss"])
+    os.makedirs(env.output_data_dir, exist_ok=True)
+    with open(os.path.join(env.output_data_dir, METRICS_FILE), "w", encoding="utf-8") as f:
+        json.dump(metrics, f, indent=1, default=list)
+    plot_learning_curves(history, os.path.join(env.output_data_dir, LEARNING_CURVES_PLOT))
+    shown = "test" if metrics["test"] else "validation"
+    plot_confusion_matrix(metrics[shown], f"{shown} set", os.path.join(env.output_data_dir, CONFUSION_MATRIX_PLOT))
+
+    os.makedirs(env.model_dir, exist_ok=True)
+    artifacts.save_model(env.model_dir, net, encoder, labels, names, hp.architecture)
+    logger.info("model written to %s in %.1f s", env.model_dir, time.time() - started)
+    return metrics

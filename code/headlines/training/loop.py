@@ -1,0 +1,175 @@
+"""The training loop: data parallel over every device with one code path, early stopping on validation
+accuracy, a checkpoint after every epoch and on SIGTERM, exact resumption.
+
+Determinism: each epoch's order comes from RandomState(seed + epoch) and MXNet's generator (dropout) is
+re-seeded for every batch from (seed, epoch, batch), so a run resumed mid-epoch from a checkpoint computes
+exactly what the uninterrupted run would have computed (on CPU, where MXNet's kernels are deterministic).
+"""
+
+import dataclasses
+import logging
+import time
+
+import mxnet as mx
+import numpy as np
+from mxnet import autograd, gluon
+
+from ..errors import TrainingInterrupted
+from .metrics import classification_report
+
+logger = logging.getLogger(__name__)
+
+PREDICT_BATCH_SIZE = 1024
+
+
+@dataclasses.dataclass
+class EncodedSet:
+    """Unpadded id rows and label ids of one data set."""
+
+    rows: list
+    labels: np.ndarray
+
+    def __len__(self):
+        return len(self.rows)
+
+
+def batch_seed(seed, epoch, batch):
+    return (seed * 1_000_003 + epoch * 10_007 + batch) % (2 ** 31 - 1)
+
+
+def format_epoch_line(row):
+    """One line per epoch, in the form the README's metric_definitions regexes parse."""
+    return ("epoch={epoch} train_loss={train_loss:.6f} train_accuracy={train_accuracy:.6f} "
+            "validation_loss={validation_loss:.6f} validation_accuracy={validation_accuracy:.6f} "
+            "validation_macro_f1={validation_macro_f1:.6f} samples_per_second={samples_per_second:.1f} "
+            "epoch_seconds={epoch_seconds:.3f}").format(**row)
+
+
+class ClassifierTrainer:
+    def __init__(self, net, encoder, contexts, hyperparameters, class_names, checkpoints, stop_signal):
+        self.net = net
+        self.encoder = encoder
+        self.contexts = contexts
+        self.hp = hyperparameters
+        self.class_names = class_names
+        self.checkpoints = checkpoints
+        self.stop_signal = stop_signal
+        self.loss = gluon.loss.SoftmaxCrossEntropyLoss()
+        # Gradients are summed over devices by the kvstore, then every device applies the same update.
+        self.trainer = gluon.Trainer(net.collect_params(), self.hp.optimizer,
+                                     {"learning_rate": self.hp.effective_learning_rate, "wd": self.hp.weight_decay},
+                                     kvstore="device")
+        self._embedding = net.embedding.weight
+        self._best_params = None
+
+    # -- one step -----------------------------------------------------------------------------------------
+    def train_step(self, rows, labels):
+        """Forward/backward on every device, then one update normalised by the whole batch. Returns
+        (summed loss, correct predictions)."""
+        ids, lengths = self.encoder.pad(rows)
+        contexts = self.contexts[: len(rows)]  # a final batch smaller than the device count
+        if len(contexts) < len(self.contexts):
+            self.net.collect_params().zero_grad()  # idle devices must not contribute stale gradients
+        parts = [gluon.utils.split_and_load(array, contexts, even_split=False)
+                 for array in (ids, lengths, labels.astype(np.float32))]
+        with autograd.record():
+            outputs = [self.net(x, n) for x, n in zip(parts[0], parts[1])]
+            losses = [self.loss(o, y) for o, y in zip(outputs, parts[2])]
+        for loss in losses:
+            loss.backward()
+        self.trainer.step(len(rows))
+        loss_sum = sum(float(loss.sum().asscalar()) for loss in losses)
+        correct = sum(int((o.argmax(axis=1) == y).sum().asscalar()) for o, y in zip(outputs, parts[2]))
+        return loss_sum, correct
+
+    # -- evaluation ---------------------------------------------------------------------------------------
+    def predict_logits(self, data):
+        outputs = []
+        for start in range(0, len(data), PREDICT_BATCH_SIZE):
+            ids, lengths = self.encoder.pad(data.rows[start:start + PREDICT_BATCH_SIZE])
+            context = self.contexts[0]
+            outputs.append(self.net(mx.nd.array(ids, ctx=context), mx.nd.array(lengths, ctx=context)).asnumpy())
+        return np.concatenate(outputs) if outputs else np.zeros((0, len(self.class_names)), np.float32)
+
+    def evaluate(self, data):
+        logits = self.predict_logits(data)
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_probabilities = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        loss = float(-log_probabilities[np.arange(len(data)), data.labels].mean())
+        report = classification_report(data.labels, logits.argmax(axis=1), self.class_names)
+        report["loss"] = loss
+        return report
+
+    # -- the loop -----------------------------------------------------------------------------------------
+    def _snapshot(self):
+        return {name: p.data(self.contexts[0]).copyto(mx.cpu()) for name, p in self.net.collect_params().items()}
+
+    def _restore(self, params):
+        for name, parameter in self.net.collect_params().items():
+            parameter.set_data(params[name])
+
+    def _save_checkpoint(self, state):
+        return self.checkpoints.save(self.net, self.trainer, lambda path: mx.nd.save(path, self._best_params),
+                                     state)
+
+    def fit(self, train, validation):
+        """Train until epochs run out or validation accuracy stops improving; leave the best parameters in
+        the net and return the per-epoch history."""
+        state = self.checkpoints.load()
+        if state:
+            self.net.load_parameters(state["params_file"], ctx=self.contexts)
+            self.trainer.load_states(state["trainer_file"])
+            self._best_params = mx.nd.load(state["best_params_file"])
+        else:
+            state = {"epoch": 1, "next_batch": 0, "running": None, "history": [], "best_accuracy": -1.0,
+                     "best_epoch": 0, "epochs_without_improvement": 0, "finished": False}
+            self._best_params = self._snapshot()
+
+        with self.stop_signal.checkpointing():
+            while not state["finished"]:
+                self._run_epoch(train, validation, state)
+        self._restore(self._best_params)
+        return state["history"], state["best_epoch"]
+
+    def _run_epoch(self, train, validation, state):
+        hp, epoch = self.hp, state["epoch"]
+        self._embedding.lr_mult = 0.0 if epoch <= hp.freeze_embedding_epochs else 1.0
+        order = np.random.RandomState(hp.seed + epoch).permutation(len(train))
+        batches = [order[i:i + hp.batch_size] for i in range(0, len(order), hp.batch_size)]
+        running = state["running"] or {"loss": 0.0, "correct": 0, "samples": 0, "seconds": 0.0}
+        started = time.perf_counter() - running["seconds"]
+        for number in range(state["next_batch"], len(batches)):
+            mx.random.seed(batch_seed(hp.seed, epoch, number))
+            indices = batches[number]
+            loss_sum, correct = self.train_step([train.rows[i] for i in indices], train.labels[indices])
+            running["loss"] += loss_sum
+            running["correct"] += correct
+            running["samples"] += len(indices)
+            if self.stop_signal.requested:
+                running["seconds"] = time.perf_counter() - started
+                state.update(next_batch=number + 1, running=running)
+                self._save_checkpoint(state)
+                raise TrainingInterrupted(self.checkpoints.folder)
+        train_seconds = time.perf_counter() - started
+        report = self.evaluate(validation)
+        row = {"epoch": epoch, "train_loss": running["loss"] / running["samples"],
+               "train_accuracy": running["correct"] / running["samples"], "validation_loss": report["loss"],
+               "validation_accuracy": report["accuracy"], "validation_macro_f1": report["macro_f1"],
+               "samples_per_second": running["samples"] / max(train_seconds, 1e-9),
+               "epoch_seconds": time.perf_counter() - started}
+        logger.info(format_epoch_line(row))
+        state["history"].append(row)
+        if report["accuracy"] > state["best_accuracy"]:
+            state.update(best_accuracy=report["accuracy"], best_epoch=epoch, epochs_without_improvement=0)
+            self._best_params = self._snapshot()
+        else:
+            state["epochs_without_improvement"] += 1
+        patience_spent = hp.early_stopping_patience and state["epochs_without_improvement"] >= hp.early_stopping_patience
+        if patience_spent:
+            logger.info("early stopping: validation accuracy has not improved for %d epochs; best epoch %d",
+                        state["epochs_without_improvement"], state["best_epoch"])
+        state.update(epoch=epoch + 1, next_batch=0, running=None,
+                     finished=bool(patience_spent) or epoch >= hp.epochs)
+        self._save_checkpoint(state)
+        if self.stop_signal.requested and not state["finished"]:
+            raise TrainingInterrupted(self.checkpoints.folder)

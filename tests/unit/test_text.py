@@ -1,0 +1,54 @@
+import numpy as np
+
+from headlines.text import (PADDING_TOKEN, UNKNOWN_TOKEN, TextEncoder, Tokenizer, build_vocabulary, fnv1a_32,
+                            word_ngram_buckets)
+
+
+def test_tokenizer_lowercases_and_splits_punctuation():
+    tokenizer = Tokenizer()
+    assert tokenizer("Apple's iPhone-6 sales: UP 5%!") == ["apple's", "iphone-6", "sales", ":", "up", "5", "%", "!"]
+    assert Tokenizer(lowercase=False)("Fed Hikes") == ["Fed", "Hikes"]
+    assert Tokenizer.from_config(tokenizer.to_config())("A b") == ["a", "b"]
+
+
+def test_vocabulary_min_count_and_special_tokens():
+    vocabulary = build_vocabulary([["a", "b", "a"], ["a", "c"]], min_count=2)
+    assert vocabulary.idx_to_token[:2] == [UNKNOWN_TOKEN, PADDING_TOKEN]
+    assert "a" in vocabulary.token_to_idx and "b" not in vocabulary.token_to_idx
+    assert vocabulary["never-seen"] == vocabulary[UNKNOWN_TOKEN]
+
+
+def test_fnv1a_matches_fasttext_reference_values():
+    # FNV-1a 32-bit reference values; fastText sign-extends bytes >= 0x80, which changes non-ASCII words.
+    assert fnv1a_32("") == 2166136261
+    assert fnv1a_32("a") == 0xE40C292C
+    assert fnv1a_32("foobar") == 0xBF9CF968
+    assert fnv1a_32("é") != 0  # sign-extended path runs
+
+
+def test_word_ngrams_are_deterministic_and_in_range():
+    buckets = word_ngram_buckets(["fed", "raises", "rates"], 3, 1000)
+    assert len(buckets) == 3  # two bigrams, one trigram
+    assert all(0 <= b < 1000 for b in buckets)
+    assert buckets == word_ngram_buckets(["fed", "raises", "rates"], 3, 1000)
+    assert word_ngram_buckets(["one"], 2, 1000) == []
+
+
+def test_encoder_appends_ngram_ids_after_the_vocabulary_and_pads():
+    tokenizer = Tokenizer()
+    vocabulary = build_vocabulary([["fed", "raises", "rates"]], 1)
+    encoder = TextEncoder(tokenizer, vocabulary, max_length=10, word_ngrams=2, ngram_buckets=50, min_length=4)
+    assert encoder.input_size == len(vocabulary) + 50
+    ids, lengths = encoder.encode(["Fed raises rates", ""])
+    assert ids.shape == (2, 5) and list(lengths) == [5, 1]
+    assert all(i >= len(vocabulary) for i in ids[0, 3:5])
+    assert (ids[1] == vocabulary[PADDING_TOKEN]).all()
+    restored = TextEncoder.from_config(encoder.to_config(), vocabulary)
+    np.testing.assert_array_equal(restored.encode(["Fed raises rates"])[0], ids[:1, :5])
+
+
+def test_max_length_truncates_tokens():
+    vocabulary = build_vocabulary([["a"]], 1)
+    encoder = TextEncoder(Tokenizer(), vocabulary, max_length=3)
+    ids, lengths = encoder.encode(["a a a a a a"])
+    assert ids.shape == (1, 3) and lengths[0] == 3
