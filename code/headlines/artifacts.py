@@ -55,8 +55,14 @@ def save_model(model_dir, net, encoder, labels, label_names, architecture):
     os.rmdir(staging)
 
 
-def discard_incomplete_model(model_dir):
+def discard_model(model_dir):
+    """After a failure: remove staged and placed model files, so the failed job's model folder can never be
+    mistaken for a complete model (for example when a local run reuses the folder)."""
     shutil.rmtree(os.path.join(model_dir, STAGING_DIR), ignore_errors=True)
+    for name in MODEL_FILES:
+        path = os.path.join(model_dir, name)
+        if os.path.exists(path):
+            os.remove(path)
 
 
 class HeadlineModel:

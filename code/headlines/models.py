@@ -37,21 +37,29 @@ class CNNClassifier(gluon.HybridBlock):
     def __init__(self, input_size, embedding_dim, num_classes, kernel_sizes=(3, 4, 5), num_filters=100,
                  dropout=0.5, **kwargs):
         super().__init__(**kwargs)
+        self.kernel_sizes = tuple(kernel_sizes)
         with self.name_scope():
             self.embedding = nn.Embedding(input_size, embedding_dim, prefix=EMBEDDING_PARAMETER + "_",
                                           weight_initializer=mx.init.Uniform(0.1), sparse_grad=True)
             self.convolutions = nn.HybridSequential()
-            for width in kernel_sizes:
-                self.convolutions.add(nn.Conv1D(num_filters, width, activation="relu", layout="NCW", in_channels=embedding_dim))
+            for width in self.kernel_sizes:
+                self.convolutions.add(nn.Conv1D(num_filters, width, activation="relu", layout="NCW",
+                                                in_channels=embedding_dim))
             self.dropout = nn.Dropout(dropout)
-            self.output = nn.Dense(num_classes, in_units=num_filters * len(kernel_sizes))
+            self.output = nn.Dense(num_classes, in_units=num_filters * len(self.kernel_sizes))
 
     def hybrid_forward(self, F, ids, valid_length):
         embedded = self.embedding(ids)  # (N, T, C)
-        # Padding rows must not win the max-pool: zero them (ReLU outputs are >= 0 anyway).
-        masked = F.SequenceMask(embedded, sequence_length=valid_length, use_sequence_length=True, axis=1)
-        channels_first = F.transpose(masked, axes=(0, 2, 1))  # (N, C, T)
-        pooled = [F.max(conv(channels_first), axis=2) for conv in self.convolutions]
+        channels_first = F.transpose(embedded, axes=(0, 2, 1))  # (N, C, T)
+        pooled = []
+        for width, conv in zip(self.kernel_sizes, self.convolutions):
+            features = F.transpose(conv(channels_first), axes=(0, 2, 1))  # (N, T - width + 1, filters)
+            # Only windows that lie inside the headline compete in the max-pool, so a headline's output does
+            # not depend on how far its batch was padded (training and serving batch differently).
+            windows = F.maximum(valid_length - (width - 1), 1)
+            features = F.SequenceMask(features, sequence_length=windows, use_sequence_length=True, axis=1,
+                                      value=-1e4)
+            pooled.append(F.max(features, axis=1))
         return self.output(self.dropout(F.concat(*pooled, dim=1)))
 
 

@@ -7,7 +7,7 @@ import sys
 import traceback
 
 from .. import contract
-from ..artifacts import discard_incomplete_model
+from ..artifacts import discard_model
 from ..environment import TrainingEnvironment
 from ..errors import JobError, TrainingInterrupted
 from ..hyperparameters import Hyperparameters
@@ -26,8 +26,9 @@ def write_failure(path, reason):
 
 def configure_logging():
     # Line by line to CloudWatch: never sit in a buffer when the container dies.
-    sys.stdout.reconfigure(line_buffering=True)
-    sys.stderr.reconfigure(line_buffering=True)
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):  # absent when a test harness has replaced the stream
+            stream.reconfigure(line_buffering=True)
     logging.basicConfig(stream=sys.stdout, level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
 
@@ -63,7 +64,7 @@ def main(argv=None):
     logger.error(reason)
     # Paths straight from the base directory: the failure may be that the environment cannot be read.
     base_dir = os.environ.get(contract.BASE_DIR_ENV, contract.DEFAULT_BASE_DIR)
-    discard_incomplete_model(os.path.join(base_dir, contract.MODEL_DIR))
+    discard_model(os.path.join(base_dir, contract.MODEL_DIR))
     write_failure(os.path.join(base_dir, contract.FAILURE_FILE), reason)
     return code
 

@@ -31,6 +31,7 @@ ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 # How each word of the vocabulary found its vector.
 IN_VOCABULARY, FROM_SUBWORDS, MISSING = "in_vocabulary", "from_subwords", "missing"
 _LOOKUP_CHUNK = 8192
+_MAX_TENSOR_ELEMENTS = 2 ** 31 - 1
 
 
 class FastTextBinaryVectors:
@@ -69,8 +70,11 @@ class FastTextBinaryVectors:
                 status.append(MISSING)
         vectors = np.zeros((len(words), self.dim), dtype=np.float32)
         known = [i for i, s in enumerate(status) if s != MISSING]
-        for start in range(0, len(known), _LOOKUP_CHUNK):
-            rows = known[start:start + _LOOKUP_CHUNK]
+        # GluonNLP looks words up through a (words x table rows) sparse matrix, and MXNet refuses shapes of
+        # 2**31 elements or more: a 2M-bucket model allows about a thousand words per call.
+        chunk = max(1, min(_LOOKUP_CHUNK, (_MAX_TENSOR_ELEMENTS - 1) // self.model.weight.shape[0]))
+        for start in range(0, len(known), chunk):
+            rows = known[start:start + chunk]
             vectors[rows] = self.model[[words[i] for i in rows]].asnumpy()
         return vectors, status
 

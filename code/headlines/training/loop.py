@@ -66,21 +66,27 @@ class ClassifierTrainer:
     def train_step(self, rows, labels):
         """Forward/backward on every device, then one update normalised by the whole batch. Returns
         (summed loss, correct predictions)."""
+        weights = np.ones(len(rows), dtype=np.float32)
+        spare = len(self.contexts) - len(rows)
+        if spare > 0:
+            # Every device must produce a gradient each step. Spare devices get copies of the first row with
+            # weight 0: they add nothing, and touch no embedding row the batch does not touch already.
+            rows = list(rows) + [rows[0]] * spare
+            labels = np.concatenate([labels, np.repeat(labels[:1], spare)])
+            weights = np.concatenate([weights, np.zeros(spare, dtype=np.float32)])
         ids, lengths = self.encoder.pad(rows)
-        contexts = self.contexts[: len(rows)]  # a final batch smaller than the device count
-        if len(contexts) < len(self.contexts):
-            self.net.collect_params().zero_grad()  # idle devices must not contribute stale gradients
-        parts = [gluon.utils.split_and_load(array, contexts, even_split=False)
-                 for array in (ids, lengths, labels.astype(np.float32))]
+        parts = [gluon.utils.split_and_load(array, self.contexts, even_split=False)
+                 for array in (ids, lengths, labels.astype(np.float32), weights)]
         with autograd.record():
             outputs = [self.net(x, n) for x, n in zip(parts[0], parts[1])]
-            losses = [self.loss(o, y) for o, y in zip(outputs, parts[2])]
+            losses = [self.loss(o, y, w.expand_dims(1)) for o, y, w in zip(outputs, parts[2], parts[3])]
         for loss in losses:
             loss.backward()
-        self.trainer.step(len(rows))
+        self.trainer.step(int(weights.sum()))
         loss_sum = sum(float(loss.sum().asscalar()) for loss in losses)
-        correct = sum(int((o.argmax(axis=1) == y).sum().asscalar()) for o, y in zip(outputs, parts[2]))
-        return loss_sum, correct
+        correct = sum(float(((o.argmax(axis=1) == y) * w).sum().asscalar())
+                      for o, y, w in zip(outputs, parts[2], parts[3]))
+        return loss_sum, int(correct)
 
     # -- evaluation ---------------------------------------------------------------------------------------
     def predict_logits(self, data):
@@ -105,8 +111,11 @@ class ClassifierTrainer:
         return {name: p.data(self.contexts[0]).copyto(mx.cpu()) for name, p in self.net.collect_params().items()}
 
     def _restore(self, params):
+        # Written by an operator rather than a copy: on CPU, oneDNN may hold a convolution weight in its own
+        # layout after inference, which a plain copy (and so Parameter.set_data) refuses as a destination.
         for name, parameter in self.net.collect_params().items():
-            parameter.set_data(params[name])
+            for array in parameter.list_data():
+                mx.nd.identity(params[name], out=array)
 
     def _save_checkpoint(self, state):
         return self.checkpoints.save(self.net, self.trainer, lambda path: mx.nd.save(path, self._best_params),
