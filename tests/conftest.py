@@ -1,84 +1,18 @@
 """Shared fixtures. Tiers (pytest markers): unit (default, no Docker), container (builds and runs images),
-localmode (the real SageMaker SDK; later issue)."""
-
-import gzip
-import json
-import os
-import pathlib
+localmode (the real SageMaker SDK)."""
 
 import pytest
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
-UCI_DIR = SHARED_DATA / "uci-news-aggregator"
-WIKITEXT_DIR = SHARED_DATA / "wikitext2"
+from helpers import FakeSageMaker
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m selects by marker
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if not any(item.iter_markers(name) for name in ("container", "localmode")):
+        if "tests/container/" in str(item.fspath):
+            item.add_marker(pytest.mark.container)
+        if not any(item.get_closest_marker(name) for name in ("container", "localmode")):
             item.add_marker(pytest.mark.unit)
-
-
-def write_lines(path, lines, compress=False):
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = "".join(line + "\n" for line in lines).encode("utf-8")
-    path.write_bytes(gzip.compress(data) if compress else data)
-    return path
-
-
-class FakeSageMaker:
-    """A fake /opt/ml tree for SAGEMAKER_BASE_DIR: channels, hyperparameters, resource config."""
-
-    def __init__(self, base):
-        self.base = pathlib.Path(base)
-        self.channels = {}
-        self.write_config(hyperparameters={})
-
-    def add_channel(self, name, files):
-        """files: {relative name: list of lines or a source path}."""
-        folder = self.base / "input" / "data" / name
-        folder.mkdir(parents=True, exist_ok=True)
-        for file_name, content in files.items():
-            target = folder / file_name
-            if isinstance(content, (str, os.PathLike)):
-                target.write_bytes(pathlib.Path(content).read_bytes())
-            else:
-                write_lines(target, content, compress=file_name.endswith(".gz"))
-        self.channels[name] = {"ContentType": "text/plain", "TrainingInputMode": "File",
-                               "S3DistributionType": "FullyReplicated", "RecordWrapperType": "None"}
-        self._write("inputdataconfig.json", self.channels)
-        return folder
-
-    def write_config(self, hyperparameters):
-        self._write("hyperparameters.json", {k: str(v) for k, v in hyperparameters.items()})
-        self._write("resourceconfig.json", {"current_host": "algo-1", "hosts": ["algo-1"],
-                                            "network_interface_name": "eth0"})
-
-    def _write(self, name, value):
-        path = self.base / "input" / "config" / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(value))
-
-    @property
-    def model_dir(self):
-        return self.base / "model"
-
-    @property
-    def output_data_dir(self):
-        return self.base / "output" / "data"
-
-    @property
-    def failure_file(self):
-        return self.base / "output" / "failure"
-
-    @property
-    def checkpoint_dir(self):
-        return self.base / "checkpoints"
-
-    def metrics(self):
-        return json.loads((self.output_data_dir / "metrics.json").read_text())
 
 
 @pytest.fixture
@@ -88,18 +22,3 @@ def sagemaker(tmp_path, monkeypatch):
     monkeypatch.setenv("SM_NUM_GPUS", "0")
     return fake
 
-
-def uci_lines(path, limit=None):
-    with open(path, encoding="utf-8") as f:
-        lines = [line.rstrip("\n") for line in f]
-    return lines[:limit] if limit else lines
-
-
-@pytest.fixture(scope="session")
-def uci_train_lines():
-    return uci_lines(UCI_DIR / "train.tsv")
-
-
-@pytest.fixture(scope="session")
-def uci_test_lines():
-    return uci_lines(UCI_DIR / "test.tsv")

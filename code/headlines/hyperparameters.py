@@ -9,6 +9,7 @@ from .errors import JobError
 
 ARCHITECTURES = ("fasttext", "cnn")
 OPTIMIZERS = ("adam", "sgd")
+LR_SCHEDULES = ("constant", "linear")
 # Tuned on the UCI News Aggregator story split (README, "Measured"); each architecture wants its own rate.
 DEFAULT_LEARNING_RATES = {"fasttext": 0.01, "cnn": 0.001}
 
@@ -97,6 +98,8 @@ class Hyperparameters:
     optimizer: str = _field("adam", _choice(*OPTIMIZERS), "gradient descent flavour")
     learning_rate: float = _field(None, _optional(_float(0, 10, include_minimum=False)),
                                   "step size; auto: 0.01 for fasttext, 0.001 for cnn")
+    lr_schedule: str = _field("constant", _choice(*LR_SCHEDULES),
+                              "linear: decay the learning rate linearly to 0 over all epochs, as fastText does")
     weight_decay: float = _field(0.0, _float(0, 1), "L2 penalty")
     embedding_dim: int = _field(None, _optional(_int(1, 4096)),
                                 "embedding width; auto: the pretrained vectors' width, else 100")
@@ -107,7 +110,10 @@ class Hyperparameters:
     max_length: int = _field(64, _int(1), "tokens kept per headline")
     lowercase: bool = _field(True, _bool, "lower-case text before tokenizing")
     word_ngrams: int = _field(2, _int(1, 5), "fasttext: longest word n-gram hashed into extra embeddings")
-    ngram_buckets: int = _field(200000, _int(1), "fasttext: number of hash buckets for word n-grams")
+    min_char: int = _field(3, _int(0, 20), "fasttext: shortest character n-gram of a word (0: none)")
+    max_char: int = _field(6, _int(0, 20), "fasttext: longest character n-gram of a word (0: none)")
+    ngram_buckets: int = _field(200000, _int(1),
+                                "fasttext: hash buckets shared by word n-grams and character n-grams")
     num_filters: int = _field(100, _int(1), "cnn: filters per kernel width")
     kernel_sizes: tuple = _field((3, 4, 5), _int_list, "cnn: convolution widths")
     dropout: float = _field(0.5, _float(0, 1, include_maximum=False), "cnn: dropout before the output layer")
@@ -137,7 +143,18 @@ class Hyperparameters:
             except (TypeError, ValueError):
                 raise JobError(f"Hyperparameter '{key}' must be {parse.expects}; got {value!r}. "
                                f"Valid hyperparameters: {', '.join(fields)}.") from None
-        return cls(**values)
+        hyperparameters = cls(**values)
+        if hyperparameters.min_char > hyperparameters.max_char > 0:
+            raise JobError(f"Hyperparameter 'min_char' ({hyperparameters.min_char}) must not exceed 'max_char' "
+                           f"({hyperparameters.max_char}).")
+        return hyperparameters
+
+    @property
+    def char_ngrams(self):
+        """Character n-gram lengths of the fasttext architecture, as fastText's -minn/-maxn give them."""
+        if self.min_char == 0 or self.max_char == 0:
+            return ()
+        return tuple(range(self.min_char, self.max_char + 1))
 
     @property
     def effective_learning_rate(self):

@@ -67,28 +67,41 @@ def word_ngram_buckets(tokens, max_n, buckets):
 
 
 class TextEncoder:
-    """Headlines -> (ids, valid_length) arrays: token ids, then (fasttext) hashed word n-gram ids."""
+    """Headlines -> (ids, valid_length) arrays: token ids, then (fasttext) the hashed word n-grams and the
+    character n-grams of every token, which share one table of buckets after the vocabulary, as in fastText."""
 
-    def __init__(self, tokenizer, vocabulary, max_length, word_ngrams=1, ngram_buckets=0, min_length=1):
+    def __init__(self, tokenizer, vocabulary, max_length, word_ngrams=1, ngram_buckets=0, min_length=1,
+                 char_ngrams=()):
         self.tokenizer = tokenizer
         self.vocabulary = vocabulary
         self.max_length = max_length
         self.word_ngrams = word_ngrams if ngram_buckets else 1
+        self.char_ngrams = tuple(char_ngrams) if ngram_buckets else ()
         self.ngram_buckets = ngram_buckets
         self.min_length = min_length
         self.padding_id = vocabulary[PADDING_TOKEN]
+        # GluonNLP's fastText subword function: FNV-1a hashes of the n-grams of "<word>".
+        self._subwords = (nlp.vocab.create_subword_function("NGramHashes", ngrams=list(self.char_ngrams),
+                                                            num_subwords=ngram_buckets)
+                          if self.char_ngrams else None)
+
+    @property
+    def uses_buckets(self):
+        return self.word_ngrams > 1 or bool(self.char_ngrams)
 
     @property
     def input_size(self):
         """Rows the embedding matrix needs: the vocabulary, then the n-gram buckets."""
-        return len(self.vocabulary) + (self.ngram_buckets if self.word_ngrams > 1 else 0)
+        return len(self.vocabulary) + (self.ngram_buckets if self.uses_buckets else 0)
 
     def ids(self, text):
         tokens = self.tokenizer(text)[: self.max_length]
         ids = self.vocabulary[tokens] if tokens else []
+        offset = len(self.vocabulary)
         if self.word_ngrams > 1:
-            offset = len(self.vocabulary)
             ids = ids + [offset + b for b in word_ngram_buckets(tokens, self.word_ngrams, self.ngram_buckets)]
+        if self._subwords is not None:
+            ids = ids + [offset + b for hashes in self._subwords(tokens) for b in hashes]
         return ids
 
     def encode(self, texts):
@@ -107,7 +120,7 @@ class TextEncoder:
     def to_config(self):
         return {"tokenizer": self.tokenizer.to_config(), "max_length": self.max_length,
                 "word_ngrams": self.word_ngrams, "ngram_buckets": self.ngram_buckets,
-                "min_length": self.min_length}
+                "min_length": self.min_length, "char_ngrams": list(self.char_ngrams)}
 
     @classmethod
     def from_config(cls, config, vocabulary):

@@ -10,7 +10,7 @@ from headlines.embeddings.pretrained import (FROM_SUBWORDS, IN_VOCABULARY, MISSI
                                              load_pretrained)
 from headlines.errors import JobError
 from headlines.text import PADDING_TOKEN, UNKNOWN_TOKEN, build_vocabulary
-from conftest import WIKITEXT_DIR
+from helpers import WIKITEXT_DIR
 
 fasttext = pytest.importorskip("fasttext")
 

@@ -4,7 +4,7 @@ import pytest
 
 from headlines.data.formats import Example, ReadReport, detect_format, label_names, read_channel, read_file
 from headlines.errors import JobError
-from conftest import UCI_DIR, uci_lines, write_lines
+from helpers import UCI_DIR, uci_lines, write_lines
 
 UCI_ROW = "1\tFed raises rates\thttp://x\tReuters\tb\tstory1\tx.com\t1394470370698"
 

@@ -52,3 +52,19 @@ def test_max_length_truncates_tokens():
     encoder = TextEncoder(Tokenizer(), vocabulary, max_length=3)
     ids, lengths = encoder.encode(["a a a a a a"])
     assert ids.shape == (1, 3) and lengths[0] == 3
+
+
+def test_char_ngrams_share_the_bucket_table_and_use_fasttext_hashes():
+    import gluonnlp as nlp
+
+    vocabulary = build_vocabulary([["fed"]], 1)
+    encoder = TextEncoder(Tokenizer(), vocabulary, 10, word_ngrams=1, ngram_buckets=1000, char_ngrams=(3, 4))
+    ids = encoder.ids("Fed")
+    # "<fed>" has the 3-grams <fe, fed, ed> and the 4-grams <fed, fed>
+    assert ids[0] == vocabulary["fed"] and len(ids) == 1 + 5
+    expected = nlp.vocab.create_subword_function("NGramHashes", ngrams=[3, 4], num_subwords=1000)(["fed"])[0]
+    assert ids[1:] == [len(vocabulary) + h for h in expected]
+    assert encoder.input_size == len(vocabulary) + 1000
+    # An unseen word is <unk> but still carries its character n-grams.
+    unseen = encoder.ids("Feds")
+    assert unseen[0] == vocabulary["<unk>"] and len(unseen) > 1

@@ -11,7 +11,7 @@ import pytest
 
 from headlines.artifacts import MODEL_FILES, HeadlineModel
 from headlines.cli.train import main
-from conftest import UCI_DIR, uci_lines
+from helpers import UCI_DIR, uci_lines
 
 SMALL = {"epochs": 2, "batch_size": 32, "ngram_buckets": 5000, "embedding_dim": 16, "num_filters": 8}
 

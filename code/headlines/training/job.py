@@ -135,7 +135,8 @@ def run(env, stop_signal):
     ngram_buckets = hp.ngram_buckets if hp.architecture == "fasttext" else 0
     encoder = TextEncoder(tokenizer, vocabulary, hp.max_length,
                           word_ngrams=hp.word_ngrams if hp.architecture == "fasttext" else 1,
-                          ngram_buckets=ngram_buckets, min_length=min_input_length(hp.architecture, hp))
+                          ngram_buckets=ngram_buckets, min_length=min_input_length(hp.architecture, hp),
+                          char_ngrams=hp.char_ngrams if hp.architecture == "fasttext" else ())
 
     # Pretrained vectors
     pretrained_matrix, coverage = None, None

@@ -149,6 +149,9 @@ class ClassifierTrainer:
         started = time.perf_counter() - running["seconds"]
         for number in range(state["next_batch"], len(batches)):
             mx.random.seed(batch_seed(hp.seed, epoch, number))
+            if hp.lr_schedule == "linear":  # from (epoch, batch) alone, so a resumed run gets the same rates
+                progress = (epoch - 1 + number / len(batches)) / hp.epochs
+                self.trainer.set_learning_rate(hp.effective_learning_rate * (1.0 - progress))
             indices = batches[number]
             loss_sum, correct = self.train_step([train.rows[i] for i in indices], train.labels[indices])
             running["loss"] += loss_sum

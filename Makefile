@@ -1,0 +1,56 @@
+# The project's commands. `make test` is what CI runs (.ci/run); `make help` lists the rest.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+# fastText's own package is only needed by the tests (reference vectors); its wheel declares numpy>=2,
+# which mxnet cannot use, but its extension runs with numpy 1.23, so it is installed without dependencies.
+FASTTEXT_WHEEL := fasttext-numpy2-wheel==0.9.2
+
+.PHONY: help venv images images-gpu docker test test-unit test-container bench clean
+
+help:
+	@echo "make test         every test tier (unit, container; local mode once it has tests), as CI runs it"
+	@echo "make test-unit    unit tests only (no Docker)"
+	@echo "make images       build the CPU training image (headlines-train:cpu)"
+	@echo "make images-gpu   build the GPU training image (headlines-train:gpu)"
+	@echo "make bench        training benchmark on the UCI split (bench-results/)"
+	@echo "make venv         the test virtualenv in $(VENV)"
+
+$(BIN)/activate: tests/requirements-dev.lock containers/train/requirements-build.lock code/pyproject.toml
+	$(PYTHON) -m venv $(VENV) || { echo "python3 -m venv failed: apt-get install python3-venv python3-dev" >&2; exit 1; }
+	$(BIN)/pip install -q --upgrade pip==24.3.1
+	$(BIN)/pip install -q --require-hashes --no-deps -r containers/train/requirements-build.lock
+	$(BIN)/pip install -q --require-hashes --no-deps --no-build-isolation -r tests/requirements-dev.lock
+	$(BIN)/pip install -q --no-deps $(FASTTEXT_WHEEL)
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e code
+	touch $@
+
+venv: $(BIN)/activate
+
+docker:
+	@scripts/ensure-docker.sh
+
+images: docker
+	scripts/build-images.sh train-cpu
+
+images-gpu: docker
+	scripts/build-images.sh train-gpu
+
+test-unit: venv
+	$(BIN)/python -m pytest -m unit $(PYTEST_ARGS)
+
+test-container: venv images images-gpu
+	$(BIN)/python -m pytest -m container $(PYTEST_ARGS)
+
+# Every tier in one pytest run, so the summary line counts them all.
+test: venv images images-gpu
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache
+
+# Benchmarks (not tests): results go to bench-results/.
+bench: venv images
+	$(BIN)/python benchmarks/train_uci.py

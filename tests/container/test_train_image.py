@@ -1,0 +1,139 @@
+"""The CPU training image on real data, the failure and SIGTERM contract inside Docker, and the static checks of
+both variants (libraries resolve, no proxy CA, size budgets)."""
+
+import glob
+import os
+import subprocess
+import tarfile
+import time
+
+import pytest
+
+from helpers import UCI_DIR, uci_lines
+from helpers import docker
+
+MODEL_FILES = {"labels.json", "model-0000.params", "model-config.json", "model-symbol.json", "vocabulary.json"}
+MiB = 1024 * 1024
+
+
+def _uci_job(job, **hyperparameters):
+    job.fake.add_channel("train", {"train.tsv": str(UCI_DIR / "train.tsv")})
+    job.fake.add_channel("test", {"test.tsv.gz": uci_lines(UCI_DIR / "test.tsv")})
+    job.fake.write_config(hyperparameters)
+
+
+def test_no_command_trains_on_uci_data_and_writes_every_artifact(cpu_image, make_job):
+    job = make_job(cpu_image)
+    _uci_job(job, epochs=3)
+    result = job.run()  # SageMaker SDK v3 local mode passes no command
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert set(os.listdir(job.fake.model_dir)) == MODEL_FILES
+    assert {"metrics.json", "learning_curves.png", "confusion_matrix.png"} <= set(os.listdir(job.fake.output_data_dir))
+    metrics = job.metrics()
+    assert metrics["test"]["samples"] == 2195 and metrics["test"]["accuracy"] > 0.8
+    assert "epoch=1 train_loss=" in result.stdout and "final test: accuracy=" in result.stdout
+    assert not job.fake.failure_file.exists()
+
+
+def test_bad_job_leaves_a_failure_file_and_no_model(cpu_image, make_job):
+    job = make_job(cpu_image)
+    _uci_job(job, architecture="transformer")
+    result = job.run("train")
+    assert result.returncode == 1
+    reason = job.fake.failure_file.read_text()
+    assert reason.startswith("Hyperparameter 'architecture' must be one of fasttext, cnn") and len(reason) <= 1024
+    assert not job.fake.model_dir.exists() or not set(os.listdir(job.fake.model_dir)) & MODEL_FILES
+
+
+def _small_job(job):
+    job.fake.add_channel("train", {"train.tsv": uci_lines(UCI_DIR / "train.tsv", 1200)})
+    job.fake.add_channel("test", {"test.tsv": uci_lines(UCI_DIR / "test.tsv", 300)})
+    job.fake.write_config({"architecture": "cnn", "epochs": 3, "batch_size": 4, "embedding_dim": 16,
+                           "num_filters": 8})
+
+
+def test_docker_stop_checkpoints_and_the_resumed_job_matches_an_uninterrupted_one(cpu_image, make_job):
+    job = make_job(cpu_image, "interrupted")
+    _small_job(job)
+    subprocess.run(job.command("train", detach=True), check=True, capture_output=True)
+    deadline = time.time() + 180
+    while "epoch=1 " not in docker("logs", job.name, check=False).stdout and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.5)  # into epoch 2: the checkpoint is taken mid-epoch
+    waiter = subprocess.Popen(["docker", "wait", job.name], stdout=subprocess.PIPE, text=True)
+    docker("stop", "-t", "120", job.name)  # SIGTERM, SIGKILL only after SageMaker's 120 s
+    assert waiter.communicate(timeout=60)[0].strip() == str(128 + 15)
+    assert (job.fake.checkpoint_dir / "state.json").exists()
+    assert "stopped by SIGTERM" in job.fake.failure_file.read_text()
+    assert not (job.fake.model_dir / "model-0000.params").exists()
+
+    job.fake.failure_file.unlink()
+    resumed = job.run("train")
+    assert resumed.returncode == 0, resumed.stdout[-3000:]
+    assert "resuming from the checkpoint" in resumed.stdout
+
+    fresh = make_job(cpu_image, "uninterrupted")
+    _small_job(fresh)
+    assert fresh.run("train").returncode == 0
+    for split in ("validation", "test"):
+        assert job.metrics()[split] == fresh.metrics()[split]
+
+
+def test_cpu_image_libraries_all_resolve(cpu_image):
+    result = docker("run", "--rm", "--entrypoint", "ldd", cpu_image,
+                    "/opt/venv/lib/python3.11/site-packages/mxnet/libmxnet.so")
+    assert "not found" not in result.stdout, result.stdout
+
+
+def test_gpu_image_resolves_every_library_but_the_driver(gpu_image):
+    result = docker("run", "--rm", "--entrypoint", "ldd", gpu_image,
+                    "/opt/venv/lib/python3.11/site-packages/mxnet/libmxnet.so")
+    missing = sorted(line.split()[0] for line in result.stdout.splitlines() if "not found" in line)
+    assert missing == ["libcuda.so.1"], result.stdout
+    for library in ("libcudart.so.11.0", "libcublas.so.11", "libcudnn.so.8", "libnccl.so.2", "libnvrtc.so.11.2"):
+        assert library in result.stdout
+    shipped_driver = docker("run", "--rm", "--entrypoint", "sh", gpu_image, "-c",
+                            "find / -xdev -name 'libcuda.so*' 2>/dev/null").stdout.strip()
+    assert shipped_driver == ""
+    environment = docker("image", "inspect", "-f", "{{json .Config.Env}}", gpu_image).stdout
+    assert "NVIDIA_VISIBLE_DEVICES=all" in environment and "NVIDIA_DRIVER_CAPABILITIES=compute,utility" in environment
+
+
+def _proxy_ca_markers():
+    """The base64 body lines of the host's extra CA certificates (the intercepting proxy's)."""
+    markers = []
+    for path in glob.glob("/usr/local/share/ca-certificates/**/*.crt", recursive=True):
+        lines = [line.strip() for line in open(path, encoding="ascii", errors="ignore")]
+        body = [line for line in lines if line and not line.startswith("-----")]
+        if len(body) > 2:
+            markers.append(body[1].encode())
+    return markers
+
+
+def test_final_image_does_not_contain_the_build_proxy_ca(cpu_image, tmp_path):
+    markers = _proxy_ca_markers()
+    if not markers:
+        pytest.skip("this host trusts no extra CA, so no build used one")
+    container = docker("create", cpu_image).stdout.strip()
+    try:
+        export = tmp_path / "rootfs.tar"
+        docker("export", "-o", str(export), container)
+    finally:
+        docker("rm", container, check=False)
+    with tarfile.open(export) as archive:
+        for member in archive:
+            if member.isfile() and member.size < 50 * MiB:
+                content = archive.extractfile(member).read()
+                assert not any(marker in content for marker in markers), f"proxy CA found in {member.name}"
+    history = docker("history", "--no-trunc", cpu_image).stdout
+    assert "PIP_CERT=/run/secrets" in history or "secret" in history  # the CA only ever came in as a secret
+    assert not any(marker.decode() in history for marker in markers)
+
+
+@pytest.mark.parametrize("image_fixture,budget_mib", [("cpu_image", 1200 * 1000 * 1000 / MiB),
+                                                      ("gpu_image", 4000 * 1000 * 1000 / MiB)])
+def test_image_size_budget(image_fixture, budget_mib, request):
+    image = request.getfixturevalue(image_fixture)
+    size = int(docker("image", "inspect", "-f", "{{.Size}}", image).stdout)
+    print(f"{image}: {size / 1e6:.0f} MB uncompressed")
+    assert size / MiB <= budget_mib

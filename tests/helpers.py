@@ -1,0 +1,83 @@
+"""Helpers shared by every test tier: paths to the shared data and a fake /opt/ml."""
+
+import gzip
+import json
+import os
+import pathlib
+import subprocess
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+UCI_DIR = SHARED_DATA / "uci-news-aggregator"
+WIKITEXT_DIR = SHARED_DATA / "wikitext2"
+
+
+def write_lines(path, lines, compress=False):
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = "".join(line + "\n" for line in lines).encode("utf-8")
+    path.write_bytes(gzip.compress(data) if compress else data)
+    return path
+
+
+class FakeSageMaker:
+    """A fake /opt/ml tree for SAGEMAKER_BASE_DIR: channels, hyperparameters, resource config."""
+
+    def __init__(self, base):
+        self.base = pathlib.Path(base)
+        self.channels = {}
+        self.write_config(hyperparameters={})
+
+    def add_channel(self, name, files):
+        """files: {relative name: list of lines or a source path}."""
+        folder = self.base / "input" / "data" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for file_name, content in files.items():
+            target = folder / file_name
+            if isinstance(content, (str, os.PathLike)):
+                target.write_bytes(pathlib.Path(content).read_bytes())
+            else:
+                write_lines(target, content, compress=file_name.endswith(".gz"))
+        self.channels[name] = {"ContentType": "text/plain", "TrainingInputMode": "File",
+                               "S3DistributionType": "FullyReplicated", "RecordWrapperType": "None"}
+        self._write("inputdataconfig.json", self.channels)
+        return folder
+
+    def write_config(self, hyperparameters):
+        self._write("hyperparameters.json", {k: str(v) for k, v in hyperparameters.items()})
+        self._write("resourceconfig.json", {"current_host": "algo-1", "hosts": ["algo-1"],
+                                            "network_interface_name": "eth0"})
+
+    def _write(self, name, value):
+        path = self.base / "input" / "config" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(value))
+
+    @property
+    def model_dir(self):
+        return self.base / "model"
+
+    @property
+    def output_data_dir(self):
+        return self.base / "output" / "data"
+
+    @property
+    def failure_file(self):
+        return self.base / "output" / "failure"
+
+    @property
+    def checkpoint_dir(self):
+        return self.base / "checkpoints"
+
+    def metrics(self):
+        return json.loads((self.output_data_dir / "metrics.json").read_text())
+
+
+def uci_lines(path, limit=None):
+    with open(path, encoding="utf-8") as f:
+        lines = [line.rstrip("\n") for line in f]
+    return lines[:limit] if limit else lines
+
+
+def docker(*args, check=True, **kwargs):
+    return subprocess.run(["docker", *args], check=check, capture_output=True, text=True, **kwargs)
