@@ -91,7 +91,7 @@ def _field(default, parse, help):
 @dataclasses.dataclass(frozen=True)
 class Hyperparameters:
     architecture: str = _field("fasttext", _choice(*ARCHITECTURES),
-                               "fasttext: mean of word and hashed word n-gram embeddings -> linear; "
+                               "fasttext: mean of the embeddings of words, word n-grams and character n-grams -> linear; "
                                "cnn: 1-D convolutions of several widths, max-over-time pooling, dropout")
     epochs: int = _field(20, _int(1), "maximum number of passes over the training data")
     batch_size: int = _field(64, _int(1), "headlines per optimizer step, summed over all devices")
