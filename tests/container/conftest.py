@@ -1,13 +1,14 @@
+"""Fixtures of the container tier: a Docker engine, the images (built when missing), and jobs that run them."""
+
 import json
 import os
-import pathlib
 import shutil
 import subprocess
 import time
 
 import pytest
 
-from helpers import REPO
+from helpers import REPO, FakeSageMaker, docker
 
 CPU_IMAGE = os.environ.get("HEADLINES_TRAIN_IMAGE", "headlines-train:cpu")
 GPU_IMAGE = os.environ.get("HEADLINES_TRAIN_GPU_IMAGE", "headlines-train:gpu")
