@@ -7,7 +7,6 @@ package on WikiText-2 plus the training headlines. Writes bench-results/train-uc
 
 import argparse
 import json
-import os
 import pathlib
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import time
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
-from helpers import UCI_DIR, WIKITEXT_DIR, FakeSageMaker  # noqa: E402
+from helpers import UCI_DIR, WIKITEXT_DIR, FakeSageMaker, write_vec  # noqa: E402
 
 from headlines.text import Tokenizer  # noqa: E402
 
@@ -39,11 +38,7 @@ def train_vectors(folder):
             out.write(" ".join(tokenizer(line.split("\t")[1])) + "\n")
     model = fasttext.train_unsupervised(str(corpus), **VECTOR_SETTINGS)
     model.save_model(str(folder / "vectors.bin"))
-    words = model.get_words()
-    with open(folder / "vectors.vec", "w", encoding="utf-8") as f:
-        f.write(f"{len(words)} {model.get_dimension()}\n")
-        for word in words:
-            f.write(word + " " + " ".join(f"{v:.5f}" for v in model.get_word_vector(word)) + "\n")
+    write_vec(model, folder / "vectors.vec", digits=5)
     return {"bin": folder / "vectors.bin", "vec": folder / "vectors.vec"}
 
 

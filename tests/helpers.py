@@ -81,3 +81,14 @@ def uci_lines(path, limit=None):
 
 def docker(*args, check=True, **kwargs):
     return subprocess.run(["docker", *args], check=check, capture_output=True, text=True, **kwargs)
+
+
+def write_vec(model, path, digits=6):
+    """A fastText model's vectors as fastText writes a .vec: an `N dim` header, then `word v1 .. vd ` lines
+    (with fastText's trailing space)."""
+    words = model.get_words()
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(f"{len(words)} {model.get_dimension()}\n")
+        for word in words:
+            f.write(word + " " + " ".join(f"{v:.{digits}f}" for v in model.get_word_vector(word)) + " \n")
+    return path

@@ -1,5 +1,4 @@
 import gzip
-import shutil
 import struct
 import tarfile
 
@@ -10,7 +9,7 @@ from headlines.embeddings.pretrained import (FROM_SUBWORDS, IN_VOCABULARY, MISSI
                                              load_pretrained)
 from headlines.errors import JobError
 from headlines.text import PADDING_TOKEN, UNKNOWN_TOKEN, build_vocabulary
-from helpers import WIKITEXT_DIR
+from helpers import WIKITEXT_DIR, write_vec
 
 fasttext = pytest.importorskip("fasttext")
 
@@ -27,11 +26,7 @@ def fasttext_model(tmp_path_factory):
     model = fasttext.train_unsupervised(str(corpus), model="skipgram", dim=16, epoch=1, minCount=3, minn=3,
                                         maxn=5, bucket=200000, thread=1, verbose=0)
     model.save_model(str(folder / "model.bin"))
-    words = model.get_words()
-    with open(folder / "model.vec", "w", encoding="utf-8") as f:
-        f.write(f"{len(words)} {model.get_dimension()}\n")
-        for word in words:
-            f.write(word + " " + " ".join(f"{v:.6f}" for v in model.get_word_vector(word)) + " \n")
+    write_vec(model, folder / "model.vec")
     return model, folder
 
 

@@ -61,6 +61,17 @@ class ReadReport:
         if len(self.bad_examples) < BAD_ROW_EXAMPLES_KEPT:
             self.bad_examples.append(f"{where}: {reason}")
 
+    def reject_kept_row(self, where, reason):
+        """A row that read well but cannot be used after all (a label train never saw)."""
+        self.rows -= 1
+        self.reject(where, reason)
+
+    def enforce(self, max_bad_row_fraction):
+        if self.bad_fraction > max_bad_row_fraction:
+            raise JobError(f"Channel '{self.channel}' has {self.bad_rows} malformed rows out of "
+                           f"{self.rows + self.bad_rows} ({self.bad_fraction:.1%}), more than "
+                           f"max_bad_row_fraction={max_bad_row_fraction}. First: {'; '.join(self.bad_examples)}")
+
     @property
     def bad_fraction(self):
         total = self.rows + self.bad_rows
@@ -243,10 +254,7 @@ def read_channel(channel, folder, max_bad_row_fraction):
     if report.bad_rows:
         logger.warning("channel %s: %d of %d rows are malformed and were not used; for example: %s",
                        channel, report.bad_rows, report.rows + report.bad_rows, "; ".join(report.bad_examples))
-    if report.bad_fraction > max_bad_row_fraction:
-        raise JobError(f"Channel '{channel}' has {report.bad_rows} malformed rows out of "
-                       f"{report.rows + report.bad_rows} ({report.bad_fraction:.1%}), more than "
-                       f"max_bad_row_fraction={max_bad_row_fraction}. First: {'; '.join(report.bad_examples)}")
+    report.enforce(max_bad_row_fraction)
     if not examples:
         raise JobError(f"Channel '{channel}' holds no usable rows in {len(files)} file(s).")
     logger.info("channel %s: %d rows from %d file(s), formats %s", channel, report.rows, len(files),

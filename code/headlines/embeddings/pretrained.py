@@ -14,7 +14,6 @@ import os
 import shutil
 import struct
 import tarfile
-import tempfile
 import warnings
 
 import numpy as np

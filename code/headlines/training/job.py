@@ -64,12 +64,8 @@ def _keep_known_labels(examples, report, label_ids, max_bad_row_fraction):
         if example.label in label_ids:
             kept.append(example)
         else:
-            report.reject(f"channel {report.channel}", f"label {example.label!r} does not occur in train")
-            report.rows -= 1
-    if report.bad_fraction > max_bad_row_fraction:
-        raise JobError(f"Channel '{report.channel}' has {report.bad_rows} unusable rows out of "
-                       f"{report.rows + report.bad_rows} ({report.bad_fraction:.1%}), more than "
-                       f"max_bad_row_fraction={max_bad_row_fraction}. First: {'; '.join(report.bad_examples)}")
+            report.reject_kept_row(f"channel {report.channel}", f"label {example.label!r} does not occur in train")
+    report.enforce(max_bad_row_fraction)
     if not kept:
         raise JobError(f"Channel '{report.channel}' has no rows with a label that train has.")
     return kept
