@@ -15,7 +15,7 @@ import time
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
-from helpers import UCI_DIR, WIKITEXT_DIR, FakeSageMaker, write_vec  # noqa: E402
+from helpers import UCI_DIR, WIKITEXT_DIR, FakeSageMaker, train_reference_vectors, write_vec  # noqa: E402
 
 from headlines.text import Tokenizer  # noqa: E402
 
@@ -25,8 +25,6 @@ VECTOR_SETTINGS = dict(model="skipgram", dim=100, epoch=5, minn=3, maxn=6, minCo
 
 def train_vectors(folder):
     """Subword vectors from WikiText-2 (valid + test) and the training headlines, tokenised like the classifier."""
-    import fasttext
-
     tokenizer = Tokenizer()
     corpus = folder / "corpus.txt"
     with open(corpus, "w", encoding="utf-8") as out:
@@ -36,7 +34,7 @@ def train_vectors(folder):
                     out.write(" ".join(tokenizer(line)) + "\n")
         for line in open(UCI_DIR / "train.tsv", encoding="utf-8"):
             out.write(" ".join(tokenizer(line.split("\t")[1])) + "\n")
-    model = fasttext.train_unsupervised(str(corpus), **VECTOR_SETTINGS)
+    model = train_reference_vectors(corpus, **VECTOR_SETTINGS)
     model.save_model(str(folder / "vectors.bin"))
     write_vec(model, folder / "vectors.vec", digits=5)
     return {"bin": folder / "vectors.bin", "vec": folder / "vectors.vec"}

@@ -92,3 +92,17 @@ def write_vec(model, path, digits=6):
         for word in words:
             f.write(word + " " + " ".join(f"{v:.{digits}f}" for v in model.get_word_vector(word)) + " \n")
     return path
+
+
+def train_reference_vectors(corpus, attempts=5, **settings):
+    """Subword vectors from Facebook's fasttext package. Its training is not deterministic and now and then
+    ends in NaN on small corpora, so it is retried."""
+    import fasttext
+
+    for _ in range(attempts):
+        try:
+            return fasttext.train_unsupervised(str(corpus), **settings)
+        except RuntimeError as error:
+            if "NaN" not in str(error):
+                raise
+    raise RuntimeError(f"fasttext training ended in NaN {attempts} times")

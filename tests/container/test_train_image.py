@@ -9,8 +9,7 @@ import time
 
 import pytest
 
-from helpers import UCI_DIR, uci_lines
-from helpers import docker
+from helpers import UCI_DIR, WIKITEXT_DIR, docker, train_reference_vectors, uci_lines
 
 MODEL_FILES = {"labels.json", "model-0000.params", "model-config.json", "model-symbol.json", "vocabulary.json"}
 MiB = 1024 * 1024
@@ -43,6 +42,24 @@ def test_bad_job_leaves_a_failure_file_and_no_model(cpu_image, make_job):
     reason = job.fake.failure_file.read_text()
     assert reason.startswith("Hyperparameter 'architecture' must be one of fasttext, cnn") and len(reason) <= 1024
     assert not job.fake.model_dir.exists() or not set(os.listdir(job.fake.model_dir)) & MODEL_FILES
+
+
+def test_fasttext_bin_embeddings_channel_in_the_image(cpu_image, make_job, tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(WIKITEXT_DIR.joinpath("valid.txt").read_text(encoding="utf-8")[:300_000].lower(),
+                      encoding="utf-8")
+    vectors = train_reference_vectors(corpus, model="skipgram", dim=16, epoch=1, minCount=3, minn=3, maxn=5,
+                                      bucket=100000, lr=0.025, thread=1, verbose=0)
+    vectors.save_model(str(tmp_path / "vectors.bin"))
+    job = make_job(cpu_image)
+    job.fake.add_channel("train", {"train.tsv": uci_lines(UCI_DIR / "train.tsv", 1200)})
+    job.fake.add_channel("embeddings", {"vectors.bin": str(tmp_path / "vectors.bin")})
+    job.fake.write_config({"epochs": 1, "freeze_embedding_epochs": 1})
+    result = job.run("train")
+    assert result.returncode == 0, result.stdout[-3000:]
+    coverage = job.metrics()["embedding_coverage"]
+    assert coverage["format"] == "fasttext-bin" and coverage["dim"] == 16
+    assert coverage["types_from_subwords"] > 0 and coverage["type_coverage"] > 0.9
 
 
 def _small_job(job):

@@ -9,7 +9,7 @@ from headlines.embeddings.pretrained import (FROM_SUBWORDS, IN_VOCABULARY, MISSI
                                              load_pretrained)
 from headlines.errors import JobError
 from headlines.text import PADDING_TOKEN, UNKNOWN_TOKEN, build_vocabulary
-from helpers import WIKITEXT_DIR, write_vec
+from helpers import WIKITEXT_DIR, train_reference_vectors, write_vec
 
 fasttext = pytest.importorskip("fasttext")
 
@@ -23,15 +23,8 @@ def fasttext_model(tmp_path_factory):
     corpus = folder / "corpus.txt"
     corpus.write_text(WIKITEXT_DIR.joinpath("valid.txt").read_text(encoding="utf-8")[:400_000].lower(),
                       encoding="utf-8")
-    for _ in range(5):  # the fasttext wheel's training is not deterministic and now and then ends in NaN
-        try:
-            model = fasttext.train_unsupervised(str(corpus), model="skipgram", dim=16, epoch=1, minCount=3, minn=3,
-                                                maxn=5, bucket=200000, lr=0.025, thread=1, verbose=0)
-            break
-        except RuntimeError as error:
-            assert "NaN" in str(error)
-    else:
-        pytest.fail("fasttext training ended in NaN five times")
+    model = train_reference_vectors(corpus, model="skipgram", dim=16, epoch=1, minCount=3, minn=3, maxn=5,
+                                    bucket=200000, lr=0.025, thread=1, verbose=0)
     model.save_model(str(folder / "model.bin"))
     write_vec(model, folder / "model.vec")
     return model, folder

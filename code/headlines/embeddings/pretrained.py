@@ -29,8 +29,6 @@ BINARY_SUFFIXES = (".bin",)
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 # How each word of the vocabulary found its vector.
 IN_VOCABULARY, FROM_SUBWORDS, MISSING = "in_vocabulary", "from_subwords", "missing"
-_LOOKUP_CHUNK = 8192
-_MAX_TENSOR_ELEMENTS = 2 ** 31 - 1
 
 
 class FastTextBinaryVectors:
@@ -54,27 +52,28 @@ class FastTextBinaryVectors:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # GluonNLP warns about supervised models' labels: we only need words
             self.model = FasttextEmbeddingModel.load_fasttext_format(path)
-        self.dim = self.model.weight.shape[1]
+        self._matrix = self.model.weight.data().asnumpy()
+        self.dim = self._matrix.shape[1]
 
     def lookup(self, words):
-        # GluonNLP's `word in model` cannot tell a listed word from a subword-built one; its tables can.
+        """fastText's get_word_vector: the mean of the word's own row (when listed) and its n-gram rows.
+
+        Averaged here with numpy over GluonNLP's vocabulary and subword function: the model's own
+        __getitem__ does the same through scipy, which the images do not need otherwise.
+        """
         token_to_idx, subword_function = self.model._token_to_idx, self.model._subword_function
-        status = []
-        for word in words:
-            if word in token_to_idx:
-                status.append(IN_VOCABULARY)
-            elif self.has_subwords and subword_function([word])[0]:
-                status.append(FROM_SUBWORDS)
-            else:
-                status.append(MISSING)
+        offset = len(token_to_idx)
         vectors = np.zeros((len(words), self.dim), dtype=np.float32)
-        known = [i for i, s in enumerate(status) if s != MISSING]
-        # GluonNLP looks words up through a (words x table rows) sparse matrix, and MXNet refuses shapes of
-        # 2**31 elements or more: a 2M-bucket model allows about a thousand words per call.
-        chunk = max(1, min(_LOOKUP_CHUNK, (_MAX_TENSOR_ELEMENTS - 1) // self.model.weight.shape[0]))
-        for start in range(0, len(known), chunk):
-            rows = known[start:start + chunk]
-            vectors[rows] = self.model[[words[i] for i in rows]].asnumpy()
+        status = []
+        for i, word in enumerate(words):
+            rows = [token_to_idx[word]] if word in token_to_idx else []
+            if self.has_subwords:
+                rows += [offset + s for s in subword_function([word])[0]]
+            if not rows:
+                status.append(MISSING)
+                continue
+            status.append(IN_VOCABULARY if word in token_to_idx else FROM_SUBWORDS)
+            vectors[i] = self._matrix[rows].mean(axis=0)
         return vectors, status
 
 
