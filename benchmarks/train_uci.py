@@ -34,8 +34,7 @@ def train_vectors(folder):
                     out.write(" ".join(tokenizer(line)) + "\n")
         for line in open(UCI_DIR / "train.tsv", encoding="utf-8"):
             out.write(" ".join(tokenizer(line.split("\t")[1])) + "\n")
-    model = train_reference_vectors(corpus, **VECTOR_SETTINGS)
-    model.save_model(str(folder / "vectors.bin"))
+    model = train_reference_vectors(corpus, folder / "vectors.bin", **VECTOR_SETTINGS)
     write_vec(model, folder / "vectors.vec", digits=5)
     return {"bin": folder / "vectors.bin", "vec": folder / "vectors.vec"}
 

@@ -5,6 +5,7 @@ import json
 import os
 import pathlib
 import subprocess
+import sys
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -94,15 +95,23 @@ def write_vec(model, path, digits=6):
     return path
 
 
-def train_reference_vectors(corpus, attempts=5, **settings):
-    """Subword vectors from Facebook's fasttext package. Its training is not deterministic and now and then
-    ends in NaN on small corpora, so it is retried."""
+def train_reference_vectors(corpus, model_path, attempts=5, **settings):
+    """Subword vectors from Facebook's fasttext package, saved to model_path and loaded back.
+
+    The wheel's training is not deterministic and now and then ends in NaN; in long test sessions it did so
+    five times in a row in one process while a fresh process succeeded, so every attempt runs in its own
+    process."""
     import fasttext
 
+    script = ("import json, sys, fasttext; "
+              "fasttext.train_unsupervised(sys.argv[1], **json.loads(sys.argv[3])).save_model(sys.argv[2])")
+    errors = []
     for _ in range(attempts):
-        try:
-            return fasttext.train_unsupervised(str(corpus), **settings)
-        except RuntimeError as error:
-            if "NaN" not in str(error):
-                raise
-    raise RuntimeError(f"fasttext training ended in NaN {attempts} times")
+        result = subprocess.run([sys.executable, "-c", script, str(corpus), str(model_path), json.dumps(settings)],
+                                capture_output=True, text=True)
+        if result.returncode == 0:
+            return fasttext.load_model(str(model_path))
+        errors.append(result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "no message")
+        if "NaN" not in errors[-1]:
+            break
+    raise RuntimeError(f"fasttext training failed: {errors}")

@@ -48,9 +48,8 @@ def test_fasttext_bin_embeddings_channel_in_the_image(cpu_image, make_job, tmp_p
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(WIKITEXT_DIR.joinpath("valid.txt").read_text(encoding="utf-8")[:300_000].lower(),
                       encoding="utf-8")
-    vectors = train_reference_vectors(corpus, model="skipgram", dim=16, epoch=1, minCount=3, minn=3, maxn=5,
-                                      bucket=100000, lr=0.025, thread=1, verbose=0)
-    vectors.save_model(str(tmp_path / "vectors.bin"))
+    train_reference_vectors(corpus, tmp_path / "vectors.bin", model="skipgram", dim=16, epoch=1, minCount=3, minn=3,
+                            maxn=5, bucket=100000, lr=0.025, thread=1, verbose=0)
     job = make_job(cpu_image)
     job.fake.add_channel("train", {"train.tsv": uci_lines(UCI_DIR / "train.tsv", 1200)})
     job.fake.add_channel("embeddings", {"vectors.bin": str(tmp_path / "vectors.bin")})

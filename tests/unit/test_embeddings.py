@@ -23,9 +23,8 @@ def fasttext_model(tmp_path_factory):
     corpus = folder / "corpus.txt"
     corpus.write_text(WIKITEXT_DIR.joinpath("valid.txt").read_text(encoding="utf-8")[:400_000].lower(),
                       encoding="utf-8")
-    model = train_reference_vectors(corpus, model="skipgram", dim=16, epoch=1, minCount=3, minn=3, maxn=5,
-                                    bucket=200000, lr=0.025, thread=1, verbose=0)
-    model.save_model(str(folder / "model.bin"))
+    model = train_reference_vectors(corpus, folder / "model.bin", model="skipgram", dim=16, epoch=1, minCount=3,
+                                    minn=3, maxn=5, bucket=200000, lr=0.025, thread=1, verbose=0)
     write_vec(model, folder / "model.vec")
     return model, folder
 
