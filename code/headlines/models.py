@@ -25,9 +25,12 @@ class FastTextClassifier(gluon.HybridBlock):
 
     def hybrid_forward(self, F, ids, valid_length):
         embedded = self.embedding(ids)  # (N, T, C)
-        masked = F.SequenceMask(embedded, sequence_length=valid_length, use_sequence_length=True, axis=1)
-        mean = F.broadcast_div(F.sum(masked, axis=1), F.expand_dims(valid_length, axis=1))
-        return self.output(mean)
+        # The masked sum over T as one (1, T) x (T, C) product per row: MXNet's sum over a middle axis is
+        # ten times slower on CPU.
+        inside = F.broadcast_lesser(F.expand_dims(F.contrib.arange_like(ids, axis=1), axis=0),
+                                    F.expand_dims(valid_length, axis=1))  # (N, T): 1 for real ids
+        total = F.reshape(F.batch_dot(F.expand_dims(inside, axis=1), embedded), shape=(0, -1))  # (N, C)
+        return self.output(F.broadcast_div(total, F.expand_dims(valid_length, axis=1)))
 
 
 class CNNClassifier(gluon.HybridBlock):
@@ -53,13 +56,15 @@ class CNNClassifier(gluon.HybridBlock):
         channels_first = F.transpose(embedded, axes=(0, 2, 1))  # (N, C, T)
         pooled = []
         for width, conv in zip(self.kernel_sizes, self.convolutions):
-            features = F.transpose(conv(channels_first), axes=(0, 2, 1))  # (N, T - width + 1, filters)
+            features = conv(channels_first)  # (N, filters, T - width + 1)
             # Only windows that lie inside the headline compete in the max-pool, so a headline's output does
             # not depend on how far its batch was padded (training and serving batch differently).
             windows = F.maximum(valid_length - (width - 1), 1)
-            features = F.SequenceMask(features, sequence_length=windows, use_sequence_length=True, axis=1,
-                                      value=-1e4)
-            pooled.append(F.max(features, axis=1))
+            outside = F.broadcast_greater_equal(F.expand_dims(F.contrib.arange_like(features, axis=2), axis=0),
+                                                F.expand_dims(windows, axis=1))  # (N, T - width + 1)
+            features = F.broadcast_sub(features, F.expand_dims(outside, axis=1) * 1e4)
+            # Global max-pool over time (oneDNN's pooling: much faster than a max reduction on CPU).
+            pooled.append(F.Flatten(F.Pooling(features, kernel=(1,), pool_type="max", global_pool=True)))
         return self.output(self.dropout(F.concat(*pooled, dim=1)))
 
 

@@ -5,6 +5,7 @@ so a headline becomes the same ids in both images.
 """
 
 import functools
+import itertools
 import re
 
 import gluonnlp as nlp
@@ -43,14 +44,38 @@ def build_vocabulary(token_lists, min_count):
                      bos_token=None, eos_token=None)
 
 
-@functools.lru_cache(maxsize=1 << 18)
-def fnv1a_32(word):
-    """fastText's word hash (FNV-1a, 32 bit, over UTF-8 bytes; fastText adds bytes as signed chars)."""
-    h = _FNV_OFFSET
-    for byte in word.encode("utf-8"):
+def _fnv1a_extend(h, data):
+    """FNV-1a over bytes, continuing from hash h. fastText adds each byte as a signed char."""
+    for byte in data:
         h ^= byte if byte < 128 else (byte - 256) & _UINT32
         h = (h * _FNV_PRIME) & _UINT32
     return h
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def fnv1a_32(word):
+    """fastText's word hash (FNV-1a, 32 bit, over UTF-8 bytes)."""
+    return _fnv1a_extend(_FNV_OFFSET, word.encode("utf-8"))
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def char_ngram_buckets(word, ngrams, buckets):
+    """Bucket ids of the character n-grams (n in ngrams) of "<word>", as fastText's computeSubwords makes them:
+    n counts UTF-8 characters, and a lone "<" or ">" is not an n-gram. GluonNLP's NGramHashes gives the same
+    ids (a unit test holds them equal), but without numba (which GluonNLP 0.10 cannot import from any numba that
+    runs on Python 3.11) it hashes byte by byte in numpy scalars, about 0.6 ms a word: too slow to serve."""
+    data = ("<" + word + ">").encode("utf-8")
+    starts = [i for i, byte in enumerate(data) if byte & 0xC0 != 0x80] + [len(data)]
+    max_n = max(ngrams)
+    found = []
+    for first in range(len(starts) - 1):
+        h = _FNV_OFFSET
+        for n in range(1, min(max_n, len(starts) - 1 - first) + 1):
+            begin, end = starts[first + n - 1], starts[first + n]
+            h = _fnv1a_extend(h, data[begin:end])  # the hash of n characters extends that of n-1
+            if n in ngrams and not (n == 1 and (first == 0 or end == len(data))):
+                found.append(h % buckets)
+    return tuple(found)
 
 
 def word_ngram_buckets(tokens, max_n, buckets):
@@ -80,10 +105,10 @@ class TextEncoder:
         self.ngram_buckets = ngram_buckets
         self.min_length = min_length
         self.padding_id = vocabulary[PADDING_TOKEN]
-        # GluonNLP's fastText subword function: FNV-1a hashes of the n-grams of "<word>".
-        self._subwords = (nlp.vocab.create_subword_function("NGramHashes", ngrams=list(self.char_ngrams),
-                                                            num_subwords=ngram_buckets)
-                          if self.char_ngrams else None)
+        # Token -> its character n-gram ids (bucket + vocabulary size), bounded so odd inputs cannot grow it.
+        self._char_ngram_ids = functools.lru_cache(maxsize=1 << 16)(
+            lambda token: tuple(len(vocabulary) + b
+                                for b in char_ngram_buckets(token, self.char_ngrams, self.ngram_buckets)))
 
     @property
     def uses_buckets(self):
@@ -96,12 +121,12 @@ class TextEncoder:
 
     def ids(self, text):
         tokens = self.tokenizer(text)[: self.max_length]
-        ids = self.vocabulary[tokens] if tokens else []
+        ids = list(self.vocabulary[tokens]) if tokens else []
         offset = len(self.vocabulary)
         if self.word_ngrams > 1:
             ids = ids + [offset + b for b in word_ngram_buckets(tokens, self.word_ngrams, self.ngram_buckets)]
-        if self._subwords is not None:
-            ids = ids + [offset + b for hashes in self._subwords(tokens) for b in hashes]
+        for token in tokens if self.char_ngrams else ():
+            ids.extend(self._char_ngram_ids(token))
         return ids
 
     def encode(self, texts):
@@ -109,12 +134,13 @@ class TextEncoder:
         return self.pad(rows)
 
     def pad(self, rows):
-        width = max([self.min_length] + [len(row) for row in rows])
+        sizes = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+        width = max(self.min_length, int(sizes.max(initial=0)))
         ids = np.full((len(rows), width), self.padding_id, dtype=np.float32)
-        lengths = np.empty(len(rows), dtype=np.float32)
-        for i, row in enumerate(rows):
-            ids[i, : len(row)] = row
-            lengths[i] = max(len(row), 1)  # an empty headline averages over one padding slot, never 0/0
+        # Row-major order of the mask is the order of the concatenated rows.
+        ids[np.arange(width) < sizes[:, None]] = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.float32,
+                                                             count=int(sizes.sum()))
+        lengths = np.maximum(sizes, 1).astype(np.float32)  # an empty headline averages over one padding slot
         return ids, lengths
 
     def to_config(self):

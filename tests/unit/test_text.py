@@ -1,7 +1,8 @@
 import numpy as np
+import pytest
 
-from headlines.text import (PADDING_TOKEN, UNKNOWN_TOKEN, TextEncoder, Tokenizer, build_vocabulary, fnv1a_32,
-                            word_ngram_buckets)
+from headlines.text import (PADDING_TOKEN, UNKNOWN_TOKEN, TextEncoder, Tokenizer, build_vocabulary,
+                            char_ngram_buckets, fnv1a_32, word_ngram_buckets)
 
 
 def test_tokenizer_lowercases_and_splits_punctuation():
@@ -68,3 +69,12 @@ def test_char_ngrams_share_the_bucket_table_and_use_fasttext_hashes():
     # An unseen word is <unk> but still carries its character n-grams.
     unseen = encoder.ids("Feds")
     assert unseen[0] == vocabulary["<unk>"] and len(unseen) > 1
+
+
+@pytest.mark.parametrize("ngrams", [(3, 4, 5, 6), (2, 3), (4,)])
+def test_char_ngram_buckets_equal_gluonnlp_ngram_hashes(ngrams):
+    import gluonnlp as nlp
+
+    words = ["fed", "a", "interest-rates", "kardashian's", "café", "naïve", "北京", "ĳssel", "x" * 40, "it’s", "🙂ok"]
+    reference = nlp.vocab.create_subword_function("NGramHashes", ngrams=list(ngrams), num_subwords=200000)
+    assert [list(char_ngram_buckets(w, ngrams, 200000)) for w in words] == [list(h) for h in reference(words)]
