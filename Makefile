@@ -18,10 +18,10 @@ help:
 	@echo "make bench        training benchmark on the UCI split (bench-results/)"
 	@echo "make venv         the test virtualenv in $(VENV)"
 
-$(BIN)/activate: tests/requirements-dev.lock containers/train/requirements-build.lock code/pyproject.toml
+$(BIN)/activate: tests/requirements-dev.lock containers/requirements-build.lock code/pyproject.toml
 	$(PYTHON) -m venv $(VENV) || { echo "python3 -m venv failed: apt-get install python3-venv python3-dev" >&2; exit 1; }
 	$(BIN)/pip install -q --upgrade pip==24.3.1
-	$(BIN)/pip install -q --require-hashes --no-deps -r containers/train/requirements-build.lock
+	$(BIN)/pip install -q --require-hashes --no-deps -r containers/requirements-build.lock
 	$(BIN)/pip install -q --require-hashes --no-deps --no-build-isolation -r tests/requirements-dev.lock
 	$(BIN)/pip install -q --no-deps $(FASTTEXT_WHEEL)
 	$(BIN)/pip install -q --no-deps --no-build-isolation -e code

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the project's images from the repository root.
 #
-#   scripts/build-images.sh train-cpu|train-gpu ...
+#   scripts/build-images.sh train-cpu|train-gpu|serve ...
 #
 # Environment:
 #   BASE_IMAGE   base for every stage (default: debian:bookworm-slim when it is present or can be pulled,
@@ -37,18 +37,23 @@ done
 
 base=$(choose_base_image)
 [ $# -gt 0 ] || set -- train-cpu
+build() {  # build IMAGE DOCKERFILE [BUILD_ARG...]
+    local image=$1 dockerfile=$2 start size
+    shift 2
+    echo "building $image on $base"
+    start=$(date +%s)
+    "$docker_cli" build --progress=plain -f "$dockerfile" --build-arg "BASE_IMAGE=$base" "$@" "${ca_secret[@]}" \
+        -t "$image" .
+    size=$("$docker_cli" image inspect -f '{{.Size}}' "$image")
+    echo "built $image in $(( $(date +%s) - start )) s, $(( size / 1000000 )) MB uncompressed"
+}
+
 for target in "$@"; do
     case "$target" in
         train-cpu|train-gpu)
             variant=${target#train-}
-            echo "building $prefix-train:$variant on $base"
-            start=$(date +%s)
-            "$docker_cli" build --progress=plain -f containers/train/Dockerfile \
-                --build-arg "BASE_IMAGE=$base" --build-arg "VARIANT=$variant" "${ca_secret[@]}" \
-                -t "$prefix-train:$variant" .
-            size=$("$docker_cli" image inspect -f '{{.Size}}' "$prefix-train:$variant")
-            echo "built $prefix-train:$variant in $(( $(date +%s) - start )) s, $(( size / 1000000 )) MB uncompressed"
-            ;;
-        *) echo "unknown image '$target' (expected train-cpu or train-gpu)" >&2; exit 2 ;;
+            build "$prefix-train:$variant" containers/train/Dockerfile --build-arg "VARIANT=$variant" ;;
+        serve) build "$prefix-serve:cpu" containers/serve/Dockerfile ;;
+        *) echo "unknown image '$target' (expected train-cpu, train-gpu or serve)" >&2; exit 2 ;;
     esac
 done

@@ -1,4 +1,5 @@
-"""Helpers shared by every test tier: paths to the shared data and a fake /opt/ml."""
+"""Helpers shared by every test tier and the benchmarks: paths to the shared data, a fake /opt/ml, small
+models, and serving containers."""
 
 import gzip
 import json
@@ -6,6 +7,9 @@ import os
 import pathlib
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -115,3 +119,91 @@ def train_reference_vectors(corpus, model_path, attempts=5, **settings):
         if "NaN" not in errors[-1]:
             break
     raise RuntimeError(f"fasttext training failed: {errors}")
+
+
+SMALL_MODEL = {"epochs": 2, "batch_size": 32, "ngram_buckets": 5000, "embedding_dim": 16, "num_filters": 8}
+
+
+def train_small_model(base, architecture="fasttext", rows=1200):
+    """A small model trained in-process on the first rows of the UCI split; returns its model folder."""
+    import pytest
+
+    from headlines.cli.train import main
+
+    fake = FakeSageMaker(base)
+    fake.add_channel("train", {"train.tsv": uci_lines(UCI_DIR / "train.tsv", rows)})
+    fake.write_config(dict(SMALL_MODEL, architecture=architecture))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SAGEMAKER_BASE_DIR", str(fake.base))
+        patch.setenv("SM_NUM_GPUS", "0")
+        assert main([]) == 0, (fake.base / "output" / "failure").read_text()
+    return fake.model_dir
+
+
+def uci_headlines(count):
+    """Real headlines from the UCI test split, count of them (repeated when count is larger)."""
+    headlines = [line.split("\t")[1] for line in uci_lines(UCI_DIR / "test.tsv")]
+    return [headlines[i % len(headlines)] for i in range(count)]
+
+
+class ServeContainer:
+    """One serving container (`docker run -d`) with a model folder mounted read-only, on a free host port."""
+
+    def __init__(self, image, model_dir, env=None, command=("serve",), port=8080):
+        self.image, self.model_dir, self.env, self.command, self.port = image, model_dir, env or {}, command, port
+        self.name = f"headlines-serve-{os.getpid()}-{time.monotonic_ns()}"
+        self.address = None
+
+    def start(self):
+        env = [item for key, value in self.env.items() for item in ("-e", f"{key}={value}")]
+        docker("run", "-d", "--name", self.name, "-p", f"127.0.0.1::{self.port}", *env,
+               "-v", f"{self.model_dir}:/opt/ml/model:ro", self.image, *self.command)
+        host, port = docker("port", self.name, str(self.port)).stdout.split()[0].rsplit(":", 1)
+        self.address = (host, int(port))
+        return self
+
+    def url(self, path):
+        return f"http://{self.address[0]}:{self.address[1]}{path}"
+
+    def ping(self, timeout=2):
+        try:
+            with urllib.request.urlopen(self.url("/ping"), timeout=timeout) as response:
+                return response.status
+        except urllib.error.HTTPError as e:
+            return e.code
+        except OSError:
+            return None
+
+    def wait_ready(self, timeout=60):
+        """Polls /ping until it answers 200; fails with the logs when the container exits or time runs out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.ping() == 200:
+                return self
+            if self.state()["Status"] == "exited":
+                break
+            time.sleep(0.02)
+        raise AssertionError(f"{self.name} did not become ready:\n{self.logs()[-4000:]}")
+
+    def state(self):
+        return json.loads(docker("inspect", "-f", "{{json .State}}", self.name).stdout)
+
+    def logs(self):
+        result = docker("logs", self.name, check=False)
+        return result.stdout + result.stderr
+
+    def python(self, code):
+        """Runs Python inside the container (the image has no ps or kill); returns its stdout."""
+        return docker("exec", self.name, "python3", "-c", code).stdout
+
+    def worker_pids(self):
+        """Container PIDs of gunicorn's workers: the children of the master, PID 1."""
+        code = ("import os\n"
+                "for pid in filter(str.isdigit, os.listdir('/proc')):\n"
+                "    try: fields = open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()\n"
+                "    except OSError: continue\n"
+                "    if fields[1] == '1': print(pid)\n")
+        return sorted(int(pid) for pid in self.python(code).split())
+
+    def remove(self):
+        docker("rm", "-f", self.name, check=False)

@@ -11,6 +11,7 @@ and MXNet symbol + params only (nothing executable, no pickles).
 import json
 import os
 import shutil
+import warnings
 
 import gluonnlp as nlp
 import mxnet as mx
@@ -90,8 +91,10 @@ class HeadlineModel:
             vocabulary = nlp.Vocab.from_json(f.read())
         with open(os.path.join(model_dir, LABELS_FILE), encoding="utf-8") as f:
             label_rows = sorted(json.load(f), key=lambda row: row["id"])
-        net = mx.gluon.SymbolBlock.imports(os.path.join(model_dir, SYMBOL_FILE), config["input_names"],
-                                           os.path.join(model_dir, PARAMS_FILE), ctx=context)
+        with warnings.catch_warnings():  # the exported graph does not record input types; float32 is right
+            warnings.filterwarnings("ignore", message="Cannot decide type for the following arguments")
+            net = mx.gluon.SymbolBlock.imports(os.path.join(model_dir, SYMBOL_FILE), config["input_names"],
+                                               os.path.join(model_dir, PARAMS_FILE), ctx=context)
         net.hybridize(static_alloc=True)
         encoder = TextEncoder.from_config(config["encoder"], vocabulary)
         return cls(net, encoder, [row["label"] for row in label_rows],
@@ -102,5 +105,14 @@ class HeadlineModel:
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         ids, lengths = self.encoder.encode(texts)
-        logits = self.net(mx.nd.array(ids, ctx=self.context), mx.nd.array(lengths, ctx=self.context))
-        return mx.nd.softmax(logits, axis=1).asnumpy()
+        logits = self.net(_to_ndarray(ids, self.context), _to_ndarray(lengths, self.context)).asnumpy()
+        exp = np.exp(logits - logits.max(axis=1, keepdims=True))  # softmax in numpy: one MXNet call fewer
+        return exp / exp.sum(axis=1, keepdims=True)
+
+
+def _to_ndarray(array, context):
+    # mx.nd.array goes through NDArray.__setitem__'s generic indexing: ~180 us against ~20 us for this copy,
+    # which is most of a one-headline request's time in MXNet.
+    result = mx.nd.empty(array.shape, ctx=context, dtype=array.dtype)
+    result._sync_copyfrom(array)
+    return result

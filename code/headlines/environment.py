@@ -1,4 +1,5 @@
-"""A read-only view of the SageMaker training environment: /opt/ml (or SAGEMAKER_BASE_DIR) and the env vars.
+"""Read-only views of the SageMaker environment: /opt/ml (or SAGEMAKER_BASE_DIR) and the env vars, for
+training (TrainingEnvironment) and for hosting and batch transform (ServingEnvironment).
 
 Modelled on sagemaker_training.environment.Environment, but built from an explicit base directory instead of
 module-level paths frozen at import time, so one process (and one test session) can look at many fake /opt/ml
@@ -103,3 +104,85 @@ def _count_gpus(environ):
     import mxnet as mx  # deferred: only the training path needs MXNet loaded
 
     return mx.context.num_gpus()
+
+
+def _int_env(environ, name, default, low, high=None):
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise JobError(f"{name}={raw!r} is not an integer.") from None
+    if value < low or (high is not None and value > high):
+        raise JobError(f"{name}={value} is out of range: expected {low}..{high if high is not None else ''}.")
+    return value
+
+
+def default_workers(cpu_count):
+    """gunicorn workers when SAGEMAKER_MODEL_SERVER_WORKERS is unset: one per core (make bench-serve measured
+    1, 2 and 4 workers on 2 cores; one per core had the best throughput and p99)."""
+    return max(1, cpu_count)
+
+
+@dataclasses.dataclass(frozen=True)
+class ServingEnvironment:
+    """The hosting and batch-transform settings SageMaker passes as env vars, parsed and checked once."""
+
+    model_dir: str
+    port: int
+    workers: int
+    timeout: int
+    batch: bool
+    max_payload_mb: int  # what /execution-parameters proposes, and the request limit when it was set
+    max_payload_set: bool
+    batch_strategy: str
+    max_concurrent_transforms: int
+
+    @classmethod
+    def from_environ(cls, environ=None, cpu_count=None):
+        environ = os.environ if environ is None else environ
+        base_dir = environ.get(contract.BASE_DIR_ENV, contract.DEFAULT_BASE_DIR)
+        workers = _int_env(environ, contract.MODEL_SERVER_WORKERS_ENV,
+                           default_workers(cpu_count or os.cpu_count() or 1), 1)
+        max_payload_mb = _int_env(environ, contract.MAX_PAYLOAD_ENV, None, 0, contract.MAX_BATCH_PAYLOAD_MB)
+        # 0 is how a batch job says "no fixed size" (chunked); the most SageMaker ever sends is the cap.
+        if max_payload_mb == 0:
+            max_payload_mb = contract.MAX_BATCH_PAYLOAD_MB
+        strategy = environ.get(contract.BATCH_STRATEGY_ENV, "").strip().upper() or contract.BATCH_STRATEGIES[0]
+        if strategy not in contract.BATCH_STRATEGIES:
+            raise JobError(f"{contract.BATCH_STRATEGY_ENV}={strategy!r}: expected one of "
+                           f"{', '.join(contract.BATCH_STRATEGIES)}.")
+        batch = environ.get(contract.BATCH_ENV, "false").strip().lower()
+        if batch not in ("true", "false"):
+            raise JobError(f"{contract.BATCH_ENV}={batch!r}: expected true or false.")
+        proposed_payload_mb = max_payload_mb or contract.DEFAULT_MAX_PAYLOAD_MB
+        # SageMaker requires MaxConcurrentTransforms x MaxPayloadInMB <= 100.
+        concurrency_cap = max(1, contract.MAX_BATCH_PAYLOAD_MB // proposed_payload_mb)
+        return cls(
+            model_dir=os.path.join(base_dir, contract.MODEL_DIR),
+            port=_int_env(environ, contract.SERVING_PORT_ENV, contract.DEFAULT_SERVING_PORT, 1, 65535),
+            workers=workers,
+            timeout=_int_env(environ, contract.MODEL_SERVER_TIMEOUT_ENV, contract.DEFAULT_MODEL_SERVER_TIMEOUT, 1),
+            batch=batch == "true",
+            max_payload_mb=proposed_payload_mb,
+            max_payload_set=max_payload_mb is not None,
+            batch_strategy=strategy,
+            max_concurrent_transforms=_int_env(environ, contract.MAX_CONCURRENT_TRANSFORMS_ENV,
+                                               min(workers, concurrency_cap), 1),
+        )
+
+    @property
+    def request_limit_bytes(self):
+        """The largest body /invocations accepts (413 above it): SAGEMAKER_MAX_PAYLOAD_IN_MB when set; else 6 MB
+        for an endpoint and 100 MB for a batch transform job, whose mini-batches may be that large."""
+        if self.max_payload_set or not self.batch:
+            megabytes = self.max_payload_mb
+        else:
+            megabytes = contract.MAX_BATCH_PAYLOAD_MB
+        return megabytes * 1024 * 1024
+
+    def execution_parameters(self):
+        """What GET /execution-parameters answers a batch transform job."""
+        return {"MaxConcurrentTransforms": self.max_concurrent_transforms, "BatchStrategy": self.batch_strategy,
+                "MaxPayloadInMB": self.max_payload_mb}

@@ -12,6 +12,7 @@ from helpers import REPO, FakeSageMaker, docker
 
 CPU_IMAGE = os.environ.get("HEADLINES_TRAIN_IMAGE", "headlines-train:cpu")
 GPU_IMAGE = os.environ.get("HEADLINES_TRAIN_GPU_IMAGE", "headlines-train:gpu")
+SERVE_IMAGE = os.environ.get("HEADLINES_SERVE_IMAGE", "headlines-serve:cpu")
 
 
 def ensure_image(name, target):
@@ -34,6 +35,11 @@ def cpu_image(docker_engine):
 @pytest.fixture(scope="session")
 def gpu_image(docker_engine):
     return ensure_image(GPU_IMAGE, "train-gpu")
+
+
+@pytest.fixture(scope="session")
+def serve_image(docker_engine):
+    return ensure_image(SERVE_IMAGE, "serve")
 
 
 class Job:

@@ -1,5 +1,5 @@
 """The CPU training image on real data, the failure and SIGTERM contract inside Docker, and the static checks of
-both variants (libraries resolve, no proxy CA, size budgets)."""
+both variants and the serving image (libraries resolve, no proxy CA, size budgets)."""
 
 import glob
 import os
@@ -126,11 +126,13 @@ def _proxy_ca_markers():
     return markers
 
 
-def test_final_image_does_not_contain_the_build_proxy_ca(cpu_image, tmp_path):
+@pytest.mark.parametrize("image_fixture", ["cpu_image", "serve_image"])
+def test_final_image_does_not_contain_the_build_proxy_ca(image_fixture, tmp_path, request):
+    image = request.getfixturevalue(image_fixture)
     markers = _proxy_ca_markers()
     if not markers:
         pytest.skip("this host trusts no extra CA, so no build used one")
-    container = docker("create", cpu_image).stdout.strip()
+    container = docker("create", image).stdout.strip()
     try:
         export = tmp_path / "rootfs.tar"
         docker("export", "-o", str(export), container)
@@ -141,12 +143,13 @@ def test_final_image_does_not_contain_the_build_proxy_ca(cpu_image, tmp_path):
             if member.isfile() and member.size < 50 * MiB:
                 content = archive.extractfile(member).read()
                 assert not any(marker in content for marker in markers), f"proxy CA found in {member.name}"
-    history = docker("history", "--no-trunc", cpu_image).stdout
+    history = docker("history", "--no-trunc", image).stdout
     assert not any(marker.decode() in history for marker in markers)
 
 
 @pytest.mark.parametrize("image_fixture,budget_mib", [("cpu_image", 1200 * 1000 * 1000 / MiB),
-                                                      ("gpu_image", 4000 * 1000 * 1000 / MiB)])
+                                                      ("gpu_image", 4000 * 1000 * 1000 / MiB),
+                                                      ("serve_image", 600 * 1000 * 1000 / MiB)])
 def test_image_size_budget(image_fixture, budget_mib, request):
     image = request.getfixturevalue(image_fixture)
     size = int(docker("image", "inspect", "-f", "{{.Size}}", image).stdout)

@@ -11,9 +11,7 @@ import pytest
 
 from headlines.artifacts import MODEL_FILES, HeadlineModel
 from headlines.cli.train import main
-from helpers import UCI_DIR, uci_lines
-
-SMALL = {"epochs": 2, "batch_size": 32, "ngram_buckets": 5000, "embedding_dim": 16, "num_filters": 8}
+from helpers import SMALL_MODEL as SMALL, UCI_DIR, uci_lines
 
 
 @pytest.fixture(autouse=True)

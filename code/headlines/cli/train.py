@@ -7,6 +7,7 @@ import sys
 import traceback
 
 from .. import contract
+from . import configure_logging
 from ..artifacts import discard_model
 from ..environment import TrainingEnvironment
 from ..errors import JobError, TrainingInterrupted
@@ -22,15 +23,6 @@ def write_failure(path, reason):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
         f.write(reason[: contract.FAILURE_REASON_MAX_CHARS])
-
-
-def configure_logging():
-    # Line by line to CloudWatch: never sit in a buffer when the container dies.
-    for stream in (sys.stdout, sys.stderr):
-        if hasattr(stream, "reconfigure"):  # absent when a test harness has replaced the stream
-            stream.reconfigure(line_buffering=True)
-    logging.basicConfig(stream=sys.stdout, level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
 
 
 def _parser():

@@ -1,0 +1,42 @@
+"""`serve`: the serving image's command (`docker run IMAGE serve`, or no command at all)."""
+
+import argparse
+import logging
+import os
+import sys
+
+from . import configure_logging
+from ..environment import ServingEnvironment
+from ..errors import JobError
+
+EXIT_FAILED = 1
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="serve", description="Serve the model in /opt/ml/model (or $SAGEMAKER_BASE_DIR/model) on the SageMaker "
+                                  "hosting and batch-transform contract: GET /ping, POST /invocations, "
+                                  "GET /execution-parameters.")
+    parser.add_argument("command", nargs="?", choices=["serve"], help="what SageMaker passes; optional")
+    return parser
+
+
+def main(argv=None):
+    _parser().parse_args(argv)
+    configure_logging()
+    try:
+        settings = ServingEnvironment.from_environ()
+    except JobError as e:
+        logging.getLogger("headlines.serve").error("cannot start: %s", e)
+        return EXIT_FAILED
+    # Workers share the cores: each gets its share of OpenMP threads unless the user says otherwise. Set before
+    # MXNet (libgomp) is loaded, which reads it once.
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // settings.workers)))
+    from ..serving.server import serve
+
+    serve(settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

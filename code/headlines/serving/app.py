@@ -1,0 +1,73 @@
+"""The Flask app of the SageMaker hosting and batch-transform contract: /ping, /invocations, /execution-parameters.
+
+Errors are JSON {"error": ..., "message": ...}: 4xx for anything the client can fix, 503 while no model is
+loaded, 500 (logged with its trace) for our own bugs, which never take the worker down.
+"""
+
+import logging
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import BadRequest, HTTPException, ServiceUnavailable
+
+from .. import contract
+from .codecs import choose_response_type, decode_request, encode_response, parse_top_k
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings, predictor=None, load_error=None):
+    """settings: ServingEnvironment. predictor: a Predictor that passed its self-check, or None with load_error
+    saying why the model could not be loaded (then /ping and /invocations answer 503 with that reason)."""
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.request_limit_bytes
+
+    def require_model():
+        if predictor is None:
+            raise ServiceUnavailable(f"The model is not loaded: {load_error}")
+        return predictor
+
+    @app.get(contract.PING_PATH)
+    def ping():
+        require_model()
+        return Response(status=200)
+
+    @app.post(contract.INVOCATIONS_PATH)
+    def invocations():
+        model = require_model()
+        response_type = choose_response_type(request.accept_mimetypes)
+        parsed = decode_request(request.get_data(cache=False), request.mimetype,
+                                request.mimetype_params.get("charset"))
+        query_top_k = parse_top_k(request.args.get("top_k"), "The query parameter top_k")
+        if query_top_k is not None and parsed.top_k is not None:
+            raise BadRequest("top_k is given both as a query parameter and in the body; give it once.")
+        top_k = query_top_k or parsed.top_k
+        if top_k is not None and top_k > model.num_labels:
+            raise BadRequest(f"top_k is {top_k}, but the model knows only {model.num_labels} labels.")
+        predictions = model.predict(parsed.headlines, top_k)
+        return Response(encode_response(predictions, response_type, top_k), mimetype=response_type)
+
+    @app.get(contract.EXECUTION_PARAMETERS_PATH)
+    def execution_parameters():
+        return jsonify(settings.execution_parameters())
+
+    @app.errorhandler(HTTPException)
+    def http_error(error):
+        message = error.description
+        if error.code == 413:
+            message = (f"The body is larger than this endpoint's limit of "
+                       f"{settings.request_limit_bytes // (1024 * 1024)} MB "
+                       f"({contract.MAX_PAYLOAD_ENV}); send fewer headlines per request.")
+        response = jsonify(error=error.name, message=message)
+        response.status_code = error.code
+        return response
+
+    @app.errorhandler(Exception)
+    def internal_error(error):
+        logger.exception("internal error in %s %s", request.method, request.path)
+        response = jsonify(error="Internal Server Error",
+                           message=f"The request failed with an internal error ({type(error).__name__}); "
+                                   "the endpoint's logs have the details.")
+        response.status_code = 500
+        return response
+
+    return app

@@ -1,0 +1,200 @@
+"""Request bodies to headlines and predictions to response bodies, by MIME type.
+
+Every problem with a body is a werkzeug HTTP error (400, 415, 406) whose description tells the caller what is
+wrong and where (record number, line), so a client mistake never becomes a 5xx.
+
+Requests                                    Responses (Accept)
+  application/json       {"instances": [...], "top_k": k}, a list, or one string   {"predictions": [...]}
+  application/jsonlines  a JSON string or {"headline"|"text": ...} a line           one prediction object a line
+  text/csv               the first column of each row (RFC 4180), no header         label,probability a row
+  text/plain             one headline a line
+"""
+
+import codecs
+import csv
+import io
+import json
+
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.exceptions import BadRequest, NotAcceptable, UnsupportedMediaType
+
+JSON = "application/json"
+JSONLINES = "application/jsonlines"
+CSV = "text/csv"
+TEXT = "text/plain"
+# Other names clients use for JSON Lines.
+_JSONLINES_ALIASES = ("application/x-jsonlines", "application/jsonl")
+REQUEST_TYPES = (JSON, JSONLINES, CSV, TEXT)
+RESPONSE_TYPES = (JSON, JSONLINES, CSV)
+HEADLINE_KEYS = ("headline", "text")
+JSON_REQUEST_KEYS = ("instances", "top_k")
+
+
+class ParsedRequest:
+    def __init__(self, headlines, top_k=None):
+        self.headlines = headlines
+        self.top_k = top_k
+
+
+def _canonical(mimetype):
+    return JSONLINES if mimetype in _JSONLINES_ALIASES else mimetype
+
+
+def decode_text(body, charset):
+    """Bytes to str with the Content-Type's charset (UTF-8 when none is given; a UTF-8 BOM is dropped)."""
+    charset = (charset or "utf-8").strip().lower()
+    try:
+        codec = codecs.lookup(charset)
+    except LookupError:
+        raise UnsupportedMediaType(f"The charset '{charset}' is not supported; send UTF-8.") from None
+    if codec.name == "utf-8":
+        codec = codecs.lookup("utf-8-sig")
+    try:
+        return codec.decode(body)[0]
+    except UnicodeDecodeError as e:
+        raise BadRequest(f"The body is not valid {charset}: byte {e.start} cannot be decoded ({e.reason}).") from None
+
+
+def _lines(text):
+    """Records of a line-based body: \\n or \\r\\n separated; one final line break is not an empty record."""
+    if text.endswith("\n"):
+        text = text[:-1]
+    return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+
+
+def _headline(value, where):
+    if isinstance(value, dict):
+        keys = [key for key in HEADLINE_KEYS if key in value]
+        if len(keys) != 1:
+            raise BadRequest(f"{where} is an object without exactly one of the fields "
+                             f"{' or '.join(HEADLINE_KEYS)}.")
+        value = value[keys[0]]
+    if not isinstance(value, str):
+        raise BadRequest(f"{where} is {_json_kind(value)}; expected a string or an object "
+                         f'{{"headline": "..."}}.')
+    return _non_empty(value, where)
+
+
+def _non_empty(headline, where):
+    if not headline.strip():
+        raise BadRequest(f"{where} is empty.")
+    return headline
+
+
+def _json_kind(value):
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list",
+            dict: "an object"}.get(type(value), type(value).__name__)
+
+
+def parse_top_k(value, where):
+    """top_k from a query string (str) or a JSON field (int): a positive integer, or None when absent."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = int(value.strip())
+        except ValueError:
+            raise BadRequest(f"{where} must be a positive integer, not '{value}'.") from None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise BadRequest(f"{where} must be a positive integer, not {json.dumps(value)}.")
+    return value
+
+
+def _decode_json(text):
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        raise BadRequest(f"The body is not valid JSON: {e}.") from None
+    top_k = None
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - set(JSON_REQUEST_KEYS))
+        if unknown or "instances" not in value:
+            raise BadRequest('A JSON object body must be {"instances": [...]} with an optional "top_k"; '
+                             f"got the field(s) {', '.join(sorted(value)) or 'none'}.")
+        top_k = parse_top_k(value.get("top_k"), 'The field "top_k"')
+        value = value["instances"]
+    if isinstance(value, str):
+        return ParsedRequest([_non_empty(value, "The headline")], top_k)
+    if not isinstance(value, list):
+        raise BadRequest(f"The JSON body is {_json_kind(value)}; expected a list of headlines, one headline, "
+                         'or {"instances": [...]}.')
+    return ParsedRequest([_headline(item, f"Instance {i}") for i, item in enumerate(value)], top_k)
+
+
+def _decode_jsonlines(text):
+    headlines = []
+    for number, line in enumerate(_lines(text), start=1):
+        try:
+            value = json.loads(line)
+        except ValueError as e:
+            raise BadRequest(f"Line {number} is not valid JSON: {e}.") from None
+        headlines.append(_headline(value, f"Line {number}"))
+    return ParsedRequest(headlines)
+
+
+def _decode_csv(text):
+    headlines = []
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        for row in reader:
+            where = f"CSV row {reader.line_num}"
+            if not row:
+                raise BadRequest(f"{where} is empty.")
+            headlines.append(_non_empty(row[0], where))
+    except csv.Error as e:
+        raise BadRequest(f"The CSV body is malformed at line {reader.line_num}: {e}.") from None
+    return ParsedRequest(headlines)
+
+
+def _decode_text(text):
+    return ParsedRequest([_non_empty(line, f"Line {number}") for number, line in enumerate(_lines(text), start=1)])
+
+
+_DECODERS = {JSON: _decode_json, JSONLINES: _decode_jsonlines, CSV: _decode_csv, TEXT: _decode_text}
+
+
+def decode_request(body, mimetype, charset=None):
+    """The headlines (and top_k, for JSON) in a request body."""
+    decoder = _DECODERS.get(_canonical(mimetype))
+    if decoder is None:
+        raise UnsupportedMediaType(f"Content-Type '{mimetype or '(none)'}' is not supported; send one of "
+                                   f"{', '.join(REQUEST_TYPES)}.")
+    text = decode_text(body, charset)
+    if not text.strip():
+        raise BadRequest("The body is empty: send at least one headline.")
+    parsed = decoder(text)
+    if not parsed.headlines:
+        raise BadRequest("The body holds no headlines.")
+    return parsed
+
+
+def choose_response_type(accept):
+    """The response MIME type for a werkzeug MIMEAccept; JSON when the client accepts anything. Parameters
+    such as charset=utf-8 do not keep a type from matching (werkzeug would demand the same parameters)."""
+    offered = RESPONSE_TYPES + _JSONLINES_ALIASES
+    if not accept:
+        return JSON
+    chosen = MIMEAccept([(value.split(";")[0].strip().lower(), quality) for value, quality in accept]).best_match(
+        offered)
+    if chosen is None:
+        raise NotAcceptable(f"Accept '{accept}' matches no response type; ask for one of "
+                            f"{', '.join(RESPONSE_TYPES)}.")
+    return chosen
+
+
+def encode_response(predictions, mimetype, top_k=None):
+    """Predictions (dicts from Predictor) as a response body of the chosen type, in request order. A CSV row is
+    `label,probability`, or the top_k `label,probability` pairs when top_k was asked for."""
+    mimetype = _canonical(mimetype)
+    if mimetype == JSON:
+        return json.dumps({"predictions": predictions}, ensure_ascii=False).encode("utf-8")
+    if mimetype == JSONLINES:
+        return "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in predictions).encode("utf-8")
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\n")
+    for prediction in predictions:
+        ranked = list(prediction["probabilities"].items())[: top_k or 1]
+        writer.writerow([item for label, probability in ranked for item in (label, repr(probability))])
+    return out.getvalue().encode("utf-8")

@@ -1,0 +1,96 @@
+"""gunicorn around the Flask app: workers, timeouts, graceful stop and unprivileged workers.
+
+The master runs as whoever started the container (root on SageMaker) and only manages processes; each worker
+drops to WORKER_USER, then loads its own copy of the model and passes a self-check prediction before it accepts
+a connection. MXNet and GluonNLP are imported once in the master, so forked workers start in a fraction of a
+second instead of each importing them.
+"""
+
+import logging
+import os
+import pwd
+
+from gunicorn.app.base import BaseApplication
+
+from .. import contract
+from ..errors import JobError
+from .app import create_app
+from .predictor import Predictor
+
+logger = logging.getLogger(__name__)
+
+WORKER_USER = "model-server"
+# Request threads per worker: /ping gets a thread while others wait for the worker's model (one forward pass
+# at a time per worker), and keep-alive connections do not pin a process.
+THREADS_PER_WORKER = 4
+# SIGTERM: stop accepting, finish in-flight requests, exit before SageMaker's SIGKILL 30 s later.
+GRACEFUL_TIMEOUT = contract.HOSTING_STOP_GRACE_SECONDS - 5
+KEEPALIVE_SECONDS = 5
+
+
+def load_predictor(model_dir):
+    """(Predictor, None) when the model loads and predicts, else (None, the reason)."""
+    from ..artifacts import HeadlineModel
+
+    try:
+        predictor = Predictor(HeadlineModel.load(model_dir))
+        predictor.self_check()
+    except JobError as e:
+        logger.error("cannot serve: %s", e)
+        return None, str(e)
+    except Exception as e:  # noqa: BLE001 - any failure to load is reported by /ping, not by a dead worker
+        logger.exception("cannot serve the model in %s", model_dir)
+        return None, f"loading {model_dir} failed: {type(e).__name__}: {e}"
+    logger.info("worker %d serves the model in %s (labels %s)", os.getpid(), model_dir,
+                ", ".join(predictor.model.labels))
+    return predictor, None
+
+
+def gunicorn_options(settings, euid=None):
+    euid = os.geteuid() if euid is None else euid
+    options = {
+        "bind": f"0.0.0.0:{settings.port}",
+        "workers": settings.workers,
+        "worker_class": "gthread",
+        "threads": THREADS_PER_WORKER,
+        "timeout": settings.timeout,
+        "graceful_timeout": GRACEFUL_TIMEOUT,
+        "keepalive": KEEPALIVE_SECONDS,
+        "preload_app": False,  # each worker loads its own model, after dropping privileges
+        "errorlog": "-",
+        "loglevel": "info",
+        "proc_name": "headlines-serve",
+    }
+    if os.path.isdir("/dev/shm"):
+        options["worker_tmp_dir"] = "/dev/shm"  # worker heartbeats off the container's overlay filesystem
+    if euid == 0:
+        try:
+            account = pwd.getpwnam(WORKER_USER)
+        except KeyError:
+            logger.warning("user %s does not exist: workers run as root", WORKER_USER)
+        else:
+            options.update(user=account.pw_uid, group=account.pw_gid)
+    return options
+
+
+class ServingApplication(BaseApplication):
+    def __init__(self, settings):
+        self.settings = settings
+        super().__init__()
+
+    def load_config(self):
+        for key, value in gunicorn_options(self.settings).items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        predictor, load_error = load_predictor(self.settings.model_dir)
+        return create_app(self.settings, predictor, load_error)
+
+
+def serve(settings):
+    logger.info("serving %s on port %d: %d workers x %d threads, timeout %d s, request limit %d MB, batch %s",
+                settings.model_dir, settings.port, settings.workers, THREADS_PER_WORKER, settings.timeout,
+                settings.request_limit_bytes // (1024 * 1024), settings.batch)
+    from .. import artifacts  # noqa: F401 - imports MXNet and GluonNLP in the master, before the workers fork
+
+    ServingApplication(settings).run()

@@ -1,0 +1,234 @@
+"""The serving image on models the training image wrote: the hosting and batch-transform contract in Docker,
+non-root workers, SIGTERM, fuzzed bodies and headers against the running container, and a worker killed
+under load."""
+
+import http.client
+import json
+import threading
+import time
+
+import numpy as np
+import pytest
+import requests
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from headlines.artifacts import HeadlineModel
+from helpers import SMALL_MODEL, UCI_DIR, FakeSageMaker, ServeContainer, docker, uci_headlines, uci_lines
+from loadgen import http_request, run_load
+
+
+@pytest.fixture(scope="module")
+def models(cpu_image, tmp_path_factory):
+    """architecture -> model folder, each trained by the CPU training image on 1,200 UCI rows."""
+    folders = {}
+    for architecture in ("fasttext", "cnn"):
+        fake = FakeSageMaker(tmp_path_factory.mktemp(architecture))
+        fake.add_channel("train", {"train.tsv": uci_lines(UCI_DIR / "train.tsv", 1200)})
+        fake.write_config(dict(SMALL_MODEL, architecture=architecture))
+        result = docker("run", "--rm", "-v", f"{fake.base}:/opt/ml", cpu_image, "train", check=False)
+        assert result.returncode == 0, result.stdout[-3000:]
+        folders[architecture] = fake.model_dir
+    return folders
+
+
+@pytest.fixture
+def serve(serve_image, models):
+    started = []
+
+    def start(architecture="fasttext", model_dir=None, **kwargs):
+        container = ServeContainer(serve_image, model_dir or models[architecture], **kwargs).start()
+        started.append(container)
+        return container
+
+    yield start
+    for container in started:
+        container.remove()
+
+
+@pytest.mark.parametrize("command", [("serve",), ()], ids=["serve", "no-command"])
+def test_serve_command_and_no_command_both_serve(serve, command):
+    container = serve(command=command).wait_ready()
+    response = requests.get(container.url("/ping"), timeout=2)
+    assert response.status_code == 200 and response.content == b""
+
+
+@pytest.mark.parametrize("architecture", ["fasttext", "cnn"])
+def test_predictions_equal_the_in_process_model(serve, models, architecture):
+    container = serve(architecture).wait_ready()
+    headlines = uci_headlines(300)
+    response = requests.post(container.url("/invocations"), json={"instances": headlines}, timeout=30)
+    assert response.status_code == 200, response.text
+    predictions = response.json()["predictions"]
+    model = HeadlineModel.load(str(models[architecture]))
+    expected = model.predict_proba(headlines)
+    got = np.array([[p["probabilities"][label] for label in model.labels] for p in predictions])
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert [p["label"] for p in predictions] == [model.labels[i] for i in expected.argmax(axis=1)]
+    csv_rows = requests.post(container.url("/invocations"), data="\n".join(headlines).encode(),
+                             headers={"Content-Type": "text/plain; charset=utf-8", "Accept": "text/csv"},
+                             timeout=30).text.splitlines()
+    assert [row.split(",")[0] for row in csv_rows] == [p["label"] for p in predictions]
+
+
+def test_execution_parameters_and_payload_limit_follow_the_batch_env(serve):
+    container = serve(env={"SAGEMAKER_BATCH": "true", "SAGEMAKER_MAX_PAYLOAD_IN_MB": "2",
+                           "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS": "3"}).wait_ready()
+    assert requests.get(container.url("/execution-parameters"), timeout=2).json() == {
+        "MaxConcurrentTransforms": 3, "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": 2}
+    body = ("Fed raises interest rates again\n" * 70000).encode()  # 2.1 MiB
+    response = requests.post(container.url("/invocations"), data=body, headers={"Content-Type": "text/plain"},
+                             timeout=30)
+    assert response.status_code == 413 and "limit of 2 MB" in response.json()["message"]
+
+
+def test_bind_to_port_and_its_image_label(serve, serve_image):
+    labels = json.loads(docker("image", "inspect", "-f", "{{json .Config.Labels}}", serve_image).stdout)
+    assert labels["com.amazonaws.sagemaker.capabilities.accept-bind-to-port"] == "true"
+    container = serve(env={"SAGEMAKER_BIND_TO_PORT": "9090"}, port=9090).wait_ready()
+    assert requests.get(container.url("/ping"), timeout=2).status_code == 200
+
+
+def test_master_is_root_and_the_workers_are_not(serve):
+    container = serve(env={"SAGEMAKER_MODEL_SERVER_WORKERS": "3"}).wait_ready()
+    deadline = time.monotonic() + 30  # gunicorn spawns workers a moment apart
+    while len(container.worker_pids()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    rows = [line.split(None, 3) for line in docker("top", container.name, "-eo", "uid,pid,ppid,args")
+            .stdout.splitlines()[1:]]
+    master = [row for row in rows if row[0] == "0"]
+    workers = [row for row in rows if row[2] == master[0][1]]
+    assert len(master) == 1 and "serve" in master[0][3]
+    assert len(workers) == 3 and all(row[0] != "0" for row in workers), rows
+    model_server_uid = container.python("import pwd; print(pwd.getpwnam('model-server').pw_uid)").strip()
+    assert {row[0] for row in workers} == {model_server_uid}
+
+
+def test_sigterm_finishes_the_request_in_flight_and_exits_in_time(serve):
+    container = serve().wait_ready()
+    body = "\n".join(uci_headlines(40000)).encode()
+    answer = {}
+
+    def slow_request():
+        answer["response"] = requests.post(container.url("/invocations"), data=body,
+                                           headers={"Content-Type": "text/plain"}, timeout=60)
+
+    thread = threading.Thread(target=slow_request)
+    thread.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    docker("stop", "-t", "30", container.name)
+    stopped_after = time.monotonic() - started
+    thread.join()
+    print(f"docker stop took {stopped_after:.1f} s")
+    assert stopped_after < 30
+    assert container.state()["ExitCode"] == 0, container.logs()[-3000:]
+    assert answer["response"].status_code == 200 and len(answer["response"].json()["predictions"]) == 40000
+
+
+def test_without_a_model_ping_is_503_with_the_reason_and_the_server_stays_up(serve, tmp_path):
+    container = serve(model_dir=tmp_path)
+    deadline = time.monotonic() + 60
+    while container.ping() != 503 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    response = requests.get(container.url("/ping"), timeout=2)
+    assert response.status_code == 503 and "incomplete" in response.json()["message"]
+    assert container.state()["Running"]
+
+
+def test_pings_answer_within_two_seconds_under_full_load(serve):
+    container = serve().wait_ready()
+    request = http_request("localhost", "/invocations", json.dumps({"instances": uci_headlines(100)}).encode())
+    stop = threading.Event()
+    load = threading.Thread(target=run_load, args=(container.address, request, 32, 8, stop))
+    load.start()
+    try:
+        time.sleep(1)
+        latencies = []
+        for _ in range(10):
+            started = time.monotonic()
+            assert requests.get(container.url("/ping"), timeout=2).status_code == 200
+            latencies.append(time.monotonic() - started)
+            time.sleep(0.3)
+    finally:
+        stop.set()
+        load.join()
+    print(f"/ping under load: max {max(latencies) * 1000:.0f} ms")
+
+
+HEADER_TEXT = st.text(st.characters(min_codepoint=32, max_codepoint=255, blacklist_categories=["Cc"]), max_size=40)
+CONTENT_TYPES = ["application/json", "application/jsonlines", "text/csv", "text/plain", "text/csv; charset=utf-8",
+                 "application/json; charset=latin-1", "application/x-jsonlines", "multipart/form-data", ""]
+ACCEPTS = ["", "*/*", "application/json", "text/csv", "application/jsonlines", "application/xml", "text/*;q=0.1"]
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+                           lambda inner: st.lists(inner, max_size=5) | st.dictionaries(
+                               st.sampled_from(["instances", "top_k", "headline", "text"]) | st.text(max_size=5),
+                               inner, max_size=3), max_leaves=10)
+
+
+@pytest.fixture(scope="module")
+def fuzz_target(serve_image, models):
+    container = ServeContainer(serve_image, models["fasttext"]).start().wait_ready()
+    yield container
+    container.remove()
+
+
+FUZZ_EXAMPLES = 1200
+fuzzed = []
+
+
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@given(body=st.one_of(st.binary(max_size=400), st.text(max_size=300).map(str.encode),
+                      JSON_VALUES.map(lambda v: json.dumps(v).encode()),
+                      st.lists(st.text(max_size=30), max_size=5).map(lambda lines: "\n".join(lines).encode())),
+       # Mostly real types, so most bodies reach the parsers; sometimes anything.
+       content_type=st.one_of(st.sampled_from(CONTENT_TYPES), st.sampled_from(CONTENT_TYPES[:4]), HEADER_TEXT),
+       accept=st.one_of(st.sampled_from(ACCEPTS), st.sampled_from(ACCEPTS[:5]), HEADER_TEXT),
+       query=st.sampled_from(["", "?top_k=2", "?top_k=0", "?top_k=x", "?top_k=99"]) | HEADER_TEXT.map(
+           lambda q: "?" + requests.utils.quote(q, safe="=&")))
+def test_fuzzed_bodies_and_headers_never_make_a_5xx(fuzz_target, body, content_type, accept, query):
+    # http.client, not requests: it sends odd header values (leading spaces, Latin-1) as they are.
+    connection = http.client.HTTPConnection(*fuzz_target.address, timeout=10)
+    try:
+        connection.request("POST", "/invocations" + query, body=body,
+                           headers={"Content-Type": content_type, "Accept": accept})
+        response = connection.getresponse()
+        content = response.read()
+    finally:
+        connection.close()
+    fuzzed.append(response.status)
+    assert response.status < 500, (response.status, content)
+    if response.status != 200:
+        assert json.loads(content)["message"]
+
+
+def test_after_fuzzing_the_server_is_healthy_and_no_worker_died(fuzz_target):
+    assert len(fuzzed) >= 1000, "run the fuzz test first (same module)"
+    statuses = {status: fuzzed.count(status) for status in sorted(set(fuzzed))}
+    print(f"{len(fuzzed)} fuzzed requests: {statuses}")
+    assert fuzz_target.ping() == 200
+    logs = fuzz_target.logs()
+    assert "Traceback" not in logs and "Worker exiting" not in logs and "SIGKILL" not in logs, logs[-3000:]
+
+
+def test_a_worker_killed_under_load_is_replaced(serve):
+    container = serve().wait_ready()
+    before = container.worker_pids()
+    request = http_request("localhost", "/invocations", json.dumps({"instances": uci_headlines(1)}).encode())
+    outcome = {}
+    load = threading.Thread(target=lambda: outcome.update(result=run_load(container.address, request, 8, 6)))
+    load.start()
+    time.sleep(2)
+    container.python(f"import os, signal; os.kill({before[0]}, signal.SIGKILL)")
+    load.join()
+    result = outcome["result"]
+    print(f"kill -9 of worker {before[0]} during a 6 s load at concurrency 8: {result.completed} requests "
+          f"answered, {result.failed} failed {result.failures}")
+    deadline = time.monotonic() + 30
+    while len(container.worker_pids()) != len(before) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    after = container.worker_pids()
+    assert len(after) == len(before) and before[0] not in after
+    assert result.failed <= 8, result.failures  # at most the connections the killed worker held
+    assert container.ping() == 200
+    again = run_load(container.address, request, 8, 2)
+    assert again.failed == 0 and again.completed > 0
