@@ -8,14 +8,14 @@ PYTEST_ARGS ?=
 # which mxnet cannot use, but its extension runs with numpy 1.23, so it is installed without dependencies.
 FASTTEXT_WHEEL := fasttext-numpy2-wheel==0.9.2
 
-.PHONY: help venv images images-gpu docker test test-unit test-container bench clean
+.PHONY: help venv images images-gpu docker test test-unit test-container bench bench-train bench-serve clean
 
 help:
 	@echo "make test         every test tier (unit, container; local mode once it has tests), as CI runs it"
 	@echo "make test-unit    unit tests only (no Docker)"
-	@echo "make images       build the CPU training image (headlines-train:cpu)"
+	@echo "make images       build the CPU training image and the serving image (headlines-train:cpu, headlines-serve:cpu)"
 	@echo "make images-gpu   build the GPU training image (headlines-train:gpu)"
-	@echo "make bench        training benchmark on the UCI split (bench-results/)"
+	@echo "make bench        both benchmarks (bench-results/): bench-train (accuracy on the UCI split), bench-serve (load)"
 	@echo "make venv         the test virtualenv in $(VENV)"
 
 $(BIN)/activate: tests/requirements-dev.lock containers/requirements-build.lock code/pyproject.toml
@@ -33,7 +33,7 @@ docker:
 	@scripts/ensure-docker.sh
 
 images: docker
-	scripts/build-images.sh train-cpu
+	scripts/build-images.sh train-cpu serve
 
 images-gpu: docker
 	scripts/build-images.sh train-gpu
@@ -52,5 +52,10 @@ clean:
 	rm -rf $(VENV) .pytest_cache
 
 # Benchmarks (not tests): results go to bench-results/.
-bench: venv images
+bench: bench-train bench-serve
+
+bench-train: venv images
 	$(BIN)/python benchmarks/train_uci.py
+
+bench-serve: venv images
+	$(BIN)/python benchmarks/serve_load.py

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from headlines.environment import TrainingEnvironment
+from headlines.environment import ServingEnvironment, TrainingEnvironment
 from headlines.errors import JobError
 
 
@@ -38,3 +38,44 @@ def test_broken_config_file_is_a_clear_error(sagemaker):
     (sagemaker.base / "input" / "config" / "hyperparameters.json").write_text("{not json")
     with pytest.raises(JobError, match="hyperparameters.json is not valid JSON"):
         TrainingEnvironment.from_base_dir(str(sagemaker.base), environ={"SM_NUM_GPUS": "0"})
+
+
+def test_serving_defaults():
+    env = ServingEnvironment.from_environ({}, cpu_count=4)
+    assert env.model_dir == "/opt/ml/model" and env.port == 8080 and env.workers == 8 and env.timeout == 60
+    assert not env.batch and env.request_limit_bytes == 6 * 1024 * 1024
+    assert env.execution_parameters() == {"MaxConcurrentTransforms": 8, "BatchStrategy": "MULTI_RECORD",
+                                          "MaxPayloadInMB": 6}
+
+
+def test_serving_env_vars():
+    env = ServingEnvironment.from_environ({
+        "SAGEMAKER_BASE_DIR": "/tmp/ml", "SAGEMAKER_BIND_TO_PORT": "9000", "SAGEMAKER_MODEL_SERVER_WORKERS": "3",
+        "SAGEMAKER_MODEL_SERVER_TIMEOUT": "120", "SAGEMAKER_BATCH": "True", "SAGEMAKER_MAX_PAYLOAD_IN_MB": "50",
+        "SAGEMAKER_BATCH_STRATEGY": "single_record"}, cpu_count=2)
+    assert (env.model_dir, env.port, env.workers, env.timeout) == ("/tmp/ml/model", 9000, 3, 120)
+    assert env.batch and env.request_limit_bytes == 50 * 1024 * 1024
+    # MaxConcurrentTransforms x MaxPayloadInMB may not pass 100.
+    assert env.execution_parameters() == {"MaxConcurrentTransforms": 2, "BatchStrategy": "SINGLE_RECORD",
+                                          "MaxPayloadInMB": 50}
+
+
+def test_batch_jobs_may_send_up_to_100_mb_unless_told_otherwise():
+    assert ServingEnvironment.from_environ({"SAGEMAKER_BATCH": "true"}, cpu_count=1).request_limit_bytes == 100 * 2**20
+    chunked = ServingEnvironment.from_environ({"SAGEMAKER_BATCH": "true", "SAGEMAKER_MAX_PAYLOAD_IN_MB": "0"},
+                                              cpu_count=1)
+    assert chunked.request_limit_bytes == 100 * 2**20 and chunked.execution_parameters()["MaxPayloadInMB"] == 100
+
+
+@pytest.mark.parametrize("name,value,fragment", [
+    ("SAGEMAKER_BIND_TO_PORT", "http", "not an integer"),
+    ("SAGEMAKER_BIND_TO_PORT", "70000", "out of range"),
+    ("SAGEMAKER_MODEL_SERVER_WORKERS", "0", "out of range"),
+    ("SAGEMAKER_MAX_PAYLOAD_IN_MB", "101", "out of range"),
+    ("SAGEMAKER_BATCH_STRATEGY", "ALL", "MULTI_RECORD"),
+    ("SAGEMAKER_BATCH", "yes", "true or false"),
+])
+def test_bad_serving_env_vars_are_clear_errors(name, value, fragment):
+    with pytest.raises(JobError, match=fragment) as error:
+        ServingEnvironment.from_environ({name: value}, cpu_count=1)
+    assert name in str(error.value)
