@@ -205,5 +205,13 @@ class ServeContainer:
                 "    if fields[1] == '1': print(pid)\n")
         return sorted(int(pid) for pid in self.python(code).split())
 
+    def wait_for_workers(self, count, timeout=30):
+        """The worker PIDs once there are count of them (gunicorn spawns workers a moment apart)."""
+        deadline = time.monotonic() + timeout
+        while len(pids := self.worker_pids()) != count and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(pids) == count, f"{len(pids)} workers, expected {count}:\n{self.logs()[-3000:]}"
+        return pids
+
     def remove(self):
         docker("rm", "-f", self.name, check=False)
