@@ -120,10 +120,10 @@ def _int_env(environ, name, default, low, high=None):
 
 
 def default_workers(cpu_count):
-    """gunicorn workers when SAGEMAKER_MODEL_SERVER_WORKERS is unset: two per core. `make bench-serve` swept 1-4
-    workers on 2 cores: one per core leaves a core idle whenever the two workers' loads differ (each worker's
-    Python runs under one GIL); two per core gave about a third more requests/s at the same p99."""
-    return 2 * max(1, cpu_count)
+    """gunicorn workers when SAGEMAKER_MODEL_SERVER_WORKERS is unset: one per core. `make bench-serve` swept 1-4
+    workers on 2 cores: one worker used one core; 2, 3 and 4 were within run-to-run noise of each other in
+    requests/s and p99 (two sweeps ranked them differently), and each worker holds its own model."""
+    return max(1, cpu_count)
 
 
 @dataclasses.dataclass(frozen=True)

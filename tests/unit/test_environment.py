@@ -42,9 +42,9 @@ def test_broken_config_file_is_a_clear_error(sagemaker):
 
 def test_serving_defaults():
     env = ServingEnvironment.from_environ({}, cpu_count=4)
-    assert env.model_dir == "/opt/ml/model" and env.port == 8080 and env.workers == 8 and env.timeout == 60
+    assert env.model_dir == "/opt/ml/model" and env.port == 8080 and env.workers == 4 and env.timeout == 60
     assert not env.batch and env.request_limit_bytes == 6 * 1024 * 1024
-    assert env.execution_parameters() == {"MaxConcurrentTransforms": 8, "BatchStrategy": "MULTI_RECORD",
+    assert env.execution_parameters() == {"MaxConcurrentTransforms": 4, "BatchStrategy": "MULTI_RECORD",
                                           "MaxPayloadInMB": 6}
 
 

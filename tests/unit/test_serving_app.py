@@ -205,7 +205,7 @@ def test_execution_parameters(model):
     client = _client(model, SAGEMAKER_BATCH="true", SAGEMAKER_MAX_PAYLOAD_IN_MB="20",
                      SAGEMAKER_BATCH_STRATEGY="single_record")
     assert client.get("/execution-parameters").get_json() == {
-        "MaxConcurrentTransforms": 4, "BatchStrategy": "SINGLE_RECORD", "MaxPayloadInMB": 20}
+        "MaxConcurrentTransforms": 2, "BatchStrategy": "SINGLE_RECORD", "MaxPayloadInMB": 20}
 
 
 def test_unknown_paths_and_methods_answer_json(client):

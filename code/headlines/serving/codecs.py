@@ -12,6 +12,7 @@ Requests                                    Responses (Accept)
 
 import codecs
 import csv
+import dataclasses
 import io
 import json
 
@@ -30,10 +31,10 @@ HEADLINE_KEYS = ("headline", "text")
 JSON_REQUEST_KEYS = ("instances", "top_k")
 
 
+@dataclasses.dataclass(frozen=True)
 class ParsedRequest:
-    def __init__(self, headlines, top_k=None):
-        self.headlines = headlines
-        self.top_k = top_k
+    headlines: list
+    top_k: int = None  # only a JSON object body can carry it
 
 
 def _canonical(mimetype):

@@ -20,9 +20,10 @@ from .predictor import Predictor
 logger = logging.getLogger(__name__)
 
 WORKER_USER = "model-server"
-# Request threads per worker: /ping gets a thread while others wait for the worker's model (one forward pass
-# at a time per worker), and keep-alive connections do not pin a process.
-THREADS_PER_WORKER = 4
+# Request threads per worker. Requests wait for the worker's model (one forward pass at a time) holding a
+# thread each; with enough threads a /ping still finds a free one. Measured under 32 concurrent 100-headline
+# requests: /ping at most 800-1300 ms with 4 threads, 130-165 ms with 16.
+THREADS_PER_WORKER = 16
 # SIGTERM: stop accepting, finish in-flight requests, exit before SageMaker's SIGKILL 30 s later.
 GRACEFUL_TIMEOUT = contract.HOSTING_STOP_GRACE_SECONDS - 5
 KEEPALIVE_SECONDS = 5
