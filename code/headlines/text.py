@@ -58,7 +58,6 @@ def fnv1a_32(word):
     return _fnv1a_extend(_FNV_OFFSET, word.encode("utf-8"))
 
 
-@functools.lru_cache(maxsize=1 << 18)
 def char_ngram_buckets(word, ngrams, buckets):
     """Bucket ids of the character n-grams (n in ngrams) of "<word>", as fastText's computeSubwords makes them:
     n counts UTF-8 characters, and a lone "<" or ">" is not an n-gram. GluonNLP's NGramHashes gives the same
@@ -105,7 +104,8 @@ class TextEncoder:
         self.ngram_buckets = ngram_buckets
         self.min_length = min_length
         self.padding_id = vocabulary[PADDING_TOKEN]
-        # Token -> its character n-gram ids (bucket + vocabulary size), bounded so odd inputs cannot grow it.
+        # Token -> its character n-gram ids (bucket + vocabulary size): hashing is the costly part of encoding.
+        # Bounded, so a stream of odd inputs cannot grow it.
         self._char_ngram_ids = functools.lru_cache(maxsize=1 << 16)(
             lambda token: tuple(len(vocabulary) + b
                                 for b in char_ngram_buckets(token, self.char_ngrams, self.ngram_buckets)))
