@@ -39,12 +39,15 @@ def train_vectors(folder):
     return {"bin": folder / "vectors.bin", "vec": folder / "vectors.vec"}
 
 
-def run_job(image, base, architecture, embeddings=None):
+def run_job(image, base, architecture, embeddings=None, label=None):
+    """One classifier job on the UCI split; embeddings: a vectors file or a whole folder (an embedding job's
+    model folder, passed on unchanged)."""
     fake = FakeSageMaker(base)
     fake.add_channel("train", {"train.tsv": str(UCI_DIR / "train.tsv")})
     fake.add_channel("test", {"test.tsv": str(UCI_DIR / "test.tsv")})
     if embeddings:
-        fake.add_channel("embeddings", {embeddings.name: str(embeddings)})
+        files = sorted(embeddings.iterdir()) if embeddings.is_dir() else [embeddings]
+        fake.add_channel("embeddings", {f.name: str(f) for f in files})
     fake.write_config({"architecture": architecture})
     started = time.time()
     result = subprocess.run(["docker", "run", "--rm", "-v", f"{fake.base}:/opt/ml", image, "train"],
@@ -54,7 +57,7 @@ def run_job(image, base, architecture, embeddings=None):
         raise SystemExit(f"{architecture} job failed:\n{result.stdout[-3000:]}")
     metrics = fake.metrics()
     coverage = metrics["embedding_coverage"] or {}
-    return {"architecture": architecture, "embeddings": embeddings.suffix[1:] if embeddings else "none",
+    return {"architecture": architecture, "embeddings": label or (embeddings.suffix[1:] if embeddings else "none"),
             "test_accuracy": metrics["test"]["accuracy"], "test_macro_f1": metrics["test"]["macro_f1"],
             "validation_accuracy": metrics["validation"]["accuracy"], "best_epoch": metrics["best_epoch"],
             "epochs_run": metrics["epochs_run"], "job_wall_seconds": round(seconds, 1),

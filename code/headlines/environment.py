@@ -98,6 +98,16 @@ class TrainingEnvironment:
         return sorted(self.resource_config.get("hosts") or [self.current_host])
 
 
+def check_channels(channels, known):
+    """The job's channels: `train` is required, and a channel the job does not read is a mistake to report."""
+    if contract.TRAIN_CHANNEL not in channels:
+        raise JobError(f"The '{contract.TRAIN_CHANNEL}' channel is required; this job has "
+                       f"{sorted(channels) or 'no channels'}.")
+    unknown = sorted(set(channels) - set(known))
+    if unknown:
+        raise JobError(f"Unknown channel(s) {', '.join(unknown)}; this job reads {', '.join(known)}.")
+
+
 def _count_gpus(environ):
     if contract.NUM_GPUS_ENV in environ:
         return int(environ[contract.NUM_GPUS_ENV])

@@ -1,5 +1,10 @@
-"""The training job's hyperparameters: one typed schema with defaults, parsing from SageMaker's strings,
-and validation messages that name the bad key and list the valid ones."""
+"""The training image's hyperparameters: one typed schema per job with defaults, parsing from SageMaker's strings,
+and validation messages that name the bad key and list the valid ones.
+
+`mode` picks the job, with BlazingText's names: `supervised` (the default) trains the headline classifier
+(`Hyperparameters`); `skipgram`, `cbow` and `batch_skipgram` pre-train word vectors (`EmbeddingHyperparameters`,
+BlazingText's word2vec hyperparameters and defaults).
+"""
 
 import dataclasses
 import json
@@ -7,6 +12,10 @@ import json
 from . import contract
 from .errors import JobError
 
+SUPERVISED = "supervised"
+EMBEDDING_MODES = ("skipgram", "cbow", "batch_skipgram")
+MODES = (SUPERVISED,) + EMBEDDING_MODES
+MODE_KEY = "mode"
 ARCHITECTURES = ("fasttext", "cnn")
 OPTIMIZERS = ("adam", "sgd")
 LR_SCHEDULES = ("constant", "linear")
@@ -88,8 +97,64 @@ def _field(default, parse, help):
     return dataclasses.field(default=default, metadata={"parse": parse, "help": help})
 
 
+class _Schema:
+    """Parsing shared by the job schemas: every field declares its parser and help in its metadata."""
+
+    @classmethod
+    def from_strings(cls, raw):
+        """Parse SageMaker's hyperparameters.json (all values strings); unknown or malformed keys fail."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        values = {}
+        for key, value in raw.items():
+            if key.startswith(contract.SAGEMAKER_HYPERPARAMETER_PREFIX):
+                continue
+            if key not in fields:
+                hint = cls.foreign_names.get(key, "")
+                raise JobError(f"Unknown hyperparameter '{key}' for mode {cls.mode_names}{hint}. "
+                               f"Valid hyperparameters: {', '.join(fields)}.")
+            parse = fields[key].metadata["parse"]
+            try:
+                values[key] = parse(_unquote(value))
+            except (TypeError, ValueError):
+                raise JobError(f"Hyperparameter '{key}' must be {parse.expects}; got {value!r}. "
+                               f"Valid hyperparameters: {', '.join(fields)}.") from None
+        hyperparameters = cls(**values)
+        hyperparameters.check()
+        return hyperparameters
+
+    def check(self):
+        """Rules across fields; a field's own range is checked by its parser."""
+        if self.min_char > self.max_char > 0:
+            raise JobError(f"Hyperparameter 'min_char' ({self.min_char}) must not exceed 'max_char' "
+                           f"({self.max_char}).")
+
+    def as_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def describe(cls):
+        """(name, default, expects, help) rows, for the README and --help."""
+        return [(f.name, f.default, f.metadata["parse"].expects, f.metadata["help"])
+                for f in dataclasses.fields(cls)]
+
+
 @dataclasses.dataclass(frozen=True)
-class Hyperparameters:
+class Hyperparameters(_Schema):
+    """mode=supervised: the headline classifier."""
+
+    mode_names = SUPERVISED
+    foreign_names = {
+        **{name: f" (BlazingText's '{name}' applies to modes {', '.join(EMBEDDING_MODES)} only)"
+           for name in ("window_size", "negative_samples", "sampling_threshold", "subwords", "evaluation")},
+                    "vector_dim": " (BlazingText's 'vector_dim' is 'embedding_dim' here)",
+        "buckets": " (BlazingText's 'buckets' is 'ngram_buckets' here)",
+        "early_stopping": " (early stopping is on by default here; 'early_stopping_patience' 0 turns it off)",
+        "patience": " (BlazingText's 'patience' is 'early_stopping_patience' here)",
+        "min_epochs": " (not supported: early stopping may stop after any epoch; set early_stopping_patience 0 "
+                      "to train all epochs)",
+    }
+
+    mode: str = _field(SUPERVISED, _choice(SUPERVISED), "supervised: train the headline classifier")
     architecture: str = _field("fasttext", _choice(*ARCHITECTURES),
                                "fasttext: mean of the embeddings of words, word n-grams and character n-grams -> linear; "
                                "cnn: 1-D convolutions of several widths, max-over-time pooling, dropout")
@@ -127,28 +192,6 @@ class Hyperparameters:
                                          "fail the job when a channel has more malformed rows than this share")
     seed: int = _field(42, _int(0), "seeds the split, initialisation, shuffling and dropout")
 
-    @classmethod
-    def from_strings(cls, raw):
-        """Parse SageMaker's hyperparameters.json (all values strings); unknown or malformed keys fail."""
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        values = {}
-        for key, value in raw.items():
-            if key.startswith(contract.SAGEMAKER_HYPERPARAMETER_PREFIX):
-                continue
-            if key not in fields:
-                raise JobError(f"Unknown hyperparameter '{key}'. Valid hyperparameters: {', '.join(fields)}.")
-            parse = fields[key].metadata["parse"]
-            try:
-                values[key] = parse(_unquote(value))
-            except (TypeError, ValueError):
-                raise JobError(f"Hyperparameter '{key}' must be {parse.expects}; got {value!r}. "
-                               f"Valid hyperparameters: {', '.join(fields)}.") from None
-        hyperparameters = cls(**values)
-        if hyperparameters.min_char > hyperparameters.max_char > 0:
-            raise JobError(f"Hyperparameter 'min_char' ({hyperparameters.min_char}) must not exceed 'max_char' "
-                           f"({hyperparameters.max_char}).")
-        return hyperparameters
-
     @property
     def char_ngrams(self):
         """Character n-gram lengths of the fasttext architecture, as fastText's -minn/-maxn give them."""
@@ -160,14 +203,60 @@ class Hyperparameters:
     def effective_learning_rate(self):
         return self.learning_rate or DEFAULT_LEARNING_RATES[self.architecture]
 
-    def as_dict(self):
-        return dataclasses.asdict(self)
+@dataclasses.dataclass(frozen=True)
+class EmbeddingHyperparameters(_Schema):
+    """mode=skipgram|cbow|batch_skipgram: word vectors, fastText-style, with BlazingText's word2vec
+    hyperparameters and defaults (SageMaker Developer Guide, "BlazingText Hyperparameters")."""
 
-    @classmethod
-    def describe(cls):
-        """(name, default, expects, help) rows, for the README and --help."""
-        return [(f.name, f.default, f.metadata["parse"].expects, f.metadata["help"])
-                for f in dataclasses.fields(cls)]
+    mode_names = "/".join(EMBEDDING_MODES)
+    foreign_names = {name: f" (BlazingText uses '{name}' in supervised mode only)"
+                     for name in ("word_ngrams", "early_stopping", "patience", "min_epochs")}
+
+    mode: str = _field("skipgram", _choice(*EMBEDDING_MODES),
+                       "skipgram: a word predicts each word around it; cbow: the words around predict the "
+                       "word; batch_skipgram: skip-gram where the pairs of one centre word share negative samples")
+    epochs: int = _field(5, _int(1), "passes over the corpus")
+    min_count: int = _field(5, _int(1), "words seen fewer times are dropped")
+    sampling_threshold: float = _field(0.0001, _float(0, 1, include_minimum=False),
+                                       "frequent words are down-sampled: a word of frequency f is kept with "
+                                       "probability sqrt(t/f) + t/f")
+    learning_rate: float = _field(0.05, _float(0, 10, include_minimum=False),
+                                  "initial step size, decayed linearly to 0 over all epochs")
+    window_size: int = _field(5, _int(1, 100), "largest distance between a word and a context word; each word "
+                                               "draws its window from 1..window_size")
+    vector_dim: int = _field(100, _int(1, 4096), "width of the word vectors")
+    negative_samples: int = _field(5, _int(1, 100), "negative examples per positive one")
+    batch_size: int = _field(11, _int(1, 256), "batch_skipgram: pairs of one centre word that share their "
+                                               "negative samples")
+    subwords: bool = _field(False, _bool, "learn character n-gram vectors too, so unseen words get vectors")
+    min_char: int = _field(3, _int(1, 20), "subwords: shortest character n-gram")
+    max_char: int = _field(6, _int(1, 20), "subwords: longest character n-gram")
+    buckets: int = _field(2000000, _int(1, 100_000_000), "subwords: hash buckets for character n-grams")
+    evaluation: bool = _field(True, _bool, "score the vectors on the word pairs of the 'evaluation' channel "
+                                           "(WordSim-353 layout) into eval.json")
+    update_tokens: int = _field(1024, _int(16, 1_000_000),
+                                "corpus tokens per parameter update (the MXNet mini-batch): updates of one step are "
+                                "summed, so frequent words take big steps; above ~4096 the default rate can diverge")
+    seed: int = _field(42, _int(0), "seeds sub-sampling, windows, negative samples and initialisation")
+
+    @property
+    def char_ngrams(self):
+        return tuple(range(self.min_char, self.max_char + 1)) if self.subwords else ()
+
+
+def job_mode(raw):
+    """The `mode` of a hyperparameters.json; supervised when absent."""
+    value = _unquote(raw.get(MODE_KEY, SUPERVISED))
+    try:
+        return _choice(*MODES)(value)
+    except ValueError:
+        raise JobError(f"Hyperparameter 'mode' must be one of {', '.join(MODES)}; got {value!r}.") from None
+
+
+def parse_hyperparameters(raw):
+    """The typed hyperparameters of the job that `mode` selects."""
+    schema = Hyperparameters if job_mode(raw) == SUPERVISED else EmbeddingHyperparameters
+    return schema.from_strings(raw)
 
 
 def _unquote(value):

@@ -11,7 +11,7 @@ from . import configure_logging
 from ..artifacts import discard_model
 from ..environment import TrainingEnvironment
 from ..errors import JobError, TrainingInterrupted
-from ..hyperparameters import Hyperparameters
+from ..hyperparameters import SUPERVISED, EmbeddingHyperparameters, Hyperparameters, job_mode
 from ..training.signals import StopSignal
 
 EXIT_FAILED = 1
@@ -26,11 +26,13 @@ def write_failure(path, reason):
 
 
 def _parser():
-    rows = "\n".join(f"  {name:<24} default {default!s:<10} {expects}; {help}"
-                     for name, default, expects, help in Hyperparameters.describe())
+    rows = "\n".join(f"{schema.mode_names}:\n" + "\n".join(
+        f"  {name:<24} default {default!s:<10} {expects}; {help}" for name, default, expects, help in schema.describe())
+        for schema in (Hyperparameters, EmbeddingHyperparameters))
     parser = argparse.ArgumentParser(prog="train", formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     description="Train the headline classifier on the SageMaker training contract "
-                                                 "(/opt/ml or $SAGEMAKER_BASE_DIR).",
+                                     description="Train the headline classifier (mode supervised) or word vectors "
+                                                 "(modes skipgram, cbow, batch_skipgram) on the SageMaker training "
+                                                 "contract (/opt/ml or $SAGEMAKER_BASE_DIR).",
                                      epilog="hyperparameters (hyperparameters.json):\n" + rows)
     parser.add_argument("command", nargs="?", choices=["train"], help="what SageMaker passes; optional")
     return parser
@@ -42,9 +44,13 @@ def main(argv=None):
     logger = logging.getLogger("headlines.train")
     stop_signal = StopSignal().install()
     try:
-        from ..training import job  # inside: a broken MXNet install must still leave a failure file
-
-        job.run(TrainingEnvironment.from_base_dir(), stop_signal)
+        env = TrainingEnvironment.from_base_dir()
+        # Imported inside the try: a broken MXNet install must still leave a failure file.
+        if job_mode(env.hyperparameters) == SUPERVISED:
+            from ..training import job
+        else:
+            from ..embeddings import job
+        job.run(env, stop_signal)
         return 0
     except TrainingInterrupted as e:
         reason, code = str(e), EXIT_INTERRUPTED

@@ -19,7 +19,9 @@ import numpy as np
 from .. import artifacts, contract
 from ..data.formats import label_names, read_channel
 from ..data.splits import split_validation
+from ..devices import training_contexts
 from ..embeddings.pretrained import build_embedding_matrix, load_pretrained
+from ..environment import check_channels
 from ..errors import JobError
 from ..hyperparameters import Hyperparameters
 from ..models import build_model, min_input_length
@@ -36,25 +38,10 @@ LEARNING_CURVES_PLOT = "learning_curves.png"
 CONFUSION_MATRIX_PLOT = "confusion_matrix.png"
 
 
-def training_contexts(num_gpus):
-    """Every GPU of the instance, or the CPU when there is none: one code path either way."""
-    return [mx.gpu(i) for i in range(num_gpus)] if num_gpus > 0 else [mx.cpu()]
-
-
 def seed_everything(seed):
     random.seed(seed)
     np.random.seed(seed)
     mx.random.seed(seed)
-
-
-def _check_channels(channels):
-    if contract.TRAIN_CHANNEL not in channels:
-        raise JobError(f"The '{contract.TRAIN_CHANNEL}' channel is required; this job has "
-                       f"{sorted(channels) or 'no channels'}.")
-    unknown = sorted(set(channels) - set(contract.KNOWN_CHANNELS))
-    if unknown:
-        raise JobError(f"Unknown channel(s) {', '.join(unknown)}; this algorithm reads "
-                       f"{', '.join(contract.KNOWN_CHANNELS)}.")
 
 
 def _keep_known_labels(examples, report, label_ids, max_bad_row_fraction):
@@ -85,7 +72,7 @@ def run(env, stop_signal):
     hp = Hyperparameters.from_strings(env.hyperparameters)
     logger.info("hyperparameters: %s", json.dumps(hp.as_dict(), default=list))
     channels = env.channel_dirs
-    _check_channels(channels)
+    check_channels(channels, contract.KNOWN_CHANNELS)
     seed_everything(hp.seed)
 
     # Data

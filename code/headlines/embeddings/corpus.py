@@ -1,0 +1,117 @@
+"""The text corpus of an embedding job, streamed from the `train` channel as fastText and BlazingText read it.
+
+Files are read in fixed-size blocks (gzip or plain, any name), never a line at a time: text8, the workshop's
+corpus, is one 100 MB line. Tokens are runs of non-whitespace bytes; every newline is the token `</s>`
+(fastText's EOS), and a sentence ends after `</s>` or after MAX_SENTENCE_TOKENS tokens. Memory stays bounded by
+the block size and the vocabulary, whatever the corpus size.
+"""
+
+import collections
+import dataclasses
+import gzip
+
+import numpy as np
+
+from ..data.formats import GZIP_MAGIC, list_files
+from ..errors import JobError
+
+EOS = "</s>"
+MAX_SENTENCE_TOKENS = 1024  # fastText's MAX_LINE_SIZE
+BLOCK_BYTES = 1 << 20
+# A "token" longer than this is a file that is not text (or has no whitespace at all): fail, do not buffer it.
+MAX_TOKEN_BYTES = 1 << 16
+_WHITESPACE = (b" ", b"\n", b"\t", b"\r", b"\v", b"\f")
+# Tokens are decoded with surrogateescape: bytes that are not UTF-8 survive the round trip into vectors.bin.
+ENCODING, DECODE_ERRORS = "utf-8", "surrogateescape"
+
+
+def _open(path):
+    with open(path, "rb") as f:
+        compressed = f.read(2) == GZIP_MAGIC
+    return gzip.open(path, "rb") if compressed else open(path, "rb")
+
+
+def _token_blocks(path):
+    """Lists of tokens, block by block, with EOS for every newline; a block never ends inside a token."""
+    carry = b""
+    try:
+        with _open(path) as f:
+            while block := f.read(BLOCK_BYTES):
+                data = carry + block
+                cut = max(data.rfind(space) for space in _WHITESPACE)
+                if cut < 0:
+                    if len(data) > MAX_TOKEN_BYTES:
+                        raise JobError(f"Corpus file {path} has a run of {len(data)} bytes without whitespace: "
+                                       f"expected text with tokens separated by spaces or newlines.")
+                    carry = data
+                    continue
+                carry = data[cut + 1:]
+                yield _tokens(data[:cut + 1])
+            if carry:
+                yield _tokens(carry)
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise JobError(f"Corpus file {path} cannot be read: {e}.") from e
+
+
+def _tokens(data):
+    lines = data.decode(ENCODING, DECODE_ERRORS).split("\n")
+    tokens = []
+    for line in lines[:-1]:
+        tokens.extend(line.split())
+        tokens.append(EOS)
+    tokens.extend(lines[-1].split())
+    return tokens
+
+
+@dataclasses.dataclass
+class WordCounts:
+    counts: collections.Counter
+    tokens: int
+    min_count_applied: int  # raised above 1 when the vocabulary had to be pruned while counting
+
+
+class Corpus:
+    def __init__(self, files):
+        self.files = files
+
+    @classmethod
+    def from_channel(cls, channel, folder):
+        files = list_files(folder)
+        if not files:
+            raise JobError(f"Channel '{channel}' ({folder}) has no files: expected plain text, one or many files, "
+                           f"gzip allowed.")
+        return cls(files)
+
+    def token_blocks(self):
+        for path in self.files:
+            yield from _token_blocks(path)
+
+    def count_words(self, max_types):
+        """Word counts over the whole corpus. Like fastText, when the vocabulary outgrows max_types the
+        rarest words are dropped and the count a word needs to be kept rises, so memory stays bounded."""
+        counts, tokens, threshold = collections.Counter(), 0, 1
+        for block in self.token_blocks():
+            counts.update(block)
+            tokens += len(block)
+            while len(counts) > max_types:
+                threshold += 1
+                counts = collections.Counter({w: c for w, c in counts.items() if c >= threshold})
+        if not tokens:
+            raise JobError(f"The corpus ({len(self.files)} file(s)) holds no tokens.")
+        return WordCounts(counts, tokens, threshold)
+
+    def sentences(self, token_to_id):
+        """(ids, sentence_ids) arrays per block: the in-vocabulary tokens (what fastText counts as words
+        processed), and for each a sentence number that changes after EOS and every MAX_SENTENCE_TOKENS
+        tokens. A context window never crosses a sentence, nor a block."""
+        eos_id = token_to_id.get(EOS, -1)
+        get = token_to_id.get
+        for block in self.token_blocks():
+            ids = np.fromiter((get(token, -1) for token in block), dtype=np.int64, count=len(block))
+            ids = ids[ids >= 0]
+            ends = ids == eos_id
+            starts = np.concatenate(([0], ends[:-1].astype(np.int64)))
+            sentence = np.cumsum(starts)
+            position = np.arange(len(ids)) - np.searchsorted(sentence, sentence)  # index within its sentence
+            sentence = sentence * (len(ids) // MAX_SENTENCE_TOKENS + 1) + position // MAX_SENTENCE_TOKENS
+            yield ids, sentence

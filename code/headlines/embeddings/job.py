@@ -1,0 +1,180 @@
+"""The embedding pre-training job (mode skipgram, cbow or batch_skipgram): BlazingText's word2vec step in the
+training image.
+
+    train channel -> Corpus (streamed) -> word counts -> Dictionary -> ExampleBuilder steps -> WordVectorModel
+                  -> /opt/ml/model: vectors.txt, vectors.bin, eval.json (with an evaluation channel)
+                  -> /opt/ml/output/data/metrics.json
+
+The model folder is what the classifier's `embeddings` channel reads, unchanged.
+"""
+
+import json
+import logging
+import os
+import shutil
+import time
+
+import mxnet as mx
+import numpy as np
+
+from .. import contract
+from ..devices import training_contexts
+from ..environment import check_channels
+from ..hyperparameters import EmbeddingHyperparameters
+from .corpus import Corpus
+from .dictionary import Dictionary
+from .evaluation import evaluate_similarity
+from .examples import ExampleBuilder
+from .fasttext_format import write_fasttext_binary, write_text_vectors
+from .word2vec import WordVectorModel
+
+logger = logging.getLogger(__name__)
+
+VECTORS_TEXT_FILE = "vectors.txt"
+VECTORS_BINARY_FILE = "vectors.bin"
+EVALUATION_FILE = "eval.json"
+METRICS_FILE = "metrics.json"
+STAGING_DIR = ".incomplete"
+PROGRESS_LOG_SECONDS = 10  # the issue asks for at most 30
+# Distinct tokens kept while counting before the rarest are dropped (fastText prunes at 0.75 x 30M).
+MAX_VOCABULARY_TYPES = 10_000_000
+
+
+class ProgressLog:
+    """words/s, share of the job done, ETA and the recent loss, every PROGRESS_LOG_SECONDS."""
+
+    def __init__(self, total_tokens):
+        self.total_tokens = total_tokens
+        self.started = self._last = time.time()
+        self.done = 0
+        self._loss, self._positives = mx.nd.zeros((1,)), 0
+
+    def add(self, tokens, loss, positives):
+        self.done += tokens
+        self._loss += loss.as_in_context(self._loss.context)
+        self._positives += positives
+        if time.time() - self._last >= PROGRESS_LOG_SECONDS:
+            self.log()
+
+    def log(self):
+        now = time.time()
+        elapsed = now - self.started
+        speed = self.done / elapsed if elapsed > 0 else 0.0
+        share = self.done / self.total_tokens
+        eta = (self.total_tokens - self.done) / speed if speed else float("nan")
+        loss = self._loss.asscalar() / max(1, self._positives)
+        logger.info("progress=%.1f%% words=%d words_per_second=%.0f loss=%.6f eta_seconds=%.0f", 100 * share,
+                    self.done, speed, loss, eta)
+        self._loss, self._positives, self._last = mx.nd.zeros((1,)), 0, now
+
+
+def _step_groups(corpus, dictionary, builder, group_size):
+    """An epoch's steps, group_size at a time (one per device); the last group may be smaller."""
+    group = []
+    for ids, sentence in corpus.sentences(dictionary.token_to_id):
+        for step in builder.steps(ids, sentence):
+            group.append(step)
+            if len(group) == group_size:
+                yield group
+                group = []
+    if group:
+        yield group
+
+
+def _train(corpus, dictionary, model, hp):
+    total = hp.epochs * dictionary.kept_tokens
+    progress = ProgressLog(total)
+    builder = ExampleBuilder(dictionary, hp, np.random.default_rng(hp.seed))
+    history = []
+    for epoch in range(1, hp.epochs + 1):
+        started, epoch_loss, epoch_positives, epoch_tokens = time.time(), mx.nd.zeros((1,), ctx=model.home), 0, 0
+        for group in _step_groups(corpus, dictionary, builder, model.group_size):
+            # fastText's schedule: the rate falls linearly from learning_rate to 0 over all the job's tokens.
+            loss = model.train_group(group, hp.learning_rate * max(0.0, 1.0 - progress.done / total))
+            tokens, positives = sum(s.tokens for s in group), sum(s.positives for s in group)
+            epoch_loss += loss
+            epoch_positives += positives
+            epoch_tokens += tokens
+            progress.add(tokens, loss, positives)
+        seconds = time.time() - started
+        row = {"epoch": epoch, "loss": float(epoch_loss.asscalar()) / max(1, epoch_positives),
+               "words_per_second": epoch_tokens / seconds, "epoch_seconds": seconds}
+        history.append(row)
+        logger.info("epoch=%d loss=%.6f words_per_second=%.0f epoch_seconds=%.3f", epoch, row["loss"],
+                    row["words_per_second"], seconds)
+    return history, time.time() - progress.started
+
+
+def _vectors_lookup(model, dictionary):
+    """For evaluation: a word's vector from the vocabulary or its n-grams, else its lower-cased form's."""
+
+    def vectors_of(words):
+        known = dictionary.token_to_id
+        candidates = [w.lower() if w not in known and w.lower() in known else w for w in words]
+        vectors = model.word_vectors(dictionary, candidates)
+        return vectors, np.array([len(dictionary.rows_of(w)) > 0 for w in candidates])
+
+    return vectors_of
+
+
+def _write_outputs(model_dir, dictionary, model, hp, evaluation):
+    """Written to a staging folder, then moved into place: a failed job never leaves vectors that look done."""
+    staging = os.path.join(model_dir, STAGING_DIR)
+    shutil.rmtree(staging, ignore_errors=True)
+    os.makedirs(staging)
+    names = [VECTORS_TEXT_FILE, VECTORS_BINARY_FILE]
+    write_text_vectors(os.path.join(staging, VECTORS_TEXT_FILE), dictionary.words,
+                       model.word_vectors(dictionary, dictionary.words))
+    write_fasttext_binary(os.path.join(staging, VECTORS_BINARY_FILE), dictionary, hp,
+                          lambda start, stop: model.input_weights[start:stop].asnumpy(),
+                          lambda start, stop: model.output_weights[start:stop].asnumpy())
+    if evaluation is not None:
+        names.append(EVALUATION_FILE)
+        with open(os.path.join(staging, EVALUATION_FILE), "w", encoding="utf-8") as f:
+            json.dump(evaluation, f, indent=1)
+    for name in names:
+        os.replace(os.path.join(staging, name), os.path.join(model_dir, name))
+    os.rmdir(staging)
+
+
+def run(env, stop_signal):
+    """stop_signal: SIGTERM ends this job at once (there is no checkpoint to save: a rerun starts over)."""
+    started = time.time()
+    hp = EmbeddingHyperparameters.from_strings(env.hyperparameters)
+    logger.info("hyperparameters: %s", json.dumps(hp.as_dict()))
+    channels = env.channel_dirs
+    check_channels(channels, contract.EMBEDDING_JOB_CHANNELS)
+    mx.random.seed(hp.seed)
+
+    corpus = Corpus.from_channel(contract.TRAIN_CHANNEL, channels[contract.TRAIN_CHANNEL])
+    word_counts = corpus.count_words(MAX_VOCABULARY_TYPES)
+    dictionary = Dictionary.from_counts(word_counts, hp.min_count, hp.char_ngrams, hp.buckets)
+    logger.info("corpus: %d file(s), %d tokens, %d distinct; vocabulary: %d words with min_count=%d "
+                "(%d tokens an epoch); %d n-gram buckets; counted in %.1f s", len(corpus.files), word_counts.tokens,
+                len(word_counts.counts), len(dictionary), hp.min_count, dictionary.kept_tokens, dictionary.buckets,
+                time.time() - started)
+
+    contexts = training_contexts(env.num_gpus)
+    logger.info("devices: %s", ", ".join(str(c) for c in contexts))
+    model = WordVectorModel(dictionary.input_rows, len(dictionary), hp.vector_dim, contexts, hp.seed)
+    history, train_seconds = _train(corpus, dictionary, model, hp)
+    words_per_second = hp.epochs * dictionary.kept_tokens / train_seconds
+    logger.info("trained %d epochs in %.1f s: %.0f words/s", hp.epochs, train_seconds, words_per_second)
+
+    evaluation = None
+    if hp.evaluation and contract.EVALUATION_CHANNEL in channels:
+        evaluation = evaluate_similarity(channels[contract.EVALUATION_CHANNEL], _vectors_lookup(model, dictionary))
+    elif hp.evaluation:
+        logger.info("evaluation: no '%s' channel, so no eval.json", contract.EVALUATION_CHANNEL)
+
+    os.makedirs(env.model_dir, exist_ok=True)
+    _write_outputs(env.model_dir, dictionary, model, hp, evaluation)
+    metrics = {"mode": hp.mode, "hyperparameters": hp.as_dict(), "corpus_tokens": word_counts.tokens,
+               "epoch_tokens": dictionary.kept_tokens, "vocabulary_size": len(dictionary), "devices": [str(c) for c in contexts], "history": history,
+               "train_seconds": train_seconds, "words_per_second": words_per_second, "evaluation": evaluation,
+               "job_seconds": time.time() - started}
+    os.makedirs(env.output_data_dir, exist_ok=True)
+    with open(os.path.join(env.output_data_dir, METRICS_FILE), "w", encoding="utf-8") as f:
+        json.dump(metrics, f, indent=1)
+    logger.info("vectors written to %s in %.1f s", env.model_dir, time.time() - started)
+    return metrics

@@ -1,0 +1,132 @@
+"""The embedding pre-training job (modes skipgram, cbow, batch_skipgram) on the training contract, in-process
+against a fake /opt/ml, and chained into the classifier through its embeddings channel."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from headlines.cli.train import main
+from headlines.embeddings import job as embedding_job
+from helpers import SMALL_MODEL, UCI_DIR, WIKITEXT_DIR, uci_lines
+
+SMALL_VECTORS = {"mode": "skipgram", "vector_dim": 16, "buckets": 5000, "epochs": 2, "min_count": 2}
+PAIRS = ["# word1 word2 score", "king queen 8.5", "city town 7.9", "music song 7.0", "war peace 3.2",
+         "january february 7.5", "river water 7.0", "film movie 9.0", "zzzq xxxv 1.0"]
+
+
+@pytest.fixture(autouse=True)
+def default_sigterm():
+    yield
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@pytest.fixture(scope="module")
+def wikitext_lines():
+    return open(WIKITEXT_DIR / "valid.txt", encoding="utf-8").read().lower().splitlines()[:1500]
+
+
+def _job(sagemaker, lines, evaluation=True, **hyperparameters):
+    sagemaker.add_channel("train", {"part-0.txt": lines[:700], "part-1.txt.gz": lines[700:]})
+    if evaluation:
+        sagemaker.add_channel("evaluation", {"ws353.txt": PAIRS})
+    sagemaker.write_config(dict(SMALL_VECTORS, **hyperparameters))
+
+
+def _vectors_txt(model_dir):
+    lines = (model_dir / "vectors.txt").read_text(encoding="utf-8").splitlines()
+    return lines[0], {line.split(" ")[0]: np.array(line.split(" ")[1:], np.float32) for line in lines[1:]}
+
+
+@pytest.mark.parametrize("mode,subwords", [("skipgram", "true"), ("cbow", "false"), ("batch_skipgram", "true")])
+def test_job_writes_blazingtext_outputs(sagemaker, wikitext_lines, mode, subwords, capfd, monkeypatch):
+    monkeypatch.setattr(embedding_job, "PROGRESS_LOG_SECONDS", 0)
+    _job(sagemaker, wikitext_lines, mode=mode, subwords=subwords)
+    assert main([]) == 0
+    log = [line.split(": ", 1)[-1] for line in capfd.readouterr().out.splitlines()]
+    assert sorted(os.listdir(sagemaker.model_dir)) == ["eval.json", "vectors.bin", "vectors.txt"]
+    header, vectors = _vectors_txt(sagemaker.model_dir)
+    metrics = sagemaker.metrics()
+    assert header == f"{metrics['vocabulary_size']} 16" and len(vectors) == metrics["vocabulary_size"]
+    counts = [sum(line.split().count(w) for line in wikitext_lines) for w in list(vectors)[:20] if w != "</s>"]
+    assert counts == sorted(counts, reverse=True)  # descending frequency
+    assert [row["epoch"] for row in metrics["history"]] == [1, 2]
+    assert all(0 < row["loss"] < 10 for row in metrics["history"])
+    evaluation = json.loads((sagemaker.model_dir / "eval.json").read_text())["ws353.txt"]
+    assert evaluation["total_pairs"] == 8 and evaluation["lines_skipped"] == 1
+    assert -1 <= evaluation["spearmans_rho"] <= 1
+    # "zzzq xxxv" has no vector without subwords; with subwords its n-grams fall in unused (random) buckets.
+    assert evaluation["pairs_covered"] == (8 if subwords == "true" else 7)
+    progress = [line for line in log if line.startswith("progress=")]
+    assert progress and all(re.fullmatch(r"progress=[\d.]+% words=\d+ words_per_second=\d+ loss=[\d.]+ "
+                                         r"eta_seconds=\d+", line) for line in progress)
+    assert any(re.fullmatch(r"epoch=2 loss=[\d.]+ words_per_second=\d+ epoch_seconds=[\d.]+", line) for line in log)
+
+
+def test_same_seed_gives_the_same_vectors(sagemaker, wikitext_lines):
+    _job(sagemaker, wikitext_lines[:300], evaluation=False, subwords="true")
+    assert main([]) == 0
+    first = (sagemaker.model_dir / "vectors.bin").read_bytes()
+    assert main([]) == 0
+    assert (sagemaker.model_dir / "vectors.bin").read_bytes() == first
+
+
+def test_classifier_takes_the_output_as_its_embeddings_channel(sagemaker, wikitext_lines, tmp_path):
+    _job(sagemaker, wikitext_lines, subwords="true")
+    assert main([]) == 0
+    vectors_dir = tmp_path / "vectors"
+    os.rename(sagemaker.model_dir, vectors_dir)
+    for name in ("train", "evaluation"):
+        for path in (sagemaker.base / "input" / "data" / name).iterdir():
+            path.unlink()
+        (sagemaker.base / "input" / "data" / name).rmdir()
+    sagemaker.channels.clear()
+    sagemaker.add_channel("train", {"train.tsv": uci_lines(UCI_DIR / "train.tsv", 600)})
+    sagemaker.add_channel("embeddings", {p.name: str(p) for p in vectors_dir.iterdir()})
+    sagemaker.write_config(dict(SMALL_MODEL, embedding_dim=16))
+    assert main([]) == 0
+    coverage = sagemaker.metrics()["embedding_coverage"]
+    assert coverage["file"].endswith("vectors.bin") and coverage["format"] == "fasttext-bin"
+    assert coverage["types_from_subwords"] > 0 and coverage["type_coverage"] == 1.0
+
+
+@pytest.mark.parametrize("hyperparameters,channels,message", [
+    ({"mode": "skipgram", "word_ngrams": "2"}, ("train",), "BlazingText uses 'word_ngrams' in supervised mode"),
+    ({"mode": "cbow", "window_size": "0"}, ("train",), "'window_size' must be an integer of at least 1"),
+    ({"mode": "skipgram", "min_char": "5", "max_char": "3"}, ("train",), "'min_char' (5) must not exceed"),
+    ({"mode": "glove"}, ("train",), "'mode' must be one of supervised, skipgram, cbow, batch_skipgram"),
+    ({"mode": "skipgram"}, ("train", "validation"), "Unknown channel(s) validation; this job reads train, "
+                                                    "evaluation"),
+    ({"mode": "skipgram"}, ("evaluation",), "The 'train' channel is required"),
+    ({"mode": "skipgram", "min_count": "100000"}, ("train",), "No word occurs at least min_count=100000 times"),
+])
+def test_bad_configuration_fails_with_a_clear_reason(sagemaker, wikitext_lines, hyperparameters, channels, message):
+    for name in channels:
+        sagemaker.add_channel(name, {"data.txt": wikitext_lines[:50] if name != "evaluation" else PAIRS})
+    sagemaker.write_config(hyperparameters)
+    assert main([]) == 1
+    assert message in sagemaker.failure_file.read_text()
+    assert not sagemaker.model_dir.exists() or not os.listdir(sagemaker.model_dir)
+
+
+def test_sigterm_stops_the_job_without_leaving_vectors(sagemaker, wikitext_lines, tmp_path):
+    _job(sagemaker, wikitext_lines * 20, evaluation=False, epochs=50)
+    log_path = tmp_path / "job.log"
+    env = dict(os.environ, SAGEMAKER_BASE_DIR=str(sagemaker.base), SM_NUM_GPUS="0")
+    with open(log_path, "w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "headlines.cli.train", "train"], env=env, stdout=log,
+                                   stderr=subprocess.STDOUT)
+        deadline = time.time() + 120
+        while "devices:" not in log_path.read_text() and time.time() < deadline and process.poll() is None:
+            time.sleep(0.1)
+        time.sleep(1)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 128 + 15
+    assert "stopped by SIGTERM" in sagemaker.failure_file.read_text()
+    assert not sagemaker.model_dir.exists() or not os.listdir(sagemaker.model_dir)
