@@ -8,14 +8,16 @@ PYTEST_ARGS ?=
 # which mxnet cannot use, but its extension runs with numpy 1.23, so it is installed without dependencies.
 FASTTEXT_WHEEL := fasttext-numpy2-wheel==0.9.2
 
-.PHONY: help venv images images-gpu docker test test-unit test-container bench bench-train bench-serve clean
+.PHONY: help venv images images-gpu docker test test-unit test-container bench bench-train bench-serve \
+	bench-embeddings clean
 
 help:
 	@echo "make test         every test tier (unit, container; local mode once it has tests), as CI runs it"
 	@echo "make test-unit    unit tests only (no Docker)"
 	@echo "make images       build the CPU training image and the serving image (headlines-train:cpu, headlines-serve:cpu)"
 	@echo "make images-gpu   build the GPU training image (headlines-train:gpu)"
-	@echo "make bench        both benchmarks (bench-results/): bench-train (accuracy on the UCI split), bench-serve (load)"
+	@echo "make bench        every benchmark (bench-results/): bench-train (accuracy on the UCI split), bench-serve"
+	@echo "                  (load), bench-embeddings (word-vector job vs fastText: words/s, accuracy, memory)"
 	@echo "make venv         the test virtualenv in $(VENV)"
 
 $(BIN)/activate: tests/requirements-dev.lock containers/requirements-build.lock code/pyproject.toml
@@ -52,10 +54,13 @@ clean:
 	rm -rf $(VENV) .pytest_cache
 
 # Benchmarks (not tests): results go to bench-results/.
-bench: bench-train bench-serve
+bench: bench-train bench-serve bench-embeddings
 
 bench-train: venv images
 	$(BIN)/python benchmarks/train_uci.py
 
 bench-serve: venv images
 	$(BIN)/python benchmarks/serve_load.py
+
+bench-embeddings: venv images
+	$(BIN)/python benchmarks/embeddings_wikitext2.py

@@ -61,6 +61,31 @@ def test_fasttext_bin_embeddings_channel_in_the_image(cpu_image, make_job, tmp_p
     assert coverage["types_from_subwords"] > 0 and coverage["type_coverage"] > 0.9
 
 
+def test_embedding_job_feeds_the_classifier_unchanged(cpu_image, make_job):
+    """BlazingText's pipeline in one image: mode=skipgram on a corpus, its model folder as the classifier's
+    embeddings channel, as is."""
+    vectors = make_job(cpu_image, "vectors")
+    text = WIKITEXT_DIR.joinpath("valid.txt").read_text(encoding="utf-8").lower().splitlines()
+    vectors.fake.add_channel("train", {"wiki-0.txt": text[:1500], "wiki-1.txt.gz": text[1500:3000]})
+    vectors.fake.add_channel("evaluation", {"pairs.txt": ["king queen 8.5", "city town 7.9", "war peace 3.2"]})
+    vectors.fake.write_config({"mode": "skipgram", "subwords": "True", "vector_dim": 16, "epochs": 1,
+                               "buckets": 100000})
+    result = vectors.run()
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert sorted(os.listdir(vectors.fake.model_dir)) == ["eval.json", "vectors.bin", "vectors.txt"]
+    assert "words_per_second=" in result.stdout and "progress=" in result.stdout
+
+    classifier = make_job(cpu_image, "classifier")
+    classifier.fake.add_channel("train", {"train.tsv": uci_lines(UCI_DIR / "train.tsv", 1200)})
+    classifier.fake.add_channel("embeddings", {name: str(vectors.fake.model_dir / name)
+                                               for name in os.listdir(vectors.fake.model_dir)})
+    classifier.fake.write_config({"epochs": 1})
+    result = classifier.run("train")
+    assert result.returncode == 0, result.stdout[-3000:]
+    coverage = classifier.metrics()["embedding_coverage"]
+    assert coverage["format"] == "fasttext-bin" and coverage["dim"] == 16 and coverage["type_coverage"] == 1.0
+
+
 def _small_job(job):
     job.fake.add_channel("train", {"train.tsv": uci_lines(UCI_DIR / "train.tsv", 1200)})
     job.fake.add_channel("test", {"test.tsv": uci_lines(UCI_DIR / "test.tsv", 300)})
