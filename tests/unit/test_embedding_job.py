@@ -105,10 +105,12 @@ def test_classifier_takes_the_output_as_its_embeddings_channel(sagemaker, wikite
                                                     "evaluation"),
     ({"mode": "skipgram"}, ("evaluation",), "The 'train' channel is required"),
     ({"mode": "skipgram", "min_count": "100000"}, ("train",), "No word occurs at least min_count=100000 times"),
+    ({"mode": "skipgram", "learning_rate": "10", "update_tokens": "100000", "min_count": "1"}, ("train",),
+     "Training diverged: the loss became"),
 ])
 def test_bad_configuration_fails_with_a_clear_reason(sagemaker, wikitext_lines, hyperparameters, channels, message):
     for name in channels:
-        sagemaker.add_channel(name, {"data.txt": wikitext_lines[:50] if name != "evaluation" else PAIRS})
+        sagemaker.add_channel(name, {"data.txt": wikitext_lines[:300] if name != "evaluation" else PAIRS})
     sagemaker.write_config(hyperparameters)
     assert main([]) == 1
     assert message in sagemaker.failure_file.read_text()

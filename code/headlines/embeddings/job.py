@@ -10,6 +10,7 @@ The model folder is what the classifier's `embeddings` channel reads, unchanged.
 
 import json
 import logging
+import math
 import os
 import shutil
 import time
@@ -20,6 +21,7 @@ import numpy as np
 from .. import contract
 from ..devices import training_contexts
 from ..environment import check_channels
+from ..errors import JobError
 from ..hyperparameters import EmbeddingHyperparameters
 from .corpus import Corpus
 from .dictionary import Dictionary
@@ -36,15 +38,21 @@ EVALUATION_FILE = "eval.json"
 METRICS_FILE = "metrics.json"
 STAGING_DIR = ".incomplete"
 PROGRESS_LOG_SECONDS = 10  # the issue asks for at most 30
+# A loss this many times that of untrained vectors means the updates overshoot: stop rather than write garbage.
+DIVERGED_LOSS_FACTOR = 10
 # Distinct tokens kept while counting before the rarest are dropped (fastText prunes at 0.75 x 30M).
 MAX_VOCABULARY_TYPES = 10_000_000
 
 
 class ProgressLog:
-    """words/s, share of the job done, ETA and the recent loss, every PROGRESS_LOG_SECONDS."""
+    """words/s, share of the job done, ETA and the recent loss, every PROGRESS_LOG_SECONDS and after every epoch.
+    A diverged loss ends the job: the vectors would be garbage."""
 
-    def __init__(self, total_tokens):
+    def __init__(self, total_tokens, hyperparameters):
         self.total_tokens = total_tokens
+        self.hp = hyperparameters
+        # The loss a positive costs while output rows are zero, as they start: log 2 for it and each negative.
+        self._untrained_loss = (1 + hyperparameters.negative_samples) * math.log(2)
         self.started = self._last = time.time()
         self.done = 0
         self._loss, self._positives = mx.nd.zeros((1,)), 0
@@ -63,6 +71,10 @@ class ProgressLog:
         share = self.done / self.total_tokens
         eta = (self.total_tokens - self.done) / speed if speed else float("nan")
         loss = self._loss.asscalar() / max(1, self._positives)
+        if not loss <= DIVERGED_LOSS_FACTOR * self._untrained_loss:  # NaN included
+            raise JobError(f"Training diverged: the loss became {loss} after {self.done} words. Lower "
+                           f"learning_rate (now {self.hp.learning_rate}) or update_tokens (now "
+                           f"{self.hp.update_tokens}): a step sums the updates of all its words.")
         logger.info("progress=%.1f%% words=%d words_per_second=%.0f loss=%.6f eta_seconds=%.0f", 100 * share,
                     self.done, speed, loss, eta)
         self._loss, self._positives, self._last = mx.nd.zeros((1,)), 0, now
@@ -83,7 +95,7 @@ def _step_groups(corpus, dictionary, builder, group_size):
 
 def _train(corpus, dictionary, model, hp):
     total = hp.epochs * dictionary.kept_tokens
-    progress = ProgressLog(total)
+    progress = ProgressLog(total, hp)
     builder = ExampleBuilder(dictionary, hp, np.random.default_rng(hp.seed))
     history = []
     for epoch in range(1, hp.epochs + 1):
@@ -96,6 +108,7 @@ def _train(corpus, dictionary, model, hp):
             epoch_positives += positives
             epoch_tokens += tokens
             progress.add(tokens, loss, positives)
+        progress.log()
         seconds = time.time() - started
         row = {"epoch": epoch, "loss": float(epoch_loss.asscalar()) / max(1, epoch_positives),
                "words_per_second": epoch_tokens / seconds, "epoch_seconds": seconds}
