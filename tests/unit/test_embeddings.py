@@ -1,4 +1,5 @@
 import gzip
+import io
 import struct
 import tarfile
 
@@ -61,6 +62,22 @@ def test_gzipped_bin_and_blazingtext_archive(tmp_path, fasttext_model):
         archive.add(folder / "model.vec", arcname="vectors.txt")
     vectors = load_pretrained(str(archive_dir), str(tmp_path / "b"))
     assert vectors.format == "fasttext-bin"
+
+
+@pytest.mark.parametrize("member", ["../outside.txt", "/abs/vectors.txt", "link"])
+def test_an_archive_member_outside_its_folder_or_a_link_is_refused(tmp_path, member):
+    archive_dir = tmp_path / "embeddings"
+    archive_dir.mkdir()
+    with tarfile.open(archive_dir / "model.tar.gz", "w:gz") as archive:
+        info = tarfile.TarInfo(member)
+        if member == "link":
+            info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        else:
+            info.size = 4
+        archive.addfile(info, None if member == "link" else io.BytesIO(b"1 2\n"))
+    with pytest.raises(JobError, match="not a plain file inside"):
+        load_pretrained(str(archive_dir), str(tmp_path / "work"))
+    assert not (tmp_path / "outside.txt").exists()
 
 
 def test_vec_header_is_not_a_word_and_covers_only_what_it_lists(tmp_path, fasttext_model):

@@ -163,6 +163,18 @@ def _plain_copy(path, workdir):
     return target
 
 
+def _extract_files(archive, target, path):
+    """Only regular files and folders, only inside `target`. What tarfile's filter="data" does, which the
+    images' Python (Debian bookworm's 3.11.2) predates."""
+    root = os.path.realpath(target)
+    for member in archive.getmembers():
+        inside = os.path.realpath(os.path.join(root, member.name))
+        if not (member.isfile() or member.isdir()) or os.path.commonpath([root, inside]) != root:
+            raise JobError(f"Embeddings archive {path} holds {member.name!r}, which is not a plain file inside "
+                           f"the archive's folder; it is not unpacked.")
+    archive.extractall(root)
+
+
 def _expand_archives(files, workdir):
     expanded = []
     for path in files:
@@ -170,7 +182,7 @@ def _expand_archives(files, workdir):
             target = os.path.join(workdir, os.path.basename(path) + ".d")
             try:
                 with tarfile.open(path) as archive:
-                    archive.extractall(target, filter="data")
+                    _extract_files(archive, target, path)
             except (tarfile.TarError, OSError) as e:
                 raise JobError(f"Embeddings archive {path} cannot be unpacked: {e}.") from e
             expanded.extend(list_files(target))
