@@ -48,9 +48,9 @@ class FakeSageMaker:
         self._write("inputdataconfig.json", self.channels)
         return folder
 
-    def write_config(self, hyperparameters):
+    def write_config(self, hyperparameters, current_host="algo-1", hosts=("algo-1",)):
         self._write("hyperparameters.json", {k: str(v) for k, v in hyperparameters.items()})
-        self._write("resourceconfig.json", {"current_host": "algo-1", "hosts": ["algo-1"],
+        self._write("resourceconfig.json", {"current_host": current_host, "hosts": list(hosts),
                                             "network_interface_name": "eth0"})
 
     def _write(self, name, value):

@@ -14,13 +14,13 @@ EMBEDDING_PARAMETER = "embedding"  # name prefix of the embedding block, for fre
 class FastTextClassifier(gluon.HybridBlock):
     """fastText's supervised model: average the embeddings of the words and word n-grams, then a linear layer."""
 
-    def __init__(self, input_size, embedding_dim, num_classes, **kwargs):
+    def __init__(self, input_size, embedding_dim, num_classes, sparse_grad=True, **kwargs):
         super().__init__(**kwargs)
         with self.name_scope():
             # fastText's own initialisation of the input matrix.
             self.embedding = nn.Embedding(input_size, embedding_dim, prefix=EMBEDDING_PARAMETER + "_",
                                           weight_initializer=mx.init.Uniform(1.0 / embedding_dim),
-                                          sparse_grad=True)
+                                          sparse_grad=sparse_grad)
             self.output = nn.Dense(num_classes, in_units=embedding_dim)
 
     def hybrid_forward(self, F, ids, valid_length):
@@ -38,12 +38,12 @@ class CNNClassifier(gluon.HybridBlock):
     dropout, linear layer."""
 
     def __init__(self, input_size, embedding_dim, num_classes, kernel_sizes=(3, 4, 5), num_filters=100,
-                 dropout=0.5, **kwargs):
+                 dropout=0.5, sparse_grad=True, **kwargs):
         super().__init__(**kwargs)
         self.kernel_sizes = tuple(kernel_sizes)
         with self.name_scope():
             self.embedding = nn.Embedding(input_size, embedding_dim, prefix=EMBEDDING_PARAMETER + "_",
-                                          weight_initializer=mx.init.Uniform(0.1), sparse_grad=True)
+                                          weight_initializer=mx.init.Uniform(0.1), sparse_grad=sparse_grad)
             self.convolutions = nn.HybridSequential()
             for width in self.kernel_sizes:
                 self.convolutions.add(nn.Conv1D(num_filters, width, activation="relu", layout="NCW",
@@ -68,13 +68,16 @@ class CNNClassifier(gluon.HybridBlock):
         return self.output(self.dropout(F.concat(*pooled, dim=1)))
 
 
-def build_model(architecture, input_size, embedding_dim, num_classes, hyperparameters):
+def build_model(architecture, input_size, embedding_dim, num_classes, hyperparameters, sparse_grad=True):
+    """sparse_grad: the embedding's gradient holds only the rows a batch touches. MXNet 1.9's distributed
+    kvstore cannot carry such gradients (ps-lite aborts: apache/mxnet#21118), so multi-host jobs go dense."""
     if architecture == "fasttext":
-        return FastTextClassifier(input_size, embedding_dim, num_classes, prefix="fasttext_")
+        return FastTextClassifier(input_size, embedding_dim, num_classes, sparse_grad=sparse_grad,
+                                  prefix="fasttext_")
     if architecture == "cnn":
         return CNNClassifier(input_size, embedding_dim, num_classes, kernel_sizes=hyperparameters.kernel_sizes,
                              num_filters=hyperparameters.num_filters, dropout=hyperparameters.dropout,
-                             prefix="cnn_")
+                             sparse_grad=sparse_grad, prefix="cnn_")
     raise ValueError(f"unknown architecture {architecture!r}")
 
 

@@ -28,7 +28,7 @@ def _trainer(contexts, architecture):
     net.initialize(mx.init.Xavier(), ctx=contexts)
     net.hybridize()
     trainer = ClassifierTrainer(net, encoder, contexts, hp, ["a", "b", "c", "d"], checkpoints=None,
-                                stop_signal=None)
+                                stop_signal=None, kvstore="device")
     return trainer, encoder
 
 

@@ -44,10 +44,24 @@ def _parser():
     return parser
 
 
+def record_failure(reason):
+    logging.getLogger("headlines.train").error(reason)
+    # Paths straight from the base directory: the failure may be that the environment cannot be read.
+    base_dir = os.environ.get(contract.BASE_DIR_ENV, contract.DEFAULT_BASE_DIR)
+    discard_model(os.path.join(base_dir, contract.MODEL_DIR))
+    write_failure(os.path.join(base_dir, contract.FAILURE_FILE), reason)
+
+
+def abort(reason):
+    """Called from a background thread when another host of the job has failed. The main thread may be blocked
+    inside MXNet waiting for that host, where no exception reaches it: record the reason and end the process."""
+    record_failure(reason)
+    os._exit(EXIT_FAILED)
+
+
 def main(argv=None):
     _parser().parse_args(argv)
     configure_logging()
-    logger = logging.getLogger("headlines.train")
     stop_signal = StopSignal().install()
     try:
         env = TrainingEnvironment.from_base_dir()
@@ -56,7 +70,7 @@ def main(argv=None):
             from ..training import job
         else:
             from ..embeddings import job
-        job.run(env, stop_signal)
+        job.run(env, stop_signal, abort)
         return 0
     except TrainingInterrupted as e:
         reason, code = str(e), EXIT_INTERRUPTED
@@ -65,11 +79,7 @@ def main(argv=None):
     except Exception as e:  # noqa: BLE001 - anything else is our bug: say so, with the trace for the logs
         reason = f"Training failed with an internal error: {type(e).__name__}: {e}\n{traceback.format_exc()}"
         code = EXIT_FAILED
-    logger.error(reason)
-    # Paths straight from the base directory: the failure may be that the environment cannot be read.
-    base_dir = os.environ.get(contract.BASE_DIR_ENV, contract.DEFAULT_BASE_DIR)
-    discard_model(os.path.join(base_dir, contract.MODEL_DIR))
-    write_failure(os.path.join(base_dir, contract.FAILURE_FILE), reason)
+    record_failure(reason)
     return code
 
 

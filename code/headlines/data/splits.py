@@ -47,3 +47,12 @@ def _split_stratified(examples, fraction, rng):
     train = [e for i, e in enumerate(examples) if i not in held_out]
     validation = [e for i, e in enumerate(examples) if i in held_out]
     return train, validation
+
+
+def shard(examples, rank, num_workers, seed):
+    """Worker `rank`'s share of train when every host has all of it: a seeded deal of the rows into
+    `num_workers` equal hands (the n % num_workers left over are dropped), so every worker runs the same number
+    of batches per epoch, which synchronous distributed training needs."""
+    order = np.random.RandomState(seed).permutation(len(examples))
+    size = len(examples) // num_workers
+    return [examples[i] for i in order[rank::num_workers][:size]]

@@ -150,13 +150,17 @@ def _write_outputs(model_dir, dictionary, model, hp, evaluation):
     os.rmdir(staging)
 
 
-def run(env, stop_signal):
-    """stop_signal: SIGTERM ends this job at once (there is no checkpoint to save: a rerun starts over)."""
+def run(env, stop_signal, abort):
+    """stop_signal: SIGTERM ends this job at once (there is no checkpoint to save: a rerun starts over).
+    abort: unused; the word-vector job runs on one host."""
     started = time.time()
     hp = EmbeddingHyperparameters.from_strings(env.hyperparameters)
     logger.info("hyperparameters: %s", json.dumps(hp.as_dict()))
     channels = env.channel_dirs
     check_channels(channels, contract.EMBEDDING_JOB_CHANNELS)
+    if len(env.hosts) > 1:
+        raise JobError(f"mode={hp.mode} trains on one host; this job has {len(env.hosts)} ({', '.join(env.hosts)}). "
+                       f"Use instance_count=1 (one host with several GPUs is used in full).")
     mx.random.seed(hp.seed)
 
     corpus = Corpus.from_channel(contract.TRAIN_CHANNEL, channels[contract.TRAIN_CHANNEL])

@@ -5,6 +5,7 @@
 """
 
 import collections
+import gc
 import hashlib
 import json
 import logging
@@ -18,7 +19,7 @@ import numpy as np
 
 from .. import artifacts, contract
 from ..data.formats import label_names, read_channel
-from ..data.splits import split_validation
+from ..data.splits import shard, split_validation
 from ..devices import training_contexts
 from ..embeddings.pretrained import build_embedding_matrix, load_pretrained
 from ..environment import check_channels
@@ -27,6 +28,7 @@ from ..hyperparameters import Hyperparameters
 from ..models import build_model, min_input_length
 from ..text import PADDING_TOKEN, UNKNOWN_TOKEN, TextEncoder, Tokenizer, build_vocabulary
 from .checkpoints import CheckpointStore
+from .distributed import Cluster, kvstore_type
 from .loop import ClassifierTrainer, EncodedSet
 from .plots import plot_confusion_matrix, plot_learning_curves
 
@@ -67,12 +69,27 @@ def _fingerprint(hp, encoder, labels, train_rows):
     return digest.hexdigest()
 
 
-def run(env, stop_signal):
-    started = time.time()
+def run(env, stop_signal, abort):
+    """Train on this host, or with the other hosts of the job: `abort(reason)` ends this process when another
+    host fails (see Cluster)."""
     hp = Hyperparameters.from_strings(env.hyperparameters)
     logger.info("hyperparameters: %s", json.dumps(hp.as_dict(), default=list))
     channels = env.channel_dirs
     check_channels(channels, contract.KNOWN_CHANNELS)
+    if len(env.hosts) > 1 and hp.lr_schedule != "constant":
+        raise JobError(f"lr_schedule={hp.lr_schedule} needs one host: with {len(env.hosts)} hosts the parameter "
+                       f"servers apply the updates with the learning rate they were given at the start. Use "
+                       f"lr_schedule=constant or instance_count=1.")
+    with Cluster(env.hosts, env.current_host, abort) as cluster:
+        metrics = _train(env, hp, channels, cluster, stop_signal)
+        # Frees the kvstore while the other hosts' processes still run: its destructor is the workers' final
+        # barrier, after which the scheduler and servers stop by themselves.
+        gc.collect()
+    return metrics
+
+
+def _train(env, hp, channels, cluster, stop_signal):
+    started = time.time()
     seed_everything(hp.seed)
 
     # Data
@@ -144,13 +161,25 @@ def run(env, stop_signal):
         return EncodedSet([encoder.ids(e.text) for e in examples],
                           np.array([label_ids[e.label] for e in examples], dtype=np.int64))
 
+    # Devices and hosts
+    contexts = training_contexts(env.num_gpus)
+    logger.info("devices: %s", ", ".join(str(c) for c in contexts))
+    kvstore = kvstore_type(len(env.hosts), env.num_gpus)
+    if cluster.is_distributed:
+        kvstore = mx.kv.create(kvstore)  # returns once every host's worker has joined
+        # Every host has all the rows (and so builds the same vocabulary and validation set above); each
+        # worker trains on its own share.
+        train_rows_total = len(train_examples)
+        train_examples = shard(train_examples, kvstore.rank, kvstore.num_workers, hp.seed)
+        logger.info("worker %d of %d (%s): training on %d of %d train rows", kvstore.rank, kvstore.num_workers,
+                    kvstore.type, len(train_examples), train_rows_total)
+
     train, validation = encode(train_examples), encode(validation_examples)
     test = encode(test_examples) if test_examples is not None else None
 
     # Model
-    contexts = training_contexts(env.num_gpus)
-    logger.info("devices: %s", ", ".join(str(c) for c in contexts))
-    net = build_model(hp.architecture, encoder.input_size, embedding_dim, len(labels), hp)
+    net = build_model(hp.architecture, encoder.input_size, embedding_dim, len(labels), hp,
+                      sparse_grad=not cluster.is_distributed)
     net.initialize(mx.init.Xavier(), ctx=contexts)
     if pretrained_matrix is not None:
         weight = net.embedding.weight
@@ -158,9 +187,14 @@ def run(env, stop_signal):
             weight.data(context)[: len(vocabulary)] = mx.nd.array(pretrained_matrix, ctx=context)
     net.hybridize(static_alloc=True)
 
-    store = CheckpointStore(env.checkpoint_dir, _fingerprint(hp, encoder, labels, train.rows))
-    trainer = ClassifierTrainer(net, encoder, contexts, hp, labels, store, stop_signal)
+    # A distributed job's optimizer state lives on the parameter servers, which MXNet cannot save.
+    store = (CheckpointStore(env.checkpoint_dir, _fingerprint(hp, encoder, labels, train.rows))
+             if not cluster.is_distributed else None)
+    trainer = ClassifierTrainer(net, encoder, contexts, hp, labels, store, stop_signal, kvstore)
     history, best_epoch = trainer.fit(train, validation)
+    if not cluster.is_leader:
+        logger.info("training finished; %s writes the model and reports", cluster.leader)
+        return None
 
     # Reports, then the model (last: its presence means the job completed)
     metrics = {
@@ -176,6 +210,8 @@ def run(env, stop_signal):
         "data": {channel: report.as_dict() for channel, report in reports.items()},
         "vocabulary_size": len(vocabulary),
         "devices": [str(c) for c in contexts],
+        "hosts": list(env.hosts),
+        "kvstore": kvstore if isinstance(kvstore, str) else kvstore.type,
         "history": history,
         "job_seconds": time.time() - started,
     }

@@ -1,6 +1,10 @@
 """The training loop: data parallel over every device with one code path, early stopping on validation
 accuracy, a checkpoint after every epoch and on SIGTERM, exact resumption.
 
+On several hosts (a `dist_*` kvstore) each worker runs batch_size / workers rows of every step on its own
+share of train, the servers sum the gradients and apply the update, and every worker pulls the same weights:
+validation accuracy, and so early stopping, come out the same on every host, which keeps them in step.
+
 Determinism: each epoch's order comes from RandomState(seed + epoch) and MXNet's generator (dropout) is
 re-seeded for every batch from (seed, epoch, batch), so a run resumed mid-epoch from a checkpoint computes
 exactly what the uninterrupted run would have computed (on CPU, where MXNet's kernels are deterministic).
@@ -46,7 +50,9 @@ def format_epoch_line(row):
 
 
 class ClassifierTrainer:
-    def __init__(self, net, encoder, contexts, hyperparameters, class_names, checkpoints, stop_signal):
+    def __init__(self, net, encoder, contexts, hyperparameters, class_names, checkpoints, stop_signal, kvstore):
+        """`checkpoints`: a CheckpointStore, or None for a distributed job (nothing to resume from).
+        `kvstore`: a kvstore type name, or a created dist_* kvstore."""
         self.net = net
         self.encoder = encoder
         self.contexts = contexts
@@ -55,10 +61,13 @@ class ClassifierTrainer:
         self.checkpoints = checkpoints
         self.stop_signal = stop_signal
         self.loss = gluon.loss.SoftmaxCrossEntropyLoss()
-        # Gradients are summed over devices by the kvstore, then every device applies the same update.
+        # Gradients are summed over devices (and hosts) by the kvstore, then every device applies the same
+        # update (on one host) or pulls the servers' updated weights (on several).
         self.trainer = gluon.Trainer(net.collect_params(), self.hp.optimizer,
                                      {"learning_rate": self.hp.effective_learning_rate, "wd": self.hp.weight_decay},
-                                     kvstore="device")
+                                     kvstore=kvstore)
+        self.workers = 1 if isinstance(kvstore, str) else kvstore.num_workers
+        self.worker_batch_size = -(-self.hp.batch_size // self.workers)
         self._embedding = net.embedding.weight
         self._best_params = None
 
@@ -82,7 +91,9 @@ class ClassifierTrainer:
             losses = [self.loss(o, y, w.expand_dims(1)) for o, y, w in zip(outputs, parts[2], parts[3])]
         for loss in losses:
             loss.backward()
-        self.trainer.step(int(weights.sum()))
+        # Distributed: the servers fixed the gradient scale at the first step (MXNet raises if it changes), so
+        # a short last batch is scaled as a full one.
+        self.trainer.step(int(weights.sum()) if self.workers == 1 else self.worker_batch_size * self.workers)
         loss_sum = sum(float(loss.sum().asscalar()) for loss in losses)
         correct = sum(float(((o.argmax(axis=1) == y) * w).sum().asscalar())
                       for o, y, w in zip(outputs, parts[2], parts[3]))
@@ -118,13 +129,15 @@ class ClassifierTrainer:
                 mx.nd.identity(params[name], out=array)
 
     def _save_checkpoint(self, state):
+        if self.checkpoints is None:
+            return None
         return self.checkpoints.save(self.net, self.trainer, lambda path: mx.nd.save(path, self._best_params),
                                      state)
 
     def fit(self, train, validation):
         """Train until epochs run out or validation accuracy stops improving; leave the best parameters in
         the net and return the per-epoch history."""
-        state = self.checkpoints.load()
+        state = self.checkpoints.load() if self.checkpoints else None
         if state:
             self.net.load_parameters(state["params_file"], ctx=self.contexts)
             self.trainer.load_states(state["trainer_file"])
@@ -144,7 +157,8 @@ class ClassifierTrainer:
         hp, epoch = self.hp, state["epoch"]
         self._embedding.lr_mult = 0.0 if epoch <= hp.freeze_embedding_epochs else 1.0
         order = np.random.RandomState(hp.seed + epoch).permutation(len(train))
-        batches = [order[i:i + hp.batch_size] for i in range(0, len(order), hp.batch_size)]
+        size = self.worker_batch_size
+        batches = [order[i:i + size] for i in range(0, len(order), size)]
         running = state["running"] or {"loss": 0.0, "correct": 0, "samples": 0, "seconds": 0.0}
         started = time.perf_counter() - running["seconds"]
         for number in range(state["next_batch"], len(batches)):
@@ -160,8 +174,7 @@ class ClassifierTrainer:
             if self.stop_signal.requested:
                 running["seconds"] = time.perf_counter() - started
                 state.update(next_batch=number + 1, running=running)
-                self._save_checkpoint(state)
-                raise TrainingInterrupted(self.checkpoints.folder)
+                raise TrainingInterrupted(self._save_checkpoint(state) and self.checkpoints.folder)
         train_seconds = time.perf_counter() - started
         report = self.evaluate(validation)
         row = {"epoch": epoch, "train_loss": running["loss"] / running["samples"],
@@ -182,6 +195,6 @@ class ClassifierTrainer:
                         state["epochs_without_improvement"], state["best_epoch"])
         state.update(epoch=epoch + 1, next_batch=0, running=None,
                      finished=bool(patience_spent) or epoch >= hp.epochs)
-        self._save_checkpoint(state)
+        saved = self._save_checkpoint(state)
         if self.stop_signal.requested and not state["finished"]:
-            raise TrainingInterrupted(self.checkpoints.folder)
+            raise TrainingInterrupted(saved and self.checkpoints.folder)

@@ -1,0 +1,193 @@
+"""Two-host training with MXNet's parameter server, as two local processes (hosts 127.0.0.1 and localhost):
+the toolkit's DMLC_* variables, host lookups retried, sharding, only hosts[0] writing the model, and a
+failure on either host ending both within seconds."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from headlines.data.formats import Example
+from headlines.data.splits import shard
+from headlines.errors import JobError
+from headlines.training import distributed
+from helpers import SMALL_MODEL, UCI_DIR, FakeSageMaker, uci_lines
+
+LEADER, FOLLOWER = "127.0.0.1", "localhost"  # sorted: the first is hosts[0]
+HOSTS = (LEADER, FOLLOWER)
+JOB_SECONDS = 240
+
+
+def test_role_environment_is_the_mxnet_toolkits():
+    assert distributed.role_environment("server", ["algo-1", "algo-2"], "10.0.0.2", 8000) == {
+        "DMLC_NUM_WORKER": "2", "DMLC_NUM_SERVER": "2", "DMLC_ROLE": "server", "DMLC_PS_ROOT_URI": "10.0.0.2",
+        "DMLC_PS_ROOT_PORT": "8000", "PS_VERBOSE": "0"}
+
+
+def test_kvstore_type():
+    assert distributed.kvstore_type(1, 0) == "device" and distributed.kvstore_type(1, 4) == "device"
+    assert distributed.kvstore_type(2, 0) == "dist_sync"
+    assert distributed.kvstore_type(2, 8) == "dist_device_sync"
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps = []
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_host_lookup_is_retried_with_backoff_until_the_name_appears():
+    clock, answers = FakeClock(), iter([OSError("no such host")] * 4 + ["10.0.0.7"])
+
+    def resolve(host):
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert distributed.lookup_host("algo-2", 60, resolve=resolve, sleep=clock.sleep,
+                                   clock=lambda: clock.now) == "10.0.0.7"
+    assert clock.sleeps == [0.1, 0.2, 0.4, 0.8]
+
+
+def test_host_lookup_gives_up_with_a_reason_after_the_deadline():
+    clock = FakeClock()
+
+    def resolve(host):
+        raise socket.gaierror("Name or service not known")
+
+    with pytest.raises(JobError, match="cannot resolve host algo-2"):
+        distributed.lookup_host("algo-2", 120, resolve=resolve, sleep=clock.sleep, clock=lambda: clock.now)
+    assert clock.now <= 120 and max(clock.sleeps) == 30.0
+
+
+def test_current_host_must_be_one_of_the_hosts():
+    with pytest.raises(JobError, match="not among"):
+        distributed.Cluster(["algo-1", "algo-2"], "algo-3", abort=print)
+
+
+@pytest.mark.parametrize("rows,workers", [(10, 2), (11, 2), (100, 3)])
+def test_shards_are_equal_disjoint_and_cover_all_but_the_remainder(rows, workers):
+    examples = [Example(text=str(i), label="b") for i in range(rows)]
+    shards = [shard(examples, rank, workers, seed=1) for rank in range(workers)]
+    assert {len(s) for s in shards} == {rows // workers}
+    texts = [e.text for s in shards for e in s]
+    assert len(set(texts)) == len(texts) == rows - rows % workers
+
+
+# -- two hosts as two processes -------------------------------------------------------------------------------
+def _free_port():
+    # The scheduler's port and the liveness port next to it must both be free.
+    while True:
+        with socket.socket() as s:
+            s.bind(("", 0))
+            port = s.getsockname()[1]
+        with socket.socket() as s:
+            try:
+                s.bind(("", port + 1))
+                return port
+            except OSError:
+                continue
+
+
+def _host(tmp_path, name, rows, hyperparameters=None, train_lines=None):
+    fake = FakeSageMaker(tmp_path / name)
+    fake.add_channel("train", {"train.tsv": train_lines or uci_lines(UCI_DIR / "train.tsv", rows)})
+    fake.add_channel("test", {"test.tsv": uci_lines(UCI_DIR / "test.tsv", 400)})
+    fake.write_config(dict(SMALL_MODEL, **(hyperparameters or {})), current_host=name, hosts=HOSTS)
+    return fake
+
+
+def _start(fake, port):
+    environment = dict(os.environ, SAGEMAKER_BASE_DIR=str(fake.base), SM_NUM_GPUS="0",
+                       **{distributed.PS_PORT_ENV: str(port)})
+    log = open(fake.base / "log.txt", "w")
+    return subprocess.Popen([sys.executable, "-m", "headlines.cli.train"], env=environment, stdout=log,
+                            stderr=subprocess.STDOUT)
+
+
+def _parameter_server_processes(port):
+    """Scheduler and server processes of this test's cluster still alive (found by their environment)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                environment = f.read()
+        except OSError:
+            continue
+        if f"DMLC_PS_ROOT_PORT={port}".encode() in environment and b"DMLC_ROLE=worker" not in environment:
+            found.append(int(pid))
+    return found
+
+
+def _wait(processes, seconds=JOB_SECONDS):
+    deadline = time.monotonic() + seconds
+    for process in processes:
+        process.wait(max(1, deadline - time.monotonic()))
+    return [process.returncode for process in processes]
+
+
+def test_two_hosts_train_one_model_written_by_the_first(tmp_path):
+    port = _free_port()
+    leader, follower = _host(tmp_path, LEADER, 1600), _host(tmp_path, FOLLOWER, 1600)
+    processes = [_start(follower, port), _start(leader, port)]  # the follower first: it must wait and retry
+    assert _wait(processes) == [0, 0], [(f.base / "log.txt").read_text()[-3000:] for f in (leader, follower)]
+
+    metrics = leader.metrics()
+    assert metrics["hosts"] == list(HOSTS) and metrics["kvstore"] == "dist_sync"
+    assert metrics["test"]["accuracy"] > 0.5
+    assert (leader.model_dir / "model-0000.params").exists()
+    assert not follower.model_dir.exists() or not any(follower.model_dir.iterdir())
+    assert not follower.output_data_dir.exists() or not any(follower.output_data_dir.iterdir())
+    logs = [(f.base / "log.txt").read_text() for f in (leader, follower)]
+    # Each worker trained on its own half of the same split.
+    shares = sorted(re.search(r"worker (\d) of 2 \(dist_sync\): training on (\d+) of (\d+) train rows", log).groups()
+                    for log in logs)
+    assert [share[0] for share in shares] == ["0", "1"] and shares[0][1:] == shares[1][1:] == ("720", "1440")
+    # The same weights on both workers: identical validation results every epoch.
+    epochs = [[line.split("validation_loss=")[1].split(" samples")[0] for line in log.splitlines()
+               if "validation_loss=" in line] for log in logs]
+    assert epochs[0] == epochs[1] and len(epochs[0]) >= 1
+    assert _parameter_server_processes(port) == []
+
+
+def test_a_host_failing_before_training_ends_the_other_with_its_name(tmp_path):
+    port = _free_port()
+    leader = _host(tmp_path, LEADER, 1600)
+    follower = _host(tmp_path, FOLLOWER, 1600, train_lines=["no label on this line"] * 50)
+    started = time.monotonic()
+    processes = [_start(leader, port), _start(follower, port)]
+    assert _wait(processes, 120) == [1, 1]
+    assert time.monotonic() - started < 120
+    assert "train" in follower.failure_file.read_text()
+    assert f"Host {FOLLOWER} stopped before training finished" in leader.failure_file.read_text()
+    assert not leader.model_dir.exists() or not any(leader.model_dir.iterdir())
+    assert _parameter_server_processes(port) == []
+
+
+def test_a_host_killed_during_training_ends_the_other_within_seconds(tmp_path):
+    port = _free_port()
+    leader, follower = _host(tmp_path, LEADER, 1600, {"epochs": 50, "early_stopping_patience": 0}), \
+        _host(tmp_path, FOLLOWER, 1600, {"epochs": 50, "early_stopping_patience": 0})
+    processes = [_start(leader, port), _start(follower, port)]
+    deadline = time.monotonic() + JOB_SECONDS
+    while "epoch=1 " not in (leader.base / "log.txt").read_text():
+        assert time.monotonic() < deadline and processes[0].poll() is None, (leader.base / "log.txt").read_text()
+        time.sleep(0.5)
+    processes[1].send_signal(signal.SIGKILL)
+    killed = time.monotonic()
+    assert _wait(processes[:1], 60) == [1]
+    assert time.monotonic() - killed < 30
+    assert f"Host {FOLLOWER} stopped before training finished" in leader.failure_file.read_text()
+    processes[1].wait()
+    time.sleep(1)  # the kernel delivers the parent-death signal to the children asynchronously
+    assert _parameter_server_processes(port) == []
