@@ -103,6 +103,13 @@ def test_jsonlines_requests_and_responses(client):
     assert [json.loads(line)["label"] for line in lines] == _labels(_post(client, HEADLINES[:3]))
 
 
+@pytest.mark.parametrize("accept", ["application/jsonlines", "text/csv"])
+def test_line_based_responses_end_without_a_line_break(client, accept):
+    # Batch transform's AssembleWith=Line appends one after each response: one line per record, no empty ones.
+    text = _post(client, "\n".join(HEADLINES[:3]), "text/plain", accept=accept).data.decode()
+    assert not text.endswith("\n") and len(text.split("\n")) == 3
+
+
 def test_csv_takes_the_first_column_with_rfc4180_quoting(client):
     body = '"Fed raises interest rates, again",extra\n"He said ""wow""\nover two lines",x\nplain headline\n'
     response = _post(client, body, "text/csv; charset=utf-8", accept="text/csv")

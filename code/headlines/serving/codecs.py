@@ -191,11 +191,13 @@ def encode_response(predictions, mimetype, top_k=None):
     mimetype = _canonical(mimetype)
     if mimetype == JSON:
         return json.dumps({"predictions": predictions}, ensure_ascii=False).encode("utf-8")
+    # Line-based bodies end without a line break: batch transform's AssembleWith=Line adds one after each
+    # mini-batch's response, and with a break of our own the assembled output would have an empty line per batch.
     if mimetype == JSONLINES:
-        return "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in predictions).encode("utf-8")
+        return "\n".join(json.dumps(p, ensure_ascii=False) for p in predictions).encode("utf-8")
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\n")
     for prediction in predictions:
         ranked = list(prediction["probabilities"].items())[: top_k or 1]
         writer.writerow([item for label, probability in ranked for item in (label, repr(probability))])
-    return out.getvalue().encode("utf-8")
+    return out.getvalue().removesuffix("\n").encode("utf-8")
