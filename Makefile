@@ -8,12 +8,17 @@ PYTEST_ARGS ?=
 # which mxnet cannot use, but its extension runs with numpy 1.23, so it is installed without dependencies.
 FASTTEXT_WHEEL := fasttext-numpy2-wheel==0.9.2
 
-.PHONY: help venv images images-gpu docker test test-unit test-container bench bench-train bench-serve \
+.PHONY: help venv images images-gpu docker demo test test-unit test-container test-localmode bench bench-train bench-serve \
 	bench-embeddings clean
+# make demo DATA=your-headlines CORPUS=your-text: the demo on your own data (files or folders).
+DATA ?=
+CORPUS ?=
 
 help:
-	@echo "make test         every test tier (unit, container; local mode once it has tests), as CI runs it"
-	@echo "make test-unit    unit tests only (no Docker)"
+	@echo "make demo         local mode end to end with the SageMaker SDK: word vectors -> classifier -> endpoint ->"
+	@echo "                  batch transform, on data it makes itself (DATA=... CORPUS=... for your own)"
+	@echo "make test         every test tier (unit, container, localmode), as CI runs it"
+	@echo "make test-unit    unit tests only (no Docker); test-container, test-localmode: the other tiers"
 	@echo "make images       build the CPU training image and the serving image (headlines-train:cpu, headlines-serve:cpu)"
 	@echo "make images-gpu   build the GPU training image (headlines-train:gpu)"
 	@echo "make bench        every benchmark (bench-results/): bench-train (accuracy on the UCI split), bench-serve"
@@ -40,11 +45,21 @@ images: docker
 images-gpu: docker
 	scripts/build-images.sh train-gpu
 
+# Sets up what it needs (Docker engine, images, the SDK's virtualenv), then runs scripts/demo.py.
+demo: images
+	@if nvidia-smi -L >/dev/null 2>&1; then $(MAKE) images-gpu; fi
+	@sdk_python=$$(scripts/sdk-venv.sh v2) && $$sdk_python scripts/demo.py $(if $(DATA),--data "$(DATA)") \
+		$(if $(CORPUS),--corpus "$(CORPUS)")
+
 test-unit: venv
 	$(BIN)/python -m pytest -m unit $(PYTEST_ARGS)
 
 test-container: venv images images-gpu
 	$(BIN)/python -m pytest -m container $(PYTEST_ARGS)
+
+# The real SageMaker SDK (v2 and v3, each in its own virtualenv that the tests create) in local mode.
+test-localmode: venv images
+	$(BIN)/python -m pytest -m localmode $(PYTEST_ARGS)
 
 # Every tier in one pytest run, so the summary line counts them all.
 test: venv images images-gpu

@@ -1,46 +1,13 @@
-"""Fixtures of the container tier: a Docker engine, the images (built when missing), and jobs that run them."""
+"""Fixtures of the container tier: jobs that run the images (the engine and image fixtures are in tests/conftest.py)."""
 
 import json
 import os
-import shutil
 import subprocess
 import time
 
 import pytest
 
-from helpers import REPO, FakeSageMaker, docker
-
-CPU_IMAGE = os.environ.get("HEADLINES_TRAIN_IMAGE", "headlines-train:cpu")
-GPU_IMAGE = os.environ.get("HEADLINES_TRAIN_GPU_IMAGE", "headlines-train:gpu")
-SERVE_IMAGE = os.environ.get("HEADLINES_SERVE_IMAGE", "headlines-serve:cpu")
-
-
-def ensure_image(name, target):
-    if docker("image", "inspect", name, check=False).returncode != 0:
-        subprocess.run([str(REPO / "scripts" / "build-images.sh"), target], check=True)
-    return name
-
-
-@pytest.fixture(scope="session")
-def docker_engine():
-    if shutil.which("docker") is None or docker("info", check=False).returncode != 0:
-        pytest.fail("no Docker engine answers: run scripts/ensure-docker.sh (as root) or start Docker")
-
-
-@pytest.fixture(scope="session")
-def cpu_image(docker_engine):
-    return ensure_image(CPU_IMAGE, "train-cpu")
-
-
-@pytest.fixture(scope="session")
-def gpu_image(docker_engine):
-    return ensure_image(GPU_IMAGE, "train-gpu")
-
-
-@pytest.fixture(scope="session")
-def serve_image(docker_engine):
-    return ensure_image(SERVE_IMAGE, "serve")
-
+from helpers import FakeSageMaker, docker
 
 class Job:
     """One training job's /opt/ml on the host, mounted into the container."""

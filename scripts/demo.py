@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""`make demo`: the whole pipeline in SageMaker local mode with the SageMaker Python SDK v2, on this machine.
+
+    1. data        demo headlines + text corpus made here (scripts/make_demo_data.py), or --data/--corpus
+    2. embeddings  training job, mode=skipgram with subwords: fastText-style word vectors (vectors.bin)
+    3. classifier  training job on the headlines, its embedding layer initialised from step 2's model.tar.gz
+    4. endpoint    deploy the model, classify a few headlines (label + probability), delete the endpoint
+    5. transform   batch transform over a file of headlines; prints where the output is
+
+Uses `local_gpu` and the GPU training image when the machine has an NVIDIA GPU, `local` and the CPU image
+otherwise. Whatever happens, no container of ours is left running at the end.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import launch  # noqa: E402
+from make_demo_data import write_demo_data  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SERVE_IMAGE = "headlines-serve:cpu"
+TRAIN_IMAGES = {"local": "headlines-train:cpu", "local_gpu": "headlines-train:gpu"}
+EXAMPLE_HEADLINES = [
+    "Stocks rally as inflation cools ahead of jobs data",
+    "NASA launches new climate satellite",
+    "The pop star announces world tour",
+    "Health officials warn of measles outbreak",
+    "Oil prices tumble on weak retail sales",
+    "Google unveils faster processor for cloud service",
+]
+# Small and quick on a laptop CPU; the corpus is ~0.2 M words.
+EMBEDDING_HYPERPARAMETERS = {"mode": "skipgram", "subwords": "true", "vector_dim": "50", "epochs": "5",
+                             "min_count": "2", "buckets": "200000"}
+CLASSIFIER_HYPERPARAMETERS = {"epochs": "5"}
+STEPS = 5
+
+
+class Progress:
+    def __init__(self):
+        self.started = time.time()
+
+    def step(self, number, title):
+        print(f"\n==> [{number}/{STEPS}] {title}  (+{time.time() - self.started:.0f} s)", flush=True)
+
+    def note(self, text):
+        print(f"    {text}", flush=True)
+
+
+def has_gpu():
+    try:
+        return subprocess.run(["nvidia-smi", "-L"], capture_output=True, check=False).returncode == 0
+    except OSError:
+        return False
+
+
+def image_exists(image):
+    return subprocess.run(["docker", "image", "inspect", image], capture_output=True, check=False).returncode == 0
+
+
+def file_uri(path):
+    return "file://" + os.path.abspath(path)
+
+
+def read_metrics(job_dir):
+    """metrics.json from a local-mode job's output.tar.gz (the job's /opt/ml/output/data)."""
+    with tarfile.open(os.path.join(job_dir, "output.tar.gz")) as archive:
+        member = next((m for m in archive.getmembers() if m.name.endswith("metrics.json")), None)
+        return json.load(archive.extractfile(member)) if member else None
+
+
+def prepare_data(args, output, progress):
+    """Returns (headlines, test or None, corpus, transform input file)."""
+    progress.step(1, "Data")
+    generated = write_demo_data(os.path.join(output, "data")) if not (args.data and args.corpus) else None
+    if args.data:
+        headlines, test, titles = os.path.abspath(args.data), None, EXAMPLE_HEADLINES
+        if not os.path.exists(headlines):
+            raise SystemExit(f"DATA={args.data} does not exist")
+        progress.note(f"headlines: {headlines} (yours; any format the training image reads)")
+    else:
+        headlines, test = os.path.dirname(generated["train"]), os.path.dirname(generated["test"])
+        with open(generated["test"], encoding="utf-8") as source:
+            titles = [line.split("\t")[1] for line in source]
+        progress.note(f"made {generated['train']} and {generated['test']} (UCI newsCorpora layout, split by "
+                      f"story)")
+    corpus = os.path.abspath(args.corpus) if args.corpus else os.path.dirname(generated["corpus"])
+    progress.note(f"text corpus for the word vectors: {corpus}")
+    transform_input = os.path.join(output, "data", "transform-input", "headlines.txt")
+    os.makedirs(os.path.dirname(transform_input), exist_ok=True)
+    with open(transform_input, "w", encoding="utf-8") as sink:
+        sink.writelines(title + "\n" for title in titles)
+    return headlines, test, corpus, transform_input
+
+
+def run(args):
+    progress = Progress()
+    output = os.path.abspath(args.output)
+    if os.path.exists(output):
+        shutil.rmtree(output)
+    os.makedirs(output)
+    instance_type = "local_gpu" if has_gpu() else "local"
+    train_image = TRAIN_IMAGES[instance_type]
+    if not image_exists(train_image) or not image_exists(SERVE_IMAGE):
+        raise SystemExit(f"Build the images first: {train_image} and {SERVE_IMAGE} (make images"
+                         f"{' images-gpu' if instance_type == 'local_gpu' else ''})")
+    print(f"SageMaker local mode: instance type {instance_type}, images {train_image} and {SERVE_IMAGE}; "
+          f"everything goes to {output}")
+
+    headlines, test, corpus, transform_input = prepare_data(args, output, progress)
+
+    progress.step(2, "Pre-train word vectors (training job, mode=skipgram, subwords)")
+    embeddings = launch.train(train_image, instance_type, {"train": file_uri(corpus)},
+                              file_uri(os.path.join(output, "jobs", "embeddings")), EMBEDDING_HYPERPARAMETERS)
+    progress.note(f"vectors in {embeddings['model_data']} ({embeddings['seconds']} s)")
+
+    progress.step(3, "Train the headline classifier on them (training job, mode=supervised)")
+    channels = {"train": file_uri(headlines), "embeddings": embeddings["model_data"]}
+    if test:
+        channels["test"] = file_uri(test)
+    classifier_dir = os.path.join(output, "jobs", "classifier")
+    classifier = launch.train(train_image, instance_type, channels, file_uri(classifier_dir),
+                              CLASSIFIER_HYPERPARAMETERS)
+    metrics = read_metrics(classifier_dir)
+    if metrics:
+        for row in metrics["history"]:
+            progress.note(f"epoch {row['epoch']}: validation accuracy {row['validation_accuracy']:.3f}")
+        shown = "test" if metrics.get("test") else "validation"
+        progress.note(f"{shown} accuracy {metrics[shown]['accuracy']:.4f} (chance: {1 / len(metrics['labels']):.2f})"
+                      f"; pretrained vectors for {metrics['embedding_coverage']['token_coverage']:.1%} of tokens")
+    progress.note(f"model in {classifier['model_data']} ({classifier['seconds']} s)")
+
+    progress.step(4, "Deploy to a local endpoint and classify headlines")
+    result = launch.predict(SERVE_IMAGE, classifier["model_data"], "local", EXAMPLE_HEADLINES)
+    for headline, prediction in zip(EXAMPLE_HEADLINES, result["predictions"]["predictions"]):
+        progress.note(f"{prediction['label_name']:<24} {prediction['probability']:.3f}  {headline}")
+    progress.note(f"endpoint up in {result['deploy_seconds']} s, deleted")
+
+    progress.step(5, "Batch transform over a file of headlines")
+    transform_dir = os.path.join(output, "transform")
+    transform = launch.transform(SERVE_IMAGE, classifier["model_data"], "local", file_uri(transform_input),
+                                 file_uri(transform_dir))
+    output_file = os.path.join(transform_dir, os.path.basename(transform_input) + ".out")
+    with open(output_file, encoding="utf-8") as f:
+        lines = f.readlines()
+    progress.note(f"{len(lines)} predictions (JSON Lines, one per input line) in {output_file} "
+                  f"({transform['seconds']} s); first: {lines[0].strip()[:100]}")
+    print(f"\nDone in {time.time() - progress.started:.0f} s.")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--output", default=os.path.join(REPO, "demo-output"), help="where everything goes")
+    parser.add_argument("--data", help="your headlines (file or folder, any supported format) instead of the "
+                                       "demo's")
+    parser.add_argument("--corpus", help="plain text (file or folder) for the word vectors instead of the "
+                                         "demo's (text8 from scripts/download_public_data.py, say)")
+    args = parser.parse_args(argv)
+    images = [SERVE_IMAGE, *TRAIN_IMAGES.values()]
+    already_running = set(launch.running_containers(images))
+    try:
+        run(args)
+        return 0
+    finally:
+        # The SDK deletes endpoints and stops jobs it ran to the end; a failure or Ctrl-C half way can leave
+        # its docker-compose containers running.
+        left = [name for name in launch.running_containers(images) if name not in already_running]
+        if left:
+            launch.remove_containers(left)
+            print(f"removed containers left running: {', '.join(left)}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
