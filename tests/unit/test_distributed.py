@@ -191,3 +191,16 @@ def test_a_host_killed_during_training_ends_the_other_within_seconds(tmp_path):
     processes[1].wait()
     time.sleep(1)  # the kernel delivers the parent-death signal to the children asynchronously
     assert _parameter_server_processes(port) == []
+
+
+@pytest.mark.parametrize("hyperparameters,message", [
+    ({"lr_schedule": "linear"}, "lr_schedule=linear needs one host"),
+    ({"mode": "skipgram"}, "mode=skipgram trains on one host"),
+])
+def test_what_needs_one_host_is_refused_with_the_reason(sagemaker, hyperparameters, message):
+    from headlines.cli.train import main
+
+    sagemaker.add_channel("train", {"train.tsv": uci_lines(UCI_DIR / "train.tsv", 200)})
+    sagemaker.write_config(hyperparameters, current_host="algo-1", hosts=("algo-1", "algo-2"))
+    assert main([]) == 1
+    assert message in sagemaker.failure_file.read_text()

@@ -83,5 +83,17 @@ def main(argv=None):
     return code
 
 
+def exit_main():
+    """The `train` command: main(), then the process ends without the interpreter's teardown. After a failure on
+    one host of a distributed job, MXNet's parameter-server threads are still running, and C++ static
+    destructors abort the process on them (SIGABRT instead of the exit code). Everything the job writes is
+    closed by then; only the log streams need flushing."""
+    code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_main()

@@ -12,6 +12,7 @@ when it has finished. A connection that closes without "done" means that host fa
 has the reason, and this host ends too (failure file naming that host), so the job ends instead of hanging.
 """
 
+import contextlib
 import ctypes
 import logging
 import os
@@ -206,6 +207,10 @@ class Cluster:
         else:
             self._finished.set()  # this host's own error is the reason to report, not the peers' reaction
         for link in self._links.values():
+            # shutdown, not just close: the watcher thread blocked in recv() keeps the socket open otherwise,
+            # and the other host would never see the connection end.
+            with contextlib.suppress(OSError):
+                link.shutdown(socket.SHUT_RDWR)
             link.close()
         if self._listener is not None:
             self._listener.close()

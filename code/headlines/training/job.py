@@ -69,6 +69,11 @@ def _fingerprint(hp, encoder, labels, train_rows):
     return digest.hexdigest()
 
 
+class _AbandonedKVStore(mx.kv.KVStore):
+    def __del__(self):
+        pass
+
+
 def run(env, stop_signal, abort):
     """Train on this host, or with the other hosts of the job: `abort(reason)` ends this process when another
     host fails (see Cluster)."""
@@ -81,14 +86,28 @@ def run(env, stop_signal, abort):
                        f"servers apply the updates with the learning rate they were given at the start. Use "
                        f"lr_schedule=constant or instance_count=1.")
     with Cluster(env.hosts, env.current_host, abort) as cluster:
-        metrics = _train(env, hp, channels, cluster, stop_signal)
-        # Frees the kvstore while the other hosts' processes still run: its destructor is the workers' final
-        # barrier, after which the scheduler and servers stop by themselves.
+        kvstore = kvstore_type(len(env.hosts), env.num_gpus)
+        if not cluster.is_distributed:
+            return _train(env, hp, channels, cluster, kvstore, stop_signal)
+        kvstore = mx.kv.create(kvstore)  # returns once every host's worker has joined
+        try:
+            metrics = _train(env, hp, channels, cluster, kvstore, stop_signal)
+        except BaseException:
+            # This host failed: the kvstore's destructor would wait at the workers' final handshake for hosts
+            # that never come to it, and the failure would never be reported.
+            kvstore.__class__ = _AbandonedKVStore
+            raise
+        # Every host waits here until hosts[0] has written the model: SageMaker local mode stops all the
+        # containers as soon as the first one exits.
+        kvstore._barrier()
+        # Then the kvstore goes while the other hosts' processes still run: its destructor is the workers'
+        # final handshake, after which the scheduler and servers stop by themselves.
+        del kvstore
         gc.collect()
     return metrics
 
 
-def _train(env, hp, channels, cluster, stop_signal):
+def _train(env, hp, channels, cluster, kvstore, stop_signal):
     started = time.time()
     seed_everything(hp.seed)
 
@@ -164,9 +183,7 @@ def _train(env, hp, channels, cluster, stop_signal):
     # Devices and hosts
     contexts = training_contexts(env.num_gpus)
     logger.info("devices: %s", ", ".join(str(c) for c in contexts))
-    kvstore = kvstore_type(len(env.hosts), env.num_gpus)
     if cluster.is_distributed:
-        kvstore = mx.kv.create(kvstore)  # returns once every host's worker has joined
         # Every host has all the rows (and so builds the same vocabulary and validation set above); each
         # worker trains on its own share.
         train_rows_total = len(train_examples)
