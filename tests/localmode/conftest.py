@@ -2,8 +2,10 @@
 cannot share one), created here on first use, and the project's launch scripts."""
 
 import json
+import os
 import subprocess
 import sys
+import tarfile
 import time
 
 import pytest
@@ -12,6 +14,15 @@ from helpers import REPO, docker
 
 SCRIPTS = REPO / "scripts"
 sys.path.insert(0, str(SCRIPTS))  # launch.py and make_demo_data.py import without the SDK
+from make_demo_data import write_demo_data  # noqa: E402
+
+# Any attempt of the SDK to reach AWS (or anything else over HTTP(S)) goes to a closed local port and fails the
+# test; local endpoints are reached directly. Dummy credentials: without any, botocore would go looking for an
+# instance role.
+NO_NETWORK = {"AWS_ACCESS_KEY_ID": "local-mode-test", "AWS_SECRET_ACCESS_KEY": "local-mode-test",
+              "AWS_DEFAULT_REGION": "us-east-1","HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9",
+              "NO_PROXY": "localhost,127.0.0.1", "no_proxy": "localhost,127.0.0.1",
+              "http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}
 
 
 def sdk_python(generation):
@@ -41,10 +52,10 @@ class SdkRun:
     """One SDK script run as a subprocess: its output (the SDK streams the containers' logs into it), exit code
     and seconds."""
 
-    def __init__(self, python, *args, cwd=None, timeout=900):
+    def __init__(self, python, *args, env=None, timeout=900):
         started = time.monotonic()
         self.process = subprocess.run([python, *map(str, args)], capture_output=True, text=True, timeout=timeout,
-                                      cwd=cwd)
+                                      env=dict(os.environ, **NO_NETWORK, **(env or {})))
         self.seconds = time.monotonic() - started
         self.output = self.process.stdout + self.process.stderr
 
@@ -52,8 +63,21 @@ class SdkRun:
         assert self.process.returncode == 0, self.output[-6000:]
         return self
 
-    def result(self, path):
-        return json.loads(path.read_text())
+
+
+def job_metrics(output_tar):
+    """metrics.json from a local-mode job's output.tar.gz (the job's /opt/ml/output/data)."""
+    with tarfile.open(output_tar) as archive:
+        member = next(m for m in archive.getmembers() if m.name.endswith("metrics.json"))
+        return json.load(archive.extractfile(member))
+
+
+@pytest.fixture(scope="session")
+def demo_data(tmp_path_factory):
+    """The demo's generated headlines (train and test, split by story) and corpus."""
+    folder = tmp_path_factory.mktemp("data")
+    write_demo_data(folder)
+    return folder
 
 
 @pytest.fixture

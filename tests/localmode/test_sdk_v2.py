@@ -4,6 +4,7 @@ Transformer), the README's metric definitions against its real log, and two-host
 import csv
 import io
 import json
+import os
 import re
 import subprocess
 import tarfile
@@ -12,18 +13,15 @@ import time
 import pytest
 
 import launch
-from conftest import SCRIPTS, SdkRun, running_containers
+from conftest import NO_NETWORK, SCRIPTS, SdkRun, job_metrics, running_containers
 from helpers import REPO, docker
-from make_demo_data import write_demo_data
 
 # Small enough for two hosts on two cores: the dense embedding gradient crosses the network every step.
 QUICK = {"epochs": "3", "ngram_buckets": "20000"}
 
 
 def _metrics(job_dir):
-    with tarfile.open(job_dir / "output.tar.gz") as archive:
-        member = next(m for m in archive.getmembers() if m.name.endswith("metrics.json"))
-        return json.load(archive.extractfile(member))
+    return job_metrics(job_dir / "output.tar.gz")
 
 
 @pytest.fixture(scope="module")
@@ -83,13 +81,6 @@ def test_readme_documents_the_metric_definitions_the_launcher_uses():
         assert documented.get(definition["Name"]) == definition["Regex"], definition["Name"]
 
 
-@pytest.fixture(scope="module")
-def demo_data(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("data")
-    write_demo_data(folder)
-    return folder
-
-
 def _train(python, data, output, instance_count, extra=()):
     result = output / "result.json"
     return SdkRun(python, SCRIPTS / "launch.py", "train", "--image", "headlines-train:cpu",
@@ -122,7 +113,8 @@ def test_a_host_lost_mid_training_ends_the_job_with_the_reason(sdk_v2_python, cp
                "--instance-count", "2", "--channel", f"train=file://{demo_data / 'headlines'}",
                "--output", f"file://{output}", "--hp=ngram_buckets=20000", "--hp=epochs=200",
                "--hp=early_stopping_patience=0"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env=dict(os.environ, **NO_NETWORK))
     lines = []
     deadline = time.monotonic() + 600
     for line in process.stdout:
