@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 FASTTEXT_WHEEL := fasttext-numpy2-wheel==0.9.2
 
 .PHONY: help venv images images-gpu docker demo test test-unit test-container test-localmode bench bench-train bench-serve \
-	bench-embeddings clean
+	bench-embeddings bench-localmode clean
 # make demo DATA=your-headlines CORPUS=your-text: the demo on your own data (files or folders).
 DATA ?=
 CORPUS ?=
@@ -22,7 +22,8 @@ help:
 	@echo "make images       build the CPU training image and the serving image (headlines-train:cpu, headlines-serve:cpu)"
 	@echo "make images-gpu   build the GPU training image (headlines-train:gpu)"
 	@echo "make bench        every benchmark (bench-results/): bench-train (accuracy on the UCI split), bench-serve"
-	@echo "                  (load), bench-embeddings (word-vector job vs fastText: words/s, accuracy, memory)"
+	@echo "                  (load), bench-embeddings (word-vector job vs fastText: words/s, accuracy, memory),"
+	@echo "                  bench-localmode (SDK v2 local mode: one vs two hosts on the UCI split, make demo time)"
 	@echo "make venv         the test virtualenv in $(VENV)"
 
 $(BIN)/activate: tests/requirements-dev.lock containers/requirements-build.lock code/pyproject.toml
@@ -69,7 +70,7 @@ clean:
 	rm -rf $(VENV) .pytest_cache
 
 # Benchmarks (not tests): results go to bench-results/.
-bench: bench-train bench-serve bench-embeddings
+bench: bench-train bench-serve bench-embeddings bench-localmode
 
 bench-train: venv images
 	$(BIN)/python benchmarks/train_uci.py
@@ -79,3 +80,6 @@ bench-serve: venv images
 
 bench-embeddings: venv images
 	$(BIN)/python benchmarks/embeddings_wikitext2.py
+
+bench-localmode: venv images
+	$(BIN)/python benchmarks/localmode_uci.py
