@@ -17,6 +17,17 @@ UCI_DIR = SHARED_DATA / "uci-news-aggregator"
 WIKITEXT_DIR = SHARED_DATA / "wikitext2"
 
 
+def load_script(name):
+    """A module of scripts/ (they are not a package), imported by file name."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # scripts import each other by name (demo -> launch, make_demo_data)
+    spec.loader.exec_module(module)
+    return module
+
+
 def write_lines(path, lines, compress=False):
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -4,18 +4,15 @@ zip archive."""
 
 import functools
 import http.server
-import importlib.util
 import threading
 import zipfile
 
 import pytest
 
 from headlines.data.formats import read_channel
-from helpers import REPO, UCI_DIR
+from helpers import UCI_DIR, load_script
 
-spec = importlib.util.spec_from_file_location("download_public_data", REPO / "scripts" / "download_public_data.py")
-download_public_data = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(download_public_data)
+download_public_data = load_script("download_public_data")
 
 
 @pytest.fixture

@@ -1,0 +1,77 @@
+"""The demo's pieces that need no Docker or SDK: the generated data, the demo's data choices (its own data or
+DATA/CORPUS), and the launcher's argument handling and metric definitions."""
+
+import argparse
+import collections
+
+import pytest
+
+from headlines.data.formats import read_channel
+from helpers import load_script
+
+make_demo_data = load_script("make_demo_data")
+launch = load_script("launch")
+demo = load_script("demo")
+
+
+def test_demo_data_is_seeded_split_by_story_and_reads_as_uci(tmp_path):
+    first = make_demo_data.write_demo_data(tmp_path / "a")
+    second = make_demo_data.write_demo_data(tmp_path / "b")
+    for name in first:
+        assert open(first[name], "rb").read() == open(second[name], "rb").read()
+
+    train, train_report = read_channel("train", str(tmp_path / "a" / "headlines"), 0.0)
+    test, test_report = read_channel("test", str(tmp_path / "a" / "headlines-test"), 0.0)
+    assert train_report.formats == {"uci": 1} and train_report.bad_rows == 0 and test_report.bad_rows == 0
+    assert not {e.group for e in train} & {e.group for e in test}
+    assert len(train) > 3000 and len(test) > 800
+    shares = collections.Counter(e.label for e in train)
+    assert set(shares) == {"b", "e", "m", "t"} and min(shares.values()) > 0.2 * len(train)
+    assert sum(len(line.split()) for line in open(first["corpus"], encoding="utf-8")) > 150_000
+
+
+def test_demo_uses_its_own_data_by_default(tmp_path, capsys):
+    headlines, test, corpus, transform_input = demo.prepare_data(
+        argparse.Namespace(data=None, corpus=None), str(tmp_path), demo.Progress())
+    assert headlines.endswith("headlines") and test.endswith("headlines-test") and corpus.endswith("corpus")
+    titles = open(transform_input, encoding="utf-8").read().splitlines()
+    assert len(titles) == sum(1 for _ in open(f"{test}/test.tsv", encoding="utf-8"))
+    assert "==> [1/5] Data" in capsys.readouterr().out
+
+
+def test_demo_takes_your_data_and_corpus(tmp_path):
+    data = tmp_path / "mine.csv"
+    data.write_text("title,category\nMarkets rally,b\nNew phone,t\n")
+    corpus = tmp_path / "text"
+    corpus.mkdir()
+    headlines, test, chosen_corpus, transform_input = demo.prepare_data(
+        argparse.Namespace(data=str(data), corpus=str(corpus)), str(tmp_path / "out"), demo.Progress())
+    assert (headlines, test, chosen_corpus) == (str(data), None, str(corpus))
+    assert open(transform_input, encoding="utf-8").read().splitlines() == demo.EXAMPLE_HEADLINES
+    assert not (tmp_path / "out" / "data" / "headlines").exists()  # nothing generated that is not used
+
+    _, _, generated_corpus, _ = demo.prepare_data(argparse.Namespace(data=str(data), corpus=None),
+                                                  str(tmp_path / "out2"), demo.Progress())
+    assert generated_corpus.endswith("corpus")
+
+
+def test_demo_refuses_data_that_is_not_there(tmp_path):
+    with pytest.raises(SystemExit, match="DATA=.*does not exist"):
+        demo.prepare_data(argparse.Namespace(data=str(tmp_path / "nope"), corpus=None), str(tmp_path),
+                          demo.Progress())
+
+
+def test_launcher_metric_definitions_follow_the_mode():
+    assert launch.metric_definitions({"mode": "cbow"}) is launch.EMBEDDING_METRICS
+    assert launch.metric_definitions({}) is launch.CLASSIFIER_METRICS
+    assert launch.metric_definitions({"mode": "supervised"}) is launch.CLASSIFIER_METRICS
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["train", "--image", "i", "--channel", "train", "--output", "file:///o"], "--channel 'train' is not NAME=VALUE"),
+    (["train", "--image", "i", "--instance-type", "ml.m5.xlarge", "--channel", "train=s3://b/k",
+      "--output", "s3://b/o"], "--role is required"),
+])
+def test_launcher_argument_errors_are_clear(argv, message):
+    with pytest.raises(SystemExit, match=message):
+        launch.main(argv)
