@@ -6,7 +6,8 @@ Headlines are drawn from per-category phrase lists with shared words, paraphrase
 rows, so a classifier has something to learn and cannot be perfect. Standard library only, seeded: the same
 files every time.
 
-    python3 scripts/make_demo_data.py OUTPUT_DIR   ->  OUTPUT_DIR/headlines/{train,test}.tsv, OUTPUT_DIR/corpus/corpus.txt
+    python3 scripts/make_demo_data.py OUT  ->  OUT/headlines/train.tsv, OUT/headlines-test/test.tsv,
+                                               OUT/corpus/corpus.txt
 """
 
 import argparse

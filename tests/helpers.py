@@ -44,7 +44,7 @@ class FakeSageMaker:
         self.channels = {}
         self.write_config(hyperparameters={})
 
-    def add_channel(self, name, files):
+    def add_channel(self, name, files, distribution="FullyReplicated"):
         """files: {relative name: list of lines or a source path}."""
         folder = self.base / "input" / "data" / name
         folder.mkdir(parents=True, exist_ok=True)
@@ -55,7 +55,7 @@ class FakeSageMaker:
             else:
                 write_lines(target, content, compress=file_name.endswith(".gz"))
         self.channels[name] = {"ContentType": "text/plain", "TrainingInputMode": "File",
-                               "S3DistributionType": "FullyReplicated", "RecordWrapperType": "None"}
+                               "S3DistributionType": distribution, "RecordWrapperType": "None"}
         self._write("inputdataconfig.json", self.channels)
         return folder
 

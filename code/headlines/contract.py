@@ -32,6 +32,10 @@ NUM_CPUS_ENV = "SM_NUM_CPUS"
 CURRENT_HOST_ENV = "SM_CURRENT_HOST"
 HOSTS_ENV = "SM_HOSTS"
 
+# inputdataconfig.json: how a channel's S3 objects are spread over the hosts.
+S3_DISTRIBUTION_KEY = "S3DistributionType"
+SHARDED_BY_S3_KEY = "ShardedByS3Key"
+
 # Hyperparameters that SageMaker and its SDKs add on their own; an algorithm ignores them.
 SAGEMAKER_HYPERPARAMETER_PREFIX = "sagemaker_"
 

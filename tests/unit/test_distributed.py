@@ -204,3 +204,13 @@ def test_what_needs_one_host_is_refused_with_the_reason(sagemaker, hyperparamete
     sagemaker.write_config(hyperparameters, current_host="algo-1", hosts=("algo-1", "algo-2"))
     assert main([]) == 1
     assert message in sagemaker.failure_file.read_text()
+
+
+def test_a_sharded_channel_is_refused_on_several_hosts(sagemaker):
+    from headlines.cli.train import main
+
+    sagemaker.add_channel("train", {"train.tsv": uci_lines(UCI_DIR / "train.tsv", 200)},
+                          distribution="ShardedByS3Key")
+    sagemaker.write_config({}, current_host="algo-1", hosts=("algo-1", "algo-2"))
+    assert main([]) == 1
+    assert "train use ShardedByS3Key: every host must see all of the data" in sagemaker.failure_file.read_text()

@@ -187,7 +187,8 @@ def run(env, stop_signal, abort):
     os.makedirs(env.model_dir, exist_ok=True)
     _write_outputs(env.model_dir, dictionary, model, hp, evaluation)
     metrics = {"mode": hp.mode, "hyperparameters": hp.as_dict(), "corpus_tokens": word_counts.tokens,
-               "epoch_tokens": dictionary.kept_tokens, "vocabulary_size": len(dictionary), "devices": [str(c) for c in contexts], "history": history,
+               "epoch_tokens": dictionary.kept_tokens, "vocabulary_size": len(dictionary),
+               "devices": [str(c) for c in contexts], "history": history,
                "train_seconds": train_seconds, "words_per_second": words_per_second, "evaluation": evaluation,
                "job_seconds": time.time() - started}
     os.makedirs(env.output_data_dir, exist_ok=True)

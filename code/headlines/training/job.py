@@ -81,6 +81,13 @@ def run(env, stop_signal, abort):
     logger.info("hyperparameters: %s", json.dumps(hp.as_dict(), default=list))
     channels = env.channel_dirs
     check_channels(channels, contract.KNOWN_CHANNELS)
+    sharded = [name for name, config in env.input_data_config.items()
+               if config.get(contract.S3_DISTRIBUTION_KEY) == contract.SHARDED_BY_S3_KEY]
+    if len(env.hosts) > 1 and sharded:
+        raise JobError(f"Channel(s) {', '.join(sharded)} use {contract.SHARDED_BY_S3_KEY}: every host must see all "
+                       f"of the data, because each builds the vocabulary and the validation split from it and "
+                       f"they must agree. Use FullyReplicated; each host then trains on its own equal share of "
+                       f"train.")
     if len(env.hosts) > 1 and hp.lr_schedule != "constant":
         raise JobError(f"lr_schedule={hp.lr_schedule} needs one host: with {len(env.hosts)} hosts the parameter "
                        f"servers apply the updates with the learning rate they were given at the start. Use "
