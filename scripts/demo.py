@@ -75,14 +75,26 @@ def read_metrics(job_dir):
         return json.load(archive.extractfile(member)) if member else None
 
 
+def channel_folder(path, output, name):
+    """Local mode mounts the folder of a file:// channel, not the file: a single file is copied into a folder of
+    its own, so nothing else beside it becomes input."""
+    path = os.path.abspath(path)
+    if not os.path.exists(path):
+        raise SystemExit(f"{path} does not exist")
+    if os.path.isdir(path):
+        return path
+    folder = os.path.join(output, "data", name)
+    os.makedirs(folder, exist_ok=True)
+    shutil.copy(path, folder)
+    return folder
+
+
 def prepare_data(args, output, progress):
     """Returns (headlines, test or None, corpus, transform input file)."""
     progress.step(1, "Data")
     generated = write_demo_data(os.path.join(output, "data")) if not (args.data and args.corpus) else None
     if args.data:
-        headlines, test, titles = os.path.abspath(args.data), None, EXAMPLE_HEADLINES
-        if not os.path.exists(headlines):
-            raise SystemExit(f"DATA={args.data} does not exist")
+        headlines, test, titles = channel_folder(args.data, output, "your-headlines"), None, EXAMPLE_HEADLINES
         progress.note(f"headlines: {headlines} (yours; any format the training image reads)")
     else:
         headlines, test = os.path.dirname(generated["train"]), os.path.dirname(generated["test"])
@@ -90,7 +102,7 @@ def prepare_data(args, output, progress):
             titles = [line.split("\t")[1] for line in source]
         progress.note(f"made {generated['train']} and {generated['test']} (UCI newsCorpora layout, split by "
                       f"story)")
-    corpus = os.path.abspath(args.corpus) if args.corpus else os.path.dirname(generated["corpus"])
+    corpus = channel_folder(args.corpus, output, "your-corpus") if args.corpus else os.path.dirname(generated["corpus"])
     progress.note(f"text corpus for the word vectors: {corpus}")
     transform_input = os.path.join(output, "data", "transform-input", "headlines.txt")
     os.makedirs(os.path.dirname(transform_input), exist_ok=True)

@@ -3,6 +3,7 @@ DATA/CORPUS), and the launcher's argument handling and metric definitions."""
 
 import argparse
 import collections
+import os
 
 import pytest
 
@@ -46,7 +47,9 @@ def test_demo_takes_your_data_and_corpus(tmp_path):
     corpus.mkdir()
     headlines, test, chosen_corpus, transform_input = demo.prepare_data(
         argparse.Namespace(data=str(data), corpus=str(corpus)), str(tmp_path / "out"), demo.Progress())
-    assert (headlines, test, chosen_corpus) == (str(data), None, str(corpus))
+    # A file gets a folder of its own (local mode would mount everything beside it); a folder is used as is.
+    assert (test, chosen_corpus) == (None, str(corpus))
+    assert os.listdir(headlines) == ["mine.csv"] and headlines.startswith(str(tmp_path / "out"))
     assert open(transform_input, encoding="utf-8").read().splitlines() == demo.EXAMPLE_HEADLINES
     assert not (tmp_path / "out" / "data" / "headlines").exists()  # nothing generated that is not used
 
@@ -56,7 +59,7 @@ def test_demo_takes_your_data_and_corpus(tmp_path):
 
 
 def test_demo_refuses_data_that_is_not_there(tmp_path):
-    with pytest.raises(SystemExit, match="DATA=.*does not exist"):
+    with pytest.raises(SystemExit, match="nope does not exist"):
         demo.prepare_data(argparse.Namespace(data=str(tmp_path / "nope"), corpus=None), str(tmp_path),
                           demo.Progress())
 
