@@ -102,7 +102,8 @@ def prepare_data(args, output, progress):
             titles = [line.split("\t")[1] for line in source]
         progress.note(f"made {generated['train']} and {generated['test']} (UCI newsCorpora layout, split by "
                       f"story)")
-    corpus = channel_folder(args.corpus, output, "your-corpus") if args.corpus else os.path.dirname(generated["corpus"])
+    corpus = (channel_folder(args.corpus, output, "your-corpus") if args.corpus
+              else os.path.dirname(generated["corpus"]))
     progress.note(f"text corpus for the word vectors: {corpus}")
     transform_input = os.path.join(output, "data", "transform-input", "headlines.txt")
     os.makedirs(os.path.dirname(transform_input), exist_ok=True)
