@@ -8,17 +8,20 @@ PYTEST_ARGS ?=
 # which mxnet cannot use, but its extension runs with numpy 1.23, so it is installed without dependencies.
 FASTTEXT_WHEEL := fasttext-numpy2-wheel==0.9.2
 
-.PHONY: help venv images images-gpu docker demo test test-unit test-container test-localmode bench bench-train bench-serve \
-	bench-embeddings bench-localmode clean
+.PHONY: help venv images images-gpu docker registry demo push test test-unit test-container test-localmode test-aws bench \
+	bench-train bench-serve bench-embeddings bench-localmode clean
 # make demo DATA=your-headlines CORPUS=your-text: the demo on your own data (files or folders).
 DATA ?=
 CORPUS ?=
+# make push PUSH_ARGS="--train-variant both --pull-policy": arguments of scripts/push.py (--help lists them).
+PUSH_ARGS ?=
 
 help:
 	@echo "make demo         local mode end to end with the SageMaker SDK: word vectors -> classifier -> endpoint ->"
 	@echo "                  batch transform, on data it makes itself (DATA=... CORPUS=... for your own)"
-	@echo "make test         every test tier (unit, container, localmode), as CI runs it"
-	@echo "make test-unit    unit tests only (no Docker); test-container, test-localmode: the other tiers"
+	@echo "make test         every test tier (unit, container, localmode, aws), as CI runs it"
+	@echo "make test-unit    unit tests only (no Docker); test-container, test-localmode, test-aws: the other tiers"
+	@echo "make push         push the images to ECR (scripts/push.py; PUSH_ARGS=...), URIs in build/images.json"
 	@echo "make images       build the CPU training image and the serving image (headlines-train:cpu, headlines-serve:cpu)"
 	@echo "make images-gpu   build the GPU training image (headlines-train:gpu)"
 	@echo "make bench        every benchmark (bench-results/): bench-train (accuracy on the UCI split), bench-serve"
@@ -40,6 +43,10 @@ venv: $(BIN)/activate
 docker:
 	@scripts/ensure-docker.sh
 
+# The aws tier's ECR stand-in (Debian's docker-registry), with the engine.
+registry:
+	@scripts/ensure-docker.sh --with-registry
+
 images: docker
 	scripts/build-images.sh train-cpu serve
 
@@ -52,6 +59,10 @@ demo: images
 	@sdk_python=$$(scripts/sdk-venv.sh v2) && $$sdk_python scripts/demo.py $(if $(DATA),--data "$(DATA)") \
 		$(if $(CORPUS),--corpus "$(CORPUS)")
 
+# The images on the machine as they are: build them first (make images, make images-gpu).
+push: venv docker
+	$(BIN)/python scripts/push.py $(PUSH_ARGS)
+
 test-unit: venv
 	$(BIN)/python -m pytest -m unit $(PYTEST_ARGS)
 
@@ -62,8 +73,12 @@ test-container: venv images images-gpu
 test-localmode: venv images
 	$(BIN)/python -m pytest -m localmode $(PYTEST_ARGS)
 
+# Delivery against AWS stand-ins (moto server, a local registry): push, buildspec.yml, launch.
+test-aws: venv registry images
+	$(BIN)/python -m pytest -m aws $(PYTEST_ARGS)
+
 # Every tier in one pytest run, so the summary line counts them all.
-test: venv images images-gpu
+test: venv registry images images-gpu
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

@@ -1,5 +1,6 @@
-"""Shared fixtures. Tiers (pytest markers): unit (default, no Docker), container (builds and runs images),
-localmode (the real SageMaker SDK). The Docker engine and image fixtures serve both Docker tiers."""
+"""Shared fixtures. Tiers (pytest markers, one per folder): unit (default, no Docker), container (builds and runs
+images), localmode (the real SageMaker SDK), aws (delivery against AWS stand-ins: moto and a local registry). The
+Docker engine and image fixtures serve every Docker tier."""
 
 import os
 import shutil
@@ -10,14 +11,16 @@ import pytest
 from helpers import REPO, FakeSageMaker, docker
 
 
+FOLDER_TIERS = ("container", "localmode", "aws")
+
+
 @pytest.hookimpl(tryfirst=True)  # before -m selects by marker
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if "tests/container/" in str(item.fspath):
-            item.add_marker(pytest.mark.container)
-        if "tests/localmode/" in str(item.fspath):
-            item.add_marker(pytest.mark.localmode)
-        if not any(item.get_closest_marker(name) for name in ("container", "localmode")):
+        for tier in FOLDER_TIERS:
+            if f"tests/{tier}/" in str(item.fspath):
+                item.add_marker(getattr(pytest.mark, tier))
+        if not any(item.get_closest_marker(tier) for tier in FOLDER_TIERS):
             item.add_marker(pytest.mark.unit)
 
 
