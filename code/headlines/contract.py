@@ -36,8 +36,10 @@ HOSTS_ENV = "SM_HOSTS"
 S3_DISTRIBUTION_KEY = "S3DistributionType"
 SHARDED_BY_S3_KEY = "ShardedByS3Key"
 
-# Hyperparameters that SageMaker and its SDKs add on their own; an algorithm ignores them.
+# Hyperparameters that SageMaker and its SDKs add on their own; an algorithm ignores them. A tuning job adds the
+# objective's name to each of its training jobs.
 SAGEMAKER_HYPERPARAMETER_PREFIX = "sagemaker_"
+TUNING_OBJECTIVE_HYPERPARAMETER = "_tuning_objective_metric"
 
 # Channels this algorithm reads.
 TRAIN_CHANNEL = "train"

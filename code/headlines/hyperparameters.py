@@ -106,7 +106,8 @@ class _Schema:
         fields = {f.name: f for f in dataclasses.fields(cls)}
         values = {}
         for key, value in raw.items():
-            if key.startswith(contract.SAGEMAKER_HYPERPARAMETER_PREFIX):
+            if key.startswith(contract.SAGEMAKER_HYPERPARAMETER_PREFIX) or \
+                    key == contract.TUNING_OBJECTIVE_HYPERPARAMETER:
                 continue
             if key not in fields:
                 hint = cls.foreign_names.get(key, "")

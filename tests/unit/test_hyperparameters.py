@@ -27,7 +27,8 @@ def test_json_encoded_values_from_framework_estimators():
 
 
 def test_sagemaker_keys_are_ignored():
-    hp = Hyperparameters.from_strings({"sagemaker_program": "x.py", "sagemaker_region": '"us-east-1"'})
+    hp = Hyperparameters.from_strings({"sagemaker_program": "x.py", "sagemaker_region": '"us-east-1"',
+                                       "_tuning_objective_metric": "validation:accuracy"})
     assert hp == Hyperparameters()
 
 
