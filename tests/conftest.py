@@ -62,3 +62,21 @@ def gpu_image(docker_engine):
 @pytest.fixture(scope="session")
 def serve_image(docker_engine):
     return ensure_image(SERVE_IMAGE, "serve")
+
+
+def sdk_python(generation):
+    """The SDK virtualenv's python, made by scripts/sdk-venv.sh (the same one `make demo` uses)."""
+    result = subprocess.run([str(REPO / "scripts" / "sdk-venv.sh"), generation], capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.fail(f"creating the SDK {generation} virtualenv failed:\n{result.stderr[-3000:]}")
+    return result.stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def sdk_v2_python():
+    return sdk_python("v2")
+
+
+@pytest.fixture(scope="session")
+def sdk_v3_python():
+    return sdk_python("v3")

@@ -25,24 +25,6 @@ NO_NETWORK = {"AWS_ACCESS_KEY_ID": "local-mode-test", "AWS_SECRET_ACCESS_KEY": "
               "http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}
 
 
-def sdk_python(generation):
-    """The SDK virtualenv's python, made by scripts/sdk-venv.sh (the same one `make demo` uses)."""
-    result = subprocess.run([str(SCRIPTS / "sdk-venv.sh"), generation], capture_output=True, text=True)
-    if result.returncode != 0:
-        pytest.fail(f"creating the SDK {generation} virtualenv failed:\n{result.stderr[-3000:]}")
-    return result.stdout.strip()
-
-
-@pytest.fixture(scope="session")
-def sdk_v2_python():
-    return sdk_python("v2")
-
-
-@pytest.fixture(scope="session")
-def sdk_v3_python():
-    return sdk_python("v3")
-
-
 def running_containers():
     """Running containers that SageMaker local mode started (it names them <project>-algo-<n>-<suffix>)."""
     return {name for name in docker("ps", "--format", "{{.Names}}").stdout.split() if "algo-" in name}

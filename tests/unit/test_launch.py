@@ -1,0 +1,310 @@
+"""scripts/launch.py without the SageMaker SDK: the instance-type table against SageMaker's API model, the image a
+command picks from the pushed-images JSON, and every refusal made before an API call (tests/aws/
+test_sagemaker_launch.py runs the launcher against moto). A refused command never reaches the SDK, which this
+virtualenv does not have: a check that let one through would fail here with ModuleNotFoundError."""
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+
+import botocore.session
+import pytest
+
+from headlines import instance_types
+from headlines import hyperparameters as schema
+from headlines.instance_types import CPU, GPU, HOSTING, OTHER, TRAINING, TRANSFORM
+from helpers import REPO, load_script
+from pushed_images import write_pushed_images
+
+launch = load_script("launch")
+images = load_script("images")
+ROLE = "arn:aws:iam::123456789012:role/sagemaker"
+API_ENUMS = {TRAINING: "TrainingInstanceType", HOSTING: "ProductionVariantInstanceType",
+             TRANSFORM: "TransformInstanceType"}
+
+
+@pytest.fixture
+def aws_region(monkeypatch, tmp_path):
+    """A region from the environment and no profile of the developer's."""
+    for name in ("config", "credentials"):
+        (tmp_path / name).write_text("")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+# --- what the launcher imports ----------------------------------------------------------------------------------
+
+def test_the_launcher_imports_with_the_standard_library_only():
+    """The SDK's virtualenv has neither MXNet nor the headlines package: launch.py takes headlines modules from the
+    source tree, so they must not import anything beyond the standard library, and the SDK is imported late."""
+    code = ("import runpy, sys; runpy.run_path(sys.argv[1]); "
+            "print(' '.join(n for n in sys.modules if n.split('.')[0] not in sys.stdlib_module_names))")
+    result = subprocess.run([sys.executable, "-S", "-c", code, str(REPO / "scripts" / "launch.py")],
+                            capture_output=True, text=True, cwd="/")
+    assert result.returncode == 0, result.stderr
+    assert {name.split(".")[0] for name in result.stdout.split()} == {"__main__", "headlines"}
+
+
+# --- instance types --------------------------------------------------------------------------------------------
+
+def _api_families():
+    """family -> (uses, sizes) from the instance-type enums of SageMaker's API model."""
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    families = {}
+    for use, shape in API_ENUMS.items():
+        for instance_type in model.shape_for(shape).enum:
+            _, family, size = instance_type.split(".")
+            uses, sizes = families.setdefault(family, (set(), set()))
+            uses.add(use)
+            sizes.add(size)
+    return families
+
+
+def test_instance_families_match_sagemakers_api_model():
+    """botocore is pinned (tests/requirements-dev.lock); a newer one that knows more families fails here until the
+    table has them."""
+    api = _api_families()
+    table = {name: (set(family.uses), set(family.sizes.split())) for name, family in
+             instance_types.FAMILIES.items()}
+    assert table == api
+
+
+def test_instance_families_accelerators_and_architectures():
+    """EC2's naming: g and p families carry NVIDIA GPUs, inf/trn/dl other accelerators; a g after the generation
+    (c7g, r6gd) is Graviton, and GB200 pairs its GPUs with Grace: both arm64."""
+    for name, family in instance_types.FAMILIES.items():
+        expected = OTHER if name.startswith(("inf", "trn", "dl")) else GPU if name[0] in "gp" else CPU
+        assert family.accelerator == expected, name
+        arm = re.fullmatch(r"[cmr]\d+g[a-z]*", name) or name.endswith("gb200")
+        assert family.architecture == (instance_types.ARM64 if arm else instance_types.X86_64), name
+
+
+@pytest.mark.parametrize("instance_type,use,message", [
+    ("ml.m5", TRAINING, "'ml.m5' is not a SageMaker instance type"),
+    ("m5.xlarge", TRAINING, "is not a SageMaker instance type"),
+    ("ml.x9.xlarge", TRAINING, "SageMaker has no instance family 'x9'"),
+    ("ml.t2.medium", TRAINING, "SageMaker does not offer ml.t2.medium for training jobs, only for real-time endpoints"),
+    ("ml.p4d.24xlarge", TRANSFORM, "only for training jobs and real-time endpoints"),
+    ("ml.g5.large", TRAINING, "SageMaker has no ml.g5.large: the g5 family comes in sizes xlarge, 2xlarge"),
+])
+def test_instance_types_sagemaker_does_not_offer(instance_type, use, message):
+    with pytest.raises(instance_types.InstanceTypeError, match=message):
+        instance_types.family(instance_type, use)
+
+
+def test_instance_types_sagemaker_offers():
+    assert instance_types.family("ml.g5.xlarge", TRAINING).accelerator == GPU
+    assert instance_types.family("ml.m5.large", HOSTING).accelerator == CPU
+    assert instance_types.family("ml.c6g.xlarge", HOSTING).architecture == instance_types.ARM64
+
+
+# --- images ----------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("uri,accelerator,region", [
+    ("headlines-train:gpu", GPU, None),
+    ("headlines-serve:cpu", CPU, None),
+    ("127.0.0.1:5000/headlines-train:cpu", CPU, None),
+    ("127.0.0.1:5000/headlines-train", None, None),
+    ("123456789012.dkr.ecr.eu-west-1.amazonaws.com/headlines-train:0123456789ab-gpu", GPU, "eu-west-1"),
+    ("123456789012.dkr.ecr.us-east-1.amazonaws.com/headlines-train:v1.0.0-cpu", CPU, "us-east-1"),
+    ("123456789012.dkr.ecr.us-east-1.amazonaws.com/headlines-train@sha256:" + "a" * 64, None, "us-east-1"),
+    ("my-registry.example.com/trainer:latest", None, None),
+])
+def test_image_accelerator_and_region_from_the_uri(uri, accelerator, region):
+    image = launch.image_from_uri(uri)
+    assert (image.accelerator, image.region) == (accelerator, region)
+
+
+def test_the_image_keys_and_json_schema_are_push_and_the_image_tables():
+    assert launch.PUSHED_IMAGES_SCHEMA == load_script("push").SCHEMA
+    for accelerator, key in launch.TRAINING_IMAGE_KEYS.items():
+        assert images.IMAGES[key].accelerator == accelerator and images.IMAGES[key].name == "train"
+    assert images.IMAGES[launch.SERVING_IMAGE_KEY].accelerator == CPU
+    assert set(launch.PUSH_ARGS) == set(images.IMAGES)
+
+
+@pytest.mark.parametrize("use,instance_type,key", [
+    (TRAINING, "ml.g5.xlarge", "train-gpu"),
+    (TRAINING, "ml.c5.xlarge", "train-cpu"),
+    (TRAINING, "local_gpu", "train-gpu"),
+    (TRAINING, "local", "train-cpu"),
+    (HOSTING, "ml.m5.large", "serve"),
+    (HOSTING, None, "serve"),  # serverless
+    (TRANSFORM, "ml.c5.xlarge", "serve"),
+])
+def test_the_pushed_image_follows_the_use_and_the_instance_type(tmp_path, use, instance_type, key):
+    path = write_pushed_images(tmp_path / "images.json", pushed=False)
+    image = launch._image(argparse.Namespace(image=None, images=path, instance_type=instance_type), use)
+    document = json.loads(open(path).read())["images"][key]
+    assert (image.uri, image.accelerator, image.key) == (document["uri"], document["accelerator"], key)
+    assert "@sha256:" in image.uri
+
+
+@pytest.mark.parametrize("content,message", [
+    (None, "does not exist: push the images first"),
+    ("not json", "is not JSON"),
+    (json.dumps({"schema": 2, "images": {}}), "is not a pushed-images file of schema 1"),
+    (json.dumps({"schema": 1, "images": {}}), "has no train-gpu image: push it with make push "
+                                              "PUSH_ARGS='--images train --train-variant gpu'"),
+])
+def test_pushed_images_file_problems(tmp_path, content, message):
+    path = tmp_path / "images.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(launch.UsageError, match=message):
+        launch.pushed_image(str(path), "train-gpu")
+
+
+# --- refusals before any API call, through the command line ---------------------------------------------------
+
+S3 = ["--channel", "train=s3://b/headlines", "--output", "s3://b/jobs"]
+TRAIN_GPU = ["train", "--image", "headlines-train:gpu", "--instance-type", "ml.g5.xlarge", "--role", ROLE, *S3]
+TUNE = ["tune", "--image", "headlines-train:cpu", "--instance-type", "ml.c5.xlarge", "--role", ROLE, *S3]
+MODEL = ["--image", "headlines-serve:cpu", "--role", ROLE, "--model-data", "s3://b/model.tar.gz"]
+
+
+@pytest.mark.parametrize("argv,message", [
+    # instance types and accelerators
+    (["train", "--image", "headlines-train:cpu", "--instance-type", "ml.m5.huge", "--role", ROLE, *S3],
+     "SageMaker has no ml.m5.huge: the m5 family comes in sizes"),
+    (["train", "--image", "headlines-train:cpu", "--instance-type", "ml.t2.medium", "--role", ROLE, *S3],
+     "SageMaker does not offer ml.t2.medium for training jobs"),
+    (["train", "--image", "headlines-train:gpu", "--instance-type", "ml.c5.xlarge", "--role", ROLE, *S3],
+     "headlines-train:gpu needs a GPU and ml.c5.xlarge has none: pick a GPU instance type"),
+    (["train", "--image", "headlines-train:cpu", "--instance-type", "ml.g5.xlarge", "--role", ROLE, *S3],
+     "headlines-train:cpu runs on CPU only and ml.g5.xlarge has GPUs it would leave idle"),
+    (["train", "--image", "headlines-train:gpu", "--channel", "train=file:///d", "--output", "file:///o"],
+     "headlines-train:gpu needs a GPU and local has none"),
+    (["train", "--image", "headlines-train:cpu", "--instance-type", "ml.trn1.2xlarge", "--role", ROLE, *S3],
+     "Trainium"),
+    (["deploy", *MODEL, "--instance-type", "ml.g5.xlarge"],
+     "headlines-serve:cpu runs on CPU only and ml.g5.xlarge has GPUs"),
+    (["deploy", *MODEL, "--instance-type", "ml.c7g.xlarge"], "ml.c7g.xlarge has arm64 processors"),
+    (["deploy", *MODEL, "--instance-type", "ml.inf2.xlarge"], "Inferentia"),
+    (["transform", *MODEL, "--instance-type", "ml.p4d.24xlarge", "--input", "s3://b/i", "--output", "s3://b/o"],
+     "SageMaker does not offer ml.p4d.24xlarge for batch transform jobs"),
+    # role, region, S3
+    (["train", "--image", "headlines-train:cpu", "--instance-type", "ml.c5.xlarge", *S3], "--role is required"),
+    (["train", "--image", "headlines-train:cpu", "--instance-type", "ml.c5.xlarge", "--role", "SageMakerRole", *S3],
+     "--role must be an IAM role ARN"),
+    (["train", "--image", "123456789012.dkr.ecr.eu-west-1.amazonaws.com/headlines-train:abc-cpu",
+      "--instance-type", "ml.c5.xlarge", "--role", ROLE, *S3],
+     "is in eu-west-1's ECR but SageMaker would run in us-east-1"),
+    (["train", "--image", "headlines-train:cpu", "--instance-type", "ml.c5.xlarge", "--role", ROLE,
+      "--channel", "train=file:///data", "--output", "s3://b/jobs"],
+     "channel train must be an s3:// URI on SageMaker"),
+    (["transform", *MODEL, "--instance-type", "ml.c5.xlarge", "--input", "s3://b/i", "--output", "/tmp/o"],
+     "--output must be an s3:// URI"),
+    # the training image's own checks
+    ([*TRAIN_GPU, "--hp", "vector_dim=50"], "Unknown hyperparameter 'vector_dim' for mode supervised "
+                                            r"\(BlazingText's 'vector_dim' is 'embedding_dim' here\)"),
+    ([*TRAIN_GPU, "--hp", "epochs=0"], "Hyperparameter 'epochs' must be an integer of at least 1"),
+    ([*TRAIN_GPU, "--hp", "mode=skipgram", "--hp", "word_ngrams=2"], "Unknown hyperparameter 'word_ngrams'"),
+    ([*TRAIN_GPU, "--channel", "evaluation=s3://b/ws353"], r"Unknown channel\(s\) evaluation"),
+    ([*TRAIN_GPU, "--hp", "mode=cbow", "--channel", "test=s3://b/t"], r"Unknown channel\(s\) test"),
+    (["train", "--image", "headlines-train:cpu", "--instance-type", "ml.c5.xlarge", "--role", ROLE,
+      "--channel", "test=s3://b/t", "--output", "s3://b/jobs"], "The 'train' channel is required"),
+    # spot and names
+    ([*TRAIN_GPU, "--spot"], "--spot needs --max-wait SECONDS"),
+    ([*TRAIN_GPU, "--spot", "--max-run", "7200", "--max-wait", "3600"],
+     r"--max-wait \(3600 s\) must be at least --max-run \(7200 s\)"),
+    ([*TRAIN_GPU, "--max-wait", "3600"], "--max-wait is for spot training"),
+    ([*TRAIN_GPU, "--max-run", "0"], "--max-run must be a positive number of seconds"),
+    (["train", "--image", "headlines-train:cpu", "--channel", "train=file:///d", "--output", "file:///o", "--spot",
+      "--max-wait", "100000"], "local mode has no spot capacity"),
+    ([*TRAIN_GPU, "--job-name", "my_job"], "--job-name must be letters, digits and hyphens"),
+    ([*TRAIN_GPU, "--checkpoint-s3-uri", "/ckpt"], "--checkpoint-s3-uri must be an s3:// URI"),
+    # tuning
+    ([*TUNE, "--instance-type", "local"], "tune runs on SageMaker only"),
+    ([*TUNE, "--hp", "mode=skipgram"], "tune searches the classifier's hyperparameters"),
+    ([*TUNE, "--range", "architecture=1:2"], "--range architecture: tune searches the classifier's numeric"),
+    ([*TUNE, "--range", "epochs=5:10", "--hp", "epochs=3"], "--range epochs: epochs cannot be searched, as it has "
+                                                            "a fixed value"),
+    ([*TUNE, "--channel", "embeddings=s3://b/v", "--range", "embedding_dim=50:300"],
+     "the pretrained vectors of the embeddings channel set it"),
+    ([*TUNE, "--range", "epochs=5:10:Exponential"], "the scaling must be one of Auto, Linear"),
+    ([*TUNE, "--range", "epochs=10:5"], r"MIN \(10\) must be below MAX \(5\)"),
+    ([*TUNE, "--range", "epochs=5"], "is not NAME=MIN:MAX"),
+    ([*TUNE, "--range", "weight_decay=0:0.1:Logarithmic"], "Logarithmic scaling needs MIN above 0"),
+    ([*TUNE, "--range", "batch_size=16:64:ReverseLogarithmic"], "ReverseLogarithmic scaling needs a continuous"),
+    ([*TUNE, "--range", "dropout=0.1:1.5"], r"Hyperparameter 'dropout' must be a number in \[0, 1\)"),
+    ([*TUNE, "--range", "epochs=1.5:10"], "Hyperparameter 'epochs' must be an integer"),
+    ([*TUNE, "--range", "learning_rate=auto:0.1"], "MIN and MAX must be numbers; got 'auto'"),
+    ([*TUNE, "--max-jobs", "2", "--max-parallel-jobs", "3"], "--max-parallel-jobs must be 1 to --max-jobs"),
+    ([*TUNE, "--job-name", "a-tuning-job-name-longer-than-32-chars"], "at most 32 characters"),
+    # endpoints
+    (["deploy", *MODEL], "deploy needs --instance-type"),
+    (["deploy", *MODEL, "--instance-type", "ml.m5.large", "--serverless-memory", "2048"], "not both"),
+    (["deploy", *MODEL, "--instance-type", "local"], "in local mode use predict"),
+    (["deploy", *MODEL, "--serverless-memory", "1000"], "--serverless-memory must be one of 1024, 2048, 3072, "
+                                                        "4096, 5120, 6144 MB; got 1000"),
+    (["deploy", *MODEL, "--serverless-memory", "7168"], "--serverless-memory must be one of"),
+    (["deploy", *MODEL, "--serverless-memory", "2048", "--max-concurrency", "0"], "--max-concurrency must be 1 to 200"),
+    (["deploy", *MODEL, "--serverless-memory", "2048", "--max-concurrency", "201"], "--max-concurrency must be 1"),
+    (["deploy", *MODEL[:1], "headlines-train:gpu", *MODEL[2:], "--serverless-memory", "2048"],
+     "needs a GPU and a serverless endpoint has none"),
+    (["deploy", *MODEL, "--serverless-memory", "2048", "--endpoint-name", "my_endpoint"], "--endpoint-name must be"),
+])
+def test_refusals_before_any_api_call(aws_region, capsys, argv, message):
+    assert launch.main(argv) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"launch.py {argv[0]}: ") and error.count("\n") == 1
+    assert re.search(message, error), error
+
+
+def test_the_pushed_images_region_must_be_sagemakers(aws_region, tmp_path, capsys):
+    images = write_pushed_images(tmp_path / "images.json", region="eu-west-1", pushed=False)
+    assert launch.main(["deploy", "--images", images, "--role", ROLE, "--model-data", "s3://b/m.tar.gz",
+                        "--instance-type", "ml.m5.large"]) == 2
+    assert "the serve image is in eu-west-1's ECR but SageMaker would run in us-east-1" in capsys.readouterr().err
+
+
+def test_no_region_is_refused(aws_region, monkeypatch, capsys):
+    monkeypatch.delenv("AWS_REGION")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    assert launch.main(["deploy", *MODEL, "--instance-type", "ml.m5.large"]) == 2
+    assert "No AWS region is set" in capsys.readouterr().err
+
+
+def test_spot_training_without_checkpoints_is_allowed_with_a_warning(caplog):
+    launch.check_spot("ml.g5.xlarge", True, 3600, 7200, "s3://b/checkpoints")
+    assert not caplog.records
+    launch.check_spot("ml.g5.xlarge", True, 3600, 3600, None)
+    assert "without --checkpoint-s3-uri: an interrupted job starts over" in caplog.text
+
+
+# --- tuning ranges and metrics ---------------------------------------------------------------------------------
+
+def test_default_search_ranges_follow_the_schema_less_what_the_job_fixes():
+    ranges = {r.name: r for r in launch.search_ranges(None, {}, {"train": "s3://b/t"})}
+    assert set(ranges) == set(launch.TUNING_RANGES)
+    assert [name for name, r in ranges.items() if not r.integer] == ["learning_rate"]
+    assert ranges["learning_rate"].scaling == "Logarithmic"
+    fixed = launch.search_ranges(None, {"epochs": "5"}, {"train": "s3://b/t", "embeddings": "s3://b/v"})
+    assert {r.name for r in fixed} == {"learning_rate", "batch_size"}
+
+
+def test_search_range_scaling_is_sagemakers_name_in_any_case():
+    (found,) = launch.search_ranges({"dropout": ("0.1", "0.6", "linear")}, {}, {"train": "s3://b/t"})
+    assert found == launch.SearchRange("dropout", False, "0.1", "0.6", "Linear")
+
+
+def test_the_tuning_objective_is_a_classifier_metric():
+    assert launch.TUNING_OBJECTIVE in {m["Name"] for m in launch.CLASSIFIER_METRICS}
+
+
+def test_the_image_accepts_the_hyperparameter_sagemaker_adds_to_tuning_jobs():
+    """SageMaker gives every training job of a tuning job the hyperparameter `_tuning_objective_metric`; an image
+    that refuses it fails every job that tune starts."""
+    schema.parse_hyperparameters({"_tuning_objective_metric": launch.TUNING_OBJECTIVE, "epochs": "3"})
+
+
+def test_job_names_and_metrics_follow_the_mode():
+    assert launch.job_base_name({"mode": "batch_skipgram"}) == launch.WORD_VECTORS_JOB_NAME
+    assert launch.job_base_name({}) == launch.CLASSIFIER_JOB_NAME
+    assert launch.metric_definitions({"mode": "SkipGram"}) is launch.EMBEDDING_METRICS
