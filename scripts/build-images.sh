@@ -1,22 +1,33 @@
 #!/usr/bin/env bash
 # Builds the project's images from the repository root.
 #
-#   scripts/build-images.sh train-cpu|train-gpu|serve ...
+#   scripts/build-images.sh train-cpu|train-gpu|serve ...     (the keys of scripts/images.py)
 #
 # Environment:
-#   BASE_IMAGE   base for every stage (default: debian:bookworm-slim when it is present or can be pulled,
-#                else a debootstrapped equivalent from scripts/bootstrap-base-image.sh)
-#   IMAGE_PREFIX image name prefix (default: headlines)
-#   CA bundle    the first of PIP_CERT, REQUESTS_CA_BUNDLE, SSL_CERT_FILE that names a file is passed to the
-#                build as the BuildKit secret "ca" (trusted by pip in the builder stage, never stored in a layer)
+#   BASE_IMAGE        base for every stage (default: debian:bookworm-slim when it is present or can be pulled,
+#                     else a debootstrapped equivalent from scripts/bootstrap-base-image.sh)
+#   IMAGE_PREFIX      image name prefix (default: headlines)
+#   CACHE_REGISTRY    a registry holding the images push.py --cache pushed (e.g. the account's ECR registry): the
+#                     build reuses their layers, so a code change does not reinstall the wheels even on a build host
+#                     whose own build cache is empty (CodeBuild). Each image is then built twice, its `build-env`
+#                     stage (tagged <image>-build-env) and the image, both with inline cache metadata, from
+#                     <CACHE_REGISTRY>/<REPOSITORY_PREFIX>-<name>:cache-<key>[-build-env]. The Docker CLI is logged
+#                     in there for this run only (ECR password from push.py --login-password, in a temporary
+#                     DOCKER_CONFIG that is removed on exit).
+#   REPOSITORY_PREFIX the repositories' prefix, as push.py --repository-prefix (default: headlines)
+#   CA bundle         the first of PIP_CERT, REQUESTS_CA_BUNDLE, SSL_CERT_FILE that names a file is passed to the
+#                     build as the BuildKit secret "ca" (trusted by pip in the builder stage, never stored in a layer)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 prefix=${IMAGE_PREFIX:-headlines}
+repository_prefix=${REPOSITORY_PREFIX:-headlines}
 # BuildKit (needed for build secrets) without the buildx plugin: Debian's docker client 20.10 has it built in.
 docker_cli=docker
 if [ -x /usr/bin/docker ]; then docker_cli=/usr/bin/docker; fi
 export DOCKER_BUILDKIT=1
+# The stage whose filesystem the project's code is built on: it holds the installed wheels (scripts/images.py).
+cache_stage=build-env
 
 choose_base_image() {
     if [ -n "${BASE_IMAGE:-}" ]; then echo "$BASE_IMAGE"; return; fi
@@ -35,9 +46,25 @@ for candidate in "${PIP_CERT:-}" "${REQUESTS_CA_BUNDLE:-}" "${SSL_CERT_FILE:-}";
     if [ -n "$candidate" ] && [ -f "$candidate" ]; then ca_secret=(--secret "id=ca,src=$candidate"); break; fi
 done
 
-base=$(choose_base_image)
+# BuildKit pulls the cache with the CLI's credentials; they live in a folder of this run's own.
+login_to_cache_registry() {
+    if [ ! -x .venv/bin/python ]; then
+        echo "CACHE_REGISTRY: the ECR login runs scripts/push.py in the project's virtualenv; run make venv" >&2
+        exit 1
+    fi
+    DOCKER_CONFIG=$(mktemp -d)
+    export DOCKER_CONFIG
+    trap 'rm -rf "$DOCKER_CONFIG"' EXIT
+    .venv/bin/python scripts/push.py --login-password |
+        "$docker_cli" login --username AWS --password-stdin "$CACHE_REGISTRY" >/dev/null
+}
+
 [ $# -gt 0 ] || set -- train-cpu
-build() {  # build IMAGE DOCKERFILE [BUILD_ARG...]
+table=$(python3 scripts/images.py "$@")  # exits 2 on an unknown key
+base=$(choose_base_image)
+if [ -n "${CACHE_REGISTRY:-}" ]; then login_to_cache_registry; fi
+
+build() {  # build IMAGE DOCKERFILE [DOCKER BUILD ARGUMENT...]
     local image=$1 dockerfile=$2 start size
     shift 2
     echo "building $image on $base"
@@ -48,12 +75,17 @@ build() {  # build IMAGE DOCKERFILE [BUILD_ARG...]
     echo "built $image in $(( $(date +%s) - start )) s, $(( size / 1000000 )) MB uncompressed"
 }
 
-for target in "$@"; do
-    case "$target" in
-        train-cpu|train-gpu)
-            variant=${target#train-}
-            build "$prefix-train:$variant" containers/train/Dockerfile --build-arg "VARIANT=$variant" ;;
-        serve) build "$prefix-serve:cpu" containers/serve/Dockerfile ;;
-        *) echo "unknown image '$target' (expected train-cpu, train-gpu or serve)" >&2; exit 2 ;;
-    esac
-done
+while IFS=$'\t' read -r -u 3 key image _ _ dockerfile build_args _; do
+    arguments=()
+    if [ "$build_args" != - ]; then
+        IFS=, read -r -a pairs <<<"$build_args"
+        for pair in "${pairs[@]}"; do arguments+=(--build-arg "$pair"); done
+    fi
+    if [ -n "${CACHE_REGISTRY:-}" ]; then
+        name=${image#"$prefix"-}  # <prefix>-<name>:<accelerator>, as scripts/images.py names local images
+        cache="$CACHE_REGISTRY/$repository_prefix-${name%%:*}:cache-$key"
+        arguments+=(--build-arg BUILDKIT_INLINE_CACHE=1 --cache-from "$cache" --cache-from "$cache-$cache_stage")
+        build "$image-$cache_stage" "$dockerfile" --target "$cache_stage" "${arguments[@]}"
+    fi
+    build "$image" "$dockerfile" "${arguments[@]}"
+done 3<<<"$table"
