@@ -22,7 +22,7 @@ import time
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "benchmarks"))
-from helpers import WIKITEXT_DIR, FakeSageMaker  # noqa: E402
+from helpers import WIKITEXT_DIR, FakeSageMaker, require_real_data  # noqa: E402
 from train_uci import run_job  # noqa: E402
 
 THREADS = 2
@@ -78,6 +78,7 @@ def main():
     parser.add_argument("--output", default=str(REPO / "bench-results"))
     parser.add_argument("--skip-classifier", action="store_true")
     args = parser.parse_args()
+    require_real_data()
     output = pathlib.Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     results = {"threads": THREADS, "fasttext_settings": FASTTEXT_SETTINGS, "our_settings": OUR_SETTINGS}

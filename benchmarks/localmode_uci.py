@@ -18,7 +18,7 @@ import time
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
-from helpers import UCI_DIR  # noqa: E402
+from helpers import UCI_DIR, require_real_data  # noqa: E402
 
 
 def sdk_python():
@@ -58,6 +58,7 @@ def main():
     parser.add_argument("--image", default="headlines-train:cpu")
     parser.add_argument("--out", default=str(REPO / "bench-results"))
     args = parser.parse_args()
+    require_real_data()
     python = sdk_python()
     with tempfile.TemporaryDirectory() as temporary:
         folder = pathlib.Path(temporary)

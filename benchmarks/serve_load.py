@@ -20,7 +20,7 @@ import time
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "benchmarks"))
-from helpers import ServeContainer, docker, uci_headlines  # noqa: E402
+from helpers import ServeContainer, docker, real_data, require_real_data  # noqa: E402
 from loadgen import http_request, run_load  # noqa: E402
 from train_uci import run_job  # noqa: E402
 
@@ -87,7 +87,7 @@ def pings_under_load(container, request, seconds):
 
 
 def single_headline_request(count=1):
-    return http_request("localhost", "/invocations", json.dumps({"instances": uci_headlines(count)}).encode())
+    return http_request("localhost", "/invocations", json.dumps({"instances": real_data().headlines(count)}).encode())
 
 
 def benchmark_architecture(image, model_dir, seconds):
@@ -152,6 +152,7 @@ def main():
     parser.add_argument("--reuse-models", action="store_true", help="keep models from an earlier run")
     parser.add_argument("--out", type=pathlib.Path, default=REPO / "bench-results")
     args = parser.parse_args()
+    require_real_data()
     args.out.mkdir(parents=True, exist_ok=True)
     models = train_models(args.out / "serve-models", args.train_image, args.reuse_models)
     report = {"image": args.image, "image_mb": int(docker("image", "inspect", "-f", "{{.Size}}", args.image).stdout)

@@ -15,7 +15,8 @@ import time
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
-from helpers import UCI_DIR, WIKITEXT_DIR, FakeSageMaker, train_reference_vectors, write_vec  # noqa: E402
+from helpers import (UCI_DIR, WIKITEXT_DIR, FakeSageMaker, require_real_data,  # noqa: E402
+                     train_reference_vectors, write_vec)
 
 from headlines.text import Tokenizer  # noqa: E402
 
@@ -69,6 +70,7 @@ def main():
     parser.add_argument("--image", default="headlines-train:cpu")
     parser.add_argument("--output", default=str(REPO / "bench-results"))
     args = parser.parse_args()
+    require_real_data()
     output = pathlib.Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     rows = []

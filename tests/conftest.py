@@ -8,10 +8,15 @@ import subprocess
 
 import pytest
 
-from helpers import REPO, FakeSageMaker, docker
+from helpers import DATA_DIR_SETTING, REPO, FakeSageMaker, data_set, docker
 
 
 FOLDER_TIERS = ("container", "localmode", "aws")
+
+
+def pytest_report_header(config):
+    data = data_set()
+    return f"headline data: {data.source} ({data.train.parent}; {DATA_DIR_SETTING} points to real data)"
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m selects by marker

@@ -1,20 +1,30 @@
-"""Helpers shared by every test tier and the benchmarks: paths to the shared data, a fake /opt/ml, small
-models, and serving containers."""
+"""Helpers shared by every test tier and the benchmarks: the headline data, a fake /opt/ml, small models, and
+serving containers."""
 
+import atexit
+import dataclasses
+import functools
 import gzip
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
-UCI_DIR = SHARED_DATA / "uci-news-aggregator"
-WIKITEXT_DIR = SHARED_DATA / "wikitext2"
+# The one setting for real data: a folder with uci-news-aggregator/{train,test}.tsv (the UCI News Aggregator in its
+# newsCorpora.csv layout, split by story) and wikitext2/{valid,test}.txt, as developers and CI have beside the
+# checkout. Tests run on it where it is and on generated data where it is not (a plain clone, CodeBuild).
+DATA_DIR_SETTING = "HEADLINES_DATA_DIR"
+REAL_DATA_DIR = pathlib.Path(os.environ.get(DATA_DIR_SETTING) or REPO.parent / "shared" / "data")
+UCI_DIR = REAL_DATA_DIR / "uci-news-aggregator"
+WIKITEXT_DIR = REAL_DATA_DIR / "wikitext2"
+REAL_DATA_FILES = (UCI_DIR / "train.tsv", UCI_DIR / "test.tsv", WIKITEXT_DIR / "valid.txt", WIKITEXT_DIR / "test.txt")
 
 
 def load_script(name):
@@ -89,10 +99,85 @@ class FakeSageMaker:
         return json.loads((self.output_data_dir / "metrics.json").read_text())
 
 
-def uci_lines(path, limit=None):
+@dataclasses.dataclass(frozen=True)
+class DataSet:
+    """Headlines in the UCI newsCorpora.csv layout (ID TITLE URL PUBLISHER CATEGORY STORY ...), split by story into
+    train and test, and plain text to pre-train word vectors on."""
+
+    source: str  # "real" or "generated": thresholds that depend on the data are keyed by it
+    train: pathlib.Path
+    test: pathlib.Path
+    corpus: pathlib.Path
+
+    def train_rows(self, limit=None):
+        return _lines(self.train, limit)
+
+    def test_rows(self, limit=None):
+        return _lines(self.test, limit)
+
+    def corpus_text(self):
+        """The corpus lower-cased, as the word-vector tests train on it."""
+        return self.corpus.read_text(encoding="utf-8").lower()
+
+    def headlines(self, count):
+        """Titles of the test split, count of them (repeated when count is larger)."""
+        titles = [row.split("\t")[1] for row in self.test_rows()]
+        return [titles[i % len(titles)] for i in range(count)]
+
+
+def _lines(path, limit):
     with open(path, encoding="utf-8") as f:
         lines = [line.rstrip("\n") for line in f]
     return lines[:limit] if limit else lines
+
+
+def real_data():
+    """The real data, or None unless the data folder holds all of it."""
+    if not all(path.is_file() for path in REAL_DATA_FILES):
+        return None
+    return DataSet("real", UCI_DIR / "train.tsv", UCI_DIR / "test.tsv", WIKITEXT_DIR / "valid.txt")
+
+
+@functools.cache
+def generated_data():
+    """What scripts/make_demo_data.py writes (seeded: the same every time), once per process, removed at exit."""
+    folder = tempfile.mkdtemp(prefix="headlines-test-data-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    paths = load_script("make_demo_data").write_demo_data(folder)
+    return DataSet("generated", *(pathlib.Path(paths[name]) for name in ("train", "test", "corpus")))
+
+
+def data_set():
+    """What the tests run on: the real data where it is, else the generated data."""
+    return real_data() or generated_data()
+
+
+def data_sets():
+    """Every data set at hand, for tests cheap enough to run on each: the generated one, and the real one where
+    it is."""
+    return [generated_data()] + [data for data in [real_data()] if data]
+
+
+def require_real_data():
+    """The benchmarks measure the real data only; without it they stop and say what to fetch."""
+    missing = [str(path.relative_to(REAL_DATA_DIR)) for path in REAL_DATA_FILES if not path.is_file()]
+    if missing:
+        raise SystemExit(f"Benchmarks run on real data only, and {REAL_DATA_DIR} ({DATA_DIR_SETTING}) lacks "
+                         f"{', '.join(missing)}: scripts/download_public_data.py downloads the UCI News Aggregator "
+                         f"story split (its uci/train and uci/test files go there as uci-news-aggregator/train.tsv "
+                         f"and test.tsv), and WikiText-2's valid.txt and test.txt go in wikitext2/.")
+    return real_data()
+
+
+# Headlines of made-up words that no corpus has. In a train channel they give vectors with subwords some words to
+# build from character n-grams alone, on real and generated data alike (the generated corpus has every word of the
+# generated headlines).
+MADE_UP_HEADLINES = {"Zorblaxian glimmerphones outsell flurbwidgets": "t",
+                     "Quandrovex shares plunge on snargle fears": "b",
+                     "Blimperton stars in vorquish sequel": "e",
+                     "Grelfin virus spreads through plontic wards": "m"}
+MADE_UP_HEADLINE_ROWS = [f"{900000 + i}\t{title}\thttp://example.com/{i}\tExample\t{label}\tmade-up-{i}\texample.com\t0"
+                         for i, (title, label) in enumerate(MADE_UP_HEADLINES.items())]  # UCI layout, a story each
 
 
 def docker(*args, check=True, **kwargs):
@@ -136,25 +221,19 @@ SMALL_MODEL = {"epochs": 2, "batch_size": 32, "ngram_buckets": 5000, "embedding_
 
 
 def train_small_model(base, architecture="fasttext", rows=1200):
-    """A small model trained in-process on the first rows of the UCI split; returns its model folder."""
+    """A small model trained in-process on the first rows of the train split; returns its model folder."""
     import pytest
 
     from headlines.cli.train import main
 
     fake = FakeSageMaker(base)
-    fake.add_channel("train", {"train.tsv": uci_lines(UCI_DIR / "train.tsv", rows)})
+    fake.add_channel("train", {"train.tsv": data_set().train_rows(rows)})
     fake.write_config(dict(SMALL_MODEL, architecture=architecture))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SAGEMAKER_BASE_DIR", str(fake.base))
         patch.setenv("SM_NUM_GPUS", "0")
         assert main([]) == 0, (fake.base / "output" / "failure").read_text()
     return fake.model_dir
-
-
-def uci_headlines(count):
-    """Real headlines from the UCI test split, count of them (repeated when count is larger)."""
-    headlines = [line.split("\t")[1] for line in uci_lines(UCI_DIR / "test.tsv")]
-    return [headlines[i % len(headlines)] for i in range(count)]
 
 
 class ServeContainer:

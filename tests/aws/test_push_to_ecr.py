@@ -16,7 +16,7 @@ import urllib.request
 import docker as docker_sdk
 import pytest
 
-from helpers import REPO, SMALL_MODEL, FakeSageMaker, ServeContainer, docker, load_script
+from helpers import REPO, ServeContainer, docker, train_small_model
 from standins import free_port, wait_until
 
 PUSH = REPO / "scripts" / "push.py"
@@ -97,22 +97,6 @@ def prefix():
     return f"pushtest{os.getpid()}x{time.monotonic_ns() % 10 ** 6}"
 
 
-def demo_model(base):
-    """A small model folder, trained in-process on the demo's generated headlines."""
-    from headlines.cli.train import main
-
-    data = load_script("make_demo_data").write_demo_data(base / "data", train_stories=400, test_stories=10,
-                                                         corpus_sentences=10)
-    fake = FakeSageMaker(base / "opt_ml")
-    fake.add_channel("train", {"train.tsv": data["train"]})
-    fake.write_config(dict(SMALL_MODEL, architecture="fasttext"))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SAGEMAKER_BASE_DIR", str(fake.base))
-        patch.setenv("SM_NUM_GPUS", "0")
-        assert main([]) == 0, (fake.base / "output" / "failure").read_text()
-    return fake.model_dir
-
-
 def predict(container, headlines):
     request = urllib.request.Request(container.url("/invocations"), method="POST",
                                      data=json.dumps({"instances": headlines}).encode(),
@@ -161,7 +145,7 @@ def test_push_pull_by_digest_serve_and_push_again_as_a_no_op(moto, registry, che
     serve_ref = f"{registry.host}/headlines-serve@{pushed['images']['serve']['digest']}"
     client = docker_sdk.from_env()
     client.api.pull(serve_ref, auth_config={"username": "AWS", "password": registry.password})
-    container = ServeContainer(serve_ref, demo_model(tmp_path / "model"))
+    container = ServeContainer(serve_ref, train_small_model(tmp_path / "model"))
     try:
         container.start().wait_ready()
         [prediction] = predict(container, ["Stocks rally as inflation cools"])

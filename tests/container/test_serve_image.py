@@ -13,17 +13,19 @@ import requests
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from headlines.artifacts import HeadlineModel
-from helpers import SMALL_MODEL, UCI_DIR, FakeSageMaker, ServeContainer, docker, uci_headlines, uci_lines
+from helpers import SMALL_MODEL, FakeSageMaker, ServeContainer, data_set, docker
 from loadgen import http_request, run_load
+
+DATA = data_set()
 
 
 @pytest.fixture(scope="module")
 def models(cpu_image, tmp_path_factory):
-    """architecture -> model folder, each trained by the CPU training image on 1,200 UCI rows."""
+    """architecture -> model folder, each trained by the CPU training image on 1,200 rows."""
     folders = {}
     for architecture in ("fasttext", "cnn"):
         fake = FakeSageMaker(tmp_path_factory.mktemp(architecture))
-        fake.add_channel("train", {"train.tsv": uci_lines(UCI_DIR / "train.tsv", 1200)})
+        fake.add_channel("train", {"train.tsv": DATA.train_rows(1200)})
         fake.write_config(dict(SMALL_MODEL, architecture=architecture))
         result = docker("run", "--rm", "-v", f"{fake.base}:/opt/ml", cpu_image, "train", check=False)
         assert result.returncode == 0, result.stdout[-3000:]
@@ -55,7 +57,7 @@ def test_serve_command_and_no_command_both_serve(serve, command):
 @pytest.mark.parametrize("architecture", ["fasttext", "cnn"])
 def test_predictions_equal_the_in_process_model(serve, models, architecture):
     container = serve(architecture).wait_ready()
-    headlines = uci_headlines(300)
+    headlines = DATA.headlines(300)
     response = requests.post(container.url("/invocations"), json={"instances": headlines}, timeout=30)
     assert response.status_code == 200, response.text
     predictions = response.json()["predictions"]
@@ -103,7 +105,7 @@ def test_master_is_root_and_the_workers_are_not(serve):
 
 def test_sigterm_finishes_the_request_in_flight_and_exits_in_time(serve):
     container = serve().wait_ready()
-    body = "\n".join(uci_headlines(40000)).encode()
+    body = "\n".join(DATA.headlines(40000)).encode()
     answer = {}
 
     def slow_request():
@@ -135,7 +137,7 @@ def test_without_a_model_ping_is_503_with_the_reason_and_the_server_stays_up(ser
 
 def test_pings_answer_within_two_seconds_under_full_load(serve):
     container = serve().wait_ready()
-    request = http_request("localhost", "/invocations", json.dumps({"instances": uci_headlines(100)}).encode())
+    request = http_request("localhost", "/invocations", json.dumps({"instances": DATA.headlines(100)}).encode())
     stop = threading.Event()
     load = threading.Thread(target=run_load, args=(container.address, request, 32, 8, stop))
     load.start()
@@ -211,7 +213,7 @@ def test_after_fuzzing_the_server_is_healthy_and_no_worker_died(fuzz_target):
 def test_a_worker_killed_under_load_is_replaced(serve):
     container = serve(env={"SAGEMAKER_MODEL_SERVER_WORKERS": "2"}).wait_ready()
     before = container.wait_for_workers(2)
-    request = http_request("localhost", "/invocations", json.dumps({"instances": uci_headlines(1)}).encode())
+    request = http_request("localhost", "/invocations", json.dumps({"instances": DATA.headlines(1)}).encode())
     outcome = {}
     load = threading.Thread(target=lambda: outcome.update(result=run_load(container.address, request, 8, 6)))
     load.start()

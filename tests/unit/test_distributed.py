@@ -16,11 +16,15 @@ from headlines.data.formats import Example
 from headlines.data.splits import shard
 from headlines.errors import JobError
 from headlines.training import distributed
-from helpers import SMALL_MODEL, UCI_DIR, FakeSageMaker, uci_lines
+from helpers import SMALL_MODEL, FakeSageMaker, data_set
 
 LEADER, FOLLOWER = "127.0.0.1", "localhost"  # sorted: the first is hosts[0]
 HOSTS = (LEADER, FOLLOWER)
 JOB_SECONDS = 240
+DATA = data_set()
+# Below the test accuracy of two hosts training SMALL_MODEL on 1,600 rows (real: 0.79; generated, which is easier:
+# 0.96), with a margin.
+MIN_TEST_ACCURACY = {"real": 0.5, "generated": 0.85}
 
 
 def test_role_environment_is_the_mxnet_toolkits():
@@ -101,8 +105,8 @@ def _free_port():
 
 def _host(tmp_path, name, rows, hyperparameters=None, train_lines=None):
     fake = FakeSageMaker(tmp_path / name)
-    fake.add_channel("train", {"train.tsv": train_lines or uci_lines(UCI_DIR / "train.tsv", rows)})
-    fake.add_channel("test", {"test.tsv": uci_lines(UCI_DIR / "test.tsv", 400)})
+    fake.add_channel("train", {"train.tsv": train_lines or DATA.train_rows(rows)})
+    fake.add_channel("test", {"test.tsv": DATA.test_rows(400)})
     fake.write_config(dict(SMALL_MODEL, **(hyperparameters or {})), current_host=name, hosts=HOSTS)
     return fake
 
@@ -144,7 +148,7 @@ def test_two_hosts_train_one_model_written_by_the_first(tmp_path):
 
     metrics = leader.metrics()
     assert metrics["hosts"] == list(HOSTS) and metrics["kvstore"] == "dist_sync"
-    assert metrics["test"]["accuracy"] > 0.5
+    assert metrics["test"]["accuracy"] > MIN_TEST_ACCURACY[DATA.source]
     assert (leader.model_dir / "model-0000.params").exists()
     assert not follower.model_dir.exists() or not any(follower.model_dir.iterdir())
     assert not follower.output_data_dir.exists() or not any(follower.output_data_dir.iterdir())
@@ -152,7 +156,9 @@ def test_two_hosts_train_one_model_written_by_the_first(tmp_path):
     # Each worker trained on its own half of the same split.
     shares = sorted(re.search(r"worker (\d) of 2 \(dist_sync\): training on (\d+) of (\d+) train rows", log).groups()
                     for log in logs)
-    assert [share[0] for share in shares] == ["0", "1"] and shares[0][1:] == shares[1][1:] == ("720", "1440")
+    assert [share[0] for share in shares] == ["0", "1"] and shares[0][1:] == shares[1][1:]
+    rows, train_rows = map(int, shares[0][1:])
+    assert rows == train_rows // 2 and 0.8 * 1600 < train_rows < 1600  # train is what validation left of 1,600
     # The same weights on both workers: identical validation results every epoch.
     epochs = [[line.split("validation_loss=")[1].split(" samples")[0] for line in log.splitlines()
                if "validation_loss=" in line] for log in logs]
@@ -200,7 +206,7 @@ def test_a_host_killed_during_training_ends_the_other_within_seconds(tmp_path):
 def test_what_needs_one_host_is_refused_with_the_reason(sagemaker, hyperparameters, message):
     from headlines.cli.train import main
 
-    sagemaker.add_channel("train", {"train.tsv": uci_lines(UCI_DIR / "train.tsv", 200)})
+    sagemaker.add_channel("train", {"train.tsv": DATA.train_rows(200)})
     sagemaker.write_config(hyperparameters, current_host="algo-1", hosts=("algo-1", "algo-2"))
     assert main([]) == 1
     assert message in sagemaker.failure_file.read_text()
@@ -209,7 +215,7 @@ def test_what_needs_one_host_is_refused_with_the_reason(sagemaker, hyperparamete
 def test_a_sharded_channel_is_refused_on_several_hosts(sagemaker):
     from headlines.cli.train import main
 
-    sagemaker.add_channel("train", {"train.tsv": uci_lines(UCI_DIR / "train.tsv", 200)},
+    sagemaker.add_channel("train", {"train.tsv": DATA.train_rows(200)},
                           distribution="ShardedByS3Key")
     sagemaker.write_config({}, current_host="algo-1", hosts=("algo-1", "algo-2"))
     assert main([]) == 1

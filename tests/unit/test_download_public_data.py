@@ -10,7 +10,7 @@ import zipfile
 import pytest
 
 from headlines.data.formats import read_channel
-from helpers import UCI_DIR, load_script
+from helpers import data_set, load_script
 
 download_public_data = load_script("download_public_data")
 
@@ -27,7 +27,7 @@ def server(tmp_path):
 
 
 def _archives(root):
-    rows = (UCI_DIR / "train.tsv").read_text(encoding="utf-8").splitlines()[:600]
+    rows = data_set().train_rows(600)
     with zipfile.ZipFile(root / "NewsAggregatorDataset.zip", "w") as archive:
         archive.writestr("newsCorpora.csv", "\n".join(rows + ["a malformed row"]) + "\n")
         archive.writestr("2pageSessions.csv", "unused\n")

@@ -14,11 +14,14 @@ import pytest
 
 from headlines.cli.train import main
 from headlines.embeddings import job as embedding_job
-from helpers import SMALL_MODEL, UCI_DIR, WIKITEXT_DIR, uci_lines
+from helpers import MADE_UP_HEADLINE_ROWS, SMALL_MODEL, data_set
 
 SMALL_VECTORS = {"mode": "skipgram", "vector_dim": 16, "buckets": 5000, "epochs": 2, "min_count": 2}
-PAIRS = ["# word1 word2 score", "king queen 8.5", "city town 7.9", "music song 7.0", "war peace 3.2",
-         "january february 7.5", "river water 7.0", "film movie 9.0", "zzzq xxxv 1.0"]
+DATA = data_set()
+# Words of both the real corpus and the generated one (each at least min_count times in its first 1,500 lines), and
+# one pair of neither.
+PAIRS = ["# word1 word2 score", "film movie 9.0", "music album 7.0", "singer band 6.5", "cancer disease 8.0",
+         "hospital patients 7.0", "satellite space 7.5", "bank rates 6.0", "zzzq xxxv 1.0"]
 
 
 @pytest.fixture(autouse=True)
@@ -28,8 +31,8 @@ def default_sigterm():
 
 
 @pytest.fixture(scope="module")
-def wikitext_lines():
-    return open(WIKITEXT_DIR / "valid.txt", encoding="utf-8").read().lower().splitlines()[:1500]
+def corpus_lines():
+    return DATA.corpus_text().splitlines()[:1500]
 
 
 def _job(sagemaker, lines, evaluation=True, **hyperparameters):
@@ -45,16 +48,16 @@ def _vectors_txt(model_dir):
 
 
 @pytest.mark.parametrize("mode,subwords", [("skipgram", "true"), ("cbow", "false"), ("batch_skipgram", "true")])
-def test_job_writes_blazingtext_outputs(sagemaker, wikitext_lines, mode, subwords, capfd, monkeypatch):
+def test_job_writes_blazingtext_outputs(sagemaker, corpus_lines, mode, subwords, capfd, monkeypatch):
     monkeypatch.setattr(embedding_job, "PROGRESS_LOG_SECONDS", 0)
-    _job(sagemaker, wikitext_lines, mode=mode, subwords=subwords)
+    _job(sagemaker, corpus_lines, mode=mode, subwords=subwords)
     assert main([]) == 0
     log = [line.split(": ", 1)[-1] for line in capfd.readouterr().out.splitlines()]
     assert sorted(os.listdir(sagemaker.model_dir)) == ["eval.json", "vectors.bin", "vectors.txt"]
     header, vectors = _vectors_txt(sagemaker.model_dir)
     metrics = sagemaker.metrics()
     assert header == f"{metrics['vocabulary_size']} 16" and len(vectors) == metrics["vocabulary_size"]
-    counts = [sum(line.split().count(w) for line in wikitext_lines) for w in list(vectors)[:20] if w != "</s>"]
+    counts = [sum(line.split().count(w) for line in corpus_lines) for w in list(vectors)[:20] if w != "</s>"]
     assert counts == sorted(counts, reverse=True)  # descending frequency
     assert [row["epoch"] for row in metrics["history"]] == [1, 2]
     assert all(0 < row["loss"] < 10 for row in metrics["history"])
@@ -69,16 +72,16 @@ def test_job_writes_blazingtext_outputs(sagemaker, wikitext_lines, mode, subword
     assert any(re.fullmatch(r"epoch=2 loss=[\d.]+ words_per_second=\d+ epoch_seconds=[\d.]+", line) for line in log)
 
 
-def test_same_seed_gives_the_same_vectors(sagemaker, wikitext_lines):
-    _job(sagemaker, wikitext_lines[:300], evaluation=False, subwords="true")
+def test_same_seed_gives_the_same_vectors(sagemaker, corpus_lines):
+    _job(sagemaker, corpus_lines[:300], evaluation=False, subwords="true")
     assert main([]) == 0
     first = (sagemaker.model_dir / "vectors.bin").read_bytes()
     assert main([]) == 0
     assert (sagemaker.model_dir / "vectors.bin").read_bytes() == first
 
 
-def test_classifier_takes_the_output_as_its_embeddings_channel(sagemaker, wikitext_lines, tmp_path):
-    _job(sagemaker, wikitext_lines, subwords="true")
+def test_classifier_takes_the_output_as_its_embeddings_channel(sagemaker, corpus_lines, tmp_path):
+    _job(sagemaker, corpus_lines, subwords="true")
     assert main([]) == 0
     vectors_dir = tmp_path / "vectors"
     os.rename(sagemaker.model_dir, vectors_dir)
@@ -87,7 +90,7 @@ def test_classifier_takes_the_output_as_its_embeddings_channel(sagemaker, wikite
             path.unlink()
         (sagemaker.base / "input" / "data" / name).rmdir()
     sagemaker.channels.clear()
-    sagemaker.add_channel("train", {"train.tsv": uci_lines(UCI_DIR / "train.tsv", 600)})
+    sagemaker.add_channel("train", {"train.tsv": DATA.train_rows(600) + MADE_UP_HEADLINE_ROWS})
     sagemaker.add_channel("embeddings", {p.name: str(p) for p in vectors_dir.iterdir()})
     sagemaker.write_config(dict(SMALL_MODEL, embedding_dim=16))
     assert main([]) == 0
@@ -108,17 +111,17 @@ def test_classifier_takes_the_output_as_its_embeddings_channel(sagemaker, wikite
     ({"mode": "skipgram", "learning_rate": "10", "update_tokens": "100000", "min_count": "1"}, ("train",),
      "Training diverged: the loss became"),
 ])
-def test_bad_configuration_fails_with_a_clear_reason(sagemaker, wikitext_lines, hyperparameters, channels, message):
+def test_bad_configuration_fails_with_a_clear_reason(sagemaker, corpus_lines, hyperparameters, channels, message):
     for name in channels:
-        sagemaker.add_channel(name, {"data.txt": wikitext_lines[:300] if name != "evaluation" else PAIRS})
+        sagemaker.add_channel(name, {"data.txt": corpus_lines[:300] if name != "evaluation" else PAIRS})
     sagemaker.write_config(hyperparameters)
     assert main([]) == 1
     assert message in sagemaker.failure_file.read_text()
     assert not sagemaker.model_dir.exists() or not os.listdir(sagemaker.model_dir)
 
 
-def test_sigterm_stops_the_job_without_leaving_vectors(sagemaker, wikitext_lines, tmp_path):
-    _job(sagemaker, wikitext_lines * 20, evaluation=False, epochs=50)
+def test_sigterm_stops_the_job_without_leaving_vectors(sagemaker, corpus_lines, tmp_path):
+    _job(sagemaker, corpus_lines * 20, evaluation=False, epochs=50)
     log_path = tmp_path / "job.log"
     env = dict(os.environ, SAGEMAKER_BASE_DIR=str(sagemaker.base), SM_NUM_GPUS="0")
     with open(log_path, "w") as log:

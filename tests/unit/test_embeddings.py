@@ -10,7 +10,7 @@ from headlines.embeddings.pretrained import (FROM_SUBWORDS, IN_VOCABULARY, MISSI
                                              load_pretrained)
 from headlines.errors import JobError
 from headlines.text import PADDING_TOKEN, UNKNOWN_TOKEN, build_vocabulary
-from helpers import WIKITEXT_DIR, train_reference_vectors, write_vec
+from helpers import data_set, train_reference_vectors, write_vec
 
 fasttext = pytest.importorskip("fasttext")
 
@@ -22,8 +22,7 @@ def fasttext_model(tmp_path_factory):
     """A small subword model trained by Facebook's fasttext package, saved as .bin and .vec."""
     folder = tmp_path_factory.mktemp("ft")
     corpus = folder / "corpus.txt"
-    corpus.write_text(WIKITEXT_DIR.joinpath("valid.txt").read_text(encoding="utf-8")[:400_000].lower(),
-                      encoding="utf-8")
+    corpus.write_text(data_set().corpus_text()[:400_000], encoding="utf-8")
     model = train_reference_vectors(corpus, folder / "model.bin", model="skipgram", dim=16, epoch=1, minCount=3,
                                     minn=3, maxn=5, bucket=200000, lr=0.025, thread=1, verbose=0)
     write_vec(model, folder / "model.vec")

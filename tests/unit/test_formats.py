@@ -4,7 +4,7 @@ import pytest
 
 from headlines.data.formats import Example, ReadReport, detect_format, label_names, read_channel, read_file
 from headlines.errors import JobError
-from helpers import UCI_DIR, uci_lines, write_lines
+from helpers import data_sets, write_lines
 
 UCI_ROW = "1\tFed raises rates\thttp://x\tReuters\tb\tstory1\tx.com\t1394470370698"
 
@@ -26,11 +26,11 @@ def test_uci_titles_with_quotes_are_not_unquoted(tmp_path):
     assert examples[0].text == '"Frozen" tops box office, says "Variety"'
 
 
-def test_real_uci_file_reads_every_row():
+@pytest.mark.parametrize("data", data_sets(), ids=lambda data: data.source)
+def test_uci_split_reads_every_row(data):
     report = ReadReport("train")
-    examples = list(read_file(str(UCI_DIR / "test.tsv"), report))
-    assert len(examples) == len(uci_lines(UCI_DIR / "test.tsv")) == 2195
-    assert report.bad_rows == 0
+    examples = list(read_file(str(data.test), report))
+    assert len(examples) == len(data.test_rows()) and report.bad_rows == 0
     assert {e.label for e in examples} == {"b", "e", "m", "t"}
 
 

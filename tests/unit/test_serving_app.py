@@ -10,7 +10,7 @@ from headlines.artifacts import HeadlineModel
 from headlines.environment import ServingEnvironment
 from headlines.serving.app import create_app
 from headlines.serving.predictor import Predictor
-from helpers import train_small_model, uci_headlines
+from helpers import data_set, train_small_model
 
 HEADLINES = ["Fed raises interest rates again", "Kim Kardashian, Kanye West wedding photos",
              "Ebola outbreak spreads in West Africa", "Apple unveils new iPhone and smartwatch"]
@@ -240,7 +240,7 @@ def test_a_request_is_one_forward_pass_and_big_ones_go_in_batches(model, monkeyp
     calls = []
     original = model.predict_proba
     monkeypatch.setattr(model, "predict_proba", lambda texts: calls.append(len(texts)) or original(texts))
-    headlines = uci_headlines(1000)
+    headlines = data_set().headlines(1000)
     whole = Predictor(model).probabilities(headlines)
     assert calls == [1000]
     calls.clear()

@@ -17,7 +17,7 @@ import requests
 
 from headlines.environment import ServingEnvironment
 from headlines.serving import server
-from helpers import train_small_model, uci_headlines
+from helpers import data_set, train_small_model
 
 
 def test_gunicorn_options_follow_the_settings():
@@ -82,7 +82,7 @@ def test_sigterm_drains_the_request_in_flight_then_exits(model_base):
     local = LocalServer(model_base)
     try:
         local.wait_for(200)
-        body = "\n".join(uci_headlines(20000)).encode()
+        body = "\n".join(data_set().headlines(20000)).encode()
         answer = {}
         request = threading.Thread(target=lambda: answer.update(response=requests.post(
             local.url("/invocations"), data=body, headers={"Content-Type": "text/plain"}, timeout=60)))

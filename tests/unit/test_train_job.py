@@ -11,7 +11,12 @@ import pytest
 
 from headlines.artifacts import MODEL_FILES, HeadlineModel
 from headlines.cli.train import main
-from helpers import SMALL_MODEL as SMALL, UCI_DIR, uci_lines
+from helpers import SMALL_MODEL as SMALL, data_set
+
+DATA = data_set()
+# Below the test accuracy of either architecture after SMALL's 2 epochs on 1,200 rows (real: 0.74 fasttext, 0.52
+# cnn; generated, which is easier: 0.96, 0.84), with a margin.
+MIN_TEST_ACCURACY = {"real": 0.4, "generated": 0.7}
 
 
 @pytest.fixture(autouse=True)
@@ -22,7 +27,7 @@ def default_sigterm():
 
 @pytest.fixture(scope="module")
 def small_data():
-    return uci_lines(UCI_DIR / "train.tsv", 1200), uci_lines(UCI_DIR / "test.tsv", 300)
+    return DATA.train_rows(1200), DATA.test_rows(300)
 
 
 def _job(sagemaker, small_data, **hyperparameters):
@@ -39,7 +44,8 @@ def test_job_writes_model_metrics_and_plots(sagemaker, small_data, architecture)
     assert sorted(os.listdir(sagemaker.model_dir)) == sorted(MODEL_FILES)
     metrics = sagemaker.metrics()
     assert metrics["architecture"] == architecture and metrics["epochs_run"] == 2
-    assert metrics["test"]["samples"] == 300 and 0.4 < metrics["test"]["accuracy"] <= 1
+    assert metrics["test"]["samples"] == 300
+    assert MIN_TEST_ACCURACY[DATA.source] < metrics["test"]["accuracy"] <= 1
     assert set(metrics["test"]["per_class"]) == {"b", "e", "m", "t"}
     assert metrics["data"]["train"]["rows"] == 1200 and metrics["data"]["train"]["bad_rows"] == 0
     assert metrics["validation_source"] == "split of train, grouped by story"
@@ -81,7 +87,8 @@ def test_validation_channel_and_unseen_test_labels(sagemaker, small_data):
 
 def test_embeddings_channel_initialises_and_reports_coverage(sagemaker, small_data):
     _job(sagemaker, small_data, embedding_dim="auto", freeze_embedding_epochs=1)
-    sagemaker.add_channel("embeddings", {"vectors.txt": ["3 4", "the 1 0 0 0", "to 0 1 0 0", "of 0 0 1 0"]})
+    # Words that both the real and the generated headlines have.
+    sagemaker.add_channel("embeddings", {"vectors.txt": ["3 4", "the 1 0 0 0", "on 0 1 0 0", "of 0 0 1 0"]})
     assert main([]) == 0
     coverage = sagemaker.metrics()["embedding_coverage"]
     assert coverage["dim"] == 4 and coverage["types_in_pretrained_vocabulary"] == 3
