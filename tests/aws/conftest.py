@@ -1,8 +1,14 @@
 """Fixtures of the `aws` tier: moto in server mode and a local registry standing in for ECR (tests/aws/standins.py).
 Nothing here reaches AWS: every endpoint is on 127.0.0.1."""
 
+import io
+import json
+import tarfile
+
+import docker as docker_sdk
 import pytest
 
+from helpers import docker
 from standins import LocalRegistry, MotoServer
 
 
@@ -26,3 +32,25 @@ def registry(moto, tmp_path, docker_engine):
     registry = LocalRegistry(tmp_path / "registry", moto)
     yield registry
     registry.close()
+
+
+@pytest.fixture
+def tiny_images(docker_engine):
+    """make(name, content): a one-file image made on the spot (nothing to pull or build), tagged name."""
+    client, made = docker_sdk.from_env(), []
+
+    def make(name, content):
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            info = tarfile.TarInfo("content.txt")
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+        image_id = json.loads(client.api.import_image_from_data(archive.getvalue()))["status"]
+        repository, tag = name.rsplit(":", 1)
+        client.api.tag(image_id, repository, tag, force=True)
+        made.append(image_id)
+        return image_id
+
+    yield make
+    for image_id in made:
+        docker("rmi", "-f", image_id, check=False)

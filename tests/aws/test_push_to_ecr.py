@@ -2,13 +2,11 @@
 only takes the password moto's token decodes to. The images' bytes go to that registry (--registry-host); every URI
 reported stays the canonical ECR one. Each failure the script promises a sentence for is brought about for real."""
 
-import io
 import json
 import os
 import socket
 import subprocess
 import sys
-import tarfile
 import time
 import types
 import urllib.request
@@ -67,28 +65,6 @@ def ecr_state(moto):
 
 def registry_state(registry):
     return {repository: registry.tags(repository) for repository in registry.repositories()}
-
-
-@pytest.fixture
-def tiny_images(docker_engine):
-    """make(name, content): a one-file image made on the spot (nothing to pull or build), tagged name."""
-    client, made = docker_sdk.from_env(), []
-
-    def make(name, content):
-        archive = io.BytesIO()
-        with tarfile.open(fileobj=archive, mode="w") as tar:
-            info = tarfile.TarInfo("content.txt")
-            info.size = len(content)
-            tar.addfile(info, io.BytesIO(content))
-        image_id = json.loads(client.api.import_image_from_data(archive.getvalue()))["status"]
-        repository, tag = name.rsplit(":", 1)
-        client.api.tag(image_id, repository, tag, force=True)
-        made.append(image_id)
-        return image_id
-
-    yield make
-    for image_id in made:
-        docker("rmi", "-f", image_id, check=False)
 
 
 @pytest.fixture

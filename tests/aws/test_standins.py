@@ -2,26 +2,9 @@
 it shows up in moto's ECR as ECR would list it (same digest, tag and media type)."""
 
 import base64
-import io
-import json
-import tarfile
 
 import docker as docker_sdk
 import pytest
-
-
-@pytest.fixture
-def tiny_image(docker_engine):
-    """A one-file image made on the spot (nothing to pull)."""
-    archive = io.BytesIO()
-    with tarfile.open(fileobj=archive, mode="w") as tar:
-        info = tarfile.TarInfo("hello.txt")
-        info.size = 5
-        tar.addfile(info, io.BytesIO(b"hello"))
-    client = docker_sdk.from_env()
-    image_id = json.loads(client.api.import_image_from_data(archive.getvalue()))["status"]
-    yield client, image_id
-    client.images.remove(image_id, force=True)
 
 
 def test_registry_login_needs_the_decoded_ecr_token(moto, registry):
@@ -33,8 +16,9 @@ def test_registry_login_needs_the_decoded_ecr_token(moto, registry):
         client.login(username=user, password=token, registry=registry.host, reauth=True)
 
 
-def test_a_pushed_manifest_is_listed_by_moto_ecr(moto, registry, tiny_image):
-    client, image_id = tiny_image
+def test_a_pushed_manifest_is_listed_by_moto_ecr(moto, registry, tiny_images):
+    image_id = tiny_images("stand-in-test:latest", b"hello")
+    client = docker_sdk.from_env()
     moto.client("ecr").create_repository(repositoryName="stand-in")
     client.images.get(image_id).tag(f"{registry.host}/stand-in", "v1")
     auth = {"username": "AWS", "password": registry.password}
