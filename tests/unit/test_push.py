@@ -107,6 +107,14 @@ def aws_env(tmp_path, monkeypatch):
     return monkeypatch
 
 
+@pytest.fixture
+def mock_ecr(aws_env):
+    """moto's in-process ECR and STS, in us-east-1, for the whole test."""
+    aws_env.setenv("AWS_REGION", "us-east-1")
+    with mock_aws():
+        yield aws_env
+
+
 def _args(*argv):
     return push.parser().parse_args(list(argv))
 
@@ -124,20 +132,16 @@ def test_region_comes_from_the_argument_then_the_environment_then_the_profile(aw
         push.aws_session(_args())
 
 
-def test_account_comes_from_the_argument_else_sts(aws_env, capsys):
-    aws_env.setenv("AWS_REGION", "us-east-1")
-    with mock_aws():
-        session, region = push.aws_session(_args())
-        assert push.account_id(push.Calls(), session, region, None) == ACCOUNT
-        assert push.account_id(push.Calls(dry_run=True), session, region, "210987654321") == "210987654321"
+def test_account_comes_from_the_argument_else_sts(mock_ecr, capsys):
+    session, region = push.aws_session(_args())
+    assert push.account_id(push.Calls(), session, region, None) == ACCOUNT
+    assert push.account_id(push.Calls(dry_run=True), session, region, "210987654321") == "210987654321"
     assert capsys.readouterr().out == ""  # no STS call when the account is given
     assert push.ecr_registry("210987654321", "cn-north-1") == "210987654321.dkr.ecr.cn-north-1.amazonaws.com.cn"
 
 
-def test_login_password_prints_the_decoded_password_alone(aws_env, capsys):
-    aws_env.setenv("AWS_REGION", "us-east-1")
-    with mock_aws():
-        assert push.main(["--login-password"]) == 0
+def test_login_password_prints_the_decoded_password_alone(mock_ecr, capsys):
+    assert push.main(["--login-password"]) == 0
     captured = capsys.readouterr()
     assert captured.out == f"{ACCOUNT}-auth-token\n"
     assert "auth-token" not in captured.err
@@ -152,49 +156,43 @@ def _pusher(calls, api=None, host=REGISTRY):
     return push.Pusher(calls, api, boto3.client("ecr", region_name="us-east-1"), REGISTRY, host, "headlines")
 
 
-def test_a_missing_repository_is_created_with_every_setting(aws_env, capsys):
-    aws_env.setenv("AWS_REGION", "us-east-1")
-    with mock_aws():
-        pusher = _pusher(push.Calls())
-        pusher.ensure_repository("headlines-serve", 7, push.pull_policy(["210987654321"]))
-        [repository] = pusher.ecr.describe_repositories()["repositories"]
-        assert repository["imageScanningConfiguration"] == {"scanOnPush": True}
-        assert repository["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
-        assert repository["imageTagMutabilityExclusionFilters"] == [{"filterType": "WILDCARD", "filter": "cache-*"}]
-        rules = json.loads(pusher.ecr.get_lifecycle_policy(repositoryName="headlines-serve")["lifecyclePolicyText"])
-        assert [rule["selection"]["tagStatus"] for rule in rules["rules"]] == ["untagged", "tagged"]
-        assert rules["rules"][1]["selection"]["countNumber"] == 7
-        policy = json.loads(pusher.ecr.get_repository_policy(repositoryName="headlines-serve")["policyText"])
-        assert policy["Statement"][0]["Principal"] == {"Service": "sagemaker.amazonaws.com"}
-        assert policy["Statement"][1]["Principal"] == {"AWS": ["arn:aws:iam::210987654321:root"]}
-        assert "ecr:BatchGetImage" in policy["Statement"][0]["Action"]
+def test_a_missing_repository_is_created_with_every_setting(mock_ecr, capsys):
+    pusher = _pusher(push.Calls())
+    pusher.ensure_repository("headlines-serve", 7, push.pull_policy(["210987654321"]))
+    [repository] = pusher.ecr.describe_repositories()["repositories"]
+    assert repository["imageScanningConfiguration"] == {"scanOnPush": True}
+    assert repository["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
+    assert repository["imageTagMutabilityExclusionFilters"] == [{"filterType": "WILDCARD", "filter": "cache-*"}]
+    rules = json.loads(pusher.ecr.get_lifecycle_policy(repositoryName="headlines-serve")["lifecyclePolicyText"])
+    assert [rule["selection"]["tagStatus"] for rule in rules["rules"]] == ["untagged", "tagged"]
+    assert rules["rules"][1]["selection"]["countNumber"] == 7
+    policy = json.loads(pusher.ecr.get_repository_policy(repositoryName="headlines-serve")["policyText"])
+    assert policy["Statement"][0]["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+    assert policy["Statement"][1]["Principal"] == {"AWS": ["arn:aws:iam::210987654321:root"]}
+    assert "ecr:BatchGetImage" in policy["Statement"][0]["Action"]
     assert capsys.readouterr().err.splitlines()[0].startswith('ecr.CreateRepository(repositoryName="headlines-serve"')
 
 
-def test_an_existing_repository_is_corrected_and_then_left_alone(aws_env, capsys):
-    aws_env.setenv("AWS_REGION", "us-east-1")
-    with mock_aws():
-        calls = push.Calls()
-        pusher = _pusher(calls)
-        pusher.ecr.create_repository(repositoryName="headlines-train", imageTagMutability="MUTABLE")
-        pusher.ensure_repository("headlines-train", 30, None)
-        assert calls.changes == ["ecr.PutImageScanningConfiguration", "ecr.PutImageTagMutability",
-                                 "ecr.PutLifecyclePolicy"]
-        [repository] = pusher.ecr.describe_repositories()["repositories"]
-        assert repository["imageScanningConfiguration"] == {"scanOnPush": True}
-        assert repository["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
-        pusher.ensure_repository("headlines-train", 30, None)
-        assert len(calls.changes) == 3  # nothing more to change
-        pusher.ensure_repository("headlines-train", 31, push.pull_policy([]))
-        assert calls.changes[3:] == ["ecr.PutLifecyclePolicy", "ecr.SetRepositoryPolicy"]
+def test_an_existing_repository_is_corrected_and_then_left_alone(mock_ecr, capsys):
+    calls = push.Calls()
+    pusher = _pusher(calls)
+    pusher.ecr.create_repository(repositoryName="headlines-train", imageTagMutability="MUTABLE")
+    pusher.ensure_repository("headlines-train", 30, None)
+    assert calls.changes == ["ecr.PutImageScanningConfiguration", "ecr.PutImageTagMutability",
+                             "ecr.PutLifecyclePolicy"]
+    [repository] = pusher.ecr.describe_repositories()["repositories"]
+    assert repository["imageScanningConfiguration"] == {"scanOnPush": True}
+    assert repository["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
+    pusher.ensure_repository("headlines-train", 30, None)
+    assert len(calls.changes) == 3  # nothing more to change
+    pusher.ensure_repository("headlines-train", 31, push.pull_policy([]))
+    assert calls.changes[3:] == ["ecr.PutLifecyclePolicy", "ecr.SetRepositoryPolicy"]
 
 
-def test_a_dry_run_makes_only_read_calls_and_lists_the_rest(aws_env, capsys):
-    aws_env.setenv("AWS_REGION", "us-east-1")
-    with mock_aws():
-        pusher = _pusher(push.Calls(dry_run=True))
-        pusher.ensure_repository("headlines-serve", 30, push.pull_policy([]))
-        assert pusher.ecr.describe_repositories()["repositories"] == []
+def test_a_dry_run_makes_only_read_calls_and_lists_the_rest(mock_ecr, capsys):
+    pusher = _pusher(push.Calls(dry_run=True))
+    pusher.ensure_repository("headlines-serve", 30, push.pull_policy([]))
+    assert pusher.ecr.describe_repositories()["repositories"] == []
     out = capsys.readouterr().out.splitlines()
     assert out[0] == 'call ecr.DescribeRepositories(repositoryNames=["headlines-serve"])'
     assert [line.split("(")[0] for line in out[1:]] == [
@@ -245,14 +243,21 @@ def _hold(ecr, repository, tag, config, media_type=push.DOCKER_V2_MANIFEST):
                          imageManifestMediaType=media_type)["image"]["imageId"]["imageDigest"]
 
 
-def test_push_logs_in_with_the_decoded_token_pushes_every_tag_and_reports_the_canonical_uri(aws_env, monkeypatch):
+@pytest.fixture
+def serve_repository(mock_ecr):
+    """(pusher, its fake Docker API), the serving image's repository in moto's ECR with every setting."""
+    api = FakeDocker()
+    pusher = _pusher(push.Calls(), api)
+    pusher.ensure_repository("headlines-serve", 30, None)
+    return pusher, api
+
+
+def test_push_logs_in_with_the_decoded_token_pushes_every_tag_and_reports_the_canonical_uri(mock_ecr, monkeypatch):
     monkeypatch.delenv("IMAGE_PREFIX", raising=False)
-    aws_env.setenv("AWS_REGION", "us-east-1")
-    with mock_aws():
-        api = FakeDocker()
-        pusher = _pusher(push.Calls(), api, host="127.0.0.1:5000")
-        pusher.ensure_repository("headlines-serve", 30, None)
-        record = pusher.push(_local(), ["abc-cpu", "v1-cpu"], [])
+    api = FakeDocker()
+    pusher = _pusher(push.Calls(), api, host="127.0.0.1:5000")
+    pusher.ensure_repository("headlines-serve", 30, None)
+    record = pusher.push(_local(), ["abc-cpu", "v1-cpu"], [])
     assert api.log[0] == ("login", "AWS", f"{ACCOUNT}-auth-token", "127.0.0.1:5000")
     assert [entry for entry in api.log if entry[0] == "push"] == [
         ("push", "127.0.0.1:5000/headlines-serve:abc-cpu", f"{ACCOUNT}-auth-token"),
@@ -263,41 +268,30 @@ def test_push_logs_in_with_the_decoded_token_pushes_every_tag_and_reports_the_ca
     assert record["media_type"] == push.DOCKER_V2_MANIFEST and record["local"] == "headlines-serve:cpu"
 
 
-def test_tags_ecr_holds_for_the_same_image_are_not_pushed_again(aws_env):
-    aws_env.setenv("AWS_REGION", "us-east-1")
-    with mock_aws():
-        api = FakeDocker()
-        pusher = _pusher(push.Calls(), api)
-        pusher.ensure_repository("headlines-serve", 30, None)
-        digest = _hold(pusher.ecr, "headlines-serve", "abc-cpu", LOCAL_ID)
-        record = pusher.push(_local(), ["abc-cpu"], [])
-        assert api.log == [] and not record["pushed"] and record["digest"] == digest
-        record = pusher.push(_local(), ["abc-cpu", "v1-cpu"], [])  # the commit got a version tag since
-        assert [entry[1] for entry in api.log if entry[0] == "push"] == [f"{REGISTRY}/headlines-serve:v1-cpu"]
-        assert record["pushed"]
+def test_tags_ecr_holds_for_the_same_image_are_not_pushed_again(serve_repository):
+    pusher, api = serve_repository
+    digest = _hold(pusher.ecr, "headlines-serve", "abc-cpu", LOCAL_ID)
+    record = pusher.push(_local(), ["abc-cpu"], [])
+    assert api.log == [] and not record["pushed"] and record["digest"] == digest
+    record = pusher.push(_local(), ["abc-cpu", "v1-cpu"], [])  # the commit got a version tag since
+    assert [entry[1] for entry in api.log if entry[0] == "push"] == [f"{REGISTRY}/headlines-serve:v1-cpu"]
+    assert record["pushed"]
 
 
-def test_a_different_image_under_an_existing_tag_is_refused(aws_env):
-    aws_env.setenv("AWS_REGION", "us-east-1")
-    with mock_aws():
-        api = FakeDocker()
-        pusher = _pusher(push.Calls(), api)
-        pusher.ensure_repository("headlines-serve", 30, None)
-        _hold(pusher.ecr, "headlines-serve", "abc-cpu", OTHER_ID)
-        with pytest.raises(push.PushError, match=f"headlines-serve:abc-cpu already holds a different image .*"
-                                                 f"{OTHER_ID}.*{LOCAL_ID}.*immutable"):
-            pusher.push(_local(), ["abc-cpu"], [])
+def test_a_different_image_under_an_existing_tag_is_refused(serve_repository):
+    pusher, api = serve_repository
+    _hold(pusher.ecr, "headlines-serve", "abc-cpu", OTHER_ID)
+    with pytest.raises(push.PushError, match=f"headlines-serve:abc-cpu already holds a different image .*"
+                                             f"{OTHER_ID}.*{LOCAL_ID}.*immutable"):
+        pusher.push(_local(), ["abc-cpu"], [])
     assert api.log == []
 
 
-def test_an_index_already_under_the_tag_is_refused(aws_env):
-    aws_env.setenv("AWS_REGION", "us-east-1")
-    with mock_aws():
-        pusher = _pusher(push.Calls(), FakeDocker())
-        pusher.ensure_repository("headlines-serve", 30, None)
-        _hold(pusher.ecr, "headlines-serve", "abc-cpu", LOCAL_ID, "application/vnd.oci.image.manifest.v1+json")
-        with pytest.raises(push.PushError, match="oci.image.manifest.v1.*single-platform Docker v2 schema 2"):
-            pusher.push(_local(), ["abc-cpu"], [])
+def test_an_index_already_under_the_tag_is_refused(serve_repository):
+    pusher, _ = serve_repository
+    _hold(pusher.ecr, "headlines-serve", "abc-cpu", LOCAL_ID, "application/vnd.oci.image.manifest.v1+json")
+    with pytest.raises(push.PushError, match="oci.image.manifest.v1.*single-platform Docker v2 schema 2"):
+        pusher.push(_local(), ["abc-cpu"], [])
 
 
 def test_only_a_docker_v2_schema_2_manifest_passes():
@@ -306,19 +300,15 @@ def test_only_a_docker_v2_schema_2_manifest_passes():
     push.check_manifest(push.DOCKER_V2_MANIFEST, "r@sha256:x")
 
 
-def test_cache_tags_move_and_are_not_reported(aws_env):
-    aws_env.setenv("AWS_REGION", "us-east-1")
-    with mock_aws():
-        api = FakeDocker()
-        pusher = _pusher(push.Calls(), api)
-        pusher.ensure_repository("headlines-serve", 30, None)
-        _hold(pusher.ecr, "headlines-serve", "abc-cpu", LOCAL_ID)
-        _hold(pusher.ecr, "headlines-serve", "cache-serve", LOCAL_ID)
-        _hold(pusher.ecr, "headlines-serve", "cache-serve-build-env", OTHER_ID)
-        stage_id = "sha256:" + "3" * 64
-        record = pusher.push(_local(), ["abc-cpu"], [("headlines-serve:cpu", LOCAL_ID, "cache-serve"),
-                                                     ("headlines-serve:cpu-build-env", stage_id,
-                                                      "cache-serve-build-env")])
+def test_cache_tags_move_and_are_not_reported(serve_repository):
+    pusher, api = serve_repository
+    _hold(pusher.ecr, "headlines-serve", "abc-cpu", LOCAL_ID)
+    _hold(pusher.ecr, "headlines-serve", "cache-serve", LOCAL_ID)
+    _hold(pusher.ecr, "headlines-serve", "cache-serve-build-env", OTHER_ID)
+    stage_id = "sha256:" + "3" * 64
+    record = pusher.push(_local(), ["abc-cpu"], [("headlines-serve:cpu", LOCAL_ID, "cache-serve"),
+                                                 ("headlines-serve:cpu-build-env", stage_id,
+                                                  "cache-serve-build-env")])
     pushed = [entry[1] for entry in api.log if entry[0] == "push"]
     assert pushed == [f"{REGISTRY}/headlines-serve:cache-serve-build-env"]
     assert record["tags"] == ["abc-cpu"] and not record["pushed"]
