@@ -324,12 +324,16 @@ def search_ranges(ranges, static, channels):
     return checked
 
 
+def trains_word_vectors(hyperparameters):
+    return schema.job_mode(hyperparameters) in schema.EMBEDDING_MODES
+
+
 def metric_definitions(hyperparameters):
-    return EMBEDDING_METRICS if schema.job_mode(hyperparameters) in schema.EMBEDDING_MODES else CLASSIFIER_METRICS
+    return EMBEDDING_METRICS if trains_word_vectors(hyperparameters) else CLASSIFIER_METRICS
 
 
 def job_base_name(hyperparameters):
-    return WORD_VECTORS_JOB_NAME if schema.job_mode(hyperparameters) in schema.EMBEDDING_MODES else CLASSIFIER_JOB_NAME
+    return WORD_VECTORS_JOB_NAME if trains_word_vectors(hyperparameters) else CLASSIFIER_JOB_NAME
 
 
 def session_region():
