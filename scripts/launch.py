@@ -29,11 +29,12 @@ or endpoint (--wait waits for it):
 
 Before any API call it refuses what SageMaker would refuse later, or what could only fail: an instance type
 SageMaker does not offer for that use, a GPU image on an instance without a GPU (and a CPU image on one with
-GPUs), no execution role, hyperparameters or channels the training image does not know, spot training without
-room to wait, a serverless size SageMaker does not offer (exit status 2, one sentence on stderr; what AWS refuses
-exits 1). Spot training without --checkpoint-s3-uri is allowed, with a warning: SageMaker accepts it, and a short
-job loses little when an interruption starts it over. Every command can write what it did as JSON (--result
-FILE). SDK telemetry is switched off. Local endpoints are deleted when the command ends, also when it fails.
+GPUs), a GPU image on GPUs it has no code for (H100 and newer, code/headlines/gpu_support.py), no execution role,
+hyperparameters or channels the training image does not know, spot training without room to wait, a serverless
+size SageMaker does not offer (exit status 2, one sentence on stderr; what AWS refuses exits 1). Spot training
+without --checkpoint-s3-uri is allowed, with a warning: SageMaker accepts it, and a short job loses little when an
+interruption starts it over. Every command can write what it did as JSON (--result FILE). SDK telemetry is switched
+off. Local endpoints are deleted when the command ends, also when it fails.
 """
 
 import argparse
@@ -52,7 +53,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # works because they, and what they import, use the standard library only (tests/unit/test_launch.py imports this
 # script with nothing else on the path); the SDK itself is imported where it is used.
 sys.path.insert(0, os.path.join(REPO, "code"))
-from headlines import contract, instance_types  # noqa: E402
+from headlines import contract, gpu_support, instance_types  # noqa: E402
 from headlines import hyperparameters as schema  # noqa: E402
 from headlines.environment import check_channels  # noqa: E402
 from headlines.errors import JobError  # noqa: E402
@@ -213,8 +214,12 @@ def check_sagemaker(image, role, region):
 
 
 def check_compute(image, instance_type, use, role=None):
-    """The instance type for `use`, the image's accelerator against it, and off local mode role and region."""
-    check_accelerator(image, instance_accelerator(instance_type, use), instance_type)
+    """The instance type for `use`, the image's accelerator against it (and a GPU image against the instance's GPUs),
+    and off local mode role and region."""
+    accelerator = instance_accelerator(instance_type, use)
+    check_accelerator(image, accelerator, instance_type)
+    if accelerator == GPU and not is_local(instance_type):
+        gpu_support.check_instance_type(instance_type)
     if not is_local(instance_type):
         check_sagemaker(image, role, session_region())
 

@@ -34,6 +34,7 @@ class Family:
     uses: tuple
     sizes: str  # space-separated
     architecture: str = X86_64
+    gpu: str = None  # the NVIDIA GPU model of a GPU family, a key of gpu_support.GPU_MODELS
 
 
 FAMILIES = {
@@ -83,23 +84,23 @@ FAMILIES = {
     "t2": Family(CPU, (HOSTING,), "medium large xlarge 2xlarge"),
     "t3": Family(CPU, (TRAINING,), "medium large xlarge 2xlarge"),
     # NVIDIA GPUs.
-    "g4dn": Family(GPU, ALL_USES, "xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge"),
-    "g5": Family(GPU, ALL_USES, "xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge 24xlarge 48xlarge"),
-    "g6": Family(GPU, ALL_USES, "xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge 24xlarge 48xlarge"),
-    "g6e": Family(GPU, ALL_USES, "xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge 24xlarge 48xlarge"),
-    "g7": Family(GPU, (TRAINING, HOSTING), "2xlarge 4xlarge 8xlarge 12xlarge 24xlarge 48xlarge"),
-    "g7e": Family(GPU, (TRAINING, HOSTING), "2xlarge 4xlarge 8xlarge 12xlarge 24xlarge 48xlarge"),
-    "p2": Family(GPU, ALL_USES, "xlarge 8xlarge 16xlarge"),
-    "p3": Family(GPU, ALL_USES, "2xlarge 8xlarge 16xlarge"),
-    "p3dn": Family(GPU, (TRAINING,), "24xlarge"),
-    "p4d": Family(GPU, (TRAINING, HOSTING), "24xlarge"),
-    "p4de": Family(GPU, (TRAINING, HOSTING), "24xlarge"),
-    "p5": Family(GPU, (TRAINING, HOSTING), "4xlarge 48xlarge"),
-    "p5e": Family(GPU, (TRAINING, HOSTING), "48xlarge"),
-    "p5en": Family(GPU, (TRAINING, HOSTING), "48xlarge"),
-    "p6-b200": Family(GPU, (TRAINING, HOSTING), "48xlarge"),
-    "p6-b300": Family(GPU, (TRAINING, HOSTING), "48xlarge"),
-    "p6e-gb200": Family(GPU, (TRAINING, HOSTING), "36xlarge", ARM64),
+    "g4dn": Family(GPU, ALL_USES, "xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge", gpu="T4"),
+    "g5": Family(GPU, ALL_USES, "xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge 24xlarge 48xlarge", gpu="A10G"),
+    "g6": Family(GPU, ALL_USES, "xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge 24xlarge 48xlarge", gpu="L4"),
+    "g6e": Family(GPU, ALL_USES, "xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge 24xlarge 48xlarge", gpu="L40S"),
+    "g7": Family(GPU, (TRAINING, HOSTING), "2xlarge 4xlarge 8xlarge 12xlarge 24xlarge 48xlarge", gpu="RTX PRO 4500"),
+    "g7e": Family(GPU, (TRAINING, HOSTING), "2xlarge 4xlarge 8xlarge 12xlarge 24xlarge 48xlarge", gpu="RTX PRO 6000"),
+    "p2": Family(GPU, ALL_USES, "xlarge 8xlarge 16xlarge", gpu="K80"),
+    "p3": Family(GPU, ALL_USES, "2xlarge 8xlarge 16xlarge", gpu="V100"),
+    "p3dn": Family(GPU, (TRAINING,), "24xlarge", gpu="V100"),
+    "p4d": Family(GPU, (TRAINING, HOSTING), "24xlarge", gpu="A100"),
+    "p4de": Family(GPU, (TRAINING, HOSTING), "24xlarge", gpu="A100"),
+    "p5": Family(GPU, (TRAINING, HOSTING), "4xlarge 48xlarge", gpu="H100"),
+    "p5e": Family(GPU, (TRAINING, HOSTING), "48xlarge", gpu="H200"),
+    "p5en": Family(GPU, (TRAINING, HOSTING), "48xlarge", gpu="H200"),
+    "p6-b200": Family(GPU, (TRAINING, HOSTING), "48xlarge", gpu="B200"),
+    "p6-b300": Family(GPU, (TRAINING, HOSTING), "48xlarge", gpu="B300"),
+    "p6e-gb200": Family(GPU, (TRAINING, HOSTING), "36xlarge", ARM64, gpu="GB200"),
     # Other accelerators: Habana Gaudi, AWS Inferentia, AWS Trainium.
     "dl1": Family(OTHER, (HOSTING,), "24xlarge"),
     "inf1": Family(OTHER, (HOSTING,), "xlarge 2xlarge 6xlarge 24xlarge"),

@@ -12,7 +12,7 @@ import sys
 import botocore.session
 import pytest
 
-from headlines import instance_types
+from headlines import gpu_support, instance_types
 from headlines import hyperparameters as schema
 from headlines.instance_types import CPU, GPU, HOSTING, OTHER, TRAINING, TRANSFORM
 from helpers import REPO, load_script
@@ -184,6 +184,10 @@ MODEL = ["--image", "headlines-serve:cpu", "--role", ROLE, "--model-data", "s3:/
      "Trainium"),
     (["deploy", *MODEL, "--instance-type", "ml.g5.xlarge"],
      "headlines-serve:cpu runs on CPU only and ml.g5.xlarge has GPUs"),
+    (["train", "--image", "headlines-train:gpu", "--instance-type", "ml.p5.48xlarge", "--role", ROLE, *S3],
+     re.escape(gpu_support.unsupported_gpu("ml.p5.48xlarge (NVIDIA H100)", (9, 0)))),
+    (["tune", "--image", "headlines-train:gpu", "--instance-type", "ml.g7e.2xlarge", "--role", ROLE, *S3],
+     "ml.g7e.2xlarge .NVIDIA RTX PRO 6000 Blackwell. has compute capability 12.0, and this image's MXNet"),
     (["deploy", *MODEL, "--instance-type", "ml.c7g.xlarge"], "ml.c7g.xlarge has arm64 processors"),
     (["deploy", *MODEL, "--instance-type", "ml.inf2.xlarge"], "Inferentia"),
     (["transform", *MODEL, "--instance-type", "ml.p4d.24xlarge", "--input", "s3://b/i", "--output", "s3://b/o"],
