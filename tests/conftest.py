@@ -37,6 +37,19 @@ def sagemaker(tmp_path, monkeypatch):
     return fake
 
 
+@pytest.fixture(scope="session")
+def fake_libcuda(tmp_path_factory):
+    """tests/fake_driver/libcuda.c built as libcuda.so.1: an NVIDIA driver that reports the GPUs and CUDA version
+    named by FAKE_CUDA_* environment variables (glibc only, so it also loads inside the images)."""
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        pytest.fail("the fake NVIDIA driver needs a C compiler: apt-get install gcc")
+    library = tmp_path_factory.mktemp("fake-driver") / "libcuda.so.1"
+    subprocess.run([compiler, "-Wall", "-Werror", "-shared", "-fPIC", "-Wl,-soname,libcuda.so.1", "-o", str(library),
+                    str(REPO / "tests" / "fake_driver" / "libcuda.c")], check=True)
+    return library
+
+
 CPU_IMAGE = os.environ.get("HEADLINES_TRAIN_IMAGE", "headlines-train:cpu")
 GPU_IMAGE = os.environ.get("HEADLINES_TRAIN_GPU_IMAGE", "headlines-train:gpu")
 SERVE_IMAGE = os.environ.get("HEADLINES_SERVE_IMAGE", "headlines-serve:cpu")

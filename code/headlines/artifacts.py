@@ -1,5 +1,5 @@
-"""The model folder (/opt/ml/model): everything serving needs to turn a raw headline into a label, as JSON
-and MXNet symbol + params only (nothing executable, no pickles).
+"""Writing and loading the model folder (/opt/ml/model; its file names are in model_folder.py): everything serving
+needs to turn a raw headline into a label, as JSON and MXNet symbol + params only (nothing executable, no pickles).
 
     model-symbol.json   the hybridized network
     model-0000.params   its weights
@@ -18,18 +18,12 @@ import mxnet as mx
 import numpy as np
 
 from .errors import JobError
+from .model_folder import (CONFIG_FILE, LABELS_FILE, MODEL_FILES, MODEL_PREFIX, PARAMS_FILE, STAGING_DIR, SYMBOL_FILE,
+                           VOCABULARY_FILE)
 from .text import TextEncoder
 
 FORMAT_VERSION = 1
-MODEL_PREFIX = "model"
-SYMBOL_FILE = "model-symbol.json"
-PARAMS_FILE = "model-0000.params"
-VOCABULARY_FILE = "vocabulary.json"
-LABELS_FILE = "labels.json"
-CONFIG_FILE = "model-config.json"
-MODEL_FILES = (SYMBOL_FILE, PARAMS_FILE, VOCABULARY_FILE, LABELS_FILE, CONFIG_FILE)
 INPUT_NAMES = ("data0", "data1")  # what HybridBlock.export calls the (ids, valid_length) inputs
-STAGING_DIR = ".incomplete"  # artifacts are written here and moved into place only when all are written
 
 
 def _write_json(path, value):
@@ -54,16 +48,6 @@ def save_model(model_dir, net, encoder, labels, label_names, architecture):
     for name in MODEL_FILES:
         os.replace(os.path.join(staging, name), os.path.join(model_dir, name))
     os.rmdir(staging)
-
-
-def discard_model(model_dir):
-    """After a failure: remove staged and placed model files, so the failed job's model folder can never be
-    mistaken for a complete model (for example when a local run reuses the folder)."""
-    shutil.rmtree(os.path.join(model_dir, STAGING_DIR), ignore_errors=True)
-    for name in MODEL_FILES:
-        path = os.path.join(model_dir, name)
-        if os.path.exists(path):
-            os.remove(path)
 
 
 class HeadlineModel:

@@ -16,11 +16,12 @@ class Job:
         self.fake = fake
         self.image = image
         self.name = f"headlines-test-{os.getpid()}-{time.monotonic_ns()}"
+        self.docker_options = []  # more `docker run` options: environment variables, mounts
 
     def command(self, *command, detach=False):
         # Run as the caller's uid so pytest can clean the files up; SageMaker itself runs the job as root.
         return ["docker", "run", "--rm", "--name", self.name, *(["-d"] if detach else []),
-                "--user", f"{os.getuid()}:{os.getgid()}", "-e", "HOME=/tmp",
+                "--user", f"{os.getuid()}:{os.getgid()}", "-e", "HOME=/tmp", *self.docker_options,
                 "-v", f"{self.fake.base}:/opt/ml", self.image, *command]
 
     def run(self, *command, timeout=900):

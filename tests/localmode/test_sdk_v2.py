@@ -140,3 +140,33 @@ def test_a_host_lost_mid_training_ends_the_job_with_the_reason(sdk_v2_python, cp
     assert re.match(r"Host algo-2-\w+ stopped before training finished", reason) or "SIGTERM" in reason, reason
     with tarfile.open(output / "model.tar.gz") as archive:
         assert archive.getnames() == []
+
+
+LOCAL_GPU_COMPOSE = """
+import json, sys
+from sagemaker.local import LocalSession
+from sagemaker.local.image import _SageMakerContainer
+session = LocalSession()
+session.config = {"local": {"local_code": True}}
+container = _SageMakerContainer("local_gpu", 2, sys.argv[1], sagemaker_session=session)
+container.container_root = sys.argv[2]
+print(json.dumps(container._generate_compose_file("train")))
+"""
+
+
+def test_local_gpu_compose_file_gives_every_host_all_gpus(sdk_v2_python, gpu_image, tmp_path):
+    """What `instance_type="local_gpu"` makes of the GPU image, short of running it (no GPU here): each host asks
+    compose for every GPU, which the NVIDIA runtime exposes through the image's NVIDIA_VISIBLE_DEVICES=all."""
+    script = tmp_path / "compose.py"
+    script.write_text(LOCAL_GPU_COMPOSE)
+    output = SdkRun(sdk_v2_python, script, gpu_image, tmp_path).check().process.stdout
+    compose = json.loads(output.strip().splitlines()[-1])  # after the SDK's own notices
+    assert len(compose["services"]) == 2
+    for service in compose["services"].values():
+        assert service["image"] == gpu_image and service["command"] == "train"
+        assert service["deploy"]["resources"]["reservations"]["devices"] == [{"count": "all",
+                                                                              "capabilities": ["gpu"]}]
+    validated = subprocess.run(["docker-compose", "-f", str(tmp_path / "docker-compose.yaml"), "config"],
+                               capture_output=True, text=True)
+    assert validated.returncode == 0, validated.stderr
+    assert validated.stdout.count("- gpu") == 2, validated.stdout

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from headlines.artifacts import MODEL_FILES, HeadlineModel
+from headlines.artifacts import HeadlineModel
+from headlines.model_folder import MODEL_FILES
 from headlines.cli.train import main
 from helpers import SMALL_MODEL as SMALL, data_set
 

@@ -8,16 +8,18 @@ import os
 os.environ.setdefault("MXNET_CPU_WORKER_NTHREADS", "2")
 
 import argparse  # noqa: E402
+import importlib  # noqa: E402
 import logging  # noqa: E402
 import sys  # noqa: E402
 import traceback  # noqa: E402
 
 from .. import contract  # noqa: E402
 from . import configure_logging  # noqa: E402
-from ..artifacts import discard_model  # noqa: E402
 from ..environment import TrainingEnvironment  # noqa: E402
 from ..errors import JobError, TrainingInterrupted  # noqa: E402
+from ..gpu_check import check_gpus  # noqa: E402
 from ..hyperparameters import SUPERVISED, EmbeddingHyperparameters, Hyperparameters, job_mode  # noqa: E402
+from ..model_folder import discard_model  # noqa: E402
 from ..training.signals import StopSignal  # noqa: E402
 
 EXIT_FAILED = 1
@@ -59,13 +61,24 @@ def abort(reason):
     os._exit(EXIT_FAILED)
 
 
+def load_mxnet():
+    """Import MXNet here, where a library that does not load (MXNet's, CUDA's) becomes one sentence in the failure
+    file: nothing this module imports at its top needs MXNet."""
+    try:
+        importlib.import_module("mxnet")
+    except (ImportError, OSError) as e:
+        raise JobError(f"The training image is broken: MXNet does not load ({type(e).__name__}: {e}); rebuild the "
+                       f"image with scripts/build-images.sh.") from None
+
+
 def main(argv=None):
     _parser().parse_args(argv)
     configure_logging()
     stop_signal = StopSignal().install()
     try:
+        check_gpus(logging.getLogger("headlines.train"))
+        load_mxnet()
         env = TrainingEnvironment.from_base_dir()
-        # Imported inside the try: a broken MXNet install must still leave a failure file.
         if job_mode(env.hyperparameters) == SUPERVISED:
             from ..training import job
         else:
