@@ -47,6 +47,20 @@ class SdkRun:
 
 
 
+def check_local_gpu_compose(compose, compose_file, image, hosts):
+    """What an SDK's `instance_type="local_gpu"` makes of the GPU image, short of running it (no GPU here): every host
+    asks compose for every GPU, which the NVIDIA runtime exposes through the image's NVIDIA_VISIBLE_DEVICES=all, and
+    Docker Compose accepts the file."""
+    assert len(compose["services"]) == hosts
+    for service in compose["services"].values():
+        assert service["image"] == image
+        assert service["deploy"]["resources"]["reservations"]["devices"] == [{"count": "all",
+                                                                              "capabilities": ["gpu"]}]
+    validated = subprocess.run(["docker-compose", "-f", str(compose_file), "config"], capture_output=True, text=True)
+    assert validated.returncode == 0, validated.stderr
+    assert validated.stdout.count("- gpu") == hosts, validated.stdout
+
+
 def job_metrics(output_tar):
     """metrics.json from a local-mode job's output.tar.gz (the job's /opt/ml/output/data)."""
     with tarfile.open(output_tar) as archive:

@@ -1,5 +1,6 @@
 """SageMaker Python SDK v3 (`sagemaker>=3`) in local mode: ModelTrainer(training_mode=Mode.LOCAL_CONTAINER) runs
-the training image with no command, on one host and on two (MXNet's parameter server across the containers).
+the training image with no command, on one host and on two (MXNet's parameter server across the containers), and
+what it writes for `local_gpu`.
 
 ModelBuilder's local container mode cannot serve a custom image as is (README, "SageMaker local mode"); the
 serving image's local-mode tests use SDK v2."""
@@ -11,7 +12,7 @@ import tarfile
 
 import pytest
 
-from conftest import SdkRun, job_metrics
+from conftest import SdkRun, check_local_gpu_compose, job_metrics
 
 DRIVER = pathlib.Path(__file__).with_name("sdk_v3_train.py")
 QUICK = {"epochs": "3", "ngram_buckets": "20000"}
@@ -56,3 +57,21 @@ def test_model_trainer_two_hosts_train_together(sdk_v3_python, sdk_defaults, cpu
     assert metrics["kvstore"] == "dist_sync" and metrics["hosts"] == ["algo-1", "algo-2"]
     assert abs(metrics["test"]["accuracy"] - one_host[2]["test"]["accuracy"]) <= 0.01
     assert "worker 0 of 2" in run.output and "worker 1 of 2" in run.output
+
+
+LOCAL_GPU_COMPOSE = """
+import json, sys
+from sagemaker.train.local.local_container import _LocalContainer
+container = _LocalContainer(training_job_name="local-gpu", instance_type="local_gpu", instance_count=2,
+                            image=sys.argv[1], container_root=sys.argv[2], input_data_config=[], environment={},
+                            hyper_parameters={}, container_entrypoint=None, container_arguments=None)
+print(json.dumps(container._generate_compose_file({}, [])))
+"""
+
+
+def test_local_gpu_compose_file_gives_every_host_all_gpus(sdk_v3_python, gpu_image, tmp_path):
+    script = tmp_path / "compose.py"
+    script.write_text(LOCAL_GPU_COMPOSE)
+    output = SdkRun(sdk_v3_python, script, gpu_image, tmp_path).check().process.stdout
+    compose = json.loads(output.strip().splitlines()[-1])
+    check_local_gpu_compose(compose, tmp_path / "docker-compose.yaml", gpu_image, hosts=2)
