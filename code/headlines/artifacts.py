@@ -10,7 +10,6 @@ needs to turn a raw headline into a label, as JSON and MXNet symbol + params onl
 
 import json
 import os
-import shutil
 import warnings
 
 import gluonnlp as nlp
@@ -18,7 +17,8 @@ import mxnet as mx
 import numpy as np
 
 from .errors import JobError
-from .model_folder import (CONFIG_FILE, LABELS_FILE, MODEL_FILES, MODEL_PREFIX, PARAMS_FILE, STAGING_DIR, SYMBOL_FILE,
+from .files import publish, staging_folder, write_json
+from .model_folder import (CONFIG_FILE, LABELS_FILE, MODEL_FILES, MODEL_PREFIX, PARAMS_FILE, SYMBOL_FILE,
                            VOCABULARY_FILE)
 from .text import TextEncoder
 
@@ -26,28 +26,19 @@ FORMAT_VERSION = 1
 INPUT_NAMES = ("data0", "data1")  # what HybridBlock.export calls the (ids, valid_length) inputs
 
 
-def _write_json(path, value):
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(value, f, indent=1, ensure_ascii=False)
-
-
 def save_model(model_dir, net, encoder, labels, label_names, architecture):
     """Write all artifacts into a staging folder, then move them into model_dir in one last step, so a job
     that fails never leaves a model that looks complete."""
-    staging = os.path.join(model_dir, STAGING_DIR)
-    shutil.rmtree(staging, ignore_errors=True)
-    os.makedirs(staging)
+    staging = staging_folder(model_dir)
     net.export(os.path.join(staging, MODEL_PREFIX), epoch=0)
     with open(os.path.join(staging, VOCABULARY_FILE), "w", encoding="utf-8") as f:
         f.write(encoder.vocabulary.to_json())
-    _write_json(os.path.join(staging, LABELS_FILE),
-                [{"id": i, "label": label, "name": label_names[label]} for i, label in enumerate(labels)])
-    _write_json(os.path.join(staging, CONFIG_FILE),
-                {"format_version": FORMAT_VERSION, "architecture": architecture, "input_names": list(INPUT_NAMES),
-                 "encoder": encoder.to_config()})
-    for name in MODEL_FILES:
-        os.replace(os.path.join(staging, name), os.path.join(model_dir, name))
-    os.rmdir(staging)
+    write_json(os.path.join(staging, LABELS_FILE),
+               [{"id": i, "label": label, "name": label_names[label]} for i, label in enumerate(labels)])
+    write_json(os.path.join(staging, CONFIG_FILE),
+               {"format_version": FORMAT_VERSION, "architecture": architecture, "input_names": list(INPUT_NAMES),
+                "encoder": encoder.to_config()})
+    publish(model_dir)
 
 
 class HeadlineModel:

@@ -1,9 +1,9 @@
-"""The model folder's layout (/opt/ml/model): the files a classifier model consists of, and the staging folder they
-are written to first. Standard library only, so that a job whose MXNet does not even load can still discard a
-half-written model before it reports the failure."""
+"""The model folder's layout (/opt/ml/model): the files a classifier model consists of. Standard library only, so that
+a job whose MXNet does not even load can still discard a half-written model before it reports the failure."""
 
 import os
-import shutil
+
+from .files import discard_staging
 
 MODEL_PREFIX = "model"
 SYMBOL_FILE = "model-symbol.json"
@@ -12,13 +12,12 @@ VOCABULARY_FILE = "vocabulary.json"
 LABELS_FILE = "labels.json"
 CONFIG_FILE = "model-config.json"
 MODEL_FILES = (SYMBOL_FILE, PARAMS_FILE, VOCABULARY_FILE, LABELS_FILE, CONFIG_FILE)
-STAGING_DIR = ".incomplete"  # artifacts are written here and moved into place only when all are written
 
 
 def discard_model(model_dir):
     """After a failure: remove staged and placed model files, so the failed job's model folder can never be
     mistaken for a complete model (for example when a local run reuses the folder)."""
-    shutil.rmtree(os.path.join(model_dir, STAGING_DIR), ignore_errors=True)
+    discard_staging(model_dir)
     for name in MODEL_FILES:
         path = os.path.join(model_dir, name)
         if os.path.exists(path):

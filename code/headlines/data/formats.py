@@ -13,13 +13,12 @@ Formats (each file may be gzip-compressed; a channel may mix files of different 
 import collections
 import csv
 import dataclasses
-import gzip
-import io
 import json
 import logging
 import os
 
 from ..errors import JobError
+from ..files import READ_ERRORS, list_files, open_text
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +31,6 @@ UCI_TITLE, UCI_CATEGORY, UCI_STORY = 1, 4, 5
 # Category codes of the UCI News Aggregator data set (its readme) -> readable names.
 UCI_CATEGORY_NAMES = {"b": "business", "t": "science and technology", "e": "entertainment", "m": "health"}
 BAD_ROW_EXAMPLES_KEPT = 5
-GZIP_MAGIC = b"\x1f\x8b"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,23 +78,6 @@ class ReadReport:
     def as_dict(self):
         return {"rows": self.rows, "bad_rows": self.bad_rows, "bad_row_examples": list(self.bad_examples),
                 "formats": dict(self.formats)}
-
-
-def open_text(path):
-    """Open a file as UTF-8 text, gunzipping it when it starts with the gzip magic (whatever its name)."""
-    with open(path, "rb") as f:
-        compressed = f.read(2) == GZIP_MAGIC
-    raw = gzip.open(path, "rb") if compressed else open(path, "rb")
-    return io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline="")
-
-
-def list_files(folder):
-    """Data files below a channel folder, sorted; hidden files (.ipynb_checkpoints, .DS_Store) are skipped."""
-    found = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(os.path.join(root, name) for name in sorted(files) if not name.startswith("."))
-    return found
 
 
 def detect_format(first_line, path=""):
@@ -240,7 +221,7 @@ def read_file(path, report):
                 yield Example(text, label, str(group) if group not in (None, "") else None)
     except UnicodeDecodeError as e:
         raise JobError(f"{name} is not UTF-8 text ({e.reason} at byte {e.start}).") from e
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
+    except READ_ERRORS as e:
         raise JobError(f"Cannot read {name}: {e}.") from e
 
 

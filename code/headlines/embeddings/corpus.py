@@ -8,12 +8,11 @@ the block size and the vocabulary, whatever the corpus size.
 
 import collections
 import dataclasses
-import gzip
 
 import numpy as np
 
-from ..data.formats import GZIP_MAGIC, list_files
 from ..errors import JobError
+from ..files import READ_ERRORS, list_files, open_binary
 
 EOS = "</s>"
 MAX_SENTENCE_TOKENS = 1024  # fastText's MAX_LINE_SIZE
@@ -25,17 +24,11 @@ _WHITESPACE = (b" ", b"\n", b"\t", b"\r", b"\v", b"\f")
 ENCODING, DECODE_ERRORS = "utf-8", "surrogateescape"
 
 
-def _open(path):
-    with open(path, "rb") as f:
-        compressed = f.read(2) == GZIP_MAGIC
-    return gzip.open(path, "rb") if compressed else open(path, "rb")
-
-
 def _token_blocks(path):
     """Lists of tokens, block by block, with EOS for every newline; a block never ends inside a token."""
     carry = b""
     try:
-        with _open(path) as f:
+        with open_binary(path) as f:
             while block := f.read(BLOCK_BYTES):
                 data = carry + block
                 cut = max(data.rfind(space) for space in _WHITESPACE)
@@ -49,7 +42,7 @@ def _token_blocks(path):
                 yield _tokens(data[:cut + 1])
             if carry:
                 yield _tokens(carry)
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
+    except READ_ERRORS as e:
         raise JobError(f"Corpus file {path} cannot be read: {e}.") from e
 
 

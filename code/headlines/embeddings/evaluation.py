@@ -8,8 +8,8 @@ import os
 
 import numpy as np
 
-from ..data.formats import list_files, open_text
 from ..errors import JobError
+from ..files import list_files, open_text
 
 logger = logging.getLogger(__name__)
 

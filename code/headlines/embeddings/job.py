@@ -12,7 +12,6 @@ import json
 import logging
 import math
 import os
-import shutil
 import time
 
 import mxnet as mx
@@ -22,6 +21,7 @@ from .. import contract
 from ..devices import training_contexts
 from ..environment import check_channels
 from ..errors import JobError
+from ..files import publish, staging_folder, write_json
 from ..hyperparameters import EmbeddingHyperparameters
 from .corpus import Corpus
 from .dictionary import Dictionary
@@ -36,7 +36,6 @@ VECTORS_TEXT_FILE = "vectors.txt"
 VECTORS_BINARY_FILE = "vectors.bin"
 EVALUATION_FILE = "eval.json"
 METRICS_FILE = "metrics.json"
-STAGING_DIR = ".incomplete"
 PROGRESS_LOG_SECONDS = 10  # the issue asks for at most 30
 # A loss this many times that of untrained vectors means the updates overshoot: stop rather than write garbage.
 DIVERGED_LOSS_FACTOR = 10
@@ -132,22 +131,15 @@ def _vectors_lookup(model, dictionary):
 
 def _write_outputs(model_dir, dictionary, model, hp, evaluation):
     """Written to a staging folder, then moved into place: a failed job never leaves vectors that look done."""
-    staging = os.path.join(model_dir, STAGING_DIR)
-    shutil.rmtree(staging, ignore_errors=True)
-    os.makedirs(staging)
-    names = [VECTORS_TEXT_FILE, VECTORS_BINARY_FILE]
+    staging = staging_folder(model_dir)
     write_text_vectors(os.path.join(staging, VECTORS_TEXT_FILE), dictionary.words,
                        model.word_vectors(dictionary, dictionary.words))
     write_fasttext_binary(os.path.join(staging, VECTORS_BINARY_FILE), dictionary, hp,
                           lambda start, stop: model.input_weights[start:stop].asnumpy(),
                           lambda start, stop: model.output_weights[start:stop].asnumpy())
     if evaluation is not None:
-        names.append(EVALUATION_FILE)
-        with open(os.path.join(staging, EVALUATION_FILE), "w", encoding="utf-8") as f:
-            json.dump(evaluation, f, indent=1)
-    for name in names:
-        os.replace(os.path.join(staging, name), os.path.join(model_dir, name))
-    os.rmdir(staging)
+        write_json(os.path.join(staging, EVALUATION_FILE), evaluation)
+    publish(model_dir)
 
 
 def run(env, stop_signal, abort):
@@ -192,7 +184,6 @@ def run(env, stop_signal, abort):
                "train_seconds": train_seconds, "words_per_second": words_per_second, "evaluation": evaluation,
                "job_seconds": time.time() - started}
     os.makedirs(env.output_data_dir, exist_ok=True)
-    with open(os.path.join(env.output_data_dir, METRICS_FILE), "w", encoding="utf-8") as f:
-        json.dump(metrics, f, indent=1)
+    write_json(os.path.join(env.output_data_dir, METRICS_FILE), metrics)
     logger.info("vectors written to %s in %.1f s", env.model_dir, time.time() - started)
     return metrics

@@ -8,7 +8,6 @@ Supported (each may be gzip-compressed, or inside a .tar.gz such as BlazingText'
 - word2vec binary (a ``.bin`` without the fastText magic number): ``N d`` header, then word, space, d float32.
 """
 
-import gzip
 import logging
 import os
 import shutil
@@ -18,8 +17,8 @@ import warnings
 
 import numpy as np
 
-from ..data.formats import GZIP_MAGIC, list_files
 from ..errors import JobError
+from ..files import READ_ERRORS, is_gzip, list_files, open_binary
 
 logger = logging.getLogger(__name__)
 
@@ -151,14 +150,13 @@ def _is_fasttext_binary(path):
 
 def _plain_copy(path, workdir):
     """Gunzip a compressed file into workdir; return the readable path."""
-    with open(path, "rb") as f:
-        if f.read(2) != GZIP_MAGIC:
-            return path
+    if not is_gzip(path):
+        return path
     target = os.path.join(workdir, os.path.basename(path).removesuffix(".gz"))
     try:
-        with gzip.open(path, "rb") as source, open(target, "wb") as sink:
+        with open_binary(path) as source, open(target, "wb") as sink:
             shutil.copyfileobj(source, sink)
-    except (OSError, EOFError) as e:
+    except READ_ERRORS as e:
         raise JobError(f"Embeddings file {path} is not a readable gzip file: {e}.") from e
     return target
 

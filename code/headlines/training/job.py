@@ -24,6 +24,7 @@ from ..devices import training_contexts
 from ..embeddings.pretrained import build_embedding_matrix, load_pretrained
 from ..environment import check_channels
 from ..errors import JobError
+from ..files import write_json
 from ..hyperparameters import Hyperparameters
 from ..models import build_model, min_input_length
 from ..text import PADDING_TOKEN, UNKNOWN_TOKEN, TextEncoder, Tokenizer, build_vocabulary
@@ -244,8 +245,7 @@ def _train(env, hp, channels, cluster, kvstore, stop_signal):
             logger.info("final %s: accuracy=%.6f macro_f1=%.6f loss=%.6f", split, metrics[split]["accuracy"],
                         metrics[split]["macro_f1"], metrics[split]["loss"])
     os.makedirs(env.output_data_dir, exist_ok=True)
-    with open(os.path.join(env.output_data_dir, METRICS_FILE), "w", encoding="utf-8") as f:
-        json.dump(metrics, f, indent=1, default=list)
+    write_json(os.path.join(env.output_data_dir, METRICS_FILE), metrics)
     plot_learning_curves(history, os.path.join(env.output_data_dir, LEARNING_CURVES_PLOT))
     shown = "test" if metrics["test"] else "validation"
     plot_confusion_matrix(metrics[shown], f"{shown} set", os.path.join(env.output_data_dir, CONFUSION_MATRIX_PLOT))
