@@ -14,6 +14,7 @@ has the reason, and this host ends too (failure file naming that host), so the j
 
 import contextlib
 import ctypes
+import gc
 import logging
 import os
 import signal
@@ -22,6 +23,8 @@ import subprocess
 import sys
 import threading
 import time
+
+import mxnet as mx
 
 from ..errors import JobError
 
@@ -58,6 +61,31 @@ def role_environment(role, hosts, scheduler_address, port):
         "DMLC_PS_ROOT_PORT": str(port),
         "PS_VERBOSE": PS_VERBOSE,
     }
+
+
+class _AbandonedKVStore(mx.kv.KVStore):
+    def __del__(self):
+        pass
+
+
+def train_as_worker(kvstore_name, train):
+    """Join the parameter server as this host's worker, run train(kvstore), and leave as MXNet expects.
+
+    mx.kv.create returns once every host's worker has joined. After training every host waits at a barrier until
+    hosts[0] has written the model (SageMaker local mode stops all the containers as soon as the first one exits);
+    then the kvstore goes while the other hosts still run: its destructor is the workers' final handshake, after
+    which the scheduler and servers stop by themselves. When this host fails, that destructor would wait for hosts
+    that never come to the handshake and the failure would never be reported, so it is skipped."""
+    kvstore = mx.kv.create(kvstore_name)
+    try:
+        result = train(kvstore)
+    except BaseException:
+        kvstore.__class__ = _AbandonedKVStore
+        raise
+    kvstore._barrier()
+    del kvstore
+    gc.collect()
+    return result
 
 
 def retry_until(action, what, deadline_seconds, sleep=time.sleep, clock=time.monotonic):

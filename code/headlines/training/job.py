@@ -1,11 +1,14 @@
-"""The headline-classifier training job, from channels to artifacts:
+"""The headline-classifier training job, from channels to artifacts, one function per stage:
 
-    channels -> readers -> tokenizer -> vocabulary -> (pretrained vectors) -> model -> training loop
-             -> /opt/ml/output/data (metrics.json, plots) -> /opt/ml/model (moved into place last)
+    _read_data        channels -> rows of train, validation (a channel, or held out of train) and test
+    _build_encoder    tokenizer -> vocabulary -> the encoder (word and character n-grams for fasttext)
+    _initial_embeddings   the embeddings channel's pretrained vectors for the vocabulary, if there is one
+    _fit              the model on this host's devices (and share of train), trained with checkpoints
+    _write_reports    /opt/ml/output/data: metrics.json and plots; then the model, moved into place last
 """
 
 import collections
-import gc
+import dataclasses
 import hashlib
 import json
 import logging
@@ -29,7 +32,7 @@ from ..hyperparameters import Hyperparameters
 from ..models import build_model, min_input_length
 from ..text import PADDING_TOKEN, UNKNOWN_TOKEN, TextEncoder, Tokenizer, build_vocabulary
 from .checkpoints import CheckpointStore
-from .distributed import Cluster, kvstore_type
+from .distributed import Cluster, kvstore_type, train_as_worker
 from .loop import ClassifierTrainer, EncodedSet
 from .plots import plot_confusion_matrix, plot_learning_curves
 
@@ -47,11 +50,11 @@ def seed_everything(seed):
     mx.random.seed(seed)
 
 
-def _keep_known_labels(examples, report, label_ids, max_bad_row_fraction):
+def _keep_known_labels(examples, report, known_labels, max_bad_row_fraction):
     """Rows of validation/test whose label train never saw cannot be scored: count them as bad rows."""
     kept = []
     for example in examples:
-        if example.label in label_ids:
+        if example.label in known_labels:
             kept.append(example)
         else:
             report.reject_kept_row(f"channel {report.channel}", f"label {example.label!r} does not occur in train")
@@ -70,9 +73,19 @@ def _fingerprint(hp, encoder, labels, train_rows):
     return digest.hexdigest()
 
 
-class _AbandonedKVStore(mx.kv.KVStore):
-    def __del__(self):
-        pass
+@dataclasses.dataclass
+class _Data:
+    """The job's rows, read and checked: validation and test hold only labels that train has."""
+    train: list
+    validation: list
+    test: list  # None without a test channel
+    labels: list
+    validation_source: str
+    reports: dict  # channel -> ReadReport
+
+    @property
+    def label_ids(self):
+        return {label: i for i, label in enumerate(self.labels)}
 
 
 def run(env, stop_signal, abort):
@@ -81,6 +94,15 @@ def run(env, stop_signal, abort):
     hp = Hyperparameters.from_strings(env.hyperparameters)
     logger.info("hyperparameters: %s", json.dumps(hp.as_dict(), default=list))
     channels = env.channel_dirs
+    _check_job(env, hp, channels)
+    with Cluster(env.hosts, env.current_host, abort) as cluster:
+        kvstore = kvstore_type(len(env.hosts), env.num_gpus)
+        if not cluster.is_distributed:
+            return _train(env, hp, channels, cluster, kvstore, stop_signal)
+        return train_as_worker(kvstore, lambda store: _train(env, hp, channels, cluster, store, stop_signal))
+
+
+def _check_job(env, hp, channels):
     check_channels(channels, contract.KNOWN_CHANNELS)
     sharded = [name for name, config in env.input_data_config.items()
                if config.get(contract.S3_DISTRIBUTION_KEY) == contract.SHARDED_BY_S3_KEY]
@@ -93,148 +115,146 @@ def run(env, stop_signal, abort):
         raise JobError(f"lr_schedule={hp.lr_schedule} needs one host: with {len(env.hosts)} hosts the parameter "
                        f"servers apply the updates with the learning rate they were given at the start. Use "
                        f"lr_schedule=constant or instance_count=1.")
-    with Cluster(env.hosts, env.current_host, abort) as cluster:
-        kvstore = kvstore_type(len(env.hosts), env.num_gpus)
-        if not cluster.is_distributed:
-            return _train(env, hp, channels, cluster, kvstore, stop_signal)
-        kvstore = mx.kv.create(kvstore)  # returns once every host's worker has joined
-        try:
-            metrics = _train(env, hp, channels, cluster, kvstore, stop_signal)
-        except BaseException:
-            # This host failed: the kvstore's destructor would wait at the workers' final handshake for hosts
-            # that never come to it, and the failure would never be reported.
-            kvstore.__class__ = _AbandonedKVStore
-            raise
-        # Every host waits here until hosts[0] has written the model: SageMaker local mode stops all the
-        # containers as soon as the first one exits.
-        kvstore._barrier()
-        # Then the kvstore goes while the other hosts' processes still run: its destructor is the workers'
-        # final handshake, after which the scheduler and servers stop by themselves.
-        del kvstore
-        gc.collect()
-    return metrics
 
 
 def _train(env, hp, channels, cluster, kvstore, stop_signal):
     started = time.time()
     seed_everything(hp.seed)
+    data = _read_data(channels, hp)
+    encoder, token_counts = _build_encoder(data.train, hp)
+    pretrained_matrix, coverage = _initial_embeddings(channels, hp, encoder.vocabulary, token_counts)
+    net, trainer, sets, history, best_epoch = _fit(env, hp, data, encoder, pretrained_matrix, cluster, kvstore,
+                                                   stop_signal)
+    if not cluster.is_leader:
+        logger.info("training finished; %s writes the model and reports", cluster.leader)
+        return None
+    metrics = _write_reports(env, hp, data, trainer, sets, history, best_epoch, coverage, kvstore, started)
+    os.makedirs(env.model_dir, exist_ok=True)
+    artifacts.save_model(env.model_dir, net, encoder, data.labels, label_names(data.labels), hp.architecture)
+    logger.info("model written to %s in %.1f s", env.model_dir, time.time() - started)
+    return metrics
 
-    # Data
-    train_examples, train_report = read_channel(contract.TRAIN_CHANNEL, channels[contract.TRAIN_CHANNEL],
-                                                hp.max_bad_row_fraction)
+
+def _read_data(channels, hp):
+    train, train_report = read_channel(contract.TRAIN_CHANNEL, channels[contract.TRAIN_CHANNEL],
+                                       hp.max_bad_row_fraction)
     reports = {contract.TRAIN_CHANNEL: train_report}
     if contract.VALIDATION_CHANNEL in channels:
-        validation_examples, reports[contract.VALIDATION_CHANNEL] = read_channel(
+        validation, reports[contract.VALIDATION_CHANNEL] = read_channel(
             contract.VALIDATION_CHANNEL, channels[contract.VALIDATION_CHANNEL], hp.max_bad_row_fraction)
         validation_source = "channel"
     else:
-        train_examples, validation_examples = split_validation(train_examples, hp.validation_fraction, hp.seed)
-        validation_source = ("split of train, grouped by story" if train_examples[0].group is not None
+        train, validation = split_validation(train, hp.validation_fraction, hp.seed)
+        validation_source = ("split of train, grouped by story" if train[0].group is not None
                              else "split of train, stratified by label")
-        if not validation_examples or not train_examples:
+        if not validation or not train:
             raise JobError(f"The train channel has too few rows ({train_report.rows}) to hold out a validation "
                            f"set; add rows or a validation channel.")
-    logger.info("validation: %d rows (%s); train: %d rows", len(validation_examples), validation_source,
-                len(train_examples))
-    test_examples = None
+    logger.info("validation: %d rows (%s); train: %d rows", len(validation), validation_source, len(train))
+    test = None
     if contract.TEST_CHANNEL in channels:
-        test_examples, reports[contract.TEST_CHANNEL] = read_channel(
-            contract.TEST_CHANNEL, channels[contract.TEST_CHANNEL], hp.max_bad_row_fraction)
-
-    labels = sorted({example.label for example in train_examples})
+        test, reports[contract.TEST_CHANNEL] = read_channel(contract.TEST_CHANNEL, channels[contract.TEST_CHANNEL],
+                                                            hp.max_bad_row_fraction)
+    labels = sorted({example.label for example in train})
     if len(labels) < 2:
         raise JobError(f"Train has {len(labels)} distinct label(s); a classifier needs at least 2.")
-    label_ids = {label: i for i, label in enumerate(labels)}
-    names = label_names(labels)
-    validation_examples = _keep_known_labels(validation_examples, reports.get(
-        contract.VALIDATION_CHANNEL, train_report), label_ids, hp.max_bad_row_fraction)
-    if test_examples is not None:
-        test_examples = _keep_known_labels(test_examples, reports[contract.TEST_CHANNEL], label_ids,
-                                           hp.max_bad_row_fraction)
+    known = set(labels)
+    validation = _keep_known_labels(validation, reports.get(contract.VALIDATION_CHANNEL, train_report), known,
+                                    hp.max_bad_row_fraction)
+    if test is not None:
+        test = _keep_known_labels(test, reports[contract.TEST_CHANNEL], known, hp.max_bad_row_fraction)
+    return _Data(train, validation, test, labels, validation_source, reports)
 
-    # Text -> ids
+
+def _build_encoder(train_examples, hp):
+    """The encoder, and the training tokens' counts (the pretrained vectors' coverage is measured against them)."""
     tokenizer = Tokenizer(lowercase=hp.lowercase)
     train_tokens = [tokenizer(example.text) for example in train_examples]
     vocabulary = build_vocabulary(train_tokens, hp.min_count)
     token_counts = collections.Counter(token for tokens in train_tokens for token in tokens)
     logger.info("vocabulary: %d words (min_count=%d) from %d training tokens", len(vocabulary), hp.min_count,
                 sum(token_counts.values()))
-    ngram_buckets = hp.ngram_buckets if hp.architecture == "fasttext" else 0
-    encoder = TextEncoder(tokenizer, vocabulary, hp.max_length,
-                          word_ngrams=hp.word_ngrams if hp.architecture == "fasttext" else 1,
-                          ngram_buckets=ngram_buckets, min_length=min_input_length(hp.architecture, hp),
-                          char_ngrams=hp.char_ngrams if hp.architecture == "fasttext" else ())
+    fasttext = hp.architecture == "fasttext"
+    encoder = TextEncoder(tokenizer, vocabulary, hp.max_length, word_ngrams=hp.word_ngrams if fasttext else 1,
+                          ngram_buckets=hp.ngram_buckets if fasttext else 0,
+                          min_length=min_input_length(hp.architecture, hp),
+                          char_ngrams=hp.char_ngrams if fasttext else ())
+    return encoder, token_counts
 
-    # Pretrained vectors
-    pretrained_matrix, coverage = None, None
-    if contract.EMBEDDINGS_CHANNEL in channels:
-        with tempfile.TemporaryDirectory() as workdir:
-            pretrained = load_pretrained(channels[contract.EMBEDDINGS_CHANNEL], workdir)
-            if hp.embedding_dim is not None and hp.embedding_dim != pretrained.dim:
-                raise JobError(f"Embeddings file {pretrained.name} has {pretrained.dim}-dimensional vectors but "
-                               f"hyperparameter embedding_dim is {hp.embedding_dim}; set embedding_dim to "
-                               f"{pretrained.dim} or auto.")
-            pretrained_matrix, coverage = build_embedding_matrix(vocabulary, token_counts, pretrained, hp.seed,
-                                                                 UNKNOWN_TOKEN, PADDING_TOKEN)
-        logger.info("embedding coverage: %.1f%% of vocabulary words, %.1f%% of training tokens found a "
-                    "pretrained vector (%d in its vocabulary, %d from subwords, %d without) [%s]",
-                    100 * coverage["type_coverage"], 100 * coverage["token_coverage"],
-                    coverage["types_in_pretrained_vocabulary"], coverage["types_from_subwords"],
-                    coverage["types_without_vector"], coverage["file"])
-    embedding_dim = pretrained_matrix.shape[1] if pretrained_matrix is not None else (
-        hp.embedding_dim or DEFAULT_EMBEDDING_DIM)
+
+def _initial_embeddings(channels, hp, vocabulary, token_counts):
+    """(matrix, coverage) from the embeddings channel's pretrained vectors, or (None, None) without one."""
+    if contract.EMBEDDINGS_CHANNEL not in channels:
+        return None, None
+    with tempfile.TemporaryDirectory() as workdir:
+        pretrained = load_pretrained(channels[contract.EMBEDDINGS_CHANNEL], workdir)
+        if hp.embedding_dim is not None and hp.embedding_dim != pretrained.dim:
+            raise JobError(f"Embeddings file {pretrained.name} has {pretrained.dim}-dimensional vectors but "
+                           f"hyperparameter embedding_dim is {hp.embedding_dim}; set embedding_dim to "
+                           f"{pretrained.dim} or auto.")
+        matrix, coverage = build_embedding_matrix(vocabulary, token_counts, pretrained, hp.seed, UNKNOWN_TOKEN,
+                                                  PADDING_TOKEN)
+    logger.info("embedding coverage: %.1f%% of vocabulary words, %.1f%% of training tokens found a "
+                "pretrained vector (%d in its vocabulary, %d from subwords, %d without) [%s]",
+                100 * coverage["type_coverage"], 100 * coverage["token_coverage"],
+                coverage["types_in_pretrained_vocabulary"], coverage["types_from_subwords"],
+                coverage["types_without_vector"], coverage["file"])
+    return matrix, coverage
+
+
+def _fit(env, hp, data, encoder, pretrained_matrix, cluster, kvstore, stop_signal):
+    """The model trained on this host's devices and share of train; returns (net, trainer, {split: EncodedSet},
+    history, best_epoch)."""
+    contexts = training_contexts(env.num_gpus)
+    logger.info("devices: %s", ", ".join(str(c) for c in contexts))
+    train_examples = data.train
+    if cluster.is_distributed:
+        # Every host has all the rows (and so builds the same vocabulary and validation set); each worker trains
+        # on its own share.
+        train_examples = shard(data.train, kvstore.rank, kvstore.num_workers, hp.seed)
+        logger.info("worker %d of %d (%s): training on %d of %d train rows", kvstore.rank, kvstore.num_workers,
+                    kvstore.type, len(train_examples), len(data.train))
+    label_ids = data.label_ids
 
     def encode(examples):
         return EncodedSet([encoder.ids(e.text) for e in examples],
                           np.array([label_ids[e.label] for e in examples], dtype=np.int64))
 
-    # Devices and hosts
-    contexts = training_contexts(env.num_gpus)
-    logger.info("devices: %s", ", ".join(str(c) for c in contexts))
-    if cluster.is_distributed:
-        # Every host has all the rows (and so builds the same vocabulary and validation set above); each
-        # worker trains on its own share.
-        train_rows_total = len(train_examples)
-        train_examples = shard(train_examples, kvstore.rank, kvstore.num_workers, hp.seed)
-        logger.info("worker %d of %d (%s): training on %d of %d train rows", kvstore.rank, kvstore.num_workers,
-                    kvstore.type, len(train_examples), train_rows_total)
-
-    train, validation = encode(train_examples), encode(validation_examples)
-    test = encode(test_examples) if test_examples is not None else None
-
-    # Model
-    net = build_model(hp.architecture, encoder.input_size, embedding_dim, len(labels), hp,
+    sets = {"train": encode(train_examples), "validation": encode(data.validation),
+            "test": encode(data.test) if data.test is not None else None}
+    embedding_dim = (pretrained_matrix.shape[1] if pretrained_matrix is not None
+                     else hp.embedding_dim or DEFAULT_EMBEDDING_DIM)
+    net = build_model(hp.architecture, encoder.input_size, embedding_dim, len(data.labels), hp,
                       sparse_grad=not cluster.is_distributed)
     net.initialize(mx.init.Xavier(), ctx=contexts)
     if pretrained_matrix is not None:
-        weight = net.embedding.weight
         for context in contexts:
-            weight.data(context)[: len(vocabulary)] = mx.nd.array(pretrained_matrix, ctx=context)
+            net.embedding.weight.data(context)[: len(encoder.vocabulary)] = mx.nd.array(pretrained_matrix,
+                                                                                        ctx=context)
     net.hybridize(static_alloc=True)
-
     # A distributed job's optimizer state lives on the parameter servers, which MXNet cannot save.
-    store = (CheckpointStore(env.checkpoint_dir, _fingerprint(hp, encoder, labels, train.rows))
+    store = (CheckpointStore(env.checkpoint_dir, _fingerprint(hp, encoder, data.labels, sets["train"].rows))
              if not cluster.is_distributed else None)
-    trainer = ClassifierTrainer(net, encoder, contexts, hp, labels, store, stop_signal, kvstore)
-    history, best_epoch = trainer.fit(train, validation)
-    if not cluster.is_leader:
-        logger.info("training finished; %s writes the model and reports", cluster.leader)
-        return None
+    trainer = ClassifierTrainer(net, encoder, contexts, hp, data.labels, store, stop_signal, kvstore)
+    history, best_epoch = trainer.fit(sets["train"], sets["validation"])
+    return net, trainer, sets, history, best_epoch
 
-    # Reports, then the model (last: its presence means the job completed)
+
+def _write_reports(env, hp, data, trainer, sets, history, best_epoch, coverage, kvstore, started):
+    names = label_names(data.labels)
     metrics = {
         "architecture": hp.architecture,
         "hyperparameters": hp.as_dict(),
-        "labels": {label: names[label] for label in labels},
+        "labels": {label: names[label] for label in data.labels},
         "best_epoch": best_epoch,
         "epochs_run": len(history),
-        "validation_source": validation_source,
-        "validation": trainer.evaluate(validation),
-        "test": trainer.evaluate(test) if test is not None else None,
+        "validation_source": data.validation_source,
+        "validation": trainer.evaluate(sets["validation"]),
+        "test": trainer.evaluate(sets["test"]) if sets["test"] is not None else None,
         "embedding_coverage": coverage,
-        "data": {channel: report.as_dict() for channel, report in reports.items()},
-        "vocabulary_size": len(vocabulary),
-        "devices": [str(c) for c in contexts],
+        "data": {channel: report.as_dict() for channel, report in data.reports.items()},
+        "vocabulary_size": len(trainer.encoder.vocabulary),
+        "devices": [str(c) for c in trainer.contexts],
         "hosts": list(env.hosts),
         "kvstore": kvstore if isinstance(kvstore, str) else kvstore.type,
         "history": history,
@@ -249,8 +269,4 @@ def _train(env, hp, channels, cluster, kvstore, stop_signal):
     plot_learning_curves(history, os.path.join(env.output_data_dir, LEARNING_CURVES_PLOT))
     shown = "test" if metrics["test"] else "validation"
     plot_confusion_matrix(metrics[shown], f"{shown} set", os.path.join(env.output_data_dir, CONFUSION_MATRIX_PLOT))
-
-    os.makedirs(env.model_dir, exist_ok=True)
-    artifacts.save_model(env.model_dir, net, encoder, labels, names, hp.architecture)
-    logger.info("model written to %s in %.1f s", env.model_dir, time.time() - started)
     return metrics
