@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from headlines.cli.train import main
-from headlines.embeddings import job as embedding_job
+from headlines.word_vectors import job as embedding_job
 from helpers import MADE_UP_HEADLINE_ROWS, SMALL_MODEL, data_set
 
 SMALL_VECTORS = {"mode": "skipgram", "vector_dim": 16, "buckets": 5000, "epochs": 2, "min_count": 2}

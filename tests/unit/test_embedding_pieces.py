@@ -10,13 +10,13 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from headlines.embeddings import corpus as corpus_module
-from headlines.embeddings.corpus import EOS, MAX_SENTENCE_TOKENS, Corpus
-from headlines.embeddings.dictionary import Dictionary
-from headlines.embeddings.evaluation import read_word_pairs, spearman_rho
-from headlines.embeddings.examples import ExampleBuilder
+from headlines.word_vectors import corpus as corpus_module
+from headlines.word_vectors.corpus import EOS, MAX_SENTENCE_TOKENS, Corpus
+from headlines.word_vectors.dictionary import Dictionary
+from headlines.word_vectors.evaluation import read_word_pairs, spearman_rho
+from headlines.word_vectors.examples import ExampleBuilder
 from headlines.embeddings.fasttext_format import write_fasttext_binary, write_text_vectors
-from headlines.embeddings.word2vec import WordVectorModel
+from headlines.word_vectors.word2vec import WordVectorModel
 from headlines.errors import JobError
 from headlines.hyperparameters import EmbeddingHyperparameters
 from headlines.text import char_ngram_buckets

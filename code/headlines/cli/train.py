@@ -82,7 +82,7 @@ def main(argv=None):
         if job_mode(env.hyperparameters) == SUPERVISED:
             from ..training import job
         else:
-            from ..embeddings import job
+            from ..word_vectors import job
         job.run(env, stop_signal, abort)
         return 0
     except TrainingInterrupted as e:

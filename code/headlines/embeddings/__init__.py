@@ -1,2 +1,2 @@
-"""Pretrained fastText-style word vectors: reading every supported file format and initialising an
-embedding matrix from them, with coverage statistics."""
+"""Word vectors as files: fastText's formats, read and written in one module, and pretrained vectors read for the
+classifier's embedding layer, with coverage statistics."""

@@ -1,23 +1,50 @@
-"""Writing word vectors as BlazingText does: `vectors.txt` (word2vec text) and `vectors.bin` (a fastText binary
-model, version 12 as fastText 0.9 writes it, that Facebook's `fasttext.load_model` and GluonNLP open).
+"""fastText's files, read and written here only: `vectors.txt` (word2vec text) and `vectors.bin` (a fastText binary
+model, version 12 as fastText 0.9 writes it, that Facebook's `fasttext.load_model` and GluonNLP open), as
+BlazingText writes them.
 
-GluonNLP 0.10 reads this format (FasttextEmbeddingModel.load_fasttext_format) but cannot write it; the layout
+GluonNLP 0.10 reads the binary format (FasttextEmbeddingModel.load_fasttext_format) but cannot write it; the layout
 below is fastText's FastText::saveModel: magic and version, Args::save, Dictionary::save, then the input and
 output matrices, each preceded by a not-quantised flag and its int64 shape.
 """
 
+import dataclasses
 import struct
 
 import numpy as np
 
-from .corpus import DECODE_ERRORS, ENCODING
-
+FASTTEXT_MAGIC = 793712314  # fastText's FASTTEXT_FILEFORMAT_MAGIC_INT32
 FASTTEXT_VERSION = 12
+# fastText's words are bytes; decoded with surrogateescape, bytes that are not UTF-8 survive the round trip.
+ENCODING, DECODE_ERRORS = "utf-8", "surrogateescape"
 _LOSS_NEGATIVE_SAMPLING = 2  # fastText's loss_name::ns
 _MODEL_CODES = {"cbow": 1, "skipgram": 2, "batch_skipgram": 2}  # model_name::cbow, ::sg
 _WORD_ENTRY = 0  # entry_type::word
 _LR_UPDATE_RATE = 100  # fastText's default; stored, unused by a trained model
 _ROWS_PER_WRITE = 65536
+
+
+@dataclasses.dataclass(frozen=True)
+class BinaryHeader:
+    dim: int
+    buckets: int
+    max_char_ngram: int  # 0: no subwords
+    words: int
+
+
+def is_fasttext_binary(path):
+    with open(path, "rb") as f:
+        head = f.read(4)
+    return len(head) == 4 and struct.unpack("<i", head)[0] == FASTTEXT_MAGIC
+
+
+def read_header(path):
+    """The sizes a fastText binary announces (Args::load through GluonNLP, then Dictionary's word count)."""
+    from gluonnlp.model.train import FasttextEmbeddingModel
+
+    with open(path, "rb") as f:
+        _, dim, buckets, _, maxn = FasttextEmbeddingModel._read_model_params(f)
+        _, words, _ = struct.unpack("<3i", f.read(12))
+    return BinaryHeader(dim, buckets, maxn, words)
 
 
 def write_text_vectors(path, words, vectors):
@@ -34,7 +61,7 @@ def write_fasttext_binary(path, dictionary, hyperparameters, input_matrix, outpu
     hp = hyperparameters
     minn, maxn = (min(dictionary.char_ngrams), max(dictionary.char_ngrams)) if dictionary.char_ngrams else (0, 0)
     with open(path, "wb") as f:
-        f.write(struct.pack("<ii", 793712314, FASTTEXT_VERSION))
+        f.write(struct.pack("<ii", FASTTEXT_MAGIC, FASTTEXT_VERSION))
         # Args::save: dim ws epoch minCount neg wordNgrams loss model bucket minn maxn lrUpdateRate t
         f.write(struct.pack("<12id", hp.vector_dim, hp.window_size, hp.epochs, hp.min_count,
                             hp.negative_samples, 1, _LOSS_NEGATIVE_SAMPLING, _MODEL_CODES[hp.mode],

@@ -11,7 +11,6 @@ Supported (each may be gzip-compressed, or inside a .tar.gz such as BlazingText'
 import logging
 import os
 import shutil
-import struct
 import tarfile
 import warnings
 
@@ -19,10 +18,10 @@ import numpy as np
 
 from ..errors import JobError
 from ..files import READ_ERRORS, is_gzip, list_files, open_binary
+from .fasttext_format import is_fasttext_binary, read_header
 
 logger = logging.getLogger(__name__)
 
-FASTTEXT_MAGIC = 793712314  # fastText's FASTTEXT_FILEFORMAT_MAGIC_INT32
 TEXT_SUFFIXES = (".vec", ".txt")
 BINARY_SUFFIXES = (".bin",)
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
@@ -37,17 +36,15 @@ class FastTextBinaryVectors:
         from gluonnlp.model.train import FasttextEmbeddingModel
 
         self.name = name
-        with open(path, "rb") as f:
-            _, dim, bucket, _, maxn = FasttextEmbeddingModel._read_model_params(f)
-            _, words, _ = struct.unpack("@3i", f.read(12))
+        header = read_header(path)
         # GluonNLP's reader loops forever on a file cut short inside the word list: check the size first.
         # The input matrix alone ((words + buckets) x dim float32) outweighs everything before it.
-        needed = (words + bucket) * dim * 4
+        needed = (header.words + header.buckets) * header.dim * 4
         if os.path.getsize(path) < needed:
-            raise JobError(f"Embeddings file {name} is truncated: its header announces {words} words and {bucket} "
-                           f"n-gram buckets of dimension {dim} ({needed} bytes of vectors), but the file has "
-                           f"{os.path.getsize(path)} bytes.")
-        self.has_subwords = maxn > 0
+            raise JobError(f"Embeddings file {name} is truncated: its header announces {header.words} words and "
+                           f"{header.buckets} n-gram buckets of dimension {header.dim} ({needed} bytes of vectors), "
+                           f"but the file has {os.path.getsize(path)} bytes.")
+        self.has_subwords = header.max_char_ngram > 0
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # GluonNLP warns about supervised models' labels: we only need words
             self.model = FasttextEmbeddingModel.load_fasttext_format(path)
@@ -142,12 +139,6 @@ def _lookup_table(words, token_to_idx, matrix):
     return vectors, status
 
 
-def _is_fasttext_binary(path):
-    with open(path, "rb") as f:
-        head = f.read(4)
-    return len(head) == 4 and struct.unpack("@i", head)[0] == FASTTEXT_MAGIC
-
-
 def _plain_copy(path, workdir):
     """Gunzip a compressed file into workdir; return the readable path."""
     if not is_gzip(path):
@@ -197,7 +188,7 @@ def load_pretrained(folder, workdir):
     names = {path: path.removesuffix(".gz") for path in files}
     binaries = [p for p in files if names[p].endswith(BINARY_SUFFIXES)]
     texts = [p for p in files if names[p].endswith(TEXT_SUFFIXES)]
-    fasttext = [p for p in binaries if _is_fasttext_binary(plain[p])]
+    fasttext = [p for p in binaries if is_fasttext_binary(plain[p])]
     word2vec = [p for p in binaries if p not in fasttext]
     for kind, candidates in ((FastTextBinaryVectors, fasttext), (TextVectors, texts),
                              (Word2VecBinaryVectors, word2vec)):

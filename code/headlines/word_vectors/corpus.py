@@ -11,6 +11,7 @@ import dataclasses
 
 import numpy as np
 
+from ..embeddings.fasttext_format import DECODE_ERRORS, ENCODING
 from ..errors import JobError
 from ..files import READ_ERRORS, list_files, open_binary
 
@@ -20,8 +21,6 @@ BLOCK_BYTES = 1 << 20
 # A "token" longer than this is a file that is not text (or has no whitespace at all): fail, do not buffer it.
 MAX_TOKEN_BYTES = 1 << 16
 _WHITESPACE = (b" ", b"\n", b"\t", b"\r", b"\v", b"\f")
-# Tokens are decoded with surrogateescape: bytes that are not UTF-8 survive the round trip into vectors.bin.
-ENCODING, DECODE_ERRORS = "utf-8", "surrogateescape"
 
 
 def _token_blocks(path):

@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import contract
 from ..devices import training_contexts
+from ..embeddings.fasttext_format import write_fasttext_binary, write_text_vectors
 from ..environment import check_channels
 from ..errors import JobError
 from ..files import publish, staging_folder, write_json
@@ -27,7 +28,6 @@ from .corpus import Corpus
 from .dictionary import Dictionary
 from .evaluation import evaluate_similarity
 from .examples import ExampleBuilder
-from .fasttext_format import write_fasttext_binary, write_text_vectors
 from .word2vec import WordVectorModel
 
 logger = logging.getLogger(__name__)
