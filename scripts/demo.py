@@ -7,8 +7,9 @@
     4. endpoint    deploy the model, classify a few headlines (label + probability), delete the endpoint
     5. transform   batch transform over a file of headlines; prints where the output is
 
-Uses `local_gpu` and the GPU training image when the machine has an NVIDIA GPU, `local` and the CPU image
-otherwise. Whatever happens, no container of ours is left running at the end.
+Uses `local_gpu` and the GPU training image when the machine has NVIDIA GPUs the image has code for (V100 to
+L40S: the README's GPU table), `local` and the CPU image otherwise. Whatever happens, no container of ours is left
+running at the end.
 """
 
 import argparse
@@ -21,7 +22,8 @@ import tarfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import launch  # noqa: E402
+import launch  # noqa: E402 - puts code/ on the path too
+from headlines import gpu_support  # noqa: E402
 from make_demo_data import write_demo_data  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -53,11 +55,27 @@ class Progress:
         print(f"    {text}", flush=True)
 
 
-def has_gpu():
+def _nvidia_smi(*args):
     try:
-        return subprocess.run(["nvidia-smi", "-L"], capture_output=True, check=False).returncode == 0
+        result = subprocess.run(["nvidia-smi", *args], capture_output=True, text=True, check=False)
     except OSError:
-        return False
+        return None
+    return result.stdout.strip() if result.returncode == 0 and result.stdout.strip() else None
+
+
+def choose_instance_type():
+    """(instance type, why): local_gpu when the machine has NVIDIA GPUs and the GPU image has code for all of them.
+    A driver too old to report compute capabilities (before R510) gets local_gpu: the job's start-up check
+    decides."""
+    if _nvidia_smi("-L") is None:
+        return "local", "no NVIDIA GPU"
+    listed = _nvidia_smi("--query-gpu=name,compute_cap", "--format=csv,noheader")
+    for line in (listed or "").splitlines():
+        name, capability = (part.strip() for part in line.rsplit(",", 1))
+        major, minor = (int(part) for part in capability.split("."))
+        if gpu_support.code_for((major, minor)) is None:
+            return "local", f"{name} has compute capability {major}.{minor}, which the GPU image has no code for"
+    return "local_gpu", "NVIDIA GPUs"
 
 
 def image_exists(image):
@@ -118,12 +136,12 @@ def run(args):
     if os.path.exists(output):
         shutil.rmtree(output)
     os.makedirs(output)
-    instance_type = "local_gpu" if has_gpu() else "local"
+    instance_type, why = choose_instance_type()
     train_image = TRAIN_IMAGES[instance_type]
     if not image_exists(train_image) or not image_exists(SERVE_IMAGE):
         raise SystemExit(f"Build the images first: {train_image} and {SERVE_IMAGE} (make images"
                          f"{' images-gpu' if instance_type == 'local_gpu' else ''})")
-    print(f"SageMaker local mode: instance type {instance_type}, images {train_image} and {SERVE_IMAGE}; "
+    print(f"SageMaker local mode: instance type {instance_type} ({why}), images {train_image} and {SERVE_IMAGE}; "
           f"everything goes to {output}")
 
     headlines, test, corpus, transform_input = prepare_data(args, output, progress)

@@ -78,3 +78,21 @@ def test_launcher_metric_definitions_follow_the_mode():
 def test_launcher_argument_errors_are_clear(argv, message, capsys):
     assert launch.main(argv) == 2  # a usage error
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("listing,expected", [
+    (None, ("local", "no NVIDIA GPU")),
+    ("NVIDIA A10G, 8.6\nNVIDIA A10G, 8.6", ("local_gpu", "NVIDIA GPUs")),
+    ("NVIDIA H100 80GB HBM3, 9.0", ("local", "NVIDIA H100 80GB HBM3 has compute capability 9.0, which the GPU "
+                                             "image has no code for")),
+    ("", ("local_gpu", "NVIDIA GPUs")),  # a driver before R510 cannot say: the job's own check decides
+])
+def test_demo_uses_the_gpu_image_only_on_gpus_it_has_code_for(tmp_path, monkeypatch, listing, expected):
+    """A fake nvidia-smi on the PATH: `-L` lists the GPUs, the query prints name and compute capability."""
+    if listing is not None:
+        fake = tmp_path / "nvidia-smi"
+        query = f"printf '%s\\n' {' '.join(repr(line) for line in listing.splitlines())}" if listing else "exit 6"
+        fake.write_text(f'#!/bin/sh\nif [ "$1" = -L ]; then echo "GPU 0: fake"; exit 0; fi\n{query}\n')
+        fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    assert demo.choose_instance_type() == expected
