@@ -53,11 +53,18 @@ images: docker
 images-gpu: docker
 	scripts/build-images.sh train-gpu
 
-# Sets up what it needs (Docker engine, images, the SDK's virtualenv), then runs scripts/demo.py.
-demo: images
-	@if nvidia-smi -L >/dev/null 2>&1; then $(MAKE) images-gpu; fi
-	@sdk_python=$$(scripts/sdk-venv.sh v2) && $$sdk_python scripts/demo.py $(if $(DATA),--data "$(DATA)") \
-		$(if $(CORPUS),--corpus "$(CORPUS)")
+# Sets up what it needs (Docker engine, images, the SDK's virtualenv; their output in DEMO_SETUP_LOG, its end shown
+# when something fails), then runs scripts/demo.py, which logs the rest to demo-output/demo.log.
+DEMO_SETUP_LOG := build/demo-setup.log
+demo: docker
+	@mkdir -p $(dir $(DEMO_SETUP_LOG)) && : > $(DEMO_SETUP_LOG)
+	@echo "Setting up the images and the SageMaker SDK v2's virtualenv (log: $(DEMO_SETUP_LOG))"
+	@{ scripts/build-images.sh train-cpu serve && \
+	   if nvidia-smi -L >/dev/null 2>&1; then scripts/build-images.sh train-gpu; fi; } >> $(DEMO_SETUP_LOG) 2>&1 \
+		|| { tail -n 30 $(DEMO_SETUP_LOG); exit 1; }
+	@grep '^built ' $(DEMO_SETUP_LOG) | sed 's/^/    /'
+	@sdk_python=$$(scripts/sdk-venv.sh v2 2>>$(DEMO_SETUP_LOG)) || { tail -n 30 $(DEMO_SETUP_LOG); exit 1; }; \
+		$$sdk_python scripts/demo.py $(if $(DATA),--data "$(DATA)") $(if $(CORPUS),--corpus "$(CORPUS)")
 
 # The images on the machine as they are: build them first (make images, make images-gpu).
 push: venv docker

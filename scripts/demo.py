@@ -7,12 +7,16 @@
     4. endpoint    deploy the model, classify a few headlines (label + probability), delete the endpoint
     5. transform   batch transform over a file of headlines; prints where the output is
 
+The terminal shows the steps, their results and timings; everything else (the SDK's compose files and notices, the
+containers' logs) goes to demo-output/demo.log, whose last lines are shown when a step fails.
+
 Uses `local_gpu` and the GPU training image when the machine has NVIDIA GPUs the image has code for (V100 to
 L40S: the README's GPU table), `local` and the CPU image otherwise. Whatever happens, no container of ours is left
 running at the end.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -42,17 +46,53 @@ EMBEDDING_HYPERPARAMETERS = {"mode": "skipgram", "subwords": "true", "vector_dim
                              "min_count": "2", "buckets": "200000"}
 CLASSIFIER_HYPERPARAMETERS = {"epochs": "5"}
 STEPS = 5
+LOG_FILE = "demo.log"
+LOG_LINES_ON_FAILURE = 30
 
 
 class Progress:
-    def __init__(self):
+    """What the terminal shows: steps with their times, and results."""
+
+    def __init__(self, terminal=None):
         self.started = time.time()
+        self.terminal = terminal  # None: whatever sys.stdout is when it speaks
+
+    def say(self, text):
+        print(text, file=self.terminal or sys.stdout, flush=True)
 
     def step(self, number, title):
-        print(f"\n==> [{number}/{STEPS}] {title}  (+{time.time() - self.started:.0f} s)", flush=True)
+        self.say(f"\n==> [{number}/{STEPS}] {title}  (+{time.time() - self.started:.0f} s)")
 
     def note(self, text):
-        print(f"    {text}", flush=True)
+        self.say(f"    {text}")
+
+
+@contextlib.contextmanager
+def output_to_log(path):
+    """Everything written to stdout and stderr, by this process and the processes it starts (docker-compose, the
+    containers' logs the SDK streams), goes to `path`; yields a stream to the terminal."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    terminal = os.fdopen(os.dup(saved[0]), "w", buffering=1)
+    with open(path, "a", encoding="utf-8") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield terminal
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            terminal.close()
+
+
+def log_tail(path, lines=LOG_LINES_ON_FAILURE):
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return "".join(f.readlines()[-lines:])
 
 
 def _nvidia_smi(*args):
@@ -130,19 +170,14 @@ def prepare_data(args, output, progress):
     return headlines, test, corpus, transform_input
 
 
-def run(args):
-    progress = Progress()
-    output = os.path.abspath(args.output)
-    if os.path.exists(output):
-        shutil.rmtree(output)
-    os.makedirs(output)
+def run(args, output, progress):
     instance_type, why = choose_instance_type()
     train_image = TRAIN_IMAGES[instance_type]
     if not image_exists(train_image) or not image_exists(SERVE_IMAGE):
         raise SystemExit(f"Build the images first: {train_image} and {SERVE_IMAGE} (make images"
                          f"{' images-gpu' if instance_type == 'local_gpu' else ''})")
-    print(f"SageMaker local mode: instance type {instance_type} ({why}), images {train_image} and {SERVE_IMAGE}; "
-          f"everything goes to {output}")
+    progress.say(f"SageMaker local mode: instance type {instance_type} ({why}), images {train_image} and "
+                 f"{SERVE_IMAGE}; everything goes to {output}, the full log to {os.path.join(output, LOG_FILE)}")
 
     headlines, test, corpus, transform_input = prepare_data(args, output, progress)
 
@@ -182,7 +217,7 @@ def run(args):
         lines = f.readlines()
     progress.note(f"{len(lines)} predictions (JSON Lines, one per input line) in {output_file} "
                   f"({transform['seconds']} s); first: {lines[0].strip()[:100]}")
-    print(f"\nDone in {time.time() - progress.started:.0f} s.")
+    progress.say(f"\nDone in {time.time() - progress.started:.0f} s. The full log: {os.path.join(output, LOG_FILE)}")
 
 
 def main(argv=None):
@@ -193,11 +228,20 @@ def main(argv=None):
     parser.add_argument("--corpus", help="plain text (file or folder) for the word vectors instead of the "
                                          "demo's (text8 from scripts/download_public_data.py, say)")
     args = parser.parse_args(argv)
+    output = os.path.abspath(args.output)
+    if os.path.exists(output):
+        shutil.rmtree(output)
+    os.makedirs(output)
+    log = os.path.join(output, LOG_FILE)
     images = [SERVE_IMAGE, *TRAIN_IMAGES.values()]
     already_running = set(launch.running_containers(images))
     try:
-        run(args)
+        with output_to_log(log) as terminal:
+            run(args, output, Progress(terminal))
         return 0
+    except Exception as e:  # noqa: BLE001 - reported in one line, with the log's end
+        print(f"\nThe demo failed: {type(e).__name__}: {e}\nLast lines of {log}:\n{log_tail(log)}", file=sys.stderr)
+        return 1
     finally:
         # The SDK deletes endpoints and stops jobs it ran to the end; a failure or Ctrl-C half way can leave
         # its docker-compose containers running.

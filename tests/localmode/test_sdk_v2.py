@@ -39,6 +39,11 @@ def test_demo_trains_deploys_predicts_transforms_and_cleans_up(demo):
     for step in range(1, 6):
         assert f"==> [{step}/5]" in demo.output
     assert not demo.left_running
+    # The terminal shows the steps and their results; the SDK's compose files and the containers' logs are in the log.
+    assert len(demo.output.splitlines()) < 50 and str(demo.dir / "demo.log") in demo.output, demo.output
+    assert "docker-compose" not in demo.output and "epoch=1" not in demo.output
+    log = (demo.dir / "demo.log").read_text()
+    assert "epoch=1 train_loss=" in log and "services:" in log
 
     metrics = _metrics(demo.dir / "jobs" / "classifier")
     assert metrics["test"]["accuracy"] > 0.9
@@ -65,12 +70,13 @@ def test_demo_trains_deploys_predicts_transforms_and_cleans_up(demo):
 def test_metric_definitions_parse_the_real_log_lines(demo):
     demo.check()
     history = _metrics(demo.dir / "jobs" / "classifier")["history"]
+    log = (demo.dir / "demo.log").read_text()  # the containers' logs, as the SDK streamed them
     for definition in launch.CLASSIFIER_METRICS + launch.EMBEDDING_METRICS:
-        values = [float(v) for v in re.findall(definition["Regex"], demo.output)]
+        values = [float(v) for v in re.findall(definition["Regex"], log)]
         assert values, f"{definition['Name']}: no log line matches {definition['Regex']}"
-    validation = [float(v) for v in re.findall(launch.CLASSIFIER_METRICS[3]["Regex"], demo.output)]
+    validation = [float(v) for v in re.findall(launch.CLASSIFIER_METRICS[3]["Regex"], log)]
     assert validation == [round(row["validation_accuracy"], 6) for row in history]
-    epoch_losses = re.findall(launch.EMBEDDING_METRICS[0]["Regex"], demo.output)
+    epoch_losses = re.findall(launch.EMBEDDING_METRICS[0]["Regex"], log)
     assert len(epoch_losses) == 5
 
 

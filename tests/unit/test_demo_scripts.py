@@ -4,11 +4,13 @@ DATA/CORPUS), and the launcher's argument handling and metric definitions."""
 import argparse
 import collections
 import os
+import subprocess
+import sys
 
 import pytest
 
 from headlines.data.formats import read_channel
-from helpers import load_script
+from helpers import REPO, load_script
 
 make_demo_data = load_script("make_demo_data")
 launch = load_script("launch")
@@ -96,3 +98,26 @@ def test_demo_uses_the_gpu_image_only_on_gpus_it_has_code_for(tmp_path, monkeypa
         fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
     assert demo.choose_instance_type() == expected
+
+
+OUTPUT_TO_LOG = """
+import subprocess, sys
+sys.path.insert(0, "scripts")
+import demo
+print("before")
+with demo.output_to_log(sys.argv[1]) as terminal:
+    print("sdk notice")
+    print("sdk warning", file=sys.stderr)
+    subprocess.run(["echo", "container log"], check=True)
+    demo.Progress(terminal).step(1, "Data")
+print("after")
+"""
+
+
+def test_the_demo_terminal_shows_steps_and_the_log_takes_the_rest(tmp_path):
+    log = tmp_path / "demo.log"
+    result = subprocess.run([sys.executable, "-c", OUTPUT_TO_LOG, str(log)], capture_output=True, text=True,
+                            cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO / "code")), check=True)
+    assert result.stdout.split() == ["before", "==>", "[1/5]", "Data", "(+0", "s)", "after"]
+    assert result.stderr == ""
+    assert log.read_text().splitlines() == ["sdk notice", "sdk warning", "container log"]
