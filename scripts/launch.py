@@ -59,8 +59,8 @@ from headlines.environment import check_channels  # noqa: E402
 from headlines.errors import JobError  # noqa: E402
 from headlines.instance_types import CPU, GPU, HOSTING, OTHER, TRAINING, TRANSFORM, InstanceTypeError  # noqa: E402
 
-# What SageMaker shows as the training job's metrics: regexes over the job's log lines (README, "Logs and metric
-# definitions"; the local-mode tests match them against a real run's log).
+# What SageMaker shows as the training job's metrics: regexes over the job's log lines (docs/training.md, "Logs and
+# metric definitions"; the local-mode tests match them against a real run's log).
 CLASSIFIER_METRICS = [
     {"Name": "train:loss", "Regex": r"train_loss=([0-9.]+)"},
     {"Name": "train:accuracy", "Regex": r"train_accuracy=([0-9.]+)"},

@@ -19,7 +19,7 @@ MODE_KEY = "mode"
 ARCHITECTURES = ("fasttext", "cnn")
 OPTIMIZERS = ("adam", "sgd")
 LR_SCHEDULES = ("constant", "linear")
-# Tuned on the UCI News Aggregator story split (README, "Measured"); each architecture wants its own rate.
+# Tuned on the UCI News Aggregator story split (docs/benchmarks.md); each architecture wants its own rate.
 DEFAULT_LEARNING_RATES = {"fasttext": 0.01, "cnn": 0.001}
 
 _TRUE = {"true", "1", "yes", "on"}
@@ -134,9 +134,28 @@ class _Schema:
 
     @classmethod
     def describe(cls):
-        """(name, default, expects, help) rows, for the README and --help."""
-        return [(f.name, f.default, f.metadata["parse"].expects, f.metadata["help"])
+        """(name, default as the job reads it, expects, help) rows, for --help and markdown_table()."""
+        return [(f.name, format_default(f.default), f.metadata["parse"].expects, f.metadata["help"])
                 for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def markdown_table(cls):
+        """The documentation's table of these hyperparameters (docs/training.md, docs/word-vectors.md)."""
+        rows = ["| name | default | accepts | meaning |", "|---|---|---|---|"]
+        rows += [f"| `{name}` | `{default}` | {expects} | {help} |" for name, default, expects, help in cls.describe()]
+        return "\n".join(rows)
+
+
+def format_default(value):
+    """A default as it would be written in hyperparameters.json: None is auto, booleans are lower case, lists are
+    comma-separated."""
+    if value is None:
+        return "auto"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (tuple, list)):
+        return ",".join(str(item) for item in value)
+    return str(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -268,3 +287,8 @@ def _unquote(value):
         except ValueError:
             return value
     return value
+
+
+if __name__ == "__main__":
+    for schema in (Hyperparameters, EmbeddingHyperparameters):
+        print(f"mode {schema.mode_names}:\n{schema.markdown_table()}\n")

@@ -1,7 +1,7 @@
 """The GPU training image on a machine without a GPU: the GPU code inside it against code/headlines/gpu_support.py,
 its start-up check against a fake NVIDIA driver (tests/fake_driver/libcuda.c, mounted as the NVIDIA runtime mounts
 the real one), CPU training when no driver is there, one sentence in the failure file when a library does not load,
-and the CUDA libraries' versions against each other. What needs a real GPU is listed in the README."""
+and the CUDA libraries' versions against each other. What needs a real GPU is listed in docs/images.md."""
 
 import json
 import os

@@ -1,5 +1,5 @@
 """SageMaker Python SDK v2 (`sagemaker<3`) in local mode: `make demo`'s script end to end (Estimator, Model.deploy,
-Transformer), the README's metric definitions against its real log, and two-host training (instance_count=2)."""
+Transformer), the metric definitions against its real log, and two-host training (instance_count=2)."""
 
 import csv
 import io
@@ -14,7 +14,7 @@ import pytest
 
 import launch
 from conftest import NO_NETWORK, SCRIPTS, SdkRun, check_local_gpu_compose, job_metrics, running_containers
-from helpers import REPO, docker
+from helpers import docker
 
 # Small enough for two hosts on two cores: the dense embedding gradient crosses the network every step.
 QUICK = {"epochs": "3", "ngram_buckets": "20000"}
@@ -78,13 +78,6 @@ def test_metric_definitions_parse_the_real_log_lines(demo):
     assert validation == [round(row["validation_accuracy"], 6) for row in history]
     epoch_losses = re.findall(launch.EMBEDDING_METRICS[0]["Regex"], log)
     assert len(epoch_losses) == 5
-
-
-def test_readme_documents_the_metric_definitions_the_launcher_uses():
-    readme = (REPO / "README.md").read_text()
-    documented = dict(re.findall(r"^\| `([a-z0-9_:]+)` \| `(.+)` \|$", readme, flags=re.M))
-    for definition in launch.CLASSIFIER_METRICS + launch.EMBEDDING_METRICS:
-        assert documented.get(definition["Name"]) == definition["Regex"], definition["Name"]
 
 
 def _train(python, data, output, instance_count, extra=()):

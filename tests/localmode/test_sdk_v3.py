@@ -2,7 +2,7 @@
 the training image with no command, on one host and on two (MXNet's parameter server across the containers), and
 what it writes for `local_gpu`.
 
-ModelBuilder's local container mode cannot serve a custom image as is (README, "SageMaker local mode"); the
+ModelBuilder's local container mode cannot serve a custom image as is (docs/images.md, "SageMaker local mode"); the
 serving image's local-mode tests use SDK v2."""
 
 import json

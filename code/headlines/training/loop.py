@@ -42,7 +42,7 @@ def batch_seed(seed, epoch, batch):
 
 
 def format_epoch_line(row):
-    """One line per epoch, in the form the README's metric_definitions regexes parse."""
+    """One line per epoch, in the form the metric definitions' regexes parse (docs/training.md)."""
     return ("epoch={epoch} train_loss={train_loss:.6f} train_accuracy={train_accuracy:.6f} "
             "validation_loss={validation_loss:.6f} validation_accuracy={validation_accuracy:.6f} "
             "validation_macro_f1={validation_macro_f1:.6f} samples_per_second={samples_per_second:.1f} "
