@@ -45,7 +45,9 @@ class _Api:
             raise NoDriver(str(e)) from None
 
     def call(self, function, *args):
-        result = getattr(self.cuda, function)(*args)
+        self.check(function, getattr(self.cuda, function)(*args))
+
+    def check(self, function, result):
         if result != CUDA_SUCCESS:
             raise DriverError(f"the NVIDIA driver's {function} failed with {self.error_name(result)}")
 
@@ -80,7 +82,6 @@ def read_driver(library=DRIVER_LIBRARY):
     result = api.cuda.cuInit(0)
     if result == CUDA_ERROR_NO_DEVICE:
         return Driver(cuda_version, ())
-    if result != CUDA_SUCCESS:
-        raise DriverError(f"the NVIDIA driver's cuInit failed with {api.error_name(result)}")
+    api.check("cuInit", result)
     count = api.int_value("cuDeviceGetCount")
     return Driver(cuda_version, tuple(api.device(index) for index in range(count)))
