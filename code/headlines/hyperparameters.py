@@ -9,18 +9,15 @@ BlazingText's word2vec hyperparameters and defaults).
 import dataclasses
 import json
 
-from . import contract
+from . import architectures, contract
 from .errors import JobError
 
 SUPERVISED = "supervised"
 EMBEDDING_MODES = ("skipgram", "cbow", "batch_skipgram")
 MODES = (SUPERVISED,) + EMBEDDING_MODES
 MODE_KEY = "mode"
-ARCHITECTURES = ("fasttext", "cnn")
 OPTIMIZERS = ("adam", "sgd")
 LR_SCHEDULES = ("constant", "linear")
-# Tuned on the UCI News Aggregator story split (docs/benchmarks.md); each architecture wants its own rate.
-DEFAULT_LEARNING_RATES = {"fasttext": 0.01, "cnn": 0.001}
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
@@ -175,14 +172,14 @@ class Hyperparameters(_Schema):
     }
 
     mode: str = _field(SUPERVISED, _choice(SUPERVISED), "supervised: train the headline classifier")
-    architecture: str = _field("fasttext", _choice(*ARCHITECTURES),
-                               "fasttext: mean of the embeddings of words, word n-grams and character n-grams -> linear; "
-                               "cnn: 1-D convolutions of several widths, max-over-time pooling, dropout")
+    architecture: str = _field(architectures.DEFAULT.name, _choice(*architectures.NAMES),
+                               "; ".join(f"{a.name}: {a.summary}" for a in architectures.ARCHITECTURES.values()))
     epochs: int = _field(20, _int(1), "maximum number of passes over the training data")
     batch_size: int = _field(64, _int(1), "headlines per optimizer step, summed over all devices")
     optimizer: str = _field("adam", _choice(*OPTIMIZERS), "gradient descent flavour")
     learning_rate: float = _field(None, _optional(_float(0, 10, include_minimum=False)),
-                                  "step size; auto: 0.01 for fasttext, 0.001 for cnn")
+                                  "step size; auto: " + ", ".join(f"{a.default_learning_rate} for {a.name}"
+                                                                  for a in architectures.ARCHITECTURES.values()))
     lr_schedule: str = _field("constant", _choice(*LR_SCHEDULES),
                               "linear: decay the learning rate linearly to 0 over all epochs, as fastText does")
     weight_decay: float = _field(0.0, _float(0, 1), "L2 penalty")
@@ -221,7 +218,7 @@ class Hyperparameters(_Schema):
 
     @property
     def effective_learning_rate(self):
-        return self.learning_rate or DEFAULT_LEARNING_RATES[self.architecture]
+        return self.learning_rate or architectures.get(self.architecture).default_learning_rate
 
 @dataclasses.dataclass(frozen=True)
 class EmbeddingHyperparameters(_Schema):

@@ -1,4 +1,5 @@
-"""The two classifier architectures, as hybridizable Gluon blocks taking (ids, valid_length).
+"""The networks of the classifier's architectures (declared in architectures.py), as hybridizable Gluon blocks
+taking (ids, valid_length).
 
 Both start with one embedding matrix whose first rows are the vocabulary (initialised from pretrained
 fastText-style vectors when given); ``fasttext`` appends hashed word n-gram rows.
@@ -8,7 +9,12 @@ import mxnet as mx
 from mxnet import gluon
 from mxnet.gluon import nn
 
+from . import architectures
+
 EMBEDDING_PARAMETER = "embedding"  # name prefix of the embedding block, for freezing it
+CNN_EMBEDDING_INIT_SCALE = 0.1  # the cnn's embedding rows start uniform in [-0.1, 0.1]
+# Subtracted from the convolution outputs of windows past a headline's end, so they never win the max-pool.
+OUTSIDE_WINDOW_PENALTY = 1e4
 
 
 class FastTextClassifier(gluon.HybridBlock):
@@ -37,13 +43,13 @@ class CNNClassifier(gluon.HybridBlock):
     """Kim (2014): 1-D convolutions of several widths over the word embeddings, max-over-time pooling,
     dropout, linear layer."""
 
-    def __init__(self, input_size, embedding_dim, num_classes, kernel_sizes=(3, 4, 5), num_filters=100,
-                 dropout=0.5, sparse_grad=True, **kwargs):
+    def __init__(self, input_size, embedding_dim, num_classes, kernel_sizes, num_filters, dropout, sparse_grad=True,
+                 **kwargs):
         super().__init__(**kwargs)
         self.kernel_sizes = tuple(kernel_sizes)
         with self.name_scope():
             self.embedding = nn.Embedding(input_size, embedding_dim, prefix=EMBEDDING_PARAMETER + "_",
-                                          weight_initializer=mx.init.Uniform(0.1), sparse_grad=sparse_grad)
+                                          weight_initializer=mx.init.Uniform(CNN_EMBEDDING_INIT_SCALE), sparse_grad=sparse_grad)
             self.convolutions = nn.HybridSequential()
             for width in self.kernel_sizes:
                 self.convolutions.add(nn.Conv1D(num_filters, width, activation="relu", layout="NCW",
@@ -62,25 +68,19 @@ class CNNClassifier(gluon.HybridBlock):
             windows = F.maximum(valid_length - (width - 1), 1)
             outside = F.broadcast_greater_equal(F.expand_dims(F.contrib.arange_like(features, axis=2), axis=0),
                                                 F.expand_dims(windows, axis=1))  # (N, T - width + 1)
-            features = F.broadcast_sub(features, F.expand_dims(outside, axis=1) * 1e4)
+            features = F.broadcast_sub(features, F.expand_dims(outside, axis=1) * OUTSIDE_WINDOW_PENALTY)
             # Global max-pool over time (oneDNN's pooling: much faster than a max reduction on CPU).
             pooled.append(F.Flatten(F.Pooling(features, kernel=(1,), pool_type="max", global_pool=True)))
         return self.output(self.dropout(F.concat(*pooled, dim=1)))
 
 
+# The network of each architecture that architectures.py declares.
+_BLOCKS = {architectures.FASTTEXT.name: FastTextClassifier, architectures.CNN.name: CNNClassifier}
+
+
 def build_model(architecture, input_size, embedding_dim, num_classes, hyperparameters, sparse_grad=True):
     """sparse_grad: the embedding's gradient holds only the rows a batch touches. MXNet 1.9's distributed
     kvstore cannot carry such gradients (ps-lite aborts: apache/mxnet#21118), so multi-host jobs go dense."""
-    if architecture == "fasttext":
-        return FastTextClassifier(input_size, embedding_dim, num_classes, sparse_grad=sparse_grad,
-                                  prefix="fasttext_")
-    if architecture == "cnn":
-        return CNNClassifier(input_size, embedding_dim, num_classes, kernel_sizes=hyperparameters.kernel_sizes,
-                             num_filters=hyperparameters.num_filters, dropout=hyperparameters.dropout,
-                             sparse_grad=sparse_grad, prefix="cnn_")
-    raise ValueError(f"unknown architecture {architecture!r}")
-
-
-def min_input_length(architecture, hyperparameters):
-    """Shortest id sequence the architecture accepts (a convolution needs at least its width)."""
-    return max(hyperparameters.kernel_sizes) if architecture == "cnn" else 1
+    declaration = architectures.get(architecture)
+    return _BLOCKS[declaration.name](input_size, embedding_dim, num_classes, sparse_grad=sparse_grad,
+                                     prefix=f"{declaration.name}_", **declaration.block_options(hyperparameters))

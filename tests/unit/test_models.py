@@ -1,11 +1,15 @@
+import re
+
 import mxnet as mx
 import numpy as np
 import pytest
 
+from headlines import architectures
 from headlines.artifacts import HeadlineModel, save_model
 from headlines.hyperparameters import Hyperparameters
-from headlines.models import build_model, min_input_length
+from headlines.models import build_model
 from headlines.text import TextEncoder, Tokenizer, build_vocabulary
+from helpers import REPO
 
 HEADLINES = ["Fed raises interest rates again", "New iPhone", "Ebola outbreak spreads in West Africa as cases rise",
              "x"]
@@ -15,9 +19,7 @@ def _model(architecture, tmp_path=None):
     hp = Hyperparameters.from_strings({"architecture": architecture, "num_filters": "8", "ngram_buckets": "100"})
     tokenizer = Tokenizer()
     vocabulary = build_vocabulary([tokenizer(h) for h in HEADLINES], 1)
-    encoder = TextEncoder(tokenizer, vocabulary, 64, word_ngrams=hp.word_ngrams if architecture == "fasttext" else 1,
-                          ngram_buckets=hp.ngram_buckets if architecture == "fasttext" else 0,
-                          min_length=min_input_length(architecture, hp))
+    encoder = TextEncoder(tokenizer, vocabulary, 64, **architectures.get(architecture).encoder_options(hp))
     mx.random.seed(0)
     net = build_model(architecture, encoder.input_size, 12, 3, hp)
     net.initialize(mx.init.Xavier())
@@ -67,3 +69,18 @@ def test_incomplete_model_folder_is_refused(tmp_path):
 
     with pytest.raises(JobError, match="incomplete"):
         HeadlineModel.load(str(tmp_path))
+
+
+def test_an_unknown_architecture_is_refused():
+    with pytest.raises(ValueError, match="unknown architecture 'rnn'"):
+        build_model("rnn", 10, 4, 2, Hyperparameters())
+
+
+def test_only_architectures_py_tests_an_architectures_name():
+    """Every difference between the architectures is declared in architectures.py; no module compares names."""
+    package = REPO / "code" / "headlines"
+    names = "|".join(architectures.NAMES)
+    compared = re.compile(rf"[=!]=\s*[\"']({names})[\"']|[\"']({names})[\"']\s*[=!]=")
+    found = [str(path.relative_to(package)) for path in package.rglob("*.py")
+             if path.name != "architectures.py" and compared.search(path.read_text(encoding="utf-8"))]
+    assert found == []

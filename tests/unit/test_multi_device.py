@@ -5,8 +5,9 @@ import mxnet as mx
 import numpy as np
 import pytest
 
+from headlines import architectures
 from headlines.hyperparameters import Hyperparameters
-from headlines.models import build_model, min_input_length
+from headlines.models import build_model
 from headlines.text import TextEncoder, Tokenizer, build_vocabulary
 from headlines.training.loop import ClassifierTrainer
 
@@ -20,9 +21,7 @@ def _trainer(contexts, architecture):
                                        "dropout": "0", "optimizer": "sgd", "learning_rate": "0.5"})
     tokenizer = Tokenizer()
     vocabulary = build_vocabulary([tokenizer(t) for t in TEXTS], 1)
-    encoder = TextEncoder(tokenizer, vocabulary, 16, word_ngrams=2 if architecture == "fasttext" else 1,
-                          ngram_buckets=50 if architecture == "fasttext" else 0,
-                          min_length=min_input_length(architecture, hp))
+    encoder = TextEncoder(tokenizer, vocabulary, 16, **architectures.get(architecture).encoder_options(hp))
     mx.random.seed(3)
     net = build_model(architecture, encoder.input_size, 6, 4, hp)
     net.initialize(mx.init.Xavier(), ctx=contexts)

@@ -1,7 +1,7 @@
 """The headline-classifier training job, from channels to artifacts, one function per stage:
 
     _read_data        channels -> rows of train, validation (a channel, or held out of train) and test
-    _build_encoder    tokenizer -> vocabulary -> the encoder (word and character n-grams for fasttext)
+    _build_encoder    tokenizer -> vocabulary -> the encoder (its n-gram inputs as the architecture declares)
     _initial_embeddings   the embeddings channel's pretrained vectors for the vocabulary, if there is one
     _fit              the model on this host's devices (and share of train), trained with checkpoints
     _write_reports    /opt/ml/output/data: metrics.json and plots; then the model, moved into place last
@@ -20,7 +20,7 @@ import time
 import mxnet as mx
 import numpy as np
 
-from .. import artifacts, contract
+from .. import architectures, artifacts, contract
 from ..data.formats import label_names, read_channel
 from ..data.splits import shard, split_validation
 from ..devices import training_contexts
@@ -29,7 +29,7 @@ from ..environment import check_channels
 from ..errors import JobError
 from ..files import write_json
 from ..hyperparameters import Hyperparameters
-from ..models import build_model, min_input_length
+from ..models import build_model
 from ..text import PADDING_TOKEN, UNKNOWN_TOKEN, TextEncoder, Tokenizer, build_vocabulary
 from .checkpoints import CheckpointStore
 from .distributed import Cluster, kvstore_type, train_as_worker
@@ -174,11 +174,8 @@ def _build_encoder(train_examples, hp):
     token_counts = collections.Counter(token for tokens in train_tokens for token in tokens)
     logger.info("vocabulary: %d words (min_count=%d) from %d training tokens", len(vocabulary), hp.min_count,
                 sum(token_counts.values()))
-    fasttext = hp.architecture == "fasttext"
-    encoder = TextEncoder(tokenizer, vocabulary, hp.max_length, word_ngrams=hp.word_ngrams if fasttext else 1,
-                          ngram_buckets=hp.ngram_buckets if fasttext else 0,
-                          min_length=min_input_length(hp.architecture, hp),
-                          char_ngrams=hp.char_ngrams if fasttext else ())
+    encoder = TextEncoder(tokenizer, vocabulary, hp.max_length,
+                          **architectures.get(hp.architecture).encoder_options(hp))
     return encoder, token_counts
 
 

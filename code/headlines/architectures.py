@@ -1,0 +1,61 @@
+"""The classifier's architectures, each declared once: what the hyperparameters, the encoder and the network of an
+architecture differ in. hyperparameters.py (names, default learning rates, help), training/job.py (the encoder's
+inputs) and models.py (the network's block and its arguments) read these declarations; nothing else tests an
+architecture's name.
+
+No MXNet here: hyperparameters.py, which the `train` command imports before MXNet loads, needs this module.
+"""
+
+import dataclasses
+
+# The shortest input of an architecture without convolutions: one id (an empty headline is padded to one).
+_ANY_LENGTH = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Architecture:
+    name: str
+    summary: str  # the `architecture` hyperparameter's help
+    # Tuned on the UCI News Aggregator story split (docs/benchmarks.md); each architecture wants its own rate.
+    default_learning_rate: float
+    # fastText's input: the encoder appends hashed word n-grams and character n-grams to a headline's word ids.
+    hashed_ngrams: bool
+    # Convolutions over the word embeddings: an input needs at least the widest kernel's number of ids, and the
+    # network takes the kernel_sizes, num_filters and dropout hyperparameters.
+    convolutional: bool
+
+    def min_input_length(self, hyperparameters):
+        """Shortest id sequence the network accepts (a convolution needs at least its width)."""
+        return max(hyperparameters.kernel_sizes) if self.convolutional else _ANY_LENGTH
+
+    def encoder_options(self, hyperparameters):
+        """The TextEncoder arguments that depend on the architecture."""
+        hp = hyperparameters
+        return {"word_ngrams": hp.word_ngrams if self.hashed_ngrams else 1,
+                "ngram_buckets": hp.ngram_buckets if self.hashed_ngrams else 0,
+                "char_ngrams": hp.char_ngrams if self.hashed_ngrams else (),
+                "min_length": self.min_input_length(hp)}
+
+    def block_options(self, hyperparameters):
+        """The network block's arguments that come from hyperparameters (models.build_model)."""
+        hp = hyperparameters
+        if self.convolutional:
+            return {"kernel_sizes": hp.kernel_sizes, "num_filters": hp.num_filters, "dropout": hp.dropout}
+        return {}
+
+
+FASTTEXT = Architecture("fasttext", "mean of the embeddings of words, word n-grams and character n-grams -> linear",
+                        default_learning_rate=0.01, hashed_ngrams=True, convolutional=False)
+CNN = Architecture("cnn", "1-D convolutions of several widths, max-over-time pooling, dropout",
+                   default_learning_rate=0.001, hashed_ngrams=False, convolutional=True)
+ARCHITECTURES = {architecture.name: architecture for architecture in (FASTTEXT, CNN)}
+NAMES = tuple(ARCHITECTURES)
+DEFAULT = FASTTEXT
+
+
+def get(name):
+    """The declaration of the architecture called `name`; ValueError for a name that is none."""
+    try:
+        return ARCHITECTURES[name]
+    except KeyError:
+        raise ValueError(f"unknown architecture {name!r}; known: {', '.join(NAMES)}") from None
