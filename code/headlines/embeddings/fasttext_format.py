@@ -12,6 +12,8 @@ import struct
 
 import numpy as np
 
+from ..mxnet_compat import read_fasttext_args
+
 FASTTEXT_MAGIC = 793712314  # fastText's FASTTEXT_FILEFORMAT_MAGIC_INT32
 FASTTEXT_VERSION = 12
 # fastText's words are bytes; decoded with surrogateescape, bytes that are not UTF-8 survive the round trip.
@@ -39,10 +41,8 @@ def is_fasttext_binary(path):
 
 def read_header(path):
     """The sizes a fastText binary announces (Args::load through GluonNLP, then Dictionary's word count)."""
-    from gluonnlp.model.train import FasttextEmbeddingModel
-
     with open(path, "rb") as f:
-        _, dim, buckets, _, maxn = FasttextEmbeddingModel._read_model_params(f)
+        dim, buckets, maxn = read_fasttext_args(f)
         _, words, _ = struct.unpack("<3i", f.read(12))
     return BinaryHeader(dim, buckets, maxn, words)
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import JobError
 from ..files import READ_ERRORS, is_gzip, list_files, open_binary
+from ..mxnet_compat import fasttext_subword_function, fasttext_vocabulary
 from .fasttext_format import is_fasttext_binary, read_header
 
 logger = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ class FastTextBinaryVectors:
         Averaged here with numpy over GluonNLP's vocabulary and subword function: the model's own
         __getitem__ does the same through scipy, which the images do not need otherwise.
         """
-        token_to_idx, subword_function = self.model._token_to_idx, self.model._subword_function
+        token_to_idx, subword_function = fasttext_vocabulary(self.model), fasttext_subword_function(self.model)
         offset = len(token_to_idx)
         vectors = np.zeros((len(words), self.dim), dtype=np.float32)
         status = []

@@ -27,6 +27,7 @@ import time
 import mxnet as mx
 
 from ..errors import JobError
+from ..mxnet_compat import abandon_kvstore, kvstore_barrier
 
 logger = logging.getLogger(__name__)
 
@@ -63,11 +64,6 @@ def role_environment(role, hosts, scheduler_address, port):
     }
 
 
-class _AbandonedKVStore(mx.kv.KVStore):
-    def __del__(self):
-        pass
-
-
 def train_as_worker(kvstore_name, train):
     """Join the parameter server as this host's worker, run train(kvstore), and leave as MXNet expects.
 
@@ -80,9 +76,9 @@ def train_as_worker(kvstore_name, train):
     try:
         result = train(kvstore)
     except BaseException:
-        kvstore.__class__ = _AbandonedKVStore
+        abandon_kvstore(kvstore)
         raise
-    kvstore._barrier()
+    kvstore_barrier(kvstore)
     del kvstore
     gc.collect()
     return result
