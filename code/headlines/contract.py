@@ -1,7 +1,7 @@
 """Every name and number of the SageMaker container contract that this package relies on, in one place.
 
-Sources: the SageMaker Developer Guide ("your-algorithms-training-algo-*", "model-checkpoints") and
-aws/sagemaker-training-toolkit's environment.py; see shared/docs/sagemaker-contract.md.
+Sources: the SageMaker Developer Guide and AWS's training and inference toolkits, as docs/design.md ("The SageMaker
+contract") lists them; docs/training.md and docs/serving.md say how the images meet each part.
 """
 
 # Root of everything SageMaker mounts; SAGEMAKER_BASE_DIR relocates it (tests use a temporary folder).
@@ -15,7 +15,6 @@ RESOURCE_CONFIG_FILE = "input/config/resourceconfig.json"
 CHECKPOINT_CONFIG_FILE = "input/config/checkpointconfig.json"
 INPUT_DATA_DIR = "input/data"
 MODEL_DIR = "model"
-OUTPUT_DIR = "output"
 OUTPUT_DATA_DIR = "output/data"
 FAILURE_FILE = "output/failure"
 # Outside the base directory on purpose: SageMaker mounts checkpoints at this absolute path.
@@ -23,14 +22,12 @@ DEFAULT_CHECKPOINT_DIR = "/opt/ml/checkpoints"
 
 # SageMaker keeps only this many characters of the failure file as FailureReason.
 FAILURE_REASON_MAX_CHARS = 1024
-# docker stop / StopTrainingJob / spot interruption: SIGTERM, then SIGKILL this many seconds later.
-STOP_GRACE_SECONDS = 120
 
-# Environment variables (names as sagemaker-training sets them; we honour them when present).
+# The number of GPUs to train on, when set (sagemaker-training's name for it; the tests set 0); without it, every
+# GPU MXNet sees. The job's hosts and this host's name come from resourceconfig.json only, not from SM_HOSTS or
+# SM_CURRENT_HOST: SageMaker writes that file into every training container, while those variables are set by
+# AWS's training toolkit, which these images do not use.
 NUM_GPUS_ENV = "SM_NUM_GPUS"
-NUM_CPUS_ENV = "SM_NUM_CPUS"
-CURRENT_HOST_ENV = "SM_CURRENT_HOST"
-HOSTS_ENV = "SM_HOSTS"
 
 # inputdataconfig.json: how a channel's S3 objects are spread over the hosts.
 S3_DISTRIBUTION_KEY = "S3DistributionType"

@@ -36,7 +36,6 @@ class TrainingEnvironment:
     resource_config: MappingProxyType
     checkpoint_dir: str
     num_gpus: int
-    num_cpus: int
 
     @classmethod
     def from_base_dir(cls, base_dir=None, environ=None):
@@ -58,7 +57,6 @@ class TrainingEnvironment:
             resource_config=MappingProxyType(dict(resource_config)),
             checkpoint_dir=checkpoint_config.get("LocalPath", default_checkpoint_dir),
             num_gpus=_count_gpus(environ),
-            num_cpus=int(environ.get(contract.NUM_CPUS_ENV, os.cpu_count() or 1)),
         )
 
     def _path(self, relative):
