@@ -27,6 +27,7 @@ LABEL_KEYS = ("category", "label")
 GROUP_KEYS = ("story",)
 FASTTEXT_LABEL_PREFIX = "__label__"
 UCI_COLUMNS = 8
+TSV_COLUMNS = 2  # text<TAB>label
 UCI_TITLE, UCI_CATEGORY, UCI_STORY = 1, 4, 5
 # Category codes of the UCI News Aggregator data set (its readme) -> readable names.
 UCI_CATEGORY_NAMES = {"b": "business", "t": "science and technology", "e": "entertainment", "m": "health"}
@@ -91,7 +92,7 @@ def detect_format(first_line, path=""):
         columns = line.split("\t")
         if len(columns) == UCI_COLUMNS:
             return "uci"
-        if len(columns) == 2:
+        if len(columns) == TSV_COLUMNS:
             return "tsv"
     header = [c.strip().lower() for c in next(csv.reader([stripped]), [])]
     if any(k in header for k in TEXT_KEYS) and any(k in header for k in LABEL_KEYS):
@@ -108,7 +109,7 @@ def _first_key(mapping, keys):
     return None
 
 
-def _rows_uci(lines, path):
+def _rows_uci(lines):
     for number, line in lines:
         columns = line.split("\t")
         if len(columns) != UCI_COLUMNS:
@@ -117,10 +118,10 @@ def _rows_uci(lines, path):
         yield number, (columns[UCI_TITLE], columns[UCI_CATEGORY], columns[UCI_STORY])
 
 
-def _rows_tsv(lines, path):
+def _rows_tsv(lines):
     for number, line in lines:
         columns = line.split("\t")
-        if len(columns) != 2:
+        if len(columns) != TSV_COLUMNS:
             yield number, _BadRow(f"expected text<TAB>label, found {len(columns)} tab-separated columns")
             continue
         if number == 1 and columns[0].strip().lower() in TEXT_KEYS and columns[1].strip().lower() in LABEL_KEYS:
@@ -128,7 +129,7 @@ def _rows_tsv(lines, path):
         yield number, (columns[0], columns[1], None)
 
 
-def _rows_fasttext(lines, path):
+def _rows_fasttext(lines):
     for number, line in lines:
         words = line.split()
         labels = [w for w in words if w.startswith(FASTTEXT_LABEL_PREFIX)]
@@ -139,7 +140,7 @@ def _rows_fasttext(lines, path):
         yield number, (text, labels[0][len(FASTTEXT_LABEL_PREFIX):], None)
 
 
-def _rows_jsonl(lines, path):
+def _rows_jsonl(lines):
     for number, line in lines:
         try:
             record = json.loads(line)
@@ -158,7 +159,7 @@ def _rows_jsonl(lines, path):
         yield number, (record[text_key], record[label_key], record[group_key] if group_key else None)
 
 
-def _rows_csv(handle, path):
+def _rows_csv(handle):
     reader = csv.reader(handle)
     header = [c.strip().lower().lstrip("\ufeff") for c in next(reader)]
     text_col = header.index(_first_key(header, TEXT_KEYS))
@@ -203,7 +204,7 @@ def read_file(path, report):
             kind = detect_format(first, name)
             report.formats[kind] += 1
             handle.seek(0)
-            rows = _rows_csv(handle, path) if kind == "csv" else _LINE_READERS[kind](_numbered_lines(handle), path)
+            rows = _rows_csv(handle) if kind == "csv" else _LINE_READERS[kind](_numbered_lines(handle))
             for number, row in rows:
                 if isinstance(row, _BadRow):
                     report.reject(f"{name}:{number}", str(row))

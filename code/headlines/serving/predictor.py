@@ -11,6 +11,7 @@ logger = logging.getLogger(__name__)
 # (up to 100 MB) go through in passes of this size so memory stays bounded.
 MAX_BATCH = 1024
 SELF_CHECK_HEADLINE = "Stocks rally as the central bank holds interest rates"
+PROBABILITY_SUM_TOLERANCE = 1e-3  # float32 softmax rounding, far below a broken model's error
 
 
 class Predictor:
@@ -48,6 +49,6 @@ class Predictor:
         """Predict one headline; raises unless the model answers with a probability distribution."""
         probabilities = self.probabilities([SELF_CHECK_HEADLINE])
         if probabilities.shape != (1, self.num_labels) or not np.all(np.isfinite(probabilities)) \
-                or abs(float(probabilities.sum()) - 1.0) > 1e-3:
+                or abs(float(probabilities.sum()) - 1.0) > PROBABILITY_SUM_TOLERANCE:
             raise RuntimeError(f"The model's self-check prediction is not a probability distribution: "
                                f"{probabilities.tolist()}")

@@ -42,6 +42,9 @@ FIRST_RETRY_SECONDS, LONGEST_RETRY_SECONDS = 0.1, 30.0
 LIVENESS_PORT_OFFSET = 1
 DONE_MESSAGE = b"done\n"
 CHILD_STOP_SECONDS = 5
+CONNECT_TIMEOUT_SECONDS = 10  # one attempt of a follower to reach the leader's liveness port; retried
+RECEIVE_BYTES = 64  # a liveness message is one short line
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def kvstore_type(num_hosts, num_gpus):
@@ -108,7 +111,7 @@ def lookup_host(host, deadline_seconds=HOST_DEADLINE_SECONDS, resolve=socket.get
 def _die_with_parent():
     # Runs in the child between fork and exec: if the training process dies (even by SIGKILL), the kernel
     # kills its scheduler and server, so no parameter-server process outlives the job.
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class Cluster:
@@ -183,7 +186,7 @@ class Cluster:
                 else:
                     connection.close()  # not one of this job's hosts
         else:
-            link = retry_until(lambda: socket.create_connection((leader_address, port), timeout=10),
+            link = retry_until(lambda: socket.create_connection((leader_address, port), timeout=CONNECT_TIMEOUT_SECONDS),
                                f"cannot connect to {self.leader}:{port}", self.deadline_seconds)
             link.settimeout(None)
             link.sendall(f"{self.current_host}\n".encode())
@@ -205,7 +208,7 @@ class Cluster:
         received = b""
         try:
             while DONE_MESSAGE not in received:
-                chunk = link.recv(64)
+                chunk = link.recv(RECEIVE_BYTES)
                 if not chunk:
                     break
                 received += chunk
@@ -241,7 +244,7 @@ class Cluster:
         self._stop_children()
 
     def _stop_children(self):
-        for role, process in self._children:
+        for _, process in self._children:
             if process.poll() is None:
                 process.terminate()
         for role, process in self._children:

@@ -39,6 +39,7 @@ from .plots import plot_confusion_matrix, plot_learning_curves
 logger = logging.getLogger(__name__)
 
 DEFAULT_EMBEDDING_DIM = 100
+MIN_LABELS = 2  # a classifier needs something to tell apart
 METRICS_FILE = "metrics.json"
 LEARNING_CURVES_PLOT = "learning_curves.png"
 CONFUSION_MATRIX_PLOT = "confusion_matrix.png"
@@ -156,8 +157,8 @@ def _read_data(channels, hp):
         test, reports[contract.TEST_CHANNEL] = read_channel(contract.TEST_CHANNEL, channels[contract.TEST_CHANNEL],
                                                             hp.max_bad_row_fraction)
     labels = sorted({example.label for example in train})
-    if len(labels) < 2:
-        raise JobError(f"Train has {len(labels)} distinct label(s); a classifier needs at least 2.")
+    if len(labels) < MIN_LABELS:
+        raise JobError(f"Train has {len(labels)} distinct label(s); a classifier needs at least {MIN_LABELS}.")
     known = set(labels)
     validation = _keep_known_labels(validation, reports.get(contract.VALIDATION_CHANNEL, train_report), known,
                                     hp.max_bad_row_fraction)

@@ -13,6 +13,8 @@ from ..files import list_files, open_text
 
 logger = logging.getLogger(__name__)
 
+PAIR_FIELDS = 3  # word1 word2 score
+
 
 def read_word_pairs(path):
     """(word1, word2, score) triples and the number of lines skipped."""
@@ -24,7 +26,7 @@ def read_word_pairs(path):
                 if not fields:
                     continue
                 try:
-                    if len(fields) != 3:
+                    if len(fields) != PAIR_FIELDS:
                         raise ValueError
                     pairs.append((fields[0], fields[1], float(fields[2])))
                 except ValueError:
