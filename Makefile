@@ -21,6 +21,7 @@ help:
 	@echo "                  batch transform, on data it makes itself (DATA=... CORPUS=... for your own)"
 	@echo "make test         every test tier (unit, container, localmode, aws), as CI runs it"
 	@echo "make test-unit    unit tests only (no Docker); test-container, test-localmode, test-aws: the other tiers"
+	@echo "make lint         ruff (ruff.toml): lint and format check; test and test-unit run it first"
 	@echo "make push         push the images to ECR (scripts/push.py; PUSH_ARGS=...), URIs in build/images.json"
 	@echo "make images       build the CPU training image and the serving image (headlines-train:cpu, headlines-serve:cpu)"
 	@echo "make images-gpu   build the GPU training image (headlines-train:gpu)"
@@ -70,7 +71,14 @@ demo: docker
 push: venv docker
 	$(BIN)/python scripts/push.py $(PUSH_ARGS)
 
-test-unit: venv
+# ruff, configured in ruff.toml and pinned in tests/requirements-dev.lock. `$(BIN)/ruff check --fix .` and
+# `$(BIN)/ruff format .` fix most of what it reports.
+.PHONY: lint
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test-unit: venv lint
 	$(BIN)/python -m pytest -m unit $(PYTEST_ARGS)
 
 test-container: venv images images-gpu
@@ -85,7 +93,7 @@ test-aws: venv registry images
 	$(BIN)/python -m pytest -m aws $(PYTEST_ARGS)
 
 # Every tier in one pytest run, so the summary line counts them all.
-test: venv registry images images-gpu
+test: venv lint registry images images-gpu
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
