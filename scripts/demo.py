@@ -42,8 +42,14 @@ EXAMPLE_HEADLINES = [
     "Google unveils faster processor for cloud service",
 ]
 # Small and quick on a laptop CPU; the corpus is ~0.2 M words.
-EMBEDDING_HYPERPARAMETERS = {"mode": "skipgram", "subwords": "true", "vector_dim": "50", "epochs": "5",
-                             "min_count": "2", "buckets": "200000"}
+EMBEDDING_HYPERPARAMETERS = {
+    "mode": "skipgram",
+    "subwords": "true",
+    "vector_dim": "50",
+    "epochs": "5",
+    "min_count": "2",
+    "buckets": "200000",
+}
 CLASSIFIER_HYPERPARAMETERS = {"epochs": "5"}
 STEPS = 5
 LOG_FILE = "demo.log"
@@ -158,10 +164,8 @@ def prepare_data(args, output, progress):
         headlines, test = os.path.dirname(generated["train"]), os.path.dirname(generated["test"])
         with open(generated["test"], encoding="utf-8") as source:
             titles = [line.split("\t")[1] for line in source]
-        progress.note(f"made {generated['train']} and {generated['test']} (UCI newsCorpora layout, split by "
-                      f"story)")
-    corpus = (channel_folder(args.corpus, output, "your-corpus") if args.corpus
-              else os.path.dirname(generated["corpus"]))
+        progress.note(f"made {generated['train']} and {generated['test']} (UCI newsCorpora layout, split by story)")
+    corpus = channel_folder(args.corpus, output, "your-corpus") if args.corpus else os.path.dirname(generated["corpus"])
     progress.note(f"text corpus for the word vectors: {corpus}")
     transform_input = os.path.join(output, "data", "transform-input", "headlines.txt")
     os.makedirs(os.path.dirname(transform_input), exist_ok=True)
@@ -174,16 +178,25 @@ def run(args, output, progress):
     instance_type, why = choose_instance_type()
     train_image = TRAIN_IMAGES[instance_type]
     if not image_exists(train_image) or not image_exists(SERVE_IMAGE):
-        raise SystemExit(f"Build the images first: {train_image} and {SERVE_IMAGE} (make images"
-                         f"{' images-gpu' if instance_type == 'local_gpu' else ''})")
-    progress.say(f"SageMaker local mode: instance type {instance_type} ({why}), images {train_image} and "
-                 f"{SERVE_IMAGE}; everything goes to {output}, the full log to {os.path.join(output, LOG_FILE)}")
+        raise SystemExit(
+            f"Build the images first: {train_image} and {SERVE_IMAGE} (make images"
+            f"{' images-gpu' if instance_type == 'local_gpu' else ''})"
+        )
+    progress.say(
+        f"SageMaker local mode: instance type {instance_type} ({why}), images {train_image} and "
+        f"{SERVE_IMAGE}; everything goes to {output}, the full log to {os.path.join(output, LOG_FILE)}"
+    )
 
     headlines, test, corpus, transform_input = prepare_data(args, output, progress)
 
     progress.step(2, "Pre-train word vectors (training job, mode=skipgram, subwords)")
-    embeddings = launch.train(train_image, instance_type, {"train": file_uri(corpus)},
-                              file_uri(os.path.join(output, "jobs", "embeddings")), EMBEDDING_HYPERPARAMETERS)
+    embeddings = launch.train(
+        train_image,
+        instance_type,
+        {"train": file_uri(corpus)},
+        file_uri(os.path.join(output, "jobs", "embeddings")),
+        EMBEDDING_HYPERPARAMETERS,
+    )
     progress.note(f"vectors in {embeddings['model_data']} ({embeddings['seconds']} s)")
 
     progress.step(3, "Train the headline classifier on them (training job, mode=supervised)")
@@ -191,15 +204,18 @@ def run(args, output, progress):
     if test:
         channels["test"] = file_uri(test)
     classifier_dir = os.path.join(output, "jobs", "classifier")
-    classifier = launch.train(train_image, instance_type, channels, file_uri(classifier_dir),
-                              CLASSIFIER_HYPERPARAMETERS)
+    classifier = launch.train(
+        train_image, instance_type, channels, file_uri(classifier_dir), CLASSIFIER_HYPERPARAMETERS
+    )
     metrics = read_metrics(classifier_dir)
     if metrics:
         for row in metrics["history"]:
             progress.note(f"epoch {row['epoch']}: validation accuracy {row['validation_accuracy']:.3f}")
         shown = "test" if metrics.get("test") else "validation"
-        progress.note(f"{shown} accuracy {metrics[shown]['accuracy']:.4f} (chance: {1 / len(metrics['labels']):.2f})"
-                      f"; pretrained vectors for {metrics['embedding_coverage']['token_coverage']:.1%} of tokens")
+        progress.note(
+            f"{shown} accuracy {metrics[shown]['accuracy']:.4f} (chance: {1 / len(metrics['labels']):.2f})"
+            f"; pretrained vectors for {metrics['embedding_coverage']['token_coverage']:.1%} of tokens"
+        )
     progress.note(f"model in {classifier['model_data']} ({classifier['seconds']} s)")
 
     progress.step(4, "Deploy to a local endpoint and classify headlines")
@@ -210,23 +226,28 @@ def run(args, output, progress):
 
     progress.step(5, "Batch transform over a file of headlines")
     transform_dir = os.path.join(output, "transform")
-    transform = launch.transform(SERVE_IMAGE, classifier["model_data"], "local", file_uri(transform_input),
-                                 file_uri(transform_dir))
+    transform = launch.transform(
+        SERVE_IMAGE, classifier["model_data"], "local", file_uri(transform_input), file_uri(transform_dir)
+    )
     output_file = os.path.join(transform_dir, os.path.basename(transform_input) + ".out")
     with open(output_file, encoding="utf-8") as f:
         lines = f.readlines()
-    progress.note(f"{len(lines)} predictions (JSON Lines, one per input line) in {output_file} "
-                  f"({transform['seconds']} s); first: {lines[0].strip()[:100]}")
+    progress.note(
+        f"{len(lines)} predictions (JSON Lines, one per input line) in {output_file} "
+        f"({transform['seconds']} s); first: {lines[0].strip()[:100]}"
+    )
     progress.say(f"\nDone in {time.time() - progress.started:.0f} s. The full log: {os.path.join(output, LOG_FILE)}")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output", default=os.path.join(REPO, "demo-output"), help="where everything goes")
-    parser.add_argument("--data", help="your headlines (file or folder, any supported format) instead of the "
-                                       "demo's")
-    parser.add_argument("--corpus", help="plain text (file or folder) for the word vectors instead of the "
-                                         "demo's (text8 from scripts/download_public_data.py, say)")
+    parser.add_argument("--data", help="your headlines (file or folder, any supported format) instead of the demo's")
+    parser.add_argument(
+        "--corpus",
+        help="plain text (file or folder) for the word vectors instead of the "
+        "demo's (text8 from scripts/download_public_data.py, say)",
+    )
     args = parser.parse_args(argv)
     output = os.path.abspath(args.output)
     if os.path.exists(output):

@@ -72,8 +72,12 @@ def split_uci(archive_path, url, train_path, test_path):
     """newsCorpora.csv -> train/test files by story; rows without the 8 columns are counted and dropped."""
     archive, member = _member(archive_path, url, UCI_MEMBER)
     counts = {"train": 0, "test": 0, "bad": 0}
-    with archive, archive.open(member) as source, open(train_path + ".part", "w", encoding="utf-8") as train, \
-            open(test_path + ".part", "w", encoding="utf-8") as test:
+    with (
+        archive,
+        archive.open(member) as source,
+        open(train_path + ".part", "w", encoding="utf-8") as train,
+        open(test_path + ".part", "w", encoding="utf-8") as test,
+    ):
         for raw in source:
             columns = raw.decode("utf-8", errors="replace").rstrip("\r\n").split("\t")
             if len(columns) != UCI_COLUMNS:
@@ -122,14 +126,18 @@ def main(argv=None):
     parser.add_argument("--force", action="store_true", help="download and unpack again")
     args = parser.parse_args(argv)
     os.makedirs(args.dest, exist_ok=True)
-    uci = [os.path.join(args.dest, "uci", "train", "newsCorpora-train.tsv"),
-           os.path.join(args.dest, "uci", "test", "newsCorpora-test.tsv")]
+    uci = [
+        os.path.join(args.dest, "uci", "train", "newsCorpora-train.tsv"),
+        os.path.join(args.dest, "uci", "test", "newsCorpora-test.tsv"),
+    ]
     text8 = [os.path.join(args.dest, "text8", "train", "text8")]
     try:
         counts = fetch(args.uci_url, args.dest, uci, split_uci, args.force)
         if counts:
-            print(f"UCI News Aggregator: {counts['train']} train and {counts['test']} test rows by story "
-                  f"({counts['bad']} malformed rows dropped) in {os.path.dirname(os.path.dirname(uci[0]))}")
+            print(
+                f"UCI News Aggregator: {counts['train']} train and {counts['test']} test rows by story "
+                f"({counts['bad']} malformed rows dropped) in {os.path.dirname(os.path.dirname(uci[0]))}"
+            )
         size = fetch(args.text8_url, args.dest, text8, extract_text8, args.force)
         if size:
             print(f"text8: {size / 2**20:.1f} MiB in {text8[0]}")

@@ -17,7 +17,7 @@ DEFAULT_PREFIX = "headlines"
 # The stage whose image the build keeps as a layer cache: `<local image>-build-env` (see scripts/build-images.sh).
 CACHE_STAGE = "build-env"
 # SageMaker serverless endpoints refuse images over 10 GiB; every budget stays below it.
-SERVERLESS_CAP_BYTES = 10 * 1024 ** 3
+SERVERLESS_CAP_BYTES = 10 * 1024**3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,11 +40,14 @@ class Image:
         return f"{prefix}-{self.name}"
 
 
-IMAGES = {image.key: image for image in (
-    Image("train-gpu", "train", "gpu", "containers/train/Dockerfile", ("VARIANT=gpu",), 4_000_000_000),
-    Image("train-cpu", "train", "cpu", "containers/train/Dockerfile", ("VARIANT=cpu",), 1_200_000_000),
-    Image("serve", "serve", "cpu", "containers/serve/Dockerfile", (), 600_000_000),
-)}
+IMAGES = {
+    image.key: image
+    for image in (
+        Image("train-gpu", "train", "gpu", "containers/train/Dockerfile", ("VARIANT=gpu",), 4_000_000_000),
+        Image("train-cpu", "train", "cpu", "containers/train/Dockerfile", ("VARIANT=cpu",), 1_200_000_000),
+        Image("serve", "serve", "cpu", "containers/serve/Dockerfile", (), 600_000_000),
+    )
+}
 
 
 def local_prefix():
@@ -60,8 +63,19 @@ def main(argv=None):
         print(f"unknown image {', '.join(unknown)} (expected {', '.join(IMAGES)})", file=sys.stderr)
         return 2
     for image in map(IMAGES.get, keys):
-        print("\t".join((image.key, image.local(), image.repository(), image.accelerator, image.dockerfile,
-                         ",".join(image.build_args) or "-", str(image.budget_bytes))))
+        print(
+            "\t".join(
+                (
+                    image.key,
+                    image.local(),
+                    image.repository(),
+                    image.accelerator,
+                    image.dockerfile,
+                    ",".join(image.build_args) or "-",
+                    str(image.budget_bytes),
+                )
+            )
+        )
     return 0
 
 

@@ -99,8 +99,11 @@ ECR_HOST = re.compile(r"\d{12}\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com
 # The keys of the pushed-images JSON (scripts/images.py's build targets), and how `make push` pushes each.
 TRAINING_IMAGE_KEYS = {CPU: "train-cpu", GPU: "train-gpu"}
 SERVING_IMAGE_KEY = "serve"
-PUSH_ARGS = {"train-cpu": "--images train --train-variant cpu", "train-gpu": "--images train --train-variant gpu",
-             SERVING_IMAGE_KEY: "--images serve"}
+PUSH_ARGS = {
+    "train-cpu": "--images train --train-variant cpu",
+    "train-gpu": "--images train --train-variant gpu",
+    SERVING_IMAGE_KEY: "--images serve",
+}
 PUSHED_IMAGES_SCHEMA = 1
 IMAGE_ARCHITECTURE = instance_types.X86_64  # the images are built for linux/amd64
 # Job and model names: the SDK would derive them from the image name, which a digest-pinned URI turns into a name
@@ -163,8 +166,7 @@ def pushed_image(path, key):
     except ValueError:
         raise UsageError(f"{path} is not JSON: it should be the pushed-images file that make push writes.") from None
     if not isinstance(pushed, dict) or pushed.get("schema") != PUSHED_IMAGES_SCHEMA:
-        raise UsageError(f"{path} is not a pushed-images file of schema {PUSHED_IMAGES_SCHEMA} (make push writes "
-                         f"one).")
+        raise UsageError(f"{path} is not a pushed-images file of schema {PUSHED_IMAGES_SCHEMA} (make push writes one).")
     entry = pushed.get("images", {}).get(key)
     if not entry:
         raise UsageError(f"{path} has no {key} image: push it with make push PUSH_ARGS='{PUSH_ARGS[key]}'.")
@@ -181,11 +183,15 @@ def instance_accelerator(instance_type, use):
         return LOCAL_ACCELERATORS[instance_type]
     family = instance_types.family(instance_type, use)
     if family.architecture != IMAGE_ARCHITECTURE:
-        raise UsageError(f"{instance_type} has {family.architecture} processors and the images are built for "
-                         f"{IMAGE_ARCHITECTURE}: pick an {IMAGE_ARCHITECTURE} instance type.")
+        raise UsageError(
+            f"{instance_type} has {family.architecture} processors and the images are built for "
+            f"{IMAGE_ARCHITECTURE}: pick an {IMAGE_ARCHITECTURE} instance type."
+        )
     if family.accelerator == OTHER:
-        raise UsageError(f"{instance_type} carries AWS Inferentia or Trainium or Habana Gaudi accelerators, which "
-                         f"the images cannot use: pick a CPU or NVIDIA GPU instance type.")
+        raise UsageError(
+            f"{instance_type} carries AWS Inferentia or Trainium or Habana Gaudi accelerators, which "
+            f"the images cannot use: pick a CPU or NVIDIA GPU instance type."
+        )
     return family.accelerator
 
 
@@ -194,8 +200,9 @@ def check_accelerator(image, accelerator, where):
     if image.accelerator is None or image.accelerator == accelerator:
         return
     if accelerator == GPU:
-        raise UsageError(f"{image.name} runs on CPU only and {where} has GPUs it would leave idle: pick a CPU "
-                         f"instance type.")
+        raise UsageError(
+            f"{image.name} runs on CPU only and {where} has GPUs it would leave idle: pick a CPU instance type."
+        )
     raise UsageError(f"{image.name} needs a GPU and {where} has none: pick a GPU instance type.")
 
 
@@ -206,11 +213,12 @@ def check_sagemaker(image, role, region):
     if not ROLE_ARN.fullmatch(role):
         raise UsageError(f"--role must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME); got {role!r}.")
     if not region:
-        raise UsageError("No AWS region is set: set AWS_REGION (or a profile's region) to the region of the "
-                         "images.")
+        raise UsageError("No AWS region is set: set AWS_REGION (or a profile's region) to the region of the images.")
     if image.region and image.region != region:
-        raise UsageError(f"{image.name} is in {image.region}'s ECR but SageMaker would run in {region}: it pulls "
-                         f"images from its own region only.")
+        raise UsageError(
+            f"{image.name} is in {image.region}'s ECR but SageMaker would run in {region}: it pulls "
+            f"images from its own region only."
+        )
 
 
 def check_compute(image, instance_type, use, role=None):
@@ -226,8 +234,10 @@ def check_compute(image, instance_type, use, role=None):
 
 def check_name(option, name, max_length=MAX_NAME_LENGTH):
     if name is not None and (len(name) > max_length or not NAME.fullmatch(name)):
-        raise UsageError(f"{option} must be letters, digits and hyphens, at most {max_length} characters, starting "
-                         f"and ending with a letter or digit; got {name!r}.")
+        raise UsageError(
+            f"{option} must be letters, digits and hyphens, at most {max_length} characters, starting "
+            f"and ending with a letter or digit; got {name!r}."
+        )
 
 
 def check_s3(uris, instance_type):
@@ -259,11 +269,15 @@ def check_spot(instance_type, spot, max_run, max_wait, checkpoint_s3_uri):
     if is_local(instance_type):
         raise UsageError("--spot is for SageMaker (an ml.* instance type); local mode has no spot capacity.")
     if max_wait is None:
-        raise UsageError("--spot needs --max-wait SECONDS: how long SageMaker may wait for spot capacity plus run "
-                         "the job (at least --max-run).")
+        raise UsageError(
+            "--spot needs --max-wait SECONDS: how long SageMaker may wait for spot capacity plus run "
+            "the job (at least --max-run)."
+        )
     if max_wait < max_run:
-        raise UsageError(f"--max-wait ({max_wait} s) must be at least --max-run ({max_run} s): it counts the "
-                         f"waiting for spot capacity and the run.")
+        raise UsageError(
+            f"--max-wait ({max_wait} s) must be at least --max-run ({max_run} s): it counts the "
+            f"waiting for spot capacity and the run."
+        )
     if not checkpoint_s3_uri:
         # Legal, and fine for a short job; a long one starts over after every interruption.
         logger.warning("spot training without --checkpoint-s3-uri: an interrupted job starts over from epoch 1")
@@ -274,8 +288,9 @@ def check_serverless(memory_mb, max_concurrency):
     if memory_mb not in sizes:
         raise UsageError(f"--serverless-memory must be one of {', '.join(map(str, sizes))} MB; got {memory_mb}.")
     if not 1 <= max_concurrency <= instance_types.SERVERLESS_MAX_CONCURRENCY:
-        raise UsageError(f"--max-concurrency must be 1 to {instance_types.SERVERLESS_MAX_CONCURRENCY}; got "
-                         f"{max_concurrency}.")
+        raise UsageError(
+            f"--max-concurrency must be 1 to {instance_types.SERVERLESS_MAX_CONCURRENCY}; got {max_concurrency}."
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -308,8 +323,9 @@ def search_ranges(ranges, static, channels):
     checked = []
     for name, (low, high, scaling) in ranges.items():
         if name not in numeric:
-            raise UsageError(f"--range {name}: tune searches the classifier's numeric hyperparameters, "
-                             f"{', '.join(numeric)}.")
+            raise UsageError(
+                f"--range {name}: tune searches the classifier's numeric hyperparameters, {', '.join(numeric)}."
+            )
         if name in fixed:
             raise UsageError(f"--range {name}: {name} cannot be searched, as {fixed[name]}.")
         scaling = next((s for s in SCALING_TYPES if s.lower() == str(scaling).lower()), None)
@@ -350,8 +366,11 @@ def session_region():
 
 def make_session(instance_type):
     if is_local(instance_type):
-        for name, value in (("AWS_DEFAULT_REGION", "us-east-1"), ("AWS_ACCESS_KEY_ID", "local-mode"),
-                            ("AWS_SECRET_ACCESS_KEY", "local-mode")):
+        for name, value in (
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "local-mode"),
+            ("AWS_SECRET_ACCESS_KEY", "local-mode"),
+        ):
             os.environ.setdefault(name, value)
         from sagemaker.local import LocalSession
 
@@ -366,28 +385,63 @@ def make_session(instance_type):
 def _estimator(image, instance_type, output, hyperparameters, instance_count, role, max_run_seconds, **spot):
     from sagemaker.estimator import Estimator
 
-    return Estimator(image_uri=image.uri, role=role or LOCAL_ROLE, instance_count=instance_count,
-                     instance_type=instance_type, output_path=output, hyperparameters=hyperparameters,
-                     metric_definitions=metric_definitions(hyperparameters), max_run=max_run_seconds,
-                     base_job_name=job_base_name(hyperparameters), sagemaker_session=make_session(instance_type),
-                     **spot)
+    return Estimator(
+        image_uri=image.uri,
+        role=role or LOCAL_ROLE,
+        instance_count=instance_count,
+        instance_type=instance_type,
+        output_path=output,
+        hyperparameters=hyperparameters,
+        metric_definitions=metric_definitions(hyperparameters),
+        max_run=max_run_seconds,
+        base_job_name=job_base_name(hyperparameters),
+        sagemaker_session=make_session(instance_type),
+        **spot,
+    )
 
 
-def train(image, instance_type, channels, output, hyperparameters=None, instance_count=1, role=None,
-          job_name=None, max_run_seconds=DEFAULT_MAX_RUN_SECONDS, spot=False, max_wait_seconds=None,
-          checkpoint_s3_uri=None, wait=False):
+def train(
+    image,
+    instance_type,
+    channels,
+    output,
+    hyperparameters=None,
+    instance_count=1,
+    role=None,
+    job_name=None,
+    max_run_seconds=DEFAULT_MAX_RUN_SECONDS,
+    spot=False,
+    max_wait_seconds=None,
+    checkpoint_s3_uri=None,
+    wait=False,
+):
     """One training job; returns {"job_name", "model_data", "seconds"}. channels: name -> file:// or s3:// URI.
     Local mode runs the job to its end; on SageMaker it returns once the job is created unless `wait`."""
     image, hyperparameters = as_image(image), dict(hyperparameters or {})
     check_compute(image, instance_type, TRAINING, role)
     check_name("--job-name", job_name)
     check_job(hyperparameters, channels)
-    check_s3({**{f"channel {name}": uri for name, uri in channels.items()}, "--output": output,
-              "--checkpoint-s3-uri": checkpoint_s3_uri}, instance_type)
+    check_s3(
+        {
+            **{f"channel {name}": uri for name, uri in channels.items()},
+            "--output": output,
+            "--checkpoint-s3-uri": checkpoint_s3_uri,
+        },
+        instance_type,
+    )
     check_spot(instance_type, spot, max_run_seconds, max_wait_seconds, checkpoint_s3_uri)
     spot_settings = {"use_spot_instances": True, "max_wait": max_wait_seconds} if spot else {}
-    estimator = _estimator(image, instance_type, output, hyperparameters, instance_count, role, max_run_seconds,
-                           checkpoint_s3_uri=checkpoint_s3_uri, **spot_settings)
+    estimator = _estimator(
+        image,
+        instance_type,
+        output,
+        hyperparameters,
+        instance_count,
+        role,
+        max_run_seconds,
+        checkpoint_s3_uri=checkpoint_s3_uri,
+        **spot_settings,
+    )
     wait = wait or is_local(instance_type)
     started = time.time()
     estimator.fit(dict(channels), job_name=job_name, wait=wait, logs="All")
@@ -397,9 +451,21 @@ def train(image, instance_type, channels, output, hyperparameters=None, instance
     return {"job_name": name, "model_data": model_data, "seconds": round(time.time() - started, 1)}
 
 
-def tune(image, instance_type, channels, output, hyperparameters=None, ranges=None, max_jobs=10,
-         max_parallel_jobs=2, instance_count=1, role=None, job_name=None, max_run_seconds=DEFAULT_MAX_RUN_SECONDS,
-         wait=False):
+def tune(
+    image,
+    instance_type,
+    channels,
+    output,
+    hyperparameters=None,
+    ranges=None,
+    max_jobs=10,
+    max_parallel_jobs=2,
+    instance_count=1,
+    role=None,
+    job_name=None,
+    max_run_seconds=DEFAULT_MAX_RUN_SECONDS,
+    wait=False,
+):
     """A hyperparameter tuning job over the classifier: `max_jobs` training jobs that search `ranges` (NAME ->
     (MIN, MAX, scaling); see search_ranges) for the best validation accuracy."""
     image, static = as_image(image), dict(hyperparameters or {})
@@ -408,8 +474,10 @@ def tune(image, instance_type, channels, output, hyperparameters=None, ranges=No
     check_compute(image, instance_type, TRAINING, role)
     check_name("--job-name", job_name, MAX_TUNING_JOB_NAME_LENGTH)
     if check_job(static, channels) != schema.SUPERVISED:
-        raise UsageError(f"tune searches the classifier's hyperparameters (mode {schema.SUPERVISED}), whose "
-                         f"{TUNING_OBJECTIVE} it maximises; this is mode {schema.job_mode(static)}.")
+        raise UsageError(
+            f"tune searches the classifier's hyperparameters (mode {schema.SUPERVISED}), whose "
+            f"{TUNING_OBJECTIVE} it maximises; this is mode {schema.job_mode(static)}."
+        )
     check_s3({**{f"channel {name}": uri for name, uri in channels.items()}, "--output": output}, instance_type)
     checked = search_ranges(ranges, static, channels)
     if max_jobs < 1:
@@ -420,11 +488,23 @@ def tune(image, instance_type, channels, output, hyperparameters=None, ranges=No
     from sagemaker.utils import unique_name_from_base
 
     estimator = _estimator(image, instance_type, output, static, instance_count, role, max_run_seconds)
-    parameters = {r.name: (IntegerParameter(int(r.low), int(r.high), scaling_type=r.scaling) if r.integer else
-                           ContinuousParameter(float(r.low), float(r.high), scaling_type=r.scaling))
-                  for r in checked}
-    tuner = HyperparameterTuner(estimator, TUNING_OBJECTIVE, parameters, metric_definitions=CLASSIFIER_METRICS,
-                                objective_type="Maximize", max_jobs=max_jobs, max_parallel_jobs=max_parallel_jobs)
+    parameters = {
+        r.name: (
+            IntegerParameter(int(r.low), int(r.high), scaling_type=r.scaling)
+            if r.integer
+            else ContinuousParameter(float(r.low), float(r.high), scaling_type=r.scaling)
+        )
+        for r in checked
+    }
+    tuner = HyperparameterTuner(
+        estimator,
+        TUNING_OBJECTIVE,
+        parameters,
+        metric_definitions=CLASSIFIER_METRICS,
+        objective_type="Maximize",
+        max_jobs=max_jobs,
+        max_parallel_jobs=max_parallel_jobs,
+    )
     # The SDK's own name would end in the minute: two tuning jobs started within one would collide.
     job_name = job_name or unique_name_from_base(TUNING_JOB_NAME, MAX_TUNING_JOB_NAME_LENGTH)
     started = time.time()
@@ -439,8 +519,14 @@ def _model(image, model_data, instance_type, role):
     from sagemaker.utils import name_from_base
 
     # predictor_cls: without it a plain Model's deploy() returns None instead of a predictor.
-    return Model(image_uri=image.uri, model_data=model_data, role=role or LOCAL_ROLE, predictor_cls=Predictor,
-                 name=name_from_base(MODEL_BASE_NAME), sagemaker_session=make_session(instance_type))
+    return Model(
+        image_uri=image.uri,
+        model_data=model_data,
+        role=role or LOCAL_ROLE,
+        predictor_cls=Predictor,
+        name=name_from_base(MODEL_BASE_NAME),
+        sagemaker_session=make_session(instance_type),
+    )
 
 
 def check_model(image, model_data, instance_type, use, role):
@@ -457,8 +543,13 @@ def endpoint(image, model_data, instance_type, role=None):
     from sagemaker.serializers import JSONSerializer
 
     model = _model(image, model_data, instance_type, role)
-    predictor = model.deploy(initial_instance_count=1, instance_type=instance_type, serializer=JSONSerializer(),
-                             deserializer=JSONDeserializer(), wait=False)
+    predictor = model.deploy(
+        initial_instance_count=1,
+        instance_type=instance_type,
+        serializer=JSONSerializer(),
+        deserializer=JSONDeserializer(),
+        wait=False,
+    )
     try:
         # deploy(wait=True) polls every 30 s, which is most of a local deployment's time.
         model.sagemaker_session.wait_for_endpoint(predictor.endpoint_name, poll=ENDPOINT_POLL_SECONDS)
@@ -475,21 +566,36 @@ def predict(image, model_data, instance_type, headlines, role=None, top_k=1):
     with endpoint(image, model_data, instance_type, role) as predictor:
         deployed = time.time()
         predictions = predictor.predict({"instances": list(headlines), "top_k": top_k})
-    return {"predictions": predictions, "deploy_seconds": round(deployed - started, 1),
-            "seconds": round(time.time() - started, 1)}
+    return {
+        "predictions": predictions,
+        "deploy_seconds": round(deployed - started, 1),
+        "seconds": round(time.time() - started, 1),
+    }
 
 
-def deploy(image, model_data, role, instance_type=None, instance_count=1, serverless_memory_mb=None,
-           max_concurrency=DEFAULT_MAX_CONCURRENCY, endpoint_name=None, wait=False):
+def deploy(
+    image,
+    model_data,
+    role,
+    instance_type=None,
+    instance_count=1,
+    serverless_memory_mb=None,
+    max_concurrency=DEFAULT_MAX_CONCURRENCY,
+    endpoint_name=None,
+    wait=False,
+):
     """A model and an endpoint on SageMaker that stay up (predict is the local round trip): real-time on
     `instance_type`, or serverless with `serverless_memory_mb`."""
     image = as_image(image)
     if (instance_type is None) == (serverless_memory_mb is None):
-        raise UsageError("deploy needs --instance-type (a real-time endpoint) or --serverless-memory (a serverless "
-                         "one), not both.")
+        raise UsageError(
+            "deploy needs --instance-type (a real-time endpoint) or --serverless-memory (a serverless one), not both."
+        )
     if instance_type is not None and is_local(instance_type):
-        raise UsageError("deploy leaves an endpoint running on SageMaker; in local mode use predict, which deploys, "
-                         "classifies and deletes.")
+        raise UsageError(
+            "deploy leaves an endpoint running on SageMaker; in local mode use predict, which deploys, "
+            "classifies and deletes."
+        )
     check_name("--endpoint-name", endpoint_name)
     if serverless_memory_mb is None:
         check_model(image, model_data, instance_type, HOSTING, role)
@@ -501,15 +607,27 @@ def deploy(image, model_data, role, instance_type=None, instance_count=1, server
         check_s3({"--model-data": model_data}, instance_type)
         from sagemaker.serverless import ServerlessInferenceConfig
 
-        placement = {"serverless_inference_config": ServerlessInferenceConfig(
-            memory_size_in_mb=serverless_memory_mb, max_concurrency=max_concurrency)}
+        placement = {
+            "serverless_inference_config": ServerlessInferenceConfig(
+                memory_size_in_mb=serverless_memory_mb, max_concurrency=max_concurrency
+            )
+        }
     model = _model(image, model_data, instance_type, role)
     predictor = model.deploy(endpoint_name=endpoint_name, wait=wait, **placement)
     return {"endpoint_name": predictor.endpoint_name, "model_name": model.name}
 
 
-def transform(image, model_data, instance_type, input_uri, output, role=None, accept="application/jsonlines",
-              instance_count=1, wait=False):
+def transform(
+    image,
+    model_data,
+    instance_type,
+    input_uri,
+    output,
+    role=None,
+    accept="application/jsonlines",
+    instance_count=1,
+    wait=False,
+):
     """Batch transform of a file (or prefix) of one headline per line; returns where the output goes. Local mode
     runs it to its end and deletes the model; on SageMaker the model stays (the job uses it) and the command
     returns once the job is created unless `wait`."""
@@ -519,27 +637,47 @@ def transform(image, model_data, instance_type, input_uri, output, role=None, ac
     from sagemaker.utils import name_from_base
 
     model = _model(image, model_data, instance_type, role)
-    transformer = model.transformer(instance_count=instance_count, instance_type=instance_type,
-                                    strategy="MultiRecord", assemble_with="Line", output_path=output, accept=accept)
+    transformer = model.transformer(
+        instance_count=instance_count,
+        instance_type=instance_type,
+        strategy="MultiRecord",
+        assemble_with="Line",
+        output_path=output,
+        accept=accept,
+    )
     local = is_local(instance_type)
     started = time.time()
     try:
-        transformer.transform(input_uri, content_type="text/plain", split_type="Line",
-                              job_name=name_from_base(TRANSFORM_JOB_NAME), wait=wait or local, logs=False)
+        transformer.transform(
+            input_uri,
+            content_type="text/plain",
+            split_type="Line",
+            job_name=name_from_base(TRANSFORM_JOB_NAME),
+            wait=wait or local,
+            logs=False,
+        )
     finally:
         if local:
             with contextlib.suppress(Exception):
                 model.delete_model()
-    return {"job_name": transformer.latest_transform_job.name, "model_name": model.name, "output": output,
-            "seconds": round(time.time() - started, 1)}
+    return {
+        "job_name": transformer.latest_transform_job.name,
+        "model_name": model.name,
+        "output": output,
+        "seconds": round(time.time() - started, 1),
+    }
 
 
 def running_containers(images):
     """Names of the running containers of these images (local mode runs them through docker-compose)."""
     names = []
     for image in images:
-        result = subprocess.run(["docker", "ps", "--filter", f"ancestor={image}", "--format", "{{.Names}}"],
-                                capture_output=True, text=True, check=False)
+        result = subprocess.run(
+            ["docker", "ps", "--filter", f"ancestor={image}", "--format", "{{.Names}}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         names += result.stdout.split()
     return names
 
@@ -582,12 +720,19 @@ def _parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    def common(command, image_help, instance_type_default="local",
-               instance_type_help="local, local_gpu or an ml.* type (default: local)"):
+    def common(
+        command,
+        image_help,
+        instance_type_default="local",
+        instance_type_help="local, local_gpu or an ml.* type (default: local)",
+    ):
         images = command.add_mutually_exclusive_group(required=True)
         images.add_argument("--image", help=image_help)
-        images.add_argument("--images", metavar="JSON", help="the pushed-images file of make push "
-                                                             "(build/images.json): its digest-pinned URIs")
+        images.add_argument(
+            "--images",
+            metavar="JSON",
+            help="the pushed-images file of make push (build/images.json): its digest-pinned URIs",
+        )
         command.add_argument("--instance-type", default=instance_type_default, help=instance_type_help)
         command.add_argument("--role", help="execution role ARN (needed off local mode)")
         command.add_argument("--result", help="write what happened to this JSON file")
@@ -601,26 +746,36 @@ def _parser():
         command.add_argument("--output", required=True, help="output_path: file://... or s3://...")
         command.add_argument("--hyperparameter", "--hp", action="append", metavar="NAME=VALUE")
         command.add_argument("--job-name")
-        command.add_argument("--max-run", type=int, default=DEFAULT_MAX_RUN_SECONDS, metavar="SECONDS",
-                             help="stop a training job after this long")
+        command.add_argument(
+            "--max-run",
+            type=int,
+            default=DEFAULT_MAX_RUN_SECONDS,
+            metavar="SECONDS",
+            help="stop a training job after this long",
+        )
         sagemaker_wait(command)
 
     train_command = commands.add_parser("train", help="run a training job (classifier or word vectors)")
     common(train_command, "training image URI")
     training(train_command)
     train_command.add_argument("--spot", action="store_true", help="managed spot training (needs --max-wait)")
-    train_command.add_argument("--max-wait", type=int, metavar="SECONDS",
-                               help="spot: waiting for capacity plus running, at least --max-run")
+    train_command.add_argument(
+        "--max-wait", type=int, metavar="SECONDS", help="spot: waiting for capacity plus running, at least --max-run"
+    )
     train_command.add_argument("--checkpoint-s3-uri", help="where SageMaker keeps the job's checkpoints")
 
-    tune_command = commands.add_parser("tune", help="hyperparameter tuning job over the classifier, maximising "
-                                                    f"{TUNING_OBJECTIVE}")
+    tune_command = commands.add_parser(
+        "tune", help=f"hyperparameter tuning job over the classifier, maximising {TUNING_OBJECTIVE}"
+    )
     common(tune_command, "training image URI")
     training(tune_command)
-    tune_command.add_argument("--range", action="append", metavar="NAME=MIN:MAX[:SCALING]",
-                              help=f"a numeric hyperparameter to search; SCALING one of {', '.join(SCALING_TYPES)}"
-                                   f" (default Auto). Without any: "
-                                   + ", ".join(f"{n}={lo}:{hi}:{s}" for n, (lo, hi, s) in TUNING_RANGES.items()))
+    tune_command.add_argument(
+        "--range",
+        action="append",
+        metavar="NAME=MIN:MAX[:SCALING]",
+        help=f"a numeric hyperparameter to search; SCALING one of {', '.join(SCALING_TYPES)}"
+        f" (default Auto). Without any: " + ", ".join(f"{n}={lo}:{hi}:{s}" for n, (lo, hi, s) in TUNING_RANGES.items()),
+    )
     tune_command.add_argument("--max-jobs", type=int, default=10)
     tune_command.add_argument("--max-parallel-jobs", type=int, default=2)
 
@@ -630,15 +785,22 @@ def _parser():
     predict_command.add_argument("--top-k", type=int, default=1)
     predict_command.add_argument("headlines", nargs="+")
 
-    deploy_command = commands.add_parser("deploy", help="a SageMaker endpoint that stays up: real-time "
-                                                        "(--instance-type) or serverless (--serverless-memory)")
+    deploy_command = commands.add_parser(
+        "deploy",
+        help="a SageMaker endpoint that stays up: real-time (--instance-type) or serverless (--serverless-memory)",
+    )
     common(deploy_command, "serving image URI", None, "an ml.* type: a real-time endpoint")
     deploy_command.add_argument("--model-data", required=True)
     deploy_command.add_argument("--instance-count", type=_positive, default=1)
-    deploy_command.add_argument("--serverless-memory", type=int, metavar="MB",
-                                help=f"one of {', '.join(map(str, instance_types.SERVERLESS_MEMORY_SIZES_MB))}")
-    deploy_command.add_argument("--max-concurrency", type=int, default=DEFAULT_MAX_CONCURRENCY,
-                                help="serverless: concurrent invocations")
+    deploy_command.add_argument(
+        "--serverless-memory",
+        type=int,
+        metavar="MB",
+        help=f"one of {', '.join(map(str, instance_types.SERVERLESS_MEMORY_SIZES_MB))}",
+    )
+    deploy_command.add_argument(
+        "--max-concurrency", type=int, default=DEFAULT_MAX_CONCURRENCY, help="serverless: concurrent invocations"
+    )
     deploy_command.add_argument("--endpoint-name")
     sagemaker_wait(deploy_command)
 
@@ -664,23 +826,66 @@ def _image(args, use):
 def run(args):
     if args.command in ("train", "tune"):
         image = _image(args, TRAINING)
-        channels, hyperparameters = _key_values(args.channel, "--channel"), _key_values(args.hyperparameter,
-                                                                                         "--hyperparameter")
-        settings = {"instance_count": args.instance_count, "role": args.role, "job_name": args.job_name,
-                    "max_run_seconds": args.max_run, "wait": args.wait}
+        channels, hyperparameters = (
+            _key_values(args.channel, "--channel"),
+            _key_values(args.hyperparameter, "--hyperparameter"),
+        )
+        settings = {
+            "instance_count": args.instance_count,
+            "role": args.role,
+            "job_name": args.job_name,
+            "max_run_seconds": args.max_run,
+            "wait": args.wait,
+        }
         if args.command == "tune":
-            return tune(image, args.instance_type, channels, args.output, hyperparameters, _ranges(args.range),
-                        args.max_jobs, args.max_parallel_jobs, **settings)
-        return train(image, args.instance_type, channels, args.output, hyperparameters, spot=args.spot,
-                     max_wait_seconds=args.max_wait, checkpoint_s3_uri=args.checkpoint_s3_uri, **settings)
+            return tune(
+                image,
+                args.instance_type,
+                channels,
+                args.output,
+                hyperparameters,
+                _ranges(args.range),
+                args.max_jobs,
+                args.max_parallel_jobs,
+                **settings,
+            )
+        return train(
+            image,
+            args.instance_type,
+            channels,
+            args.output,
+            hyperparameters,
+            spot=args.spot,
+            max_wait_seconds=args.max_wait,
+            checkpoint_s3_uri=args.checkpoint_s3_uri,
+            **settings,
+        )
     if args.command == "predict":
-        return predict(_image(args, HOSTING), args.model_data, args.instance_type, args.headlines, args.role,
-                       args.top_k)
+        return predict(
+            _image(args, HOSTING), args.model_data, args.instance_type, args.headlines, args.role, args.top_k
+        )
     if args.command == "deploy":
-        return deploy(_image(args, HOSTING), args.model_data, args.role, args.instance_type, args.instance_count,
-                      args.serverless_memory, args.max_concurrency, args.endpoint_name, args.wait)
-    return transform(_image(args, TRANSFORM), args.model_data, args.instance_type, args.input, args.output,
-                     args.role, instance_count=args.instance_count, wait=args.wait)
+        return deploy(
+            _image(args, HOSTING),
+            args.model_data,
+            args.role,
+            args.instance_type,
+            args.instance_count,
+            args.serverless_memory,
+            args.max_concurrency,
+            args.endpoint_name,
+            args.wait,
+        )
+    return transform(
+        _image(args, TRANSFORM),
+        args.model_data,
+        args.instance_type,
+        args.input,
+        args.output,
+        args.role,
+        instance_count=args.instance_count,
+        wait=args.wait,
+    )
 
 
 def main(argv=None):
@@ -695,8 +900,11 @@ def main(argv=None):
         print(f"launch.py {args.command}: {error}", file=sys.stderr)
         return 2
     except botocore.exceptions.ClientError as error:
-        print(f"launch.py {args.command}: AWS refused {error.operation_name}: "
-              f"{error.response.get('Error', {}).get('Message', error)}", file=sys.stderr)
+        print(
+            f"launch.py {args.command}: AWS refused {error.operation_name}: "
+            f"{error.response.get('Error', {}).get('Message', error)}",
+            file=sys.stderr,
+        )
         return 1
     except botocore.exceptions.BotoCoreError as error:
         print(f"launch.py {args.command}: {error}", file=sys.stderr)

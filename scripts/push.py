@@ -50,18 +50,30 @@ DEFAULT_KEEP = 30
 UNTAGGED_EXPIRY_DAYS = 1
 ECR_USER = "AWS"
 CACHE_TAG_PREFIX = "cache-"
-TAG_SETTINGS = {"imageTagMutability": "IMMUTABLE_WITH_EXCLUSION",
-                "imageTagMutabilityExclusionFilters": [{"filterType": "WILDCARD", "filter": CACHE_TAG_PREFIX + "*"}]}
+TAG_SETTINGS = {
+    "imageTagMutability": "IMMUTABLE_WITH_EXCLUSION",
+    "imageTagMutabilityExclusionFilters": [{"filterType": "WILDCARD", "filter": CACHE_TAG_PREFIX + "*"}],
+}
 SAGEMAKER_PRINCIPAL = "sagemaker.amazonaws.com"
 PULL_ACTIONS = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
 DOCKER_V2_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 # Asked for when reading what a tag holds, so ECR returns what is stored (an index too) instead of converting it.
-MANIFEST_TYPES = [DOCKER_V2_MANIFEST, "application/vnd.docker.distribution.manifest.list.v2+json",
-                  "application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json"]
+MANIFEST_TYPES = [
+    DOCKER_V2_MANIFEST,
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+]
 # The calls a dry run makes; every other call it only prints.
-READ_ONLY_CALLS = {"sts.GetCallerIdentity", "ecr.DescribeRepositories", "ecr.GetLifecyclePolicy",
-                   "ecr.GetRepositoryPolicy", "ecr.BatchGetImage", "docker.inspect_image",
-                   "docker.inspect_distribution"}
+READ_ONLY_CALLS = {
+    "sts.GetCallerIdentity",
+    "ecr.DescribeRepositories",
+    "ecr.GetLifecyclePolicy",
+    "ecr.GetRepositoryPolicy",
+    "ecr.BatchGetImage",
+    "docker.inspect_image",
+    "docker.inspect_distribution",
+}
 SECRET_ARGUMENTS = {"password", "auth_config"}
 UNREACHABLE_MARKERS = ("connection refused", "no such host", "i/o timeout", "no route to host", "dial tcp")
 DENIED_MARKERS = ("denied", "unauthorized", "authentication required", "forbidden")
@@ -107,6 +119,7 @@ def _arguments(args, kwargs):
 
 # --- what to push: images, git state, account and region -----------------------------------------------------
 
+
 def selected_images(families, train_variant):
     keys = [f"train-{variant}" for variant in TRAIN_VARIANTS[train_variant]] if "train" in families else []
     return [images.IMAGES[key] for key in keys + (["serve"] if "serve" in families else [])]
@@ -125,8 +138,10 @@ def source_state(allow_dirty):
         raise PushError(f"cannot read the git commit: {head.stderr.strip() or 'git failed'}")
     changed = _git("status", "--porcelain").stdout.splitlines()
     if changed and not allow_dirty:
-        raise PushError(f"the git tree has uncommitted changes ({len(changed)} paths, e.g. {changed[0][3:]}): commit "
-                        "them so the commit tag describes the image, or pass --allow-dirty")
+        raise PushError(
+            f"the git tree has uncommitted changes ({len(changed)} paths, e.g. {changed[0][3:]}): commit "
+            "them so the commit tag describes the image, or pass --allow-dirty"
+        )
     exact_tag = _git("describe", "--tags", "--exact-match", "HEAD")
     return head.stdout.strip(), (exact_tag.stdout.strip() or None) if exact_tag.returncode == 0 else None
 
@@ -173,30 +188,61 @@ def decode_token(authorization_token):
 
 # --- repository settings ----------------------------------------------------------------------------------------
 
+
 def lifecycle_policy(keep):
-    return {"rules": [
-        {"rulePriority": 1, "description": f"expire untagged images after {UNTAGGED_EXPIRY_DAYS} day",
-         "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days",
-                       "countNumber": UNTAGGED_EXPIRY_DAYS}, "action": {"type": "expire"}},
-        {"rulePriority": 2, "description": f"keep the last {keep} tagged images",
-         "selection": {"tagStatus": "tagged", "tagPatternList": ["*"], "countType": "imageCountMoreThan",
-                       "countNumber": keep}, "action": {"type": "expire"}},
-    ]}
+    return {
+        "rules": [
+            {
+                "rulePriority": 1,
+                "description": f"expire untagged images after {UNTAGGED_EXPIRY_DAYS} day",
+                "selection": {
+                    "tagStatus": "untagged",
+                    "countType": "sinceImagePushed",
+                    "countUnit": "days",
+                    "countNumber": UNTAGGED_EXPIRY_DAYS,
+                },
+                "action": {"type": "expire"},
+            },
+            {
+                "rulePriority": 2,
+                "description": f"keep the last {keep} tagged images",
+                "selection": {
+                    "tagStatus": "tagged",
+                    "tagPatternList": ["*"],
+                    "countType": "imageCountMoreThan",
+                    "countNumber": keep,
+                },
+                "action": {"type": "expire"},
+            },
+        ]
+    }
 
 
 def pull_policy(accounts):
-    statements = [{"Sid": "SageMakerPull", "Effect": "Allow", "Principal": {"Service": SAGEMAKER_PRINCIPAL},
-                   "Action": PULL_ACTIONS}]
+    statements = [
+        {
+            "Sid": "SageMakerPull",
+            "Effect": "Allow",
+            "Principal": {"Service": SAGEMAKER_PRINCIPAL},
+            "Action": PULL_ACTIONS,
+        }
+    ]
     if accounts:
-        statements.append({"Sid": "AccountsPull", "Effect": "Allow",
-                           "Principal": {"AWS": [f"arn:aws:iam::{a}:root" for a in accounts]},
-                           "Action": PULL_ACTIONS})
+        statements.append(
+            {
+                "Sid": "AccountsPull",
+                "Effect": "Allow",
+                "Principal": {"AWS": [f"arn:aws:iam::{a}:root" for a in accounts]},
+                "Action": PULL_ACTIONS,
+            }
+        )
     return {"Version": "2012-10-17", "Statement": statements}
 
 
 @dataclasses.dataclass
 class Held:
     """What ECR holds under one tag."""
+
     digest: str
     media_type: str
     config: str  # the config blob's digest, which is the local image's Id
@@ -204,8 +250,10 @@ class Held:
 
 def check_manifest(media_type, where):
     if media_type != DOCKER_V2_MANIFEST:
-        raise PushError(f"{where} is a {media_type} manifest, but SageMaker accepts only a single-platform Docker v2 "
-                        "schema 2 manifest: build without multi-platform output or provenance attestations")
+        raise PushError(
+            f"{where} is a {media_type} manifest, but SageMaker accepts only a single-platform Docker v2 "
+            "schema 2 manifest: build without multi-platform output or provenance attestations"
+        )
 
 
 def pushed_digest(lines, ref):
@@ -233,6 +281,7 @@ def registry_failure(doing, message):
 
 # --- the push ---------------------------------------------------------------------------------------------------
 
+
 @dataclasses.dataclass
 class Local:
     image: images.Image
@@ -254,11 +303,20 @@ class Pusher:
             current = self.calls.aws(self.ecr, "DescribeRepositories", repositoryNames=[name])["repositories"][0]
         except self.ecr.exceptions.RepositoryNotFoundException:
             current = None
-            self.calls.aws(self.ecr, "CreateRepository", repositoryName=name,
-                           imageScanningConfiguration={"scanOnPush": True}, **TAG_SETTINGS)
+            self.calls.aws(
+                self.ecr,
+                "CreateRepository",
+                repositoryName=name,
+                imageScanningConfiguration={"scanOnPush": True},
+                **TAG_SETTINGS,
+            )
         if current and not current["imageScanningConfiguration"]["scanOnPush"]:
-            self.calls.aws(self.ecr, "PutImageScanningConfiguration", repositoryName=name,
-                           imageScanningConfiguration={"scanOnPush": True})
+            self.calls.aws(
+                self.ecr,
+                "PutImageScanningConfiguration",
+                repositoryName=name,
+                imageScanningConfiguration={"scanOnPush": True},
+            )
         if current and {key: current.get(key) for key in TAG_SETTINGS} != TAG_SETTINGS:
             self.calls.aws(self.ecr, "PutImageTagMutability", repositoryName=name, **TAG_SETTINGS)
         self._ensure_document(name, "LifecyclePolicy", "lifecyclePolicyText", lifecycle_policy(keep), current)
@@ -278,16 +336,24 @@ class Pusher:
 
     def held(self, repository, tag):
         try:
-            reply = self.calls.aws(self.ecr, "BatchGetImage", repositoryName=repository,
-                                   imageIds=[{"imageTag": tag}], acceptedMediaTypes=MANIFEST_TYPES)
+            reply = self.calls.aws(
+                self.ecr,
+                "BatchGetImage",
+                repositoryName=repository,
+                imageIds=[{"imageTag": tag}],
+                acceptedMediaTypes=MANIFEST_TYPES,
+            )
         except self.ecr.exceptions.RepositoryNotFoundException:  # a dry run did not create it
             return None
         if not reply["images"]:
             return None
         found = reply["images"][0]
         manifest = json.loads(found["imageManifest"])
-        return Held(found["imageId"]["imageDigest"], found.get("imageManifestMediaType") or manifest.get("mediaType"),
-                    manifest.get("config", {}).get("digest"))
+        return Held(
+            found["imageId"]["imageDigest"],
+            found.get("imageManifestMediaType") or manifest.get("mediaType"),
+            manifest.get("config", {}).get("digest"),
+        )
 
     def push(self, local, tags, cache_tags):
         """Pushes local under the tags ECR does not hold yet; returns its JSON record (digest None in a dry run)."""
@@ -295,9 +361,11 @@ class Pusher:
         held = {tag: self.held(repository, tag) for tag in tags}
         for tag, found in held.items():
             if found and found.config != local.id:
-                raise PushError(f"{self.registry}/{repository}:{tag} already holds a different image (config "
-                                f"{found.config}, local {local.image.local()} is {local.id}) and commit tags are "
-                                "immutable: commit the change so it gets a tag of its own")
+                raise PushError(
+                    f"{self.registry}/{repository}:{tag} already holds a different image (config "
+                    f"{found.config}, local {local.image.local()} is {local.id}) and commit tags are "
+                    "immutable: commit the change so it gets a tag of its own"
+                )
         missing = [tag for tag, found in held.items() if found is None]
         digest, media_type = self._push_tags(local.image.local(), repository, missing)
         if not missing:
@@ -306,11 +374,19 @@ class Pusher:
             check_manifest(media_type, f"{self.registry}/{repository}@{digest}")
         for source, source_id, tag in cache_tags:
             self._push_cache(source, source_id, repository, tag)
-        return {"local": local.image.local(), "repository": repository, "registry": self.registry,
-                "accelerator": local.image.accelerator, "digest": digest,
-                "uri": f"{self.registry}/{repository}@{digest}", "tags": tags,
-                "tag_uris": [f"{self.registry}/{repository}:{tag}" for tag in tags], "size_bytes": local.size,
-                "media_type": media_type, "pushed": bool(missing)}
+        return {
+            "local": local.image.local(),
+            "repository": repository,
+            "registry": self.registry,
+            "accelerator": local.image.accelerator,
+            "digest": digest,
+            "uri": f"{self.registry}/{repository}@{digest}",
+            "tags": tags,
+            "tag_uris": [f"{self.registry}/{repository}:{tag}" for tag in tags],
+            "size_bytes": local.size,
+            "media_type": media_type,
+            "pushed": bool(missing),
+        }
 
     def _push_cache(self, source, source_id, repository, tag):
         """A moving cache tag, pushed again only when it holds another image than source."""
@@ -326,8 +402,9 @@ class Pusher:
             auth = self._login()
             self.calls("docker.tag", self.api.tag, source, target, tag)
             try:
-                lines = self.calls("docker.push", self.api.push, target, tag=tag, stream=True, decode=True,
-                                   auth_config=auth)
+                lines = self.calls(
+                    "docker.push", self.api.push, target, tag=tag, stream=True, decode=True, auth_config=auth
+                )
                 if lines is not None:
                     digests.add(pushed_digest(lines, f"{target}:{tag}"))
             finally:
@@ -337,8 +414,9 @@ class Pusher:
         if len(digests) > 1:
             raise PushError(f"the tags of {source} got different digests: {', '.join(sorted(digests))}")
         digest = digests.pop()
-        descriptor = self.calls("docker.inspect_distribution", self.api.inspect_distribution,
-                                f"{target}@{digest}", auth_config=self._auth)["Descriptor"]
+        descriptor = self.calls(
+            "docker.inspect_distribution", self.api.inspect_distribution, f"{target}@{digest}", auth_config=self._auth
+        )["Descriptor"]
         if descriptor["digest"] != digest:
             raise PushError(f"{target}@{digest} reads back as {descriptor['digest']}")
         return digest, descriptor["mediaType"]
@@ -347,8 +425,9 @@ class Pusher:
         """The Docker engine logged in to the registry with the ECR token, once a run; the password stays here."""
         if self._auth is None:
             token = self.calls.aws(self.ecr, "GetAuthorizationToken")
-            user, password = (decode_token(token["authorizationData"][0]["authorizationToken"]) if token
-                              else (ECR_USER, None))  # a dry run gets no token
+            user, password = (
+                decode_token(token["authorizationData"][0]["authorizationToken"]) if token else (ECR_USER, None)
+            )  # a dry run gets no token
             self.calls("docker.login", self.api.login, user, password=password, registry=self.host, reauth=True)
             self._auth = {"username": user, "password": password, "serveraddress": self.host}
         return self._auth
@@ -360,12 +439,16 @@ def local_image(calls, api, image):
     try:
         found = calls("docker.inspect_image", api.inspect_image, name)
     except docker.errors.ImageNotFound:
-        raise PushError(f"image missing locally: {name} is not in the Docker engine; build it with "
-                        f"scripts/build-images.sh {image.key}") from None
+        raise PushError(
+            f"image missing locally: {name} is not in the Docker engine; build it with "
+            f"scripts/build-images.sh {image.key}"
+        ) from None
     if found["Size"] > image.budget_bytes:
-        raise PushError(f"{name} is {found['Size'] / 1e9:.2f} GB, over its budget of {image.budget_bytes / 1e9:.2f} "
-                        f"GB (scripts/images.py; serverless endpoints refuse images over "
-                        f"{images.SERVERLESS_CAP_BYTES / 1024 ** 3:.0f} GiB)")
+        raise PushError(
+            f"{name} is {found['Size'] / 1e9:.2f} GB, over its budget of {image.budget_bytes / 1e9:.2f} "
+            f"GB (scripts/images.py; serverless endpoints refuse images over "
+            f"{images.SERVERLESS_CAP_BYTES / 1024**3:.0f} GiB)"
+        )
     return Local(image, found["Id"], found["Size"])
 
 
@@ -415,19 +498,34 @@ def run(args, calls):
     session, region = aws_session(args)
     account = account_id(calls, session, region, args.account)
     registry = ecr_registry(account, region)
-    pusher = Pusher(calls, api, session.client("ecr", region_name=region), registry, args.registry_host or registry,
-                    args.repository_prefix)
+    pusher = Pusher(
+        calls,
+        api,
+        session.client("ecr", region_name=region),
+        registry,
+        args.registry_host or registry,
+        args.repository_prefix,
+    )
     policy = pull_policy(args.pull_account) if args.pull_policy or args.pull_account else None
     for repository in dict.fromkeys(image.repository(args.repository_prefix) for image in chosen):
         pusher.ensure_repository(repository, args.keep, policy)
     records = {}
     for local in locals_:
         started = time.monotonic()
-        records[local.image.key] = pusher.push(local, image_tags(commit, version, local.image.accelerator),
-                                               cache_tags(calls, api, local) if args.cache else [])
+        records[local.image.key] = pusher.push(
+            local,
+            image_tags(commit, version, local.image.accelerator),
+            cache_tags(calls, api, local) if args.cache else [],
+        )
         print(summary_line(local.image.key, records[local.image.key], time.monotonic() - started))
-    document = {"schema": SCHEMA, "account": account, "region": region, "commit": commit, "version": version,
-                "images": records}
+    document = {
+        "schema": SCHEMA,
+        "account": account,
+        "region": region,
+        "commit": commit,
+        "version": version,
+        "images": records,
+    }
     if args.dry_run:
         print(f"would write {args.output}")
     else:
@@ -446,8 +544,13 @@ def summary_line(key, record, seconds):
 
 # --- the process boundary: one sentence per failure -----------------------------------------------------------
 
-BAD_CREDENTIAL_CODES = ("UnrecognizedClientException", "InvalidClientTokenId", "SignatureDoesNotMatch",
-                        "InvalidSignatureException", "ExpiredToken")
+BAD_CREDENTIAL_CODES = (
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "InvalidSignatureException",
+    "ExpiredToken",
+)
 
 
 def explain(error, call):
@@ -455,8 +558,10 @@ def explain(error, call):
     if isinstance(error, PushError):
         return str(error)
     if isinstance(error, (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError)):
-        return ("no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run "
-                "where an IAM role provides them")
+        return (
+            "no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run "
+            "where an IAM role provides them"
+        )
     if isinstance(error, botocore.exceptions.ProfileNotFound):
         return f"no AWS profile {error.kwargs['profile']!r} in the AWS config files"
     if isinstance(error, botocore.exceptions.EndpointConnectionError):
@@ -483,8 +588,10 @@ def _explain_client_error(error, call):
     if code in BAD_CREDENTIAL_CODES:
         return f"AWS did not accept these credentials ({code} on {action}): check the access key or the profile"
     if call == "ecr.SetRepositoryPolicy":
-        return (f"the repository policy was refused ({code}: {message}): check the --pull-account IDs and that "
-                "these credentials may call ecr:SetRepositoryPolicy")
+        return (
+            f"the repository policy was refused ({code}: {message}): check the --pull-account IDs and that "
+            "these credentials may call ecr:SetRepositoryPolicy"
+        )
     if "AccessDenied" in code or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 403:
         return f"access denied: these credentials may not call {action}; allow it in their IAM policy ({message})"
     return f"{action} failed: {code}: {message}"
@@ -501,6 +608,7 @@ def _explain_docker_error(error, call):
 
 
 # --- arguments --------------------------------------------------------------------------------------------------
+
 
 def _families(text):
     families = [part.strip() for part in text.split(",") if part.strip()]
@@ -531,15 +639,23 @@ def parser():
     p.add_argument("--repository-prefix", default=images.DEFAULT_PREFIX, help="repositories <prefix>-train, -serve")
     p.add_argument("--keep", type=_positive, default=DEFAULT_KEEP, help="tagged images the lifecycle policy keeps")
     p.add_argument("--pull-policy", action="store_true", help="let sagemaker.amazonaws.com pull")
-    p.add_argument("--pull-account", type=_account, action="append", default=[],
-                   help="also let this account pull (repeatable; implies --pull-policy)")
+    p.add_argument(
+        "--pull-account",
+        type=_account,
+        action="append",
+        default=[],
+        help="also let this account pull (repeatable; implies --pull-policy)",
+    )
     p.add_argument("--allow-dirty", action="store_true", help="push from a tree with uncommitted changes")
     p.add_argument("--cache", action="store_true", help="also push the moving cache-<key> tags the build reuses")
     p.add_argument("--output", default=DEFAULT_OUTPUT, help=f"the pushed images' JSON (default {DEFAULT_OUTPUT})")
     p.add_argument("--dry-run", action="store_true", help="print every call; make only the read-only ones")
     p.add_argument("--login-password", action="store_true", help="print the ECR password and exit")
-    p.add_argument("--registry-host", metavar="HOST:PORT",
-                   help="tests only: send the image bytes here; every URI reported stays the ECR one")
+    p.add_argument(
+        "--registry-host",
+        metavar="HOST:PORT",
+        help="tests only: send the image bytes here; every URI reported stays the ECR one",
+    )
     return p
 
 

@@ -10,7 +10,6 @@ import pytest
 
 from helpers import DATA_DIR_SETTING, REPO, FakeSageMaker, data_set, docker
 
-
 FOLDER_TIERS = ("container", "localmode", "aws")
 
 
@@ -45,8 +44,20 @@ def fake_libcuda(tmp_path_factory):
     if compiler is None:
         pytest.fail("the fake NVIDIA driver needs a C compiler: apt-get install gcc")
     library = tmp_path_factory.mktemp("fake-driver") / "libcuda.so.1"
-    subprocess.run([compiler, "-Wall", "-Werror", "-shared", "-fPIC", "-Wl,-soname,libcuda.so.1", "-o", str(library),
-                    str(REPO / "tests" / "fake_driver" / "libcuda.c")], check=True)
+    subprocess.run(
+        [
+            compiler,
+            "-Wall",
+            "-Werror",
+            "-shared",
+            "-fPIC",
+            "-Wl,-soname,libcuda.so.1",
+            "-o",
+            str(library),
+            str(REPO / "tests" / "fake_driver" / "libcuda.c"),
+        ],
+        check=True,
+    )
     return library
 
 

@@ -23,7 +23,7 @@ ENTRY_ARCH_OFFSET = 28
 
 def _section(data, name):
     """(offset, size) of the ELF64 section `name`, or None."""
-    section_headers, = struct.unpack_from("<Q", data, 0x28)
+    (section_headers,) = struct.unpack_from("<Q", data, 0x28)
     entry_size, count, names_index = struct.unpack_from("<HHH", data, 0x3A)
 
     def header(index):  # sh_name, sh_type, sh_flags, sh_addr, sh_offset, sh_size
@@ -33,7 +33,7 @@ def _section(data, name):
     for index in range(count):
         name_offset, _, _, _, offset, size = header(index)
         start = names + name_offset
-        if data[start:data.index(b"\0", start)] == name:
+        if data[start : data.index(b"\0", start)] == name:
             return offset, size
     return None
 
@@ -54,7 +54,7 @@ def architectures(path):
             entry, entries_end = position + header_size, position + header_size + entries_size
             while entry < entries_end:
                 kind, _, entry_header_size, payload_size = struct.unpack_from("<HHIQ", data, entry)
-                arch, = struct.unpack_from("<I", data, entry + ENTRY_ARCH_OFFSET)
+                (arch,) = struct.unpack_from("<I", data, entry + ENTRY_ARCH_OFFSET)
                 if kind in KINDS:
                     found[KINDS[kind]].add((arch // 10, arch % 10))
                 entry += entry_header_size + payload_size

@@ -15,9 +15,18 @@ def write_pushed_images(path, account="123456789012", region="us-east-1", pushed
     records = {}
     for key, image in images.IMAGES.items():
         digest = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
-        records[key] = {"local": image.local(), "repository": image.repository(), "registry": registry,
-                        "accelerator": image.accelerator, "digest": digest,
-                        "uri": f"{registry}/{image.repository()}@{digest}", "pushed": pushed}
-    path.write_text(json.dumps({"schema": 1, "account": account, "region": region, "commit": "0" * 40,
-                                "version": None, "images": records}))
+        records[key] = {
+            "local": image.local(),
+            "repository": image.repository(),
+            "registry": registry,
+            "accelerator": image.accelerator,
+            "digest": digest,
+            "uri": f"{registry}/{image.repository()}@{digest}",
+            "pushed": pushed,
+        }
+    path.write_text(
+        json.dumps(
+            {"schema": 1, "account": account, "region": region, "commit": "0" * 40, "version": None, "images": records}
+        )
+    )
     return str(path)

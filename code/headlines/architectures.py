@@ -31,10 +31,12 @@ class Architecture:
     def encoder_options(self, hyperparameters):
         """The TextEncoder arguments that depend on the architecture."""
         hp = hyperparameters
-        return {"word_ngrams": hp.word_ngrams if self.hashed_ngrams else 1,
-                "ngram_buckets": hp.ngram_buckets if self.hashed_ngrams else 0,
-                "char_ngrams": hp.char_ngrams if self.hashed_ngrams else (),
-                "min_length": self.min_input_length(hp)}
+        return {
+            "word_ngrams": hp.word_ngrams if self.hashed_ngrams else 1,
+            "ngram_buckets": hp.ngram_buckets if self.hashed_ngrams else 0,
+            "char_ngrams": hp.char_ngrams if self.hashed_ngrams else (),
+            "min_length": self.min_input_length(hp),
+        }
 
     def block_options(self, hyperparameters):
         """The network block's arguments that come from hyperparameters (models.build_model)."""
@@ -44,10 +46,20 @@ class Architecture:
         return {}
 
 
-FASTTEXT = Architecture("fasttext", "mean of the embeddings of words, word n-grams and character n-grams -> linear",
-                        default_learning_rate=0.01, hashed_ngrams=True, convolutional=False)
-CNN = Architecture("cnn", "1-D convolutions of several widths, max-over-time pooling, dropout",
-                   default_learning_rate=0.001, hashed_ngrams=False, convolutional=True)
+FASTTEXT = Architecture(
+    "fasttext",
+    "mean of the embeddings of words, word n-grams and character n-grams -> linear",
+    default_learning_rate=0.01,
+    hashed_ngrams=True,
+    convolutional=False,
+)
+CNN = Architecture(
+    "cnn",
+    "1-D convolutions of several widths, max-over-time pooling, dropout",
+    default_learning_rate=0.001,
+    hashed_ngrams=False,
+    convolutional=True,
+)
 ARCHITECTURES = {architecture.name: architecture for architecture in (FASTTEXT, CNN)}
 NAMES = tuple(ARCHITECTURES)
 DEFAULT = FASTTEXT

@@ -17,10 +17,9 @@ import mxnet as mx
 import numpy as np
 
 from .errors import JobError
-from .mxnet_compat import to_ndarray
 from .files import publish, staging_folder, write_json
-from .model_folder import (CONFIG_FILE, LABELS_FILE, MODEL_FILES, MODEL_PREFIX, PARAMS_FILE, SYMBOL_FILE,
-                           VOCABULARY_FILE)
+from .model_folder import CONFIG_FILE, LABELS_FILE, MODEL_FILES, MODEL_PREFIX, PARAMS_FILE, SYMBOL_FILE, VOCABULARY_FILE
+from .mxnet_compat import to_ndarray
 from .text import TextEncoder
 
 FORMAT_VERSION = 1
@@ -34,11 +33,19 @@ def save_model(model_dir, net, encoder, labels, label_names, architecture):
     net.export(os.path.join(staging, MODEL_PREFIX), epoch=0)
     with open(os.path.join(staging, VOCABULARY_FILE), "w", encoding="utf-8") as f:
         f.write(encoder.vocabulary.to_json())
-    write_json(os.path.join(staging, LABELS_FILE),
-               [{"id": i, "label": label, "name": label_names[label]} for i, label in enumerate(labels)])
-    write_json(os.path.join(staging, CONFIG_FILE),
-               {"format_version": FORMAT_VERSION, "architecture": architecture, "input_names": list(INPUT_NAMES),
-                "encoder": encoder.to_config()})
+    write_json(
+        os.path.join(staging, LABELS_FILE),
+        [{"id": i, "label": label, "name": label_names[label]} for i, label in enumerate(labels)],
+    )
+    write_json(
+        os.path.join(staging, CONFIG_FILE),
+        {
+            "format_version": FORMAT_VERSION,
+            "architecture": architecture,
+            "input_names": list(INPUT_NAMES),
+            "encoder": encoder.to_config(),
+        },
+    )
     publish(model_dir)
 
 
@@ -61,20 +68,31 @@ class HeadlineModel:
         with open(os.path.join(model_dir, CONFIG_FILE), encoding="utf-8") as f:
             config = json.load(f)
         if config.get("format_version") != FORMAT_VERSION:
-            raise JobError(f"The model in {model_dir} has format version {config.get('format_version')}; "
-                           f"this image reads version {FORMAT_VERSION}.")
+            raise JobError(
+                f"The model in {model_dir} has format version {config.get('format_version')}; "
+                f"this image reads version {FORMAT_VERSION}."
+            )
         with open(os.path.join(model_dir, VOCABULARY_FILE), encoding="utf-8") as f:
             vocabulary = nlp.Vocab.from_json(f.read())
         with open(os.path.join(model_dir, LABELS_FILE), encoding="utf-8") as f:
             label_rows = sorted(json.load(f), key=lambda row: row["id"])
         with warnings.catch_warnings():  # the exported graph does not record input types; float32 is right
             warnings.filterwarnings("ignore", message="Cannot decide type for the following arguments")
-            net = mx.gluon.SymbolBlock.imports(os.path.join(model_dir, SYMBOL_FILE), config["input_names"],
-                                               os.path.join(model_dir, PARAMS_FILE), ctx=context)
+            net = mx.gluon.SymbolBlock.imports(
+                os.path.join(model_dir, SYMBOL_FILE),
+                config["input_names"],
+                os.path.join(model_dir, PARAMS_FILE),
+                ctx=context,
+            )
         net.hybridize(static_alloc=True)
         encoder = TextEncoder.from_config(config["encoder"], vocabulary)
-        return cls(net, encoder, [row["label"] for row in label_rows],
-                   {row["label"]: row["name"] for row in label_rows}, context)
+        return cls(
+            net,
+            encoder,
+            [row["label"] for row in label_rows],
+            {row["label"]: row["name"] for row in label_rows},
+            context,
+        )
 
     def predict_proba(self, texts):
         """Class probabilities, shape (len(texts), len(labels)), in one forward pass."""
@@ -84,4 +102,3 @@ class HeadlineModel:
         logits = self.net(to_ndarray(ids, self.context), to_ndarray(lengths, self.context)).asnumpy()
         exp = np.exp(logits - logits.max(axis=1, keepdims=True))  # softmax in numpy: one MXNet call fewer
         return exp / exp.sum(axis=1, keepdims=True)
-

@@ -66,8 +66,10 @@ class _Api:
         handle = self.int_value("cuDeviceGet", index)
         name = ctypes.create_string_buffer(NAME_BYTES)
         self.call("cuDeviceGetName", name, NAME_BYTES, handle)
-        capability = tuple(self.int_value("cuDeviceGetAttribute", attribute, handle)
-                           for attribute in (COMPUTE_CAPABILITY_MAJOR, COMPUTE_CAPABILITY_MINOR))
+        capability = tuple(
+            self.int_value("cuDeviceGetAttribute", attribute, handle)
+            for attribute in (COMPUTE_CAPABILITY_MAJOR, COMPUTE_CAPABILITY_MINOR)
+        )
         memory = ctypes.c_size_t()
         self.call("cuDeviceTotalMem_v2", ctypes.byref(memory), handle)
         return Device(index, name.value.decode(errors="replace"), capability, memory.value)

@@ -83,8 +83,9 @@ class TrainingEnvironment:
         """Channel name -> folder, for the channels inputdataconfig.json declares, or else those on disk."""
         names = list(self.input_data_config)
         if not names and os.path.isdir(self.input_data_dir):
-            names = sorted(n for n in os.listdir(self.input_data_dir)
-                           if os.path.isdir(os.path.join(self.input_data_dir, n)))
+            names = sorted(
+                n for n in os.listdir(self.input_data_dir) if os.path.isdir(os.path.join(self.input_data_dir, n))
+            )
         return {name: os.path.join(self.input_data_dir, name) for name in names}
 
     @property
@@ -99,8 +100,9 @@ class TrainingEnvironment:
 def check_channels(channels, known):
     """The job's channels: `train` is required, and a channel the job does not read is a mistake to report."""
     if contract.TRAIN_CHANNEL not in channels:
-        raise JobError(f"The '{contract.TRAIN_CHANNEL}' channel is required; this job has "
-                       f"{sorted(channels) or 'no channels'}.")
+        raise JobError(
+            f"The '{contract.TRAIN_CHANNEL}' channel is required; this job has {sorted(channels) or 'no channels'}."
+        )
     unknown = sorted(set(channels) - set(known))
     if unknown:
         raise JobError(f"Unknown channel(s) {', '.join(unknown)}; this job reads {', '.join(known)}.")
@@ -152,16 +154,18 @@ class ServingEnvironment:
     def from_environ(cls, environ=None, cpu_count=None):
         environ = os.environ if environ is None else environ
         base_dir = environ.get(contract.BASE_DIR_ENV, contract.DEFAULT_BASE_DIR)
-        workers = _int_env(environ, contract.MODEL_SERVER_WORKERS_ENV,
-                           default_workers(cpu_count or os.cpu_count() or 1), 1)
+        workers = _int_env(
+            environ, contract.MODEL_SERVER_WORKERS_ENV, default_workers(cpu_count or os.cpu_count() or 1), 1
+        )
         max_payload_mb = _int_env(environ, contract.MAX_PAYLOAD_ENV, None, 0, contract.MAX_BATCH_PAYLOAD_MB)
         # 0 is how a batch job says "no fixed size" (chunked); the most SageMaker ever sends is the cap.
         if max_payload_mb == 0:
             max_payload_mb = contract.MAX_BATCH_PAYLOAD_MB
         strategy = environ.get(contract.BATCH_STRATEGY_ENV, "").strip().upper() or contract.BATCH_STRATEGIES[0]
         if strategy not in contract.BATCH_STRATEGIES:
-            raise JobError(f"{contract.BATCH_STRATEGY_ENV}={strategy!r}: expected one of "
-                           f"{', '.join(contract.BATCH_STRATEGIES)}.")
+            raise JobError(
+                f"{contract.BATCH_STRATEGY_ENV}={strategy!r}: expected one of {', '.join(contract.BATCH_STRATEGIES)}."
+            )
         batch = environ.get(contract.BATCH_ENV, "false").strip().lower()
         if batch not in ("true", "false"):
             raise JobError(f"{contract.BATCH_ENV}={batch!r}: expected true or false.")
@@ -177,8 +181,9 @@ class ServingEnvironment:
             max_payload_mb=proposed_payload_mb,
             max_payload_set=max_payload_mb is not None,
             batch_strategy=strategy,
-            max_concurrent_transforms=_int_env(environ, contract.MAX_CONCURRENT_TRANSFORMS_ENV,
-                                               min(workers, concurrency_cap), 1),
+            max_concurrent_transforms=_int_env(
+                environ, contract.MAX_CONCURRENT_TRANSFORMS_ENV, min(workers, concurrency_cap), 1
+            ),
         )
 
     @property
@@ -193,5 +198,8 @@ class ServingEnvironment:
 
     def execution_parameters(self):
         """What GET /execution-parameters answers a batch transform job."""
-        return {"MaxConcurrentTransforms": self.max_concurrent_transforms, "BatchStrategy": self.batch_strategy,
-                "MaxPayloadInMB": self.max_payload_mb}
+        return {
+            "MaxConcurrentTransforms": self.max_concurrent_transforms,
+            "BatchStrategy": self.batch_strategy,
+            "MaxPayloadInMB": self.max_payload_mb,
+        }

@@ -16,12 +16,11 @@ import re
 
 from . import cuda_driver
 from .errors import JobError
-from .gpu_support import (CUDA_RUNTIME, MIN_DRIVER_CUDA, code_for, driver_too_old, unsupported_gpu,
-                          version)
+from .gpu_support import CUDA_RUNTIME, MIN_DRIVER_CUDA, code_for, driver_too_old, unsupported_gpu, version
 
 NO_DRIVER_LIBRARY_ENV = "HEADLINES_NO_DRIVER_LIBCUDA"
 _CUDA_BUILD = re.compile(r"mxnet-cu\d+")
-GiB = 1024 ** 3
+GiB = 1024**3
 
 
 def mxnet_cuda_build():
@@ -50,16 +49,25 @@ def check_gpus(log, environ=os.environ, read_driver=cuda_driver.read_driver, cud
         raise JobError(f"The GPUs cannot be used: {e}.") from None
     if driver.cuda_version < MIN_DRIVER_CUDA:
         raise JobError(driver_too_old(driver.cuda_version))
-    log.info("NVIDIA driver for CUDA %s; this image: %s, CUDA %s runtime.", version(driver.cuda_version), build,
-             version(CUDA_RUNTIME))
+    log.info(
+        "NVIDIA driver for CUDA %s; this image: %s, CUDA %s runtime.",
+        version(driver.cuda_version),
+        build,
+        version(CUDA_RUNTIME),
+    )
     if not driver.devices:
         _warn_cpu(log, "the NVIDIA driver reports no GPU")
         return
     for device in driver.devices:
         code = code_for(device.compute_capability)
-        log.info("GPU %d: %s, compute capability %s, %.1f GiB: %s.", device.index, device.name,
-                 version(device.compute_capability), device.memory_bytes / GiB,
-                 f"runs the image's {code} code" if code else "NO CODE FOR IT in this image")
+        log.info(
+            "GPU %d: %s, compute capability %s, %.1f GiB: %s.",
+            device.index,
+            device.name,
+            version(device.compute_capability),
+            device.memory_bytes / GiB,
+            f"runs the image's {code} code" if code else "NO CODE FOR IT in this image",
+        )
     for device in driver.devices:
         if code_for(device.compute_capability) is None:
             raise JobError(unsupported_gpu(f"GPU {device.index} ({device.name})", device.compute_capability))
@@ -68,11 +76,16 @@ def check_gpus(log, environ=os.environ, read_driver=cuda_driver.read_driver, cud
 def _load_no_driver_library(environ, reason):
     path = environ.get(NO_DRIVER_LIBRARY_ENV, "")
     if not path or not os.path.isfile(path):
-        raise JobError(f"MXNet's CUDA build cannot load without the NVIDIA driver ({reason}): run it on a machine "
-                       f"with an NVIDIA GPU and the NVIDIA container runtime, or use the CPU image.")
+        raise JobError(
+            f"MXNet's CUDA build cannot load without the NVIDIA driver ({reason}): run it on a machine "
+            f"with an NVIDIA GPU and the NVIDIA container runtime, or use the CPU image."
+        )
     ctypes.CDLL(path)  # its soname is libcuda.so.1: libmxnet.so's dependency is now satisfied by it
 
 
 def _warn_cpu(log, reason):
-    log.warning("No NVIDIA GPU is visible (%s): training on the CPU, far slower; for a GPU use a GPU instance type or "
-                "instance_type='local_gpu' on a machine with one, and for CPUs the smaller CPU image.", reason)
+    log.warning(
+        "No NVIDIA GPU is visible (%s): training on the CPU, far slower; for a GPU use a GPU instance type or "
+        "instance_type='local_gpu' on a machine with one, and for CPUs the smaller CPU image.",
+        reason,
+    )

@@ -78,16 +78,23 @@ def family_gpu(name):
 
 def gpu_families():
     """(family name, GpuModel) of every NVIDIA GPU family, oldest GPU first."""
-    families = [(name, family_gpu(name)) for name, family in instance_types.FAMILIES.items()
-                if family.accelerator == instance_types.GPU]
+    families = [
+        (name, family_gpu(name))
+        for name, family in instance_types.FAMILIES.items()
+        if family.accelerator == instance_types.GPU
+    ]
     return sorted(families, key=lambda item: (item[1].compute_capability, item[0]))
 
 
 def supported_families():
     """The GPU families SageMaker trains on whose GPUs this image has code for (and whose hosts are x86_64)."""
-    return [name for name, gpu in gpu_families()
-            if code_for(gpu.compute_capability) and instance_types.TRAINING in instance_types.FAMILIES[name].uses
-            and instance_types.FAMILIES[name].architecture == instance_types.X86_64]
+    return [
+        name
+        for name, gpu in gpu_families()
+        if code_for(gpu.compute_capability)
+        and instance_types.TRAINING in instance_types.FAMILIES[name].uses
+        and instance_types.FAMILIES[name].architecture == instance_types.X86_64
+    ]
 
 
 def _build_description():
@@ -99,14 +106,18 @@ def _build_description():
 def unsupported_gpu(subject, capability):
     """The one sentence for a GPU this image cannot run on; subject names it, e.g. "GPU 0 (NVIDIA H100 80GB HBM3)"."""
     families = ", ".join(f"ml.{name}" for name in supported_families())
-    return (f"{subject} has compute capability {version(capability)}, and this image's MXNet ({MXNET_BUILD}) has "
-            f"no code for it ({_build_description()}): use an instance family whose GPUs it runs on: {families}.")
+    return (
+        f"{subject} has compute capability {version(capability)}, and this image's MXNet ({MXNET_BUILD}) has "
+        f"no code for it ({_build_description()}): use an instance family whose GPUs it runs on: {families}."
+    )
 
 
 def driver_too_old(driver_cuda):
-    return (f"The NVIDIA driver on this host supports CUDA {version(driver_cuda)}, and this image's CUDA "
-            f"{version(CUDA_RUNTIME)} runtime needs a driver for CUDA {version(MIN_DRIVER_CUDA)} or newer (Linux "
-            f"driver {MIN_DRIVER_RELEASE} or later): update the host's NVIDIA driver.")
+    return (
+        f"The NVIDIA driver on this host supports CUDA {version(driver_cuda)}, and this image's CUDA "
+        f"{version(CUDA_RUNTIME)} runtime needs a driver for CUDA {version(MIN_DRIVER_CUDA)} or newer (Linux "
+        f"driver {MIN_DRIVER_RELEASE} or later): update the host's NVIDIA driver."
+    )
 
 
 def check_instance_type(instance_type):
@@ -115,8 +126,7 @@ def check_instance_type(instance_type):
     name = instance_type.split(".")[1]
     gpu = family_gpu(name)
     if code_for(gpu.compute_capability) is None:
-        raise instance_types.InstanceTypeError(unsupported_gpu(f"{instance_type} ({gpu.name})",
-                                                               gpu.compute_capability))
+        raise instance_types.InstanceTypeError(unsupported_gpu(f"{instance_type} ({gpu.name})", gpu.compute_capability))
 
 
 def support_table():
@@ -127,10 +137,11 @@ def support_table():
         by_gpu.setdefault(gpu, []).append(f"`ml.{name}`")
     for gpu, families in by_gpu.items():
         code = code_for(gpu.compute_capability)
-        why = (f"runs the `{code}` code" if code else
-               f"no code for {gpu.compute_capability[0]}.x and no PTX")
-        rows.append(f"| {', '.join(families)} | {gpu.name} | {version(gpu.compute_capability)} | "
-                    f"{'yes' if code else '**no**'} | {why} |")
+        why = f"runs the `{code}` code" if code else f"no code for {gpu.compute_capability[0]}.x and no PTX"
+        rows.append(
+            f"| {', '.join(families)} | {gpu.name} | {version(gpu.compute_capability)} | "
+            f"{'yes' if code else '**no**'} | {why} |"
+        )
     return "\n".join(rows)
 
 

@@ -44,8 +44,9 @@ def _float(minimum, maximum, include_minimum=True, include_maximum=True):
             raise ValueError
         return number
 
-    parse.expects = (f"a number in {'[' if include_minimum else '('}{minimum}, "
-                     f"{maximum}{']' if include_maximum else ')'}")
+    parse.expects = (
+        f"a number in {'[' if include_minimum else '('}{minimum}, {maximum}{']' if include_maximum else ')'}"
+    )
     return parse
 
 
@@ -103,19 +104,25 @@ class _Schema:
         fields = {f.name: f for f in dataclasses.fields(cls)}
         values = {}
         for key, value in raw.items():
-            if key.startswith(contract.SAGEMAKER_HYPERPARAMETER_PREFIX) or \
-                    key == contract.TUNING_OBJECTIVE_HYPERPARAMETER:
+            if (
+                key.startswith(contract.SAGEMAKER_HYPERPARAMETER_PREFIX)
+                or key == contract.TUNING_OBJECTIVE_HYPERPARAMETER
+            ):
                 continue
             if key not in fields:
                 hint = cls.foreign_names.get(key, "")
-                raise JobError(f"Unknown hyperparameter '{key}' for mode {cls.mode_names}{hint}. "
-                               f"Valid hyperparameters: {', '.join(fields)}.")
+                raise JobError(
+                    f"Unknown hyperparameter '{key}' for mode {cls.mode_names}{hint}. "
+                    f"Valid hyperparameters: {', '.join(fields)}."
+                )
             parse = fields[key].metadata["parse"]
             try:
                 values[key] = parse(_unquote(value))
             except (TypeError, ValueError):
-                raise JobError(f"Hyperparameter '{key}' must be {parse.expects}; got {value!r}. "
-                               f"Valid hyperparameters: {', '.join(fields)}.") from None
+                raise JobError(
+                    f"Hyperparameter '{key}' must be {parse.expects}; got {value!r}. "
+                    f"Valid hyperparameters: {', '.join(fields)}."
+                ) from None
         hyperparameters = cls(**values)
         hyperparameters.check()
         return hyperparameters
@@ -123,8 +130,7 @@ class _Schema:
     def check(self):
         """Rules across fields; a field's own range is checked by its parser."""
         if self.min_char > self.max_char > 0:
-            raise JobError(f"Hyperparameter 'min_char' ({self.min_char}) must not exceed 'max_char' "
-                           f"({self.max_char}).")
+            raise JobError(f"Hyperparameter 'min_char' ({self.min_char}) must not exceed 'max_char' ({self.max_char}).")
 
     def as_dict(self):
         return dataclasses.asdict(self)
@@ -132,8 +138,10 @@ class _Schema:
     @classmethod
     def describe(cls):
         """(name, default as the job reads it, expects, help) rows, for --help and markdown_table()."""
-        return [(f.name, format_default(f.default), f.metadata["parse"].expects, f.metadata["help"])
-                for f in dataclasses.fields(cls)]
+        return [
+            (f.name, format_default(f.default), f.metadata["parse"].expects, f.metadata["help"])
+            for f in dataclasses.fields(cls)
+        ]
 
     @classmethod
     def markdown_table(cls):
@@ -161,52 +169,66 @@ class Hyperparameters(_Schema):
 
     mode_names = SUPERVISED
     foreign_names = {
-        **{name: f" (BlazingText's '{name}' applies to modes {', '.join(EMBEDDING_MODES)} only)"
-           for name in ("window_size", "negative_samples", "sampling_threshold", "subwords", "evaluation")},
-                    "vector_dim": " (BlazingText's 'vector_dim' is 'embedding_dim' here)",
+        **{
+            name: f" (BlazingText's '{name}' applies to modes {', '.join(EMBEDDING_MODES)} only)"
+            for name in ("window_size", "negative_samples", "sampling_threshold", "subwords", "evaluation")
+        },
+        "vector_dim": " (BlazingText's 'vector_dim' is 'embedding_dim' here)",
         "buckets": " (BlazingText's 'buckets' is 'ngram_buckets' here)",
         "early_stopping": " (early stopping is on by default here; 'early_stopping_patience' 0 turns it off)",
         "patience": " (BlazingText's 'patience' is 'early_stopping_patience' here)",
         "min_epochs": " (not supported: early stopping may stop after any epoch; set early_stopping_patience 0 "
-                      "to train all epochs)",
+        "to train all epochs)",
     }
 
     mode: str = _field(SUPERVISED, _choice(SUPERVISED), "supervised: train the headline classifier")
-    architecture: str = _field(architectures.DEFAULT.name, _choice(*architectures.NAMES),
-                               "; ".join(f"{a.name}: {a.summary}" for a in architectures.ARCHITECTURES.values()))
+    architecture: str = _field(
+        architectures.DEFAULT.name,
+        _choice(*architectures.NAMES),
+        "; ".join(f"{a.name}: {a.summary}" for a in architectures.ARCHITECTURES.values()),
+    )
     epochs: int = _field(20, _int(1), "maximum number of passes over the training data")
     batch_size: int = _field(64, _int(1), "headlines per optimizer step, summed over all devices")
     optimizer: str = _field("adam", _choice(*OPTIMIZERS), "gradient descent flavour")
-    learning_rate: float = _field(None, _optional(_float(0, 10, include_minimum=False)),
-                                  "step size; auto: " + ", ".join(f"{a.default_learning_rate} for {a.name}"
-                                                                  for a in architectures.ARCHITECTURES.values()))
-    lr_schedule: str = _field("constant", _choice(*LR_SCHEDULES),
-                              "linear: decay the learning rate linearly to 0 over all epochs, as fastText does")
+    learning_rate: float = _field(
+        None,
+        _optional(_float(0, 10, include_minimum=False)),
+        "step size; auto: "
+        + ", ".join(f"{a.default_learning_rate} for {a.name}" for a in architectures.ARCHITECTURES.values()),
+    )
+    lr_schedule: str = _field(
+        "constant",
+        _choice(*LR_SCHEDULES),
+        "linear: decay the learning rate linearly to 0 over all epochs, as fastText does",
+    )
     weight_decay: float = _field(0.0, _float(0, 1), "L2 penalty")
-    embedding_dim: int = _field(None, _optional(_int(1, 4096)),
-                                "embedding width; auto: the pretrained vectors' width, else 100")
-    freeze_embedding_epochs: int = _field(0, _int(0),
-                                          "keep the (pretrained) word embeddings fixed for this many epochs, "
-                                          "then fine-tune them")
+    embedding_dim: int = _field(
+        None, _optional(_int(1, 4096)), "embedding width; auto: the pretrained vectors' width, else 100"
+    )
+    freeze_embedding_epochs: int = _field(
+        0, _int(0), "keep the (pretrained) word embeddings fixed for this many epochs, then fine-tune them"
+    )
     min_count: int = _field(1, _int(1), "words seen fewer times in train become <unk>")
     max_length: int = _field(64, _int(1), "tokens kept per headline")
     lowercase: bool = _field(True, _bool, "lower-case text before tokenizing")
     word_ngrams: int = _field(2, _int(1, 5), "fasttext: longest word n-gram hashed into extra embeddings")
     min_char: int = _field(3, _int(0, 20), "fasttext: shortest character n-gram of a word (0: none)")
     max_char: int = _field(6, _int(0, 20), "fasttext: longest character n-gram of a word (0: none)")
-    ngram_buckets: int = _field(200000, _int(1),
-                                "fasttext: hash buckets shared by word n-grams and character n-grams")
+    ngram_buckets: int = _field(200000, _int(1), "fasttext: hash buckets shared by word n-grams and character n-grams")
     num_filters: int = _field(100, _int(1), "cnn: filters per kernel width")
     kernel_sizes: tuple = _field((3, 4, 5), _int_list, "cnn: convolution widths")
     dropout: float = _field(0.5, _float(0, 1, include_maximum=False), "cnn: dropout before the output layer")
-    early_stopping_patience: int = _field(3, _int(0),
-                                          "stop after this many epochs without a better validation accuracy "
-                                          "(0: never stop early)")
-    validation_fraction: float = _field(0.1, _float(0, 1, include_minimum=False, include_maximum=False),
-                                        "share of train held out for validation when there is no "
-                                        "validation channel")
-    max_bad_row_fraction: float = _field(0.01, _float(0, 1),
-                                         "fail the job when a channel has more malformed rows than this share")
+    early_stopping_patience: int = _field(
+        3, _int(0), "stop after this many epochs without a better validation accuracy (0: never stop early)"
+    )
+    validation_fraction: float = _field(
+        0.1,
+        _float(0, 1, include_minimum=False, include_maximum=False),
+        "share of train held out for validation when there is no validation channel",
+    )
+    max_bad_row_fraction: float = _field(
+        0.01, _float(0, 1), "fail the job when a channel has more malformed rows than this share"
+    )
     seed: int = _field(42, _int(0), "seeds the split, initialisation, shuffling and dropout")
 
     @property
@@ -220,40 +242,59 @@ class Hyperparameters(_Schema):
     def effective_learning_rate(self):
         return self.learning_rate or architectures.get(self.architecture).default_learning_rate
 
+
 @dataclasses.dataclass(frozen=True)
 class EmbeddingHyperparameters(_Schema):
     """mode=skipgram|cbow|batch_skipgram: word vectors, fastText-style, with BlazingText's word2vec
     hyperparameters and defaults (SageMaker Developer Guide, "BlazingText Hyperparameters")."""
 
     mode_names = "/".join(EMBEDDING_MODES)
-    foreign_names = {name: f" (BlazingText uses '{name}' in supervised mode only)"
-                     for name in ("word_ngrams", "early_stopping", "patience", "min_epochs")}
+    foreign_names = {
+        name: f" (BlazingText uses '{name}' in supervised mode only)"
+        for name in ("word_ngrams", "early_stopping", "patience", "min_epochs")
+    }
 
-    mode: str = _field("skipgram", _choice(*EMBEDDING_MODES),
-                       "skipgram: a word predicts each word around it; cbow: the words around predict the "
-                       "word; batch_skipgram: skip-gram where the pairs of one centre word share negative samples")
+    mode: str = _field(
+        "skipgram",
+        _choice(*EMBEDDING_MODES),
+        "skipgram: a word predicts each word around it; cbow: the words around predict the "
+        "word; batch_skipgram: skip-gram where the pairs of one centre word share negative samples",
+    )
     epochs: int = _field(5, _int(1), "passes over the corpus")
     min_count: int = _field(5, _int(1), "words seen fewer times are dropped")
-    sampling_threshold: float = _field(0.0001, _float(0, 1, include_minimum=False),
-                                       "frequent words are down-sampled: a word of frequency f is kept with "
-                                       "probability sqrt(t/f) + t/f")
-    learning_rate: float = _field(0.05, _float(0, 10, include_minimum=False),
-                                  "initial step size, decayed linearly to 0 over all epochs")
-    window_size: int = _field(5, _int(1, 100), "largest distance between a word and a context word; each word "
-                                               "draws its window from 1..window_size")
+    sampling_threshold: float = _field(
+        0.0001,
+        _float(0, 1, include_minimum=False),
+        "frequent words are down-sampled: a word of frequency f is kept with probability sqrt(t/f) + t/f",
+    )
+    learning_rate: float = _field(
+        0.05, _float(0, 10, include_minimum=False), "initial step size, decayed linearly to 0 over all epochs"
+    )
+    window_size: int = _field(
+        5,
+        _int(1, 100),
+        "largest distance between a word and a context word; each word draws its window from 1..window_size",
+    )
     vector_dim: int = _field(100, _int(1, 4096), "width of the word vectors")
     negative_samples: int = _field(5, _int(1, 100), "negative examples per positive one")
-    batch_size: int = _field(11, _int(1, 256), "batch_skipgram: pairs of one centre word that share their "
-                                               "negative samples")
+    batch_size: int = _field(
+        11, _int(1, 256), "batch_skipgram: pairs of one centre word that share their negative samples"
+    )
     subwords: bool = _field(False, _bool, "learn character n-gram vectors too, so unseen words get vectors")
     min_char: int = _field(3, _int(1, 20), "subwords: shortest character n-gram")
     max_char: int = _field(6, _int(1, 20), "subwords: longest character n-gram")
     buckets: int = _field(2000000, _int(1, 100_000_000), "subwords: hash buckets for character n-grams")
-    evaluation: bool = _field(True, _bool, "score the vectors on the word pairs of the 'evaluation' channel "
-                                           "(WordSim-353 layout) into eval.json")
-    update_tokens: int = _field(1024, _int(16, 1_000_000),
-                                "corpus tokens per parameter update (the MXNet mini-batch): updates of one step are "
-                                "summed, so frequent words take big steps; above ~4096 the default rate can diverge")
+    evaluation: bool = _field(
+        True,
+        _bool,
+        "score the vectors on the word pairs of the 'evaluation' channel (WordSim-353 layout) into eval.json",
+    )
+    update_tokens: int = _field(
+        1024,
+        _int(16, 1_000_000),
+        "corpus tokens per parameter update (the MXNet mini-batch): updates of one step are "
+        "summed, so frequent words take big steps; above ~4096 the default rate can diverge",
+    )
     seed: int = _field(42, _int(0), "seeds sub-sampling, windows, negative samples and initialisation")
 
     @property

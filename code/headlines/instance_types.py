@@ -51,10 +51,12 @@ FAMILIES = {
     "c7g": Family(CPU, (HOSTING,), "large xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge", ARM64),
     "c7i": Family(CPU, ALL_USES, "large xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge 24xlarge 48xlarge"),
     "c7i-flex": Family(CPU, (TRAINING,), "xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge"),
-    "c8g": Family(CPU, (HOSTING,), "medium large xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge 24xlarge 48xlarge",
-                  ARM64),
-    "c8i": Family(CPU, (TRAINING,), "xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge 24xlarge 32xlarge 48xlarge "
-                                    "96xlarge"),
+    "c8g": Family(
+        CPU, (HOSTING,), "medium large xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge 24xlarge 48xlarge", ARM64
+    ),
+    "c8i": Family(
+        CPU, (TRAINING,), "xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge 24xlarge 32xlarge 48xlarge 96xlarge"
+    ),
     "c8i-flex": Family(CPU, (TRAINING,), "xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge"),
     "m4": Family(CPU, ALL_USES, "xlarge 2xlarge 4xlarge 10xlarge 16xlarge"),
     "m5": Family(CPU, ALL_USES, "large xlarge 2xlarge 4xlarge 12xlarge 24xlarge"),
@@ -64,10 +66,12 @@ FAMILIES = {
     "m6i": Family(CPU, ALL_USES, "large xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge 24xlarge 32xlarge"),
     "m7i": Family(CPU, ALL_USES, "large xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge 24xlarge 48xlarge"),
     "m7i-flex": Family(CPU, (TRAINING,), "large xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge"),
-    "m8g": Family(CPU, (HOSTING,), "medium large xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge 24xlarge 48xlarge",
-                  ARM64),
-    "m8i": Family(CPU, (TRAINING,), "large xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge 24xlarge 32xlarge "
-                                    "48xlarge 96xlarge"),
+    "m8g": Family(
+        CPU, (HOSTING,), "medium large xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge 24xlarge 48xlarge", ARM64
+    ),
+    "m8i": Family(
+        CPU, (TRAINING,), "large xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge 24xlarge 32xlarge 48xlarge 96xlarge"
+    ),
     "m8i-flex": Family(CPU, (TRAINING,), "large xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge"),
     "r5": Family(CPU, (TRAINING, HOSTING), "large xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge 24xlarge"),
     "r5d": Family(CPU, (TRAINING, HOSTING), "large xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge 24xlarge"),
@@ -76,10 +80,12 @@ FAMILIES = {
     "r6i": Family(CPU, ALL_USES, "large xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge 24xlarge 32xlarge"),
     "r7gd": Family(CPU, (HOSTING,), "medium large xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge", ARM64),
     "r7i": Family(CPU, ALL_USES, "large xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge 24xlarge 48xlarge"),
-    "r8g": Family(CPU, (HOSTING,), "medium large xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge 24xlarge 48xlarge",
-                  ARM64),
-    "r8i": Family(CPU, (TRAINING,), "large xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge 24xlarge 32xlarge "
-                                    "48xlarge 96xlarge"),
+    "r8g": Family(
+        CPU, (HOSTING,), "medium large xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge 24xlarge 48xlarge", ARM64
+    ),
+    "r8i": Family(
+        CPU, (TRAINING,), "large xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge 24xlarge 32xlarge 48xlarge 96xlarge"
+    ),
     "r8i-flex": Family(CPU, (TRAINING,), "large xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge"),
     "t2": Family(CPU, (HOSTING,), "medium large xlarge 2xlarge"),
     "t3": Family(CPU, (TRAINING,), "medium large xlarge 2xlarge"),
@@ -119,18 +125,24 @@ def family(instance_type, use):
     """The Family of `ml.<family>.<size>` when SageMaker offers that family, in that size, for `use`."""
     match = _INSTANCE_TYPE.fullmatch(instance_type)
     if not match:
-        raise InstanceTypeError(f"'{instance_type}' is not a SageMaker instance type (ml.<family>.<size>, such as "
-                                f"ml.m5.xlarge).")
+        raise InstanceTypeError(
+            f"'{instance_type}' is not a SageMaker instance type (ml.<family>.<size>, such as ml.m5.xlarge)."
+        )
     name, size = match.groups()
     offered = [family_name for family_name, candidate in FAMILIES.items() if use in candidate.uses]
     if name not in FAMILIES:
-        raise InstanceTypeError(f"SageMaker has no instance family '{name}' ({instance_type}); its families for "
-                                f"{USE_NAMES[use]} are {', '.join(offered)}.")
+        raise InstanceTypeError(
+            f"SageMaker has no instance family '{name}' ({instance_type}); its families for "
+            f"{USE_NAMES[use]} are {', '.join(offered)}."
+        )
     found = FAMILIES[name]
     if use not in found.uses:
-        raise InstanceTypeError(f"SageMaker does not offer {instance_type} for {USE_NAMES[use]}, only for "
-                                f"{' and '.join(USE_NAMES[u] for u in found.uses)}.")
+        raise InstanceTypeError(
+            f"SageMaker does not offer {instance_type} for {USE_NAMES[use]}, only for "
+            f"{' and '.join(USE_NAMES[u] for u in found.uses)}."
+        )
     if size not in found.sizes.split():
-        raise InstanceTypeError(f"SageMaker has no {instance_type}: the {name} family comes in sizes "
-                                f"{', '.join(found.sizes.split())}.")
+        raise InstanceTypeError(
+            f"SageMaker has no {instance_type}: the {name} family comes in sizes {', '.join(found.sizes.split())}."
+        )
     return found

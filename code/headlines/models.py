@@ -24,17 +24,22 @@ class FastTextClassifier(gluon.HybridBlock):
         super().__init__(**kwargs)
         with self.name_scope():
             # fastText's own initialisation of the input matrix.
-            self.embedding = nn.Embedding(input_size, embedding_dim, prefix=EMBEDDING_PARAMETER + "_",
-                                          weight_initializer=mx.init.Uniform(1.0 / embedding_dim),
-                                          sparse_grad=sparse_grad)
+            self.embedding = nn.Embedding(
+                input_size,
+                embedding_dim,
+                prefix=EMBEDDING_PARAMETER + "_",
+                weight_initializer=mx.init.Uniform(1.0 / embedding_dim),
+                sparse_grad=sparse_grad,
+            )
             self.output = nn.Dense(num_classes, in_units=embedding_dim)
 
     def hybrid_forward(self, F, ids, valid_length):
         embedded = self.embedding(ids)  # (N, T, C)
         # The masked sum over T as one (1, T) x (T, C) product per row: MXNet's sum over a middle axis is
         # ten times slower on CPU.
-        inside = F.broadcast_lesser(F.expand_dims(F.contrib.arange_like(ids, axis=1), axis=0),
-                                    F.expand_dims(valid_length, axis=1))  # (N, T): 1 for real ids
+        inside = F.broadcast_lesser(
+            F.expand_dims(F.contrib.arange_like(ids, axis=1), axis=0), F.expand_dims(valid_length, axis=1)
+        )  # (N, T): 1 for real ids
         total = F.reshape(F.batch_dot(F.expand_dims(inside, axis=1), embedded), shape=(0, -1))  # (N, C)
         return self.output(F.broadcast_div(total, F.expand_dims(valid_length, axis=1)))
 
@@ -43,17 +48,24 @@ class CNNClassifier(gluon.HybridBlock):
     """Kim (2014): 1-D convolutions of several widths over the word embeddings, max-over-time pooling,
     dropout, linear layer."""
 
-    def __init__(self, input_size, embedding_dim, num_classes, kernel_sizes, num_filters, dropout, sparse_grad=True,
-                 **kwargs):
+    def __init__(
+        self, input_size, embedding_dim, num_classes, kernel_sizes, num_filters, dropout, sparse_grad=True, **kwargs
+    ):
         super().__init__(**kwargs)
         self.kernel_sizes = tuple(kernel_sizes)
         with self.name_scope():
-            self.embedding = nn.Embedding(input_size, embedding_dim, prefix=EMBEDDING_PARAMETER + "_",
-                                          weight_initializer=mx.init.Uniform(CNN_EMBEDDING_INIT_SCALE), sparse_grad=sparse_grad)
+            self.embedding = nn.Embedding(
+                input_size,
+                embedding_dim,
+                prefix=EMBEDDING_PARAMETER + "_",
+                weight_initializer=mx.init.Uniform(CNN_EMBEDDING_INIT_SCALE),
+                sparse_grad=sparse_grad,
+            )
             self.convolutions = nn.HybridSequential()
             for width in self.kernel_sizes:
-                self.convolutions.add(nn.Conv1D(num_filters, width, activation="relu", layout="NCW",
-                                                in_channels=embedding_dim))
+                self.convolutions.add(
+                    nn.Conv1D(num_filters, width, activation="relu", layout="NCW", in_channels=embedding_dim)
+                )
             self.dropout = nn.Dropout(dropout)
             self.output = nn.Dense(num_classes, in_units=num_filters * len(self.kernel_sizes))
 
@@ -66,8 +78,9 @@ class CNNClassifier(gluon.HybridBlock):
             # Only windows that lie inside the headline compete in the max-pool, so a headline's output does
             # not depend on how far its batch was padded (training and serving batch differently).
             windows = F.maximum(valid_length - (width - 1), 1)
-            outside = F.broadcast_greater_equal(F.expand_dims(F.contrib.arange_like(features, axis=2), axis=0),
-                                                F.expand_dims(windows, axis=1))  # (N, T - width + 1)
+            outside = F.broadcast_greater_equal(
+                F.expand_dims(F.contrib.arange_like(features, axis=2), axis=0), F.expand_dims(windows, axis=1)
+            )  # (N, T - width + 1)
             features = F.broadcast_sub(features, F.expand_dims(outside, axis=1) * OUTSIDE_WINDOW_PENALTY)
             # Global max-pool over time (oneDNN's pooling: much faster than a max reduction on CPU).
             pooled.append(F.Flatten(F.Pooling(features, kernel=(1,), pool_type="max", global_pool=True)))
@@ -82,5 +95,11 @@ def build_model(architecture, input_size, embedding_dim, num_classes, hyperparam
     """sparse_grad: the embedding's gradient holds only the rows a batch touches. MXNet 1.9's distributed
     kvstore cannot carry such gradients (ps-lite aborts: apache/mxnet#21118), so multi-host jobs go dense."""
     declaration = architectures.get(architecture)
-    return _BLOCKS[declaration.name](input_size, embedding_dim, num_classes, sparse_grad=sparse_grad,
-                                     prefix=f"{declaration.name}_", **declaration.block_options(hyperparameters))
+    return _BLOCKS[declaration.name](
+        input_size,
+        embedding_dim,
+        num_classes,
+        sparse_grad=sparse_grad,
+        prefix=f"{declaration.name}_",
+        **declaration.block_options(hyperparameters),
+    )

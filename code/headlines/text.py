@@ -40,8 +40,14 @@ class Tokenizer:
 
 def build_vocabulary(token_lists, min_count):
     counter = nlp.data.count_tokens(token for tokens in token_lists for token in tokens)
-    return nlp.Vocab(counter, min_freq=min_count, unknown_token=UNKNOWN_TOKEN, padding_token=PADDING_TOKEN,
-                     bos_token=None, eos_token=None)
+    return nlp.Vocab(
+        counter,
+        min_freq=min_count,
+        unknown_token=UNKNOWN_TOKEN,
+        padding_token=PADDING_TOKEN,
+        bos_token=None,
+        eos_token=None,
+    )
 
 
 def _fnv1a_extend(h, data):
@@ -94,8 +100,7 @@ class TextEncoder:
     """Headlines -> (ids, valid_length) arrays: token ids, then (fasttext) the hashed word n-grams and the
     character n-grams of every token, which share one table of buckets after the vocabulary, as in fastText."""
 
-    def __init__(self, tokenizer, vocabulary, max_length, word_ngrams=1, ngram_buckets=0, min_length=1,
-                 char_ngrams=()):
+    def __init__(self, tokenizer, vocabulary, max_length, word_ngrams=1, ngram_buckets=0, min_length=1, char_ngrams=()):
         self.tokenizer = tokenizer
         self.vocabulary = vocabulary
         self.max_length = max_length
@@ -107,8 +112,10 @@ class TextEncoder:
         # Token -> its character n-gram ids (bucket + vocabulary size): hashing is the costly part of encoding.
         # Bounded, so a stream of odd inputs cannot grow it.
         self._char_ngram_ids = functools.lru_cache(maxsize=1 << 16)(
-            lambda token: tuple(len(vocabulary) + b
-                                for b in char_ngram_buckets(token, self.char_ngrams, self.ngram_buckets)))
+            lambda token: tuple(
+                len(vocabulary) + b for b in char_ngram_buckets(token, self.char_ngrams, self.ngram_buckets)
+            )
+        )
 
     @property
     def uses_buckets(self):
@@ -138,15 +145,21 @@ class TextEncoder:
         width = max(self.min_length, int(sizes.max(initial=0)))
         ids = np.full((len(rows), width), self.padding_id, dtype=np.float32)
         # Row-major order of the mask is the order of the concatenated rows.
-        ids[np.arange(width) < sizes[:, None]] = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.float32,
-                                                             count=int(sizes.sum()))
+        ids[np.arange(width) < sizes[:, None]] = np.fromiter(
+            itertools.chain.from_iterable(rows), dtype=np.float32, count=int(sizes.sum())
+        )
         lengths = np.maximum(sizes, 1).astype(np.float32)  # an empty headline averages over one padding slot
         return ids, lengths
 
     def to_config(self):
-        return {"tokenizer": self.tokenizer.to_config(), "max_length": self.max_length,
-                "word_ngrams": self.word_ngrams, "ngram_buckets": self.ngram_buckets,
-                "min_length": self.min_length, "char_ngrams": list(self.char_ngrams)}
+        return {
+            "tokenizer": self.tokenizer.to_config(),
+            "max_length": self.max_length,
+            "word_ngrams": self.word_ngrams,
+            "ngram_buckets": self.ngram_buckets,
+            "min_length": self.min_length,
+            "char_ngrams": list(self.char_ngrams),
+        }
 
     @classmethod
     def from_config(cls, config, vocabulary):

@@ -65,9 +65,23 @@ SKIP_TO_FINALIZING_ON_FAILURE = ("install", "pre_build")
 SHELLS = ("bash", "/bin/sh")
 DEFAULT_SHELL = "/bin/sh"
 # The build image's own environment: what passes through from this machine.
-IMAGE_VARIABLES = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR", "DOCKER_HOST", "http_proxy", "https_proxy",
-                   "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "PIP_CERT", "REQUESTS_CA_BUNDLE",
-                   "SSL_CERT_FILE")
+IMAGE_VARIABLES = (
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "TMPDIR",
+    "DOCKER_HOST",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "PIP_CERT",
+    "REQUESTS_CA_BUNDLE",
+    "SSL_CERT_FILE",
+)
 # Set by the shell itself: never carried from one command to the next.
 SHELL_OWN_VARIABLES = ("_", "SHLVL", "PWD")
 RESERVED_PREFIX = "CODEBUILD_"
@@ -84,9 +98,14 @@ REPORT_FORMAT = "JUNITXML"
 NO_ARTIFACTS = "CLIENT_ERROR: no matching artifact paths found"
 DEFAULT_TIMEOUT_SECONDS = 60 * 60  # CodeBuild's default build timeout
 # The working-tree snapshot commit: fixed, so the same tree gives the same commit.
-SNAPSHOT_IDENTITY = {"GIT_AUTHOR_NAME": "codebuild-runner", "GIT_AUTHOR_EMAIL": "codebuild-runner@localhost",
-                     "GIT_COMMITTER_NAME": "codebuild-runner", "GIT_COMMITTER_EMAIL": "codebuild-runner@localhost",
-                     "GIT_AUTHOR_DATE": "2000-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2000-01-01T00:00:00Z"}
+SNAPSHOT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "codebuild-runner",
+    "GIT_AUTHOR_EMAIL": "codebuild-runner@localhost",
+    "GIT_COMMITTER_NAME": "codebuild-runner",
+    "GIT_COMMITTER_EMAIL": "codebuild-runner@localhost",
+    "GIT_AUTHOR_DATE": "2000-01-01T00:00:00Z",
+    "GIT_COMMITTER_DATE": "2000-01-01T00:00:00Z",
+}
 
 
 class BuildspecError(ValueError):
@@ -132,8 +151,10 @@ class Build:
 
     def summary(self):
         lines = [f"{p.name:<17}{p.status:<10}{p.seconds:8.1f} s  {p.context}".rstrip() for p in self.phases.values()]
-        lines += [f"report {r.group}: {r.status}, {r.tests} tests, {r.failures} failures, {r.errors} errors"
-                  for r in self.reports.values()]
+        lines += [
+            f"report {r.group}: {r.status}, {r.tests} tests, {r.failures} failures, {r.errors} errors"
+            for r in self.reports.values()
+        ]
         return "\n".join(lines + [f"build {self.status} in {self.seconds:.1f} s"])
 
 
@@ -165,29 +186,55 @@ def _copy_or_remove(source, target):
 
 def _git(cwd, *args):
     env = dict(os.environ, **SNAPSHOT_IDENTITY)
-    return subprocess.run(["git", "-c", "commit.gpgsign=false", *args], cwd=cwd, env=env, check=True,
-                          capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["git", "-c", "commit.gpgsign=false", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
+    ).stdout
 
 
-def start_build(source, work, *, buildspec="buildspec.yml", project_variables=None, overrides=None,
-                image_environment=None, project="headlines", region="us-east-1", account="123456789012",
-                build_number=1, timeout_seconds=DEFAULT_TIMEOUT_SECONDS):
+def start_build(
+    source,
+    work,
+    *,
+    buildspec="buildspec.yml",
+    project_variables=None,
+    overrides=None,
+    image_environment=None,
+    project="headlines",
+    region="us-east-1",
+    account="123456789012",
+    build_number=1,
+    timeout_seconds=DEFAULT_TIMEOUT_SECONDS,
+):
     """Runs the buildspec at `source`/`buildspec` with `source` as CODEBUILD_SRC_DIR and returns the Build.
 
     project_variables: the project's environment variables; overrides: the start-build call's
     environmentVariablesOverride; image_environment: what the build image and the service role provide (e.g.
     credentials), below everything else. `work` holds HOME, the log and the artifacts."""
     spec = load_buildspec(pathlib.Path(source) / buildspec)
-    return _Runner(spec, pathlib.Path(source), pathlib.Path(work), project_variables or {}, overrides or {},
-                   image_environment or {}, project, region, account, build_number, timeout_seconds).run()
+    return _Runner(
+        spec,
+        pathlib.Path(source),
+        pathlib.Path(work),
+        project_variables or {},
+        overrides or {},
+        image_environment or {},
+        project,
+        region,
+        account,
+        build_number,
+        timeout_seconds,
+    ).run()
 
 
 def load_buildspec(path):
     """The buildspec as a dict, refused with one clear sentence where this runner cannot honour it."""
     spec = yaml.safe_load(pathlib.Path(path).read_text())
     if not isinstance(spec, dict) or str(spec.get("version")) != "0.2":
-        raise BuildspecError(f"{path}: only buildspec version 0.2 is supported (got {spec.get('version')!r})"
-                             if isinstance(spec, dict) else f"{path}: not a buildspec mapping")
+        raise BuildspecError(
+            f"{path}: only buildspec version 0.2 is supported (got {spec.get('version')!r})"
+            if isinstance(spec, dict)
+            else f"{path}: not a buildspec mapping"
+        )
     _check_keys(spec, "buildspec", path)
     env = spec.get("env") or {}
     _check_keys(env, "env", path, "env/")
@@ -217,13 +264,27 @@ def load_buildspec(path):
 def _check_keys(mapping, kind, path, where=""):
     unknown = sorted(set(mapping) - SUPPORTED_KEYS[kind])
     if unknown:
-        raise BuildspecError(f"{path}: {', '.join(where + key for key in unknown)} is not supported by this "
-                             "runner (tests/aws/codebuild.py)")
+        raise BuildspecError(
+            f"{path}: {', '.join(where + key for key in unknown)} is not supported by this "
+            "runner (tests/aws/codebuild.py)"
+        )
 
 
 class _Runner:
-    def __init__(self, spec, source, work, project_variables, overrides, image_environment, project, region,
-                 account, build_number, timeout_seconds):
+    def __init__(
+        self,
+        spec,
+        source,
+        work,
+        project_variables,
+        overrides,
+        image_environment,
+        project,
+        region,
+        account,
+        build_number,
+        timeout_seconds,
+    ):
         self.spec, self.source, self.work = spec, source, work
         self.shell = (spec.get("env") or {}).get("shell", DEFAULT_SHELL)
         self.work.mkdir(parents=True, exist_ok=True)
@@ -233,27 +294,36 @@ class _Runner:
         self.deadline = time.monotonic() + timeout_seconds
         self.succeeding, self.timed_out, self.phases = True, False, {}
         self.cwd = str(source)
-        self.env = self._initial_environment(project_variables, overrides, image_environment, project, region,
-                                             account, build_number)
+        self.env = self._initial_environment(
+            project_variables, overrides, image_environment, project, region, account, build_number
+        )
 
     # -- environment --------------------------------------------------------------------------------------------
-    def _initial_environment(self, project_variables, overrides, image_environment, project, region, account,
-                             build_number):
+    def _initial_environment(
+        self, project_variables, overrides, image_environment, project, region, account, build_number
+    ):
         home = self.work / "home"
         home.mkdir(exist_ok=True)
         build_id = f"{project}:{uuid.uuid4()}"
         codebuild = {
-            "AWS_REGION": region, "AWS_DEFAULT_REGION": region, "HOME": str(home),
-            "CODEBUILD_SRC_DIR": str(self.source), "CODEBUILD_BUILD_ID": build_id,
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "HOME": str(home),
+            "CODEBUILD_SRC_DIR": str(self.source),
+            "CODEBUILD_BUILD_ID": build_id,
             "CODEBUILD_BUILD_ARN": f"arn:aws:codebuild:{region}:{account}:build/{build_id}",
-            "CODEBUILD_BUILD_NUMBER": str(build_number), "CODEBUILD_START_TIME": str(int(time.time() * 1000)),
+            "CODEBUILD_BUILD_NUMBER": str(build_number),
+            "CODEBUILD_START_TIME": str(int(time.time() * 1000)),
             "CODEBUILD_BUILD_SUCCEEDING": "1",
         }
         if (self.source / ".git").exists():  # not set for sources without a version (S3)
             codebuild["CODEBUILD_RESOLVED_SOURCE_VERSION"] = _git(self.source, "rev-parse", "HEAD").strip()
         buildspec_variables = (self.spec.get("env") or {}).get("variables") or {}
-        layers = [("the buildspec's env/variables", buildspec_variables),
-                  ("the project's variables", project_variables), ("the start-build overrides", overrides)]
+        layers = [
+            ("the buildspec's env/variables", buildspec_variables),
+            ("the project's variables", project_variables),
+            ("the start-build overrides", overrides),
+        ]
         for where, variables in layers:
             reserved = sorted(name for name in variables if name.startswith(RESERVED_PREFIX))
             if reserved:
@@ -270,13 +340,24 @@ class _Runner:
         start = time.monotonic()
         self._log(f"Running the buildspec of {self.source} with {self.shell}")
         upload = self._run_phases()
-        exported = {name: self.env[name] for name in (self.spec.get("env") or {}).get("exported-variables") or []
-                    if name in self.env}
+        exported = {
+            name: self.env[name]
+            for name in (self.spec.get("env") or {}).get("exported-variables") or []
+            if name in self.env
+        }
         reports, artifacts = self._upload_artifacts() if upload else ({}, [])
         status = "TIMED_OUT" if self.timed_out else "SUCCEEDED" if self.succeeding else "FAILED"
         self._log(f"Phase complete: FINALIZING State: SUCCEEDED (build {status})")
-        return Build(status, self.phases, exported, reports, artifacts, self.artifacts_dir,
-                     self.log_path.read_text(errors="replace"), time.monotonic() - start)
+        return Build(
+            status,
+            self.phases,
+            exported,
+            reports,
+            artifacts,
+            self.artifacts_dir,
+            self.log_path.read_text(errors="replace"),
+            time.monotonic() - start,
+        )
 
     def _run_phases(self):
         """Runs the phases by CodeBuild's transitions; returns whether the build reaches UPLOAD_ARTIFACTS."""
@@ -314,17 +395,24 @@ class _Runner:
         for runtime, version in runtimes.items():
             available = self._python_version() if runtime == "python" else None
             wanted = _literal(version)
-            if available is None or not (wanted in ("latest", available) or
-                                         (wanted.endswith(".x") and available.startswith(wanted[:-1]))):
-                message = (f"YAML_FILE_ERROR Message: Unknown runtime version named '{wanted}' of {runtime}. "
-                           f"This build image has the following versions: {available or 'none'}")
+            if available is None or not (
+                wanted in ("latest", available) or (wanted.endswith(".x") and available.startswith(wanted[:-1]))
+            ):
+                message = (
+                    f"YAML_FILE_ERROR Message: Unknown runtime version named '{wanted}' of {runtime}. "
+                    f"This build image has the following versions: {available or 'none'}"
+                )
                 self._log(message)
                 return message
         return ""
 
     def _python_version(self):
-        result = subprocess.run(["python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                                env=self.env, capture_output=True, text=True)
+        result = subprocess.run(
+            ["python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+        )
         return result.stdout.strip() or None
 
     def _run_commands(self, commands):
@@ -335,8 +423,10 @@ class _Runner:
             if self.timed_out:
                 return f"BUILD_TIMED_OUT: Build timed out while running command: {command}"
             if status != 0:
-                return (f"COMMAND_EXECUTION_ERROR Message: Error while executing command: {command}. "
-                        f"Reason: exit status {status}")
+                return (
+                    f"COMMAND_EXECUTION_ERROR Message: Error while executing command: {command}. "
+                    f"Reason: exit status {status}"
+                )
         return ""
 
     def _run_command(self, command):
@@ -346,13 +436,21 @@ class _Runner:
         state_env, state_pwd = self.work / "state.env", self.work / "state.pwd"
         for path in (state_env, state_pwd):
             path.unlink(missing_ok=True)
-        script = (f"cd -- {shlex.quote(self.cwd)} || exit\n"
-                  f"trap 'cb_status=$?; env -0 > {shlex.quote(str(state_env))}; "
-                  f"pwd > {shlex.quote(str(state_pwd))}; exit $cb_status' EXIT\n"
-                  f"{command}\n")
+        script = (
+            f"cd -- {shlex.quote(self.cwd)} || exit\n"
+            f"trap 'cb_status=$?; env -0 > {shlex.quote(str(state_env))}; "
+            f"pwd > {shlex.quote(str(state_pwd))}; exit $cb_status' EXIT\n"
+            f"{command}\n"
+        )
         with open(self.log_path, "ab") as log:
-            process = subprocess.Popen([self.shell, "-c", script], env=self.env, stdin=subprocess.DEVNULL,
-                                       stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            process = subprocess.Popen(
+                [self.shell, "-c", script],
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
             try:
                 status = process.wait(timeout=max(self.deadline - time.monotonic(), 0))
             except subprocess.TimeoutExpired:
@@ -365,8 +463,11 @@ class _Runner:
 
     def _restore_state(self, state_env, state_pwd):
         if state_env.exists() and state_pwd.exists():
-            pairs = (item.partition("=") for item in state_env.read_bytes().decode(errors="surrogateescape")
-                     .split("\0") if item)
+            pairs = (
+                item.partition("=")
+                for item in state_env.read_bytes().decode(errors="surrogateescape").split("\0")
+                if item
+            )
             self.env = {name: value for name, _, value in pairs if name not in SHELL_OWN_VARIABLES}
             self.env["CODEBUILD_BUILD_SUCCEEDING"] = "1" if self.succeeding else "0"
             self.cwd = state_pwd.read_text().rstrip("\n")

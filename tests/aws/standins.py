@@ -83,12 +83,18 @@ class MotoServer:
         return f"{self.account}-auth-token"
 
     def client(self, service):
-        return boto3.client(service, endpoint_url=self.endpoint, region_name=self.region,
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=self.region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
 
     def reset(self):
-        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST"),
-                               timeout=10).close()
+        urllib.request.urlopen(
+            urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST"), timeout=10
+        ).close()
 
     def stop(self):
         self._server.stop()
@@ -115,8 +121,10 @@ class LocalRegistry:
         import bcrypt
 
         if shutil.which("docker-registry") is None:
-            raise RuntimeError("docker-registry is not installed: apt-get install -y docker-registry "
-                               "(scripts/ensure-docker.sh installs it)")
+            raise RuntimeError(
+                "docker-registry is not installed: apt-get install -y docker-registry "
+                "(scripts/ensure-docker.sh installs it)"
+            )
         self.workdir, self.moto = pathlib.Path(workdir), moto
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.password = moto.registry_password
@@ -131,24 +139,40 @@ class LocalRegistry:
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
         self.config = self.workdir / "config.yml"
-        self.config.write_text(json.dumps({  # JSON is YAML
-            "version": 0.1,
-            "log": {"level": "warn", "accesslog": {"disabled": True}},
-            "storage": {"filesystem": {"rootdirectory": str(self.workdir / "data")}, "delete": {"enabled": True}},
-            "http": {"addr": self.host, "secret": "stand-in"},
-            "auth": {"htpasswd": {"realm": "ecr-stand-in", "path": str(htpasswd)}},
-            "notifications": {"endpoints": [{
-                "name": "moto-ecr", "url": f"http://127.0.0.1:{self._webhook.server_port}/events",
-                "timeout": "5s", "threshold": 3, "backoff": "1s",
-                "ignore": {"mediatypes": ["application/octet-stream"], "actions": ["pull"]}}]},
-        }))
+        self.config.write_text(
+            json.dumps(
+                {  # JSON is YAML
+                    "version": 0.1,
+                    "log": {"level": "warn", "accesslog": {"disabled": True}},
+                    "storage": {
+                        "filesystem": {"rootdirectory": str(self.workdir / "data")},
+                        "delete": {"enabled": True},
+                    },
+                    "http": {"addr": self.host, "secret": "stand-in"},
+                    "auth": {"htpasswd": {"realm": "ecr-stand-in", "path": str(htpasswd)}},
+                    "notifications": {
+                        "endpoints": [
+                            {
+                                "name": "moto-ecr",
+                                "url": f"http://127.0.0.1:{self._webhook.server_port}/events",
+                                "timeout": "5s",
+                                "threshold": 3,
+                                "backoff": "1s",
+                                "ignore": {"mediatypes": ["application/octet-stream"], "actions": ["pull"]},
+                            }
+                        ]
+                    },
+                }
+            )
+        )
         self.start()
 
     # -- process ---------------------------------------------------------------------------------------------
     def start(self):
         log = open(self.workdir / "registry.log", "ab")
-        self._process = subprocess.Popen(["docker-registry", "serve", str(self.config)], stdout=log,
-                                         stderr=subprocess.STDOUT)
+        self._process = subprocess.Popen(
+            ["docker-registry", "serve", str(self.config)], stdout=log, stderr=subprocess.STDOUT
+        )
         log.close()
         wait_until(self._answers, 20, f"docker-registry answering on {self.host}")
         return self
@@ -170,8 +194,9 @@ class LocalRegistry:
     # -- registry API, as the pushed images' owner sees it ---------------------------------------------------
     def _request(self, path, accept=(), check=True):
         token = base64.b64encode(f"{REGISTRY_USER}:{self.password}".encode()).decode()
-        request = urllib.request.Request(f"http://{self.host}{path}",
-                                         headers={"Authorization": f"Basic {token}", "Accept": ", ".join(accept)})
+        request = urllib.request.Request(
+            f"http://{self.host}{path}", headers={"Authorization": f"Basic {token}", "Accept": ", ".join(accept)}
+        )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 return response.status, response.headers, response.read()
@@ -199,15 +224,22 @@ class LocalRegistry:
     # -- the mirror into moto --------------------------------------------------------------------------------
     def mirror(self, event):
         target = event.get("target", {})
-        if event.get("action") != "push" or not target.get("tag") or target.get("mediaType") not in \
-                MANIFEST_MEDIA_TYPES:
+        if (
+            event.get("action") != "push"
+            or not target.get("tag")
+            or target.get("mediaType") not in MANIFEST_MEDIA_TYPES
+        ):
             return
         try:
             media_type, digest, body = self.manifest(target["repository"], target["digest"])
             with contextlib.suppress(self.moto.client("ecr").exceptions.ImageAlreadyExistsException):
-                self.moto.client("ecr").put_image(repositoryName=target["repository"], imageTag=target["tag"],
-                                                  imageManifest=body.decode(), imageManifestMediaType=media_type,
-                                                  imageDigest=digest)
+                self.moto.client("ecr").put_image(
+                    repositoryName=target["repository"],
+                    imageTag=target["tag"],
+                    imageManifest=body.decode(),
+                    imageManifestMediaType=media_type,
+                    imageDigest=digest,
+                )
         except Exception as e:  # recorded for the test that looks, never raised into the registry's retry loop
             self.mirror_errors.append(f"{target.get('repository')}:{target.get('tag')}: {e}")
 
@@ -216,9 +248,10 @@ class LocalRegistry:
         ecr = self.moto.client("ecr")
 
         def listed():
-            with contextlib.suppress(ecr.exceptions.ImageNotFoundException,
-                                     ecr.exceptions.RepositoryNotFoundException):
-                return bool(ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])["imageDetails"])
+            with contextlib.suppress(ecr.exceptions.ImageNotFoundException, ecr.exceptions.RepositoryNotFoundException):
+                return bool(
+                    ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])["imageDetails"]
+                )
             return False
 
         wait_until(listed, timeout, f"moto listing {repository}:{tag} (mirror errors: {self.mirror_errors})")

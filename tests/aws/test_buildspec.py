@@ -17,13 +17,15 @@ from helpers import REPO, docker
 # A subset keeps the build short: these and the test files a test writes into the checkout.
 UNIT_TESTS = "tests/unit/test_splits.py"
 UNIT_TEST_COUNT = 4  # with CREDENTIALS_TEST
-CREDENTIALS_TEST = {"tests/unit/test_no_aws_credentials.py": '''\
+CREDENTIALS_TEST = {
+    "tests/unit/test_no_aws_credentials.py": """\
 import boto3
 
 
 def test_the_unit_tests_get_no_aws_credentials():
     assert boto3.Session().get_credentials() is None
-'''}
+"""
+}
 FAILING_TEST = {"tests/unit/test_fails_on_purpose.py": "def test_fails_on_purpose():\n    assert 1 == 2\n"}
 # The base the images here are built on (ECR Public cannot be reached from this machine): all layers are cached.
 LOCAL_BASE_IMAGE = "headlines-base:bookworm"
@@ -60,8 +62,14 @@ def run_buildspec(tmp_path, moto, registry, image_prefix, extra_files):
         "CACHE_REGISTRY": registry.host,
         "IMAGE_PREFIX": image_prefix,
     }
-    build = start_build(source, tmp_path / "work", overrides=overrides, image_environment=moto.env,
-                        account=moto.account, region=moto.region)
+    build = start_build(
+        source,
+        tmp_path / "work",
+        overrides=overrides,
+        image_environment=moto.env,
+        account=moto.account,
+        region=moto.region,
+    )
     print(build.summary())
     return build, head
 
@@ -78,30 +86,40 @@ def test_a_green_build_pushes_the_images_and_exports_their_uris(tmp_path, moto, 
     assert pushed["commit"] == head and set(pushed["images"]) == {"train-cpu", "serve"}
     registry_host = f"{moto.account}.dkr.ecr.{moto.region}.amazonaws.com"
     for key, repository in (("train-cpu", "headlines-train"), ("serve", "headlines-serve")):
-        assert re.fullmatch(rf"{re.escape(registry_host)}/{repository}@sha256:[0-9a-f]{{64}}",
-                            pushed["images"][key]["uri"])
+        assert re.fullmatch(
+            rf"{re.escape(registry_host)}/{repository}@sha256:[0-9a-f]{{64}}", pushed["images"][key]["uri"]
+        )
     assert build.exported_variables == {
-        "TRAIN_GPU_IMAGE_URI": "", "TRAIN_CPU_IMAGE_URI": pushed["images"]["train-cpu"]["uri"],
-        "SERVE_IMAGE_URI": pushed["images"]["serve"]["uri"], "IMAGES_JSON": json.dumps(pushed, separators=(",", ":"))}
+        "TRAIN_GPU_IMAGE_URI": "",
+        "TRAIN_CPU_IMAGE_URI": pushed["images"]["train-cpu"]["uri"],
+        "SERVE_IMAGE_URI": pushed["images"]["serve"]["uri"],
+        "IMAGES_JSON": json.dumps(pushed, separators=(",", ":")),
+    }
     ecr = moto.client("ecr")
     for key, repository in (("train-cpu", "headlines-train"), ("serve", "headlines-serve")):
         tags = (f"{head[:12]}-cpu", f"cache-{key}", f"cache-{key}-build-env")
         for tag in tags:
             registry.wait_mirrored(repository, tag)
-        listed = {tag: image["imageDigest"] for image in ecr.describe_images(repositoryName=repository)["imageDetails"]
-                  for tag in image.get("imageTags", [])}
+        listed = {
+            tag: image["imageDigest"]
+            for image in ecr.describe_images(repositoryName=repository)["imageDetails"]
+            for tag in image.get("imageTags", [])
+        }
         assert set(tags) <= set(listed)
         assert listed[f"{head[:12]}-cpu"] == pushed["images"][key]["digest"]
 
 
-def test_a_failing_unit_test_fails_the_build_and_nothing_is_built_or_pushed(tmp_path, moto, registry,
-                                                                            image_prefix):
+def test_a_failing_unit_test_fails_the_build_and_nothing_is_built_or_pushed(tmp_path, moto, registry, image_prefix):
     build, _ = run_buildspec(tmp_path, moto, registry, image_prefix, {**CREDENTIALS_TEST, **FAILING_TEST})
 
     assert build.status == "FAILED"
     assert {name: phase.status for name, phase in build.phases.items()} == {
-        "INSTALL": "SUCCEEDED", "PRE_BUILD": "FAILED", "BUILD": "SUCCEEDED", "POST_BUILD": "SUCCEEDED",
-        "UPLOAD_ARTIFACTS": "FAILED"}
+        "INSTALL": "SUCCEEDED",
+        "PRE_BUILD": "FAILED",
+        "BUILD": "SUCCEEDED",
+        "POST_BUILD": "SUCCEEDED",
+        "UPLOAD_ARTIFACTS": "FAILED",
+    }
     assert "Not building the images: the unit tests failed." in build.log
     assert "Not pushing: the build failed." in build.log
     report = build.reports["unit-tests"]

@@ -29,18 +29,21 @@ def checkout(tmp_path_factory):
     clone = tmp_path_factory.mktemp("checkout") / "repo"
     subprocess.run(["git", "clone", "-q", "--shared", str(REPO), str(clone)], check=True)
     subprocess.run(["git", "-C", str(clone), "tag", VERSION], check=True)
-    commit = subprocess.run(["git", "-C", str(clone), "rev-parse", "HEAD"], capture_output=True, text=True,
-                            check=True).stdout.strip()
-    return types.SimpleNamespace(path=clone, commit=commit, tag=commit[:12],
-                                 env={"GIT_DIR": str(clone / ".git"), "GIT_WORK_TREE": str(clone)})
+    commit = subprocess.run(
+        ["git", "-C", str(clone), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    return types.SimpleNamespace(
+        path=clone, commit=commit, tag=commit[:12], env={"GIT_DIR": str(clone / ".git"), "GIT_WORK_TREE": str(clone)}
+    )
 
 
 def run_push(*args, env=None, timeout=600):
     """push.py in a process of its own: this environment less AWS_*, GIT_*, DOCKER_HOST and IMAGE_PREFIX, plus env."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(ENV_DROPPED)}
     started = time.monotonic()
-    result = subprocess.run([sys.executable, str(PUSH), *args], env={**base, **(env or {})}, capture_output=True,
-                            text=True, timeout=timeout)
+    result = subprocess.run(
+        [sys.executable, str(PUSH), *args], env={**base, **(env or {})}, capture_output=True, text=True, timeout=timeout
+    )
     result.seconds = time.monotonic() - started
     return result
 
@@ -58,9 +61,13 @@ def assert_fails(result, sentence):
 def ecr_state(moto):
     """Every repository with its images (digest -> sorted tags)."""
     ecr = moto.client("ecr")
-    return {r["repositoryName"]: {i["imageDigest"]: sorted(i.get("imageTags", []))
-                                  for i in ecr.describe_images(repositoryName=r["repositoryName"])["imageDetails"]}
-            for r in ecr.describe_repositories()["repositories"]}
+    return {
+        r["repositoryName"]: {
+            i["imageDigest"]: sorted(i.get("imageTags", []))
+            for i in ecr.describe_images(repositoryName=r["repositoryName"])["imageDetails"]
+        }
+        for r in ecr.describe_repositories()["repositories"]
+    }
 
 
 def registry_state(registry):
@@ -70,29 +77,46 @@ def registry_state(registry):
 @pytest.fixture
 def prefix():
     """An IMAGE_PREFIX of this test's own, for local images made for it."""
-    return f"pushtest{os.getpid()}x{time.monotonic_ns() % 10 ** 6}"
+    return f"pushtest{os.getpid()}x{time.monotonic_ns() % 10**6}"
 
 
 def predict(container, headlines):
-    request = urllib.request.Request(container.url("/invocations"), method="POST",
-                                     data=json.dumps({"instances": headlines}).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        container.url("/invocations"),
+        method="POST",
+        data=json.dumps({"instances": headlines}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())["predictions"]
 
 
-def test_push_pull_by_digest_serve_and_push_again_as_a_no_op(moto, registry, checkout, cpu_image, serve_image,
-                                                             tmp_path):
+def test_push_pull_by_digest_serve_and_push_again_as_a_no_op(
+    moto, registry, checkout, cpu_image, serve_image, tmp_path
+):
     output = tmp_path / "images.json"
-    command = ("--images", "train,serve", "--train-variant", "cpu", "--registry-host", registry.host,
-               "--output", str(output))
+    command = (
+        "--images",
+        "train,serve",
+        "--train-variant",
+        "cpu",
+        "--registry-host",
+        registry.host,
+        "--output",
+        str(output),
+    )
     env = {**moto.env, **checkout.env}
     first = run_push(*command, env=env)
     assert first.returncode == 0, first.stdout + first.stderr
     pushed = json.loads(output.read_text())
     canonical = f"{moto.account}.dkr.ecr.{moto.region}.amazonaws.com"
-    assert (pushed["schema"], pushed["account"], pushed["region"], pushed["commit"], pushed["version"]) == \
-        (1, moto.account, moto.region, checkout.commit, VERSION)
+    assert (pushed["schema"], pushed["account"], pushed["region"], pushed["commit"], pushed["version"]) == (
+        1,
+        moto.account,
+        moto.region,
+        checkout.commit,
+        VERSION,
+    )
     assert sorted(pushed["images"]) == ["serve", "train-cpu"]
     tags = [f"{checkout.tag}-cpu", f"{VERSION}-cpu"]
     for key, repository in (("train-cpu", "headlines-train"), ("serve", "headlines-serve")):
@@ -133,29 +157,52 @@ def test_push_pull_by_digest_serve_and_push_again_as_a_no_op(moto, registry, che
     second = run_push(*command, env=env)
     assert second.returncode == 0, second.stdout + second.stderr
     assert json.loads(output.read_text())["images"] == {
-        key: dict(image, pushed=False) for key, image in pushed["images"].items()}
+        key: dict(image, pushed=False) for key, image in pushed["images"].items()
+    }
     assert second.stdout.count(": already there ") == 2 and "(no-op: every repository and tag" in second.stdout
     assert second.stderr == ""  # no changing call at all: no login, no tag, no push, no repository change
     assert (ecr_state(moto), registry_state(registry)) == before
-    print(f"first push {first.seconds:.1f} s, second {second.seconds:.1f} s; digests "
-          + ", ".join(f"{key}={image['digest']}" for key, image in pushed["images"].items()))
+    print(
+        f"first push {first.seconds:.1f} s, second {second.seconds:.1f} s; digests "
+        + ", ".join(f"{key}={image['digest']}" for key, image in pushed["images"].items())
+    )
 
 
 def test_dry_run_lists_every_call_and_changes_nothing(moto, registry, checkout, cpu_image, serve_image, tmp_path):
     output = tmp_path / "images.json"
-    result = run_push("--images", "train,serve", "--train-variant", "cpu", "--registry-host", registry.host,
-                      "--output", str(output), "--pull-account", "210987654321", "--cache", "--dry-run",
-                      env={**moto.env, **checkout.env})
+    result = run_push(
+        "--images",
+        "train,serve",
+        "--train-variant",
+        "cpu",
+        "--registry-host",
+        registry.host,
+        "--output",
+        str(output),
+        "--pull-account",
+        "210987654321",
+        "--cache",
+        "--dry-run",
+        env={**moto.env, **checkout.env},
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     calls = [line.split("(")[0] for line in result.stdout.splitlines() if line.startswith(("call ", "would call "))]
     for repository in ("headlines-train", "headlines-serve"):
         assert f'would call ecr.CreateRepository(repositoryName="{repository}"' in result.stdout
     assert set(calls) == {
-        "call sts.GetCallerIdentity", "call docker.inspect_image", "call ecr.DescribeRepositories",
-        "call ecr.BatchGetImage", "would call ecr.CreateRepository", "would call ecr.PutLifecyclePolicy",
-        "would call ecr.SetRepositoryPolicy", "would call ecr.GetAuthorizationToken", "would call docker.login",
+        "call sts.GetCallerIdentity",
+        "call docker.inspect_image",
+        "call ecr.DescribeRepositories",
+        "call ecr.BatchGetImage",
+        "would call ecr.CreateRepository",
+        "would call ecr.PutLifecyclePolicy",
+        "would call ecr.SetRepositoryPolicy",
+        "would call ecr.GetAuthorizationToken",
+        "would call docker.login",
         "would call docker.tag",
-        "would call docker.push", "would call docker.remove_image"}
+        "would call docker.push",
+        "would call docker.remove_image",
+    }
     assert f'would call docker.push("{registry.host}/headlines-serve", tag="{checkout.tag}-cpu"' in result.stdout
     assert 'tag="cache-serve"' in result.stdout and 'tag="cache-train-cpu"' in result.stdout
     assert result.stdout.count("would call ecr.GetAuthorizationToken") == 1
@@ -172,7 +219,8 @@ def test_cache_tags_move_and_stay_out_of_the_json(moto, registry, checkout, tiny
     command = ("--images", "serve", "--registry-host", registry.host, "--output", str(output), "--cache")
     assert run_push(*command, env=env).returncode == 0
     assert registry.tags("headlines-serve") == sorted(
-        [f"{checkout.tag}-cpu", f"{VERSION}-cpu", "cache-serve", "cache-serve-build-env"])
+        [f"{checkout.tag}-cpu", f"{VERSION}-cpu", "cache-serve", "cache-serve-build-env"]
+    )
     assert json.loads(output.read_text())["images"]["serve"]["tags"] == [f"{checkout.tag}-cpu", f"{VERSION}-cpu"]
     first_stage_digest = registry.manifest("headlines-serve", "cache-serve-build-env")[1]
     registry.wait_mirrored("headlines-serve", "cache-serve-build-env")
@@ -198,8 +246,11 @@ def test_a_different_image_under_the_commit_tag_is_refused(moto, registry, check
     second_id = tiny_images(f"{prefix}-serve:cpu", b"another build of the same commit")
     result = run_push(*command, env=env)
     held = f"{moto.account}.dkr.ecr.{moto.region}.amazonaws.com/headlines-serve:{checkout.tag}-cpu"
-    assert_fails(result, f"{held} already holds a different image (config {first_id}, local {prefix}-serve:cpu is "
-                         f"{second_id}) and commit tags are immutable")
+    assert_fails(
+        result,
+        f"{held} already holds a different image (config {first_id}, local {prefix}-serve:cpu is "
+        f"{second_id}) and commit tags are immutable",
+    )
     assert (ecr_state(moto), registry_state(registry)) == before
 
 
@@ -208,8 +259,10 @@ def test_a_dirty_tree_is_refused_unless_allowed(moto, checkout, serve_image, tmp
     subprocess.run(["git", "clone", "-q", "--shared", str(checkout.path), str(dirty)], check=True)
     (dirty / "README.md").write_text("an edit not committed\n")
     env = {**moto.env, "GIT_DIR": str(dirty / ".git"), "GIT_WORK_TREE": str(dirty)}
-    assert_fails(run_push("--images", "serve", "--dry-run", env=env),
-                 "the git tree has uncommitted changes (1 paths, e.g. README.md)")
+    assert_fails(
+        run_push("--images", "serve", "--dry-run", env=env),
+        "the git tree has uncommitted changes (1 paths, e.g. README.md)",
+    )
     allowed = run_push("--images", "serve", "--dry-run", "--allow-dirty", env=env)
     assert allowed.returncode == 0, allowed.stderr
 
@@ -229,8 +282,11 @@ def test_no_docker_engine(moto, checkout, tmp_path):
 
 def test_image_missing_locally(moto, checkout, docker_engine, prefix):
     result = run_push("--images", "serve", env={**moto.env, **checkout.env, "IMAGE_PREFIX": prefix})
-    assert_fails(result, f"image missing locally: {prefix}-serve:cpu is not in the Docker engine; build it with "
-                         "scripts/build-images.sh serve")
+    assert_fails(
+        result,
+        f"image missing locally: {prefix}-serve:cpu is not in the Docker engine; build it with "
+        "scripts/build-images.sh serve",
+    )
     assert ecr_state(moto) == {}
 
 
@@ -248,33 +304,61 @@ def test_image_over_its_budget(moto, checkout, gpu_image, prefix):
 def test_registry_unreachable(moto, registry, checkout, tiny_images, prefix):
     tiny_images(f"{prefix}-serve:cpu", b"serving image")
     registry.stop()
-    result = run_push("--images", "serve", "--registry-host", registry.host,
-                      env={**moto.env, **checkout.env, "IMAGE_PREFIX": prefix})
+    result = run_push(
+        "--images", "serve", "--registry-host", registry.host, env={**moto.env, **checkout.env, "IMAGE_PREFIX": prefix}
+    )
     assert_fails(result, "registry unreachable while logging in to the registry with the ECR token")
 
 
 # --- IAM enforced: a moto server of its own that evaluates identity policies -----------------------------------
 
-ALLOW_ALL_BUT_CREATE = {"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Action": ["ecr:Describe*", "ecr:Get*", "ecr:BatchGetImage", "ecr:List*"], "Resource": "*"}]}
-DENY_REPOSITORY_POLICY = {"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Action": "ecr:*", "Resource": "*"},
-    {"Effect": "Deny", "Action": "ecr:SetRepositoryPolicy", "Resource": "*"}]}
+ALLOW_ALL_BUT_CREATE = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Action": ["ecr:Describe*", "ecr:Get*", "ecr:BatchGetImage", "ecr:List*"], "Resource": "*"}
+    ],
+}
+DENY_REPOSITORY_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Action": "ecr:*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "ecr:SetRepositoryPolicy", "Resource": "*"},
+    ],
+}
 # The CodeBuild service role's policy as documented, for an account of moto's and repositories `least-*`.
-CODEBUILD_POLICY = (REPO / "docs" / "iam" / "codebuild-service-role.json").read_text().replace(
-    "REGION", "us-east-1").replace("ACCOUNT", "123456789012").replace("PROJECT", "headlines").replace(
-    "ARTIFACT_BUCKET", "artifacts").replace("REPOSITORY_PREFIX", "least")
+CODEBUILD_POLICY = (
+    (REPO / "docs" / "iam" / "codebuild-service-role.json")
+    .read_text()
+    .replace("REGION", "us-east-1")
+    .replace("ACCOUNT", "123456789012")
+    .replace("PROJECT", "headlines")
+    .replace("ARTIFACT_BUCKET", "artifacts")
+    .replace("REPOSITORY_PREFIX", "least")
+)
 # moto authorizes ECR calls against the resource "*" (ECRResponse has no _determine_resource), so the repository
 # ARNs are widened for moto: what it checks is the actions.
-MOTO_CODEBUILD_POLICY = {**json.loads(CODEBUILD_POLICY), "Statement": [
-    {**statement, "Resource": "*"} for statement in json.loads(CODEBUILD_POLICY)["Statement"]]}
+MOTO_CODEBUILD_POLICY = {
+    **json.loads(CODEBUILD_POLICY),
+    "Statement": [{**statement, "Resource": "*"} for statement in json.loads(CODEBUILD_POLICY)["Statement"]],
+}
 ADMIN = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}]}
-IAM_USERS = {"cannot-create": ALLOW_ALL_BUT_CREATE, "cannot-set-policy": DENY_REPOSITORY_POLICY,
-             "codebuild": MOTO_CODEBUILD_POLICY, "admin": ADMIN}
+IAM_USERS = {
+    "cannot-create": ALLOW_ALL_BUT_CREATE,
+    "cannot-set-policy": DENY_REPOSITORY_POLICY,
+    "codebuild": MOTO_CODEBUILD_POLICY,
+    "admin": ADMIN,
+}
 # What a Docker push and BuildKit's cache pull ask ECR's registry for: the registry front end authorizes these
 # actions (moto and the local registry cannot), so the policy must hold them beside the API calls push.py makes.
-REGISTRY_ACTIONS = {"ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
-                    "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}
+REGISTRY_ACTIONS = {
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:InitiateLayerUpload",
+    "ecr:UploadLayerPart",
+    "ecr:CompleteLayerUpload",
+    "ecr:PutImage",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+}
 ECR_TARGET_PREFIX = "AmazonEC2ContainerRegistry_V20150921."
 
 
@@ -286,10 +370,17 @@ def iam_moto(tmp_path_factory):
     port = free_port()
     setup_calls = 3 * len(IAM_USERS)  # create_user, put_user_policy, create_access_key each
     recording = tmp_path_factory.mktemp("iam-moto") / "recording.jsonl"
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                              env={**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(setup_calls),
-                                   "MOTO_ENABLE_RECORDING": "true", "MOTO_RECORDER_FILEPATH": str(recording)},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env={
+            **os.environ,
+            "INITIAL_NO_AUTH_ACTION_COUNT": str(setup_calls),
+            "MOTO_ENABLE_RECORDING": "true",
+            "MOTO_RECORDER_FILEPATH": str(recording),
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     endpoint = f"http://127.0.0.1:{port}"
 
     def answers():
@@ -302,16 +393,27 @@ def iam_moto(tmp_path_factory):
         wait_until(answers, 30, "moto server with IAM enforcement answering")
         config = tmp_path_factory.mktemp("iam-aws-config") / "empty"
         config.write_text("")
-        iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="setup",
-                           aws_secret_access_key="setup")
+        iam = boto3.client(
+            "iam",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="setup",
+            aws_secret_access_key="setup",
+        )
         users = {}
         for user, policy in IAM_USERS.items():
             iam.create_user(UserName=user)
             iam.put_user_policy(UserName=user, PolicyName="push", PolicyDocument=json.dumps(policy))
             key = iam.create_access_key(UserName=user)["AccessKey"]
-            users[user] = {"AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
-                           "AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
-                           "AWS_CONFIG_FILE": str(config), "AWS_SHARED_CREDENTIALS_FILE": str(config)}
+            users[user] = {
+                "AWS_ENDPOINT_URL": endpoint,
+                "AWS_REGION": "us-east-1",
+                "AWS_EC2_METADATA_DISABLED": "true",
+                "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+                "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+                "AWS_CONFIG_FILE": str(config),
+                "AWS_SHARED_CREDENTIALS_FILE": str(config),
+            }
         users["recording"] = recording
         yield users
     finally:
@@ -320,18 +422,31 @@ def iam_moto(tmp_path_factory):
 
 
 def test_access_denied(iam_moto, checkout, serve_image):
-    result = run_push("--images", "serve", "--repository-prefix", "denied",
-                      env={**iam_moto["cannot-create"], **checkout.env})
-    assert_fails(result, "access denied: these credentials may not call ecr:CreateRepository; allow it in their IAM "
-                         "policy (User: arn:aws:iam::123456789012:user/cannot-create is not authorized")
+    result = run_push(
+        "--images", "serve", "--repository-prefix", "denied", env={**iam_moto["cannot-create"], **checkout.env}
+    )
+    assert_fails(
+        result,
+        "access denied: these credentials may not call ecr:CreateRepository; allow it in their IAM "
+        "policy (User: arn:aws:iam::123456789012:user/cannot-create is not authorized",
+    )
 
 
 def test_repository_policy_refused(iam_moto, checkout, serve_image):
-    result = run_push("--images", "serve", "--pull-policy", "--repository-prefix", "refused",
-                      env={**iam_moto["cannot-set-policy"], **checkout.env})
-    assert_fails(result, "the repository policy was refused (AccessDenied: User: "
-                         "arn:aws:iam::123456789012:user/cannot-set-policy is not authorized to perform: "
-                         "ecr:SetRepositoryPolicy")
+    result = run_push(
+        "--images",
+        "serve",
+        "--pull-policy",
+        "--repository-prefix",
+        "refused",
+        env={**iam_moto["cannot-set-policy"], **checkout.env},
+    )
+    assert_fails(
+        result,
+        "the repository policy was refused (AccessDenied: User: "
+        "arn:aws:iam::123456789012:user/cannot-set-policy is not authorized to perform: "
+        "ecr:SetRepositoryPolicy",
+    )
     assert "ecr.CreateRepository(" in result.stderr and "docker.push" not in result.stderr
 
 
@@ -342,38 +457,69 @@ def ecr_actions_recorded(recording, access_key):
         headers = json.loads(line).get("headers", {})
         target = headers.get("X-Amz-Target", "")
         if target.startswith(ECR_TARGET_PREFIX) and access_key in headers.get("Authorization", ""):
-            actions.add("ecr:" + target[len(ECR_TARGET_PREFIX):])
+            actions.add("ecr:" + target[len(ECR_TARGET_PREFIX) :])
     return actions
 
 
-def test_the_documented_codebuild_policy_is_enough_and_no_more(iam_moto, registry, checkout, tiny_images, prefix,
-                                                               tmp_path):
+def test_the_documented_codebuild_policy_is_enough_and_no_more(
+    iam_moto, registry, checkout, tiny_images, prefix, tmp_path
+):
     """A push under exactly docs/iam/codebuild-service-role.json: creating the repositories, then correcting every
     setting an administrator changed; and every ECR action the policy grants is one the push or pull uses."""
     import boto3
 
     tiny_images(f"{prefix}-serve:cpu", b"least privilege")
     env = {**iam_moto["codebuild"], **checkout.env, "IMAGE_PREFIX": prefix}
-    command = ("--images", "serve", "--repository-prefix", "least", "--pull-account", "210987654321",
-               "--registry-host", registry.host, "--output", str(tmp_path / "images.json"))
+    command = (
+        "--images",
+        "serve",
+        "--repository-prefix",
+        "least",
+        "--pull-account",
+        "210987654321",
+        "--registry-host",
+        registry.host,
+        "--output",
+        str(tmp_path / "images.json"),
+    )
     first = run_push(*command, env=env)
     assert first.returncode == 0, first.stdout + first.stderr
     admin = iam_moto["admin"]
-    ecr = boto3.client("ecr", endpoint_url=admin["AWS_ENDPOINT_URL"], region_name="us-east-1",
-                       aws_access_key_id=admin["AWS_ACCESS_KEY_ID"], aws_secret_access_key=admin["AWS_SECRET_ACCESS_KEY"])
+    ecr = boto3.client(
+        "ecr",
+        endpoint_url=admin["AWS_ENDPOINT_URL"],
+        region_name="us-east-1",
+        aws_access_key_id=admin["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=admin["AWS_SECRET_ACCESS_KEY"],
+    )
     ecr.put_image_scanning_configuration(repositoryName="least-serve", imageScanningConfiguration={"scanOnPush": False})
     ecr.put_image_tag_mutability(repositoryName="least-serve", imageTagMutability="MUTABLE")
-    ecr.put_lifecycle_policy(repositoryName="least-serve", lifecyclePolicyText=json.dumps({"rules": [
-        {"rulePriority": 1, "selection": {"tagStatus": "untagged", "countType": "imageCountMoreThan",
-                                          "countNumber": 1}, "action": {"type": "expire"}}]}))
+    ecr.put_lifecycle_policy(
+        repositoryName="least-serve",
+        lifecyclePolicyText=json.dumps(
+            {
+                "rules": [
+                    {
+                        "rulePriority": 1,
+                        "selection": {"tagStatus": "untagged", "countType": "imageCountMoreThan", "countNumber": 1},
+                        "action": {"type": "expire"},
+                    }
+                ]
+            }
+        ),
+    )
     ecr.delete_repository_policy(repositoryName="least-serve")
     second = run_push(*command, env=env)
     assert second.returncode == 0, second.stdout + second.stderr
     for call in ("PutImageScanningConfiguration", "PutImageTagMutability", "PutLifecyclePolicy", "SetRepositoryPolicy"):
         assert f"ecr.{call}(" in second.stderr
 
-    granted = {action for statement in json.loads(CODEBUILD_POLICY)["Statement"]
-               for action in statement["Action"] if action.startswith("ecr:")}
+    granted = {
+        action
+        for statement in json.loads(CODEBUILD_POLICY)["Statement"]
+        for action in statement["Action"]
+        if action.startswith("ecr:")
+    }
     used = ecr_actions_recorded(iam_moto["recording"], env["AWS_ACCESS_KEY_ID"])
     assert used <= granted  # (the runs above also prove it: moto enforced the policy)
     assert granted == used | REGISTRY_ACTIONS, f"granted but never used: {granted - used - REGISTRY_ACTIONS}"

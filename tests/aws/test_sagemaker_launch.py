@@ -68,9 +68,22 @@ class Launch:
         record, result = workdir / "calls.json", workdir / "result.json"
         for path in (record, result):
             path.unlink(missing_ok=True)
-        self.process = subprocess.run([python, "-c", RECORDING_RUNNER, str(record), str(REPO / "scripts" / "launch.py"),
-                                       *args, "--result", str(result)], capture_output=True, text=True, env=env,
-                                      timeout=300)
+        self.process = subprocess.run(
+            [
+                python,
+                "-c",
+                RECORDING_RUNNER,
+                str(record),
+                str(REPO / "scripts" / "launch.py"),
+                *args,
+                "--result",
+                str(result),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
         self.output = self.process.stdout + self.process.stderr
         self.calls = json.loads(record.read_text())
         self.result = json.loads(result.read_text()) if result.exists() else None
@@ -107,8 +120,15 @@ def run(sdk_v2_python, moto, internet, pushed, tmp_path):
     given; no other way out."""
     moto.client("s3").create_bucket(Bucket=BUCKET)
     env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
-    env.update(moto.env, HTTP_PROXY=internet.url, HTTPS_PROXY=internet.url, http_proxy=internet.url,
-               https_proxy=internet.url, NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
+    env.update(
+        moto.env,
+        HTTP_PROXY=internet.url,
+        HTTPS_PROXY=internet.url,
+        http_proxy=internet.url,
+        https_proxy=internet.url,
+        NO_PROXY="127.0.0.1,localhost",
+        no_proxy="127.0.0.1,localhost",
+    )
 
     def launch_(command, *args, image=None):
         chosen = ["--image", image] if image else ["--images", str(pushed)]
@@ -129,21 +149,43 @@ def _channels(input_data_config):
 
 def _created(sagemaker):
     """Everything of ours that moto holds."""
-    return {"training jobs": sagemaker.list_training_jobs()["TrainingJobSummaries"],
-            "tuning jobs": sagemaker.list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"],
-            "models": sagemaker.list_models()["Models"],
-            "endpoint configs": sagemaker.list_endpoint_configs()["EndpointConfigs"],
-            "endpoints": sagemaker.list_endpoints()["Endpoints"],
-            "transform jobs": sagemaker.list_transform_jobs()["TransformJobSummaries"]}
+    return {
+        "training jobs": sagemaker.list_training_jobs()["TrainingJobSummaries"],
+        "tuning jobs": sagemaker.list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"],
+        "models": sagemaker.list_models()["Models"],
+        "endpoint configs": sagemaker.list_endpoint_configs()["EndpointConfigs"],
+        "endpoints": sagemaker.list_endpoints()["Endpoints"],
+        "transform jobs": sagemaker.list_transform_jobs()["TransformJobSummaries"],
+    }
 
 
 def test_classifier_training_job_on_a_gpu_spot_instance_with_checkpoints(run, moto, pushed):
-    channels = {"train": f"{DATA}/headlines", "test": f"{DATA}/headlines-test",
-                "embeddings": f"{DATA}/jobs/vectors/output/model.tar.gz"}
-    launched = run("train", "--instance-type", "ml.g5.2xlarge", *[f"--channel={n}={u}" for n, u in channels.items()],
-                   "--output", f"{DATA}/jobs", "--hp", "epochs=8", "--hp", "architecture=cnn", "--spot",
-                   "--max-run", "3600", "--max-wait", "7200", "--checkpoint-s3-uri", f"{DATA}/checkpoints/run-1",
-                   "--job-name", "classifier-1").check()
+    channels = {
+        "train": f"{DATA}/headlines",
+        "test": f"{DATA}/headlines-test",
+        "embeddings": f"{DATA}/jobs/vectors/output/model.tar.gz",
+    }
+    launched = run(
+        "train",
+        "--instance-type",
+        "ml.g5.2xlarge",
+        *[f"--channel={n}={u}" for n, u in channels.items()],
+        "--output",
+        f"{DATA}/jobs",
+        "--hp",
+        "epochs=8",
+        "--hp",
+        "architecture=cnn",
+        "--spot",
+        "--max-run",
+        "3600",
+        "--max-wait",
+        "7200",
+        "--checkpoint-s3-uri",
+        f"{DATA}/checkpoints/run-1",
+        "--job-name",
+        "classifier-1",
+    ).check()
     assert launched.operations() == ["CreateTrainingJob"]  # no waiting, no log streaming, no default bucket
 
     job = moto.client("sagemaker").describe_training_job(TrainingJobName="classifier-1")
@@ -162,8 +204,19 @@ def test_classifier_training_job_on_a_gpu_spot_instance_with_checkpoints(run, mo
 
 
 def test_word_vector_training_job_on_demand_on_cpu(run, moto, pushed):
-    launched = run("train", "--instance-type", "ml.c5.4xlarge", "--channel", f"train={DATA}/corpus",
-                   "--output", f"{DATA}/jobs", "--hp", "mode=skipgram", "--hp", "subwords=true").check()
+    launched = run(
+        "train",
+        "--instance-type",
+        "ml.c5.4xlarge",
+        "--channel",
+        f"train={DATA}/corpus",
+        "--output",
+        f"{DATA}/jobs",
+        "--hp",
+        "mode=skipgram",
+        "--hp",
+        "subwords=true",
+    ).check()
     name = launched.result["job_name"]
     assert name.startswith(launch.WORD_VECTORS_JOB_NAME + "-")
 
@@ -178,11 +231,31 @@ def test_word_vector_training_job_on_demand_on_cpu(run, moto, pushed):
 
 
 def test_tuning_job_over_the_classifiers_numeric_hyperparameters(run, moto, pushed):
-    launched = run("tune", "--instance-type", "ml.g4dn.xlarge", "--channel", f"train={DATA}/headlines",
-                   "--channel", f"embeddings={DATA}/jobs/vectors/output/model.tar.gz", "--output", f"{DATA}/tuning",
-                   "--hp", "epochs=10", "--max-jobs", "12", "--max-parallel-jobs", "3", "--job-name", "tune-1",
-                   "--range", "learning_rate=0.001:0.05:Logarithmic", "--range", "batch_size=32:256",
-                   "--range", "dropout=0.2:0.6").check()
+    launched = run(
+        "tune",
+        "--instance-type",
+        "ml.g4dn.xlarge",
+        "--channel",
+        f"train={DATA}/headlines",
+        "--channel",
+        f"embeddings={DATA}/jobs/vectors/output/model.tar.gz",
+        "--output",
+        f"{DATA}/tuning",
+        "--hp",
+        "epochs=10",
+        "--max-jobs",
+        "12",
+        "--max-parallel-jobs",
+        "3",
+        "--job-name",
+        "tune-1",
+        "--range",
+        "learning_rate=0.001:0.05:Logarithmic",
+        "--range",
+        "batch_size=32:256",
+        "--range",
+        "dropout=0.2:0.6",
+    ).check()
     assert launched.operations() == ["CreateHyperParameterTuningJob"]
 
     tuning = moto.client("sagemaker").describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="tune-1")
@@ -192,9 +265,11 @@ def test_tuning_job_over_the_classifiers_numeric_hyperparameters(run, moto, push
     ranges = config["ParameterRanges"]
     assert ranges["ContinuousParameterRanges"] == [
         {"Name": "learning_rate", "MinValue": "0.001", "MaxValue": "0.05", "ScalingType": "Logarithmic"},
-        {"Name": "dropout", "MinValue": "0.2", "MaxValue": "0.6", "ScalingType": "Auto"}]
+        {"Name": "dropout", "MinValue": "0.2", "MaxValue": "0.6", "ScalingType": "Auto"},
+    ]
     assert ranges["IntegerParameterRanges"] == [
-        {"Name": "batch_size", "MinValue": "32", "MaxValue": "256", "ScalingType": "Auto"}]
+        {"Name": "batch_size", "MinValue": "32", "MaxValue": "256", "ScalingType": "Auto"}
+    ]
     definition = tuning["TrainingJobDefinition"]
     assert definition["AlgorithmSpecification"]["TrainingImage"] == _uri(pushed, "train-gpu")
     assert definition["AlgorithmSpecification"]["MetricDefinitions"] == launch.CLASSIFIER_METRICS
@@ -204,11 +279,21 @@ def test_tuning_job_over_the_classifiers_numeric_hyperparameters(run, moto, push
 
 
 def test_default_search_space_leaves_out_what_the_job_fixes(run, moto):
-    launched = run("tune", "--instance-type", "ml.c5.2xlarge", "--channel", f"train={DATA}/headlines",
-                   "--output", f"{DATA}/tuning", "--hp", "epochs=10").check()
+    launched = run(
+        "tune",
+        "--instance-type",
+        "ml.c5.2xlarge",
+        "--channel",
+        f"train={DATA}/headlines",
+        "--output",
+        f"{DATA}/tuning",
+        "--hp",
+        "epochs=10",
+    ).check()
     assert launched.result["tuning_job_name"].startswith(launch.TUNING_JOB_NAME + "-")
     tuning = moto.client("sagemaker").describe_hyper_parameter_tuning_job(
-        HyperParameterTuningJobName=launched.result["tuning_job_name"])
+        HyperParameterTuningJobName=launched.result["tuning_job_name"]
+    )
     ranges = tuning["HyperParameterTuningJobConfig"]["ParameterRanges"]
     assert [r["Name"] for r in ranges["ContinuousParameterRanges"]] == ["learning_rate"]
     assert [r["Name"] for r in ranges["IntegerParameterRanges"]] == ["batch_size", "embedding_dim"]
@@ -216,14 +301,24 @@ def test_default_search_space_leaves_out_what_the_job_fixes(run, moto):
 
 def test_real_time_endpoint_of_the_serving_image(run, moto, pushed):
     model_data = f"{DATA}/jobs/classifier-1/output/model.tar.gz"
-    launched = run("deploy", "--instance-type", "ml.m5.large", "--instance-count", "2", "--model-data", model_data,
-                   "--endpoint-name", "headlines").check()
+    launched = run(
+        "deploy",
+        "--instance-type",
+        "ml.m5.large",
+        "--instance-count",
+        "2",
+        "--model-data",
+        model_data,
+        "--endpoint-name",
+        "headlines",
+    ).check()
     assert launched.operations() == ["CreateModel", "CreateEndpointConfig", "CreateEndpoint"]
 
     sagemaker = moto.client("sagemaker")
     endpoint = sagemaker.describe_endpoint(EndpointName="headlines")
     (variant,) = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])[
-        "ProductionVariants"]
+        "ProductionVariants"
+    ]
     assert (variant["InstanceType"], variant["InitialInstanceCount"]) == ("ml.m5.large", 2)
     assert "ServerlessConfig" not in variant
     model = sagemaker.describe_model(ModelName=variant["ModelName"])
@@ -233,13 +328,21 @@ def test_real_time_endpoint_of_the_serving_image(run, moto, pushed):
 
 
 def test_serverless_endpoint(run, moto, pushed):
-    launched = run("deploy", "--serverless-memory", "3072", "--max-concurrency", "8",
-                   "--model-data", f"{DATA}/jobs/classifier-1/output/model.tar.gz").check()
+    launched = run(
+        "deploy",
+        "--serverless-memory",
+        "3072",
+        "--max-concurrency",
+        "8",
+        "--model-data",
+        f"{DATA}/jobs/classifier-1/output/model.tar.gz",
+    ).check()
 
     sagemaker = moto.client("sagemaker")
     endpoint = sagemaker.describe_endpoint(EndpointName=launched.result["endpoint_name"])
     (variant,) = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])[
-        "ProductionVariants"]
+        "ProductionVariants"
+    ]
     assert variant["ServerlessConfig"] == {"MemorySizeInMB": 3072, "MaxConcurrency": 8}
     assert "InstanceType" not in variant
     model = sagemaker.describe_model(ModelName=variant["ModelName"])
@@ -248,17 +351,31 @@ def test_serverless_endpoint(run, moto, pushed):
 
 def test_batch_transform(run, moto, pushed):
     model_data = f"{DATA}/jobs/classifier-1/output/model.tar.gz"
-    launched = run("transform", "--instance-type", "ml.c5.xlarge", "--model-data", model_data,
-                   "--input", f"{DATA}/transform/headlines.txt", "--output", f"{DATA}/transform/out").check()
+    launched = run(
+        "transform",
+        "--instance-type",
+        "ml.c5.xlarge",
+        "--model-data",
+        model_data,
+        "--input",
+        f"{DATA}/transform/headlines.txt",
+        "--output",
+        f"{DATA}/transform/out",
+    ).check()
     assert launched.operations() == ["CreateModel", "CreateTransformJob"]
 
     sagemaker = moto.client("sagemaker")
     job = sagemaker.describe_transform_job(TransformJobName=launched.result["job_name"])
-    assert job["TransformInput"] == {"DataSource": {"S3DataSource": {
-        "S3DataType": "S3Prefix", "S3Uri": f"{DATA}/transform/headlines.txt"}}, "ContentType": "text/plain",
-        "SplitType": "Line"}
-    assert job["TransformOutput"] == {"S3OutputPath": f"{DATA}/transform/out", "Accept": "application/jsonlines",
-                                      "AssembleWith": "Line"}
+    assert job["TransformInput"] == {
+        "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"{DATA}/transform/headlines.txt"}},
+        "ContentType": "text/plain",
+        "SplitType": "Line",
+    }
+    assert job["TransformOutput"] == {
+        "S3OutputPath": f"{DATA}/transform/out",
+        "Accept": "application/jsonlines",
+        "AssembleWith": "Line",
+    }
     assert job["TransformResources"] == {"InstanceType": "ml.c5.xlarge", "InstanceCount": 1}
     assert job["BatchStrategy"] == "MultiRecord"
     # The job runs on the model the launcher left for it.
@@ -267,17 +384,27 @@ def test_batch_transform(run, moto, pushed):
     assert model["PrimaryContainer"]["ModelDataUrl"] == model_data
 
 
-@pytest.mark.parametrize("command,args,image,message", [
-    ("train", ["--instance-type", "ml.p3.2xlarge"], "headlines-train:cpu", "runs on CPU only"),
-    ("train", ["--instance-type", "ml.g5.xlarge", "--spot", "--max-run", "7200", "--max-wait", "3600"], None,
-     "--max-wait (3600 s) must be at least --max-run (7200 s)"),
-    ("train", ["--instance-type", "ml.c5.xlarge", "--hp", "learning-rate=0.1"], None, "Unknown hyperparameter"),
-    ("deploy", ["--instance-type", "ml.g5.xlarge"], None, "the serve image runs on CPU only"),
-    ("deploy", ["--serverless-memory", "8192"], None, "--serverless-memory must be one of"),
-])
+@pytest.mark.parametrize(
+    "command,args,image,message",
+    [
+        ("train", ["--instance-type", "ml.p3.2xlarge"], "headlines-train:cpu", "runs on CPU only"),
+        (
+            "train",
+            ["--instance-type", "ml.g5.xlarge", "--spot", "--max-run", "7200", "--max-wait", "3600"],
+            None,
+            "--max-wait (3600 s) must be at least --max-run (7200 s)",
+        ),
+        ("train", ["--instance-type", "ml.c5.xlarge", "--hp", "learning-rate=0.1"], None, "Unknown hyperparameter"),
+        ("deploy", ["--instance-type", "ml.g5.xlarge"], None, "the serve image runs on CPU only"),
+        ("deploy", ["--serverless-memory", "8192"], None, "--serverless-memory must be one of"),
+    ],
+)
 def test_refused_commands_make_no_api_call(run, moto, command, args, image, message):
-    target = (["--channel", f"train={DATA}/headlines", "--output", f"{DATA}/jobs"] if command == "train" else
-              ["--model-data", f"{DATA}/model.tar.gz"])
+    target = (
+        ["--channel", f"train={DATA}/headlines", "--output", f"{DATA}/jobs"]
+        if command == "train"
+        else ["--model-data", f"{DATA}/model.tar.gz"]
+    )
     launched = run(command, *target, *args, image=image)
     assert launched.process.returncode == 2, launched.output[-3000:]
     assert message in launched.process.stderr
@@ -286,8 +413,17 @@ def test_refused_commands_make_no_api_call(run, moto, command, args, image, mess
 
 
 def test_what_aws_refuses_is_one_sentence(run, moto):
-    tune = ("tune", "--instance-type", "ml.c5.xlarge", "--channel", f"train={DATA}/headlines", "--output",
-            f"{DATA}/tuning", "--job-name", "tune-twice")
+    tune = (
+        "tune",
+        "--instance-type",
+        "ml.c5.xlarge",
+        "--channel",
+        f"train={DATA}/headlines",
+        "--output",
+        f"{DATA}/tuning",
+        "--job-name",
+        "tune-twice",
+    )
     run(*tune).check()
     again = run(*tune)
     assert again.process.returncode == 1

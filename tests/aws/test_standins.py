@@ -27,7 +27,10 @@ def test_a_pushed_manifest_is_listed_by_moto_ecr(moto, registry, tiny_images):
     registry.wait_mirrored("stand-in", "v1")
     media_type, digest, _ = registry.manifest("stand-in", "v1")
     [listed] = moto.client("ecr").describe_images(repositoryName="stand-in")["imageDetails"]
-    assert (listed["imageDigest"], listed["imageTags"], listed["imageManifestMediaType"]) == \
-        (digest, ["v1"], media_type)
+    assert (listed["imageDigest"], listed["imageTags"], listed["imageManifestMediaType"]) == (
+        digest,
+        ["v1"],
+        media_type,
+    )
     assert media_type == "application/vnd.docker.distribution.manifest.v2+json"
     assert registry.tags("stand-in") == ["v1"] and not registry.mirror_errors

@@ -9,6 +9,7 @@ import pytest
 
 from helpers import FakeSageMaker, docker
 
+
 class Job:
     """One training job's /opt/ml on the host, mounted into the container."""
 
@@ -20,9 +21,23 @@ class Job:
 
     def command(self, *command, detach=False):
         # Run as the caller's uid so pytest can clean the files up; SageMaker itself runs the job as root.
-        return ["docker", "run", "--rm", "--name", self.name, *(["-d"] if detach else []),
-                "--user", f"{os.getuid()}:{os.getgid()}", "-e", "HOME=/tmp", *self.docker_options,
-                "-v", f"{self.fake.base}:/opt/ml", self.image, *command]
+        return [
+            "docker",
+            "run",
+            "--rm",
+            "--name",
+            self.name,
+            *(["-d"] if detach else []),
+            "--user",
+            f"{os.getuid()}:{os.getgid()}",
+            "-e",
+            "HOME=/tmp",
+            *self.docker_options,
+            "-v",
+            f"{self.fake.base}:/opt/ml",
+            self.image,
+            *command,
+        ]
 
     def run(self, *command, timeout=900):
         return subprocess.run(self.command(*command), capture_output=True, text=True, timeout=timeout)

@@ -27,8 +27,9 @@ def test_every_library_resolves_but_the_driver_the_nvidia_runtime_mounts(gpu_ima
     for library in ("libcudart.so.11.0", "libcublas.so.11", "libcudnn.so.8", "libnccl.so.2", "libnvrtc.so.11.2"):
         assert library in result.stdout
     # The one libcuda.so.1 in the image is the no-driver stand-in, off the loader's path: the host's driver wins.
-    shipped = _in_image(gpu_image, "find / -xdev -name 'libcuda.so*' 2>/dev/null; "
-                                   "ldconfig -p | grep -c 'libcuda[.]so' || true").stdout.split()
+    shipped = _in_image(
+        gpu_image, "find / -xdev -name 'libcuda.so*' 2>/dev/null; ldconfig -p | grep -c 'libcuda[.]so' || true"
+    ).stdout.split()
     assert shipped == ["/opt/headlines/no-driver/libcuda.so.1", "0"]
 
 
@@ -43,20 +44,26 @@ def gpu_code(gpu_image):
     """{library path: {"sass": [(major, minor)], "ptx": [...]}} for libmxnet.so and every CUDA library beside it."""
     script = f"python3 /tests/cuda_fatbin.py {LIBMXNET} {SITE_PACKAGES}/nvidia/*/lib/lib*.so*"
     found = json.loads(_in_image(gpu_image, script).stdout)
-    return {path: {kind: [tuple(arch) for arch in archs] for kind, archs in code.items()}
-            for path, code in found.items()}
+    return {
+        path: {kind: [tuple(arch) for arch in archs] for kind, archs in code.items()} for path, code in found.items()
+    }
 
 
 def test_libmxnet_carries_exactly_the_tables_architectures(gpu_code):
     print(json.dumps({os.path.basename(path): code for path, code in gpu_code.items()}, indent=1))
-    assert gpu_code[LIBMXNET] == {"sass": list(gpu_support.SASS_ARCHITECTURES),
-                                  "ptx": list(gpu_support.PTX_ARCHITECTURES)}
+    assert gpu_code[LIBMXNET] == {
+        "sass": list(gpu_support.SASS_ARCHITECTURES),
+        "ptx": list(gpu_support.PTX_ARCHITECTURES),
+    }
 
 
 def test_nvidias_cuobjdump_reads_the_same_from_libmxnet(gpu_image):
     cuobjdump = os.path.join(sysconfig.get_paths()["purelib"], "nvidia", "cu13", "bin", "cuobjdump")
-    listed = _in_image(gpu_image, f"cuobjdump --list-elf {LIBMXNET}; cuobjdump --list-ptx {LIBMXNET} 2>&1",
-                       f"{cuobjdump}:/usr/local/bin/cuobjdump:ro").stdout
+    listed = _in_image(
+        gpu_image,
+        f"cuobjdump --list-elf {LIBMXNET}; cuobjdump --list-ptx {LIBMXNET} 2>&1",
+        f"{cuobjdump}:/usr/local/bin/cuobjdump:ro",
+    ).stdout
     elf = {line.rsplit(".", 2)[-2] for line in listed.splitlines() if line.startswith("ELF file")}
     assert elf == {"sm_%d%d" % arch for arch in gpu_support.SASS_ARCHITECTURES}
     assert "No PTX file found" in listed
@@ -67,8 +74,10 @@ def test_every_cuda_library_runs_on_the_gpus_the_table_supports(gpu_code):
     with_code = {path: code for path, code in gpu_code.items() if code["sass"] or code["ptx"]}
     assert len(with_code) >= 10  # libmxnet, cuBLAS (2), cuDNN (6), cuFFT, cuRAND, cuSOLVER, NCCL
     for _, gpu in gpu_support.gpu_families():
-        runs = {path: gpu_support.runnable_code(gpu.compute_capability, code["sass"], code["ptx"])
-                for path, code in with_code.items()}
+        runs = {
+            path: gpu_support.runnable_code(gpu.compute_capability, code["sass"], code["ptx"])
+            for path, code in with_code.items()
+        }
         supported = gpu_support.code_for(gpu.compute_capability) is not None
         assert all(runs.values()) == supported, (gpu.name, runs)
 
@@ -78,9 +87,16 @@ def _tiny_job(make_job, gpu_image, devices=None, cuda_version=None, fake_libcuda
     job.fake.add_channel("train", {"train.tsv": DATA.train_rows(600) + MADE_UP_HEADLINE_ROWS})
     job.fake.write_config({"epochs": 1})
     if fake_libcuda is not None:  # where the NVIDIA runtime would mount the driver; found before ld.so.cache
-        job.docker_options += ["-v", f"{fake_libcuda}:/opt/nvidia-driver/libcuda.so.1:ro",
-                               "-e", "LD_LIBRARY_PATH=/opt/nvidia-driver", "-e", f"FAKE_CUDA_DEVICES={devices}",
-                               "-e", f"FAKE_CUDA_VERSION={cuda_version or 12040}"]
+        job.docker_options += [
+            "-v",
+            f"{fake_libcuda}:/opt/nvidia-driver/libcuda.so.1:ro",
+            "-e",
+            "LD_LIBRARY_PATH=/opt/nvidia-driver",
+            "-e",
+            f"FAKE_CUDA_DEVICES={devices}",
+            "-e",
+            f"FAKE_CUDA_VERSION={cuda_version or 12040}",
+        ]
     return job, job.run("train")
 
 
@@ -132,7 +148,8 @@ def test_a_library_that_does_not_load_is_one_sentence_in_the_failure_file(gpu_im
     assert result.returncode == 1
     assert job.fake.failure_file.read_text() == (
         "The training image is broken: MXNet does not load (OSError: libcudnn.so.8: cannot open shared object "
-        "file: No such file or directory); rebuild the image with scripts/build-images.sh.")
+        "file: No such file or directory); rebuild the image with scripts/build-images.sh."
+    )
     assert "Traceback" not in result.stdout + result.stderr
 
 
@@ -165,9 +182,12 @@ def test_cudnn_and_nccl_match_the_cuda_runtime_and_mxnet(gpu_image, tmp_path):
     assert versions["nccl_cuda"][0] == 11 and tuple(versions["nccl_cuda"]) <= runtime
     assert versions["nccl"] // 10000 == 2
     # MXNet compares the cuDNN and CUDA runtime it loads with those it was compiled against, and warns on a mismatch
-    loaded = _in_image(gpu_image, "python3 -c 'import ctypes, os; "
-                                  "ctypes.CDLL(os.environ[\"HEADLINES_NO_DRIVER_LIBCUDA\"]); "
-                                  "import mxnet; print(mxnet.context.num_gpus())'")
+    loaded = _in_image(
+        gpu_image,
+        "python3 -c 'import ctypes, os; "
+        'ctypes.CDLL(os.environ["HEADLINES_NO_DRIVER_LIBCUDA"]); '
+        "import mxnet; print(mxnet.context.num_gpus())'",
+    )
     assert loaded.stdout.strip() == "0" and "mismatch" not in loaded.stderr.lower(), loaded.stderr
 
 

@@ -10,7 +10,8 @@ import time
 import numpy as np
 import pytest
 import requests
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from headlines.artifacts import HeadlineModel
 from helpers import SMALL_MODEL, FakeSageMaker, ServeContainer, data_set, docker
@@ -66,20 +67,28 @@ def test_predictions_equal_the_in_process_model(serve, models, architecture):
     got = np.array([[p["probabilities"][label] for label in model.labels] for p in predictions])
     np.testing.assert_allclose(got, expected, atol=1e-5)
     assert [p["label"] for p in predictions] == [model.labels[i] for i in expected.argmax(axis=1)]
-    csv_rows = requests.post(container.url("/invocations"), data="\n".join(headlines).encode(),
-                             headers={"Content-Type": "text/plain; charset=utf-8", "Accept": "text/csv"},
-                             timeout=30).text.splitlines()
+    csv_rows = requests.post(
+        container.url("/invocations"),
+        data="\n".join(headlines).encode(),
+        headers={"Content-Type": "text/plain; charset=utf-8", "Accept": "text/csv"},
+        timeout=30,
+    ).text.splitlines()
     assert [row.split(",")[0] for row in csv_rows] == [p["label"] for p in predictions]
 
 
 def test_execution_parameters_and_payload_limit_follow_the_batch_env(serve):
-    container = serve(env={"SAGEMAKER_BATCH": "true", "SAGEMAKER_MAX_PAYLOAD_IN_MB": "2",
-                           "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS": "3"}).wait_ready()
+    container = serve(
+        env={"SAGEMAKER_BATCH": "true", "SAGEMAKER_MAX_PAYLOAD_IN_MB": "2", "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS": "3"}
+    ).wait_ready()
     assert requests.get(container.url("/execution-parameters"), timeout=2).json() == {
-        "MaxConcurrentTransforms": 3, "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": 2}
+        "MaxConcurrentTransforms": 3,
+        "BatchStrategy": "MULTI_RECORD",
+        "MaxPayloadInMB": 2,
+    }
     body = ("Fed raises interest rates again\n" * 70000).encode()  # 2.1 MiB
-    response = requests.post(container.url("/invocations"), data=body, headers={"Content-Type": "text/plain"},
-                             timeout=30)
+    response = requests.post(
+        container.url("/invocations"), data=body, headers={"Content-Type": "text/plain"}, timeout=30
+    )
     assert response.status_code == 413 and "limit of 2 MB" in response.json()["message"]
 
 
@@ -93,8 +102,10 @@ def test_bind_to_port_and_its_image_label(serve, serve_image):
 def test_master_is_root_and_the_workers_are_not(serve):
     container = serve(env={"SAGEMAKER_MODEL_SERVER_WORKERS": "3"}).wait_ready()
     container.wait_for_workers(3)
-    rows = [line.split(None, 3) for line in docker("top", container.name, "-eo", "uid,pid,ppid,args")
-            .stdout.splitlines()[1:]]
+    rows = [
+        line.split(None, 3)
+        for line in docker("top", container.name, "-eo", "uid,pid,ppid,args").stdout.splitlines()[1:]
+    ]
     master = [row for row in rows if row[0] == "0"]
     workers = [row for row in rows if row[2] == master[0][1]]
     assert len(master) == 1 and "serve" in master[0][3]
@@ -109,8 +120,9 @@ def test_sigterm_finishes_the_request_in_flight_and_exits_in_time(serve):
     answer = {}
 
     def slow_request():
-        answer["response"] = requests.post(container.url("/invocations"), data=body,
-                                           headers={"Content-Type": "text/plain"}, timeout=60)
+        answer["response"] = requests.post(
+            container.url("/invocations"), data=body, headers={"Content-Type": "text/plain"}, timeout=60
+        )
 
     thread = threading.Thread(target=slow_request)
     thread.start()
@@ -156,13 +168,28 @@ def test_pings_answer_within_two_seconds_under_full_load(serve):
 
 
 HEADER_TEXT = st.text(st.characters(min_codepoint=32, max_codepoint=255, blacklist_categories=["Cc"]), max_size=40)
-CONTENT_TYPES = ["application/json", "application/jsonlines", "text/csv", "text/plain", "text/csv; charset=utf-8",
-                 "application/json; charset=latin-1", "application/x-jsonlines", "multipart/form-data", ""]
+CONTENT_TYPES = [
+    "application/json",
+    "application/jsonlines",
+    "text/csv",
+    "text/plain",
+    "text/csv; charset=utf-8",
+    "application/json; charset=latin-1",
+    "application/x-jsonlines",
+    "multipart/form-data",
+    "",
+]
 ACCEPTS = ["", "*/*", "application/json", "text/csv", "application/jsonlines", "application/xml", "text/*;q=0.1"]
-JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
-                           lambda inner: st.lists(inner, max_size=5) | st.dictionaries(
-                               st.sampled_from(["instances", "top_k", "headline", "text"]) | st.text(max_size=5),
-                               inner, max_size=3), max_leaves=10)
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=5)
+        | st.dictionaries(
+            st.sampled_from(["instances", "top_k", "headline", "text"]) | st.text(max_size=5), inner, max_size=3
+        )
+    ),
+    max_leaves=10,
+)
 
 
 @pytest.fixture(scope="module")
@@ -177,20 +204,26 @@ fuzzed = []
 
 
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
-@given(body=st.one_of(st.binary(max_size=400), st.text(max_size=300).map(str.encode),
-                      JSON_VALUES.map(lambda v: json.dumps(v).encode()),
-                      st.lists(st.text(max_size=30), max_size=5).map(lambda lines: "\n".join(lines).encode())),
-       # Mostly real types, so most bodies reach the parsers; sometimes anything.
-       content_type=st.one_of(st.sampled_from(CONTENT_TYPES), st.sampled_from(CONTENT_TYPES[:4]), HEADER_TEXT),
-       accept=st.one_of(st.sampled_from(ACCEPTS), st.sampled_from(ACCEPTS[:5]), HEADER_TEXT),
-       query=st.sampled_from(["", "?top_k=2", "?top_k=0", "?top_k=x", "?top_k=99"]) | HEADER_TEXT.map(
-           lambda q: "?" + requests.utils.quote(q, safe="=&")))
+@given(
+    body=st.one_of(
+        st.binary(max_size=400),
+        st.text(max_size=300).map(str.encode),
+        JSON_VALUES.map(lambda v: json.dumps(v).encode()),
+        st.lists(st.text(max_size=30), max_size=5).map(lambda lines: "\n".join(lines).encode()),
+    ),
+    # Mostly real types, so most bodies reach the parsers; sometimes anything.
+    content_type=st.one_of(st.sampled_from(CONTENT_TYPES), st.sampled_from(CONTENT_TYPES[:4]), HEADER_TEXT),
+    accept=st.one_of(st.sampled_from(ACCEPTS), st.sampled_from(ACCEPTS[:5]), HEADER_TEXT),
+    query=st.sampled_from(["", "?top_k=2", "?top_k=0", "?top_k=x", "?top_k=99"])
+    | HEADER_TEXT.map(lambda q: "?" + requests.utils.quote(q, safe="=&")),
+)
 def test_fuzzed_bodies_and_headers_never_make_a_5xx(fuzz_target, body, content_type, accept, query):
     # http.client, not requests: it sends odd header values (leading spaces, Latin-1) as they are.
     connection = http.client.HTTPConnection(*fuzz_target.address, timeout=10)
     try:
-        connection.request("POST", "/invocations" + query, body=body,
-                           headers={"Content-Type": content_type, "Accept": accept})
+        connection.request(
+            "POST", "/invocations" + query, body=body, headers={"Content-Type": content_type, "Accept": accept}
+        )
         response = connection.getresponse()
         content = response.read()
     finally:
@@ -221,8 +254,10 @@ def test_a_worker_killed_under_load_is_replaced(serve):
     container.python(f"import os, signal; os.kill({before[0]}, signal.SIGKILL)")
     load.join()
     result = outcome["result"]
-    print(f"kill -9 of worker {before[0]} during a 6 s load at concurrency 8: {result.completed} requests "
-          f"answered, {result.failed} failed {result.failures}")
+    print(
+        f"kill -9 of worker {before[0]} during a 6 s load at concurrency 8: {result.completed} requests "
+        f"answered, {result.failed} failed {result.failures}"
+    )
     after = container.wait_for_workers(2)
     assert before[0] not in after
     assert result.failed <= 8, result.failures  # at most the connections the killed worker held

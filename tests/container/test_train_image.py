@@ -54,8 +54,20 @@ def test_bad_job_leaves_a_failure_file_and_no_model(cpu_image, make_job):
 def test_fasttext_bin_embeddings_channel_in_the_image(cpu_image, make_job, tmp_path):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(DATA.corpus_text()[:300_000], encoding="utf-8")
-    train_reference_vectors(corpus, tmp_path / "vectors.bin", model="skipgram", dim=16, epoch=1, minCount=3, minn=3,
-                            maxn=5, bucket=100000, lr=0.025, thread=1, verbose=0)
+    train_reference_vectors(
+        corpus,
+        tmp_path / "vectors.bin",
+        model="skipgram",
+        dim=16,
+        epoch=1,
+        minCount=3,
+        minn=3,
+        maxn=5,
+        bucket=100000,
+        lr=0.025,
+        thread=1,
+        verbose=0,
+    )
     job = make_job(cpu_image)
     job.fake.add_channel("train", {"train.tsv": DATA.train_rows(1200) + MADE_UP_HEADLINE_ROWS})
     job.fake.add_channel("embeddings", {"vectors.bin": str(tmp_path / "vectors.bin")})
@@ -74,8 +86,9 @@ def test_embedding_job_feeds_the_classifier_unchanged(cpu_image, make_job):
     text = DATA.corpus_text().splitlines()
     vectors.fake.add_channel("train", {"wiki-0.txt": text[:1500], "wiki-1.txt.gz": text[1500:3000]})
     vectors.fake.add_channel("evaluation", {"pairs.txt": ["king queen 8.5", "city town 7.9", "war peace 3.2"]})
-    vectors.fake.write_config({"mode": "skipgram", "subwords": "True", "vector_dim": 16, "epochs": 1,
-                               "buckets": 100000})
+    vectors.fake.write_config(
+        {"mode": "skipgram", "subwords": "True", "vector_dim": 16, "epochs": 1, "buckets": 100000}
+    )
     result = vectors.run()
     assert result.returncode == 0, result.stdout[-3000:]
     assert sorted(os.listdir(vectors.fake.model_dir)) == ["eval.json", "vectors.bin", "vectors.txt"]
@@ -83,8 +96,9 @@ def test_embedding_job_feeds_the_classifier_unchanged(cpu_image, make_job):
 
     classifier = make_job(cpu_image, "classifier")
     classifier.fake.add_channel("train", {"train.tsv": DATA.train_rows(1200)})
-    classifier.fake.add_channel("embeddings", {name: str(vectors.fake.model_dir / name)
-                                               for name in os.listdir(vectors.fake.model_dir)})
+    classifier.fake.add_channel(
+        "embeddings", {name: str(vectors.fake.model_dir / name) for name in os.listdir(vectors.fake.model_dir)}
+    )
     classifier.fake.write_config({"epochs": 1})
     result = classifier.run("train")
     assert result.returncode == 0, result.stdout[-3000:]
@@ -95,8 +109,7 @@ def test_embedding_job_feeds_the_classifier_unchanged(cpu_image, make_job):
 def _small_job(job):
     job.fake.add_channel("train", {"train.tsv": DATA.train_rows(1200)})
     job.fake.add_channel("test", {"test.tsv": DATA.test_rows(300)})
-    job.fake.write_config({"architecture": "cnn", "epochs": 3, "batch_size": 4, "embedding_dim": 16,
-                           "num_filters": 8})
+    job.fake.write_config({"architecture": "cnn", "epochs": 3, "batch_size": 4, "embedding_dim": 16, "num_filters": 8})
 
 
 def test_docker_stop_checkpoints_and_the_resumed_job_matches_an_uninterrupted_one(cpu_image, make_job):
@@ -127,8 +140,9 @@ def test_docker_stop_checkpoints_and_the_resumed_job_matches_an_uninterrupted_on
 
 
 def test_cpu_image_libraries_all_resolve(cpu_image):
-    result = docker("run", "--rm", "--entrypoint", "ldd", cpu_image,
-                    "/opt/venv/lib/python3.11/site-packages/mxnet/libmxnet.so")
+    result = docker(
+        "run", "--rm", "--entrypoint", "ldd", cpu_image, "/opt/venv/lib/python3.11/site-packages/mxnet/libmxnet.so"
+    )
     assert "not found" not in result.stdout, result.stdout
 
 

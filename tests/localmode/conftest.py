@@ -19,10 +19,17 @@ from make_demo_data import write_demo_data  # noqa: E402
 # Any attempt of the SDK to reach AWS (or anything else over HTTP(S)) goes to a closed local port and fails the
 # test; local endpoints are reached directly. Dummy credentials: without any, botocore would go looking for an
 # instance role.
-NO_NETWORK = {"AWS_ACCESS_KEY_ID": "local-mode-test", "AWS_SECRET_ACCESS_KEY": "local-mode-test",
-              "AWS_DEFAULT_REGION": "us-east-1","HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9",
-              "NO_PROXY": "localhost,127.0.0.1", "no_proxy": "localhost,127.0.0.1",
-              "http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}
+NO_NETWORK = {
+    "AWS_ACCESS_KEY_ID": "local-mode-test",
+    "AWS_SECRET_ACCESS_KEY": "local-mode-test",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "HTTP_PROXY": "http://127.0.0.1:9",
+    "HTTPS_PROXY": "http://127.0.0.1:9",
+    "NO_PROXY": "localhost,127.0.0.1",
+    "no_proxy": "localhost,127.0.0.1",
+    "http_proxy": "http://127.0.0.1:9",
+    "https_proxy": "http://127.0.0.1:9",
+}
 
 
 def running_containers():
@@ -36,15 +43,19 @@ class SdkRun:
 
     def __init__(self, python, *args, env=None, timeout=900):
         started = time.monotonic()
-        self.process = subprocess.run([python, *map(str, args)], capture_output=True, text=True, timeout=timeout,
-                                      env=dict(os.environ, **NO_NETWORK, **(env or {})))
+        self.process = subprocess.run(
+            [python, *map(str, args)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=dict(os.environ, **NO_NETWORK, **(env or {})),
+        )
         self.seconds = time.monotonic() - started
         self.output = self.process.stdout + self.process.stderr
 
     def check(self):
         assert self.process.returncode == 0, self.output[-6000:]
         return self
-
 
 
 def check_local_gpu_compose(compose, compose_file, image, hosts):
@@ -54,8 +65,7 @@ def check_local_gpu_compose(compose, compose_file, image, hosts):
     assert len(compose["services"]) == hosts
     for service in compose["services"].values():
         assert service["image"] == image
-        assert service["deploy"]["resources"]["reservations"]["devices"] == [{"count": "all",
-                                                                              "capabilities": ["gpu"]}]
+        assert service["deploy"]["resources"]["reservations"]["devices"] == [{"count": "all", "capabilities": ["gpu"]}]
     validated = subprocess.run(["docker-compose", "-f", str(compose_file), "config"], capture_output=True, text=True)
     assert validated.returncode == 0, validated.stderr
     assert validated.stdout.count("- gpu") == hosts, validated.stdout

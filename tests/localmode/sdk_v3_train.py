@@ -30,11 +30,14 @@ def main():
     assert os.environ.get("SAGEMAKER_USER_CONFIG_OVERRIDE"), "telemetry must be switched off"
     channels = dict(pair.split("=", 1) for pair in args.channels)
     trainer = ModelTrainer(
-        training_mode=Mode.LOCAL_CONTAINER, training_image=args.image, base_job_name="headlines-v3",
+        training_mode=Mode.LOCAL_CONTAINER,
+        training_image=args.image,
+        base_job_name="headlines-v3",
         compute=Compute(instance_type="local_cpu", instance_count=args.instance_count),
         hyperparameters=dict(pair.split("=", 1) for pair in args.hp),
         input_data_config=[InputData(channel_name=name, data_source=path) for name, path in channels.items()],
-        local_container_root=args.root)
+        local_container_root=args.root,
+    )
     started = time.time()
     try:
         trainer.train(wait=True)
@@ -43,12 +46,16 @@ def main():
         # also try to remove the shared sagemaker-local network).
         compose_file = os.path.join(args.root, "docker-compose.yaml")
         if os.path.exists(compose_file):
-            subprocess.run(["docker-compose", "-f", compose_file, "rm", "-f", "-s"], capture_output=True,
-                           check=False)
+            subprocess.run(["docker-compose", "-f", compose_file, "rm", "-f", "-s"], capture_output=True, check=False)
     with open(args.result, "w", encoding="utf-8") as f:
-        json.dump({"seconds": round(time.time() - started, 1),
-                   "model_data": os.path.join(args.root, "compressed_artifacts", "model.tar.gz"),
-                   "output_data": os.path.join(args.root, "compressed_artifacts", "output.tar.gz")}, f)
+        json.dump(
+            {
+                "seconds": round(time.time() - started, 1),
+                "model_data": os.path.join(args.root, "compressed_artifacts", "model.tar.gz"),
+                "output_data": os.path.join(args.root, "compressed_artifacts", "output.tar.gz"),
+            },
+            f,
+        )
 
 
 if __name__ == "__main__":

@@ -52,16 +52,20 @@ def test_demo_trains_deploys_predicts_transforms_and_cleans_up(demo):
         assert {"vectors.bin", "vectors.txt"} <= set(archive.getnames())
 
     # The endpoint's answers, as the demo printed them.
-    for name, headline in [("business", "Stocks rally"), ("science and technology", "NASA launches"),
-                           ("entertainment", "The pop star"), ("health", "Health officials warn")]:
+    for name, headline in [
+        ("business", "Stocks rally"),
+        ("science and technology", "NASA launches"),
+        ("entertainment", "The pop star"),
+        ("health", "Health officials warn"),
+    ]:
         assert re.search(rf"{name}\s+0\.\d+\s+{headline}", demo.output), headline
 
     # The batch transform: one JSON line per input line, mostly right.
     titles = (demo.dir / "data" / "transform-input" / "headlines.txt").read_text().splitlines()
-    rows = list(csv.reader(io.StringIO((demo.dir / "data" / "headlines-test" / "test.tsv").read_text()),
-                           delimiter="\t"))
-    predictions = [json.loads(line) for line in
-                   (demo.dir / "transform" / "headlines.txt.out").read_text().splitlines()]
+    rows = list(
+        csv.reader(io.StringIO((demo.dir / "data" / "headlines-test" / "test.tsv").read_text()), delimiter="\t")
+    )
+    predictions = [json.loads(line) for line in (demo.dir / "transform" / "headlines.txt.out").read_text().splitlines()]
     assert len(predictions) == len(titles) == len(rows)
     correct = sum(p["label"] == row[4] for p, row in zip(predictions, rows))
     assert correct / len(rows) > 0.9
@@ -82,38 +86,69 @@ def test_metric_definitions_parse_the_real_log_lines(demo):
 
 def _train(python, data, output, instance_count, extra=()):
     result = output / "result.json"
-    return SdkRun(python, SCRIPTS / "launch.py", "train", "--image", "headlines-train:cpu",
-                  "--instance-count", instance_count, "--channel", f"train=file://{data / 'headlines'}",
-                  "--channel", f"test=file://{data / 'headlines-test'}", "--output", f"file://{output}",
-                  *[f"--hp={k}={v}" for k, v in QUICK.items()], *extra, "--result", result)
+    return SdkRun(
+        python,
+        SCRIPTS / "launch.py",
+        "train",
+        "--image",
+        "headlines-train:cpu",
+        "--instance-count",
+        instance_count,
+        "--channel",
+        f"train=file://{data / 'headlines'}",
+        "--channel",
+        f"test=file://{data / 'headlines-test'}",
+        "--output",
+        f"file://{output}",
+        *[f"--hp={k}={v}" for k, v in QUICK.items()],
+        *extra,
+        "--result",
+        result,
+    )
 
 
-def test_two_hosts_train_with_the_parameter_server_like_one(sdk_v2_python, cpu_image, demo_data, tmp_path,
-                                                            no_containers_left):
+def test_two_hosts_train_with_the_parameter_server_like_one(
+    sdk_v2_python, cpu_image, demo_data, tmp_path, no_containers_left
+):
     one = _train(sdk_v2_python, demo_data, tmp_path / "one", 1).check()
     two = _train(sdk_v2_python, demo_data, tmp_path / "two", 2).check()
     one_metrics, two_metrics = _metrics(tmp_path / "one"), _metrics(tmp_path / "two")
     assert two_metrics["kvstore"] == "dist_sync" and len(two_metrics["hosts"]) == 2
     assert abs(one_metrics["test"]["accuracy"] - two_metrics["test"]["accuracy"]) <= 0.01
     # Both containers trained, each on its own half; the scheduler ran on algo-1.
-    workers = re.findall(r"(algo-\d)-\w+\s*\|.*worker (\d) of 2 \(dist_sync\): training on (\d+) of (\d+)",
-                         two.output)
+    workers = re.findall(r"(algo-\d)-\w+\s*\|.*worker (\d) of 2 \(dist_sync\): training on (\d+) of (\d+)", two.output)
     assert sorted(w[0] for w in workers) == ["algo-1", "algo-2"] and sorted(w[1] for w in workers) == ["0", "1"]
     assert len({w[2:] for w in workers}) == 1
     assert re.search(r"algo-1-\w+\s*\|.*this is algo-1-\w+ \(scheduler, server and worker\)", two.output)
-    print(f"one host: {one.seconds:.0f} s, accuracy {one_metrics['test']['accuracy']:.4f}; "
-          f"two hosts: {two.seconds:.0f} s, accuracy {two_metrics['test']['accuracy']:.4f}")
+    print(
+        f"one host: {one.seconds:.0f} s, accuracy {one_metrics['test']['accuracy']:.4f}; "
+        f"two hosts: {two.seconds:.0f} s, accuracy {two_metrics['test']['accuracy']:.4f}"
+    )
 
 
-def test_a_host_lost_mid_training_ends_the_job_with_the_reason(sdk_v2_python, cpu_image, demo_data, tmp_path,
-                                                               no_containers_left):
+def test_a_host_lost_mid_training_ends_the_job_with_the_reason(
+    sdk_v2_python, cpu_image, demo_data, tmp_path, no_containers_left
+):
     output = tmp_path / "job"
-    command = [sdk_v2_python, str(SCRIPTS / "launch.py"), "train", "--image", "headlines-train:cpu",
-               "--instance-count", "2", "--channel", f"train=file://{demo_data / 'headlines'}",
-               "--output", f"file://{output}", "--hp=ngram_buckets=20000", "--hp=epochs=200",
-               "--hp=early_stopping_patience=0"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env=dict(os.environ, **NO_NETWORK))
+    command = [
+        sdk_v2_python,
+        str(SCRIPTS / "launch.py"),
+        "train",
+        "--image",
+        "headlines-train:cpu",
+        "--instance-count",
+        "2",
+        "--channel",
+        f"train=file://{demo_data / 'headlines'}",
+        "--output",
+        f"file://{output}",
+        "--hp=ngram_buckets=20000",
+        "--hp=epochs=200",
+        "--hp=early_stopping_patience=0",
+    ]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ, **NO_NETWORK)
+    )
     lines = []
     deadline = time.monotonic() + 600
     for line in process.stdout:
@@ -131,8 +166,9 @@ def test_a_host_lost_mid_training_ends_the_job_with_the_reason(sdk_v2_python, cp
     assert process.returncode != 0
     assert ended < 60, f"the job took {ended:.0f} s to end after a host was lost"
     # The surviving host says why it stopped: the lost host, or the stop that docker-compose sent it.
-    assert re.search(r"algo-1-\w+\s*\|.*(Host algo-2-\w+ stopped before training finished|stopped by SIGTERM)",
-                     log), log[-4000:]
+    assert re.search(r"algo-1-\w+\s*\|.*(Host algo-2-\w+ stopped before training finished|stopped by SIGTERM)", log), (
+        log[-4000:]
+    )
     # Local mode packs what the hosts left: the failure reason, and no model files.
     with tarfile.open(output / "output.tar.gz") as archive:
         reason = archive.extractfile("failure").read().decode()

@@ -22,17 +22,31 @@ QUICK = {"epochs": "3", "ngram_buckets": "20000"}
 def sdk_defaults(tmp_path_factory):
     """SDK v3 switches telemetry off only through its defaults file."""
     path = tmp_path_factory.mktemp("sdk-v3") / "sagemaker-defaults.yaml"
-    path.write_text(json.dumps({"SchemaVersion": "1.0",  # JSON is YAML
-                                "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}))
+    path.write_text(
+        json.dumps(
+            {
+                "SchemaVersion": "1.0",  # JSON is YAML
+                "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
+            }
+        )
+    )
     return str(path)
 
 
 def _train(python, sdk_defaults, demo_data, root, instance_count):
     result = root.parent / f"{root.name}.json"
-    run = SdkRun(python, DRIVER, "headlines-train:cpu", instance_count, root, result,
-                 f"train={demo_data / 'headlines'}", f"test={demo_data / 'headlines-test'}",
-                 *[f"--hp={k}={v}" for k, v in QUICK.items()],
-                 env={"SAGEMAKER_USER_CONFIG_OVERRIDE": sdk_defaults}).check()
+    run = SdkRun(
+        python,
+        DRIVER,
+        "headlines-train:cpu",
+        instance_count,
+        root,
+        result,
+        f"train={demo_data / 'headlines'}",
+        f"test={demo_data / 'headlines-test'}",
+        *[f"--hp={k}={v}" for k, v in QUICK.items()],
+        env={"SAGEMAKER_USER_CONFIG_OVERRIDE": sdk_defaults},
+    ).check()
     compose = (root / "docker-compose.yaml").read_text()
     return run, compose, job_metrics(root / "compressed_artifacts" / "output.tar.gz"), root
 
@@ -50,8 +64,9 @@ def test_model_trainer_runs_the_image_without_a_command(one_host):
         assert {"model-0000.params", "model-symbol.json", "vocabulary.json", "labels.json"} <= set(archive.getnames())
 
 
-def test_model_trainer_two_hosts_train_together(sdk_v3_python, sdk_defaults, cpu_image, demo_data, one_host,
-                                                tmp_path, no_containers_left):
+def test_model_trainer_two_hosts_train_together(
+    sdk_v3_python, sdk_defaults, cpu_image, demo_data, one_host, tmp_path, no_containers_left
+):
     run, compose, metrics, _ = _train(sdk_v3_python, sdk_defaults, demo_data, tmp_path / "two", 2)
     assert len(re.findall(r"^\s*image: headlines-train:cpu", compose, flags=re.M)) == 2
     assert metrics["kvstore"] == "dist_sync" and metrics["hosts"] == ["algo-1", "algo-2"]

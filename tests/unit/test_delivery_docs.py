@@ -28,7 +28,7 @@ def test_the_variables_table_is_the_buildspecs():
 
 def test_the_exported_variables_are_the_buildspecs():
     line = next(line for line in DOC.splitlines() if line.startswith("Exported variables:"))
-    paragraph = DOC[DOC.index(line):].split("\n\n", 1)[0]
+    paragraph = DOC[DOC.index(line) :].split("\n\n", 1)[0]
     assert set(re.findall(r"`([A-Z_]+)`", paragraph)) == set(BUILDSPEC["env"]["exported-variables"])
 
 

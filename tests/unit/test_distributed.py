@@ -31,8 +31,13 @@ WORKER_SHARE = {"real": (720, 1440), "generated": (719, 1438)}
 
 def test_role_environment_is_the_mxnet_toolkits():
     assert distributed.role_environment("server", ["algo-1", "algo-2"], "10.0.0.2", 8000) == {
-        "DMLC_NUM_WORKER": "2", "DMLC_NUM_SERVER": "2", "DMLC_ROLE": "server", "DMLC_PS_ROOT_URI": "10.0.0.2",
-        "DMLC_PS_ROOT_PORT": "8000", "PS_VERBOSE": "0"}
+        "DMLC_NUM_WORKER": "2",
+        "DMLC_NUM_SERVER": "2",
+        "DMLC_ROLE": "server",
+        "DMLC_PS_ROOT_URI": "10.0.0.2",
+        "DMLC_PS_ROOT_PORT": "8000",
+        "PS_VERBOSE": "0",
+    }
 
 
 def test_kvstore_type():
@@ -60,8 +65,9 @@ def test_host_lookup_is_retried_with_backoff_until_the_name_appears():
             raise answer
         return answer
 
-    assert distributed.lookup_host("algo-2", 60, resolve=resolve, sleep=clock.sleep,
-                                   clock=lambda: clock.now) == "10.0.0.7"
+    assert (
+        distributed.lookup_host("algo-2", 60, resolve=resolve, sleep=clock.sleep, clock=lambda: clock.now) == "10.0.0.7"
+    )
     assert clock.sleeps == [0.1, 0.2, 0.4, 0.8]
 
 
@@ -114,11 +120,13 @@ def _host(tmp_path, name, rows, hyperparameters=None, train_lines=None):
 
 
 def _start(fake, port):
-    environment = dict(os.environ, SAGEMAKER_BASE_DIR=str(fake.base), SM_NUM_GPUS="0",
-                       **{distributed.PS_PORT_ENV: str(port)})
+    environment = dict(
+        os.environ, SAGEMAKER_BASE_DIR=str(fake.base), SM_NUM_GPUS="0", **{distributed.PS_PORT_ENV: str(port)}
+    )
     log = open(fake.base / "log.txt", "w")
-    return subprocess.Popen([sys.executable, "-m", "headlines.cli.train"], env=environment, stdout=log,
-                            stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "headlines.cli.train"], env=environment, stdout=log, stderr=subprocess.STDOUT
+    )
 
 
 def _parameter_server_processes(port):
@@ -156,13 +164,21 @@ def test_two_hosts_train_one_model_written_by_the_first(tmp_path):
     assert not follower.output_data_dir.exists() or not any(follower.output_data_dir.iterdir())
     logs = [(f.base / "log.txt").read_text() for f in (leader, follower)]
     # Each worker trained on its own half of the same split.
-    shares = sorted(re.search(r"worker (\d) of 2 \(dist_sync\): training on (\d+) of (\d+) train rows", log).groups()
-                    for log in logs)
+    shares = sorted(
+        re.search(r"worker (\d) of 2 \(dist_sync\): training on (\d+) of (\d+) train rows", log).groups()
+        for log in logs
+    )
     assert [share[0] for share in shares] == ["0", "1"] and shares[0][1:] == shares[1][1:]
     assert tuple(map(int, shares[0][1:])) == WORKER_SHARE[DATA.source]
     # The same weights on both workers: identical validation results every epoch.
-    epochs = [[line.split("validation_loss=")[1].split(" samples")[0] for line in log.splitlines()
-               if "validation_loss=" in line] for log in logs]
+    epochs = [
+        [
+            line.split("validation_loss=")[1].split(" samples")[0]
+            for line in log.splitlines()
+            if "validation_loss=" in line
+        ]
+        for log in logs
+    ]
     assert epochs[0] == epochs[1] and len(epochs[0]) >= 1
     assert _parameter_server_processes(port) == []
 
@@ -183,8 +199,10 @@ def test_a_host_failing_before_training_ends_the_other_with_its_name(tmp_path):
 
 def test_a_host_killed_during_training_ends_the_other_within_seconds(tmp_path):
     port = _free_port()
-    leader, follower = _host(tmp_path, LEADER, 1600, {"epochs": 50, "early_stopping_patience": 0}), \
-        _host(tmp_path, FOLLOWER, 1600, {"epochs": 50, "early_stopping_patience": 0})
+    leader, follower = (
+        _host(tmp_path, LEADER, 1600, {"epochs": 50, "early_stopping_patience": 0}),
+        _host(tmp_path, FOLLOWER, 1600, {"epochs": 50, "early_stopping_patience": 0}),
+    )
     processes = [_start(leader, port), _start(follower, port)]
     deadline = time.monotonic() + JOB_SECONDS
     while "epoch=1 " not in (leader.base / "log.txt").read_text():
@@ -200,10 +218,13 @@ def test_a_host_killed_during_training_ends_the_other_within_seconds(tmp_path):
     assert _parameter_server_processes(port) == []
 
 
-@pytest.mark.parametrize("hyperparameters,message", [
-    ({"lr_schedule": "linear"}, "lr_schedule=linear needs one host"),
-    ({"mode": "skipgram"}, "mode=skipgram trains on one host"),
-])
+@pytest.mark.parametrize(
+    "hyperparameters,message",
+    [
+        ({"lr_schedule": "linear"}, "lr_schedule=linear needs one host"),
+        ({"mode": "skipgram"}, "mode=skipgram trains on one host"),
+    ],
+)
 def test_what_needs_one_host_is_refused_with_the_reason(sagemaker, hyperparameters, message):
     from headlines.cli.train import main
 
@@ -216,8 +237,7 @@ def test_what_needs_one_host_is_refused_with_the_reason(sagemaker, hyperparamete
 def test_a_sharded_channel_is_refused_on_several_hosts(sagemaker):
     from headlines.cli.train import main
 
-    sagemaker.add_channel("train", {"train.tsv": DATA.train_rows(200)},
-                          distribution="ShardedByS3Key")
+    sagemaker.add_channel("train", {"train.tsv": DATA.train_rows(200)}, distribution="ShardedByS3Key")
     sagemaker.write_config({}, current_host="algo-1", hosts=("algo-1", "algo-2"))
     assert main([]) == 1
     assert "train use ShardedByS3Key: every host must see all of the data" in sagemaker.failure_file.read_text()

@@ -23,8 +23,9 @@ def test_there_is_a_training_dockerfile():
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: str(p.relative_to(REPO)))
 def test_dockerfile_passes_hadolint(dockerfile):
-    result = subprocess.run([_hadolint(), "--config", str(REPO / ".hadolint.yaml"), str(dockerfile)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [_hadolint(), "--config", str(REPO / ".hadolint.yaml"), str(dockerfile)], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

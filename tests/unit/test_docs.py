@@ -33,20 +33,28 @@ def test_every_relative_link_resolves(page):
             assert (page.parent / target).exists(), f"{page.name} links to {target}, which does not exist"
 
 
-@pytest.mark.parametrize("schema,page", [(Hyperparameters, "docs/training.md"),
-                                         (EmbeddingHyperparameters, "docs/word-vectors.md")])
+@pytest.mark.parametrize(
+    "schema,page", [(Hyperparameters, "docs/training.md"), (EmbeddingHyperparameters, "docs/word-vectors.md")]
+)
 def test_hyperparameter_tables_are_the_schemas(schema, page):
-    assert schema.markdown_table() in text(page), \
+    assert schema.markdown_table() in text(page), (
         f"{page}'s table differs from the code: paste `PYTHONPATH=code python -m headlines.hyperparameters`"
+    )
 
 
 def test_the_serving_settings_table_is_the_contracts():
     table = text("docs/serving.md").split("| env var | default | effect |", 1)[1].split("\n\n", 1)[0]
     documented = dict(re.findall(r"^\| `([A-Z_]+)`(?:, `[A-Z_]+`)? \| ([^|]+) \|", table, flags=re.M))
     names = set(re.findall(r"`([A-Z_]+)`", table))
-    assert names == {contract.SERVING_PORT_ENV, contract.MODEL_SERVER_WORKERS_ENV, contract.MODEL_SERVER_TIMEOUT_ENV,
-                     contract.MAX_PAYLOAD_ENV, contract.BATCH_ENV, contract.BATCH_STRATEGY_ENV,
-                     contract.MAX_CONCURRENT_TRANSFORMS_ENV}
+    assert names == {
+        contract.SERVING_PORT_ENV,
+        contract.MODEL_SERVER_WORKERS_ENV,
+        contract.MODEL_SERVER_TIMEOUT_ENV,
+        contract.MAX_PAYLOAD_ENV,
+        contract.BATCH_ENV,
+        contract.BATCH_STRATEGY_ENV,
+        contract.MAX_CONCURRENT_TRANSFORMS_ENV,
+    }
     assert documented[contract.SERVING_PORT_ENV].strip() == str(contract.DEFAULT_SERVING_PORT)
     assert documented[contract.MODEL_SERVER_TIMEOUT_ENV].strip() == str(contract.DEFAULT_MODEL_SERVER_TIMEOUT)
     assert documented[contract.MAX_PAYLOAD_ENV].strip() == str(contract.DEFAULT_MAX_PAYLOAD_MB)

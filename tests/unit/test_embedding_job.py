@@ -20,8 +20,17 @@ SMALL_VECTORS = {"mode": "skipgram", "vector_dim": 16, "buckets": 5000, "epochs"
 DATA = data_set()
 # Words of both the real corpus and the generated one (each at least min_count times in its first 1,500 lines), and
 # one pair of neither.
-PAIRS = ["# word1 word2 score", "film movie 9.0", "music album 7.0", "singer band 6.5", "cancer disease 8.0",
-         "hospital patients 7.0", "satellite space 7.5", "bank rates 6.0", "zzzq xxxv 1.0"]
+PAIRS = [
+    "# word1 word2 score",
+    "film movie 9.0",
+    "music album 7.0",
+    "singer band 6.5",
+    "cancer disease 8.0",
+    "hospital patients 7.0",
+    "satellite space 7.5",
+    "bank rates 6.0",
+    "zzzq xxxv 1.0",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -67,8 +76,14 @@ def test_job_writes_blazingtext_outputs(sagemaker, corpus_lines, mode, subwords,
     # "zzzq xxxv" has no vector without subwords; with subwords its n-grams fall in unused (random) buckets.
     assert evaluation["pairs_covered"] == (8 if subwords == "true" else 7)
     progress = [line for line in log if line.startswith("progress=")]
-    assert progress and all(re.fullmatch(r"progress=[\d.]+% words=\d+ words_per_second=\d+ loss=[\d.]+ "
-                                         r"eta_seconds=\d+", line) for line in progress)
+    assert progress and all(
+        re.fullmatch(
+            r"progress=[\d.]+% words=\d+ words_per_second=\d+ loss=[\d.]+ "
+            r"eta_seconds=\d+",
+            line,
+        )
+        for line in progress
+    )
     assert any(re.fullmatch(r"epoch=2 loss=[\d.]+ words_per_second=\d+ epoch_seconds=[\d.]+", line) for line in log)
 
 
@@ -99,18 +114,27 @@ def test_classifier_takes_the_output_as_its_embeddings_channel(sagemaker, corpus
     assert coverage["types_from_subwords"] > 0 and coverage["type_coverage"] == 1.0
 
 
-@pytest.mark.parametrize("hyperparameters,channels,message", [
-    ({"mode": "skipgram", "word_ngrams": "2"}, ("train",), "BlazingText uses 'word_ngrams' in supervised mode"),
-    ({"mode": "cbow", "window_size": "0"}, ("train",), "'window_size' must be an integer of at least 1"),
-    ({"mode": "skipgram", "min_char": "5", "max_char": "3"}, ("train",), "'min_char' (5) must not exceed"),
-    ({"mode": "glove"}, ("train",), "'mode' must be one of supervised, skipgram, cbow, batch_skipgram"),
-    ({"mode": "skipgram"}, ("train", "validation"), "Unknown channel(s) validation; this job reads train, "
-                                                    "evaluation"),
-    ({"mode": "skipgram"}, ("evaluation",), "The 'train' channel is required"),
-    ({"mode": "skipgram", "min_count": "100000"}, ("train",), "No word occurs at least min_count=100000 times"),
-    ({"mode": "skipgram", "learning_rate": "10", "update_tokens": "100000", "min_count": "1"}, ("train",),
-     "Training diverged: the loss became"),
-])
+@pytest.mark.parametrize(
+    "hyperparameters,channels,message",
+    [
+        ({"mode": "skipgram", "word_ngrams": "2"}, ("train",), "BlazingText uses 'word_ngrams' in supervised mode"),
+        ({"mode": "cbow", "window_size": "0"}, ("train",), "'window_size' must be an integer of at least 1"),
+        ({"mode": "skipgram", "min_char": "5", "max_char": "3"}, ("train",), "'min_char' (5) must not exceed"),
+        ({"mode": "glove"}, ("train",), "'mode' must be one of supervised, skipgram, cbow, batch_skipgram"),
+        (
+            {"mode": "skipgram"},
+            ("train", "validation"),
+            "Unknown channel(s) validation; this job reads train, evaluation",
+        ),
+        ({"mode": "skipgram"}, ("evaluation",), "The 'train' channel is required"),
+        ({"mode": "skipgram", "min_count": "100000"}, ("train",), "No word occurs at least min_count=100000 times"),
+        (
+            {"mode": "skipgram", "learning_rate": "10", "update_tokens": "100000", "min_count": "1"},
+            ("train",),
+            "Training diverged: the loss became",
+        ),
+    ],
+)
 def test_bad_configuration_fails_with_a_clear_reason(sagemaker, corpus_lines, hyperparameters, channels, message):
     for name in channels:
         sagemaker.add_channel(name, {"data.txt": corpus_lines[:300] if name != "evaluation" else PAIRS})
@@ -125,8 +149,9 @@ def test_sigterm_stops_the_job_without_leaving_vectors(sagemaker, corpus_lines, 
     log_path = tmp_path / "job.log"
     env = dict(os.environ, SAGEMAKER_BASE_DIR=str(sagemaker.base), SM_NUM_GPUS="0")
     with open(log_path, "w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "headlines.cli.train", "train"], env=env, stdout=log,
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "headlines.cli.train", "train"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
         deadline = time.time() + 120
         while "devices:" not in log_path.read_text() and time.time() < deadline and process.poll() is None:
             time.sleep(0.1)

@@ -4,22 +4,21 @@ word-similarity score."""
 
 import collections
 import gzip
-import types
 
 import mxnet as mx
 import numpy as np
 import pytest
 
+from headlines.embeddings.fasttext_format import write_fasttext_binary, write_text_vectors
+from headlines.errors import JobError
+from headlines.hyperparameters import EmbeddingHyperparameters
+from headlines.text import char_ngram_buckets
 from headlines.word_vectors import corpus as corpus_module
 from headlines.word_vectors.corpus import EOS, MAX_SENTENCE_TOKENS, Corpus
 from headlines.word_vectors.dictionary import Dictionary
 from headlines.word_vectors.evaluation import read_word_pairs, spearman_rho
 from headlines.word_vectors.examples import ExampleBuilder
-from headlines.embeddings.fasttext_format import write_fasttext_binary, write_text_vectors
 from headlines.word_vectors.word2vec import WordVectorModel
-from headlines.errors import JobError
-from headlines.hyperparameters import EmbeddingHyperparameters
-from headlines.text import char_ngram_buckets
 
 
 def _hp(**values):
@@ -37,7 +36,15 @@ def _dictionary(text, tmp_path, min_count=1, char_ngrams=(), buckets=50):
 def test_tokens_are_whitespace_runs_and_each_newline_is_eos(tmp_path):
     (tmp_path / "a.txt").write_text("the cat\tsat\n\n  on  the mat")
     assert [t for block in Corpus([str(tmp_path / "a.txt")]).token_blocks() for t in block] == [
-        "the", "cat", "sat", EOS, EOS, "on", "the", "mat"]
+        "the",
+        "cat",
+        "sat",
+        EOS,
+        EOS,
+        "on",
+        "the",
+        "mat",
+    ]
 
 
 def test_blocks_never_cut_a_token_and_gzip_is_read(tmp_path, monkeypatch):
@@ -85,7 +92,7 @@ def test_sentences_end_at_eos_and_after_max_tokens(tmp_path):
     ids, sentence = next(corpus.sentences(dictionary.token_to_id))
     tokens = [dictionary.words[i] for i in ids]
     assert tokens[:3] == ["a", "b", EOS] and len(set(sentence[:3])) == 1
-    long = sentence[3:3 + MAX_SENTENCE_TOKENS + 11]
+    long = sentence[3 : 3 + MAX_SENTENCE_TOKENS + 11]
     assert len(set(long[:MAX_SENTENCE_TOKENS])) == 1 and long[MAX_SENTENCE_TOKENS] != long[0]
     assert tokens[-1] == EOS and long[-1] == sentence[-1]  # the 10 x's after the cut and their EOS
 
@@ -97,7 +104,8 @@ def test_dictionary_orders_by_count_and_gives_eos_no_ngrams(tmp_path):
     assert list(dictionary.rows_of(EOS)) == [dictionary.token_to_id[EOS]]
     v = len(dictionary)
     assert list(dictionary.rows_of("a")) == [dictionary.token_to_id["a"]] + [
-        v + b for b in char_ngram_buckets("a", (3, 4), 97)]
+        v + b for b in char_ngram_buckets("a", (3, 4), 97)
+    ]
     assert list(dictionary.rows_of("unseen")) == [v + b for b in char_ngram_buckets("unseen", (3, 4), 97)]
     assert dictionary.input_rows == v + 97
 
@@ -124,13 +132,13 @@ def test_keep_probability_and_negatives_follow_fasttext(tmp_path):
 def _steps(text, tmp_path, **hp):
     corpus, dictionary = _dictionary(text, tmp_path)
     builder = ExampleBuilder(dictionary, _hp(sampling_threshold=1, **hp), np.random.default_rng(0))
-    return dictionary, [s for ids, sentence in corpus.sentences(dictionary.token_to_id)
-                        for s in builder.steps(ids, sentence)]
+    return dictionary, [
+        s for ids, sentence in corpus.sentences(dictionary.token_to_id) for s in builder.steps(ids, sentence)
+    ]
 
 
 def test_skipgram_pairs_stay_in_window_and_sentence(tmp_path):
-    dictionary, steps = _steps("a b c d\ne f g h\n", tmp_path, mode="skipgram", window_size=1,
-                               negative_samples=2)
+    dictionary, steps = _steps("a b c d\ne f g h\n", tmp_path, mode="skipgram", window_size=1, negative_samples=2)
     pairs = set()
     for step in steps:
         words = step.input_rows[step.word_rows[1]]  # no subwords: a word's only row is its id
@@ -147,16 +155,21 @@ def test_cbow_bags_are_the_window_and_target_the_centre(tmp_path):
     dictionary, steps = _steps("a b c\n", tmp_path, mode="cbow", window_size=1, negative_samples=3)
     (step,) = steps
     words = step.input_rows[step.word_rows[1]]
-    bags = {dictionary.words[step.targets[e, 0]]: sorted(dictionary.words[w] for w in words[
-        step.bags[1][step.bags[0][e]:step.bags[0][e + 1]]]) for e in range(step.examples)}
+    bags = {
+        dictionary.words[step.targets[e, 0]]: sorted(
+            dictionary.words[w] for w in words[step.bags[1][step.bags[0][e] : step.bags[0][e + 1]]]
+        )
+        for e in range(step.examples)
+    }
     assert bags == {"a": ["b"], "b": ["a", "c"], "c": sorted(["b", EOS]), EOS: ["c"]}
-    np.testing.assert_allclose(step.bag_weights[step.bags[0][1]:step.bags[0][2]], [0.5, 0.5])
+    np.testing.assert_allclose(step.bag_weights[step.bags[0][1] : step.bags[0][2]], [0.5, 0.5])
     assert step.targets.shape == (4, 4) and step.positives == 4
 
 
 def test_batch_skipgram_shares_negatives_across_a_centres_pairs(tmp_path):
-    dictionary, steps = _steps(" ".join("abcdefghij") + "\n", tmp_path, mode="batch_skipgram", window_size=3,
-                               negative_samples=2, batch_size=4)
+    dictionary, steps = _steps(
+        " ".join("abcdefghij") + "\n", tmp_path, mode="batch_skipgram", window_size=3, negative_samples=2, batch_size=4
+    )
     (step,) = steps
     width = 4  # min(2 * window, batch_size)
     assert step.targets.shape[1] == width + 2
@@ -172,7 +185,7 @@ def _reference_update(step, w_in, w_out, lr):
     d_in, d_out, loss = np.zeros_like(w_in), np.zeros_like(w_out), 0.0
     word_rows = [step.input_rows[step.word_rows[1][a:b]] for a, b in zip(step.word_rows[0][:-1], step.word_rows[0][1:])]
     for e in range(step.examples):
-        bag = step.bags[1][step.bags[0][e]:step.bags[0][e + 1]]
+        bag = step.bags[1][step.bags[0][e] : step.bags[0][e + 1]]
         rows = np.concatenate([word_rows[w] for w in bag])
         hidden = w_in[rows].mean(axis=0)
         grad = np.zeros_like(hidden)
@@ -190,8 +203,12 @@ def _reference_update(step, w_in, w_out, lr):
 
 @pytest.mark.parametrize("mode,subwords", [("skipgram", True), ("cbow", True), ("batch_skipgram", False)])
 def test_one_step_matches_fasttexts_rule(tmp_path, mode, subwords):
-    corpus, dictionary = _dictionary("the quick brown fox jumps over the lazy dog\nthe dog sleeps\n" * 3, tmp_path,
-                                     char_ngrams=(3, 4) if subwords else (), buckets=31)
+    corpus, dictionary = _dictionary(
+        "the quick brown fox jumps over the lazy dog\nthe dog sleeps\n" * 3,
+        tmp_path,
+        char_ngrams=(3, 4) if subwords else (),
+        buckets=31,
+    )
     hp = _hp(mode=mode, sampling_threshold=1, window_size=2, negative_samples=3, batch_size=3)
     ids, sentence = next(corpus.sentences(dictionary.token_to_id))
     step = next(ExampleBuilder(dictionary, hp, np.random.default_rng(1)).steps(ids, sentence))
@@ -206,15 +223,14 @@ def test_one_step_matches_fasttexts_rule(tmp_path, mode, subwords):
 
 
 def test_two_devices_compute_what_one_device_computes_for_a_group(tmp_path):
-    corpus, dictionary = _dictionary("a b c d e f g a b c\nd e f a b\n" * 20, tmp_path, char_ngrams=(2, 3),
-                                     buckets=40)
+    corpus, dictionary = _dictionary("a b c d e f g a b c\nd e f a b\n" * 20, tmp_path, char_ngrams=(2, 3), buckets=40)
     hp = _hp(mode="skipgram", sampling_threshold=1, update_tokens=16, negative_samples=2)
     ids, sentence = next(corpus.sentences(dictionary.token_to_id))
     steps = list(ExampleBuilder(dictionary, hp, np.random.default_rng(2)).steps(ids, sentence))
     one = WordVectorModel(dictionary.input_rows, len(dictionary), 6, [mx.cpu(0)], seed=5)
     two = WordVectorModel(dictionary.input_rows, len(dictionary), 6, [mx.cpu(0), mx.cpu(1)], seed=5)
     for first in range(0, len(steps) - 1, 2):
-        group = steps[first:first + 2]
+        group = steps[first : first + 2]
         loss_one = one.train_group(group, 0.1)  # both steps from the same weights, as on two devices
         loss_two = two.train_group(group, 0.1)
         assert loss_two.asscalar() == pytest.approx(loss_one.asscalar(), rel=1e-5)
@@ -227,14 +243,23 @@ def test_two_devices_compute_what_one_device_computes_for_a_group(tmp_path):
 def test_fasttext_reads_our_binary_with_the_same_vectors(tmp_path, subwords):
     import fasttext
 
-    corpus, dictionary = _dictionary("naïve cats chase dogs\ncats sleep\ndogs bark at cats\n" * 5, tmp_path,
-                                     char_ngrams=(3, 4, 5) if subwords else (), buckets=101)
+    corpus, dictionary = _dictionary(
+        "naïve cats chase dogs\ncats sleep\ndogs bark at cats\n" * 5,
+        tmp_path,
+        char_ngrams=(3, 4, 5) if subwords else (),
+        buckets=101,
+    )
     hp = _hp(mode="cbow", vector_dim=12, subwords=subwords, min_char=3, max_char=5, buckets=101, min_count=1)
     model = WordVectorModel(dictionary.input_rows, len(dictionary), 12, [mx.cpu()], seed=0)
     model.output_weights[:] = mx.nd.random.uniform(-1, 1, model.output_weights.shape)
     write_text_vectors(tmp_path / "vectors.txt", dictionary.words, model.word_vectors(dictionary, dictionary.words))
-    write_fasttext_binary(tmp_path / "vectors.bin", dictionary, hp, model.input_weights.asnumpy(),
-                          lambda start, stop: model.output_weights[start:stop].asnumpy())
+    write_fasttext_binary(
+        tmp_path / "vectors.bin",
+        dictionary,
+        hp,
+        model.input_weights.asnumpy(),
+        lambda start, stop: model.output_weights[start:stop].asnumpy(),
+    )
     loaded = fasttext.load_model(str(tmp_path / "vectors.bin"))
     lines = (tmp_path / "vectors.txt").read_text(encoding="utf-8").splitlines()
     assert lines[0] == f"{len(dictionary)} 12" and loaded.words == dictionary.words

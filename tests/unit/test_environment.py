@@ -44,37 +44,55 @@ def test_serving_defaults():
     env = ServingEnvironment.from_environ({}, cpu_count=4)
     assert env.model_dir == "/opt/ml/model" and env.port == 8080 and env.workers == 4 and env.timeout == 60
     assert not env.batch and env.request_limit_bytes == 6 * 1024 * 1024
-    assert env.execution_parameters() == {"MaxConcurrentTransforms": 4, "BatchStrategy": "MULTI_RECORD",
-                                          "MaxPayloadInMB": 6}
+    assert env.execution_parameters() == {
+        "MaxConcurrentTransforms": 4,
+        "BatchStrategy": "MULTI_RECORD",
+        "MaxPayloadInMB": 6,
+    }
 
 
 def test_serving_env_vars():
-    env = ServingEnvironment.from_environ({
-        "SAGEMAKER_BASE_DIR": "/tmp/ml", "SAGEMAKER_BIND_TO_PORT": "9000", "SAGEMAKER_MODEL_SERVER_WORKERS": "3",
-        "SAGEMAKER_MODEL_SERVER_TIMEOUT": "120", "SAGEMAKER_BATCH": "True", "SAGEMAKER_MAX_PAYLOAD_IN_MB": "50",
-        "SAGEMAKER_BATCH_STRATEGY": "single_record"}, cpu_count=2)
+    env = ServingEnvironment.from_environ(
+        {
+            "SAGEMAKER_BASE_DIR": "/tmp/ml",
+            "SAGEMAKER_BIND_TO_PORT": "9000",
+            "SAGEMAKER_MODEL_SERVER_WORKERS": "3",
+            "SAGEMAKER_MODEL_SERVER_TIMEOUT": "120",
+            "SAGEMAKER_BATCH": "True",
+            "SAGEMAKER_MAX_PAYLOAD_IN_MB": "50",
+            "SAGEMAKER_BATCH_STRATEGY": "single_record",
+        },
+        cpu_count=2,
+    )
     assert (env.model_dir, env.port, env.workers, env.timeout) == ("/tmp/ml/model", 9000, 3, 120)
     assert env.batch and env.request_limit_bytes == 50 * 1024 * 1024
     # MaxConcurrentTransforms x MaxPayloadInMB may not pass 100.
-    assert env.execution_parameters() == {"MaxConcurrentTransforms": 2, "BatchStrategy": "SINGLE_RECORD",
-                                          "MaxPayloadInMB": 50}
+    assert env.execution_parameters() == {
+        "MaxConcurrentTransforms": 2,
+        "BatchStrategy": "SINGLE_RECORD",
+        "MaxPayloadInMB": 50,
+    }
 
 
 def test_batch_jobs_may_send_up_to_100_mb_unless_told_otherwise():
     assert ServingEnvironment.from_environ({"SAGEMAKER_BATCH": "true"}, cpu_count=1).request_limit_bytes == 100 * 2**20
-    chunked = ServingEnvironment.from_environ({"SAGEMAKER_BATCH": "true", "SAGEMAKER_MAX_PAYLOAD_IN_MB": "0"},
-                                              cpu_count=1)
+    chunked = ServingEnvironment.from_environ(
+        {"SAGEMAKER_BATCH": "true", "SAGEMAKER_MAX_PAYLOAD_IN_MB": "0"}, cpu_count=1
+    )
     assert chunked.request_limit_bytes == 100 * 2**20 and chunked.execution_parameters()["MaxPayloadInMB"] == 100
 
 
-@pytest.mark.parametrize("name,value,fragment", [
-    ("SAGEMAKER_BIND_TO_PORT", "http", "not an integer"),
-    ("SAGEMAKER_BIND_TO_PORT", "70000", "out of range"),
-    ("SAGEMAKER_MODEL_SERVER_WORKERS", "0", "out of range"),
-    ("SAGEMAKER_MAX_PAYLOAD_IN_MB", "101", "out of range"),
-    ("SAGEMAKER_BATCH_STRATEGY", "ALL", "MULTI_RECORD"),
-    ("SAGEMAKER_BATCH", "yes", "true or false"),
-])
+@pytest.mark.parametrize(
+    "name,value,fragment",
+    [
+        ("SAGEMAKER_BIND_TO_PORT", "http", "not an integer"),
+        ("SAGEMAKER_BIND_TO_PORT", "70000", "out of range"),
+        ("SAGEMAKER_MODEL_SERVER_WORKERS", "0", "out of range"),
+        ("SAGEMAKER_MAX_PAYLOAD_IN_MB", "101", "out of range"),
+        ("SAGEMAKER_BATCH_STRATEGY", "ALL", "MULTI_RECORD"),
+        ("SAGEMAKER_BATCH", "yes", "true or false"),
+    ],
+)
 def test_bad_serving_env_vars_are_clear_errors(name, value, fragment):
     with pytest.raises(JobError, match=fragment) as error:
         ServingEnvironment.from_environ({name: value}, cpu_count=1)

@@ -67,10 +67,14 @@ def test_staged_outputs_appear_all_at_once_and_a_failure_leaves_none(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["a.txt", "b.bin"]
 
 
-@pytest.mark.parametrize("pattern", [r"gzip\.open\(", r"GZIP_MAGIC\s*=", r"\"\.incomplete\"", r"json\.dump\(",
-                                     r"os\.walk\("])
+@pytest.mark.parametrize(
+    "pattern", [r"gzip\.open\(", r"GZIP_MAGIC\s*=", r"\"\.incomplete\"", r"json\.dump\(", r"os\.walk\("]
+)
 def test_no_other_module_writes_its_own_file_helper(pattern):
     """A checkpoint's state.json is the one exception: written to a temporary name and renamed, atomically."""
-    found = [str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py")
-             if path.name != "files.py" and re.search(pattern, path.read_text(encoding="utf-8"))]
+    found = [
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if path.name != "files.py" and re.search(pattern, path.read_text(encoding="utf-8"))
+    ]
     assert found == (["training/checkpoints.py"] if pattern == r"json\.dump\(" else [])

@@ -36,13 +36,16 @@ def test_uci_split_reads_every_row(data):
 
 def test_text_tab_label_with_optional_header(tmp_path):
     examples, _ = read(write_lines(tmp_path / "a.txt", ["text\tlabel", "Stocks fall\tbusiness", "New phone\ttech"]))
-    assert [(e.text, e.label, e.group) for e in examples] == [("Stocks fall", "business", None),
-                                                             ("New phone", "tech", None)]
+    assert [(e.text, e.label, e.group) for e in examples] == [
+        ("Stocks fall", "business", None),
+        ("New phone", "tech", None),
+    ]
 
 
 def test_csv_with_header_and_rfc4180_quoting(tmp_path):
-    path = write_lines(tmp_path / "a.csv", ['id,headline,category,story', '1,"Apple, Inc. ""beats"" views",t,s1',
-                                            '2,Plain one,b,s2'])
+    path = write_lines(
+        tmp_path / "a.csv", ["id,headline,category,story", '1,"Apple, Inc. ""beats"" views",t,s1', "2,Plain one,b,s2"]
+    )
     examples, report = read(path)
     assert examples[0] == Example('Apple, Inc. "beats" views', "t", "s1")
     assert report.formats == {"csv": 1}
@@ -55,7 +58,9 @@ def test_jsonl_with_either_key_spelling(tmp_path):
 
 
 def test_fasttext_lines(tmp_path):
-    examples, _ = read(write_lines(tmp_path / "a.txt", ["__label__b Stocks fall sharply", "__label__e __label__x Oscar night"]))
+    examples, _ = read(
+        write_lines(tmp_path / "a.txt", ["__label__b Stocks fall sharply", "__label__e __label__x Oscar night"])
+    )
     assert examples == [Example("Stocks fall sharply", "b"), Example("Oscar night", "e")]
 
 
@@ -74,8 +79,9 @@ def test_malformed_rows_are_counted_with_examples(tmp_path):
 
 
 def test_bad_json_line_is_counted(tmp_path):
-    examples, report = read(write_lines(tmp_path / "a.jsonl", ['{"text": "ok", "label": "b"}', '{broken', '[1]',
-                                                               '{"text": "no label"}']))
+    examples, report = read(
+        write_lines(tmp_path / "a.jsonl", ['{"text": "ok", "label": "b"}', "{broken", "[1]", '{"text": "no label"}'])
+    )
     assert len(examples) == 1 and report.bad_rows == 3
 
 

@@ -30,8 +30,10 @@ def driver(fake_libcuda, monkeypatch):
         monkeypatch.setenv("FAKE_CUDA_VERSION", str(cuda_version))
         for name, value in other.items():
             monkeypatch.setenv(name, value)
-        gpu_check.check_gpus(LOG, environ or {}, read_driver=lambda: cuda_driver.read_driver(library),
-                             cuda_build=lambda: "mxnet-cu112")
+        gpu_check.check_gpus(
+            LOG, environ or {}, read_driver=lambda: cuda_driver.read_driver(library), cuda_build=lambda: "mxnet-cu112"
+        )
+
     return check
 
 
@@ -41,8 +43,10 @@ def test_the_driver_api_reports_version_and_gpus(fake_libcuda, monkeypatch):
     driver = cuda_driver.read_driver(str(fake_libcuda))
     assert driver.cuda_version == (12, 2)
     assert [(d.index, d.name, d.compute_capability) for d in driver.devices] == [
-        (0, "NVIDIA H100 80GB HBM3", (9, 0)), (1, "NVIDIA L40S", (8, 9))]
-    assert driver.devices[0].memory_bytes == 80 * 1024 ** 3
+        (0, "NVIDIA H100 80GB HBM3", (9, 0)),
+        (1, "NVIDIA L40S", (8, 9)),
+    ]
+    assert driver.devices[0].memory_bytes == 80 * 1024**3
 
 
 def test_a_missing_driver_library_is_no_driver(tmp_path):
@@ -57,7 +61,8 @@ def test_a_9_0_gpu_fails_the_job_with_one_sentence(driver, caplog):
     assert str(failed.value) == (
         "GPU 1 (NVIDIA H100 80GB HBM3) has compute capability 9.0, and this image's MXNet (mxnet-cu112 1.9.1) has no "
         "code for it (its kernels are compiled for compute capability 5.0, 6.0, 7.0, 8.0, 8.6 only, no PTX): use an "
-        "instance family whose GPUs it runs on: ml.p3, ml.p3dn, ml.g4dn, ml.p4d, ml.p4de, ml.g5, ml.g6, ml.g6e.")
+        "instance family whose GPUs it runs on: ml.p3, ml.p3dn, ml.g4dn, ml.p4d, ml.p4de, ml.g5, ml.g6, ml.g6e."
+    )
     assert "GPU 0: NVIDIA L40S, compute capability 8.9, 80.0 GiB: runs the image's sm_86 code." in caplog.text
     assert "GPU 1: NVIDIA H100 80GB HBM3, compute capability 9.0, 80.0 GiB: NO CODE FOR IT" in caplog.text
 
@@ -78,8 +83,11 @@ def test_a_driver_too_old_for_the_cuda_11_runtime_fails_the_job(driver):
 
 
 def test_a_driver_that_fails_its_calls_fails_the_job(driver):
-    with pytest.raises(JobError, match=r"The GPUs cannot be used: the NVIDIA driver's cuInit failed with "
-                                       r"CUDA_ERROR_UNKNOWN \(999\)\."):
+    with pytest.raises(
+        JobError,
+        match=r"The GPUs cannot be used: the NVIDIA driver's cuInit failed with "
+        r"CUDA_ERROR_UNKNOWN \(999\)\.",
+    ):
         driver(L40S, FAKE_CUDA_INIT_ERROR="999")
 
 
@@ -94,8 +102,11 @@ def test_no_driver_loads_the_images_stand_in_and_warns(driver, fake_libcuda, tmp
 
 
 def test_no_driver_and_no_stand_in_fails_the_job(driver, tmp_path):
-    with pytest.raises(JobError, match=r"MXNet's CUDA build cannot load without the NVIDIA driver \(libcuda.so.1 "
-                                       r"does not load: .*\): run it on a machine with an NVIDIA GPU"):
+    with pytest.raises(
+        JobError,
+        match=r"MXNet's CUDA build cannot load without the NVIDIA driver \(libcuda.so.1 "
+        r"does not load: .*\): run it on a machine with an NVIDIA GPU",
+    ):
         driver(library=str(tmp_path / "missing.so"), environ={gpu_check.NO_DRIVER_LIBRARY_ENV: str(tmp_path / "x")})
 
 
@@ -108,10 +119,13 @@ def test_a_cpu_build_of_mxnet_checks_nothing():
 
 
 def test_the_train_command_loads_no_mxnet_before_the_check():
-    code = "import sys, headlines.cli.train; print(sorted(m for m in sys.modules if m.split('.')[0] in " \
-           "('mxnet', 'gluonnlp', 'numpy')))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                            env={"PYTHONPATH": str(REPO / "code")})
+    code = (
+        "import sys, headlines.cli.train; print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('mxnet', 'gluonnlp', 'numpy')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env={"PYTHONPATH": str(REPO / "code")}
+    )
     assert result.stdout.strip() == "[]"
 
 
@@ -119,5 +133,8 @@ def test_mxnet_that_does_not_load_is_one_sentence(monkeypatch):
     monkeypatch.setitem(sys.modules, "mxnet", None)  # import mxnet now raises ModuleNotFoundError
     with pytest.raises(JobError) as failed:
         train_cli.load_mxnet()
-    assert re.fullmatch(r"The training image is broken: MXNet does not load \(ModuleNotFoundError: .*\); rebuild "
-                        r"the image with scripts/build-images.sh\.", str(failed.value))
+    assert re.fullmatch(
+        r"The training image is broken: MXNet does not load \(ModuleNotFoundError: .*\); rebuild "
+        r"the image with scripts/build-images.sh\.",
+        str(failed.value),
+    )

@@ -14,8 +14,16 @@ def test_defaults_when_nothing_is_given():
 
 
 def test_strings_become_typed_values():
-    hp = Hyperparameters.from_strings({"epochs": "7", "learning_rate": "0.5", "lowercase": "False",
-                                       "kernel_sizes": "2, 3", "embedding_dim": "auto", "architecture": "CNN"})
+    hp = Hyperparameters.from_strings(
+        {
+            "epochs": "7",
+            "learning_rate": "0.5",
+            "lowercase": "False",
+            "kernel_sizes": "2, 3",
+            "embedding_dim": "auto",
+            "architecture": "CNN",
+        }
+    )
     assert (hp.epochs, hp.learning_rate, hp.lowercase, hp.kernel_sizes) == (7, 0.5, False, (2, 3))
     assert hp.embedding_dim is None
     assert hp.architecture == "cnn"
@@ -27,8 +35,13 @@ def test_json_encoded_values_from_framework_estimators():
 
 
 def test_sagemaker_keys_are_ignored():
-    hp = Hyperparameters.from_strings({"sagemaker_program": "x.py", "sagemaker_region": '"us-east-1"',
-                                       "_tuning_objective_metric": "validation:accuracy"})
+    hp = Hyperparameters.from_strings(
+        {
+            "sagemaker_program": "x.py",
+            "sagemaker_region": '"us-east-1"',
+            "_tuning_objective_metric": "validation:accuracy",
+        }
+    )
     assert hp == Hyperparameters()
 
 
@@ -39,10 +52,20 @@ def test_unknown_key_names_it_and_lists_valid_ones():
     assert "'epoch'" in message and "epochs" in message and "learning_rate" in message
 
 
-@pytest.mark.parametrize("key,value", [("epochs", "three"), ("epochs", "0"), ("dropout", "1.0"),
-                                       ("learning_rate", "-1"), ("architecture", "rnn"), ("lowercase", "maybe"),
-                                       ("kernel_sizes", "3,x"), ("validation_fraction", "0"),
-                                       ("learning_rate", "nan")])
+@pytest.mark.parametrize(
+    "key,value",
+    [
+        ("epochs", "three"),
+        ("epochs", "0"),
+        ("dropout", "1.0"),
+        ("learning_rate", "-1"),
+        ("architecture", "rnn"),
+        ("lowercase", "maybe"),
+        ("kernel_sizes", "3,x"),
+        ("validation_fraction", "0"),
+        ("learning_rate", "nan"),
+    ],
+)
 def test_malformed_value_names_the_key_and_what_it_expects(key, value):
     with pytest.raises(JobError) as error:
         Hyperparameters.from_strings({key: value})

@@ -11,8 +11,12 @@ from headlines.models import build_model
 from headlines.text import TextEncoder, Tokenizer, build_vocabulary
 from helpers import REPO
 
-HEADLINES = ["Fed raises interest rates again", "New iPhone", "Ebola outbreak spreads in West Africa as cases rise",
-             "x"]
+HEADLINES = [
+    "Fed raises interest rates again",
+    "New iPhone",
+    "Ebola outbreak spreads in West Africa as cases rise",
+    "x",
+]
 
 
 def _model(architecture, tmp_path=None):
@@ -54,10 +58,14 @@ def test_exported_model_reproduces_in_memory_probabilities(architecture, tmp_pat
     net, encoder = _model(architecture)
     net.hybridize()
     expected = mx.nd.softmax(mx.nd.array(_logits(net, encoder, HEADLINES)), axis=1).asnumpy()
-    save_model(str(tmp_path), net, encoder, ["b", "e", "t"], {"b": "business", "e": "ent", "t": "tech"},
-               architecture)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.json", "model-0000.params", "model-config.json",
-                                                         "model-symbol.json", "vocabulary.json"]
+    save_model(str(tmp_path), net, encoder, ["b", "e", "t"], {"b": "business", "e": "ent", "t": "tech"}, architecture)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "labels.json",
+        "model-0000.params",
+        "model-config.json",
+        "model-symbol.json",
+        "vocabulary.json",
+    ]
     loaded = HeadlineModel.load(str(tmp_path))
     np.testing.assert_allclose(loaded.predict_proba(HEADLINES), expected, rtol=1e-5, atol=1e-6)
     assert loaded.labels == ["b", "e", "t"] and loaded.label_names["b"] == "business"
@@ -81,6 +89,9 @@ def test_only_architectures_py_tests_an_architectures_name():
     package = REPO / "code" / "headlines"
     names = "|".join(architectures.NAMES)
     compared = re.compile(rf"[=!]=\s*[\"']({names})[\"']|[\"']({names})[\"']\s*[=!]=")
-    found = [str(path.relative_to(package)) for path in package.rglob("*.py")
-             if path.name != "architectures.py" and compared.search(path.read_text(encoding="utf-8"))]
+    found = [
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if path.name != "architectures.py" and compared.search(path.read_text(encoding="utf-8"))
+    ]
     assert found == []

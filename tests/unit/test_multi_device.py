@@ -11,14 +11,31 @@ from headlines.models import build_model
 from headlines.text import TextEncoder, Tokenizer, build_vocabulary
 from headlines.training.loop import ClassifierTrainer
 
-TEXTS = ["fed raises rates", "stocks fall on jobs data", "new phone launched", "oscar night winners",
-         "ebola cases rise", "apple beats views", "markets rally", "film tops box office", "x"]
+TEXTS = [
+    "fed raises rates",
+    "stocks fall on jobs data",
+    "new phone launched",
+    "oscar night winners",
+    "ebola cases rise",
+    "apple beats views",
+    "markets rally",
+    "film tops box office",
+    "x",
+]
 LABELS = np.array([0, 0, 1, 2, 3, 1, 0, 2, 3])
 
 
 def _trainer(contexts, architecture):
-    hp = Hyperparameters.from_strings({"architecture": architecture, "num_filters": "4", "ngram_buckets": "50",
-                                       "dropout": "0", "optimizer": "sgd", "learning_rate": "0.5"})
+    hp = Hyperparameters.from_strings(
+        {
+            "architecture": architecture,
+            "num_filters": "4",
+            "ngram_buckets": "50",
+            "dropout": "0",
+            "optimizer": "sgd",
+            "learning_rate": "0.5",
+        }
+    )
     tokenizer = Tokenizer()
     vocabulary = build_vocabulary([tokenizer(t) for t in TEXTS], 1)
     encoder = TextEncoder(tokenizer, vocabulary, 16, **architectures.get(architecture).encoder_options(hp))
@@ -26,8 +43,9 @@ def _trainer(contexts, architecture):
     net = build_model(architecture, encoder.input_size, 6, 4, hp)
     net.initialize(mx.init.Xavier(), ctx=contexts)
     net.hybridize()
-    trainer = ClassifierTrainer(net, encoder, contexts, hp, ["a", "b", "c", "d"], checkpoints=None,
-                                stop_signal=None, kvstore="device")
+    trainer = ClassifierTrainer(
+        net, encoder, contexts, hp, ["a", "b", "c", "d"], checkpoints=None, stop_signal=None, kvstore="device"
+    )
     return trainer, encoder
 
 
@@ -44,5 +62,6 @@ def test_two_devices_take_the_same_step_as_one(architecture, batch):
     one = {k.split("_", 1)[1]: p.data(mx.cpu(0)).asnumpy() for k, p in single.net.collect_params().items()}
     for name, parameter in double.net.collect_params().items():
         for context in (mx.cpu(0), mx.cpu(1)):  # every device holds the same, updated weights
-            np.testing.assert_allclose(parameter.data(context).asnumpy(), one[name.split("_", 1)[1]],
-                                       rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(
+                parameter.data(context).asnumpy(), one[name.split("_", 1)[1]], rtol=1e-5, atol=1e-6
+            )

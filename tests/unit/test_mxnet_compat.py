@@ -19,8 +19,14 @@ from helpers import REPO
 
 PACKAGE = REPO / "code" / "headlines"
 # What the package may do with MXNet's and GluonNLP's private names only in mxnet_compat.py.
-PRIVATE_USES = [r"\._sync_copyfrom\b", r"\._barrier\b", r"\.__class__\s*=[^=]", r"\._read_model_params\b",
-                r"\._token_to_idx\b", r"\._subword_function\b"]
+PRIVATE_USES = [
+    r"\._sync_copyfrom\b",
+    r"\._barrier\b",
+    r"\.__class__\s*=[^=]",
+    r"\._read_model_params\b",
+    r"\._token_to_idx\b",
+    r"\._subword_function\b",
+]
 
 
 def test_the_versions_are_the_ones_the_images_pin():
@@ -63,8 +69,9 @@ def test_an_abandoned_kvstore_skips_mxkvstorefree(monkeypatch):
 
 def _fasttext_binary(tmp_path):
     dictionary = Dictionary(["cats", "dogs", "sleep"], [5, 4, 3], 12, (3, 4, 5), 101)
-    hp = EmbeddingHyperparameters.from_strings({"vector_dim": "4", "subwords": "true", "min_char": "3",
-                                                "max_char": "5", "buckets": "101"})
+    hp = EmbeddingHyperparameters.from_strings(
+        {"vector_dim": "4", "subwords": "true", "min_char": "3", "max_char": "5", "buckets": "101"}
+    )
     inputs = np.arange(dictionary.input_rows * 4, dtype=np.float32).reshape(-1, 4)
     path = tmp_path / "vectors.bin"
     write_fasttext_binary(path, dictionary, hp, inputs, np.zeros((len(dictionary), 4), np.float32))
@@ -95,6 +102,9 @@ def test_a_loaded_fasttext_models_vocabulary_and_subwords_are_fasttexts_rows(tmp
 def test_no_other_module_uses_a_private_mxnet_or_gluonnlp_name(pattern):
     compat = (PACKAGE / "mxnet_compat.py").read_text(encoding="utf-8")
     assert re.search(pattern, compat)  # the pattern finds the use it guards
-    found = [str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py")
-             if path.name != "mxnet_compat.py" and re.search(pattern, path.read_text(encoding="utf-8"))]
+    found = [
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if path.name != "mxnet_compat.py" and re.search(pattern, path.read_text(encoding="utf-8"))
+    ]
     assert found == []

@@ -26,6 +26,7 @@ PUSHED_DIGEST = "sha256:" + "d" * 64
 
 # --- the image table ----------------------------------------------------------------------------------------
 
+
 def test_image_table_matches_the_build_targets_and_the_serverless_cap(monkeypatch):
     build_script = (REPO / "scripts" / "build-images.sh").read_text()
     for image in images.IMAGES.values():
@@ -42,19 +43,30 @@ def test_image_table_matches_the_build_targets_and_the_serverless_cap(monkeypatc
 def test_image_table_prints_for_shell_scripts(monkeypatch, capsys):
     monkeypatch.delenv("IMAGE_PREFIX", raising=False)
     assert images.main(["train-cpu"]) == 0
-    assert capsys.readouterr().out.split("\t") == ["train-cpu", "headlines-train:cpu", "headlines-train", "cpu",
-                                                   "containers/train/Dockerfile", "VARIANT=cpu", "1200000000\n"]
+    assert capsys.readouterr().out.split("\t") == [
+        "train-cpu",
+        "headlines-train:cpu",
+        "headlines-train",
+        "cpu",
+        "containers/train/Dockerfile",
+        "VARIANT=cpu",
+        "1200000000\n",
+    ]
     assert images.main(["nope"]) == 2 and "unknown image nope" in capsys.readouterr().err
 
 
 # --- what is pushed -------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("families,variant,keys", [
-    (["train", "serve"], "gpu", ["train-gpu", "serve"]),
-    (["train", "serve"], "both", ["train-gpu", "train-cpu", "serve"]),
-    (["train"], "cpu", ["train-cpu"]),
-    (["serve"], "both", ["serve"]),
-])
+
+@pytest.mark.parametrize(
+    "families,variant,keys",
+    [
+        (["train", "serve"], "gpu", ["train-gpu", "serve"]),
+        (["train", "serve"], "both", ["train-gpu", "train-cpu", "serve"]),
+        (["train"], "cpu", ["train-cpu"]),
+        (["serve"], "both", ["serve"]),
+    ],
+)
 def test_selected_images(families, variant, keys):
     assert [image.key for image in push.selected_images(families, variant)] == keys
 
@@ -67,8 +79,9 @@ def test_tags_are_the_commit_and_the_version_per_accelerator():
 
 
 def _git(cwd, *args):
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd, check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd, check=True, capture_output=True
+    )
 
 
 def test_source_state_refuses_a_dirty_tree_and_reads_an_exact_tag(tmp_path, monkeypatch):
@@ -90,11 +103,18 @@ def test_source_state_refuses_a_dirty_tree_and_reads_an_exact_tag(tmp_path, monk
 
 # --- account and region ---------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def aws_env(tmp_path, monkeypatch):
     """Credentials for moto's in-process mock and no developer profile."""
-    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ECR",
-                 "AWS_ENDPOINT_URL_STS"):
+    for name in (
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_ECR",
+        "AWS_ENDPOINT_URL_STS",
+    ):
         monkeypatch.delenv(name, raising=False)
     config = tmp_path / "aws-config"
     config.write_text("[profile other]\nregion = eu-central-1\n")
@@ -150,6 +170,7 @@ def test_login_password_prints_the_decoded_password_alone(mock_ecr, capsys):
 
 # --- repository settings against moto's ECR -------------------------------------------------------------------
 
+
 def _pusher(calls, api=None, host=REGISTRY):
     import boto3
 
@@ -178,8 +199,7 @@ def test_an_existing_repository_is_corrected_and_then_left_alone(mock_ecr, capsy
     pusher = _pusher(calls)
     pusher.ecr.create_repository(repositoryName="headlines-train", imageTagMutability="MUTABLE")
     pusher.ensure_repository("headlines-train", 30, None)
-    assert calls.changes == ["ecr.PutImageScanningConfiguration", "ecr.PutImageTagMutability",
-                             "ecr.PutLifecyclePolicy"]
+    assert calls.changes == ["ecr.PutImageScanningConfiguration", "ecr.PutImageTagMutability", "ecr.PutLifecyclePolicy"]
     [repository] = pusher.ecr.describe_repositories()["repositories"]
     assert repository["imageScanningConfiguration"] == {"scanOnPush": True}
     assert repository["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
@@ -196,15 +216,21 @@ def test_a_dry_run_makes_only_read_calls_and_lists_the_rest(mock_ecr, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0] == 'call ecr.DescribeRepositories(repositoryNames=["headlines-serve"])'
     assert [line.split("(")[0] for line in out[1:]] == [
-        "would call ecr.CreateRepository", "would call ecr.PutLifecyclePolicy", "would call ecr.SetRepositoryPolicy"]
+        "would call ecr.CreateRepository",
+        "would call ecr.PutLifecyclePolicy",
+        "would call ecr.SetRepositoryPolicy",
+    ]
 
 
 def test_calls_hide_secrets():
-    assert push._arguments(("AWS",), {"password": "secret", "auth_config": {"password": "secret"}, "n": 1}) == \
-        '"AWS", password=(hidden), auth_config=(hidden), n=1'
+    assert (
+        push._arguments(("AWS",), {"password": "secret", "auth_config": {"password": "secret"}, "n": 1})
+        == '"AWS", password=(hidden), auth_config=(hidden), n=1'
+    )
 
 
 # --- the push, with a Docker stand-in and moto's ECR ----------------------------------------------------------
+
 
 class FakeDocker:
     """The Docker SDK calls the pusher makes: recorded; a push streams the registry's digest."""
@@ -235,12 +261,21 @@ def _local(key="serve", image_id=LOCAL_ID):
 
 def _hold(ecr, repository, tag, config, media_type=push.DOCKER_V2_MANIFEST):
     """ECR holding `config` (an image Id) under repository:tag, as a push would leave it."""
-    manifest = {"schemaVersion": 2, "mediaType": media_type,
-                "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 9, "digest": config},
-                "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 9,
-                            "digest": "sha256:" + "e" * 64}]}
-    return ecr.put_image(repositoryName=repository, imageTag=tag, imageManifest=json.dumps(manifest),
-                         imageManifestMediaType=media_type)["image"]["imageId"]["imageDigest"]
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": media_type,
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 9, "digest": config},
+        "layers": [
+            {
+                "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                "size": 9,
+                "digest": "sha256:" + "e" * 64,
+            }
+        ],
+    }
+    return ecr.put_image(
+        repositoryName=repository, imageTag=tag, imageManifest=json.dumps(manifest), imageManifestMediaType=media_type
+    )["image"]["imageId"]["imageDigest"]
 
 
 @pytest.fixture
@@ -261,7 +296,8 @@ def test_push_logs_in_with_the_decoded_token_pushes_every_tag_and_reports_the_ca
     assert api.log[0] == ("login", "AWS", f"{ACCOUNT}-auth-token", "127.0.0.1:5000")
     assert [entry for entry in api.log if entry[0] == "push"] == [
         ("push", "127.0.0.1:5000/headlines-serve:abc-cpu", f"{ACCOUNT}-auth-token"),
-        ("push", "127.0.0.1:5000/headlines-serve:v1-cpu", f"{ACCOUNT}-auth-token")]
+        ("push", "127.0.0.1:5000/headlines-serve:v1-cpu", f"{ACCOUNT}-auth-token"),
+    ]
     assert ("untag", "127.0.0.1:5000/headlines-serve:v1-cpu") in api.log
     assert record["uri"] == f"{REGISTRY}/headlines-serve@{PUSHED_DIGEST}" and record["pushed"]
     assert record["tag_uris"] == [f"{REGISTRY}/headlines-serve:abc-cpu", f"{REGISTRY}/headlines-serve:v1-cpu"]
@@ -281,8 +317,10 @@ def test_tags_ecr_holds_for_the_same_image_are_not_pushed_again(serve_repository
 def test_a_different_image_under_an_existing_tag_is_refused(serve_repository):
     pusher, api = serve_repository
     _hold(pusher.ecr, "headlines-serve", "abc-cpu", OTHER_ID)
-    with pytest.raises(push.PushError, match=f"headlines-serve:abc-cpu already holds a different image .*"
-                                             f"{OTHER_ID}.*{LOCAL_ID}.*immutable"):
+    with pytest.raises(
+        push.PushError,
+        match=f"headlines-serve:abc-cpu already holds a different image .*{OTHER_ID}.*{LOCAL_ID}.*immutable",
+    ):
         pusher.push(_local(), ["abc-cpu"], [])
     assert api.log == []
 
@@ -306,9 +344,14 @@ def test_cache_tags_move_and_are_not_reported(serve_repository):
     _hold(pusher.ecr, "headlines-serve", "cache-serve", LOCAL_ID)
     _hold(pusher.ecr, "headlines-serve", "cache-serve-build-env", OTHER_ID)
     stage_id = "sha256:" + "3" * 64
-    record = pusher.push(_local(), ["abc-cpu"], [("headlines-serve:cpu", LOCAL_ID, "cache-serve"),
-                                                 ("headlines-serve:cpu-build-env", stage_id,
-                                                  "cache-serve-build-env")])
+    record = pusher.push(
+        _local(),
+        ["abc-cpu"],
+        [
+            ("headlines-serve:cpu", LOCAL_ID, "cache-serve"),
+            ("headlines-serve:cpu-build-env", stage_id, "cache-serve-build-env"),
+        ],
+    )
     pushed = [entry[1] for entry in api.log if entry[0] == "push"]
     assert pushed == [f"{REGISTRY}/headlines-serve:cache-serve-build-env"]
     assert record["tags"] == ["abc-cpu"] and not record["pushed"]
@@ -316,21 +359,32 @@ def test_cache_tags_move_and_are_not_reported(serve_repository):
 
 # --- the push stream and the failures -------------------------------------------------------------------------
 
+
 def test_the_digest_comes_from_the_push_stream():
-    lines = [{"status": "Preparing", "id": "x"}, {"status": "t: digest: sha256:a size: 1"},
-             {"progressDetail": {}, "aux": {"Tag": "t", "Digest": "sha256:a", "Size": 1}}]
+    lines = [
+        {"status": "Preparing", "id": "x"},
+        {"status": "t: digest: sha256:a size: 1"},
+        {"progressDetail": {}, "aux": {"Tag": "t", "Digest": "sha256:a", "Size": 1}},
+    ]
     assert push.pushed_digest(lines, "r:t") == "sha256:a"
     with pytest.raises(push.PushError, match="ended without a digest"):
         push.pushed_digest([{"status": "Preparing"}], "r:t")
 
 
-@pytest.mark.parametrize("message,sentence", [
-    ("Get http://127.0.0.1:1/v2/: dial tcp 127.0.0.1:1: connect: connection refused",
-     "registry unreachable while pushing r:t: Get"),
-    ("denied: User: arn:aws:iam::1:user/x is not authorized to perform: ecr:InitiateLayerUpload",
-     "access denied by the registry while pushing r:t: denied"),
-    ("tag invalid: The image tag 't' already exists", "pushing r:t failed: tag invalid"),
-])
+@pytest.mark.parametrize(
+    "message,sentence",
+    [
+        (
+            "Get http://127.0.0.1:1/v2/: dial tcp 127.0.0.1:1: connect: connection refused",
+            "registry unreachable while pushing r:t: Get",
+        ),
+        (
+            "denied: User: arn:aws:iam::1:user/x is not authorized to perform: ecr:InitiateLayerUpload",
+            "access denied by the registry while pushing r:t: denied",
+        ),
+        ("tag invalid: The image tag 't' already exists", "pushing r:t failed: tag invalid"),
+    ],
+)
 def test_push_stream_errors_become_one_sentence(message, sentence):
     with pytest.raises(push.PushError) as caught:
         push.pushed_digest([{"status": "Preparing"}, {"errorDetail": {"message": message}, "error": message}], "r:t")
@@ -339,37 +393,78 @@ def test_push_stream_errors_become_one_sentence(message, sentence):
 
 def _client_error(code, message, operation, status=400):
     return botocore.exceptions.ClientError(
-        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}, operation)
+        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}, operation
+    )
 
 
-@pytest.mark.parametrize("error,call,sentence", [
-    (push.PushError("as it is"), None, "as it is"),
-    (botocore.exceptions.NoCredentialsError(), "sts.GetCallerIdentity", "no AWS credentials found"),
-    (botocore.exceptions.ProfileNotFound(profile="x"), None, "no AWS profile 'x'"),
-    (botocore.exceptions.EndpointConnectionError(endpoint_url="http://127.0.0.1:1"), "ecr.DescribeRepositories",
-     "cannot reach the AWS endpoint http://127.0.0.1:1"),
-    (_client_error("AccessDeniedException", "User: u is not authorized", "CreateRepository", 400),
-     "ecr.CreateRepository", "access denied: these credentials may not call ecr:CreateRepository"),
-    (_client_error("403", "<?xml version='1.0'?><ErrorResponse><Errors><Error><Code>AccessDenied</Code><Message>"
-                   "User: u is not authorized</Message></Error></Errors></ErrorResponse>", "CreateRepository", 403),
-     "ecr.CreateRepository", "access denied: these credentials may not call ecr:CreateRepository; allow it in "
-                             "their IAM policy (User: u is not authorized)"),
-    (_client_error("InvalidParameterException", "Invalid repository policy provided", "SetRepositoryPolicy"),
-     "ecr.SetRepositoryPolicy", "the repository policy was refused (InvalidParameterException: Invalid repository"),
-    (_client_error("AccessDeniedException", "not authorized", "SetRepositoryPolicy", 400),
-     "ecr.SetRepositoryPolicy", "the repository policy was refused (AccessDeniedException"),
-    (_client_error("UnrecognizedClientException", "bad token", "DescribeRepositories"), "ecr.DescribeRepositories",
-     "AWS did not accept these credentials (UnrecognizedClientException on ecr:DescribeRepositories)"),
-    (_client_error("ThrottlingException", "slow down", "BatchGetImage"), "ecr.BatchGetImage",
-     "ecr:BatchGetImage failed: ThrottlingException: slow down"),
-    (docker.errors.APIError("500", explanation="Get http://h/v2/: dial tcp h: connect: connection refused"),
-     "docker.login", "registry unreachable while logging in to the registry with the ECR token"),
-    (docker.errors.APIError("401", explanation="login attempt to http://h/v2/ failed with status: 401 Unauthorized"),
-     "docker.login", "access denied by the registry while logging in"),
-    (docker.errors.ImageNotFound("No such image: x"), "docker.tag", "docker.tag failed: No such image: x"),
-    (requests.exceptions.ConnectionError("reset"), "docker.push", "the Docker engine stopped answering during "
-                                                                  "docker.push"),
-])
+@pytest.mark.parametrize(
+    "error,call,sentence",
+    [
+        (push.PushError("as it is"), None, "as it is"),
+        (botocore.exceptions.NoCredentialsError(), "sts.GetCallerIdentity", "no AWS credentials found"),
+        (botocore.exceptions.ProfileNotFound(profile="x"), None, "no AWS profile 'x'"),
+        (
+            botocore.exceptions.EndpointConnectionError(endpoint_url="http://127.0.0.1:1"),
+            "ecr.DescribeRepositories",
+            "cannot reach the AWS endpoint http://127.0.0.1:1",
+        ),
+        (
+            _client_error("AccessDeniedException", "User: u is not authorized", "CreateRepository", 400),
+            "ecr.CreateRepository",
+            "access denied: these credentials may not call ecr:CreateRepository",
+        ),
+        (
+            _client_error(
+                "403",
+                "<?xml version='1.0'?><ErrorResponse><Errors><Error><Code>AccessDenied</Code><Message>"
+                "User: u is not authorized</Message></Error></Errors></ErrorResponse>",
+                "CreateRepository",
+                403,
+            ),
+            "ecr.CreateRepository",
+            "access denied: these credentials may not call ecr:CreateRepository; allow it in "
+            "their IAM policy (User: u is not authorized)",
+        ),
+        (
+            _client_error("InvalidParameterException", "Invalid repository policy provided", "SetRepositoryPolicy"),
+            "ecr.SetRepositoryPolicy",
+            "the repository policy was refused (InvalidParameterException: Invalid repository",
+        ),
+        (
+            _client_error("AccessDeniedException", "not authorized", "SetRepositoryPolicy", 400),
+            "ecr.SetRepositoryPolicy",
+            "the repository policy was refused (AccessDeniedException",
+        ),
+        (
+            _client_error("UnrecognizedClientException", "bad token", "DescribeRepositories"),
+            "ecr.DescribeRepositories",
+            "AWS did not accept these credentials (UnrecognizedClientException on ecr:DescribeRepositories)",
+        ),
+        (
+            _client_error("ThrottlingException", "slow down", "BatchGetImage"),
+            "ecr.BatchGetImage",
+            "ecr:BatchGetImage failed: ThrottlingException: slow down",
+        ),
+        (
+            docker.errors.APIError("500", explanation="Get http://h/v2/: dial tcp h: connect: connection refused"),
+            "docker.login",
+            "registry unreachable while logging in to the registry with the ECR token",
+        ),
+        (
+            docker.errors.APIError(
+                "401", explanation="login attempt to http://h/v2/ failed with status: 401 Unauthorized"
+            ),
+            "docker.login",
+            "access denied by the registry while logging in",
+        ),
+        (docker.errors.ImageNotFound("No such image: x"), "docker.tag", "docker.tag failed: No such image: x"),
+        (
+            requests.exceptions.ConnectionError("reset"),
+            "docker.push",
+            "the Docker engine stopped answering during docker.push",
+        ),
+    ],
+)
 def test_failures_are_one_sentence(error, call, sentence):
     assert push.explain(error, call).startswith(sentence)
 
@@ -378,20 +473,25 @@ def test_no_docker_engine_is_one_sentence(monkeypatch, tmp_path):
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nobody.sock")
     with pytest.raises(docker.errors.DockerException) as caught:
         push.docker_api()
-    assert push.explain(caught.value, None) == (f"no Docker engine answers at unix://{tmp_path}/nobody.sock: start "
-                                                "Docker (scripts/ensure-docker.sh) or fix DOCKER_HOST")
+    assert push.explain(caught.value, None) == (
+        f"no Docker engine answers at unix://{tmp_path}/nobody.sock: start "
+        "Docker (scripts/ensure-docker.sh) or fix DOCKER_HOST"
+    )
 
 
 def test_an_unexpected_error_is_not_dressed_up():
     assert push.explain(KeyError("x"), None) is None
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["--pull-account", "12345"], "not a 12-digit AWS account ID"),
-    (["--images", "train,predict"], "comma-separated list of train, serve"),
-    (["--keep", "0"], "not a positive integer"),
-    (["--train-variant", "tpu"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--pull-account", "12345"], "not a 12-digit AWS account ID"),
+        (["--images", "train,predict"], "comma-separated list of train, serve"),
+        (["--keep", "0"], "not a positive integer"),
+        (["--train-variant", "tpu"], "invalid choice"),
+    ],
+)
 def test_bad_arguments_exit_2(argv, message, capsys):
     with pytest.raises(SystemExit) as caught:
         push.parser().parse_args(argv)
@@ -407,5 +507,6 @@ def test_main_prints_one_sentence_and_exits_1(monkeypatch, capsys):
 def test_the_output_file_is_replaced_whole(tmp_path):
     target = tmp_path / "build" / "images.json"
     push.write_output(target, {"schema": 1})
-    assert json.loads(target.read_text()) == {"schema": 1} and [p.name for p in target.parent.iterdir()] == \
-        ["images.json"]
+    assert json.loads(target.read_text()) == {"schema": 1} and [p.name for p in target.parent.iterdir()] == [
+        "images.json"
+    ]

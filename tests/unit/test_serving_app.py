@@ -4,7 +4,8 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from headlines.artifacts import HeadlineModel
 from headlines.environment import ServingEnvironment
@@ -12,8 +13,12 @@ from headlines.serving.app import create_app
 from headlines.serving.predictor import Predictor
 from helpers import data_set, train_small_model
 
-HEADLINES = ["Fed raises interest rates again", "Kim Kardashian, Kanye West wedding photos",
-             "Ebola outbreak spreads in West Africa", "Apple unveils new iPhone and smartwatch"]
+HEADLINES = [
+    "Fed raises interest rates again",
+    "Kim Kardashian, Kanye West wedding photos",
+    "Ebola outbreak spreads in West Africa",
+    "Apple unveils new iPhone and smartwatch",
+]
 
 
 @pytest.fixture(scope="module")
@@ -73,12 +78,13 @@ def test_json_predictions_equal_the_in_process_model_in_request_order(client, mo
         best = model.labels[int(np.argmax(row))]
         assert prediction["label"] == best and prediction["label_name"] == model.label_names[best]
         assert prediction["probability"] == pytest.approx(float(row.max()), abs=1e-6)
-        assert list(prediction["probabilities"].values()) == sorted(prediction["probabilities"].values(),
-                                                                    reverse=True)
+        assert list(prediction["probabilities"].values()) == sorted(prediction["probabilities"].values(), reverse=True)
 
 
-@pytest.mark.parametrize("body", [HEADLINES, {"instances": [{"headline": h} for h in HEADLINES]},
-                                  {"instances": [{"text": h} for h in HEADLINES]}])
+@pytest.mark.parametrize(
+    "body",
+    [HEADLINES, {"instances": [{"headline": h} for h in HEADLINES]}, {"instances": [{"text": h} for h in HEADLINES]}],
+)
 def test_json_accepts_a_bare_list_and_objects(client, body):
     assert _labels(_post(client, body)) == _labels(_post(client, {"instances": HEADLINES}))
 
@@ -88,15 +94,20 @@ def test_json_accepts_one_string(client):
     assert len(response.get_json()["predictions"]) == 1
 
 
-@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "Application/JSON",
-                                          "application/json;charset=UTF-8"])
+@pytest.mark.parametrize(
+    "content_type", ["application/json; charset=utf-8", "Application/JSON", "application/json;charset=UTF-8"]
+)
 def test_content_type_parameters_and_case_are_accepted(client, content_type):
     assert _post(client, HEADLINES, content_type=content_type).status_code == 200
 
 
 def test_jsonlines_requests_and_responses(client):
-    body = "\r\n".join([json.dumps(HEADLINES[0]), json.dumps({"headline": HEADLINES[1]}),
-                        json.dumps({"text": HEADLINES[2]})]) + "\n"
+    body = (
+        "\r\n".join(
+            [json.dumps(HEADLINES[0]), json.dumps({"headline": HEADLINES[1]}), json.dumps({"text": HEADLINES[2]})]
+        )
+        + "\n"
+    )
     response = _post(client, body, "application/jsonlines", accept="application/jsonlines")
     assert response.status_code == 200 and response.mimetype == "application/jsonlines"
     lines = response.data.decode().splitlines()
@@ -116,8 +127,9 @@ def test_csv_takes_the_first_column_with_rfc4180_quoting(client):
     assert response.status_code == 200 and response.mimetype == "text/csv"
     rows = response.data.decode().splitlines()
     assert len(rows) == 3
-    expected = _post(client, ["Fed raises interest rates, again", 'He said "wow"\nover two lines',
-                              "plain headline"]).get_json()["predictions"]
+    expected = _post(
+        client, ["Fed raises interest rates, again", 'He said "wow"\nover two lines', "plain headline"]
+    ).get_json()["predictions"]
     for row, prediction in zip(rows, expected):
         label, probability = row.split(",")
         assert label == prediction["label"] and float(probability) == pytest.approx(prediction["probability"])
@@ -135,8 +147,9 @@ def test_other_charsets_are_decoded(client):
     _assert_error(_post(client, b"x", "text/plain; charset=klingon"), 415, "klingon")
 
 
-@pytest.mark.parametrize("query,body,expected", [("?top_k=2", HEADLINES, 2), ("", {"instances": HEADLINES,
-                                                                                   "top_k": 3}, 3)])
+@pytest.mark.parametrize(
+    "query,body,expected", [("?top_k=2", HEADLINES, 2), ("", {"instances": HEADLINES, "top_k": 3}, 3)]
+)
 def test_top_k_from_the_query_or_the_body(client, query, body, expected):
     predictions = _post(client, body, query=query).get_json()["predictions"]
     assert all(len(p["probabilities"]) == expected for p in predictions)
@@ -145,22 +158,31 @@ def test_top_k_from_the_query_or_the_body(client, query, body, expected):
     assert [row.split(",")[0] for row in csv_rows] == [p["label"] for p in predictions]
 
 
-@pytest.mark.parametrize("query,body,fragment", [
-    ("?top_k=abc", HEADLINES, "top_k must be a positive integer"),
-    ("?top_k=0", HEADLINES, "top_k must be a positive integer"),
-    ("", {"instances": HEADLINES, "top_k": True}, "top_k\" must be a positive integer"),
-    ("", {"instances": HEADLINES, "top_k": 1.5}, "must be a positive integer"),
-    ("?top_k=9", HEADLINES, "only 4 labels"),
-    ("?top_k=1", {"instances": HEADLINES, "top_k": 1}, "give it once"),
-])
+@pytest.mark.parametrize(
+    "query,body,fragment",
+    [
+        ("?top_k=abc", HEADLINES, "top_k must be a positive integer"),
+        ("?top_k=0", HEADLINES, "top_k must be a positive integer"),
+        ("", {"instances": HEADLINES, "top_k": True}, 'top_k" must be a positive integer'),
+        ("", {"instances": HEADLINES, "top_k": 1.5}, "must be a positive integer"),
+        ("?top_k=9", HEADLINES, "only 4 labels"),
+        ("?top_k=1", {"instances": HEADLINES, "top_k": 1}, "give it once"),
+    ],
+)
 def test_bad_top_k_is_a_400(client, query, body, fragment):
     _assert_error(_post(client, body, query=query), 400, fragment)
 
 
-@pytest.mark.parametrize("accept,mimetype", [("*/*", "application/json"), ("text/*", "text/csv"),
-                                             ("application/x-jsonlines", "application/x-jsonlines"),
-                                             ("text/csv;q=0.5, application/jsonlines", "application/jsonlines"),
-                                             ("application/json; charset=utf-8", "application/json")])
+@pytest.mark.parametrize(
+    "accept,mimetype",
+    [
+        ("*/*", "application/json"),
+        ("text/*", "text/csv"),
+        ("application/x-jsonlines", "application/x-jsonlines"),
+        ("text/csv;q=0.5, application/jsonlines", "application/jsonlines"),
+        ("application/json; charset=utf-8", "application/json"),
+    ],
+)
 def test_accept_negotiation(client, accept, mimetype):
     response = _post(client, HEADLINES, accept=accept)
     assert response.status_code == 200 and response.mimetype == mimetype
@@ -175,27 +197,30 @@ def test_unsupported_content_type_is_a_415(client, content_type):
     _assert_error(_post(client, HEADLINES, content_type=content_type), 415, "is not supported")
 
 
-@pytest.mark.parametrize("body,content_type,fragment", [
-    ("", "application/json", "The body is empty"),
-    ("  \n", "text/plain", "The body is empty"),
-    ("[]", "application/json", "no headlines"),
-    ('{"instances": []}', "application/json", "no headlines"),
-    ('{"instances": ["a"], "topk": 2}', "application/json", "topk"),
-    ('{"headlines": ["a"]}', "application/json", '{"instances": [...]}'),
-    ("[1, 2]", "application/json", "Instance 0 is a number"),
-    ('["ok", null]', "application/json", "Instance 1 is null"),
-    ('["ok", {"title": "x"}]', "application/json", "Instance 1 is an object without"),
-    ('["ok", "  "]', "application/json", "Instance 1 is empty"),
-    ("42", "application/json", "is a number"),
-    ("{not json", "application/json", "not valid JSON"),
-    ('"a"\n{bad\n', "application/jsonlines", "Line 2 is not valid JSON"),
-    ('"a"\n\n"b"\n', "application/jsonlines", "Line 2 is not valid JSON"),
-    ('"a"\n[1]\n', "application/jsonlines", "Line 2 is a list"),
-    ("first\n\nthird\n", "text/plain", "Line 2 is empty"),
-    ('ok\n"unterminated\n', "text/csv", "CSV body is malformed"),
-    ("ok\n\nmore\n", "text/csv", "CSV row 2 is empty"),
-    (b"\xff\xfe", "application/json", "not valid utf-8"),
-])
+@pytest.mark.parametrize(
+    "body,content_type,fragment",
+    [
+        ("", "application/json", "The body is empty"),
+        ("  \n", "text/plain", "The body is empty"),
+        ("[]", "application/json", "no headlines"),
+        ('{"instances": []}', "application/json", "no headlines"),
+        ('{"instances": ["a"], "topk": 2}', "application/json", "topk"),
+        ('{"headlines": ["a"]}', "application/json", '{"instances": [...]}'),
+        ("[1, 2]", "application/json", "Instance 0 is a number"),
+        ('["ok", null]', "application/json", "Instance 1 is null"),
+        ('["ok", {"title": "x"}]', "application/json", "Instance 1 is an object without"),
+        ('["ok", "  "]', "application/json", "Instance 1 is empty"),
+        ("42", "application/json", "is a number"),
+        ("{not json", "application/json", "not valid JSON"),
+        ('"a"\n{bad\n', "application/jsonlines", "Line 2 is not valid JSON"),
+        ('"a"\n\n"b"\n', "application/jsonlines", "Line 2 is not valid JSON"),
+        ('"a"\n[1]\n', "application/jsonlines", "Line 2 is a list"),
+        ("first\n\nthird\n", "text/plain", "Line 2 is empty"),
+        ('ok\n"unterminated\n', "text/csv", "CSV body is malformed"),
+        ("ok\n\nmore\n", "text/csv", "CSV row 2 is empty"),
+        (b"\xff\xfe", "application/json", "not valid utf-8"),
+    ],
+)
 def test_malformed_bodies_are_a_400_with_a_reason(client, body, content_type, fragment):
     _assert_error(_post(client, body, content_type=content_type), 400, fragment)
 
@@ -209,10 +234,14 @@ def test_payload_over_the_limit_is_a_413(model):
 
 
 def test_execution_parameters(model):
-    client = _client(model, SAGEMAKER_BATCH="true", SAGEMAKER_MAX_PAYLOAD_IN_MB="20",
-                     SAGEMAKER_BATCH_STRATEGY="single_record")
+    client = _client(
+        model, SAGEMAKER_BATCH="true", SAGEMAKER_MAX_PAYLOAD_IN_MB="20", SAGEMAKER_BATCH_STRATEGY="single_record"
+    )
     assert client.get("/execution-parameters").get_json() == {
-        "MaxConcurrentTransforms": 2, "BatchStrategy": "SINGLE_RECORD", "MaxPayloadInMB": 20}
+        "MaxConcurrentTransforms": 2,
+        "BatchStrategy": "SINGLE_RECORD",
+        "MaxPayloadInMB": 20,
+    }
 
 
 def test_unknown_paths_and_methods_answer_json(client):
@@ -230,8 +259,9 @@ def test_an_internal_error_is_a_500_and_the_app_keeps_serving(model, monkeypatch
 
 
 def test_without_a_model_ping_and_invocations_are_503_with_the_reason():
-    client = create_app(ServingEnvironment.from_environ({}, cpu_count=1), None,
-                        "The model folder /opt/ml/model is incomplete").test_client()
+    client = create_app(
+        ServingEnvironment.from_environ({}, cpu_count=1), None, "The model folder /opt/ml/model is incomplete"
+    ).test_client()
     _assert_error(client.get("/ping"), 503, "incomplete")
     _assert_error(_post(client, HEADLINES), 503, "incomplete")
 
@@ -250,17 +280,34 @@ def test_a_request_is_one_forward_pass_and_big_ones_go_in_batches(model, monkeyp
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=st.one_of(st.binary(max_size=300), st.text(max_size=200).map(str.encode),
-                      st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-                                   lambda inner: st.lists(inner, max_size=4)
-                                   | st.dictionaries(st.sampled_from(["instances", "top_k", "headline", "text", "x"]),
-                                                     inner, max_size=3),
-                                   max_leaves=8).map(lambda v: json.dumps(v).encode())),
-       content_type=st.sampled_from(["application/json", "application/jsonlines", "text/csv", "text/plain",
-                                     "text/csv; charset=latin-1", "application/json; charset=utf-16", "image/png",
-                                     "text/plain; charset=nope"]),
-       accept=st.sampled_from([None, "*/*", "text/csv", "application/jsonlines", "image/png", "text/*;q=0"]),
-       query=st.sampled_from(["", "?top_k=1", "?top_k=-1", "?top_k=99", "?top_k=%ff", "?x=1&top_k="]))
+@given(
+    body=st.one_of(
+        st.binary(max_size=300),
+        st.text(max_size=200).map(str.encode),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+            lambda inner: (
+                st.lists(inner, max_size=4)
+                | st.dictionaries(st.sampled_from(["instances", "top_k", "headline", "text", "x"]), inner, max_size=3)
+            ),
+            max_leaves=8,
+        ).map(lambda v: json.dumps(v).encode()),
+    ),
+    content_type=st.sampled_from(
+        [
+            "application/json",
+            "application/jsonlines",
+            "text/csv",
+            "text/plain",
+            "text/csv; charset=latin-1",
+            "application/json; charset=utf-16",
+            "image/png",
+            "text/plain; charset=nope",
+        ]
+    ),
+    accept=st.sampled_from([None, "*/*", "text/csv", "application/jsonlines", "image/png", "text/*;q=0"]),
+    query=st.sampled_from(["", "?top_k=1", "?top_k=-1", "?top_k=99", "?top_k=%ff", "?x=1&top_k="]),
+)
 def test_no_body_or_header_makes_a_5xx(client, body, content_type, accept, query):
     response = _post(client, body, content_type, accept=accept, query=query)
     assert response.status_code in (200, 400, 406, 415), (response.status_code, response.data)

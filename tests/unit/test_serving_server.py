@@ -21,8 +21,14 @@ from helpers import data_set, train_small_model
 
 
 def test_gunicorn_options_follow_the_settings():
-    settings = ServingEnvironment.from_environ({"SAGEMAKER_BIND_TO_PORT": "9001", "SAGEMAKER_MODEL_SERVER_WORKERS": "3",
-                                                "SAGEMAKER_MODEL_SERVER_TIMEOUT": "90"}, cpu_count=2)
+    settings = ServingEnvironment.from_environ(
+        {
+            "SAGEMAKER_BIND_TO_PORT": "9001",
+            "SAGEMAKER_MODEL_SERVER_WORKERS": "3",
+            "SAGEMAKER_MODEL_SERVER_TIMEOUT": "90",
+        },
+        cpu_count=2,
+    )
     options = server.gunicorn_options(settings, euid=1000)
     assert options["bind"] == "0.0.0.0:9001" and options["workers"] == 3 and options["timeout"] == 90
     assert not options["preload_app"]  # every worker loads its own model
@@ -46,11 +52,17 @@ def _free_port():
 class LocalServer:
     def __init__(self, base_dir, **environ):
         self.port = _free_port()
-        env = dict(os.environ, SAGEMAKER_BASE_DIR=str(base_dir), SAGEMAKER_BIND_TO_PORT=str(self.port),
-                   SAGEMAKER_MODEL_SERVER_WORKERS="2", **environ)
+        env = dict(
+            os.environ,
+            SAGEMAKER_BASE_DIR=str(base_dir),
+            SAGEMAKER_BIND_TO_PORT=str(self.port),
+            SAGEMAKER_MODEL_SERVER_WORKERS="2",
+            **environ,
+        )
         serve = pathlib.Path(sys.executable).parent / "serve"
-        self.process = subprocess.Popen([str(serve), "serve"], env=env, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True)
+        self.process = subprocess.Popen(
+            [str(serve), "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
 
     def url(self, path):
         return f"http://127.0.0.1:{self.port}{path}"
@@ -84,8 +96,13 @@ def test_sigterm_drains_the_request_in_flight_then_exits(model_base):
         local.wait_for(200)
         body = "\n".join(data_set().headlines(20000)).encode()
         answer = {}
-        request = threading.Thread(target=lambda: answer.update(response=requests.post(
-            local.url("/invocations"), data=body, headers={"Content-Type": "text/plain"}, timeout=60)))
+        request = threading.Thread(
+            target=lambda: answer.update(
+                response=requests.post(
+                    local.url("/invocations"), data=body, headers={"Content-Type": "text/plain"}, timeout=60
+                )
+            )
+        )
         request.start()
         time.sleep(0.3)
         started = time.monotonic()

@@ -1,8 +1,16 @@
 import numpy as np
 import pytest
 
-from headlines.text import (PADDING_TOKEN, UNKNOWN_TOKEN, TextEncoder, Tokenizer, build_vocabulary,
-                            char_ngram_buckets, fnv1a_32, word_ngram_buckets)
+from headlines.text import (
+    PADDING_TOKEN,
+    UNKNOWN_TOKEN,
+    TextEncoder,
+    Tokenizer,
+    build_vocabulary,
+    char_ngram_buckets,
+    fnv1a_32,
+    word_ngram_buckets,
+)
 
 
 def test_tokenizer_lowercases_and_splits_punctuation():

@@ -10,9 +10,10 @@ import time
 import pytest
 
 from headlines.artifacts import HeadlineModel
-from headlines.model_folder import MODEL_FILES
 from headlines.cli.train import main
-from helpers import SMALL_MODEL as SMALL, data_set
+from headlines.model_folder import MODEL_FILES
+from helpers import SMALL_MODEL as SMALL
+from helpers import data_set
 
 DATA = data_set()
 # Below the test accuracy of either architecture after SMALL's 2 epochs on 1,200 rows (real: 0.74 fasttext, 0.52
@@ -56,8 +57,7 @@ def test_job_writes_model_metrics_and_plots(sagemaker, small_data, architecture)
     model = HeadlineModel.load(str(sagemaker.model_dir))
     probabilities = model.predict_proba(["Fed raises interest rates", "Kim Kardashian wedding"])
     assert probabilities.shape == (2, 4)
-    assert model.label_names == {"b": "business", "e": "entertainment", "m": "health",
-                                 "t": "science and technology"}
+    assert model.label_names == {"b": "business", "e": "entertainment", "m": "health", "t": "science and technology"}
 
 
 def test_same_seed_gives_the_same_model(sagemaker, small_data, tmp_path):
@@ -75,10 +75,22 @@ def test_same_seed_gives_the_same_model(sagemaker, small_data, tmp_path):
 def test_validation_channel_and_unseen_test_labels(sagemaker, small_data):
     train, test = small_data
     sagemaker.add_channel("train", {"train.tsv": train})
-    sagemaker.add_channel("validation", {"valid.jsonl": [json.dumps({"title": "Stocks slide", "category": "b"}),
-                                                         json.dumps({"title": "New film", "category": "e"})]})
-    sagemaker.add_channel("test", {"test.txt": ["Stocks slide\tb", "Mystery\tz"] + [
-        f"{line.split(chr(9))[1]}\t{line.split(chr(9))[4]}" for line in test]})
+    sagemaker.add_channel(
+        "validation",
+        {
+            "valid.jsonl": [
+                json.dumps({"title": "Stocks slide", "category": "b"}),
+                json.dumps({"title": "New film", "category": "e"}),
+            ]
+        },
+    )
+    sagemaker.add_channel(
+        "test",
+        {
+            "test.txt": ["Stocks slide\tb", "Mystery\tz"]
+            + [f"{line.split(chr(9))[1]}\t{line.split(chr(9))[4]}" for line in test]
+        },
+    )
     sagemaker.write_config(dict(SMALL, epochs=1))
     assert main([]) == 0
     metrics = sagemaker.metrics()
@@ -142,8 +154,9 @@ def test_help_lists_hyperparameters(capsys):
 
 def _start(sagemaker, log):
     env = dict(os.environ, SAGEMAKER_BASE_DIR=str(sagemaker.base), SM_NUM_GPUS="0", PYTHONUNBUFFERED="1")
-    return subprocess.Popen([sys.executable, "-m", "headlines.cli.train", "train"], env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "headlines.cli.train", "train"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
 
 
 def test_sigterm_checkpoints_and_the_resumed_run_matches_an_uninterrupted_one(sagemaker, small_data, tmp_path):
@@ -174,8 +187,9 @@ def test_sigterm_checkpoints_and_the_resumed_run_matches_an_uninterrupted_one(sa
     uninterrupted = sagemaker.metrics()
     assert resumed["test"] == uninterrupted["test"]
     assert resumed["validation"] == uninterrupted["validation"]
-    strip = lambda history: [{k: v for k, v in row.items() if k not in ("samples_per_second", "epoch_seconds")}
-                             for row in history]  # noqa: E731
+    strip = lambda history: [
+        {k: v for k, v in row.items() if k not in ("samples_per_second", "epoch_seconds")} for row in history
+    ]  # noqa: E731
     assert strip(resumed["history"]) == strip(uninterrupted["history"])
 
 

@@ -9,5 +9,6 @@ def configure_logging():
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):  # absent when a test harness has replaced the stream
             stream.reconfigure(line_buffering=True)
-    logging.basicConfig(stream=sys.stdout, level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    logging.basicConfig(
+        stream=sys.stdout, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    )

@@ -5,18 +5,20 @@ import logging
 import os
 import sys
 
-from . import configure_logging
 from ..environment import ServingEnvironment
 from ..errors import JobError
+from . import configure_logging
 
 EXIT_FAILED = 1
 
 
 def _parser():
     parser = argparse.ArgumentParser(
-        prog="serve", description="Serve the model in /opt/ml/model (or $SAGEMAKER_BASE_DIR/model) on the SageMaker "
-                                  "hosting and batch-transform contract: GET /ping, POST /invocations, "
-                                  "GET /execution-parameters.")
+        prog="serve",
+        description="Serve the model in /opt/ml/model (or $SAGEMAKER_BASE_DIR/model) on the SageMaker "
+        "hosting and batch-transform contract: GET /ping, POST /invocations, "
+        "GET /execution-parameters.",
+    )
     parser.add_argument("command", nargs="?", choices=["serve"], help="what SageMaker passes; optional")
     return parser
 

@@ -14,13 +14,13 @@ import sys  # noqa: E402
 import traceback  # noqa: E402
 
 from .. import contract  # noqa: E402
-from . import configure_logging  # noqa: E402
 from ..environment import TrainingEnvironment  # noqa: E402
 from ..errors import JobError, TrainingInterrupted  # noqa: E402
 from ..gpu_check import check_gpus  # noqa: E402
 from ..hyperparameters import SUPERVISED, EmbeddingHyperparameters, Hyperparameters, job_mode  # noqa: E402
 from ..model_folder import discard_model  # noqa: E402
 from ..training.signals import StopSignal  # noqa: E402
+from . import configure_logging  # noqa: E402
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 128 + 15  # the shell's convention for "ended by SIGTERM"
@@ -34,14 +34,22 @@ def write_failure(path, reason):
 
 
 def _parser():
-    rows = "\n".join(f"{schema.mode_names}:\n" + "\n".join(
-        f"  {name:<24} default {default!s:<10} {expects}; {help}" for name, default, expects, help in schema.describe())
-        for schema in (Hyperparameters, EmbeddingHyperparameters))
-    parser = argparse.ArgumentParser(prog="train", formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     description="Train the headline classifier (mode supervised) or word vectors "
-                                                 "(modes skipgram, cbow, batch_skipgram) on the SageMaker training "
-                                                 "contract (/opt/ml or $SAGEMAKER_BASE_DIR).",
-                                     epilog="hyperparameters (hyperparameters.json):\n" + rows)
+    rows = "\n".join(
+        f"{schema.mode_names}:\n"
+        + "\n".join(
+            f"  {name:<24} default {default!s:<10} {expects}; {help}"
+            for name, default, expects, help in schema.describe()
+        )
+        for schema in (Hyperparameters, EmbeddingHyperparameters)
+    )
+    parser = argparse.ArgumentParser(
+        prog="train",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train the headline classifier (mode supervised) or word vectors "
+        "(modes skipgram, cbow, batch_skipgram) on the SageMaker training "
+        "contract (/opt/ml or $SAGEMAKER_BASE_DIR).",
+        epilog="hyperparameters (hyperparameters.json):\n" + rows,
+    )
     parser.add_argument("command", nargs="?", choices=["train"], help="what SageMaker passes; optional")
     return parser
 
@@ -67,8 +75,10 @@ def load_mxnet():
     try:
         importlib.import_module("mxnet")
     except (ImportError, OSError) as e:
-        raise JobError(f"The training image is broken: MXNet does not load ({type(e).__name__}: {e}); rebuild the "
-                       f"image with scripts/build-images.sh.") from None
+        raise JobError(
+            f"The training image is broken: MXNet does not load ({type(e).__name__}: {e}); rebuild the "
+            f"image with scripts/build-images.sh."
+        ) from None
 
 
 def main(argv=None):

@@ -67,9 +67,11 @@ class ReadReport:
 
     def enforce(self, max_bad_row_fraction):
         if self.bad_fraction > max_bad_row_fraction:
-            raise JobError(f"Channel '{self.channel}' has {self.bad_rows} malformed rows out of "
-                           f"{self.rows + self.bad_rows} ({self.bad_fraction:.1%}), more than "
-                           f"max_bad_row_fraction={max_bad_row_fraction}. First: {'; '.join(self.bad_examples)}")
+            raise JobError(
+                f"Channel '{self.channel}' has {self.bad_rows} malformed rows out of "
+                f"{self.rows + self.bad_rows} ({self.bad_fraction:.1%}), more than "
+                f"max_bad_row_fraction={max_bad_row_fraction}. First: {'; '.join(self.bad_examples)}"
+            )
 
     @property
     def bad_fraction(self):
@@ -77,8 +79,12 @@ class ReadReport:
         return self.bad_rows / total if total else 0.0
 
     def as_dict(self):
-        return {"rows": self.rows, "bad_rows": self.bad_rows, "bad_row_examples": list(self.bad_examples),
-                "formats": dict(self.formats)}
+        return {
+            "rows": self.rows,
+            "bad_rows": self.bad_rows,
+            "bad_row_examples": list(self.bad_examples),
+            "formats": dict(self.formats),
+        }
 
 
 def detect_format(first_line, path=""):
@@ -97,9 +103,11 @@ def detect_format(first_line, path=""):
     header = [c.strip().lower() for c in next(csv.reader([stripped]), [])]
     if any(k in header for k in TEXT_KEYS) and any(k in header for k in LABEL_KEYS):
         return "csv"
-    raise JobError(f"Cannot tell the format of {path}: its first line is neither the UCI newsCorpora layout "
-                   f"(8 tab-separated columns), text<TAB>label, a CSV header naming title/headline/text and "
-                   f"category/label, a JSON object, nor a fastText __label__ line: {line[:120]!r}.")
+    raise JobError(
+        f"Cannot tell the format of {path}: its first line is neither the UCI newsCorpora layout "
+        f"(8 tab-separated columns), text<TAB>label, a CSV header naming title/headline/text and "
+        f"category/label, a JSON object, nor a fastText __label__ line: {line[:120]!r}."
+    )
 
 
 def _first_key(mapping, keys):
@@ -137,7 +145,7 @@ def _rows_fasttext(lines):
         if not labels:
             yield number, _BadRow("no __label__ on the line")
             continue
-        yield number, (text, labels[0][len(FASTTEXT_LABEL_PREFIX):], None)
+        yield number, (text, labels[0][len(FASTTEXT_LABEL_PREFIX) :], None)
 
 
 def _rows_jsonl(lines):
@@ -152,8 +160,7 @@ def _rows_jsonl(lines):
             continue
         text_key, label_key = _first_key(record, TEXT_KEYS), _first_key(record, LABEL_KEYS)
         if text_key is None or label_key is None:
-            yield number, _BadRow(f"needs a text key ({'/'.join(TEXT_KEYS)}) and a label key "
-                                  f"({'/'.join(LABEL_KEYS)})")
+            yield number, _BadRow(f"needs a text key ({'/'.join(TEXT_KEYS)}) and a label key ({'/'.join(LABEL_KEYS)})")
             continue
         group_key = _first_key(record, GROUP_KEYS)
         yield number, (record[text_key], record[label_key], record[group_key] if group_key else None)
@@ -234,13 +241,19 @@ def read_channel(channel, folder, max_bad_row_fraction):
     report = ReadReport(channel)
     examples = [example for path in files for example in read_file(path, report)]
     if report.bad_rows:
-        logger.warning("channel %s: %d of %d rows are malformed and were not used; for example: %s",
-                       channel, report.bad_rows, report.rows + report.bad_rows, "; ".join(report.bad_examples))
+        logger.warning(
+            "channel %s: %d of %d rows are malformed and were not used; for example: %s",
+            channel,
+            report.bad_rows,
+            report.rows + report.bad_rows,
+            "; ".join(report.bad_examples),
+        )
     report.enforce(max_bad_row_fraction)
     if not examples:
         raise JobError(f"Channel '{channel}' holds no usable rows in {len(files)} file(s).")
-    logger.info("channel %s: %d rows from %d file(s), formats %s", channel, report.rows, len(files),
-                dict(report.formats))
+    logger.info(
+        "channel %s: %d rows from %d file(s), formats %s", channel, report.rows, len(files), dict(report.formats)
+    )
     return examples, report
 
 

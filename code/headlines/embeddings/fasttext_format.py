@@ -63,9 +63,24 @@ def write_fasttext_binary(path, dictionary, hyperparameters, input_matrix, outpu
     with open(path, "wb") as f:
         f.write(struct.pack("<ii", FASTTEXT_MAGIC, FASTTEXT_VERSION))
         # Args::save: dim ws epoch minCount neg wordNgrams loss model bucket minn maxn lrUpdateRate t
-        f.write(struct.pack("<12id", hp.vector_dim, hp.window_size, hp.epochs, hp.min_count,
-                            hp.negative_samples, 1, _LOSS_NEGATIVE_SAMPLING, _MODEL_CODES[hp.mode],
-                            dictionary.buckets, minn, maxn, _LR_UPDATE_RATE, hp.sampling_threshold))
+        f.write(
+            struct.pack(
+                "<12id",
+                hp.vector_dim,
+                hp.window_size,
+                hp.epochs,
+                hp.min_count,
+                hp.negative_samples,
+                1,
+                _LOSS_NEGATIVE_SAMPLING,
+                _MODEL_CODES[hp.mode],
+                dictionary.buckets,
+                minn,
+                maxn,
+                _LR_UPDATE_RATE,
+                hp.sampling_threshold,
+            )
+        )
         # Dictionary::save: size nwords nlabels ntokens pruneidx_size, then each entry
         f.write(struct.pack("<iiiqq", len(dictionary), len(dictionary), 0, dictionary.total_tokens, -1))
         for word, count in zip(dictionary.words, dictionary.counts):

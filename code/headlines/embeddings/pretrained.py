@@ -42,9 +42,11 @@ class FastTextBinaryVectors:
         # The input matrix alone ((words + buckets) x dim float32) outweighs everything before it.
         needed = (header.words + header.buckets) * header.dim * 4
         if os.path.getsize(path) < needed:
-            raise JobError(f"Embeddings file {name} is truncated: its header announces {header.words} words and "
-                           f"{header.buckets} n-gram buckets of dimension {header.dim} ({needed} bytes of vectors), "
-                           f"but the file has {os.path.getsize(path)} bytes.")
+            raise JobError(
+                f"Embeddings file {name} is truncated: its header announces {header.words} words and "
+                f"{header.buckets} n-gram buckets of dimension {header.dim} ({needed} bytes of vectors), "
+                f"but the file has {os.path.getsize(path)} bytes."
+            )
         self.has_subwords = header.max_char_ngram > 0
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # GluonNLP warns about supervised models' labels: we only need words
@@ -108,8 +110,10 @@ class Word2VecBinaryVectors:
             try:
                 count, self.dim = int(header[0]), int(header[1])
             except (IndexError, ValueError):
-                raise JobError(f"Embeddings file {name} is neither a fastText binary model nor word2vec "
-                               f"binary (no 'N dim' header).") from None
+                raise JobError(
+                    f"Embeddings file {name} is neither a fastText binary model nor word2vec "
+                    f"binary (no 'N dim' header)."
+                ) from None
             for index in range(count):
                 word = bytearray()
                 while (char := f.read(1)) not in (b" ", b""):
@@ -117,8 +121,9 @@ class Word2VecBinaryVectors:
                         word += char
                 data = f.read(4 * self.dim)
                 if len(data) != 4 * self.dim:
-                    raise JobError(f"Embeddings file {name} ends after {index} of the {count} vectors its "
-                                   f"header announces.")
+                    raise JobError(
+                        f"Embeddings file {name} ends after {index} of the {count} vectors its header announces."
+                    )
                 self.token_to_idx.setdefault(word.decode("utf-8", errors="replace"), index)
                 rows.append(np.frombuffer(data, dtype="<f4"))
         self.matrix = np.vstack(rows) if rows else np.zeros((0, self.dim), np.float32)
@@ -160,8 +165,10 @@ def _extract_files(archive, target, path):
     for member in archive.getmembers():
         inside = os.path.realpath(os.path.join(root, member.name))
         if not (member.isfile() or member.isdir()) or os.path.commonpath([root, inside]) != root:
-            raise JobError(f"Embeddings archive {path} holds {member.name!r}, which is not a plain file inside "
-                           f"the archive's folder; it is not unpacked.")
+            raise JobError(
+                f"Embeddings archive {path} holds {member.name!r}, which is not a plain file inside "
+                f"the archive's folder; it is not unpacked."
+            )
     archive.extractall(root)
 
 
@@ -191,22 +198,29 @@ def load_pretrained(folder, workdir):
     texts = [p for p in files if names[p].endswith(TEXT_SUFFIXES)]
     fasttext = [p for p in binaries if is_fasttext_binary(plain[p])]
     word2vec = [p for p in binaries if p not in fasttext]
-    for kind, candidates in ((FastTextBinaryVectors, fasttext), (TextVectors, texts),
-                             (Word2VecBinaryVectors, word2vec)):
+    for kind, candidates in (
+        (FastTextBinaryVectors, fasttext),
+        (TextVectors, texts),
+        (Word2VecBinaryVectors, word2vec),
+    ):
         if candidates:
             chosen = candidates[0]
             others = [os.path.basename(p) for p in files if p != chosen]
-            logger.info("embeddings: using %s (%s)%s", chosen, kind.format,
-                        f"; not using {', '.join(others)}" if others else "")
+            logger.info(
+                "embeddings: using %s (%s)%s", chosen, kind.format, f"; not using {', '.join(others)}" if others else ""
+            )
             try:
                 return kind(plain[chosen], chosen)
             except JobError:
                 raise
             except Exception as e:  # a truncated or corrupt file surfaces as any of struct/numpy/MXNet errors
-                raise JobError(f"Embeddings file {chosen} cannot be read as {kind.format}: "
-                               f"{type(e).__name__}: {e}.") from e
-    raise JobError(f"The embeddings channel ({folder}) holds no word vectors: expected a fastText .bin, a .vec "
-                   f"or vectors.txt file (optionally .gz), found {[os.path.basename(p) for p in files] or 'nothing'}.")
+                raise JobError(
+                    f"Embeddings file {chosen} cannot be read as {kind.format}: {type(e).__name__}: {e}."
+                ) from e
+    raise JobError(
+        f"The embeddings channel ({folder}) holds no word vectors: expected a fastText .bin, a .vec "
+        f"or vectors.txt file (optionally .gz), found {[os.path.basename(p) for p in files] or 'nothing'}."
+    )
 
 
 def build_embedding_matrix(vocabulary, token_counts, pretrained, seed, unknown_token, padding_token):

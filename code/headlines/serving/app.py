@@ -35,8 +35,7 @@ def create_app(settings, predictor=None, load_error=None):
     def invocations():
         model = require_model()
         response_type = choose_response_type(request.accept_mimetypes)
-        parsed = decode_request(request.get_data(cache=False), request.mimetype,
-                                request.mimetype_params.get("charset"))
+        parsed = decode_request(request.get_data(cache=False), request.mimetype, request.mimetype_params.get("charset"))
         query_top_k = parse_top_k(request.args.get("top_k"), "The query parameter top_k")
         if query_top_k is not None and parsed.top_k is not None:
             raise BadRequest("top_k is given both as a query parameter and in the body; give it once.")
@@ -54,9 +53,11 @@ def create_app(settings, predictor=None, load_error=None):
     def http_error(error):
         message = error.description
         if error.code == 413:
-            message = (f"The body is larger than this endpoint's limit of "
-                       f"{settings.request_limit_bytes // (1024 * 1024)} MB "
-                       f"({contract.MAX_PAYLOAD_ENV}); send fewer headlines per request.")
+            message = (
+                f"The body is larger than this endpoint's limit of "
+                f"{settings.request_limit_bytes // (1024 * 1024)} MB "
+                f"({contract.MAX_PAYLOAD_ENV}); send fewer headlines per request."
+            )
         response = jsonify(error=error.name, message=message)
         response.status_code = error.code
         return response
@@ -64,9 +65,11 @@ def create_app(settings, predictor=None, load_error=None):
     @app.errorhandler(Exception)
     def internal_error(error):
         logger.exception("internal error in %s %s", request.method, request.path)
-        response = jsonify(error="Internal Server Error",
-                           message=f"The request failed with an internal error ({type(error).__name__}); "
-                                   "the endpoint's logs have the details.")
+        response = jsonify(
+            error="Internal Server Error",
+            message=f"The request failed with an internal error ({type(error).__name__}); "
+            "the endpoint's logs have the details.",
+        )
         response.status_code = 500
         return response
 

@@ -67,12 +67,10 @@ def _headline(value, where):
     if isinstance(value, dict):
         keys = [key for key in HEADLINE_KEYS if key in value]
         if len(keys) != 1:
-            raise BadRequest(f"{where} is an object without exactly one of the fields "
-                             f"{' or '.join(HEADLINE_KEYS)}.")
+            raise BadRequest(f"{where} is an object without exactly one of the fields {' or '.join(HEADLINE_KEYS)}.")
         value = value[keys[0]]
     if not isinstance(value, str):
-        raise BadRequest(f"{where} is {_json_kind(value)}; expected a string or an object "
-                         f'{{"headline": "..."}}.')
+        raise BadRequest(f'{where} is {_json_kind(value)}; expected a string or an object {{"headline": "..."}}.')
     return _non_empty(value, where)
 
 
@@ -85,8 +83,14 @@ def _non_empty(headline, where):
 def _json_kind(value):
     if value is None:
         return "null"
-    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list",
-            dict: "an object"}.get(type(value), type(value).__name__)
+    return {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "an object",
+    }.get(type(value), type(value).__name__)
 
 
 def parse_top_k(value, where):
@@ -112,15 +116,19 @@ def _decode_json(text):
     if isinstance(value, dict):
         unknown = sorted(set(value) - set(JSON_REQUEST_KEYS))
         if unknown or "instances" not in value:
-            raise BadRequest('A JSON object body must be {"instances": [...]} with an optional "top_k"; '
-                             f"got the field(s) {', '.join(sorted(value)) or 'none'}.")
+            raise BadRequest(
+                'A JSON object body must be {"instances": [...]} with an optional "top_k"; '
+                f"got the field(s) {', '.join(sorted(value)) or 'none'}."
+            )
         top_k = parse_top_k(value.get("top_k"), 'The field "top_k"')
         value = value["instances"]
     if isinstance(value, str):
         return ParsedRequest([_non_empty(value, "The headline")], top_k)
     if not isinstance(value, list):
-        raise BadRequest(f"The JSON body is {_json_kind(value)}; expected a list of headlines, one headline, "
-                         'or {"instances": [...]}.')
+        raise BadRequest(
+            f"The JSON body is {_json_kind(value)}; expected a list of headlines, one headline, "
+            'or {"instances": [...]}.'
+        )
     return ParsedRequest([_headline(item, f"Instance {i}") for i, item in enumerate(value)], top_k)
 
 
@@ -160,8 +168,9 @@ def decode_request(body, mimetype, charset=None):
     """The headlines (and top_k, for JSON) in a request body."""
     decoder = _DECODERS.get(_canonical(mimetype))
     if decoder is None:
-        raise UnsupportedMediaType(f"Content-Type '{mimetype or '(none)'}' is not supported; send one of "
-                                   f"{', '.join(REQUEST_TYPES)}.")
+        raise UnsupportedMediaType(
+            f"Content-Type '{mimetype or '(none)'}' is not supported; send one of {', '.join(REQUEST_TYPES)}."
+        )
     text = decode_text(body, charset)
     if not text.strip():
         raise BadRequest("The body is empty: send at least one headline.")
@@ -178,10 +187,10 @@ def choose_response_type(accept):
     if not accept:
         return JSON
     chosen = MIMEAccept([(value.split(";")[0].strip().lower(), quality) for value, quality in accept]).best_match(
-        offered)
+        offered
+    )
     if chosen is None:
-        raise NotAcceptable(f"Accept '{accept}' matches no response type; ask for one of "
-                            f"{', '.join(RESPONSE_TYPES)}.")
+        raise NotAcceptable(f"Accept '{accept}' matches no response type; ask for one of {', '.join(RESPONSE_TYPES)}.")
     return chosen
 
 

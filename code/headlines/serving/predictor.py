@@ -30,7 +30,7 @@ class Predictor:
         parts = []
         for start in range(0, len(headlines), self.max_batch):
             with self._lock:
-                parts.append(self.model.predict_proba(headlines[start:start + self.max_batch]))
+                parts.append(self.model.predict_proba(headlines[start : start + self.max_batch]))
         return np.concatenate(parts) if parts else np.zeros((0, self.num_labels), dtype=np.float32)
 
     def predict(self, headlines, top_k=None):
@@ -41,14 +41,24 @@ class Predictor:
         for probabilities in self.probabilities(headlines):
             order = np.argsort(-probabilities, kind="stable")[: top_k or len(labels)]
             best = labels[order[0]]
-            rows.append({"label": best, "label_name": names[best], "probability": float(probabilities[order[0]]),
-                         "probabilities": {labels[i]: float(probabilities[i]) for i in order}})
+            rows.append(
+                {
+                    "label": best,
+                    "label_name": names[best],
+                    "probability": float(probabilities[order[0]]),
+                    "probabilities": {labels[i]: float(probabilities[i]) for i in order},
+                }
+            )
         return rows
 
     def self_check(self):
         """Predict one headline; raises unless the model answers with a probability distribution."""
         probabilities = self.probabilities([SELF_CHECK_HEADLINE])
-        if probabilities.shape != (1, self.num_labels) or not np.all(np.isfinite(probabilities)) \
-                or abs(float(probabilities.sum()) - 1.0) > PROBABILITY_SUM_TOLERANCE:
-            raise RuntimeError(f"The model's self-check prediction is not a probability distribution: "
-                               f"{probabilities.tolist()}")
+        if (
+            probabilities.shape != (1, self.num_labels)
+            or not np.all(np.isfinite(probabilities))
+            or abs(float(probabilities.sum()) - 1.0) > PROBABILITY_SUM_TOLERANCE
+        ):
+            raise RuntimeError(
+                f"The model's self-check prediction is not a probability distribution: {probabilities.tolist()}"
+            )

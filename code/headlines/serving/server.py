@@ -42,8 +42,9 @@ def load_predictor(model_dir):
     except Exception as e:  # noqa: BLE001 - any failure to load is reported by /ping, not by a dead worker
         logger.exception("cannot serve the model in %s", model_dir)
         return None, f"loading {model_dir} failed: {type(e).__name__}: {e}"
-    logger.info("worker %d serves the model in %s (labels %s)", os.getpid(), model_dir,
-                ", ".join(predictor.model.labels))
+    logger.info(
+        "worker %d serves the model in %s (labels %s)", os.getpid(), model_dir, ", ".join(predictor.model.labels)
+    )
     return predictor, None
 
 
@@ -89,9 +90,16 @@ class ServingApplication(BaseApplication):
 
 
 def serve(settings):
-    logger.info("serving %s on port %d: %d workers x %d threads, timeout %d s, request limit %d MB, batch %s",
-                settings.model_dir, settings.port, settings.workers, THREADS_PER_WORKER, settings.timeout,
-                settings.request_limit_bytes // (1024 * 1024), settings.batch)
+    logger.info(
+        "serving %s on port %d: %d workers x %d threads, timeout %d s, request limit %d MB, batch %s",
+        settings.model_dir,
+        settings.port,
+        settings.workers,
+        THREADS_PER_WORKER,
+        settings.timeout,
+        settings.request_limit_bytes // (1024 * 1024),
+        settings.batch,
+    )
     from .. import artifacts  # noqa: F401 - imports MXNet and GluonNLP in the master, before the workers fork
 
     ServingApplication(settings).run()

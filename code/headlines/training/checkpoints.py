@@ -34,25 +34,30 @@ class CheckpointStore:
         except (OSError, ValueError) as e:
             raise JobError(f"The checkpoint {path} cannot be read ({e}); remove it to start afresh.") from e
         if state.get("fingerprint") != self.fingerprint:
-            raise JobError(f"The checkpoint in {self.folder} was written by a job with other data or "
-                           f"hyperparameters; remove it, or give this job its own checkpoint location.")
+            raise JobError(
+                f"The checkpoint in {self.folder} was written by a job with other data or "
+                f"hyperparameters; remove it, or give this job its own checkpoint location."
+            )
         for key in ("params_file", "trainer_file", "best_params_file"):
             state[key] = os.path.join(self.folder, state[key])
-        logger.info("resuming from the checkpoint in %s (epoch %d, batch %d)", self.folder, state["epoch"],
-                    state["next_batch"])
+        logger.info(
+            "resuming from the checkpoint in %s (epoch %d, batch %d)", self.folder, state["epoch"], state["next_batch"]
+        )
         return state
 
     def save(self, net, trainer, best_params_writer, state):
         """Write a new generation; best_params_writer(path) writes the best parameters so far."""
         os.makedirs(self.folder, exist_ok=True)
         generation = self._next_generation()
-        files = {"params_file": f"params-{generation}.params", "trainer_file": f"trainer-{generation}.states",
-                 "best_params_file": f"best-{generation}.params"}
+        files = {
+            "params_file": f"params-{generation}.params",
+            "trainer_file": f"trainer-{generation}.states",
+            "best_params_file": f"best-{generation}.params",
+        }
         net.save_parameters(os.path.join(self.folder, files["params_file"]))
         trainer.save_states(os.path.join(self.folder, files["trainer_file"]))
         best_params_writer(os.path.join(self.folder, files["best_params_file"]))
-        state = dict(state, fingerprint=self.fingerprint, generation=generation, format_version=FORMAT_VERSION,
-                     **files)
+        state = dict(state, fingerprint=self.fingerprint, generation=generation, format_version=FORMAT_VERSION, **files)
         temporary = os.path.join(self.folder, STATE_FILE + ".tmp")
         with open(temporary, "w", encoding="utf-8") as f:
             json.dump(state, f)
@@ -65,7 +70,7 @@ class CheckpointStore:
     def _generations(self):
         found = set()
         for path in glob.glob(os.path.join(self.folder, "params-*.params")):
-            suffix = os.path.basename(path)[len("params-"):-len(".params")]
+            suffix = os.path.basename(path)[len("params-") : -len(".params")]
             if suffix.isdigit():
                 found.add(int(suffix))
         return found

@@ -97,8 +97,10 @@ def retry_until(action, what, deadline_seconds, sleep=time.sleep, clock=time.mon
         except OSError as e:
             waited = clock() - started
             if waited + wait > deadline_seconds:
-                raise JobError(f"Gave up after {waited:.0f} s: {what} ({e}). The other host(s) of this job did "
-                               f"not come up; their logs may say why.") from e
+                raise JobError(
+                    f"Gave up after {waited:.0f} s: {what} ({e}). The other host(s) of this job did "
+                    f"not come up; their logs may say why."
+                ) from e
             logger.info("%s (%s); retrying in %.1f s", what, e, wait)
             sleep(wait)
             wait = min(wait * 2, LONGEST_RETRY_SECONDS)
@@ -151,8 +153,13 @@ class Cluster:
     def __enter__(self):
         if not self.is_distributed:
             return self
-        logger.info("distributed training on %d hosts %s: this is %s (%s)", len(self.hosts), self.hosts,
-                    self.current_host, "scheduler, server and worker" if self.is_leader else "server and worker")
+        logger.info(
+            "distributed training on %d hosts %s: this is %s (%s)",
+            len(self.hosts),
+            self.hosts,
+            self.current_host,
+            "scheduler, server and worker" if self.is_leader else "server and worker",
+        )
         addresses = {host: lookup_host(host, self.deadline_seconds) for host in self.hosts}
         try:
             self._connect_liveness(addresses[self.leader])
@@ -176,8 +183,10 @@ class Cluster:
                     connection, _ = self._listener.accept()
                 except socket.timeout:
                     missing = ", ".join(sorted(expected - set(self._links)))
-                    raise JobError(f"Host(s) {missing} did not connect to {self.leader} within "
-                                   f"{self.deadline_seconds} s; their logs may say why.") from None
+                    raise JobError(
+                        f"Host(s) {missing} did not connect to {self.leader} within "
+                        f"{self.deadline_seconds} s; their logs may say why."
+                    ) from None
                 connection.settimeout(self.deadline_seconds)
                 peer = connection.makefile("rb").readline().decode("utf-8", "replace").strip()
                 connection.settimeout(None)
@@ -186,8 +195,11 @@ class Cluster:
                 else:
                     connection.close()  # not one of this job's hosts
         else:
-            link = retry_until(lambda: socket.create_connection((leader_address, port), timeout=CONNECT_TIMEOUT_SECONDS),
-                               f"cannot connect to {self.leader}:{port}", self.deadline_seconds)
+            link = retry_until(
+                lambda: socket.create_connection((leader_address, port), timeout=CONNECT_TIMEOUT_SECONDS),
+                f"cannot connect to {self.leader}:{port}",
+                self.deadline_seconds,
+            )
             link.settimeout(None)
             link.sendall(f"{self.current_host}\n".encode())
             self._links[self.leader] = link
@@ -198,8 +210,7 @@ class Cluster:
     def _start(self, role, scheduler_address):
         environment = dict(os.environ, **role_environment(role, self.hosts, scheduler_address, self.port))
         # As the toolkit does: importing mxnet with DMLC_ROLE=scheduler/server runs that role until shutdown.
-        process = subprocess.Popen([sys.executable, "-c", "import mxnet"], env=environment,
-                                   preexec_fn=_die_with_parent)
+        process = subprocess.Popen([sys.executable, "-c", "import mxnet"], env=environment, preexec_fn=_die_with_parent)
         self._children.append((role, process))
         logger.info("started the parameter-server %s (pid %d)", role, process.pid)
 
@@ -217,8 +228,10 @@ class Cluster:
         if DONE_MESSAGE in received or self._finished.is_set():
             return
         self._stop_children()
-        self.abort(f"Host {peer} stopped before training finished, so this host ({self.current_host}) stops "
-                   f"too; the log and failure reason of {peer} say why.")
+        self.abort(
+            f"Host {peer} stopped before training finished, so this host ({self.current_host}) stops "
+            f"too; the log and failure reason of {peer} say why."
+        )
 
     # -- teardown ----------------------------------------------------------------------------------------
     def __exit__(self, exc_type, exc, traceback):
@@ -251,8 +264,7 @@ class Cluster:
             try:
                 process.wait(CHILD_STOP_SECONDS)
             except subprocess.TimeoutExpired:
-                logger.warning("the parameter-server %s did not stop in %d s; killing it", role,
-                               CHILD_STOP_SECONDS)
+                logger.warning("the parameter-server %s did not stop in %d s; killing it", role, CHILD_STOP_SECONDS)
                 process.kill()
                 process.wait()
         self._children = []

@@ -1,10 +1,10 @@
 """The headline-classifier training job, from channels to artifacts, one function per stage:
 
-    _read_data        channels -> rows of train, validation (a channel, or held out of train) and test
-    _build_encoder    tokenizer -> vocabulary -> the encoder (its n-gram inputs as the architecture declares)
-    _initial_embeddings   the embeddings channel's pretrained vectors for the vocabulary, if there is one
-    _fit              the model on this host's devices (and share of train), trained with checkpoints
-    _write_reports    /opt/ml/output/data: metrics.json and plots; then the model, moved into place last
+_read_data        channels -> rows of train, validation (a channel, or held out of train) and test
+_build_encoder    tokenizer -> vocabulary -> the encoder (its n-gram inputs as the architecture declares)
+_initial_embeddings   the embeddings channel's pretrained vectors for the vocabulary, if there is one
+_fit              the model on this host's devices (and share of train), trained with checkpoints
+_write_reports    /opt/ml/output/data: metrics.json and plots; then the model, moved into place last
 """
 
 import collections
@@ -77,6 +77,7 @@ def _fingerprint(hp, encoder, labels, train_rows):
 @dataclasses.dataclass
 class _Data:
     """The job's rows, read and checked: validation and test hold only labels that train has."""
+
     train: list
     validation: list
     test: list  # None without a test channel
@@ -105,17 +106,24 @@ def run(env, stop_signal, abort):
 
 def _check_job(env, hp, channels):
     check_channels(channels, contract.KNOWN_CHANNELS)
-    sharded = [name for name, config in env.input_data_config.items()
-               if config.get(contract.S3_DISTRIBUTION_KEY) == contract.SHARDED_BY_S3_KEY]
+    sharded = [
+        name
+        for name, config in env.input_data_config.items()
+        if config.get(contract.S3_DISTRIBUTION_KEY) == contract.SHARDED_BY_S3_KEY
+    ]
     if len(env.hosts) > 1 and sharded:
-        raise JobError(f"Channel(s) {', '.join(sharded)} use {contract.SHARDED_BY_S3_KEY}: every host must see all "
-                       f"of the data, because each builds the vocabulary and the validation split from it and "
-                       f"they must agree. Use FullyReplicated; each host then trains on its own equal share of "
-                       f"train.")
+        raise JobError(
+            f"Channel(s) {', '.join(sharded)} use {contract.SHARDED_BY_S3_KEY}: every host must see all "
+            f"of the data, because each builds the vocabulary and the validation split from it and "
+            f"they must agree. Use FullyReplicated; each host then trains on its own equal share of "
+            f"train."
+        )
     if len(env.hosts) > 1 and hp.lr_schedule != "constant":
-        raise JobError(f"lr_schedule={hp.lr_schedule} needs one host: with {len(env.hosts)} hosts the parameter "
-                       f"servers apply the updates with the learning rate they were given at the start. Use "
-                       f"lr_schedule=constant or instance_count=1.")
+        raise JobError(
+            f"lr_schedule={hp.lr_schedule} needs one host: with {len(env.hosts)} hosts the parameter "
+            f"servers apply the updates with the learning rate they were given at the start. Use "
+            f"lr_schedule=constant or instance_count=1."
+        )
 
 
 def _train(env, hp, channels, cluster, kvstore, stop_signal):
@@ -124,8 +132,9 @@ def _train(env, hp, channels, cluster, kvstore, stop_signal):
     data = _read_data(channels, hp)
     encoder, token_counts = _build_encoder(data.train, hp)
     pretrained_matrix, coverage = _initial_embeddings(channels, hp, encoder.vocabulary, token_counts)
-    net, trainer, sets, history, best_epoch = _fit(env, hp, data, encoder, pretrained_matrix, cluster, kvstore,
-                                                   stop_signal)
+    net, trainer, sets, history, best_epoch = _fit(
+        env, hp, data, encoder, pretrained_matrix, cluster, kvstore, stop_signal
+    )
     if not cluster.is_leader:
         logger.info("training finished; %s writes the model and reports", cluster.leader)
         return None
@@ -137,31 +146,38 @@ def _train(env, hp, channels, cluster, kvstore, stop_signal):
 
 
 def _read_data(channels, hp):
-    train, train_report = read_channel(contract.TRAIN_CHANNEL, channels[contract.TRAIN_CHANNEL],
-                                       hp.max_bad_row_fraction)
+    train, train_report = read_channel(
+        contract.TRAIN_CHANNEL, channels[contract.TRAIN_CHANNEL], hp.max_bad_row_fraction
+    )
     reports = {contract.TRAIN_CHANNEL: train_report}
     if contract.VALIDATION_CHANNEL in channels:
         validation, reports[contract.VALIDATION_CHANNEL] = read_channel(
-            contract.VALIDATION_CHANNEL, channels[contract.VALIDATION_CHANNEL], hp.max_bad_row_fraction)
+            contract.VALIDATION_CHANNEL, channels[contract.VALIDATION_CHANNEL], hp.max_bad_row_fraction
+        )
         validation_source = "channel"
     else:
         train, validation = split_validation(train, hp.validation_fraction, hp.seed)
-        validation_source = ("split of train, grouped by story" if train[0].group is not None
-                             else "split of train, stratified by label")
+        validation_source = (
+            "split of train, grouped by story" if train[0].group is not None else "split of train, stratified by label"
+        )
         if not validation or not train:
-            raise JobError(f"The train channel has too few rows ({train_report.rows}) to hold out a validation "
-                           f"set; add rows or a validation channel.")
+            raise JobError(
+                f"The train channel has too few rows ({train_report.rows}) to hold out a validation "
+                f"set; add rows or a validation channel."
+            )
     logger.info("validation: %d rows (%s); train: %d rows", len(validation), validation_source, len(train))
     test = None
     if contract.TEST_CHANNEL in channels:
-        test, reports[contract.TEST_CHANNEL] = read_channel(contract.TEST_CHANNEL, channels[contract.TEST_CHANNEL],
-                                                            hp.max_bad_row_fraction)
+        test, reports[contract.TEST_CHANNEL] = read_channel(
+            contract.TEST_CHANNEL, channels[contract.TEST_CHANNEL], hp.max_bad_row_fraction
+        )
     labels = sorted({example.label for example in train})
     if len(labels) < MIN_LABELS:
         raise JobError(f"Train has {len(labels)} distinct label(s); a classifier needs at least {MIN_LABELS}.")
     known = set(labels)
-    validation = _keep_known_labels(validation, reports.get(contract.VALIDATION_CHANNEL, train_report), known,
-                                    hp.max_bad_row_fraction)
+    validation = _keep_known_labels(
+        validation, reports.get(contract.VALIDATION_CHANNEL, train_report), known, hp.max_bad_row_fraction
+    )
     if test is not None:
         test = _keep_known_labels(test, reports[contract.TEST_CHANNEL], known, hp.max_bad_row_fraction)
     return _Data(train, validation, test, labels, validation_source, reports)
@@ -173,10 +189,15 @@ def _build_encoder(train_examples, hp):
     train_tokens = [tokenizer(example.text) for example in train_examples]
     vocabulary = build_vocabulary(train_tokens, hp.min_count)
     token_counts = collections.Counter(token for tokens in train_tokens for token in tokens)
-    logger.info("vocabulary: %d words (min_count=%d) from %d training tokens", len(vocabulary), hp.min_count,
-                sum(token_counts.values()))
-    encoder = TextEncoder(tokenizer, vocabulary, hp.max_length,
-                          **architectures.get(hp.architecture).encoder_options(hp))
+    logger.info(
+        "vocabulary: %d words (min_count=%d) from %d training tokens",
+        len(vocabulary),
+        hp.min_count,
+        sum(token_counts.values()),
+    )
+    encoder = TextEncoder(
+        tokenizer, vocabulary, hp.max_length, **architectures.get(hp.architecture).encoder_options(hp)
+    )
     return encoder, token_counts
 
 
@@ -187,16 +208,24 @@ def _initial_embeddings(channels, hp, vocabulary, token_counts):
     with tempfile.TemporaryDirectory() as workdir:
         pretrained = load_pretrained(channels[contract.EMBEDDINGS_CHANNEL], workdir)
         if hp.embedding_dim is not None and hp.embedding_dim != pretrained.dim:
-            raise JobError(f"Embeddings file {pretrained.name} has {pretrained.dim}-dimensional vectors but "
-                           f"hyperparameter embedding_dim is {hp.embedding_dim}; set embedding_dim to "
-                           f"{pretrained.dim} or auto.")
-        matrix, coverage = build_embedding_matrix(vocabulary, token_counts, pretrained, hp.seed, UNKNOWN_TOKEN,
-                                                  PADDING_TOKEN)
-    logger.info("embedding coverage: %.1f%% of vocabulary words, %.1f%% of training tokens found a "
-                "pretrained vector (%d in its vocabulary, %d from subwords, %d without) [%s]",
-                100 * coverage["type_coverage"], 100 * coverage["token_coverage"],
-                coverage["types_in_pretrained_vocabulary"], coverage["types_from_subwords"],
-                coverage["types_without_vector"], coverage["file"])
+            raise JobError(
+                f"Embeddings file {pretrained.name} has {pretrained.dim}-dimensional vectors but "
+                f"hyperparameter embedding_dim is {hp.embedding_dim}; set embedding_dim to "
+                f"{pretrained.dim} or auto."
+            )
+        matrix, coverage = build_embedding_matrix(
+            vocabulary, token_counts, pretrained, hp.seed, UNKNOWN_TOKEN, PADDING_TOKEN
+        )
+    logger.info(
+        "embedding coverage: %.1f%% of vocabulary words, %.1f%% of training tokens found a "
+        "pretrained vector (%d in its vocabulary, %d from subwords, %d without) [%s]",
+        100 * coverage["type_coverage"],
+        100 * coverage["token_coverage"],
+        coverage["types_in_pretrained_vocabulary"],
+        coverage["types_from_subwords"],
+        coverage["types_without_vector"],
+        coverage["file"],
+    )
     return matrix, coverage
 
 
@@ -210,29 +239,43 @@ def _fit(env, hp, data, encoder, pretrained_matrix, cluster, kvstore, stop_signa
         # Every host has all the rows (and so builds the same vocabulary and validation set); each worker trains
         # on its own share.
         train_examples = shard(data.train, kvstore.rank, kvstore.num_workers, hp.seed)
-        logger.info("worker %d of %d (%s): training on %d of %d train rows", kvstore.rank, kvstore.num_workers,
-                    kvstore.type, len(train_examples), len(data.train))
+        logger.info(
+            "worker %d of %d (%s): training on %d of %d train rows",
+            kvstore.rank,
+            kvstore.num_workers,
+            kvstore.type,
+            len(train_examples),
+            len(data.train),
+        )
     label_ids = data.label_ids
 
     def encode(examples):
-        return EncodedSet([encoder.ids(e.text) for e in examples],
-                          np.array([label_ids[e.label] for e in examples], dtype=np.int64))
+        return EncodedSet(
+            [encoder.ids(e.text) for e in examples], np.array([label_ids[e.label] for e in examples], dtype=np.int64)
+        )
 
-    sets = {"train": encode(train_examples), "validation": encode(data.validation),
-            "test": encode(data.test) if data.test is not None else None}
-    embedding_dim = (pretrained_matrix.shape[1] if pretrained_matrix is not None
-                     else hp.embedding_dim or DEFAULT_EMBEDDING_DIM)
-    net = build_model(hp.architecture, encoder.input_size, embedding_dim, len(data.labels), hp,
-                      sparse_grad=not cluster.is_distributed)
+    sets = {
+        "train": encode(train_examples),
+        "validation": encode(data.validation),
+        "test": encode(data.test) if data.test is not None else None,
+    }
+    embedding_dim = (
+        pretrained_matrix.shape[1] if pretrained_matrix is not None else hp.embedding_dim or DEFAULT_EMBEDDING_DIM
+    )
+    net = build_model(
+        hp.architecture, encoder.input_size, embedding_dim, len(data.labels), hp, sparse_grad=not cluster.is_distributed
+    )
     net.initialize(mx.init.Xavier(), ctx=contexts)
     if pretrained_matrix is not None:
         for context in contexts:
-            net.embedding.weight.data(context)[: len(encoder.vocabulary)] = mx.nd.array(pretrained_matrix,
-                                                                                        ctx=context)
+            net.embedding.weight.data(context)[: len(encoder.vocabulary)] = mx.nd.array(pretrained_matrix, ctx=context)
     net.hybridize(static_alloc=True)
     # A distributed job's optimizer state lives on the parameter servers, which MXNet cannot save.
-    store = (CheckpointStore(env.checkpoint_dir, _fingerprint(hp, encoder, data.labels, sets["train"].rows))
-             if not cluster.is_distributed else None)
+    store = (
+        CheckpointStore(env.checkpoint_dir, _fingerprint(hp, encoder, data.labels, sets["train"].rows))
+        if not cluster.is_distributed
+        else None
+    )
     trainer = ClassifierTrainer(net, encoder, contexts, hp, data.labels, store, stop_signal, kvstore)
     history, best_epoch = trainer.fit(sets["train"], sets["validation"])
     return net, trainer, sets, history, best_epoch
@@ -260,8 +303,13 @@ def _write_reports(env, hp, data, trainer, sets, history, best_epoch, coverage, 
     }
     for split in ("validation", "test"):
         if metrics[split]:
-            logger.info("final %s: accuracy=%.6f macro_f1=%.6f loss=%.6f", split, metrics[split]["accuracy"],
-                        metrics[split]["macro_f1"], metrics[split]["loss"])
+            logger.info(
+                "final %s: accuracy=%.6f macro_f1=%.6f loss=%.6f",
+                split,
+                metrics[split]["accuracy"],
+                metrics[split]["macro_f1"],
+                metrics[split]["loss"],
+            )
     os.makedirs(env.output_data_dir, exist_ok=True)
     write_json(os.path.join(env.output_data_dir, METRICS_FILE), metrics)
     plot_learning_curves(history, os.path.join(env.output_data_dir, LEARNING_CURVES_PLOT))

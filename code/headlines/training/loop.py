@@ -38,15 +38,17 @@ class EncodedSet:
 
 
 def batch_seed(seed, epoch, batch):
-    return (seed * 1_000_003 + epoch * 10_007 + batch) % (2 ** 31 - 1)
+    return (seed * 1_000_003 + epoch * 10_007 + batch) % (2**31 - 1)
 
 
 def format_epoch_line(row):
     """One line per epoch, in the form the metric definitions' regexes parse (docs/training.md)."""
-    return ("epoch={epoch} train_loss={train_loss:.6f} train_accuracy={train_accuracy:.6f} "
-            "validation_loss={validation_loss:.6f} validation_accuracy={validation_accuracy:.6f} "
-            "validation_macro_f1={validation_macro_f1:.6f} samples_per_second={samples_per_second:.1f} "
-            "epoch_seconds={epoch_seconds:.3f}").format(**row)
+    return (
+        "epoch={epoch} train_loss={train_loss:.6f} train_accuracy={train_accuracy:.6f} "
+        "validation_loss={validation_loss:.6f} validation_accuracy={validation_accuracy:.6f} "
+        "validation_macro_f1={validation_macro_f1:.6f} samples_per_second={samples_per_second:.1f} "
+        "epoch_seconds={epoch_seconds:.3f}"
+    ).format(**row)
 
 
 class ClassifierTrainer:
@@ -63,9 +65,12 @@ class ClassifierTrainer:
         self.loss = gluon.loss.SoftmaxCrossEntropyLoss()
         # Gradients are summed over devices (and hosts) by the kvstore, then every device applies the same
         # update (on one host) or pulls the servers' updated weights (on several).
-        self.trainer = gluon.Trainer(net.collect_params(), self.hp.optimizer,
-                                     {"learning_rate": self.hp.effective_learning_rate, "wd": self.hp.weight_decay},
-                                     kvstore=kvstore)
+        self.trainer = gluon.Trainer(
+            net.collect_params(),
+            self.hp.optimizer,
+            {"learning_rate": self.hp.effective_learning_rate, "wd": self.hp.weight_decay},
+            kvstore=kvstore,
+        )
         self.workers = 1 if isinstance(kvstore, str) else kvstore.num_workers
         self.worker_batch_size = -(-self.hp.batch_size // self.workers)
         self._embedding = net.embedding.weight
@@ -84,8 +89,10 @@ class ClassifierTrainer:
             labels = np.concatenate([labels, np.repeat(labels[:1], spare)])
             weights = np.concatenate([weights, np.zeros(spare, dtype=np.float32)])
         ids, lengths = self.encoder.pad(rows)
-        parts = [gluon.utils.split_and_load(array, self.contexts, even_split=False)
-                 for array in (ids, lengths, labels.astype(np.float32), weights)]
+        parts = [
+            gluon.utils.split_and_load(array, self.contexts, even_split=False)
+            for array in (ids, lengths, labels.astype(np.float32), weights)
+        ]
         with autograd.record():
             outputs = [self.net(x, n) for x, n in zip(parts[0], parts[1])]
             losses = [self.loss(o, y, w.expand_dims(1)) for o, y, w in zip(outputs, parts[2], parts[3])]
@@ -95,15 +102,16 @@ class ClassifierTrainer:
         # a short last batch is scaled as a full one.
         self.trainer.step(int(weights.sum()) if self.workers == 1 else self.worker_batch_size * self.workers)
         loss_sum = sum(float(loss.sum().asscalar()) for loss in losses)
-        correct = sum(float(((o.argmax(axis=1) == y) * w).sum().asscalar())
-                      for o, y, w in zip(outputs, parts[2], parts[3]))
+        correct = sum(
+            float(((o.argmax(axis=1) == y) * w).sum().asscalar()) for o, y, w in zip(outputs, parts[2], parts[3])
+        )
         return loss_sum, int(correct)
 
     # -- evaluation ---------------------------------------------------------------------------------------
     def predict_logits(self, data):
         outputs = []
         for start in range(0, len(data), PREDICT_BATCH_SIZE):
-            ids, lengths = self.encoder.pad(data.rows[start:start + PREDICT_BATCH_SIZE])
+            ids, lengths = self.encoder.pad(data.rows[start : start + PREDICT_BATCH_SIZE])
             context = self.contexts[0]
             outputs.append(self.net(mx.nd.array(ids, ctx=context), mx.nd.array(lengths, ctx=context)).asnumpy())
         return np.concatenate(outputs) if outputs else np.zeros((0, len(self.class_names)), np.float32)
@@ -131,8 +139,7 @@ class ClassifierTrainer:
     def _save_checkpoint(self, state):
         if self.checkpoints is None:
             return None
-        return self.checkpoints.save(self.net, self.trainer, lambda path: mx.nd.save(path, self._best_params),
-                                     state)
+        return self.checkpoints.save(self.net, self.trainer, lambda path: mx.nd.save(path, self._best_params), state)
 
     def fit(self, train, validation):
         """Train until epochs run out or validation accuracy stops improving; leave the best parameters in
@@ -143,8 +150,16 @@ class ClassifierTrainer:
             self.trainer.load_states(state["trainer_file"])
             self._best_params = mx.nd.load(state["best_params_file"])
         else:
-            state = {"epoch": 1, "next_batch": 0, "running": None, "history": [], "best_accuracy": -1.0,
-                     "best_epoch": 0, "epochs_without_improvement": 0, "finished": False}
+            state = {
+                "epoch": 1,
+                "next_batch": 0,
+                "running": None,
+                "history": [],
+                "best_accuracy": -1.0,
+                "best_epoch": 0,
+                "epochs_without_improvement": 0,
+                "finished": False,
+            }
             self._best_params = self._snapshot()
 
         with self.stop_signal.checkpointing():
@@ -158,7 +173,7 @@ class ClassifierTrainer:
         self._embedding.lr_mult = 0.0 if epoch <= hp.freeze_embedding_epochs else 1.0
         order = np.random.RandomState(hp.seed + epoch).permutation(len(train))
         size = self.worker_batch_size
-        batches = [order[i:i + size] for i in range(0, len(order), size)]
+        batches = [order[i : i + size] for i in range(0, len(order), size)]
         running = state["running"] or {"loss": 0.0, "correct": 0, "samples": 0, "seconds": 0.0}
         started = time.perf_counter() - running["seconds"]
         for number in range(state["next_batch"], len(batches)):
@@ -177,11 +192,16 @@ class ClassifierTrainer:
                 raise TrainingInterrupted(self._save_checkpoint(state) and self.checkpoints.folder)
         train_seconds = time.perf_counter() - started
         report = self.evaluate(validation)
-        row = {"epoch": epoch, "train_loss": running["loss"] / running["samples"],
-               "train_accuracy": running["correct"] / running["samples"], "validation_loss": report["loss"],
-               "validation_accuracy": report["accuracy"], "validation_macro_f1": report["macro_f1"],
-               "samples_per_second": running["samples"] / max(train_seconds, 1e-9),
-               "epoch_seconds": time.perf_counter() - started}
+        row = {
+            "epoch": epoch,
+            "train_loss": running["loss"] / running["samples"],
+            "train_accuracy": running["correct"] / running["samples"],
+            "validation_loss": report["loss"],
+            "validation_accuracy": report["accuracy"],
+            "validation_macro_f1": report["macro_f1"],
+            "samples_per_second": running["samples"] / max(train_seconds, 1e-9),
+            "epoch_seconds": time.perf_counter() - started,
+        }
         logger.info(format_epoch_line(row))
         state["history"].append(row)
         if report["accuracy"] > state["best_accuracy"]:
@@ -189,12 +209,16 @@ class ClassifierTrainer:
             self._best_params = self._snapshot()
         else:
             state["epochs_without_improvement"] += 1
-        patience_spent = hp.early_stopping_patience and state["epochs_without_improvement"] >= hp.early_stopping_patience
+        patience_spent = (
+            hp.early_stopping_patience and state["epochs_without_improvement"] >= hp.early_stopping_patience
+        )
         if patience_spent:
-            logger.info("early stopping: validation accuracy has not improved for %d epochs; best epoch %d",
-                        state["epochs_without_improvement"], state["best_epoch"])
-        state.update(epoch=epoch + 1, next_batch=0, running=None,
-                     finished=bool(patience_spent) or epoch >= hp.epochs)
+            logger.info(
+                "early stopping: validation accuracy has not improved for %d epochs; best epoch %d",
+                state["epochs_without_improvement"],
+                state["best_epoch"],
+            )
+        state.update(epoch=epoch + 1, next_batch=0, running=None, finished=bool(patience_spent) or epoch >= hp.epochs)
         saved = self._save_checkpoint(state)
         if self.stop_signal.requested and not state["finished"]:
             raise TrainingInterrupted(saved and self.checkpoints.folder)

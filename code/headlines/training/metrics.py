@@ -25,8 +25,12 @@ def classification_report(true_ids, predicted_ids, class_names):
         "accuracy": float(true_positive.sum() / total) if total else 0.0,
         "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
         "per_class": {
-            name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
-                   "support": int(actual[i])}
+            name: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(actual[i]),
+            }
             for i, name in enumerate(class_names)
         },
         "confusion_matrix": {"labels": list(class_names), "rows_true_columns_predicted": matrix.tolist()},

@@ -28,14 +28,20 @@ def plot_confusion_matrix(report, title, path):
     size = max(4, 0.8 * len(labels) + 2)
     figure, axis = plt.subplots(figsize=(size, size))
     image = axis.imshow(matrix, cmap="Blues")
-    axis.set(xticks=range(len(labels)), yticks=range(len(labels)), xticklabels=labels, yticklabels=labels,
-             xlabel="predicted", ylabel="true", title=f"{title} (accuracy {report['accuracy']:.3f})")
+    axis.set(
+        xticks=range(len(labels)),
+        yticks=range(len(labels)),
+        xticklabels=labels,
+        yticklabels=labels,
+        xlabel="predicted",
+        ylabel="true",
+        title=f"{title} (accuracy {report['accuracy']:.3f})",
+    )
     plt.setp(axis.get_xticklabels(), rotation=45, ha="right")
     peak = max((max(row) for row in matrix), default=0)
     for i, row in enumerate(matrix):
         for j, count in enumerate(row):
-            axis.text(j, i, str(count), ha="center", va="center",
-                      color="white" if count > peak / 2 else "black")
+            axis.text(j, i, str(count), ha="center", va="center", color="white" if count > peak / 2 else "black")
     figure.colorbar(image, ax=axis, fraction=0.046)
     figure.tight_layout()
     figure.savefig(path, dpi=100)

@@ -21,8 +21,10 @@ class StopSignal:
         return self
 
     def _handle(self, signum, frame):
-        logger.warning("SIGTERM received: %s", "finishing the batch, then saving a checkpoint"
-                       if self._checkpointing else "stopping")
+        logger.warning(
+            "SIGTERM received: %s",
+            "finishing the batch, then saving a checkpoint" if self._checkpointing else "stopping",
+        )
         self.requested = True
         if not self._checkpointing:
             raise TrainingInterrupted()

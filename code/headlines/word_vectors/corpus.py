@@ -33,12 +33,14 @@ def _token_blocks(path):
                 cut = max(data.rfind(space) for space in _WHITESPACE)
                 if cut < 0:
                     if len(data) > MAX_TOKEN_BYTES:
-                        raise JobError(f"Corpus file {path} has a run of {len(data)} bytes without whitespace: "
-                                       f"expected text with tokens separated by spaces or newlines.")
+                        raise JobError(
+                            f"Corpus file {path} has a run of {len(data)} bytes without whitespace: "
+                            f"expected text with tokens separated by spaces or newlines."
+                        )
                     carry = data
                     continue
-                carry = data[cut + 1:]
-                yield _tokens(data[:cut + 1])
+                carry = data[cut + 1 :]
+                yield _tokens(data[: cut + 1])
             if carry:
                 yield _tokens(carry)
     except READ_ERRORS as e:
@@ -70,8 +72,9 @@ class Corpus:
     def from_channel(cls, channel, folder):
         files = list_files(folder)
         if not files:
-            raise JobError(f"Channel '{channel}' ({folder}) has no files: expected plain text, one or many files, "
-                           f"gzip allowed.")
+            raise JobError(
+                f"Channel '{channel}' ({folder}) has no files: expected plain text, one or many files, gzip allowed."
+            )
         return cls(files)
 
     def token_blocks(self):

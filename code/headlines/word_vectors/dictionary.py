@@ -23,19 +23,28 @@ class Dictionary:
         self.token_to_id = {word: i for i, word in enumerate(self.words)}
         rows = [self._rows(i, word) for i, word in enumerate(self.words)]
         self.row_offsets = np.concatenate(([0], np.cumsum([len(r) for r in rows]))).astype(np.int64)
-        self.row_ids = np.fromiter((row for word_rows in rows for row in word_rows), dtype=np.int64,
-                                   count=int(self.row_offsets[-1]))
+        self.row_ids = np.fromiter(
+            (row for word_rows in rows for row in word_rows), dtype=np.int64, count=int(self.row_offsets[-1])
+        )
         self.row_counts = np.diff(self.row_offsets)
         cumulative = np.cumsum(self.counts.astype(np.float64) ** NEGATIVE_POWER)
         self._negative_cdf = cumulative / cumulative[-1]
 
     @classmethod
     def from_counts(cls, word_counts, min_count, char_ngrams, buckets):
-        vocab = nlp.Vocab(word_counts.counts, min_freq=max(min_count, word_counts.min_count_applied),
-                          unknown_token=None, padding_token=None, bos_token=None, eos_token=None)
+        vocab = nlp.Vocab(
+            word_counts.counts,
+            min_freq=max(min_count, word_counts.min_count_applied),
+            unknown_token=None,
+            padding_token=None,
+            bos_token=None,
+            eos_token=None,
+        )
         if len(vocab) == 0:
-            raise JobError(f"No word occurs at least min_count={min_count} times in the corpus "
-                           f"({word_counts.tokens} tokens); lower min_count or add text.")
+            raise JobError(
+                f"No word occurs at least min_count={min_count} times in the corpus "
+                f"({word_counts.tokens} tokens); lower min_count or add text."
+            )
         words = vocab.idx_to_token
         return cls(words, [word_counts.counts[w] for w in words], word_counts.tokens, char_ngrams, buckets)
 
@@ -62,11 +71,12 @@ class Dictionary:
         vocabulary, and its n-gram buckets."""
         index = self.token_to_id.get(word)
         if index is not None:
-            return self.row_ids[self.row_offsets[index]:self.row_offsets[index + 1]]
+            return self.row_ids[self.row_offsets[index] : self.row_offsets[index + 1]]
         if not self.char_ngrams:
             return np.zeros(0, dtype=np.int64)
-        return np.array([len(self.words) + b for b in char_ngram_buckets(word, self.char_ngrams, self.buckets)],
-                        dtype=np.int64)
+        return np.array(
+            [len(self.words) + b for b in char_ngram_buckets(word, self.char_ngrams, self.buckets)], dtype=np.int64
+        )
 
     def keep_probabilities(self, threshold):
         """fastText's pdiscard: a token of a word with frequency f survives sub-sampling with sqrt(t/f) + t/f."""

@@ -59,8 +59,10 @@ def evaluate_similarity(folder, vectors_of):
     """Scores per pair file of the evaluation channel. vectors_of(words) -> (vectors, has_vector)."""
     files = list_files(folder)
     if not files:
-        raise JobError(f"The evaluation channel ({folder}) has no files: expected word pairs with scores, "
-                       f"'word1 word2 score' per line (WordSim-353 layout).")
+        raise JobError(
+            f"The evaluation channel ({folder}) has no files: expected word pairs with scores, "
+            f"'word1 word2 score' per line (WordSim-353 layout)."
+        )
     results = {}
     for path in files:
         pairs, skipped = read_word_pairs(path)
@@ -73,12 +75,23 @@ def evaluate_similarity(folder, vectors_of):
         usable = dict(zip(words, has_vector & (norms > 0)))
         index = {w: i for i, w in enumerate(words)}
         covered = [(a, b, s) for a, b, s in pairs if usable[a] and usable[b]]
-        cosines = [float(vectors[index[a]] @ vectors[index[b]] / (norms[index[a]] * norms[index[b]]))
-                   for a, b, _ in covered]
+        cosines = [
+            float(vectors[index[a]] @ vectors[index[b]] / (norms[index[a]] * norms[index[b]])) for a, b, _ in covered
+        ]
         rho = spearman_rho(cosines, [s for _, _, s in covered]) if len(covered) > 1 else None
-        results[name] = {"spearmans_rho": rho, "total_pairs": len(pairs), "pairs_covered": len(covered),
-                         "not_found": len(pairs) - len(covered), "coverage": len(covered) / len(pairs),
-                         "lines_skipped": skipped}
-        logger.info("evaluation %s: spearman rho %s over %d of %d pairs", name,
-                    "n/a" if rho is None else f"{rho:.4f}", len(covered), len(pairs))
+        results[name] = {
+            "spearmans_rho": rho,
+            "total_pairs": len(pairs),
+            "pairs_covered": len(covered),
+            "not_found": len(pairs) - len(covered),
+            "coverage": len(covered) / len(pairs),
+            "lines_skipped": skipped,
+        }
+        logger.info(
+            "evaluation %s: spearman rho %s over %d of %d pairs",
+            name,
+            "n/a" if rho is None else f"{rho:.4f}",
+            len(covered),
+            len(pairs),
+        )
     return results

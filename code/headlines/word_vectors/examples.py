@@ -44,9 +44,18 @@ class Step:
     def idle(cls, tokens):
         """Tokens that yielded no example (all sub-sampled away, or no neighbour): progress only."""
         empty = np.zeros(0, np.int64)
-        return cls(tokens, 0, empty, (np.zeros(1, np.int64), empty), np.zeros(0, np.float32),
-                   (np.zeros(1, np.int64), empty), np.zeros(0, np.float32), np.zeros((0, 1), np.int64),
-                   np.zeros((0, 1), np.float32), np.zeros((0, 1), np.float32))
+        return cls(
+            tokens,
+            0,
+            empty,
+            (np.zeros(1, np.int64), empty),
+            np.zeros(0, np.float32),
+            (np.zeros(1, np.int64), empty),
+            np.zeros(0, np.float32),
+            np.zeros((0, 1), np.int64),
+            np.zeros((0, 1), np.float32),
+            np.zeros((0, 1), np.float32),
+        )
 
 
 class ExampleBuilder:
@@ -86,8 +95,7 @@ class ExampleBuilder:
             if first == last:
                 yield Step.idle(tokens)
                 continue
-            yield self._step(ids[kept[centre[first:last]]], ids[kept[context[first:last]]], centre[first:last],
-                             tokens)
+            yield self._step(ids[kept[centre[first:last]]], ids[kept[context[first:last]]], centre[first:last], tokens)
 
     def _step(self, centre_words, context_words, centre_positions, tokens):
         k = self.hp.negative_samples
@@ -105,14 +113,14 @@ class ExampleBuilder:
             bag_offsets = np.append(starts, len(centre_positions))
             bag_words = context_words
             target_words = centre_words[starts]
-            targets = np.concatenate([target_words[:, None], self.dictionary.negatives(self.rng, target_words, k)],
-                                     axis=1)
+            targets = np.concatenate(
+                [target_words[:, None], self.dictionary.negatives(self.rng, target_words, k)], axis=1
+            )
             labels = np.zeros(targets.shape, np.float32)
             labels[:, 0] = 1
             mask = np.ones(targets.shape, np.float32)
         else:
-            targets, labels, mask, bag_words = self._shared_negatives(centre_words, context_words,
-                                                                      centre_positions)
+            targets, labels, mask, bag_words = self._shared_negatives(centre_words, context_words, centre_positions)
             bag_offsets = np.arange(len(bag_words) + 1)
         return _sparse_step(self.dictionary, tokens, bag_offsets, bag_words, targets, labels, mask)
 
@@ -120,8 +128,9 @@ class ExampleBuilder:
         """batch_skipgram: the pairs of one centre, up to batch_size at a time, share one set of negatives."""
         width, k = min(2 * self.hp.window_size, self.hp.batch_size), self.hp.negative_samples
         first_of_centre = np.flatnonzero(np.diff(centre_positions, prepend=-1))
-        rank = np.arange(len(centre_positions)) - np.repeat(first_of_centre, np.diff(
-            np.append(first_of_centre, len(centre_positions))))
+        rank = np.arange(len(centre_positions)) - np.repeat(
+            first_of_centre, np.diff(np.append(first_of_centre, len(centre_positions)))
+        )
         new_example = (rank % width) == 0
         example = np.cumsum(new_example) - 1
         column = rank % width

@@ -71,11 +71,19 @@ class ProgressLog:
         eta = (self.total_tokens - self.done) / speed if speed else float("nan")
         loss = self._loss.asscalar() / max(1, self._positives)
         if not loss <= DIVERGED_LOSS_FACTOR * self._untrained_loss:  # NaN included
-            raise JobError(f"Training diverged: the loss became {loss} after {self.done} words. Lower "
-                           f"learning_rate (now {self.hp.learning_rate}) or update_tokens (now "
-                           f"{self.hp.update_tokens}): a step sums the updates of all its words.")
-        logger.info("progress=%.1f%% words=%d words_per_second=%.0f loss=%.6f eta_seconds=%.0f", 100 * share,
-                    self.done, speed, loss, eta)
+            raise JobError(
+                f"Training diverged: the loss became {loss} after {self.done} words. Lower "
+                f"learning_rate (now {self.hp.learning_rate}) or update_tokens (now "
+                f"{self.hp.update_tokens}): a step sums the updates of all its words."
+            )
+        logger.info(
+            "progress=%.1f%% words=%d words_per_second=%.0f loss=%.6f eta_seconds=%.0f",
+            100 * share,
+            self.done,
+            speed,
+            loss,
+            eta,
+        )
         self._loss, self._positives, self._last = mx.nd.zeros((1,)), 0, now
 
 
@@ -109,11 +117,20 @@ def _train(corpus, dictionary, model, hp):
             progress.add(tokens, loss, positives)
         progress.log()
         seconds = time.time() - started
-        row = {"epoch": epoch, "loss": float(epoch_loss.asscalar()) / max(1, epoch_positives),
-               "words_per_second": epoch_tokens / seconds, "epoch_seconds": seconds}
+        row = {
+            "epoch": epoch,
+            "loss": float(epoch_loss.asscalar()) / max(1, epoch_positives),
+            "words_per_second": epoch_tokens / seconds,
+            "epoch_seconds": seconds,
+        }
         history.append(row)
-        logger.info("epoch=%d loss=%.6f words_per_second=%.0f epoch_seconds=%.3f", epoch, row["loss"],
-                    row["words_per_second"], seconds)
+        logger.info(
+            "epoch=%d loss=%.6f words_per_second=%.0f epoch_seconds=%.3f",
+            epoch,
+            row["loss"],
+            row["words_per_second"],
+            seconds,
+        )
     return history, time.time() - progress.started
 
 
@@ -132,11 +149,16 @@ def _vectors_lookup(model, dictionary):
 def _write_outputs(model_dir, dictionary, model, hp, evaluation):
     """Written to a staging folder, then moved into place: a failed job never leaves vectors that look done."""
     staging = staging_folder(model_dir)
-    write_text_vectors(os.path.join(staging, VECTORS_TEXT_FILE), dictionary.words,
-                       model.word_vectors(dictionary, dictionary.words))
-    write_fasttext_binary(os.path.join(staging, VECTORS_BINARY_FILE), dictionary, hp,
-                          lambda start, stop: model.input_weights[start:stop].asnumpy(),
-                          lambda start, stop: model.output_weights[start:stop].asnumpy())
+    write_text_vectors(
+        os.path.join(staging, VECTORS_TEXT_FILE), dictionary.words, model.word_vectors(dictionary, dictionary.words)
+    )
+    write_fasttext_binary(
+        os.path.join(staging, VECTORS_BINARY_FILE),
+        dictionary,
+        hp,
+        lambda start, stop: model.input_weights[start:stop].asnumpy(),
+        lambda start, stop: model.output_weights[start:stop].asnumpy(),
+    )
     if evaluation is not None:
         write_json(os.path.join(staging, EVALUATION_FILE), evaluation)
     publish(model_dir)
@@ -151,17 +173,27 @@ def run(env, stop_signal, abort):
     channels = env.channel_dirs
     check_channels(channels, contract.EMBEDDING_JOB_CHANNELS)
     if len(env.hosts) > 1:
-        raise JobError(f"mode={hp.mode} trains on one host; this job has {len(env.hosts)} ({', '.join(env.hosts)}). "
-                       f"Use instance_count=1 (one host with several GPUs is used in full).")
+        raise JobError(
+            f"mode={hp.mode} trains on one host; this job has {len(env.hosts)} ({', '.join(env.hosts)}). "
+            f"Use instance_count=1 (one host with several GPUs is used in full)."
+        )
     mx.random.seed(hp.seed)
 
     corpus = Corpus.from_channel(contract.TRAIN_CHANNEL, channels[contract.TRAIN_CHANNEL])
     word_counts = corpus.count_words(MAX_VOCABULARY_TYPES)
     dictionary = Dictionary.from_counts(word_counts, hp.min_count, hp.char_ngrams, hp.buckets)
-    logger.info("corpus: %d file(s), %d tokens, %d distinct; vocabulary: %d words with min_count=%d "
-                "(%d tokens an epoch); %d n-gram buckets; counted in %.1f s", len(corpus.files), word_counts.tokens,
-                len(word_counts.counts), len(dictionary), hp.min_count, dictionary.kept_tokens, dictionary.buckets,
-                time.time() - started)
+    logger.info(
+        "corpus: %d file(s), %d tokens, %d distinct; vocabulary: %d words with min_count=%d "
+        "(%d tokens an epoch); %d n-gram buckets; counted in %.1f s",
+        len(corpus.files),
+        word_counts.tokens,
+        len(word_counts.counts),
+        len(dictionary),
+        hp.min_count,
+        dictionary.kept_tokens,
+        dictionary.buckets,
+        time.time() - started,
+    )
 
     contexts = training_contexts(env.num_gpus)
     logger.info("devices: %s", ", ".join(str(c) for c in contexts))
@@ -178,11 +210,19 @@ def run(env, stop_signal, abort):
 
     os.makedirs(env.model_dir, exist_ok=True)
     _write_outputs(env.model_dir, dictionary, model, hp, evaluation)
-    metrics = {"mode": hp.mode, "hyperparameters": hp.as_dict(), "corpus_tokens": word_counts.tokens,
-               "epoch_tokens": dictionary.kept_tokens, "vocabulary_size": len(dictionary),
-               "devices": [str(c) for c in contexts], "history": history,
-               "train_seconds": train_seconds, "words_per_second": words_per_second, "evaluation": evaluation,
-               "job_seconds": time.time() - started}
+    metrics = {
+        "mode": hp.mode,
+        "hyperparameters": hp.as_dict(),
+        "corpus_tokens": word_counts.tokens,
+        "epoch_tokens": dictionary.kept_tokens,
+        "vocabulary_size": len(dictionary),
+        "devices": [str(c) for c in contexts],
+        "history": history,
+        "train_seconds": train_seconds,
+        "words_per_second": words_per_second,
+        "evaluation": evaluation,
+        "job_seconds": time.time() - started,
+    }
     os.makedirs(env.output_data_dir, exist_ok=True)
     write_json(os.path.join(env.output_data_dir, METRICS_FILE), metrics)
     logger.info("vectors written to %s in %.1f s", env.model_dir, time.time() - started)

@@ -39,8 +39,11 @@ class WordVectorModel:
     def train_group(self, steps, learning_rate):
         """Every step's deltas from the current weights (step i on device i mod n), then all the deltas added.
         Returns the summed loss as an NDArray on the first device (not waited for: reading it synchronises)."""
-        results = [self._step_deltas(step, self.contexts[i % len(self.contexts)], learning_rate)
-                   for i, step in enumerate(steps) if step.examples]
+        results = [
+            self._step_deltas(step, self.contexts[i % len(self.contexts)], learning_rate)
+            for i, step in enumerate(steps)
+            if step.examples
+        ]
         loss = mx.nd.zeros((1,), ctx=self.home)
         for input_rows, input_delta, output_rows, output_delta, step_loss in results:
             self._add_rows(self.input_weights, input_rows, input_delta)
@@ -107,14 +110,15 @@ class WordVectorModel:
         matrix = self.input_weights
         vectors = np.zeros((len(words), self.dim), np.float32)
         for start in range(0, len(words), 4096):
-            batch = words[start:start + 4096]
+            batch = words[start : start + 4096]
             rows = [dictionary.rows_of(word) for word in batch]
             found = [i for i, word_rows in enumerate(rows) if len(word_rows)]
             if not found:
                 continue
             lengths = np.array([len(rows[i]) for i in found])
             flat = mx.nd.array(np.concatenate([rows[i] for i in found]), ctx=self.home, dtype=np.int64)
-            sums = np.add.reduceat(mx.nd.take(matrix, flat).asnumpy(),
-                                   np.concatenate(([0], np.cumsum(lengths)[:-1])), axis=0)
+            sums = np.add.reduceat(
+                mx.nd.take(matrix, flat).asnumpy(), np.concatenate(([0], np.cumsum(lengths)[:-1])), axis=0
+            )
             vectors[start + np.array(found)] = sums / lengths[:, None]
         return vectors
