@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 FASTTEXT_WHEEL := fasttext-numpy2-wheel==0.9.2
 
 .PHONY: help venv images images-gpu docker registry demo push test test-unit test-container test-localmode test-aws bench \
-	bench-train bench-serve bench-embeddings bench-localmode clean
+	bench-train bench-serve bench-embeddings bench-localmode bench-images bench-report clean
 # make demo DATA=your-headlines CORPUS=your-text: the demo on your own data (files or folders).
 DATA ?=
 CORPUS ?=
@@ -25,9 +25,10 @@ help:
 	@echo "make push         push the images to ECR (scripts/push.py; PUSH_ARGS=...), URIs in build/images.json"
 	@echo "make images       build the CPU training image and the serving image (headlines-train:cpu, headlines-serve:cpu)"
 	@echo "make images-gpu   build the GPU training image (headlines-train:gpu)"
-	@echo "make bench        every benchmark (bench-results/): bench-train (accuracy on the UCI split), bench-serve"
-	@echo "                  (load), bench-embeddings (word-vector job vs fastText: words/s, accuracy, memory),"
-	@echo "                  bench-localmode (SDK v2 local mode: one vs two hosts on the UCI split, make demo time)"
+	@echo "make bench        every benchmark, then docs/benchmarks.md from their records (bench-results/):"
+	@echo "                  bench-train (accuracy vs fastText supervised), bench-serve (load), bench-embeddings"
+	@echo "                  (word vectors vs fastText), bench-localmode (SDK v2: one vs two hosts), bench-images;"
+	@echo "                  QUICK=1 checks the harness on generated data in a few minutes (bench-results/quick/)"
 	@echo "make venv         the test virtualenv in $(VENV)"
 
 $(BIN)/activate: tests/requirements-dev.lock containers/requirements-build.lock code/pyproject.toml
@@ -99,8 +100,15 @@ test: venv lint registry images images-gpu
 clean:
 	rm -rf $(VENV) .pytest_cache
 
-# Benchmarks (not tests): results go to bench-results/.
-bench: bench-train bench-serve bench-embeddings bench-localmode
+# Benchmarks (not tests): records in bench-results/, then docs/benchmarks.md and its plots written from them.
+# QUICK=1: every benchmark on the generated data with small sizes, to check the harness in a few minutes (CI runs
+# it); records and page go to bench-results/quick/ and docs/ is left alone.
+QUICK ?=
+export QUICK
+bench: bench-train bench-serve bench-embeddings bench-localmode bench-images bench-report
+
+bench-report: venv
+	$(BIN)/python benchmarks/report.py
 
 bench-train: venv images
 	$(BIN)/python benchmarks/train_uci.py
@@ -113,3 +121,6 @@ bench-embeddings: venv images
 
 bench-localmode: venv images
 	$(BIN)/python benchmarks/localmode_uci.py
+
+bench-images: venv images images-gpu
+	$(BIN)/python benchmarks/image_sizes.py

@@ -1,12 +1,15 @@
-"""Embedding pre-training benchmark (mode skipgram) on WikiText-2 valid + test, lower-cased, CPU, 2 threads:
+"""Word-vector benchmark on WikiText-2 valid + test, lower-cased, CPU, 2 threads, against Facebook's fastText
+`train_unsupervised` with the same settings, alternating, in one run:
 
-1. speed: our job (the `train` command, as the image runs it) against Facebook's fastText `train_unsupervised`
-   with the same settings (skip-gram, dim 100, 5 epochs, minn 3, maxn 6, BlazingText's other defaults), one run each;
+1. speed: words/s and peak memory of our job (the `train` command, as the image runs it) and fastText, for each
+   mode: skipgram and cbow with and without subwords (minn 3, maxn 6), and batch_skipgram (no subwords, as in
+   BlazingText) against fastText's skip-gram without subwords; dim 100, 5 epochs, BlazingText's other defaults;
 2. quality: the classifier (CPU training image, both architectures) on the UCI story split, initialised from our
-   vectors (the job's model folder, unchanged) and from fastText's;
-3. memory: peak RSS of our job on 1x, 4x and 16x the corpus (one epoch each; the corpus repeated).
+   default mode's vectors (the job's model folder, unchanged) and from fastText's;
+3. memory: peak RSS of our job on 1x and 8x the corpus (one epoch each; the corpus repeated).
 
-Writes bench-results/embeddings.{json,md}.   make bench-embeddings
+    make bench-embeddings   (QUICK=1: the generated corpus, one epoch, fewer runs)
+Writes bench-results/embeddings.json.
 """
 
 import argparse
@@ -19,127 +22,134 @@ import sys
 import tempfile
 import time
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
-sys.path.insert(0, str(REPO / "benchmarks"))
-from helpers import WIKITEXT_DIR, FakeSageMaker, require_real_data  # noqa: E402
-from train_uci import run_job  # noqa: E402
+from harness import bench_data, corpus_files, full_or_quick, write_result
+from helpers import FakeSageMaker
+from train_uci import run_job
 
 THREADS = 2
-FASTTEXT_SETTINGS = dict(model="skipgram", dim=100, epoch=5, minn=3, maxn=6, thread=THREADS, verbose=0)
-OUR_SETTINGS = {"mode": "skipgram", "vector_dim": 100, "epochs": 5, "subwords": "true", "min_char": 3, "max_char": 6}
+EPOCHS = full_or_quick(5, 1)
+COMMON = {"dim": 100, "epoch": EPOCHS, "thread": THREADS, "verbose": 0}
+# (name, our hyperparameters, fastText's settings): the same model, text and threads on both sides.
+MODES = [
+    ("skipgram, subwords", {"mode": "skipgram", "subwords": "true"}, {"model": "skipgram", "minn": 3, "maxn": 6}),
+    ("skipgram", {"mode": "skipgram", "subwords": "false"}, {"model": "skipgram", "maxn": 0}),
+    ("cbow, subwords", {"mode": "cbow", "subwords": "true"}, {"model": "cbow", "minn": 3, "maxn": 6}),
+    ("cbow", {"mode": "cbow", "subwords": "false"}, {"model": "cbow", "maxn": 0}),
+    ("batch_skipgram", {"mode": "batch_skipgram", "subwords": "false"}, {"model": "skipgram", "maxn": 0}),
+]
+OUR_COMMON = {"vector_dim": 100, "epochs": EPOCHS, "min_char": 3, "max_char": 6}
+CLASSIFIER_ARCHITECTURES = full_or_quick(("fasttext", "cnn"), ("fasttext",))
+MEMORY_COPIES = full_or_quick((1, 8), (1,))
+
 # Runs a command and prints its peak resident memory (the largest child's, so one command per process).
 PEAK_RSS = ("import resource, subprocess, sys; code = subprocess.call(sys.argv[1:]); "
             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(code)")
 FASTTEXT_RUN = ("import json, sys, time, fasttext; t = time.time(); "
                 "m = fasttext.train_unsupervised(sys.argv[1], **json.loads(sys.argv[3])); "
-                "print(json.dumps({'seconds': time.time() - t})); m.save_model(sys.argv[2])")
+                "print(json.dumps({'seconds': time.time() - t}), flush=True); m.save_model(sys.argv[2])")
 
 
-def write_corpus(path, copies=1):
-    text = "".join(open(WIKITEXT_DIR / name, encoding="utf-8").read().lower() for name in ("valid.txt", "test.txt"))
+def write_corpus(data, path, copies=1):
+    text = "".join(open(name, encoding="utf-8").read().lower() for name in corpus_files(data))
     with open(path, "w", encoding="utf-8") as f:
         for _ in range(copies):
             f.write(text)
     return path
 
 
-def run_fasttext(corpus, model_path, attempts=5):
-    """fastText's training seconds (its wheel now and then ends in NaN: a fresh process then succeeds)."""
+def peak_rss(command, env=None):
+    """Runs command; returns (its stdout, wall seconds, peak RSS in MiB), or stops with its error."""
+    started = time.time()
+    result = subprocess.run([sys.executable, "-c", PEAK_RSS, *command], env=env, capture_output=True, text=True)
+    wall = time.time() - started
+    lines = result.stdout.strip().splitlines()
+    return result, wall, int(lines[-1]) / 1024 if result.returncode == 0 else None
+
+
+def run_fasttext(corpus, model_path, settings, attempts=5):
+    """fastText's training seconds and peak RSS (its wheel now and then ends in NaN: a fresh process then
+    succeeds)."""
     for _ in range(attempts):
-        result = subprocess.run([sys.executable, "-c", FASTTEXT_RUN, str(corpus), str(model_path),
-                                 json.dumps(FASTTEXT_SETTINGS)], capture_output=True, text=True)
+        result, _, peak = peak_rss([sys.executable, "-c", FASTTEXT_RUN, str(corpus), str(model_path),
+                                    json.dumps(settings)])
         if result.returncode == 0:
-            return json.loads(result.stdout.strip().splitlines()[-1])["seconds"]
+            return json.loads(result.stdout.strip().splitlines()[-2])["seconds"], peak
         if "NaN" not in result.stderr:
             break
     raise SystemExit(f"fasttext failed: {result.stderr[-2000:]}")
 
 
-def run_ours(corpus, base, **overrides):
-    """Our job through the `train` command; returns its metrics, wall seconds and peak RSS in MiB."""
+def run_ours(corpus, base, hyperparameters):
+    """Our job through the `train` command; returns its fake SageMaker folder, metrics, wall seconds and peak RSS."""
     fake = FakeSageMaker(base)
     fake.add_channel("train", {corpus.name: str(corpus)})
-    fake.write_config({**OUR_SETTINGS, **overrides})
+    fake.write_config(hyperparameters)
     env = {**os.environ, "SAGEMAKER_BASE_DIR": str(fake.base), "SM_NUM_GPUS": "0"}
-    started = time.time()
-    result = subprocess.run([sys.executable, "-c", PEAK_RSS, str(pathlib.Path(sys.executable).parent / "train")],
-                            env=env, capture_output=True, text=True)
-    wall = time.time() - started
+    result, wall, peak = peak_rss([str(pathlib.Path(sys.executable).parent / "train")], env)
     if result.returncode != 0:
         raise SystemExit(f"embedding job failed:\n{result.stderr[-3000:]}")
-    peak_kib = int(result.stdout.strip().splitlines()[-1])
-    return fake, fake.metrics(), wall, peak_kib / 1024
+    return fake, fake.metrics(), wall, peak
+
+
+def speed_runs(corpus, folder):
+    """Each mode, ours then fastText's; keeps the default mode's two models for the quality runs."""
+    rows, models = [], {}
+    for name, ours_settings, fasttext_settings in MODES:
+        fake, metrics, wall, peak = run_ours(corpus, folder / f"ours-{len(rows)}", {**OUR_COMMON, **ours_settings})
+        fasttext_model = folder / f"fasttext-{len(rows)}.bin"
+        seconds, fasttext_peak = run_fasttext(corpus, fasttext_model, {**COMMON, **fasttext_settings})
+        fasttext_words = EPOCHS * metrics["epoch_tokens"] / seconds
+        rows.append({"mode": name, "ours_words_per_second": metrics["words_per_second"],
+                     "ours_train_seconds": metrics["train_seconds"], "ours_job_wall_seconds": round(wall, 1),
+                     "ours_peak_rss_mib": peak, "fasttext_words_per_second": fasttext_words,
+                     "fasttext_train_seconds": seconds, "fasttext_peak_rss_mib": fasttext_peak,
+                     "ratio": metrics["words_per_second"] / fasttext_words, "epoch_tokens": metrics["epoch_tokens"]})
+        print(json.dumps(rows[-1]), flush=True)
+        if not models:
+            models = {"ours": fake.model_dir, "fasttext": fasttext_model}
+    return rows, models
+
+
+def quality_runs(image, data, models, folder):
+    rows = []
+    for label, embeddings in models.items():
+        for architecture in CLASSIFIER_ARCHITECTURES:
+            row = run_job(image, folder / f"classifier-{label}-{architecture}", architecture, data.train,
+                          embeddings, label, test_file=data.test)
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    return rows
+
+
+def memory_runs(data, folder):
+    rows = []
+    for copies in MEMORY_COPIES:
+        scaled = write_corpus(data, folder / f"corpus-x{copies}.txt", copies)
+        _, metrics, wall, peak = run_ours(scaled, folder / f"memory-{copies}", {**OUR_COMMON, **MODES[0][1],
+                                                                                  "epochs": 1})
+        rows.append({"copies": copies, "corpus_mib": scaled.stat().st_size / 2**20, "tokens": metrics["corpus_tokens"],
+                     "peak_rss_mib": peak, "wall_seconds": wall, "words_per_second": metrics["words_per_second"]})
+        print(json.dumps(rows[-1]), flush=True)
+        shutil.rmtree(folder / f"memory-{copies}")
+        scaled.unlink()
+    return rows
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image", default="headlines-train:cpu", help="training image for the classifier jobs")
-    parser.add_argument("--output", default=str(REPO / "bench-results"))
-    parser.add_argument("--skip-classifier", action="store_true")
     args = parser.parse_args()
-    require_real_data()
-    output = pathlib.Path(args.output)
-    output.mkdir(parents=True, exist_ok=True)
-    results = {"threads": THREADS, "fasttext_settings": FASTTEXT_SETTINGS, "our_settings": OUR_SETTINGS}
+    data = bench_data()
     with tempfile.TemporaryDirectory() as tmp:
-        tmp = pathlib.Path(tmp)
-        corpus = write_corpus(tmp / "wikitext2.txt")
-
-        fake, metrics, wall, peak = run_ours(corpus, tmp / "ours")
-        epoch_tokens = metrics["epoch_tokens"]
-        fasttext_seconds = run_fasttext(corpus, tmp / "fasttext.bin")
-        results["speed"] = {
-            "epoch_tokens": epoch_tokens,
-            "ours_words_per_second": metrics["words_per_second"], "ours_train_seconds": metrics["train_seconds"],
-            "ours_job_wall_seconds": wall, "ours_peak_rss_mib": peak, "ours_loss_per_epoch": [
-                round(r["loss"], 4) for r in metrics["history"]],
-            "fasttext_words_per_second": OUR_SETTINGS["epochs"] * epoch_tokens / fasttext_seconds,
-            "fasttext_train_seconds": fasttext_seconds,
-        }
-        results["speed"]["ratio"] = (results["speed"]["ours_words_per_second"]
-                                     / results["speed"]["fasttext_words_per_second"])
-        print(json.dumps(results["speed"]), flush=True)
-
-        results["quality"] = []
-        if not args.skip_classifier:
-            for label, embeddings in (("ours", fake.model_dir), ("fasttext", tmp / "fasttext.bin")):
-                for architecture in ("fasttext", "cnn"):
-                    row = run_job(args.image, tmp / f"classifier-{label}-{architecture}", architecture, embeddings,
-                                  label)
-                    print(json.dumps(row), flush=True)
-                    results["quality"].append(row)
-        shutil.rmtree(tmp / "ours")
-
-        results["memory"] = []
-        for copies in (1, 4, 16):
-            scaled = write_corpus(tmp / f"wikitext2-x{copies}.txt", copies)
-            _, metrics, wall, peak = run_ours(scaled, tmp / f"memory-{copies}", epochs=1)
-            row = {"copies": copies, "corpus_mib": scaled.stat().st_size / 2 ** 20,
-                   "tokens": metrics["corpus_tokens"], "peak_rss_mib": peak, "wall_seconds": wall,
-                   "words_per_second": metrics["words_per_second"]}
-            print(json.dumps(row), flush=True)
-            results["memory"].append(row)
-            shutil.rmtree(tmp / f"memory-{copies}")
-            scaled.unlink()
-
-    (output / "embeddings.json").write_text(json.dumps(results, indent=1))
-    s = results["speed"]
-    lines = ["| job | words/s | train s | peak RSS MiB |", "|---|---|---|---|",
-             f"| ours (mode skipgram, subwords) | {s['ours_words_per_second']:.0f} | {s['ours_train_seconds']:.1f} "
-             f"| {s['ours_peak_rss_mib']:.0f} |",
-             f"| fastText train_unsupervised | {s['fasttext_words_per_second']:.0f} | {s['fasttext_train_seconds']:.1f}"
-             f" | - |", "", f"ratio ours/fastText: {s['ratio']:.2f}", ""]
-    if results["quality"]:
-        lines += ["| classifier | vectors | test accuracy | macro-F1 | token coverage |", "|---|---|---|---|---|"]
-        lines += [f"| {r['architecture']} | {r['embeddings']} | {r['test_accuracy']:.4f} | {r['test_macro_f1']:.4f} "
-                  f"| {r['token_coverage']:.3f} |" for r in results["quality"]]
-        lines.append("")
-    lines += ["| corpus | MiB | tokens | peak RSS MiB | words/s |", "|---|---|---|---|---|"]
-    lines += [f"| {r['copies']}x | {r['corpus_mib']:.1f} | {r['tokens']} | {r['peak_rss_mib']:.0f} | "
-              f"{r['words_per_second']:.0f} |" for r in results["memory"]]
-    (output / "embeddings.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+        folder = pathlib.Path(tmp)
+        corpus = write_corpus(data, folder / "corpus.txt")
+        speed, models = speed_runs(corpus, folder)
+        quality = quality_runs(args.image, data, models, folder)
+        memory = memory_runs(data, folder)
+    write_result("embeddings", "bench-embeddings", "fastText train_unsupervised (the fasttext package) with the "
+                 "same settings, text and threads, run after each of our jobs", data=data, images=[args.image],
+                 threads=THREADS, epochs=EPOCHS, our_settings=OUR_COMMON, fasttext_settings=COMMON,
+                 speed=speed, quality=quality, memory=memory)
 
 
 if __name__ == "__main__":

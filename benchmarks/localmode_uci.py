@@ -1,9 +1,9 @@
 """Local-mode benchmark with the SageMaker SDK v2: the classifier on the UCI News Aggregator story split with one
 host and with two hosts (instance_count=2: MXNet's parameter server across two containers), default
-hyperparameters, and the wall time of `make demo`'s script with the images already built. Writes
-bench-results/localmode.{json,md}.
+hyperparameters, and the wall time of `make demo`'s script with the images already built. The anchor is the
+one-host job of the same run. Writes bench-results/localmode.json.
 
-    make bench-localmode     (or: .venv/bin/python benchmarks/localmode_uci.py)
+    make bench-localmode     (QUICK=1: the generated data, 20,000 n-gram buckets, 2 epochs, no demo)
 """
 
 import argparse
@@ -11,14 +11,14 @@ import json
 import pathlib
 import re
 import subprocess
-import sys
 import tarfile
 import tempfile
 import time
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
-from helpers import UCI_DIR, require_real_data  # noqa: E402
+from harness import QUICK, REPO, bench_data, full_or_quick, write_result
+
+# Quick runs keep the two-host job short: the dense embedding gradient every step is (words + buckets) x dim.
+HYPERPARAMETERS = full_or_quick({}, {"ngram_buckets": 20000, "epochs": 2})
 
 
 def sdk_python():
@@ -34,15 +34,17 @@ def _timed(command):
     return result.stdout + result.stderr, time.time() - started
 
 
-def train(python, image, folder, instance_count):
+def train(python, image, data_set, folder, instance_count):
     data = folder / "data"
-    for channel, name in (("train", "train.tsv"), ("test", "test.tsv")):
+    for channel, source in (("train", data_set.train), ("test", data_set.test)):
         (data / channel).mkdir(parents=True, exist_ok=True)
-        (data / channel / name).write_bytes((UCI_DIR / name).read_bytes())
+        (data / channel / f"{channel}.tsv").write_bytes(source.read_bytes())
     output = folder / f"hosts-{instance_count}"
+    hyperparameters = [item for name, value in HYPERPARAMETERS.items() for item in ("--hp", f"{name}={value}")]
     log, seconds = _timed([python, str(REPO / "scripts" / "launch.py"), "train", "--image", image,
                            "--instance-count", str(instance_count), "--channel", f"train=file://{data / 'train'}",
-                           "--channel", f"test=file://{data / 'test'}", "--output", f"file://{output}"])
+                           "--channel", f"test=file://{data / 'test'}", "--output", f"file://{output}",
+                           *hyperparameters])
     with tarfile.open(output / "output.tar.gz") as archive:
         member = next(m for m in archive.getmembers() if m.name.endswith("metrics.json"))
         metrics = json.load(archive.extractfile(member))
@@ -56,26 +58,20 @@ def train(python, image, folder, instance_count):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--image", default="headlines-train:cpu")
-    parser.add_argument("--out", default=str(REPO / "bench-results"))
     args = parser.parse_args()
-    require_real_data()
+    data = bench_data()
     python = sdk_python()
+    demo_seconds = None
     with tempfile.TemporaryDirectory() as temporary:
         folder = pathlib.Path(temporary)
-        rows = [train(python, args.image, folder, count) for count in (1, 2)]
-        _, demo_seconds = _timed([python, str(REPO / "scripts" / "demo.py"), "--output", str(folder / "demo")])
-    results = {"training": rows, "demo_seconds_images_built": round(demo_seconds, 1)}
-    out = pathlib.Path(args.out)
-    out.mkdir(exist_ok=True)
-    (out / "localmode.json").write_text(json.dumps(results, indent=1))
-    lines = ["| hosts | kvstore | test accuracy | test macro-F1 | best/run epochs | mean epoch s | job wall s |",
-             "|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['hosts']} | {r['kvstore']} | {r['test_accuracy']:.4f} | {r['test_macro_f1']:.4f} | "
-              f"{r['best_epoch']}/{r['epochs_run']} | {r['mean_epoch_seconds']:.1f} | {r['job_wall_seconds']} |"
-              for r in rows]
-    lines.append(f"\n`make demo` (scripts/demo.py), images built: {results['demo_seconds_images_built']} s")
-    (out / "localmode.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+        rows = [train(python, args.image, data, folder, count) for count in (1, 2)]
+        for row in rows:
+            print(row, flush=True)
+        if not QUICK:
+            _, demo_seconds = _timed([python, str(REPO / "scripts" / "demo.py"), "--output", str(folder / "demo")])
+    write_result("localmode", "bench-localmode", "the one-host job of the same run", data=data, images=[args.image],
+                 hyperparameters=HYPERPARAMETERS, training=rows,
+                 demo_seconds_images_built=demo_seconds and round(demo_seconds, 1))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 """Serving benchmark: the serving container with models the CPU training image trained on the UCI story split
 (both architectures). Cold start, single-headline requests at several concurrencies, one request of 1,000
-headlines, /ping under load, memory per worker, a sweep of worker counts, image size. Writes
-bench-results/serve.{json,md}.
+headlines, /ping under load, memory per worker, a sweep of worker counts, image size. The anchor, measured in the
+same run: the model's own Predictor called in-process inside the same container, one thread, no HTTP — the floor
+that the server's latency adds to. Writes bench-results/serve.json.
 
-    make bench-serve      (or: .venv/bin/python benchmarks/serve_load.py [--seconds 10] [--reuse-models])
+    make bench-serve      (QUICK=1: generated data, short runs; or: .venv/bin/python benchmarks/serve_load.py
+                           [--seconds 10] [--reuse-models])
 
 The load generator (tests/loadgen.py) runs on the same machine as the container, so the figures include the
 client's share of the CPU.
@@ -11,20 +13,37 @@ client's share of the CPU.
 
 import argparse
 import json
-import pathlib
-import statistics
-import sys
 import threading
 import time
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
-sys.path.insert(0, str(REPO / "benchmarks"))
-from helpers import ServeContainer, docker, real_data, require_real_data  # noqa: E402
-from loadgen import http_request, run_load  # noqa: E402
-from train_uci import run_job  # noqa: E402
+from harness import RESULTS_DIR, bench_data, full_or_quick, write_result
+from helpers import ServeContainer, docker
+from loadgen import http_request, run_load
+from train_uci import run_job
 
-ARCHITECTURES = ("fasttext", "cnn")
+CONCURRENCIES = full_or_quick((1, 2, 4, 8, 16, 32), (1, 8))
+COLD_STARTS = full_or_quick(3, 1)
+SWEEP_WORKERS = full_or_quick((1, 2, 3, 4), ())
+# Inside the serving container: the model's Predictor on its own, one thread, on the benchmark's headlines.
+IN_PROCESS_SCRIPT = """
+import json, statistics, time
+from headlines.artifacts import HeadlineModel
+from headlines.serving.predictor import Predictor
+predictor = Predictor(HeadlineModel.load('/opt/ml/model'))
+headlines = json.loads(HEADLINES_JSON)
+def timed(batch, runs):
+    seconds = []
+    for _ in range(runs):
+        started = time.perf_counter(); predictor.predict(batch); seconds.append(time.perf_counter() - started)
+    return sorted(seconds)
+predictor.predict(headlines[:8])
+one = timed(headlines[:1], 500)
+thousand = statistics.median(timed(headlines, 5))
+print(json.dumps({"one_p50_ms": round(one[len(one) // 2] * 1000, 3),
+                  "one_p99_ms": round(one[int(0.99 * len(one))] * 1000, 3), "thousand_p50_ms": round(thousand * 1000, 1)}))
+"""
+
+ARCHITECTURES = full_or_quick(("fasttext", "cnn"), ("fasttext",))
 MEMORY_SCRIPT = """
 import os
 for pid in sorted(filter(str.isdigit, os.listdir('/proc')), key=int):
@@ -37,20 +56,20 @@ for pid in sorted(filter(str.isdigit, os.listdir('/proc')), key=int):
 """
 
 
-def train_models(folder, image, reuse):
+def train_models(folder, image, data, reuse):
     models = {}
     for architecture in ARCHITECTURES:
         base = folder / architecture
         if not (reuse and (base / "model" / "model-symbol.json").exists()):
-            print(f"training {architecture} on the UCI split with {image}", flush=True)
-            run_job(image, base, architecture)
+            print(f"training {architecture} on {data.source} data with {image}", flush=True)
+            run_job(image, base, architecture, data.train, test_file=data.test)
         models[architecture] = base / "model"
     return models
 
 
-def cold_starts(image, model_dir, runs=3):
+def cold_starts(image, model_dir):
     seconds = []
-    for _ in range(runs):
+    for _ in range(COLD_STARTS):
         container = ServeContainer(image, model_dir)
         started = time.monotonic()
         container.start().wait_ready()
@@ -86,85 +105,67 @@ def pings_under_load(container, request, seconds):
     return latencies
 
 
-def single_headline_request(count=1):
-    return http_request("localhost", "/invocations", json.dumps({"instances": real_data().headlines(count)}).encode())
+def invocation(headlines):
+    return http_request("localhost", "/invocations", json.dumps({"instances": headlines}).encode())
 
 
-def benchmark_architecture(image, model_dir, seconds):
+def in_process(container, headlines):
+    """The anchor: Predictor.predict in the container's Python, one thread, one headline and 1,000 headlines."""
+    return json.loads(container.python(IN_PROCESS_SCRIPT.replace("HEADLINES_JSON", repr(json.dumps(headlines)))))
+
+
+def benchmark_architecture(image, model_dir, data, seconds):
     result = {"cold_start_seconds": cold_starts(image, model_dir)}
+    one, thousand = invocation(data.headlines(1)), invocation(data.headlines(1000))
     container = ServeContainer(image, model_dir).start().wait_ready()
     try:
-        run_load(container.address, single_headline_request(), 8, 2)  # warm-up
-        result["single_headline"] = [run_load(container.address, single_headline_request(), concurrency,
-                                              seconds).summary() for concurrency in (1, 8, 32)]
-        result["thousand_headlines"] = run_load(container.address, single_headline_request(1000), 1,
-                                                seconds).summary()
-        result["ping_ms_under_load"] = pings_under_load(container, single_headline_request(100), seconds)
+        run_load(container.address, one, 8, 2)  # warm-up
+        result["single_headline"] = []
+        for concurrency in CONCURRENCIES:
+            result["single_headline"].append(run_load(container.address, one, concurrency, seconds).summary())
+            print(result["single_headline"][-1], flush=True)
+        result["thousand_headlines"] = run_load(container.address, thousand, 1, seconds).summary()
+        result["ping_ms_under_load"] = pings_under_load(container, invocation(data.headlines(100)), seconds)
         result["memory"] = memory(container)
+        result["in_process"] = in_process(container, data.headlines(1000))
     finally:
         container.remove()
     return result
 
 
-def worker_sweep(image, model_dir, seconds, counts=(1, 2, 3, 4)):
+def worker_sweep(image, model_dir, data, seconds):
     rows = []
-    for workers in counts:
+    one = invocation(data.headlines(1))
+    for workers in SWEEP_WORKERS:
         container = ServeContainer(image, model_dir, env={"SAGEMAKER_MODEL_SERVER_WORKERS": str(workers)})
         container.start().wait_ready()
         try:
-            run_load(container.address, single_headline_request(), 8, 2)
+            run_load(container.address, one, 8, 2)
             for concurrency in (8, 32):
-                rows.append(dict(run_load(container.address, single_headline_request(), concurrency,
-                                          seconds).summary(), workers=workers))
+                rows.append(dict(run_load(container.address, one, concurrency, seconds).summary(), workers=workers))
         finally:
             container.remove()
     return rows
-
-
-def markdown(report):
-    lines = [f"# Serving benchmark ({report['image']}, {report['image_mb']} MB uncompressed)", "",
-             "| architecture | cold start s (median of 3) | c=1 req/s, p50/p99 ms | c=8 req/s, p50/p99 ms | "
-             "c=32 req/s, p50/p99 ms | 1,000 headlines p50/p99 ms | /ping max ms under load | worker RSS/anon MiB |",
-             "|---|---|---|---|---|---|---|---|"]
-    for architecture, row in report["architectures"].items():
-        cells = [f"{r['requests_per_second']}, {r['p50_ms']}/{r['p99_ms']}" for r in row["single_headline"]]
-        big = row["thousand_headlines"]
-        pings = [p for p in row["ping_ms_under_load"] if p is not None]
-        failed_pings = len(row["ping_ms_under_load"]) - len(pings)
-        workers = row["memory"]["workers"]
-        lines.append(f"| {architecture} | {statistics.median(row['cold_start_seconds']):.2f} | " + " | ".join(cells)
-                     + f" | {big['p50_ms']}/{big['p99_ms']} | {max(pings) if pings else '-'}"
-                     + (f" ({failed_pings} failed)" if failed_pings else "")
-                     + " | " + "; ".join(f"{w['rss_mib']}/{w['anon_mib']}" for w in workers) + " |")
-    lines += ["", "Worker sweep (fasttext, single-headline JSON requests):", "",
-              "| workers | concurrency | req/s | p50 ms | p99 ms |", "|---|---|---|---|---|"]
-    for row in report["worker_sweep"]:
-        lines.append(f"| {row['workers']} | {row['concurrency']} | {row['requests_per_second']} | {row['p50_ms']} | "
-                     f"{row['p99_ms']} |")
-    return "\n".join(lines) + "\n"
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--image", default="headlines-serve:cpu")
     parser.add_argument("--train-image", default="headlines-train:cpu")
-    parser.add_argument("--seconds", type=int, default=10, help="length of each load run")
+    parser.add_argument("--seconds", type=int, default=full_or_quick(10, 3), help="length of each load run")
     parser.add_argument("--reuse-models", action="store_true", help="keep models from an earlier run")
-    parser.add_argument("--out", type=pathlib.Path, default=REPO / "bench-results")
     args = parser.parse_args()
-    require_real_data()
-    args.out.mkdir(parents=True, exist_ok=True)
-    models = train_models(args.out / "serve-models", args.train_image, args.reuse_models)
-    report = {"image": args.image, "image_mb": int(docker("image", "inspect", "-f", "{{.Size}}", args.image).stdout)
-              // 1_000_000, "seconds_per_run": args.seconds, "architectures": {}}
+    data = bench_data()
+    models = train_models(RESULTS_DIR / "serve-models", args.train_image, data, args.reuse_models)
+    results = {"image_bytes": int(docker("image", "inspect", "-f", "{{.Size}}", args.image).stdout),
+               "seconds_per_run": args.seconds, "architectures": {}}
     for architecture, model_dir in models.items():
         print(f"benchmarking {architecture}", flush=True)
-        report["architectures"][architecture] = benchmark_architecture(args.image, model_dir, args.seconds)
+        results["architectures"][architecture] = benchmark_architecture(args.image, model_dir, data, args.seconds)
     print("worker sweep", flush=True)
-    report["worker_sweep"] = worker_sweep(args.image, models["fasttext"], args.seconds)
-    (args.out / "serve.json").write_text(json.dumps(report, indent=1))
-    (args.out / "serve.md").write_text(markdown(report))
-    print(markdown(report))
+    results["worker_sweep"] = worker_sweep(args.image, models["fasttext"], data, args.seconds)
+    write_result("serve", "bench-serve", "the model's Predictor called in-process in the same container, one "
+                 "thread, no HTTP", data=data, images=[args.image, args.train_image], **results)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,22 @@
-"""Training benchmark: the CPU training image on the UCI News Aggregator story split, default hyperparameters,
-both architectures, without and with fastText subword vectors (.bin and .vec) trained by Facebook's `fasttext`
-package on WikiText-2 plus the training headlines. Writes bench-results/train-uci.{json,md}.
+"""Training benchmark: the CPU training image on the UCI News Aggregator story split against fastText's own
+supervised classifier, both on the same train, validation and test headlines, alternating.
 
-    make bench            (or: .venv/bin/python benchmarks/train_uci.py [--image headlines-train:cpu])
+1. Accuracy: both architectures with default hyperparameters, without and with subword vectors (.bin and .vec) that
+   Facebook's `fasttext` trained on WikiText-2 plus the training headlines (their text only); fastText supervised
+   (its defaults) without and with the same .vec as -pretrainedVectors. Each job's validation accuracy per epoch
+   gives the accuracy-against-epochs plot; fastText's curve is one model per epoch count.
+2. Labelled headlines: the fasttext architecture and fastText supervised on seeded subsets of the training part
+   (100 headlines up to all of them), without and with the pretrained vectors: where initialisation pays.
+
+The validation part is held out from train.tsv once, here, with the job's own grouped split and defaults, and
+given to every job as a validation channel, so ours and fastText's see the same rows.
+
+    make bench-train        (QUICK=1: the generated data, fewer runs)
+Writes bench-results/train-uci.json.
 """
 
 import argparse
+import collections
 import json
 import pathlib
 import subprocess
@@ -13,85 +24,193 @@ import sys
 import tempfile
 import time
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
-from helpers import (UCI_DIR, WIKITEXT_DIR, FakeSageMaker, require_real_data,  # noqa: E402
-                     train_reference_vectors, write_vec)
+import numpy as np
+from harness import bench_data, corpus_files, full_or_quick, write_result
+from helpers import FakeSageMaker, train_reference_vectors, write_vec
 
-from headlines.text import Tokenizer  # noqa: E402
+from headlines.data.splits import split_validation
+from headlines.hyperparameters import Hyperparameters
+from headlines.text import Tokenizer
 
-# fastText settings for the pretrained vectors (the issue's: skip-gram, dim 100, 5 epochs, minn 3, maxn 6).
+# fastText settings for the pretrained vectors: skip-gram, dim 100 (the classifier's embedding size), 5 epochs,
+# character n-grams 3-6.
 VECTOR_SETTINGS = dict(model="skipgram", dim=100, epoch=5, minn=3, maxn=6, minCount=2, thread=2, verbose=0)
+ARCHITECTURES = full_or_quick(("fasttext", "cnn"), ("fasttext",))
+INITIALISATIONS = full_or_quick(("none", "bin", "vec"), ("none", "bin"))
+LABELLED_SIZES = full_or_quick((100, 300, 1000, 3000), (100,))  # and all of the training part
+FASTTEXT_EPOCHS = full_or_quick(tuple(range(1, 13)), (1, 2, 3))
+SUBSET_SEED = 7
+Row = collections.namedtuple("Row", "line label group")
+# argv: train file, settings, {name: file} to evaluate; prints {name: accuracy, "train_seconds": s}.
+FASTTEXT_SUPERVISED = """
+import json, sys, time, fasttext
+started = time.time()
+model = fasttext.train_supervised(sys.argv[1], **json.loads(sys.argv[2]))
+result = {"train_seconds": round(time.time() - started, 2)}
+for name, path in json.loads(sys.argv[3]).items():
+    result[name] = model.test(path)[1]  # precision at 1: the accuracy of single-label rows
+print(json.dumps(result))
+"""
 
 
-def train_vectors(folder):
-    """Subword vectors from WikiText-2 (valid + test) and the training headlines, tokenised like the classifier."""
+def uci_rows(path):
+    """Rows of a UCI-layout file (ID TITLE URL PUBLISHER CATEGORY STORY ...) with the fields the split needs."""
+    rows = []
+    for line in open(path, encoding="utf-8"):
+        fields = line.rstrip("\n").split("\t")
+        rows.append(Row(line if line.endswith("\n") else line + "\n", fields[4], fields[5]))
+    return rows
+
+
+def write_rows(path, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(row.line for row in rows), encoding="utf-8")
+    return path
+
+
+def prepare_splits(data, folder):
+    """train/validation/test files: train.tsv split by story with the job's defaults, the test file as it is."""
+    defaults = Hyperparameters()
+    train, validation = split_validation(uci_rows(data.train), defaults.validation_fraction, defaults.seed)
+    return {"train": train, "validation": validation, "test": uci_rows(data.test),
+            "files": {"validation": write_rows(folder / "validation" / "validation.tsv", validation),
+                      "test": write_rows(folder / "test" / "test.tsv", uci_rows(data.test))}}
+
+
+def labelled_subset(rows, size, seed=SUBSET_SEED):
+    """size rows drawn without replacement, seeded: each size is a fixed sample of the training part."""
+    picked = np.random.RandomState(seed).choice(len(rows), size=min(size, len(rows)), replace=False)
+    return [rows[i] for i in sorted(picked)]
+
+
+def train_vectors(data, folder):
+    """Subword vectors from the word-vector corpus and the training headlines, tokenised like the classifier."""
     tokenizer = Tokenizer()
     corpus = folder / "corpus.txt"
     with open(corpus, "w", encoding="utf-8") as out:
-        for name in ("valid.txt", "test.txt"):
-            for line in open(WIKITEXT_DIR / name, encoding="utf-8"):
+        for path in corpus_files(data):
+            for line in open(path, encoding="utf-8"):
                 if line.strip():
                     out.write(" ".join(tokenizer(line)) + "\n")
-        for line in open(UCI_DIR / "train.tsv", encoding="utf-8"):
-            out.write(" ".join(tokenizer(line.split("\t")[1])) + "\n")
+        for row in uci_rows(data.train):
+            out.write(" ".join(tokenizer(row.line.split("\t")[1])) + "\n")
     model = train_reference_vectors(corpus, folder / "vectors.bin", **VECTOR_SETTINGS)
     write_vec(model, folder / "vectors.vec", digits=5)
-    return {"bin": folder / "vectors.bin", "vec": folder / "vectors.vec"}
+    return {"none": None, "bin": folder / "vectors.bin", "vec": folder / "vectors.vec"}
 
 
-def run_job(image, base, architecture, embeddings=None, label=None):
-    """One classifier job on the UCI split; embeddings: a vectors file or a whole folder (an embedding job's
-    model folder, passed on unchanged)."""
+def run_job(image, base, architecture, train_file, embeddings=None, label=None, validation_file=None,
+            test_file=None, hyperparameters=None):
+    """One classifier job in the image; embeddings: a vectors file or a whole folder (an embedding job's model
+    folder, passed on unchanged). Returns its figures and per-epoch history."""
     fake = FakeSageMaker(base)
-    fake.add_channel("train", {"train.tsv": str(UCI_DIR / "train.tsv")})
-    fake.add_channel("test", {"test.tsv": str(UCI_DIR / "test.tsv")})
+    fake.add_channel("train", {pathlib.Path(train_file).name: str(train_file)})
+    for channel, path in (("validation", validation_file), ("test", test_file)):
+        if path:
+            fake.add_channel(channel, {pathlib.Path(path).name: str(path)})
     if embeddings:
         files = sorted(embeddings.iterdir()) if embeddings.is_dir() else [embeddings]
         fake.add_channel("embeddings", {f.name: str(f) for f in files})
-    fake.write_config({"architecture": architecture})
+    fake.write_config({"architecture": architecture, **(hyperparameters or {})})
     started = time.time()
     result = subprocess.run(["docker", "run", "--rm", "-v", f"{fake.base}:/opt/ml", image, "train"],
                             capture_output=True, text=True)
     seconds = time.time() - started
     if result.returncode != 0:
-        raise SystemExit(f"{architecture} job failed:\n{result.stdout[-3000:]}")
+        raise SystemExit(f"{architecture} job failed:\n{result.stdout[-3000:]}{result.stderr[-2000:]}")
     metrics = fake.metrics()
     coverage = metrics["embedding_coverage"] or {}
     return {"architecture": architecture, "embeddings": label or (embeddings.suffix[1:] if embeddings else "none"),
-            "test_accuracy": metrics["test"]["accuracy"], "test_macro_f1": metrics["test"]["macro_f1"],
+            "test_accuracy": metrics["test"]["accuracy"] if "test" in metrics else None,
+            "test_macro_f1": metrics["test"]["macro_f1"] if "test" in metrics else None,
             "validation_accuracy": metrics["validation"]["accuracy"], "best_epoch": metrics["best_epoch"],
             "epochs_run": metrics["epochs_run"], "job_wall_seconds": round(seconds, 1),
+            "validation_accuracy_per_epoch": [row["validation_accuracy"] for row in metrics["history"]],
             "type_coverage": coverage.get("type_coverage"), "token_coverage": coverage.get("token_coverage")}
+
+
+def fasttext_file(rows, path):
+    """rows in fastText's supervised format, tokenised like the classifier."""
+    tokenizer = Tokenizer()
+    with open(path, "w", encoding="utf-8") as out:
+        for row in rows:
+            out.write(f"__label__{row.label} " + " ".join(tokenizer(row.line.split("\t")[1])) + "\n")
+    return path
+
+
+def fasttext_accuracy(train_rows, evaluations, folder, vectors=None, epoch=5, attempts=5):
+    """fastText supervised (its defaults, dim 100) on train_rows: accuracy on each evaluation set and seconds.
+    Each attempt in its own process: the wheel now and then ends in NaN, and a fresh process then succeeds."""
+    settings = {"epoch": epoch, "dim": 100, "thread": 2, "verbose": 0}
+    if vectors:
+        settings["pretrainedVectors"] = str(vectors)
+    files = {name: str(fasttext_file(rows, folder / f"fasttext-{name}.txt")) for name, rows in evaluations.items()}
+    command = [sys.executable, "-c", FASTTEXT_SUPERVISED, str(fasttext_file(train_rows, folder / "fasttext-train.txt")),
+               json.dumps(settings), json.dumps(files)]
+    for _ in range(attempts):
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode == 0:
+            return json.loads(result.stdout)
+        if "NaN" not in result.stderr:
+            break
+    raise SystemExit(f"fastText supervised failed: {result.stderr[-2000:]}")
+
+
+def accuracy_runs(image, splits, vectors, folder):
+    """Section 1: our jobs (each architecture and initialisation) and fastText supervised, alternating."""
+    train_file = write_rows(folder / "train" / "train.tsv", splits["train"])
+    evaluations = {"validation": splits["validation"], "test": splits["test"]}
+    ours, anchor = [], []
+    for init in INITIALISATIONS:
+        for architecture in ARCHITECTURES:
+            row = run_job(image, folder / f"{architecture}-{init}", architecture, train_file, vectors[init],
+                          validation_file=splits["files"]["validation"], test_file=splits["files"]["test"])
+            print(row, flush=True)
+            ours.append(row)
+        if init != "bin":  # fastText supervised reads .vec only
+            curve = [fasttext_accuracy(splits["train"], evaluations, folder, vectors[init], epoch)
+                     for epoch in FASTTEXT_EPOCHS]
+            anchor.append({"embeddings": init, "epochs": list(FASTTEXT_EPOCHS), "per_epoch": curve,
+                           "default_epochs": fasttext_accuracy(splits["train"], evaluations, folder, vectors[init])})
+            print(anchor[-1]["default_epochs"], flush=True)
+    return ours, anchor
+
+
+def labelled_runs(image, splits, vectors, folder, full_size_rows):
+    """Section 2: accuracy against the number of labelled headlines, ours and fastText's, without and with the
+    pretrained vectors; the full size reuses section 1's fasttext rows."""
+    evaluations = {"test": splits["test"]}
+    rows = []
+    for size in LABELLED_SIZES + (len(splits["train"]),):
+        subset = labelled_subset(splits["train"], size)
+        train_file = write_rows(folder / f"labelled-{size}" / "train" / "train.tsv", subset)
+        for init in ("none", "bin"):
+            ours = full_size_rows.get(init) if size == len(splits["train"]) else None
+            ours = ours or run_job(image, folder / f"labelled-{size}-{init}", "fasttext", train_file, vectors[init],
+                                   validation_file=splits["files"]["validation"], test_file=splits["files"]["test"])
+            fasttext = fasttext_accuracy(subset, evaluations, folder, vectors["vec"] if init == "bin" else None)
+            rows.append({"labelled": len(subset), "pretrained": init != "none", "ours_test_accuracy":
+                         ours["test_accuracy"], "fasttext_test_accuracy": fasttext["test"]})
+            print(rows[-1], flush=True)
+    return rows
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image", default="headlines-train:cpu")
-    parser.add_argument("--output", default=str(REPO / "bench-results"))
     args = parser.parse_args()
-    require_real_data()
-    output = pathlib.Path(args.output)
-    output.mkdir(parents=True, exist_ok=True)
-    rows = []
+    data = bench_data()
     with tempfile.TemporaryDirectory() as tmp:
-        vectors = train_vectors(pathlib.Path(tmp))
-        for embeddings in (None, vectors["bin"], vectors["vec"]):
-            for architecture in ("fasttext", "cnn"):
-                row = run_job(args.image, pathlib.Path(tmp) / f"{architecture}-{len(rows)}", architecture, embeddings)
-                print(json.dumps(row), flush=True)
-                rows.append(row)
-    (output / "train-uci.json").write_text(json.dumps({"image": args.image, "vector_settings": VECTOR_SETTINGS,
-                                                       "results": rows}, indent=1))
-    lines = ["| architecture | init | test accuracy | test macro-F1 | best/run epochs | job wall s | "
-             "type coverage | token coverage |", "|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        cov = lambda v: f"{v:.3f}" if v is not None else "-"  # noqa: E731
-        lines.append(f"| {r['architecture']} | {r['embeddings']} | {r['test_accuracy']:.4f} | {r['test_macro_f1']:.4f} "
-                     f"| {r['best_epoch']}/{r['epochs_run']} | {r['job_wall_seconds']} | {cov(r['type_coverage'])} "
-                     f"| {cov(r['token_coverage'])} |")
-    (output / "train-uci.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+        folder = pathlib.Path(tmp)
+        splits = prepare_splits(data, folder)
+        vectors = train_vectors(data, folder)
+        ours, anchor = accuracy_runs(args.image, splits, vectors, folder)
+        full_size = {row["embeddings"]: row for row in ours if row["architecture"] == "fasttext"}
+        labelled = labelled_runs(args.image, splits, vectors, folder, full_size)
+    write_result("train-uci", "bench-train", "fastText supervised (the fasttext package, its defaults) on the same "
+                 "train/validation/test rows, run between our jobs", data=data, images=[args.image],
+                 rows={name: len(splits[name]) for name in ("train", "validation", "test")},
+                 vector_settings=VECTOR_SETTINGS, results=ours, fasttext=anchor, labelled=labelled)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,86 @@
+"""What every benchmark shares: a full or a quick run, the data it runs on, and the record it leaves in
+bench-results/ for benchmarks/report.py, which writes docs/benchmarks.md from those records alone.
+
+A full run (`make bench`) measures the real data (tests/helpers.py's HEADLINES_DATA_DIR: the UCI story split and
+WikiText-2) and stops, saying what to fetch, without it. A quick run (`make bench QUICK=1`) checks the harness on
+the generated demo data with small sizes, in a few minutes, into bench-results/quick/: its figures are not meant to
+be read, and nothing asserts timings.
+"""
+
+import datetime
+import json
+import os
+import pathlib
+import platform
+import subprocess
+import sys
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+from helpers import WIKITEXT_DIR, docker, generated_data, require_real_data  # noqa: E402
+
+QUICK_SETTING = "QUICK"
+QUICK = os.environ.get(QUICK_SETTING, "") not in ("", "0")
+RESULTS_DIR = REPO / "bench-results" / "quick" if QUICK else REPO / "bench-results"
+
+
+def bench_data():
+    """The real data for a full run (without it: stop and say what to fetch); the generated data for a quick one."""
+    return generated_data() if QUICK else require_real_data()
+
+
+def corpus_files(data):
+    """Plain text for word vectors: WikiText-2's valid and test parts (463k tokens), or the generated corpus."""
+    return [data.corpus] if data.source == "generated" else [WIKITEXT_DIR / "valid.txt", WIKITEXT_DIR / "test.txt"]
+
+
+def full_or_quick(full, quick):
+    return quick if QUICK else full
+
+
+def _cpu_model():
+    for line in open("/proc/cpuinfo", encoding="utf-8"):
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
+
+
+def _memory_gib():
+    for line in open("/proc/meminfo", encoding="utf-8"):
+        if line.startswith("MemTotal:"):
+            return round(int(line.split()[1]) / 2**20)
+    return None
+
+
+def _gpus():
+    try:
+        result = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                                text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return "no GPU"
+    names = result.stdout.split("\n") if result.returncode == 0 else []
+    return ", ".join(name for name in names if name.strip()) or "no GPU"
+
+
+def machine():
+    """One line naming the machine the figures come from."""
+    return (f"{_cpu_model()}, {os.cpu_count()} cores, {_memory_gib()} GiB, {_gpus()}, "
+            f"{platform.system()} {platform.release()}")
+
+
+def image_id(image):
+    return docker("image", "inspect", "-f", "{{.Id}}", image).stdout.strip()[:19]
+
+
+def write_result(name, make_target, anchor, data=None, images=(), **results):
+    """bench-results/NAME.json: the results with what the report prints above each table: the machine, the UTC
+    date, the command, the anchor measured side by side in the same run, the data and the images' IDs."""
+    record = {"benchmark": name, "command": f"make {make_target}" + (f" {QUICK_SETTING}=1" if QUICK else ""),
+              "anchor": anchor, "quick": QUICK, "data": data and data.source,
+              "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+              "machine": machine(), "images": {image: image_id(image) for image in images}, **results}
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    path.write_text(json.dumps(record, indent=1))
+    print(f"wrote {path.relative_to(REPO)}", flush=True)
+    return path
