@@ -42,11 +42,15 @@ CLASSIFIER_ARCHITECTURES = full_or_quick(("fasttext", "cnn"), ("fasttext",))
 MEMORY_COPIES = full_or_quick((1, 8), (1,))
 
 # Runs a command and prints its peak resident memory (the largest child's, so one command per process).
-PEAK_RSS = ("import resource, subprocess, sys; code = subprocess.call(sys.argv[1:]); "
-            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(code)")
-FASTTEXT_RUN = ("import json, sys, time, fasttext; t = time.time(); "
-                "m = fasttext.train_unsupervised(sys.argv[1], **json.loads(sys.argv[3])); "
-                "print(json.dumps({'seconds': time.time() - t}), flush=True); m.save_model(sys.argv[2])")
+PEAK_RSS = (
+    "import resource, subprocess, sys; code = subprocess.call(sys.argv[1:]); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(code)"
+)
+FASTTEXT_RUN = (
+    "import json, sys, time, fasttext; t = time.time(); "
+    "m = fasttext.train_unsupervised(sys.argv[1], **json.loads(sys.argv[3])); "
+    "print(json.dumps({'seconds': time.time() - t}), flush=True); m.save_model(sys.argv[2])"
+)
 
 
 def write_corpus(data, path, copies=1):
@@ -70,8 +74,9 @@ def run_fasttext(corpus, model_path, settings, attempts=5):
     """fastText's training seconds and peak RSS (its wheel now and then ends in NaN: a fresh process then
     succeeds)."""
     for _ in range(attempts):
-        result, _, peak = peak_rss([sys.executable, "-c", FASTTEXT_RUN, str(corpus), str(model_path),
-                                    json.dumps(settings)])
+        result, _, peak = peak_rss(
+            [sys.executable, "-c", FASTTEXT_RUN, str(corpus), str(model_path), json.dumps(settings)]
+        )
         if result.returncode == 0:
             return json.loads(result.stdout.strip().splitlines()[-2])["seconds"], peak
         if "NaN" not in result.stderr:
@@ -99,11 +104,20 @@ def speed_runs(corpus, folder):
         fasttext_model = folder / f"fasttext-{len(rows)}.bin"
         seconds, fasttext_peak = run_fasttext(corpus, fasttext_model, {**COMMON, **fasttext_settings})
         fasttext_words = EPOCHS * metrics["epoch_tokens"] / seconds
-        rows.append({"mode": name, "ours_words_per_second": metrics["words_per_second"],
-                     "ours_train_seconds": metrics["train_seconds"], "ours_job_wall_seconds": round(wall, 1),
-                     "ours_peak_rss_mib": peak, "fasttext_words_per_second": fasttext_words,
-                     "fasttext_train_seconds": seconds, "fasttext_peak_rss_mib": fasttext_peak,
-                     "ratio": metrics["words_per_second"] / fasttext_words, "epoch_tokens": metrics["epoch_tokens"]})
+        rows.append(
+            {
+                "mode": name,
+                "ours_words_per_second": metrics["words_per_second"],
+                "ours_train_seconds": metrics["train_seconds"],
+                "ours_job_wall_seconds": round(wall, 1),
+                "ours_peak_rss_mib": peak,
+                "fasttext_words_per_second": fasttext_words,
+                "fasttext_train_seconds": seconds,
+                "fasttext_peak_rss_mib": fasttext_peak,
+                "ratio": metrics["words_per_second"] / fasttext_words,
+                "epoch_tokens": metrics["epoch_tokens"],
+            }
+        )
         print(json.dumps(rows[-1]), flush=True)
         if not models:
             models = {"ours": fake.model_dir, "fasttext": fasttext_model}
@@ -114,8 +128,15 @@ def quality_runs(image, data, models, folder):
     rows = []
     for label, embeddings in models.items():
         for architecture in CLASSIFIER_ARCHITECTURES:
-            row = run_job(image, folder / f"classifier-{label}-{architecture}", architecture, data.train,
-                          embeddings, label, test_file=data.test)
+            row = run_job(
+                image,
+                folder / f"classifier-{label}-{architecture}",
+                architecture,
+                data.train,
+                embeddings,
+                label,
+                test_file=data.test,
+            )
             print(json.dumps(row), flush=True)
             rows.append(row)
     return rows
@@ -125,10 +146,19 @@ def memory_runs(data, folder):
     rows = []
     for copies in MEMORY_COPIES:
         scaled = write_corpus(data, folder / f"corpus-x{copies}.txt", copies)
-        _, metrics, wall, peak = run_ours(scaled, folder / f"memory-{copies}", {**OUR_COMMON, **MODES[0][1],
-                                                                                  "epochs": 1})
-        rows.append({"copies": copies, "corpus_mib": scaled.stat().st_size / 2**20, "tokens": metrics["corpus_tokens"],
-                     "peak_rss_mib": peak, "wall_seconds": wall, "words_per_second": metrics["words_per_second"]})
+        _, metrics, wall, peak = run_ours(
+            scaled, folder / f"memory-{copies}", {**OUR_COMMON, **MODES[0][1], "epochs": 1}
+        )
+        rows.append(
+            {
+                "copies": copies,
+                "corpus_mib": scaled.stat().st_size / 2**20,
+                "tokens": metrics["corpus_tokens"],
+                "peak_rss_mib": peak,
+                "wall_seconds": wall,
+                "words_per_second": metrics["words_per_second"],
+            }
+        )
         print(json.dumps(rows[-1]), flush=True)
         shutil.rmtree(folder / f"memory-{copies}")
         scaled.unlink()
@@ -146,10 +176,21 @@ def main():
         speed, models = speed_runs(corpus, folder)
         quality = quality_runs(args.image, data, models, folder)
         memory = memory_runs(data, folder)
-    write_result("embeddings", "bench-embeddings", "fastText train_unsupervised (the fasttext package) with the "
-                 "same settings, text and threads, run after each of our jobs", data=data, images=[args.image],
-                 threads=THREADS, epochs=EPOCHS, our_settings=OUR_COMMON, fasttext_settings=COMMON,
-                 speed=speed, quality=quality, memory=memory)
+    write_result(
+        "embeddings",
+        "bench-embeddings",
+        "fastText train_unsupervised (the fasttext package) with the "
+        "same settings, text and threads, run after each of our jobs",
+        data=data,
+        images=[args.image],
+        threads=THREADS,
+        epochs=EPOCHS,
+        our_settings=OUR_COMMON,
+        fasttext_settings=COMMON,
+        speed=speed,
+        quality=quality,
+        memory=memory,
+    )
 
 
 if __name__ == "__main__":

@@ -54,8 +54,9 @@ def _memory_gib():
 
 def _gpus():
     try:
-        result = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
-                                text=True, timeout=30)
+        result = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True, timeout=30
+        )
     except (OSError, subprocess.TimeoutExpired):
         return "no GPU"
     names = result.stdout.split("\n") if result.returncode == 0 else []
@@ -64,8 +65,10 @@ def _gpus():
 
 def machine():
     """One line naming the machine the figures come from."""
-    return (f"{_cpu_model()}, {os.cpu_count()} cores, {_memory_gib()} GiB, {_gpus()}, "
-            f"{platform.system()} {platform.release()}")
+    return (
+        f"{_cpu_model()}, {os.cpu_count()} cores, {_memory_gib()} GiB, {_gpus()}, "
+        f"{platform.system()} {platform.release()}"
+    )
 
 
 def image_id(image):
@@ -75,10 +78,17 @@ def image_id(image):
 def write_result(name, make_target, anchor, data=None, images=(), **results):
     """bench-results/NAME.json: the results with what the report prints above each table: the machine, the UTC
     date, the command, the anchor measured side by side in the same run, the data and the images' IDs."""
-    record = {"benchmark": name, "command": f"make {make_target}" + (f" {QUICK_SETTING}=1" if QUICK else ""),
-              "anchor": anchor, "quick": QUICK, "data": data and data.source,
-              "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-              "machine": machine(), "images": {image: image_id(image) for image in images}, **results}
+    record = {
+        "benchmark": name,
+        "command": f"make {make_target}" + (f" {QUICK_SETTING}=1" if QUICK else ""),
+        "anchor": anchor,
+        "quick": QUICK,
+        "data": data and data.source,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(),
+        "images": {image: image_id(image) for image in images},
+        **results,
+    }
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"{name}.json"
     path.write_text(json.dumps(record, indent=1))

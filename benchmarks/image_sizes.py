@@ -24,8 +24,10 @@ def largest_layers(image):
     lines = docker("history", "--no-trunc", "--human=false", "--format", "{{json .}}", image).stdout.splitlines()
     layers = [json.loads(line) for line in lines]
     layers.sort(key=lambda layer: -int(layer["Size"]))
-    return [{"bytes": int(layer["Size"]), "step": " ".join(layer["CreatedBy"].split())[:160]}
-            for layer in layers[:LARGEST_LAYERS]]
+    return [
+        {"bytes": int(layer["Size"]), "step": " ".join(layer["CreatedBy"].split())[:160]}
+        for layer in layers[:LARGEST_LAYERS]
+    ]
 
 
 def base_image():
@@ -43,8 +45,14 @@ def main():
         raise SystemExit(f"Missing images: {', '.join(missing)}: build them first (make images images-gpu).")
     base = base_image()
     rows = [{"image": image, "bytes": size(image), "largest_layers": largest_layers(image)} for image in IMAGES]
-    write_result("images", "bench-images", f"the base image every stage starts from ({base})",
-                 images=[*IMAGES, base], base={"image": base, "bytes": size(base)}, sizes=rows)
+    write_result(
+        "images",
+        "bench-images",
+        f"the base image every stage starts from ({base})",
+        images=[*IMAGES, base],
+        base={"image": base, "bytes": size(base)},
+        sizes=rows,
+    )
 
 
 if __name__ == "__main__":

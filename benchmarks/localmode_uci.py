@@ -22,8 +22,9 @@ HYPERPARAMETERS = full_or_quick({}, {"ngram_buckets": 20000, "epochs": 2})
 
 
 def sdk_python():
-    return subprocess.run([str(REPO / "scripts" / "sdk-venv.sh"), "v2"], capture_output=True, text=True,
-                          check=True).stdout.strip()
+    return subprocess.run(
+        [str(REPO / "scripts" / "sdk-venv.sh"), "v2"], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def _timed(command):
@@ -41,18 +42,38 @@ def train(python, image, data_set, folder, instance_count):
         (data / channel / f"{channel}.tsv").write_bytes(source.read_bytes())
     output = folder / f"hosts-{instance_count}"
     hyperparameters = [item for name, value in HYPERPARAMETERS.items() for item in ("--hp", f"{name}={value}")]
-    log, seconds = _timed([python, str(REPO / "scripts" / "launch.py"), "train", "--image", image,
-                           "--instance-count", str(instance_count), "--channel", f"train=file://{data / 'train'}",
-                           "--channel", f"test=file://{data / 'test'}", "--output", f"file://{output}",
-                           *hyperparameters])
+    log, seconds = _timed(
+        [
+            python,
+            str(REPO / "scripts" / "launch.py"),
+            "train",
+            "--image",
+            image,
+            "--instance-count",
+            str(instance_count),
+            "--channel",
+            f"train=file://{data / 'train'}",
+            "--channel",
+            f"test=file://{data / 'test'}",
+            "--output",
+            f"file://{output}",
+            *hyperparameters,
+        ]
+    )
     with tarfile.open(output / "output.tar.gz") as archive:
         member = next(m for m in archive.getmembers() if m.name.endswith("metrics.json"))
         metrics = json.load(archive.extractfile(member))
     epoch_seconds = [float(s) for s in re.findall(r"algo-1-\w+\s*\|.*epoch_seconds=([0-9.]+)", log)]
-    return {"hosts": instance_count, "kvstore": metrics["kvstore"], "test_accuracy": metrics["test"]["accuracy"],
-            "test_macro_f1": metrics["test"]["macro_f1"], "best_epoch": metrics["best_epoch"],
-            "epochs_run": metrics["epochs_run"], "mean_epoch_seconds": sum(epoch_seconds) / len(epoch_seconds),
-            "job_wall_seconds": round(seconds, 1)}
+    return {
+        "hosts": instance_count,
+        "kvstore": metrics["kvstore"],
+        "test_accuracy": metrics["test"]["accuracy"],
+        "test_macro_f1": metrics["test"]["macro_f1"],
+        "best_epoch": metrics["best_epoch"],
+        "epochs_run": metrics["epochs_run"],
+        "mean_epoch_seconds": sum(epoch_seconds) / len(epoch_seconds),
+        "job_wall_seconds": round(seconds, 1),
+    }
 
 
 def main():
@@ -69,9 +90,16 @@ def main():
             print(row, flush=True)
         if not QUICK:
             _, demo_seconds = _timed([python, str(REPO / "scripts" / "demo.py"), "--output", str(folder / "demo")])
-    write_result("localmode", "bench-localmode", "the one-host job of the same run", data=data, images=[args.image],
-                 hyperparameters=HYPERPARAMETERS, training=rows,
-                 demo_seconds_images_built=demo_seconds and round(demo_seconds, 1))
+    write_result(
+        "localmode",
+        "bench-localmode",
+        "the one-host job of the same run",
+        data=data,
+        images=[args.image],
+        hyperparameters=HYPERPARAMETERS,
+        training=rows,
+        demo_seconds_images_built=demo_seconds and round(demo_seconds, 1),
+    )
 
 
 if __name__ == "__main__":

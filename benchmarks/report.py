@@ -12,6 +12,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display on a build machine
 import matplotlib.pyplot as plt  # noqa: E402
+
 from harness import QUICK, REPO, RESULTS_DIR  # noqa: E402
 
 PAGE = RESULTS_DIR / "benchmarks.md" if QUICK else REPO / "docs" / "benchmarks.md"
@@ -50,35 +51,84 @@ def plot(name, draw, size=(7, 4)):
 
 def provenance(record):
     images = ", ".join(f"`{image}` {image_id[7:]}" for image, image_id in record["images"].items())
-    data = {"real": "the real data (UCI story split, WikiText-2)", "generated": "the generated demo data",
-            None: "no data"}[record["data"]]
-    return (f"*Measured {record['date']} on {record['machine']}; `{record['command']}`; anchor: {record['anchor']};"
-            f" data: {data}; images: {images}.*")
+    data = {
+        "real": "the real data (UCI story split, WikiText-2)",
+        "generated": "the generated demo data",
+        None: "no data",
+    }[record["data"]]
+    return (
+        f"*Measured {record['date']} on {record['machine']}; `{record['command']}`; anchor: {record['anchor']};"
+        f" data: {data}; images: {images}.*"
+    )
 
 
 @section("Training: accuracy against fastText", "train-uci", "bench-train")
 def training(record):
     rows = record["rows"]
-    out = [f"Train {rows['train']:,} / validation {rows['validation']:,} / test {rows['test']:,} headlines. "
-           "Default hyperparameters; `bin`/`vec`: subword vectors fastText trained on the word-vector corpus plus "
-           "the training headlines' text (" + ", ".join(f"{k} {v}" for k, v in record["vector_settings"].items()
-                                                      if k != "verbose") + ")."]
-    out.append(table(["model", "initialisation", "test accuracy", "test macro-F1", "best/run epochs", "job wall s",
-                      "type / token coverage"],
-                     [[f"ours, {r['architecture']}", r["embeddings"], pct(r["test_accuracy"]), pct(r["test_macro_f1"]),
-                       f"{r['best_epoch']}/{r['epochs_run']}", r["job_wall_seconds"],
-                       "-" if r["type_coverage"] is None else f"{r['type_coverage']:.3f} / {r['token_coverage']:.3f}"]
-                      for r in record["results"]]
-                     + [["fastText supervised", a["embeddings"], pct(a["default_epochs"]["test"]), "-", "-/5",
-                         a["default_epochs"]["train_seconds"], "-"] for a in record["fasttext"]]))
+    out = [
+        f"Train {rows['train']:,} / validation {rows['validation']:,} / test {rows['test']:,} headlines. "
+        "Default hyperparameters; `bin`/`vec`: subword vectors fastText trained on the word-vector corpus plus "
+        "the training headlines' text ("
+        + ", ".join(f"{k} {v}" for k, v in record["vector_settings"].items() if k != "verbose")
+        + ")."
+    ]
+    out.append(
+        table(
+            [
+                "model",
+                "initialisation",
+                "test accuracy",
+                "test macro-F1",
+                "best/run epochs",
+                "job wall s",
+                "type / token coverage",
+            ],
+            [
+                [
+                    f"ours, {r['architecture']}",
+                    r["embeddings"],
+                    pct(r["test_accuracy"]),
+                    pct(r["test_macro_f1"]),
+                    f"{r['best_epoch']}/{r['epochs_run']}",
+                    r["job_wall_seconds"],
+                    "-" if r["type_coverage"] is None else f"{r['type_coverage']:.3f} / {r['token_coverage']:.3f}",
+                ]
+                for r in record["results"]
+            ]
+            + [
+                [
+                    "fastText supervised",
+                    a["embeddings"],
+                    pct(a["default_epochs"]["test"]),
+                    "-",
+                    "-/5",
+                    a["default_epochs"]["train_seconds"],
+                    "-",
+                ]
+                for a in record["fasttext"]
+            ],
+        )
+    )
     out.append(plot("accuracy-epochs.png", lambda figure: _accuracy_epochs(figure, record)))
-    out.append("Accuracy against the number of labelled headlines (seeded subsets of the training part; the same "
-               "validation and test rows), without and with the pretrained vectors (ours: `.bin` with its subwords; "
-               "fastText: the same vectors as `.vec`, `-pretrainedVectors`):")
-    out.append(table(["labelled headlines", "pretrained", "ours (fasttext) test accuracy",
-                      "fastText supervised test accuracy"],
-                     [[f"{r['labelled']:,}", "yes" if r["pretrained"] else "no", pct(r["ours_test_accuracy"]),
-                       pct(r["fasttext_test_accuracy"])] for r in record["labelled"]]))
+    out.append(
+        "Accuracy against the number of labelled headlines (seeded subsets of the training part; the same "
+        "validation and test rows), without and with the pretrained vectors (ours: `.bin` with its subwords; "
+        "fastText: the same vectors as `.vec`, `-pretrainedVectors`):"
+    )
+    out.append(
+        table(
+            ["labelled headlines", "pretrained", "ours (fasttext) test accuracy", "fastText supervised test accuracy"],
+            [
+                [
+                    f"{r['labelled']:,}",
+                    "yes" if r["pretrained"] else "no",
+                    pct(r["ours_test_accuracy"]),
+                    pct(r["fasttext_test_accuracy"]),
+                ]
+                for r in record["labelled"]
+            ],
+        )
+    )
     out.append(plot("accuracy-labelled.png", lambda figure: _accuracy_labelled(figure, record)))
     return out
 
@@ -87,11 +137,18 @@ def _accuracy_epochs(figure, record):
     axis = figure.add_subplot()
     for r in record["results"]:
         curve = r["validation_accuracy_per_epoch"]
-        axis.plot(range(1, len(curve) + 1), curve, "-o", markersize=3, label=f"ours {r['architecture']}, "
-                  f"{r['embeddings']}")
+        axis.plot(
+            range(1, len(curve) + 1), curve, "-o", markersize=3, label=f"ours {r['architecture']}, {r['embeddings']}"
+        )
     for a in record["fasttext"]:
-        axis.plot(a["epochs"], [point["validation"] for point in a["per_epoch"]], "--", color="black",
-                  alpha=1 if a["embeddings"] == "none" else 0.5, label=f"fastText supervised, {a['embeddings']}")
+        axis.plot(
+            a["epochs"],
+            [point["validation"] for point in a["per_epoch"]],
+            "--",
+            color="black",
+            alpha=1 if a["embeddings"] == "none" else 0.5,
+            label=f"fastText supervised, {a['embeddings']}",
+        )
     axis.set(xlabel="epoch", ylabel="validation accuracy", title="Validation accuracy against epochs")
     axis.grid(alpha=0.3)
     axis.legend(fontsize=7)
@@ -102,9 +159,13 @@ def _accuracy_labelled(figure, record):
     for who, style in (("ours", "-o"), ("fasttext", "--s")):
         for pretrained in (False, True):
             points = [r for r in record["labelled"] if r["pretrained"] == pretrained]
-            axis.plot([r["labelled"] for r in points], [r[f"{who}_test_accuracy"] for r in points], style,
-                      label=f"{'ours (fasttext)' if who == 'ours' else 'fastText supervised'}, "
-                            f"{'pretrained vectors' if pretrained else 'no pretrained vectors'}")
+            axis.plot(
+                [r["labelled"] for r in points],
+                [r[f"{who}_test_accuracy"] for r in points],
+                style,
+                label=f"{'ours (fasttext)' if who == 'ours' else 'fastText supervised'}, "
+                f"{'pretrained vectors' if pretrained else 'no pretrained vectors'}",
+            )
     _log_ticks(axis, sorted({r["labelled"] for r in record["labelled"]}))
     axis.set(xlabel="labelled training headlines", ylabel="test accuracy", title="Where pretrained vectors pay")
     axis.grid(alpha=0.3)
@@ -120,30 +181,68 @@ def _log_ticks(axis, values):
 
 @section("Serving", "serve", "bench-serve")
 def serving(record):
-    out = [f"Single-headline JSON requests from `tests/loadgen.py` (keep-alive connections, on the same machine), "
-           f"{record['seconds_per_run']} s per run; image {record['image_bytes'] / 1e6:.0f} MB uncompressed."]
+    out = [
+        f"Single-headline JSON requests from `tests/loadgen.py` (keep-alive connections, on the same machine), "
+        f"{record['seconds_per_run']} s per run; image {record['image_bytes'] / 1e6:.0f} MB uncompressed."
+    ]
     rows = []
     for architecture, result in record["architectures"].items():
         anchor = result["in_process"]
         for run in result["single_headline"]:
-            rows.append([architecture, run["concurrency"], run["requests_per_second"], run["p50_ms"], run["p99_ms"],
-                         run["failed"]])
-        rows.append([architecture, "in-process, 1 thread (anchor)", f"{1000 / anchor['one_p50_ms']:.0f}",
-                     anchor["one_p50_ms"], anchor["one_p99_ms"], "-"])
+            rows.append(
+                [
+                    architecture,
+                    run["concurrency"],
+                    run["requests_per_second"],
+                    run["p50_ms"],
+                    run["p99_ms"],
+                    run["failed"],
+                ]
+            )
+        rows.append(
+            [
+                architecture,
+                "in-process, 1 thread (anchor)",
+                f"{1000 / anchor['one_p50_ms']:.0f}",
+                anchor["one_p50_ms"],
+                anchor["one_p99_ms"],
+                "-",
+            ]
+        )
     out.append(table(["architecture", "concurrency", "req/s", "p50 ms", "p99 ms", "failed"], rows))
     out.append(plot("latency-concurrency.png", lambda figure: _latency(figure, record), size=(10, 4)))
-    out.append(table(["architecture", "cold start s", "1,000 headlines p50 ms (anchor: in-process)",
-                      "/ping max ms under load", "worker RSS / anonymous MiB"],
-                     [[architecture, f"{min(r['cold_start_seconds']):.2f}-{max(r['cold_start_seconds']):.2f}",
-                       f"{r['thousand_headlines']['p50_ms']} ({r['in_process']['thousand_p50_ms']})",
-                       _pings(r["ping_ms_under_load"]),
-                       "; ".join(f"{w['rss_mib']}/{w['anon_mib']}" for w in r["memory"]["workers"])]
-                      for architecture, r in record["architectures"].items()]))
+    out.append(
+        table(
+            [
+                "architecture",
+                "cold start s",
+                "1,000 headlines p50 ms (anchor: in-process)",
+                "/ping max ms under load",
+                "worker RSS / anonymous MiB",
+            ],
+            [
+                [
+                    architecture,
+                    f"{min(r['cold_start_seconds']):.2f}-{max(r['cold_start_seconds']):.2f}",
+                    f"{r['thousand_headlines']['p50_ms']} ({r['in_process']['thousand_p50_ms']})",
+                    _pings(r["ping_ms_under_load"]),
+                    "; ".join(f"{w['rss_mib']}/{w['anon_mib']}" for w in r["memory"]["workers"]),
+                ]
+                for architecture, r in record["architectures"].items()
+            ],
+        )
+    )
     if record["worker_sweep"]:
         out.append("Workers (`SAGEMAKER_MODEL_SERVER_WORKERS`), fasttext:")
-        out.append(table(["workers", "concurrency", "req/s", "p50 ms", "p99 ms"],
-                         [[r["workers"], r["concurrency"], r["requests_per_second"], r["p50_ms"], r["p99_ms"]]
-                          for r in record["worker_sweep"]]))
+        out.append(
+            table(
+                ["workers", "concurrency", "req/s", "p50 ms", "p99 ms"],
+                [
+                    [r["workers"], r["concurrency"], r["requests_per_second"], r["p50_ms"], r["p99_ms"]]
+                    for r in record["worker_sweep"]
+                ],
+            )
+        )
     return out
 
 
@@ -161,8 +260,12 @@ def _latency(figure, record):
         for key, style in (("p50_ms", "-o"), ("p99_ms", "--o")):
             latency.plot(levels, [run[key] for run in runs], style, label=f"{architecture} {key[:3]}")
         line = rate.plot(levels, [run["requests_per_second"] for run in runs], "-o", label=architecture)[0]
-        latency.axhline(result["in_process"]["one_p50_ms"], color=line.get_color(), linestyle=":",
-                        label=f"{architecture} in-process p50")
+        latency.axhline(
+            result["in_process"]["one_p50_ms"],
+            color=line.get_color(),
+            linestyle=":",
+            label=f"{architecture} in-process p50",
+        )
     latency.set(xlabel="concurrent connections", ylabel="ms", title="Latency, one headline")
     rate.set(xlabel="concurrent connections", ylabel="requests/s", title="Throughput")
     for axis in (latency, rate):
@@ -174,24 +277,72 @@ def _latency(figure, record):
 @section("Word vectors: our job against fastText", "embeddings", "bench-embeddings")
 def word_vectors(record):
     speed = record["speed"]
-    out = [f"{record['threads']} threads, {record['epochs']} epoch(s) of {speed[0]['epoch_tokens']:,} tokens, dim "
-           "100, BlazingText's other defaults (window 5, 5 negatives, sampling 1e-4); subwords: n-grams of 3-6 "
-           "characters. batch_skipgram's anchor is fastText's skip-gram without subwords."]
-    out.append(table(["mode", "ours words/s", "fastText words/s", "ours / fastText", "ours peak MiB",
-                      "fastText peak MiB", "ours train s"],
-                     [[r["mode"], f"{r['ours_words_per_second']:,.0f}", f"{r['fasttext_words_per_second']:,.0f}",
-                       f"{r['ratio']:.2f}x", f"{r['ours_peak_rss_mib']:,.0f}", f"{r['fasttext_peak_rss_mib']:,.0f}",
-                       f"{r['ours_train_seconds']:.1f}"] for r in speed]))
+    out = [
+        f"{record['threads']} threads, {record['epochs']} epoch(s) of {speed[0]['epoch_tokens']:,} tokens, dim "
+        "100, BlazingText's other defaults (window 5, 5 negatives, sampling 1e-4); subwords: n-grams of 3-6 "
+        "characters. batch_skipgram's anchor is fastText's skip-gram without subwords."
+    ]
+    out.append(
+        table(
+            [
+                "mode",
+                "ours words/s",
+                "fastText words/s",
+                "ours / fastText",
+                "ours peak MiB",
+                "fastText peak MiB",
+                "ours train s",
+            ],
+            [
+                [
+                    r["mode"],
+                    f"{r['ours_words_per_second']:,.0f}",
+                    f"{r['fasttext_words_per_second']:,.0f}",
+                    f"{r['ratio']:.2f}x",
+                    f"{r['ours_peak_rss_mib']:,.0f}",
+                    f"{r['fasttext_peak_rss_mib']:,.0f}",
+                    f"{r['ours_train_seconds']:.1f}",
+                ]
+                for r in speed
+            ],
+        )
+    )
     out.append(plot("words-per-second.png", lambda figure: _words_per_second(figure, speed)))
-    out.append("The classifier initialised with each side's vectors of the first mode (our job's model folder "
-               "unchanged; fastText's `.bin`):")
-    out.append(table(["classifier", "vectors", "test accuracy", "test macro-F1", "token coverage"],
-                     [[r["architecture"], r["embeddings"], pct(r["test_accuracy"]), pct(r["test_macro_f1"]),
-                       f"{r['token_coverage']:.3f}"] for r in record["quality"]]))
+    out.append(
+        "The classifier initialised with each side's vectors of the first mode (our job's model folder "
+        "unchanged; fastText's `.bin`):"
+    )
+    out.append(
+        table(
+            ["classifier", "vectors", "test accuracy", "test macro-F1", "token coverage"],
+            [
+                [
+                    r["architecture"],
+                    r["embeddings"],
+                    pct(r["test_accuracy"]),
+                    pct(r["test_macro_f1"]),
+                    f"{r['token_coverage']:.3f}",
+                ]
+                for r in record["quality"]
+            ],
+        )
+    )
     out.append("Our job's peak memory, one epoch on the corpus repeated:")
-    out.append(table(["corpus", "MiB", "tokens", "peak RSS MiB", "words/s"],
-                     [[f"{r['copies']}x", f"{r['corpus_mib']:.1f}", f"{r['tokens']:,}", f"{r['peak_rss_mib']:,.0f}",
-                       f"{r['words_per_second']:,.0f}"] for r in record["memory"]]))
+    out.append(
+        table(
+            ["corpus", "MiB", "tokens", "peak RSS MiB", "words/s"],
+            [
+                [
+                    f"{r['copies']}x",
+                    f"{r['corpus_mib']:.1f}",
+                    f"{r['tokens']:,}",
+                    f"{r['peak_rss_mib']:,.0f}",
+                    f"{r['words_per_second']:,.0f}",
+                ]
+                for r in record["memory"]
+            ],
+        )
+    )
     return out
 
 
@@ -208,14 +359,29 @@ def _words_per_second(figure, speed):
 
 @section("Local mode (SageMaker SDK v2)", "localmode", "bench-localmode")
 def local_mode(record):
-    out = ["The classifier with one host and with two (`instance_count=2`: MXNet's parameter server across two "
-           "containers on this one machine), hyperparameters: "
-           + (", ".join(f"`{k}={v}`" for k, v in record["hyperparameters"].items()) or "defaults") + "."]
-    out.append(table(["hosts", "kvstore", "test accuracy", "test macro-F1", "best/run epochs", "mean epoch s",
-                      "job wall s"],
-                     [[r["hosts"], r["kvstore"], pct(r["test_accuracy"]), pct(r["test_macro_f1"]),
-                       f"{r['best_epoch']}/{r['epochs_run']}", f"{r['mean_epoch_seconds']:.1f}", r["job_wall_seconds"]]
-                      for r in record["training"]]))
+    out = [
+        "The classifier with one host and with two (`instance_count=2`: MXNet's parameter server across two "
+        "containers on this one machine), hyperparameters: "
+        + (", ".join(f"`{k}={v}`" for k, v in record["hyperparameters"].items()) or "defaults")
+        + "."
+    ]
+    out.append(
+        table(
+            ["hosts", "kvstore", "test accuracy", "test macro-F1", "best/run epochs", "mean epoch s", "job wall s"],
+            [
+                [
+                    r["hosts"],
+                    r["kvstore"],
+                    pct(r["test_accuracy"]),
+                    pct(r["test_macro_f1"]),
+                    f"{r['best_epoch']}/{r['epochs_run']}",
+                    f"{r['mean_epoch_seconds']:.1f}",
+                    r["job_wall_seconds"],
+                ]
+                for r in record["training"]
+            ],
+        )
+    )
     if record["demo_seconds_images_built"]:
         out.append(f"`make demo`'s script (`scripts/demo.py`), images built: {record['demo_seconds_images_built']} s.")
     return out
@@ -224,18 +390,31 @@ def local_mode(record):
 @section("Image sizes", "images", "bench-images")
 def image_sizes(record):
     base = record["base"]
-    rows = [[f"`{r['image']}`", f"{r['bytes'] / 1e6:,.0f}", f"{(r['bytes'] - base['bytes']) / 1e6:,.0f}",
-             "; ".join(f"{layer['bytes'] / 1e6:,.0f} MB `{layer['step'][:70] or '(base)'}`"
-                       for layer in r["largest_layers"])] for r in record["sizes"]]
+    rows = [
+        [
+            f"`{r['image']}`",
+            f"{r['bytes'] / 1e6:,.0f}",
+            f"{(r['bytes'] - base['bytes']) / 1e6:,.0f}",
+            "; ".join(
+                f"{layer['bytes'] / 1e6:,.0f} MB `{layer['step'][:70] or '(base)'}`" for layer in r["largest_layers"]
+            ),
+        ]
+        for r in record["sizes"]
+    ]
     rows.append([f"`{base['image']}` (anchor)", f"{base['bytes'] / 1e6:,.0f}", "0", "-"])
     return [table(["image", "MB uncompressed", "MB over the base", "largest layers"], rows)]
 
 
 def render():
-    lines = ["# Benchmarks", "",
-             "Written by `make bench` (`benchmarks/report.py`) from the records in `bench-results/`; nothing on "
-             "this page is typed by hand. Back to the [README](../README.md)." if not QUICK else
-             "A quick run (`QUICK=1`): the harness on the generated data; its figures are not meant to be read.", ""]
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`benchmarks/report.py`) from the records in `bench-results/`; nothing on "
+        "this page is typed by hand. Back to the [README](../README.md)."
+        if not QUICK
+        else "A quick run (`QUICK=1`): the harness on the generated data; its figures are not meant to be read.",
+        "",
+    ]
     for title, name, target, writer in SECTIONS:
         lines += [f"## {title}", ""]
         path = RESULTS_DIR / f"{name}.json"

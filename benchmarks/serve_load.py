@@ -40,7 +40,8 @@ predictor.predict(headlines[:8])
 one = timed(headlines[:1], 500)
 thousand = statistics.median(timed(headlines, 5))
 print(json.dumps({"one_p50_ms": round(one[len(one) // 2] * 1000, 3),
-                  "one_p99_ms": round(one[int(0.99 * len(one))] * 1000, 3), "thousand_p50_ms": round(thousand * 1000, 1)}))
+                  "one_p99_ms": round(one[int(0.99 * len(one))] * 1000, 3),
+                  "thousand_p50_ms": round(thousand * 1000, 1)}))
 """
 
 ARCHITECTURES = full_or_quick(("fasttext", "cnn"), ("fasttext",))
@@ -84,8 +85,10 @@ def memory(container):
     every user in the container once they have dropped privileges.)"""
     rows = [line.split() for line in container.python(MEMORY_SCRIPT).splitlines()]
     mib = lambda kb: round(int(kb) / 1024, 1)  # noqa: E731
-    return {"master": next({"rss_mib": mib(r[2]), "anon_mib": mib(r[3])} for r in rows if r[0] == "1"),
-            "workers": [{"rss_mib": mib(r[2]), "anon_mib": mib(r[3])} for r in rows if r[1] == "1"]}
+    return {
+        "master": next({"rss_mib": mib(r[2]), "anon_mib": mib(r[3])} for r in rows if r[0] == "1"),
+        "workers": [{"rss_mib": mib(r[2]), "anon_mib": mib(r[3])} for r in rows if r[1] == "1"],
+    }
 
 
 def pings_under_load(container, request, seconds):
@@ -157,15 +160,24 @@ def main():
     args = parser.parse_args()
     data = bench_data()
     models = train_models(RESULTS_DIR / "serve-models", args.train_image, data, args.reuse_models)
-    results = {"image_bytes": int(docker("image", "inspect", "-f", "{{.Size}}", args.image).stdout),
-               "seconds_per_run": args.seconds, "architectures": {}}
+    results = {
+        "image_bytes": int(docker("image", "inspect", "-f", "{{.Size}}", args.image).stdout),
+        "seconds_per_run": args.seconds,
+        "architectures": {},
+    }
     for architecture, model_dir in models.items():
         print(f"benchmarking {architecture}", flush=True)
         results["architectures"][architecture] = benchmark_architecture(args.image, model_dir, data, args.seconds)
     print("worker sweep", flush=True)
     results["worker_sweep"] = worker_sweep(args.image, models["fasttext"], data, args.seconds)
-    write_result("serve", "bench-serve", "the model's Predictor called in-process in the same container, one "
-                 "thread, no HTTP", data=data, images=[args.image, args.train_image], **results)
+    write_result(
+        "serve",
+        "bench-serve",
+        "the model's Predictor called in-process in the same container, one thread, no HTTP",
+        data=data,
+        images=[args.image, args.train_image],
+        **results,
+    )
 
 
 if __name__ == "__main__":

@@ -25,12 +25,12 @@ import tempfile
 import time
 
 import numpy as np
-from harness import bench_data, corpus_files, full_or_quick, write_result
-from helpers import FakeSageMaker, train_reference_vectors, write_vec
 
+from harness import bench_data, corpus_files, full_or_quick, write_result
 from headlines.data.splits import split_validation
 from headlines.hyperparameters import Hyperparameters
 from headlines.text import Tokenizer
+from helpers import FakeSageMaker, train_reference_vectors, write_vec
 
 # fastText settings for the pretrained vectors: skip-gram, dim 100 (the classifier's embedding size), 5 epochs,
 # character n-grams 3-6.
@@ -72,9 +72,15 @@ def prepare_splits(data, folder):
     """train/validation/test files: train.tsv split by story with the job's defaults, the test file as it is."""
     defaults = Hyperparameters()
     train, validation = split_validation(uci_rows(data.train), defaults.validation_fraction, defaults.seed)
-    return {"train": train, "validation": validation, "test": uci_rows(data.test),
-            "files": {"validation": write_rows(folder / "validation" / "validation.tsv", validation),
-                      "test": write_rows(folder / "test" / "test.tsv", uci_rows(data.test))}}
+    return {
+        "train": train,
+        "validation": validation,
+        "test": uci_rows(data.test),
+        "files": {
+            "validation": write_rows(folder / "validation" / "validation.tsv", validation),
+            "test": write_rows(folder / "test" / "test.tsv", uci_rows(data.test)),
+        },
+    }
 
 
 def labelled_subset(rows, size, seed=SUBSET_SEED):
@@ -99,8 +105,17 @@ def train_vectors(data, folder):
     return {"none": None, "bin": folder / "vectors.bin", "vec": folder / "vectors.vec"}
 
 
-def run_job(image, base, architecture, train_file, embeddings=None, label=None, validation_file=None,
-            test_file=None, hyperparameters=None):
+def run_job(
+    image,
+    base,
+    architecture,
+    train_file,
+    embeddings=None,
+    label=None,
+    validation_file=None,
+    test_file=None,
+    hyperparameters=None,
+):
     """One classifier job in the image; embeddings: a vectors file or a whole folder (an embedding job's model
     folder, passed on unchanged). Returns its figures and per-epoch history."""
     fake = FakeSageMaker(base)
@@ -113,20 +128,27 @@ def run_job(image, base, architecture, train_file, embeddings=None, label=None, 
         fake.add_channel("embeddings", {f.name: str(f) for f in files})
     fake.write_config({"architecture": architecture, **(hyperparameters or {})})
     started = time.time()
-    result = subprocess.run(["docker", "run", "--rm", "-v", f"{fake.base}:/opt/ml", image, "train"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["docker", "run", "--rm", "-v", f"{fake.base}:/opt/ml", image, "train"], capture_output=True, text=True
+    )
     seconds = time.time() - started
     if result.returncode != 0:
         raise SystemExit(f"{architecture} job failed:\n{result.stdout[-3000:]}{result.stderr[-2000:]}")
     metrics = fake.metrics()
     coverage = metrics["embedding_coverage"] or {}
-    return {"architecture": architecture, "embeddings": label or (embeddings.suffix[1:] if embeddings else "none"),
-            "test_accuracy": metrics["test"]["accuracy"] if "test" in metrics else None,
-            "test_macro_f1": metrics["test"]["macro_f1"] if "test" in metrics else None,
-            "validation_accuracy": metrics["validation"]["accuracy"], "best_epoch": metrics["best_epoch"],
-            "epochs_run": metrics["epochs_run"], "job_wall_seconds": round(seconds, 1),
-            "validation_accuracy_per_epoch": [row["validation_accuracy"] for row in metrics["history"]],
-            "type_coverage": coverage.get("type_coverage"), "token_coverage": coverage.get("token_coverage")}
+    return {
+        "architecture": architecture,
+        "embeddings": label or (embeddings.suffix[1:] if embeddings else "none"),
+        "test_accuracy": metrics["test"]["accuracy"] if "test" in metrics else None,
+        "test_macro_f1": metrics["test"]["macro_f1"] if "test" in metrics else None,
+        "validation_accuracy": metrics["validation"]["accuracy"],
+        "best_epoch": metrics["best_epoch"],
+        "epochs_run": metrics["epochs_run"],
+        "job_wall_seconds": round(seconds, 1),
+        "validation_accuracy_per_epoch": [row["validation_accuracy"] for row in metrics["history"]],
+        "type_coverage": coverage.get("type_coverage"),
+        "token_coverage": coverage.get("token_coverage"),
+    }
 
 
 def fasttext_file(rows, path):
@@ -145,8 +167,14 @@ def fasttext_accuracy(train_rows, evaluations, folder, vectors=None, epoch=5, at
     if vectors:
         settings["pretrainedVectors"] = str(vectors)
     files = {name: str(fasttext_file(rows, folder / f"fasttext-{name}.txt")) for name, rows in evaluations.items()}
-    command = [sys.executable, "-c", FASTTEXT_SUPERVISED, str(fasttext_file(train_rows, folder / "fasttext-train.txt")),
-               json.dumps(settings), json.dumps(files)]
+    command = [
+        sys.executable,
+        "-c",
+        FASTTEXT_SUPERVISED,
+        str(fasttext_file(train_rows, folder / "fasttext-train.txt")),
+        json.dumps(settings),
+        json.dumps(files),
+    ]
     for _ in range(attempts):
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode == 0:
@@ -163,15 +191,30 @@ def accuracy_runs(image, splits, vectors, folder):
     ours, anchor = [], []
     for init in INITIALISATIONS:
         for architecture in ARCHITECTURES:
-            row = run_job(image, folder / f"{architecture}-{init}", architecture, train_file, vectors[init],
-                          validation_file=splits["files"]["validation"], test_file=splits["files"]["test"])
+            row = run_job(
+                image,
+                folder / f"{architecture}-{init}",
+                architecture,
+                train_file,
+                vectors[init],
+                validation_file=splits["files"]["validation"],
+                test_file=splits["files"]["test"],
+            )
             print(row, flush=True)
             ours.append(row)
         if init != "bin":  # fastText supervised reads .vec only
-            curve = [fasttext_accuracy(splits["train"], evaluations, folder, vectors[init], epoch)
-                     for epoch in FASTTEXT_EPOCHS]
-            anchor.append({"embeddings": init, "epochs": list(FASTTEXT_EPOCHS), "per_epoch": curve,
-                           "default_epochs": fasttext_accuracy(splits["train"], evaluations, folder, vectors[init])})
+            curve = [
+                fasttext_accuracy(splits["train"], evaluations, folder, vectors[init], epoch)
+                for epoch in FASTTEXT_EPOCHS
+            ]
+            anchor.append(
+                {
+                    "embeddings": init,
+                    "epochs": list(FASTTEXT_EPOCHS),
+                    "per_epoch": curve,
+                    "default_epochs": fasttext_accuracy(splits["train"], evaluations, folder, vectors[init]),
+                }
+            )
             print(anchor[-1]["default_epochs"], flush=True)
     return ours, anchor
 
@@ -186,11 +229,24 @@ def labelled_runs(image, splits, vectors, folder, full_size_rows):
         train_file = write_rows(folder / f"labelled-{size}" / "train" / "train.tsv", subset)
         for init in ("none", "bin"):
             ours = full_size_rows.get(init) if size == len(splits["train"]) else None
-            ours = ours or run_job(image, folder / f"labelled-{size}-{init}", "fasttext", train_file, vectors[init],
-                                   validation_file=splits["files"]["validation"], test_file=splits["files"]["test"])
+            ours = ours or run_job(
+                image,
+                folder / f"labelled-{size}-{init}",
+                "fasttext",
+                train_file,
+                vectors[init],
+                validation_file=splits["files"]["validation"],
+                test_file=splits["files"]["test"],
+            )
             fasttext = fasttext_accuracy(subset, evaluations, folder, vectors["vec"] if init == "bin" else None)
-            rows.append({"labelled": len(subset), "pretrained": init != "none", "ours_test_accuracy":
-                         ours["test_accuracy"], "fasttext_test_accuracy": fasttext["test"]})
+            rows.append(
+                {
+                    "labelled": len(subset),
+                    "pretrained": init != "none",
+                    "ours_test_accuracy": ours["test_accuracy"],
+                    "fasttext_test_accuracy": fasttext["test"],
+                }
+            )
             print(rows[-1], flush=True)
     return rows
 
@@ -207,10 +263,19 @@ def main():
         ours, anchor = accuracy_runs(args.image, splits, vectors, folder)
         full_size = {row["embeddings"]: row for row in ours if row["architecture"] == "fasttext"}
         labelled = labelled_runs(args.image, splits, vectors, folder, full_size)
-    write_result("train-uci", "bench-train", "fastText supervised (the fasttext package, its defaults) on the same "
-                 "train/validation/test rows, run between our jobs", data=data, images=[args.image],
-                 rows={name: len(splits[name]) for name in ("train", "validation", "test")},
-                 vector_settings=VECTOR_SETTINGS, results=ours, fasttext=anchor, labelled=labelled)
+    write_result(
+        "train-uci",
+        "bench-train",
+        "fastText supervised (the fasttext package, its defaults) on the same "
+        "train/validation/test rows, run between our jobs",
+        data=data,
+        images=[args.image],
+        rows={name: len(splits[name]) for name in ("train", "validation", "test")},
+        vector_settings=VECTOR_SETTINGS,
+        results=ours,
+        fasttext=anchor,
+        labelled=labelled,
+    )
 
 
 if __name__ == "__main__":

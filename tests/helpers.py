@@ -64,15 +64,21 @@ class FakeSageMaker:
                 target.write_bytes(pathlib.Path(content).read_bytes())
             else:
                 write_lines(target, content, compress=file_name.endswith(".gz"))
-        self.channels[name] = {"ContentType": "text/plain", "TrainingInputMode": "File",
-                               "S3DistributionType": distribution, "RecordWrapperType": "None"}
+        self.channels[name] = {
+            "ContentType": "text/plain",
+            "TrainingInputMode": "File",
+            "S3DistributionType": distribution,
+            "RecordWrapperType": "None",
+        }
         self._write("inputdataconfig.json", self.channels)
         return folder
 
     def write_config(self, hyperparameters, current_host="algo-1", hosts=("algo-1",)):
         self._write("hyperparameters.json", {k: str(v) for k, v in hyperparameters.items()})
-        self._write("resourceconfig.json", {"current_host": current_host, "hosts": list(hosts),
-                                            "network_interface_name": "eth0"})
+        self._write(
+            "resourceconfig.json",
+            {"current_host": current_host, "hosts": list(hosts), "network_interface_name": "eth0"},
+        )
 
     def _write(self, name, value):
         path = self.base / "input" / "config" / name
@@ -162,22 +168,28 @@ def require_real_data():
     """The benchmarks measure the real data only; without it they stop and say what to fetch."""
     missing = [str(path.relative_to(REAL_DATA_DIR)) for path in REAL_DATA_FILES if not path.is_file()]
     if missing:
-        raise SystemExit(f"Benchmarks run on real data only, and {REAL_DATA_DIR} ({DATA_DIR_SETTING}) lacks "
-                         f"{', '.join(missing)}: scripts/download_public_data.py downloads the UCI News Aggregator "
-                         f"story split (its uci/train and uci/test files go there as uci-news-aggregator/train.tsv "
-                         f"and test.tsv), and WikiText-2's valid.txt and test.txt go in wikitext2/.")
+        raise SystemExit(
+            f"Benchmarks run on real data only, and {REAL_DATA_DIR} ({DATA_DIR_SETTING}) lacks "
+            f"{', '.join(missing)}: scripts/download_public_data.py downloads the UCI News Aggregator "
+            f"story split (its uci/train and uci/test files go there as uci-news-aggregator/train.tsv "
+            f"and test.tsv), and WikiText-2's valid.txt and test.txt go in wikitext2/."
+        )
     return real_data()
 
 
 # Headlines of made-up words that no corpus has. In a train channel they give vectors with subwords some words to
 # build from character n-grams alone, on real and generated data alike (the generated corpus has every word of the
 # generated headlines).
-MADE_UP_HEADLINES = {"Zorblaxian glimmerphones outsell flurbwidgets": "t",
-                     "Quandrovex shares plunge on snargle fears": "b",
-                     "Blimperton stars in vorquish sequel": "e",
-                     "Grelfin virus spreads through plontic wards": "m"}
-MADE_UP_HEADLINE_ROWS = [f"{900000 + i}\t{title}\thttp://example.com/{i}\tExample\t{label}\tmade-up-{i}\texample.com\t0"
-                         for i, (title, label) in enumerate(MADE_UP_HEADLINES.items())]  # UCI layout, a story each
+MADE_UP_HEADLINES = {
+    "Zorblaxian glimmerphones outsell flurbwidgets": "t",
+    "Quandrovex shares plunge on snargle fears": "b",
+    "Blimperton stars in vorquish sequel": "e",
+    "Grelfin virus spreads through plontic wards": "m",
+}
+MADE_UP_HEADLINE_ROWS = [
+    f"{900000 + i}\t{title}\thttp://example.com/{i}\tExample\t{label}\tmade-up-{i}\texample.com\t0"
+    for i, (title, label) in enumerate(MADE_UP_HEADLINES.items())
+]  # UCI layout, a story each
 
 
 def docker(*args, check=True, **kwargs):
@@ -203,12 +215,17 @@ def train_reference_vectors(corpus, model_path, attempts=5, **settings):
     process."""
     import fasttext
 
-    script = ("import json, sys, fasttext; "
-              "fasttext.train_unsupervised(sys.argv[1], **json.loads(sys.argv[3])).save_model(sys.argv[2])")
+    script = (
+        "import json, sys, fasttext; "
+        "fasttext.train_unsupervised(sys.argv[1], **json.loads(sys.argv[3])).save_model(sys.argv[2])"
+    )
     errors = []
     for _ in range(attempts):
-        result = subprocess.run([sys.executable, "-c", script, str(corpus), str(model_path), json.dumps(settings)],
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            [sys.executable, "-c", script, str(corpus), str(model_path), json.dumps(settings)],
+            capture_output=True,
+            text=True,
+        )
         if result.returncode == 0:
             return fasttext.load_model(str(model_path))
         errors.append(result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "no message")
@@ -246,8 +263,19 @@ class ServeContainer:
 
     def start(self):
         env = [item for key, value in self.env.items() for item in ("-e", f"{key}={value}")]
-        docker("run", "-d", "--name", self.name, "-p", f"127.0.0.1::{self.port}", *env,
-               "-v", f"{self.model_dir}:/opt/ml/model:ro", self.image, *self.command)
+        docker(
+            "run",
+            "-d",
+            "--name",
+            self.name,
+            "-p",
+            f"127.0.0.1::{self.port}",
+            *env,
+            "-v",
+            f"{self.model_dir}:/opt/ml/model:ro",
+            self.image,
+            *self.command,
+        )
         host, port = docker("port", self.name, str(self.port)).stdout.split()[0].rsplit(":", 1)
         self.address = (host, int(port))
         return self
@@ -288,11 +316,13 @@ class ServeContainer:
 
     def worker_pids(self):
         """Container PIDs of gunicorn's workers: the children of the master, PID 1."""
-        code = ("import os\n"
-                "for pid in filter(str.isdigit, os.listdir('/proc')):\n"
-                "    try: fields = open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()\n"
-                "    except OSError: continue\n"
-                "    if fields[1] == '1': print(pid)\n")
+        code = (
+            "import os\n"
+            "for pid in filter(str.isdigit, os.listdir('/proc')):\n"
+            "    try: fields = open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()\n"
+            "    except OSError: continue\n"
+            "    if fields[1] == '1': print(pid)\n"
+        )
         return sorted(int(pid) for pid in self.python(code).split())
 
     def wait_for_workers(self, count, timeout=30):

@@ -32,20 +32,27 @@ class LoadResult:
         return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
 
     def summary(self):
-        return {"concurrency": self.concurrency, "requests": self.completed, "failed": self.failed,
-                "failures": dict(self.failures), "requests_per_second": round(self.completed / self.seconds, 1),
-                "p50_ms": _ms(self.percentile(50)), "p99_ms": _ms(self.percentile(99)),
-                "mean_ms": _ms(statistics.fmean(self.latencies) if self.latencies else None)}
+        return {
+            "concurrency": self.concurrency,
+            "requests": self.completed,
+            "failed": self.failed,
+            "failures": dict(self.failures),
+            "requests_per_second": round(self.completed / self.seconds, 1),
+            "p50_ms": _ms(self.percentile(50)),
+            "p99_ms": _ms(self.percentile(99)),
+            "mean_ms": _ms(statistics.fmean(self.latencies) if self.latencies else None),
+        }
 
 
 def _ms(seconds):
     return None if seconds is None else round(seconds * 1000, 2)
 
 
-def http_request(host, path, body=b"", content_type="application/json", accept="application/json",
-                 method="POST"):
-    head = (f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\nAccept: {accept}\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n")
+def http_request(host, path, body=b"", content_type="application/json", accept="application/json", method="POST"):
+    head = (
+        f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\nAccept: {accept}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
     return head.encode("latin-1") + body
 
 
