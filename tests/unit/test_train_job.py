@@ -187,10 +187,7 @@ def test_sigterm_checkpoints_and_the_resumed_run_matches_an_uninterrupted_one(sa
     uninterrupted = sagemaker.metrics()
     assert resumed["test"] == uninterrupted["test"]
     assert resumed["validation"] == uninterrupted["validation"]
-    strip = lambda history: [
-        {k: v for k, v in row.items() if k not in ("samples_per_second", "epoch_seconds")} for row in history
-    ]  # noqa: E731
-    assert strip(resumed["history"]) == strip(uninterrupted["history"])
+    assert _without_timings(resumed["history"]) == _without_timings(uninterrupted["history"])
 
 
 def test_checkpoint_of_another_job_is_refused(sagemaker, small_data):
@@ -198,3 +195,7 @@ def test_checkpoint_of_another_job_is_refused(sagemaker, small_data):
     assert main([]) == 0
     sagemaker.write_config(dict(SMALL, epochs=1, seed=7))
     _assert_failed(sagemaker, main([]), "written by a job with other data or hyperparameters")
+
+
+def _without_timings(history):
+    return [{k: v for k, v in row.items() if k not in ("samples_per_second", "epoch_seconds")} for row in history]
