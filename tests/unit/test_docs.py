@@ -66,3 +66,25 @@ def test_the_metric_definitions_table_is_the_launchers():
     documented = dict(re.findall(r"^\| `([a-z0-9_:]+)` \| `(.+)` \|$", text("docs/training.md"), flags=re.M))
     for definition in launch.CLASSIFIER_METRICS + launch.EMBEDDING_METRICS:
         assert documented.get(definition["Name"]) == definition["Regex"], definition["Name"]
+
+
+def test_the_benchmarks_page_is_the_reports_output():
+    """docs/benchmarks.md is written by benchmarks/report.py: its sections in the report's order, each one either
+    measured (with where, when, by which command, against which anchor) or saying which target measures it."""
+    import importlib.util
+    import sys
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("report", REPO / "benchmarks" / "report.py")
+    report = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(report)
+    page = text("docs/benchmarks.md")
+    sections = re.split(r"^## ", page, flags=re.M)[1:]
+    assert [section.split("\n", 1)[0] for section in sections] == [title for title, *_ in report.SECTIONS]
+    for section, (_, _, target, _) in zip(sections, report.SECTIONS):
+        body = section.split("\n", 1)[1].strip()
+        assert (
+            body.startswith("*Measured ")
+            and f"`make {target}`; anchor: " in body
+            or body == (f"Not measured yet: `make {target}`.")
+        ), section[:300]
