@@ -76,8 +76,8 @@ push: venv docker
 # `$(BIN)/ruff format .` fix most of what it reports.
 .PHONY: lint
 lint: venv
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m ruff format --check .
 
 test-unit: venv lint
 	$(BIN)/python -m pytest -m unit $(PYTEST_ARGS)
