@@ -65,6 +65,8 @@ def test_job_writes_blazingtext_outputs(sagemaker, corpus_lines, mode, subwords,
     assert sorted(os.listdir(sagemaker.model_dir)) == ["eval.json", "vectors.bin", "vectors.txt"]
     header, vectors = _vectors_txt(sagemaker.model_dir)
     metrics = sagemaker.metrics()
+    assert metrics["word_map"] == "word-map.png"
+    assert (sagemaker.output_data_dir / "word-map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert header == f"{metrics['vocabulary_size']} 16" and len(vectors) == metrics["vocabulary_size"]
     counts = [sum(line.split().count(w) for line in corpus_lines) for w in list(vectors)[:20] if w != "</s>"]
     assert counts == sorted(counts, reverse=True)  # descending frequency

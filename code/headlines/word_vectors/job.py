@@ -3,7 +3,7 @@ training image.
 
     train channel -> Corpus (streamed) -> word counts -> Dictionary -> ExampleBuilder steps -> WordVectorModel
                   -> /opt/ml/model: vectors.txt, vectors.bin, eval.json (with an evaluation channel)
-                  -> /opt/ml/output/data/metrics.json
+                  -> /opt/ml/output/data: metrics.json, word-map.png (the most frequent words, PCA to 2-D)
 
 The model folder is what the classifier's `embeddings` channel reads, unchanged.
 """
@@ -29,6 +29,7 @@ from .dictionary import Dictionary
 from .evaluation import evaluate_similarity
 from .examples import ExampleBuilder
 from .word2vec import WordVectorModel
+from .word_map import WORD_MAP_FILE, plot_word_map, words_to_map
 
 logger = logging.getLogger(__name__)
 
@@ -164,6 +165,17 @@ def _write_outputs(model_dir, dictionary, model, hp, evaluation):
     publish(model_dir)
 
 
+def _write_word_map(output_data_dir, dictionary, model, hp):
+    """The workshop's picture of its vectors; None when the vocabulary has no word to show."""
+    words = words_to_map(dictionary.words)
+    if not words:
+        logger.info("word map: no word with a letter in the vocabulary, so no %s", WORD_MAP_FILE)
+        return None
+    title = f"The {len(words)} most frequent words, mode={hp.mode}, {hp.vector_dim} dimensions, PCA"
+    plot_word_map(words, model.word_vectors(dictionary, words), os.path.join(output_data_dir, WORD_MAP_FILE), title)
+    return WORD_MAP_FILE
+
+
 def run(env, stop_signal, abort):
     """stop_signal: SIGTERM ends this job at once (there is no checkpoint to save: a rerun starts over).
     abort: unused; the word-vector job runs on one host."""
@@ -224,6 +236,7 @@ def run(env, stop_signal, abort):
         "job_seconds": time.time() - started,
     }
     os.makedirs(env.output_data_dir, exist_ok=True)
+    metrics["word_map"] = _write_word_map(env.output_data_dir, dictionary, model, hp)
     write_json(os.path.join(env.output_data_dir, METRICS_FILE), metrics)
     logger.info("vectors written to %s in %.1f s", env.model_dir, time.time() - started)
     return metrics
