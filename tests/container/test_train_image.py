@@ -92,6 +92,7 @@ def test_embedding_job_feeds_the_classifier_unchanged(cpu_image, make_job):
     result = vectors.run()
     assert result.returncode == 0, result.stdout[-3000:]
     assert sorted(os.listdir(vectors.fake.model_dir)) == ["eval.json", "vectors.bin", "vectors.txt"]
+    assert sorted(os.listdir(vectors.fake.output_data_dir)) == ["metrics.json", "word-map.png"]
     assert "words_per_second=" in result.stdout and "progress=" in result.stdout
 
     classifier = make_job(cpu_image, "classifier")
