@@ -237,15 +237,31 @@ def train_reference_vectors(corpus, model_path, attempts=5, **settings):
 SMALL_MODEL = {"epochs": 2, "batch_size": 32, "ngram_buckets": 5000, "embedding_dim": 16, "num_filters": 8}
 
 
+SMALL_WORD_VECTORS = {"mode": "skipgram", "vector_dim": 16, "buckets": 5000, "epochs": 2, "min_count": 2}
+
+
 def train_small_model(base, architecture="fasttext", rows=1200):
     """A small model trained in-process on the first rows of the train split; returns its model folder."""
+    fake = FakeSageMaker(base)
+    fake.add_channel("train", {"train.tsv": data_set().train_rows(rows)})
+    fake.write_config(dict(SMALL_MODEL, architecture=architecture))
+    return _train_in_process(fake)
+
+
+def train_small_word_vectors(base, lines=1500):
+    """Small subword vectors (the word-vector job, in-process) from the first lines of the corpus; returns their
+    model folder."""
+    fake = FakeSageMaker(base)
+    fake.add_channel("train", {"corpus.txt": data_set().corpus_text().splitlines()[:lines]})
+    fake.write_config(dict(SMALL_WORD_VECTORS, subwords="true"))
+    return _train_in_process(fake)
+
+
+def _train_in_process(fake):
     import pytest
 
     from headlines.cli.train import main
 
-    fake = FakeSageMaker(base)
-    fake.add_channel("train", {"train.tsv": data_set().train_rows(rows)})
-    fake.write_config(dict(SMALL_MODEL, architecture=architecture))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SAGEMAKER_BASE_DIR", str(fake.base))
         patch.setenv("SM_NUM_GPUS", "0")

@@ -1,5 +1,6 @@
-"""The model folder's layout (/opt/ml/model): the files a classifier model consists of. Standard library only, so that
-a job whose MXNet does not even load can still discard a half-written model before it reports the failure."""
+"""The model folder's layout (/opt/ml/model): the files a classifier model consists of, and those of the word-vector
+job's model. Standard library only, so that a job whose MXNet does not even load can still discard a half-written
+model before it reports the failure."""
 
 import os
 
@@ -12,6 +13,20 @@ VOCABULARY_FILE = "vocabulary.json"
 LABELS_FILE = "labels.json"
 CONFIG_FILE = "model-config.json"
 MODEL_FILES = (SYMBOL_FILE, PARAMS_FILE, VOCABULARY_FILE, LABELS_FILE, CONFIG_FILE)
+# The word-vector job's model, as BlazingText names its files.
+VECTORS_TEXT_FILE = "vectors.txt"
+VECTORS_BINARY_FILE = "vectors.bin"
+EVALUATION_FILE = "eval.json"
+CLASSIFIER, WORD_VECTORS = "classifier", "word-vectors"
+
+
+def model_kind(model_dir):
+    """WORD_VECTORS for a folder with the word-vector job's vectors and no classifier, else CLASSIFIER (whose
+    loader says what a folder lacks)."""
+    files = set(os.listdir(model_dir)) if os.path.isdir(model_dir) else set()
+    if SYMBOL_FILE not in files and files & {VECTORS_TEXT_FILE, VECTORS_BINARY_FILE}:
+        return WORD_VECTORS
+    return CLASSIFIER
 
 
 def discard_model(model_dir):

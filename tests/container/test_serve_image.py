@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from headlines.artifacts import HeadlineModel
-from helpers import SMALL_MODEL, FakeSageMaker, ServeContainer, data_set, docker
+from helpers import SMALL_MODEL, SMALL_WORD_VECTORS, FakeSageMaker, ServeContainer, data_set, docker
 from loadgen import http_request, run_load
 
 DATA = data_set()
@@ -32,6 +32,17 @@ def models(cpu_image, tmp_path_factory):
         assert result.returncode == 0, result.stdout[-3000:]
         folders[architecture] = fake.model_dir
     return folders
+
+
+@pytest.fixture(scope="module")
+def word_vectors(cpu_image, tmp_path_factory):
+    """The word-vector job's model folder, as the CPU training image writes it (subwords on)."""
+    fake = FakeSageMaker(tmp_path_factory.mktemp("word-vectors"))
+    fake.add_channel("train", {"corpus.txt": DATA.corpus_text().splitlines()[:1500]})
+    fake.write_config(dict(SMALL_WORD_VECTORS, subwords="true"))
+    result = docker("run", "--rm", "-v", f"{fake.base}:/opt/ml", cpu_image, "train", check=False)
+    assert result.returncode == 0, result.stdout[-3000:]
+    return fake.model_dir
 
 
 @pytest.fixture
@@ -264,3 +275,20 @@ def test_a_worker_killed_under_load_is_replaced(serve):
     assert container.ping() == 200
     again = run_load(container.address, request, 8, 2)
     assert again.failed == 0 and again.completed > 0
+
+
+def test_the_word_vector_jobs_model_is_served_as_the_workshop_asked_it(serve, word_vectors):
+    import fasttext
+
+    container = serve(model_dir=word_vectors).wait_ready()
+    words = ["music", "film", "zorblaxianism"]
+    body = {"instances": words, "configuration": {"neighbours": 3}}
+    response = requests.post(container.url("/invocations"), json=body, timeout=30)
+    assert response.status_code == 200, response.text
+    rows = response.json()
+    assert [row["word"] for row in rows] == words
+    assert [row["source"] for row in rows] == ["in_vocabulary", "in_vocabulary", "from_subwords"]
+    reference = fasttext.load_model(str(word_vectors / "vectors.bin"))
+    for row in rows:
+        np.testing.assert_allclose(row["vector"], reference.get_word_vector(row["word"]), atol=1e-5)
+        assert len(row["neighbours"]) == 3 and row["word"] not in [n["word"] for n in row["neighbours"]]

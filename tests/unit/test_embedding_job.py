@@ -14,9 +14,8 @@ import pytest
 
 from headlines.cli.train import main
 from headlines.word_vectors import job as embedding_job
-from helpers import MADE_UP_HEADLINE_ROWS, SMALL_MODEL, data_set
+from helpers import MADE_UP_HEADLINE_ROWS, SMALL_MODEL, SMALL_WORD_VECTORS, data_set
 
-SMALL_VECTORS = {"mode": "skipgram", "vector_dim": 16, "buckets": 5000, "epochs": 2, "min_count": 2}
 DATA = data_set()
 # Words of both the real corpus and the generated one (each at least min_count times in its first 1,500 lines), and
 # one pair of neither.
@@ -48,7 +47,7 @@ def _job(sagemaker, lines, evaluation=True, **hyperparameters):
     sagemaker.add_channel("train", {"part-0.txt": lines[:700], "part-1.txt.gz": lines[700:]})
     if evaluation:
         sagemaker.add_channel("evaluation", {"ws353.txt": PAIRS})
-    sagemaker.write_config(dict(SMALL_VECTORS, **hyperparameters))
+    sagemaker.write_config(dict(SMALL_WORD_VECTORS, **hyperparameters))
 
 
 def _vectors_txt(model_dir):

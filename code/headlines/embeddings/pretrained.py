@@ -54,6 +54,11 @@ class FastTextBinaryVectors:
         self._matrix = self.model.weight.data().asnumpy()
         self.dim = self._matrix.shape[1]
 
+    @property
+    def words(self):
+        """The listed words, in the file's order (descending count for fastText and BlazingText)."""
+        return _in_row_order(fasttext_vocabulary(self.model))
+
     def lookup(self, words):
         """fastText's get_word_vector: the mean of the word's own row (when listed) and its n-gram rows.
 
@@ -95,6 +100,10 @@ class TextVectors:
         self.matrix = embedding.idx_to_vec.asnumpy()
         self.dim = self.matrix.shape[1]
 
+    @property
+    def words(self):
+        return _in_row_order(self.token_to_idx)
+
     def lookup(self, words):
         return _lookup_table(words, self.token_to_idx, self.matrix)
 
@@ -128,8 +137,16 @@ class Word2VecBinaryVectors:
                 rows.append(np.frombuffer(data, dtype="<f4"))
         self.matrix = np.vstack(rows) if rows else np.zeros((0, self.dim), np.float32)
 
+    @property
+    def words(self):
+        return _in_row_order(self.token_to_idx)
+
     def lookup(self, words):
         return _lookup_table(words, self.token_to_idx, self.matrix)
+
+
+def _in_row_order(token_to_idx):
+    return sorted(token_to_idx, key=token_to_idx.get)
 
 
 def _lookup_table(words, token_to_idx, matrix):

@@ -1,23 +1,29 @@
 """The Flask app of the SageMaker hosting and batch-transform contract: /ping, /invocations, /execution-parameters.
+/invocations classifies headlines with a classifier's model folder, or answers word vectors with the word-vector
+job's (serving/word_vectors.py).
 
 Errors are JSON {"error": ..., "message": ...}: 4xx for anything the client can fix, 503 while no model is
 loaded, 500 (logged with its trace) for our own bugs, which never take the worker down.
 """
 
+import json
 import logging
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import BadRequest, HTTPException, ServiceUnavailable
 
 from .. import contract
-from .codecs import choose_response_type, decode_request, encode_response, parse_top_k
+from ..model_folder import WORD_VECTORS
+from .codecs import JSON, choose_response_type, decode_request, encode_response, parse_top_k
+from .word_vectors import check_accept, decode_word_request
 
 logger = logging.getLogger(__name__)
 
 
 def create_app(settings, predictor=None, load_error=None):
-    """settings: ServingEnvironment. predictor: a Predictor that passed its self-check, or None with load_error
-    saying why the model could not be loaded (then /ping and /invocations answer 503 with that reason)."""
+    """settings: ServingEnvironment. predictor: a Predictor or WordVectorPredictor that passed its self-check, or
+    None with load_error saying why the model could not be loaded (then /ping and /invocations answer 503 with that
+    reason)."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.request_limit_bytes
 
@@ -34,6 +40,9 @@ def create_app(settings, predictor=None, load_error=None):
     @app.post(contract.INVOCATIONS_PATH)
     def invocations():
         model = require_model()
+        return word_vectors(model) if model.kind == WORD_VECTORS else classify(model)
+
+    def classify(model):
         response_type = choose_response_type(request.accept_mimetypes)
         parsed = decode_request(request.get_data(cache=False), request.mimetype, request.mimetype_params.get("charset"))
         query_top_k = parse_top_k(request.args.get("top_k"), "The query parameter top_k")
@@ -44,6 +53,13 @@ def create_app(settings, predictor=None, load_error=None):
             raise BadRequest(f"top_k is {top_k}, but the model knows only {model.num_labels} labels.")
         predictions = model.predict(parsed.headlines, top_k)
         return Response(encode_response(predictions, response_type, top_k), mimetype=response_type)
+
+    def word_vectors(model):
+        check_accept(request.accept_mimetypes)
+        words, neighbours = decode_word_request(
+            request.get_data(cache=False), request.mimetype, request.mimetype_params.get("charset")
+        )
+        return Response(json.dumps(model.answer(words, neighbours), ensure_ascii=False), mimetype=JSON)
 
     @app.get(contract.EXECUTION_PARAMETERS_PATH)
     def execution_parameters():

@@ -70,7 +70,7 @@ def _headline(value, where):
             raise BadRequest(f"{where} is an object without exactly one of the fields {' or '.join(HEADLINE_KEYS)}.")
         value = value[keys[0]]
     if not isinstance(value, str):
-        raise BadRequest(f'{where} is {_json_kind(value)}; expected a string or an object {{"headline": "..."}}.')
+        raise BadRequest(f'{where} is {json_kind(value)}; expected a string or an object {{"headline": "..."}}.')
     return _non_empty(value, where)
 
 
@@ -80,7 +80,7 @@ def _non_empty(headline, where):
     return headline
 
 
-def _json_kind(value):
+def json_kind(value):
     if value is None:
         return "null"
     return {
@@ -126,7 +126,7 @@ def _decode_json(text):
         return ParsedRequest([_non_empty(value, "The headline")], top_k)
     if not isinstance(value, list):
         raise BadRequest(
-            f"The JSON body is {_json_kind(value)}; expected a list of headlines, one headline, "
+            f"The JSON body is {json_kind(value)}; expected a list of headlines, one headline, "
             'or {"instances": [...]}.'
         )
     return ParsedRequest([_headline(item, f"Instance {i}") for i, item in enumerate(value)], top_k)

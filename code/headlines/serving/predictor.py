@@ -5,6 +5,8 @@ import threading
 
 import numpy as np
 
+from ..model_folder import CLASSIFIER
+
 logger = logging.getLogger(__name__)
 
 # Headlines per forward pass: a request of up to this many is one pass; bigger batch-transform payloads
@@ -16,6 +18,8 @@ PROBABILITY_SUM_TOLERANCE = 1e-3  # float32 softmax rounding, far below a broken
 
 class Predictor:
     """Thread-safe wrapper of a HeadlineModel: MXNet 1.x cached graphs must not run on two threads at once."""
+
+    kind = CLASSIFIER
 
     def __init__(self, model, max_batch=MAX_BATCH):
         self.model = model
@@ -50,6 +54,9 @@ class Predictor:
                 }
             )
         return rows
+
+    def describe(self):
+        return f"a classifier of the labels {', '.join(self.model.labels)}"
 
     def self_check(self):
         """Predict one headline; raises unless the model answers with a probability distribution."""

@@ -14,8 +14,10 @@ from gunicorn.app.base import BaseApplication
 
 from .. import contract
 from ..errors import JobError
+from ..model_folder import WORD_VECTORS, model_kind
 from .app import create_app
 from .predictor import Predictor
+from .word_vectors import WordVectorPredictor
 
 logger = logging.getLogger(__name__)
 
@@ -30,11 +32,10 @@ KEEPALIVE_SECONDS = 5
 
 
 def load_predictor(model_dir):
-    """(Predictor, None) when the model loads and predicts, else (None, the reason)."""
-    from ..artifacts import HeadlineModel
-
+    """(predictor, None) when the model loads and answers its self-check, else (None, the reason). The folder's
+    files say which: a classifier, or the word-vector job's vectors."""
     try:
-        predictor = Predictor(HeadlineModel.load(model_dir))
+        predictor = _load(model_dir)
         predictor.self_check()
     except JobError as e:
         logger.error("cannot serve: %s", e)
@@ -42,10 +43,16 @@ def load_predictor(model_dir):
     except Exception as e:  # noqa: BLE001 - any failure to load is reported by /ping, not by a dead worker
         logger.exception("cannot serve the model in %s", model_dir)
         return None, f"loading {model_dir} failed: {type(e).__name__}: {e}"
-    logger.info(
-        "worker %d serves the model in %s (labels %s)", os.getpid(), model_dir, ", ".join(predictor.model.labels)
-    )
+    logger.info("worker %d serves %s from %s", os.getpid(), predictor.describe(), model_dir)
     return predictor, None
+
+
+def _load(model_dir):
+    if model_kind(model_dir) == WORD_VECTORS:
+        return WordVectorPredictor.load(model_dir)
+    from ..artifacts import HeadlineModel
+
+    return Predictor(HeadlineModel.load(model_dir))
 
 
 def gunicorn_options(settings, euid=None):

@@ -24,6 +24,7 @@ from ..environment import check_channels
 from ..errors import JobError
 from ..files import publish, staging_folder, write_json
 from ..hyperparameters import EmbeddingHyperparameters
+from ..model_folder import EVALUATION_FILE, VECTORS_BINARY_FILE, VECTORS_TEXT_FILE
 from .corpus import Corpus
 from .dictionary import Dictionary
 from .evaluation import evaluate_similarity
@@ -33,9 +34,6 @@ from .word_map import WORD_MAP_FILE, plot_word_map, words_to_map
 
 logger = logging.getLogger(__name__)
 
-VECTORS_TEXT_FILE = "vectors.txt"
-VECTORS_BINARY_FILE = "vectors.bin"
-EVALUATION_FILE = "eval.json"
 METRICS_FILE = "metrics.json"
 PROGRESS_LOG_SECONDS = 10  # the issue asks for at most 30
 # A loss this many times that of untrained vectors means the updates overshoot: stop rather than write garbage.

@@ -1,0 +1,123 @@
+"""Serving the word-vector job's model folder, as the workshop deployed its BlazingText vectors.
+
+    request   application/json  {"instances": ["awesome", "blazing"], "configuration": {"neighbours": 5}}
+    response  application/json  [{"word": "awesome", "vector": [...], "source": "in_vocabulary",
+                                  "neighbours": [{"word": ..., "similarity": ...}, ...]}, ...]
+
+BlazingText answers an unknown word with zeros; from a fastText binary (`vectors.bin` with subwords) this answers
+with the vector its character n-grams give, as fastText's get_word_vector does, and says so in "source"
+(in_vocabulary, from_subwords, or missing: zeros). "neighbours" (optional) asks for that many nearest listed
+words by cosine similarity.
+"""
+
+import json
+import logging
+import shutil
+import tempfile
+
+import numpy as np
+from werkzeug.exceptions import BadRequest, NotAcceptable, UnsupportedMediaType
+
+from ..embeddings.pretrained import MISSING, load_pretrained
+from ..model_folder import WORD_VECTORS
+from .codecs import JSON, decode_text, json_kind
+
+logger = logging.getLogger(__name__)
+
+REQUEST_KEYS = ("instances", "configuration")
+CONFIGURATION_KEYS = ("neighbours",)
+# Beyond this a response is mostly neighbours; a client that wants the whole table should read vectors.txt.
+MAX_NEIGHBOURS = 100
+
+
+class WordVectorPredictor:
+    """Vectors and nearest neighbours of words. Read-only numpy after loading, so threads share it safely."""
+
+    kind = WORD_VECTORS
+
+    def __init__(self, vectors):
+        self.vectors = vectors
+        self.words = vectors.words
+        table, _ = vectors.lookup(self.words)  # each listed word's full vector: its own row and its n-grams
+        norms = np.linalg.norm(table, axis=1, keepdims=True)
+        self._unit_table = table / np.where(norms > 0, norms, 1)
+
+    @classmethod
+    def load(cls, model_dir):
+        """The vectors of a word-vector model folder (vectors.bin preferred over vectors.txt, as the classifier's
+        embeddings channel reads them)."""
+        workdir = tempfile.mkdtemp(prefix="word-vectors-")  # for compressed files; the model folder is read-only
+        try:
+            return cls(load_pretrained(model_dir, workdir))
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def answer(self, words, neighbours=None):
+        """One dict per word, in request order."""
+        vectors, sources = self.vectors.lookup(words)
+        rows = [
+            {"word": word, "vector": vector.tolist(), "source": source}
+            for word, vector, source in zip(words, vectors, sources)
+        ]
+        if neighbours:
+            for row, vector, source in zip(rows, vectors, sources):
+                row["neighbours"] = [] if source == MISSING else self._nearest(row["word"], vector, neighbours)
+        return rows
+
+    def _nearest(self, word, vector, count):
+        similarities = self._unit_table @ (vector / np.linalg.norm(vector))
+        order = np.argsort(-similarities, kind="stable")
+        nearest = [i for i in order[: count + 1] if self.words[i] != word][:count]
+        return [{"word": self.words[i], "similarity": float(similarities[i])} for i in nearest]
+
+    def self_check(self):
+        """One listed word's vector must be finite and of the model's dimension."""
+        if not self.words:
+            raise ValueError("the word vectors list no words")
+        vector = self.answer(self.words[:1])[0]["vector"]
+        if len(vector) != self.vectors.dim or not np.all(np.isfinite(vector)):
+            raise ValueError(f"the vector of '{self.words[0]}' is not {self.vectors.dim} finite numbers")
+
+    def describe(self):
+        return f"{len(self.words)} words of dimension {self.vectors.dim} ({self.vectors.format})"
+
+
+def decode_word_request(body, mimetype, charset=None):
+    """(words, neighbours or None) from a JSON request; every mistake is a 4xx that says what is wrong."""
+    if mimetype != JSON:
+        raise UnsupportedMediaType(f"Content-Type '{mimetype or '(none)'}' is not supported here; send {JSON}.")
+    try:
+        value = json.loads(decode_text(body, charset))
+    except ValueError as e:
+        raise BadRequest(f"The body is not valid JSON: {e}.") from None
+    if not isinstance(value, dict) or "instances" not in value or set(value) - set(REQUEST_KEYS):
+        got = f"the field(s) {', '.join(sorted(value)) or 'none'}" if isinstance(value, dict) else json_kind(value)
+        raise BadRequest(
+            f'The body must be {{"instances": ["word", ...]}} with an optional "configuration"; got {got}.'
+        )
+    words = value["instances"]
+    if not isinstance(words, list) or not words:
+        raise BadRequest(f'"instances" must be a non-empty list of words; got {json_kind(words)}.')
+    for index, word in enumerate(words):
+        if not isinstance(word, str) or not word.strip():
+            raise BadRequest(f"Instance {index} is {json_kind(word)}; expected a non-empty string.")
+    return words, _neighbours(value.get("configuration"))
+
+
+def _neighbours(configuration):
+    if configuration is None:
+        return None
+    if not isinstance(configuration, dict) or set(configuration) - set(CONFIGURATION_KEYS):
+        allowed = ", ".join(CONFIGURATION_KEYS)
+        raise BadRequest(f'"configuration" takes only {allowed}; got {json.dumps(configuration)}.')
+    count = configuration.get("neighbours")
+    whole = isinstance(count, int) and not isinstance(count, bool)
+    if count is not None and not (whole and 1 <= count <= MAX_NEIGHBOURS):
+        raise BadRequest(f'"neighbours" must be a whole number from 1 to {MAX_NEIGHBOURS}; got {json.dumps(count)}.')
+    return count
+
+
+def check_accept(accept):
+    """Word vectors come as JSON only."""
+    if accept and accept.best_match([JSON]) is None:
+        raise NotAcceptable(f"Accept '{accept}' does not allow {JSON}, the only response type for word vectors.")
