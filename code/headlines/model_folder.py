@@ -23,8 +23,11 @@ CLASSIFIER, WORD_VECTORS = "classifier", "word-vectors"
 def model_kind(model_dir):
     """WORD_VECTORS for a folder with the word-vector job's vectors and no classifier, else CLASSIFIER (whose
     loader says what a folder lacks)."""
-    files = set(os.listdir(model_dir)) if os.path.isdir(model_dir) else set()
-    if SYMBOL_FILE not in files and files & {VECTORS_TEXT_FILE, VECTORS_BINARY_FILE}:
+
+    def has(name):  # os.path.exists, not a listing: a folder the worker may not list can still be served
+        return os.path.exists(os.path.join(model_dir, name))
+
+    if not has(SYMBOL_FILE) and (has(VECTORS_TEXT_FILE) or has(VECTORS_BINARY_FILE)):
         return WORD_VECTORS
     return CLASSIFIER
 
