@@ -24,7 +24,7 @@ def model_kind(model_dir):
     """WORD_VECTORS for a folder with the word-vector job's vectors and no classifier, else CLASSIFIER (whose
     loader says what a folder lacks)."""
 
-    def has(name):  # os.path.exists, not a listing: a folder the worker may not list can still be served
+    def has(name):  # os.path.exists never raises: a folder the worker cannot list still gets the loader's reason
         return os.path.exists(os.path.join(model_dir, name))
 
     if not has(SYMBOL_FILE) and (has(VECTORS_TEXT_FILE) or has(VECTORS_BINARY_FILE)):
