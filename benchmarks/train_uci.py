@@ -27,6 +27,7 @@ import time
 import numpy as np
 
 from harness import bench_data, corpus_files, full_or_quick, write_result
+from headlines.data.formats import UCI_CATEGORY, UCI_STORY, UCI_TITLE
 from headlines.data.splits import split_validation
 from headlines.hyperparameters import Hyperparameters
 from headlines.text import Tokenizer
@@ -40,7 +41,7 @@ INITIALISATIONS = full_or_quick(("none", "bin", "vec"), ("none", "bin"))
 LABELLED_SIZES = full_or_quick((100, 300, 1000, 3000), (100,))  # and all of the training part
 FASTTEXT_EPOCHS = full_or_quick(tuple(range(1, 13)), (1, 2, 3))
 SUBSET_SEED = 7
-Row = collections.namedtuple("Row", "line label group")
+Row = collections.namedtuple("Row", "line title label group")
 # argv: train file, settings, {name: file} to evaluate; prints {name: accuracy, "train_seconds": s}.
 FASTTEXT_SUPERVISED = """
 import json, sys, time, fasttext
@@ -54,11 +55,12 @@ print(json.dumps(result))
 
 
 def uci_rows(path):
-    """Rows of a UCI-layout file (ID TITLE URL PUBLISHER CATEGORY STORY ...) with the fields the split needs."""
+    """Rows of a UCI-layout file (ID TITLE URL PUBLISHER CATEGORY STORY ...) with the fields used here."""
     rows = []
     for line in open(path, encoding="utf-8"):
         fields = line.rstrip("\n").split("\t")
-        rows.append(Row(line if line.endswith("\n") else line + "\n", fields[4], fields[5]))
+        line = line if line.endswith("\n") else line + "\n"
+        rows.append(Row(line, fields[UCI_TITLE], fields[UCI_CATEGORY], fields[UCI_STORY]))
     return rows
 
 
@@ -72,13 +74,14 @@ def prepare_splits(data, folder):
     """train/validation/test files: train.tsv split by story with the job's defaults, the test file as it is."""
     defaults = Hyperparameters()
     train, validation = split_validation(uci_rows(data.train), defaults.validation_fraction, defaults.seed)
+    test = uci_rows(data.test)
     return {
         "train": train,
         "validation": validation,
-        "test": uci_rows(data.test),
+        "test": test,
         "files": {
             "validation": write_rows(folder / "validation" / "validation.tsv", validation),
-            "test": write_rows(folder / "test" / "test.tsv", uci_rows(data.test)),
+            "test": write_rows(folder / "test" / "test.tsv", test),
         },
     }
 
@@ -89,8 +92,9 @@ def labelled_subset(rows, size, seed=SUBSET_SEED):
     return [rows[i] for i in sorted(picked)]
 
 
-def train_vectors(data, folder):
-    """Subword vectors from the word-vector corpus and the training headlines, tokenised like the classifier."""
+def train_vectors(data, headlines, folder):
+    """Subword vectors from the word-vector corpus and the training headlines (rows of train.tsv, their text
+    only), tokenised like the classifier."""
     tokenizer = Tokenizer()
     corpus = folder / "corpus.txt"
     with open(corpus, "w", encoding="utf-8") as out:
@@ -98,8 +102,8 @@ def train_vectors(data, folder):
             for line in open(path, encoding="utf-8"):
                 if line.strip():
                     out.write(" ".join(tokenizer(line)) + "\n")
-        for row in uci_rows(data.train):
-            out.write(" ".join(tokenizer(row.line.split("\t")[1])) + "\n")
+        for row in headlines:
+            out.write(" ".join(tokenizer(row.title)) + "\n")
     model = train_reference_vectors(corpus, folder / "vectors.bin", **VECTOR_SETTINGS)
     write_vec(model, folder / "vectors.vec", digits=5)
     return {"none": None, "bin": folder / "vectors.bin", "vec": folder / "vectors.vec"}
@@ -114,7 +118,6 @@ def run_job(
     label=None,
     validation_file=None,
     test_file=None,
-    hyperparameters=None,
 ):
     """One classifier job in the image; embeddings: a vectors file or a whole folder (an embedding job's model
     folder, passed on unchanged). Returns its figures and per-epoch history."""
@@ -126,7 +129,7 @@ def run_job(
     if embeddings:
         files = sorted(embeddings.iterdir()) if embeddings.is_dir() else [embeddings]
         fake.add_channel("embeddings", {f.name: str(f) for f in files})
-    fake.write_config({"architecture": architecture, **(hyperparameters or {})})
+    fake.write_config({"architecture": architecture})
     started = time.time()
     result = subprocess.run(
         ["docker", "run", "--rm", "-v", f"{fake.base}:/opt/ml", image, "train"], capture_output=True, text=True
@@ -156,24 +159,28 @@ def fasttext_file(rows, path):
     tokenizer = Tokenizer()
     with open(path, "w", encoding="utf-8") as out:
         for row in rows:
-            out.write(f"__label__{row.label} " + " ".join(tokenizer(row.line.split("\t")[1])) + "\n")
+            out.write(f"__label__{row.label} " + " ".join(tokenizer(row.title)) + "\n")
     return path
 
 
-def fasttext_accuracy(train_rows, evaluations, folder, vectors=None, epoch=5, attempts=5):
-    """fastText supervised (its defaults, dim 100) on train_rows: accuracy on each evaluation set and seconds.
+def fasttext_files(evaluations, folder):
+    """{name: path} of the evaluation sets in fastText's format, written once for every fastText run."""
+    return {name: str(fasttext_file(rows, folder / f"fasttext-{name}.txt")) for name, rows in evaluations.items()}
+
+
+def fasttext_accuracy(train_file, evaluation_files, vectors=None, epoch=5, attempts=5):
+    """fastText supervised (its defaults, dim 100) on train_file: accuracy on each evaluation file and seconds.
     Each attempt in its own process: the wheel now and then ends in NaN, and a fresh process then succeeds."""
     settings = {"epoch": epoch, "dim": 100, "thread": 2, "verbose": 0}
     if vectors:
         settings["pretrainedVectors"] = str(vectors)
-    files = {name: str(fasttext_file(rows, folder / f"fasttext-{name}.txt")) for name, rows in evaluations.items()}
     command = [
         sys.executable,
         "-c",
         FASTTEXT_SUPERVISED,
-        str(fasttext_file(train_rows, folder / "fasttext-train.txt")),
+        str(train_file),
         json.dumps(settings),
-        json.dumps(files),
+        json.dumps(evaluation_files),
     ]
     for _ in range(attempts):
         result = subprocess.run(command, capture_output=True, text=True)
@@ -187,7 +194,8 @@ def fasttext_accuracy(train_rows, evaluations, folder, vectors=None, epoch=5, at
 def accuracy_runs(image, splits, vectors, folder):
     """Section 1: our jobs (each architecture and initialisation) and fastText supervised, alternating."""
     train_file = write_rows(folder / "train" / "train.tsv", splits["train"])
-    evaluations = {"validation": splits["validation"], "test": splits["test"]}
+    fasttext_train = fasttext_file(splits["train"], folder / "fasttext-train.txt")
+    evaluations = fasttext_files({"validation": splits["validation"], "test": splits["test"]}, folder)
     ours, anchor = [], []
     for init in INITIALISATIONS:
         for architecture in ARCHITECTURES:
@@ -203,16 +211,13 @@ def accuracy_runs(image, splits, vectors, folder):
             print(row, flush=True)
             ours.append(row)
         if init != "bin":  # fastText supervised reads .vec only
-            curve = [
-                fasttext_accuracy(splits["train"], evaluations, folder, vectors[init], epoch)
-                for epoch in FASTTEXT_EPOCHS
-            ]
+            curve = [fasttext_accuracy(fasttext_train, evaluations, vectors[init], epoch) for epoch in FASTTEXT_EPOCHS]
             anchor.append(
                 {
                     "embeddings": init,
                     "epochs": list(FASTTEXT_EPOCHS),
                     "per_epoch": curve,
-                    "default_epochs": fasttext_accuracy(splits["train"], evaluations, folder, vectors[init]),
+                    "default_epochs": fasttext_accuracy(fasttext_train, evaluations, vectors[init]),
                 }
             )
             print(anchor[-1]["default_epochs"], flush=True)
@@ -222,11 +227,12 @@ def accuracy_runs(image, splits, vectors, folder):
 def labelled_runs(image, splits, vectors, folder, full_size_rows):
     """Section 2: accuracy against the number of labelled headlines, ours and fastText's, without and with the
     pretrained vectors; the full size reuses section 1's fasttext rows."""
-    evaluations = {"test": splits["test"]}
+    evaluations = fasttext_files({"test": splits["test"]}, folder)
     rows = []
     for size in LABELLED_SIZES + (len(splits["train"]),):
         subset = labelled_subset(splits["train"], size)
         train_file = write_rows(folder / f"labelled-{size}" / "train" / "train.tsv", subset)
+        fasttext_train = fasttext_file(subset, folder / f"labelled-{size}" / "fasttext-train.txt")
         for init in ("none", "bin"):
             ours = full_size_rows.get(init) if size == len(splits["train"]) else None
             ours = ours or run_job(
@@ -238,7 +244,7 @@ def labelled_runs(image, splits, vectors, folder, full_size_rows):
                 validation_file=splits["files"]["validation"],
                 test_file=splits["files"]["test"],
             )
-            fasttext = fasttext_accuracy(subset, evaluations, folder, vectors["vec"] if init == "bin" else None)
+            fasttext = fasttext_accuracy(fasttext_train, evaluations, vectors["vec"] if init == "bin" else None)
             rows.append(
                 {
                     "labelled": len(subset),
@@ -259,7 +265,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         folder = pathlib.Path(tmp)
         splits = prepare_splits(data, folder)
-        vectors = train_vectors(data, folder)
+        vectors = train_vectors(data, splits["train"] + splits["validation"], folder)
         ours, anchor = accuracy_runs(args.image, splits, vectors, folder)
         full_size = {row["embeddings"]: row for row in ours if row["architecture"] == "fasttext"}
         labelled = labelled_runs(args.image, splits, vectors, folder, full_size)
