@@ -34,7 +34,7 @@ def table(header, rows):
     return "\n".join(lines)
 
 
-def pct(value):
+def accuracy_cell(value):
     return "-" if value is None else f"{value:.4f}"
 
 
@@ -87,8 +87,8 @@ def training(record):
                 [
                     f"ours, {r['architecture']}",
                     r["embeddings"],
-                    pct(r["test_accuracy"]),
-                    pct(r["test_macro_f1"]),
+                    accuracy_cell(r["test_accuracy"]),
+                    accuracy_cell(r["test_macro_f1"]),
                     f"{r['best_epoch']}/{r['epochs_run']}",
                     r["job_wall_seconds"],
                     "-" if r["type_coverage"] is None else f"{r['type_coverage']:.3f} / {r['token_coverage']:.3f}",
@@ -99,7 +99,7 @@ def training(record):
                 [
                     "fastText supervised",
                     a["embeddings"],
-                    pct(a["default_epochs"]["test"]),
+                    accuracy_cell(a["default_epochs"]["test"]),
                     "-",
                     "-/5",
                     a["default_epochs"]["train_seconds"],
@@ -122,8 +122,8 @@ def training(record):
                 [
                     f"{r['labelled']:,}",
                     "yes" if r["pretrained"] else "no",
-                    pct(r["ours_test_accuracy"]),
-                    pct(r["fasttext_test_accuracy"]),
+                    accuracy_cell(r["ours_test_accuracy"]),
+                    accuracy_cell(r["fasttext_test_accuracy"]),
                 ]
                 for r in record["labelled"]
             ],
@@ -319,8 +319,8 @@ def word_vectors(record):
                 [
                     r["architecture"],
                     r["embeddings"],
-                    pct(r["test_accuracy"]),
-                    pct(r["test_macro_f1"]),
+                    accuracy_cell(r["test_accuracy"]),
+                    accuracy_cell(r["test_macro_f1"]),
                     f"{r['token_coverage']:.3f}",
                 ]
                 for r in record["quality"]
@@ -372,8 +372,8 @@ def local_mode(record):
                 [
                     r["hosts"],
                     r["kvstore"],
-                    pct(r["test_accuracy"]),
-                    pct(r["test_macro_f1"]),
+                    accuracy_cell(r["test_accuracy"]),
+                    accuracy_cell(r["test_macro_f1"]),
                     f"{r['best_epoch']}/{r['epochs_run']}",
                     f"{r['mean_epoch_seconds']:.1f}",
                     r["job_wall_seconds"],
