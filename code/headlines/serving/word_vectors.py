@@ -66,8 +66,10 @@ class WordVectorPredictor:
 
     def _nearest(self, word, vector, count):
         similarities = self._unit_table @ (vector / np.linalg.norm(vector))
-        order = np.argsort(-similarities, kind="stable")
-        nearest = [i for i in order[: count + 1] if self.words[i] != word][:count]
+        # Only the count + 1 best are sorted (one may be the word itself): not the whole vocabulary per request.
+        best = np.argpartition(-similarities, min(count, len(similarities) - 1))[: count + 1]
+        order = best[np.argsort(-similarities[best], kind="stable")]
+        nearest = [i for i in order if self.words[i] != word][:count]
         return [{"word": self.words[i], "similarity": float(similarities[i])} for i in nearest]
 
     def self_check(self):
