@@ -207,6 +207,12 @@ def write_vec(model, path, digits=6):
     return path
 
 
+# Small subword vectors from Facebook's fasttext package, quick to train, for tests that need a real fastText .bin.
+SMALL_REFERENCE_VECTORS = dict(
+    model="skipgram", dim=16, epoch=1, minCount=3, minn=3, maxn=5, lr=0.025, thread=1, verbose=0
+)
+
+
 def train_reference_vectors(corpus, model_path, attempts=5, **settings):
     """Subword vectors from Facebook's fasttext package, saved to model_path and loaded back.
 

@@ -48,6 +48,12 @@ def run_push(*args, env=None, timeout=600):
     return result
 
 
+def cpu_images_push(registry, output):
+    """push.py's arguments for the CPU training image and the serving image, to the stand-in registry."""
+    images = ("--images", "train,serve", "--train-variant", "cpu")
+    return (*images, "--registry-host", registry.host, "--output", str(output))
+
+
 def assert_fails(result, sentence):
     """Exit status 1 and the failure as one line `push: ...` on stderr (changing calls made before it are logged
     above it)."""
@@ -95,16 +101,7 @@ def test_push_pull_by_digest_serve_and_push_again_as_a_no_op(
     moto, registry, checkout, cpu_image, serve_image, tmp_path
 ):
     output = tmp_path / "images.json"
-    command = (
-        "--images",
-        "train,serve",
-        "--train-variant",
-        "cpu",
-        "--registry-host",
-        registry.host,
-        "--output",
-        str(output),
-    )
+    command = cpu_images_push(registry, output)
     env = {**moto.env, **checkout.env}
     first = run_push(*command, env=env)
     assert first.returncode == 0, first.stdout + first.stderr
@@ -171,14 +168,7 @@ def test_push_pull_by_digest_serve_and_push_again_as_a_no_op(
 def test_dry_run_lists_every_call_and_changes_nothing(moto, registry, checkout, cpu_image, serve_image, tmp_path):
     output = tmp_path / "images.json"
     result = run_push(
-        "--images",
-        "train,serve",
-        "--train-variant",
-        "cpu",
-        "--registry-host",
-        registry.host,
-        "--output",
-        str(output),
+        *cpu_images_push(registry, output),
         "--pull-account",
         "210987654321",
         "--cache",

@@ -9,7 +9,14 @@ import time
 
 import pytest
 
-from helpers import MADE_UP_HEADLINE_ROWS, data_set, docker, load_script, train_reference_vectors
+from helpers import (
+    MADE_UP_HEADLINE_ROWS,
+    SMALL_REFERENCE_VECTORS,
+    data_set,
+    docker,
+    load_script,
+    train_reference_vectors,
+)
 
 MODEL_FILES = {"labels.json", "model-0000.params", "model-config.json", "model-symbol.json", "vocabulary.json"}
 MiB = 1024 * 1024
@@ -54,20 +61,7 @@ def test_bad_job_leaves_a_failure_file_and_no_model(cpu_image, make_job):
 def test_fasttext_bin_embeddings_channel_in_the_image(cpu_image, make_job, tmp_path):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(DATA.corpus_text()[:300_000], encoding="utf-8")
-    train_reference_vectors(
-        corpus,
-        tmp_path / "vectors.bin",
-        model="skipgram",
-        dim=16,
-        epoch=1,
-        minCount=3,
-        minn=3,
-        maxn=5,
-        bucket=100000,
-        lr=0.025,
-        thread=1,
-        verbose=0,
-    )
+    train_reference_vectors(corpus, tmp_path / "vectors.bin", **SMALL_REFERENCE_VECTORS, bucket=100000)
     job = make_job(cpu_image)
     job.fake.add_channel("train", {"train.tsv": DATA.train_rows(1200) + MADE_UP_HEADLINE_ROWS})
     job.fake.add_channel("embeddings", {"vectors.bin": str(tmp_path / "vectors.bin")})

@@ -15,7 +15,7 @@ from headlines.embeddings.pretrained import (
 )
 from headlines.errors import JobError
 from headlines.text import PADDING_TOKEN, UNKNOWN_TOKEN, build_vocabulary
-from helpers import data_set, train_reference_vectors, write_vec
+from helpers import SMALL_REFERENCE_VECTORS, data_set, train_reference_vectors, write_vec
 
 fasttext = pytest.importorskip("fasttext")
 
@@ -28,20 +28,7 @@ def fasttext_model(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ft")
     corpus = folder / "corpus.txt"
     corpus.write_text(data_set().corpus_text()[:400_000], encoding="utf-8")
-    model = train_reference_vectors(
-        corpus,
-        folder / "model.bin",
-        model="skipgram",
-        dim=16,
-        epoch=1,
-        minCount=3,
-        minn=3,
-        maxn=5,
-        bucket=200000,
-        lr=0.025,
-        thread=1,
-        verbose=0,
-    )
+    model = train_reference_vectors(corpus, folder / "model.bin", **SMALL_REFERENCE_VECTORS, bucket=200000)
     write_vec(model, folder / "model.vec")
     return model, folder
 

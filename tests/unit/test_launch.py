@@ -190,7 +190,9 @@ def test_pushed_images_file_problems(tmp_path, content, message):
 
 S3 = ["--channel", "train=s3://b/headlines", "--output", "s3://b/jobs"]
 TRAIN_GPU = ["train", "--image", "headlines-train:gpu", "--instance-type", "ml.g5.xlarge", "--role", ROLE, *S3]
-TUNE = ["tune", "--image", "headlines-train:cpu", "--instance-type", "ml.c5.xlarge", "--role", ROLE, *S3]
+# The CPU training image on a SageMaker instance type, before its channels and output.
+ON_SAGEMAKER_CPU = ["--image", "headlines-train:cpu", "--instance-type", "ml.c5.xlarge", "--role", ROLE]
+TUNE = ["tune", *ON_SAGEMAKER_CPU, *S3]
 MODEL = ["--image", "headlines-serve:cpu", "--role", ROLE, "--model-data", "s3://b/model.tar.gz"]
 
 
@@ -269,19 +271,7 @@ MODEL = ["--image", "headlines-serve:cpu", "--role", ROLE, "--model-data", "s3:/
             "is in eu-west-1's ECR but SageMaker would run in us-east-1",
         ),
         (
-            [
-                "train",
-                "--image",
-                "headlines-train:cpu",
-                "--instance-type",
-                "ml.c5.xlarge",
-                "--role",
-                ROLE,
-                "--channel",
-                "train=file:///data",
-                "--output",
-                "s3://b/jobs",
-            ],
+            ["train", *ON_SAGEMAKER_CPU, "--channel", "train=file:///data", "--output", "s3://b/jobs"],
             "channel train must be an s3:// URI on SageMaker",
         ),
         (
@@ -299,19 +289,7 @@ MODEL = ["--image", "headlines-serve:cpu", "--role", ROLE, "--model-data", "s3:/
         ([*TRAIN_GPU, "--channel", "evaluation=s3://b/ws353"], r"Unknown channel\(s\) evaluation"),
         ([*TRAIN_GPU, "--hp", "mode=cbow", "--channel", "test=s3://b/t"], r"Unknown channel\(s\) test"),
         (
-            [
-                "train",
-                "--image",
-                "headlines-train:cpu",
-                "--instance-type",
-                "ml.c5.xlarge",
-                "--role",
-                ROLE,
-                "--channel",
-                "test=s3://b/t",
-                "--output",
-                "s3://b/jobs",
-            ],
+            ["train", *ON_SAGEMAKER_CPU, "--channel", "test=s3://b/t", "--output", "s3://b/jobs"],
             "The 'train' channel is required",
         ),
         # spot and names
