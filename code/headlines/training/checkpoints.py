@@ -1,8 +1,9 @@
 """Training checkpoints in /opt/ml/checkpoints (synced to S3 and restored for a new attempt by SageMaker).
 
-A checkpoint is a generation of files (current parameters, optimizer states, best parameters) plus
-``state.json``, written last with an atomic rename: a job killed while writing leaves the previous
-checkpoint intact. A checkpoint only resumes the job that wrote it (same data and hyperparameters).
+A checkpoint is a generation of files (the job decides which: the classifier writes its parameters, optimizer
+states and best parameters, the word-vector job its weights) plus ``state.json``, written last with an atomic
+rename: a job killed while writing leaves the previous checkpoint intact. A checkpoint only resumes the job that
+wrote it (same data and hyperparameters).
 """
 
 import glob
@@ -19,9 +20,12 @@ FORMAT_VERSION = 1
 
 
 class CheckpointStore:
-    def __init__(self, folder, fingerprint):
+    def __init__(self, folder, fingerprint, files):
+        """files: {state key: file name pattern with one {} for the generation}, e.g. {"params_file":
+        "params-{}.params"}; the first pattern tells which generations exist."""
         self.folder = folder
         self.fingerprint = fingerprint
+        self.files = dict(files)
 
     def load(self):
         """The saved state (with absolute file paths) or None when the folder holds no checkpoint."""
@@ -38,25 +42,18 @@ class CheckpointStore:
                 f"The checkpoint in {self.folder} was written by a job with other data or "
                 f"hyperparameters; remove it, or give this job its own checkpoint location."
             )
-        for key in ("params_file", "trainer_file", "best_params_file"):
+        for key in self.files:
             state[key] = os.path.join(self.folder, state[key])
-        logger.info(
-            "resuming from the checkpoint in %s (epoch %d, batch %d)", self.folder, state["epoch"], state["next_batch"]
-        )
+        logger.info("resuming from the checkpoint in %s (generation %d)", self.folder, state["generation"])
         return state
 
-    def save(self, net, trainer, best_params_writer, state):
-        """Write a new generation; best_params_writer(path) writes the best parameters so far."""
+    def save(self, writers, state):
+        """Write a new generation: writers[key](path) writes the file of each key of `files`."""
         os.makedirs(self.folder, exist_ok=True)
         generation = self._next_generation()
-        files = {
-            "params_file": f"params-{generation}.params",
-            "trainer_file": f"trainer-{generation}.states",
-            "best_params_file": f"best-{generation}.params",
-        }
-        net.save_parameters(os.path.join(self.folder, files["params_file"]))
-        trainer.save_states(os.path.join(self.folder, files["trainer_file"]))
-        best_params_writer(os.path.join(self.folder, files["best_params_file"]))
+        files = {key: pattern.format(generation) for key, pattern in self.files.items()}
+        for key, name in files.items():
+            writers[key](os.path.join(self.folder, name))
         state = dict(state, fingerprint=self.fingerprint, generation=generation, format_version=FORMAT_VERSION, **files)
         temporary = os.path.join(self.folder, STATE_FILE + ".tmp")
         with open(temporary, "w", encoding="utf-8") as f:
@@ -68,11 +65,12 @@ class CheckpointStore:
         return os.path.join(self.folder, STATE_FILE)
 
     def _generations(self):
+        prefix, suffix = next(iter(self.files.values())).split("{}")
         found = set()
-        for path in glob.glob(os.path.join(self.folder, "params-*.params")):
-            suffix = os.path.basename(path)[len("params-") : -len(".params")]
-            if suffix.isdigit():
-                found.add(int(suffix))
+        for path in glob.glob(os.path.join(self.folder, glob.escape(prefix) + "*" + glob.escape(suffix))):
+            middle = os.path.basename(path)[len(prefix) : len(os.path.basename(path)) - len(suffix)]
+            if middle.isdigit():
+                found.add(int(middle))
         return found
 
     def _next_generation(self):
@@ -80,7 +78,7 @@ class CheckpointStore:
 
     def _remove_other_generations(self, keep):
         for generation in self._generations() - {keep}:
-            for pattern in ("params-{}.params", "trainer-{}.states", "best-{}.params"):
+            for pattern in self.files.values():
                 path = os.path.join(self.folder, pattern.format(generation))
                 if os.path.exists(path):
                     os.remove(path)

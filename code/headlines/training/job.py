@@ -33,7 +33,7 @@ from ..models import build_model
 from ..text import PADDING_TOKEN, UNKNOWN_TOKEN, TextEncoder, Tokenizer, build_vocabulary
 from .checkpoints import CheckpointStore
 from .distributed import Cluster, kvstore_type, train_as_worker
-from .loop import ClassifierTrainer, EncodedSet
+from .loop import CLASSIFIER_CHECKPOINT_FILES, ClassifierTrainer, EncodedSet
 from .plots import plot_confusion_matrix, plot_learning_curves
 
 logger = logging.getLogger(__name__)
@@ -272,7 +272,9 @@ def _fit(env, hp, data, encoder, pretrained_matrix, cluster, kvstore, stop_signa
     net.hybridize(static_alloc=True)
     # A distributed job's optimizer state lives on the parameter servers, which MXNet cannot save.
     store = (
-        CheckpointStore(env.checkpoint_dir, _fingerprint(hp, encoder, data.labels, sets["train"].rows))
+        CheckpointStore(
+            env.checkpoint_dir, _fingerprint(hp, encoder, data.labels, sets["train"].rows), CLASSIFIER_CHECKPOINT_FILES
+        )
         if not cluster.is_distributed
         else None
     )

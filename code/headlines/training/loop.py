@@ -24,6 +24,12 @@ from .metrics import classification_report
 logger = logging.getLogger(__name__)
 
 PREDICT_BATCH_SIZE = 1024
+# The files of one checkpoint generation (CheckpointStore).
+CLASSIFIER_CHECKPOINT_FILES = {
+    "params_file": "params-{}.params",
+    "trainer_file": "trainer-{}.states",
+    "best_params_file": "best-{}.params",
+}
 
 
 @dataclasses.dataclass
@@ -139,13 +145,19 @@ class ClassifierTrainer:
     def _save_checkpoint(self, state):
         if self.checkpoints is None:
             return None
-        return self.checkpoints.save(self.net, self.trainer, lambda path: mx.nd.save(path, self._best_params), state)
+        writers = {
+            "params_file": self.net.save_parameters,
+            "trainer_file": self.trainer.save_states,
+            "best_params_file": lambda path: mx.nd.save(path, self._best_params),
+        }
+        return self.checkpoints.save(writers, state)
 
     def fit(self, train, validation):
         """Train until epochs run out or validation accuracy stops improving; leave the best parameters in
         the net and return the per-epoch history."""
         state = self.checkpoints.load() if self.checkpoints else None
         if state:
+            logger.info("resuming at epoch %d, batch %d", state["epoch"], state["next_batch"])
             self.net.load_parameters(state["params_file"], ctx=self.contexts)
             self.trainer.load_states(state["trainer_file"])
             self._best_params = mx.nd.load(state["best_params_file"])
