@@ -292,8 +292,14 @@ class EmbeddingHyperparameters(_Schema):
     update_tokens: int = _field(
         1024,
         _int(16, 1_000_000),
-        "corpus tokens per parameter update (the MXNet mini-batch): updates of one step are "
-        "summed, so frequent words take big steps; above ~4096 the default rate can diverge",
+        "GPU instances: corpus tokens per parameter update (the MXNet mini-batch): updates of one step "
+        "are summed, so frequent words take big steps; above ~4096 the default rate can diverge",
+    )
+    checkpoint_seconds: int = _field(
+        300,
+        _int(0),
+        "seconds between checkpoints in /opt/ml/checkpoints (also written on SIGTERM; 0: on SIGTERM only); "
+        "a restarted job resumes from the last one",
     )
     seed: int = _field(42, _int(0), "seeds sub-sampling, windows, negative samples and initialisation")
 

@@ -1,4 +1,5 @@
-"""The text corpus of an embedding job, streamed from the `train` channel as fastText and BlazingText read it.
+"""The text corpus of an embedding job, streamed from the `train` channel as fastText and BlazingText read it,
+then encoded once into a file of token ids that every epoch reads a chunk at a time.
 
 Files are read in fixed-size blocks (gzip or plain, any name), never a line at a time: text8, the workshop's
 corpus, is one 100 MB line. Tokens are runs of non-whitespace bytes; every newline is the token `</s>`
@@ -21,6 +22,7 @@ BLOCK_BYTES = 1 << 20
 # A "token" longer than this is a file that is not text (or has no whitespace at all): fail, do not buffer it.
 MAX_TOKEN_BYTES = 1 << 16
 _WHITESPACE = (b" ", b"\n", b"\t", b"\r", b"\v", b"\f")
+TOKEN_DTYPE = np.int32
 
 
 def _token_blocks(path):
@@ -110,3 +112,54 @@ class Corpus:
             position = np.arange(len(ids)) - np.searchsorted(sentence, sentence)  # index within its sentence
             sentence = sentence * (len(ids) // MAX_SENTENCE_TOKENS + 1) + position // MAX_SENTENCE_TOKENS
             yield ids, sentence
+
+    def encode(self, token_to_id, path):
+        """Writes the in-vocabulary token ids to `path` and returns the EncodedCorpus: tokenising and looking
+        words up is done once, not in every epoch as fastText does."""
+        line_starts, offset = [], 0
+        with open(path, "wb") as f:
+            for ids, sentence in self.sentences(token_to_id):
+                if not len(ids):
+                    continue
+                ids.astype(TOKEN_DTYPE).tofile(f)
+                line_starts.append(offset + np.flatnonzero(np.diff(sentence, prepend=sentence[0] - 1)))
+                offset += len(ids)
+        line_starts.append(np.array([offset]))
+        return EncodedCorpus(path, np.concatenate(line_starts).astype(np.int64))
+
+
+@dataclasses.dataclass
+class EncodedCorpus:
+    """In-vocabulary token ids in a file, and where each line (sentence) starts: line i is
+    tokens[line_starts[i]:line_starts[i + 1]]. Reading a range of lines costs memory for those lines only."""
+
+    path: str
+    line_starts: np.ndarray  # int64, one more than there are lines
+
+    @property
+    def tokens(self):
+        return int(self.line_starts[-1])
+
+    @property
+    def lines(self):
+        return len(self.line_starts) - 1
+
+    def read(self, first_line, last_line):
+        """(ids, line starts from 0) of lines first_line..last_line - 1."""
+        start, stop = int(self.line_starts[first_line]), int(self.line_starts[last_line])
+        ids = np.fromfile(
+            self.path, dtype=TOKEN_DTYPE, count=stop - start, offset=start * np.dtype(TOKEN_DTYPE).itemsize
+        )
+        return ids, self.line_starts[first_line : last_line + 1] - start
+
+    def blocks(self, block_tokens):
+        """(ids, sentence numbers) of about block_tokens tokens each, whole lines: the MXNet path's input."""
+        line = 0
+        while line < self.lines:
+            last = max(
+                line + 1, int(np.searchsorted(self.line_starts, self.line_starts[line] + block_tokens, "right")) - 1
+            )
+            last = min(last, self.lines)
+            ids, starts = self.read(line, last)
+            yield ids.astype(np.int64), np.repeat(np.arange(last - line), np.diff(starts))
+            line = last

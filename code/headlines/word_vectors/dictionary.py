@@ -11,6 +11,7 @@ from .corpus import EOS
 
 # fastText draws negatives from unigram counts raised to this power (Model::initTableNegatives).
 NEGATIVE_POWER = 0.5
+NEGATIVE_TABLE_SIZE = 10_000_000  # fastText's
 
 
 class Dictionary:
@@ -82,6 +83,15 @@ class Dictionary:
         """fastText's pdiscard: a token of a word with frequency f survives sub-sampling with sqrt(t/f) + t/f."""
         frequency = self.counts / self.total_tokens
         return np.minimum(1.0, np.sqrt(threshold / frequency) + threshold / frequency)
+
+    def negatives_table(self, rng):
+        """fastText's table of negatives: each word ceil(count^0.5 / sum * size) times, shuffled. The CPU engine
+        reads it in order from a random start, as fastText's getNegative does."""
+        weights = self.counts.astype(np.float64) ** NEGATIVE_POWER
+        repeats = np.ceil(weights / weights.sum() * NEGATIVE_TABLE_SIZE).astype(np.int64)
+        table = np.repeat(np.arange(len(self.words), dtype=np.int32), repeats)
+        rng.shuffle(table)
+        return table
 
     def negatives(self, rng, positives, count):
         """`count` negative samples for each positive id, none equal to its positive (fastText's getNegative)."""

@@ -105,6 +105,15 @@ class WordVectorModel:
         CPU than an indexed assignment or a row-sparse sgd_update)."""
         mx.nd.contrib.index_copy(weights, rows, mx.nd.take(weights, rows) + delta, out=weights)
 
+    def all_finite(self):
+        return bool(np.isfinite(self.input_weights.sum().asscalar() + self.output_weights.sum().asscalar()))
+
+    def input_rows(self, start, stop):
+        return self.input_weights[start:stop].asnumpy()
+
+    def output_rows(self, start, stop):
+        return self.output_weights[start:stop].asnumpy()
+
     def word_vectors(self, dictionary, words):
         """fastText's get_word_vector for each word: the mean of its input rows (zeros when it has none)."""
         matrix = self.input_weights

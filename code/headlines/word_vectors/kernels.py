@@ -1,0 +1,332 @@
+"""The CPU engine's compiled inner loops (numba, compiled for the CPU the job runs on): fastText's unsupervised
+training (Word2Vec::skipgram, cbow, Model::update, binaryLogistic) and Ji et al.'s batched skip-gram, over a
+chunk of token ids that the corpus was encoded into once.
+
+Each call trains one chunk on one thread without the GIL; several threads share the weights without locks
+(Hogwild, as fastText's threads do). Everything random comes from the thread's own `state`
+(xorshift64* generator, position in the negatives table), so a chunk's result depends only on its inputs, and a
+checkpoint that stores `state` resumes the same stream.
+
+Sigmoid and log are fastText's lookup tables (512 steps over [-8, 8] and (0, 1]).
+"""
+
+import numba
+import numpy as np
+
+SKIPGRAM_KERNEL, CBOW_KERNEL, BATCH_SKIPGRAM_KERNEL = 0, 1, 2
+MAX_SIGMOID = 8.0
+SIGMOID_TABLE_SIZE = 512
+LOG_TABLE_SIZE = 512
+# state: [generator, position in the negatives table]
+STATE_GENERATOR, STATE_NEGATIVE_POSITION, STATE_FIELDS = 0, 1, 2
+
+_sigmoid_steps = np.arange(SIGMOID_TABLE_SIZE + 1, dtype=np.float64) * 2 * MAX_SIGMOID / SIGMOID_TABLE_SIZE
+SIGMOID_TABLE = (1.0 / (1.0 + np.exp(MAX_SIGMOID - _sigmoid_steps))).astype(np.float32)
+LOG_TABLE = np.log((np.arange(LOG_TABLE_SIZE + 1, dtype=np.float64) + 1e-5) / LOG_TABLE_SIZE).astype(np.float32)
+
+# fastmath for vectorised dot products (reassociation), but not "no NaNs": a NaN from diverged weights must stay
+# one, not become a table index.
+_JIT = {
+    "nogil": True,
+    "fastmath": {"nsz", "arcp", "contract", "afn", "reassoc"},
+    "cache": True,
+    "error_model": "numpy",
+    "boundscheck": False,
+}
+
+
+@numba.njit(**_JIT)
+def _next(state):
+    """xorshift64*: the next 64-bit number of the thread's stream."""
+    x = np.uint64(state[STATE_GENERATOR])
+    x ^= x >> np.uint64(12)
+    x ^= x << np.uint64(25)
+    x ^= x >> np.uint64(27)
+    state[STATE_GENERATOR] = np.int64(x)
+    return x * np.uint64(2685821657736338717)
+
+
+@numba.njit(**_JIT)
+def _uniform(state):
+    return np.float64(_next(state) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@numba.njit(**_JIT)
+def _below(state, n):
+    return np.int64(_next(state) % np.uint64(n))
+
+
+@numba.njit(**_JIT)
+def _negative(state, table, positive):
+    """fastText's getNegative: the next table entry that is not the positive."""
+    while True:
+        position = state[STATE_NEGATIVE_POSITION]
+        state[STATE_NEGATIVE_POSITION] = (position + 1) % len(table)
+        negative = table[position]
+        if negative != positive or len(table) == 1:
+            return negative
+
+
+@numba.njit(**_JIT)
+def _sigmoid(x):
+    if x < -MAX_SIGMOID:
+        return 0.0
+    if x > MAX_SIGMOID:
+        return 1.0
+    if x != x:  # NaN, from diverged weights: passed on (an index from it would read anywhere)
+        return x
+    return SIGMOID_TABLE[int((x + MAX_SIGMOID) * SIGMOID_TABLE_SIZE / MAX_SIGMOID / 2)]
+
+
+@numba.njit(**_JIT)
+def _log(x):
+    if x > 1.0:
+        return 0.0
+    if x != x:
+        return x
+    return LOG_TABLE[int(x * LOG_TABLE_SIZE)]
+
+
+@numba.njit(**_JIT)
+def _logistic(output, target, label, hidden, grad, learning_rate):
+    """fastText's binaryLogistic: one target's update of its output row, its share of the input gradient, and
+    its loss."""
+    dim = len(hidden)
+    score = np.float32(0.0)
+    for k in range(dim):
+        score += output[target, k] * hidden[k]
+    probability = _sigmoid(score)
+    alpha = learning_rate * (label - probability)
+    for k in range(dim):
+        grad[k] += alpha * output[target, k]
+        output[target, k] += alpha * hidden[k]
+    return -_log(probability) if label > 0 else -_log(1.0 - probability)
+
+
+@numba.njit(**_JIT)
+def _update(inputs, output, bag, bag_size, target, table, negatives, state, hidden, grad, learning_rate):
+    """fastText's Model::update with negative sampling: hidden = mean of the bag's input rows; the positive and
+    `negatives` negatives; then every bag row gets the summed gradient (not divided by the bag size)."""
+    dim = inputs.shape[1]
+    for k in range(dim):
+        hidden[k] = 0.0
+        grad[k] = 0.0
+    for i in range(bag_size):
+        row = bag[i]
+        for k in range(dim):
+            hidden[k] += inputs[row, k]
+    scale = np.float32(1.0 / bag_size)
+    for k in range(dim):
+        hidden[k] *= scale
+    loss = _logistic(output, target, 1.0, hidden, grad, learning_rate)
+    for _ in range(negatives):
+        loss += _logistic(output, _negative(state, table, target), 0.0, hidden, grad, learning_rate)
+    for i in range(bag_size):
+        row = bag[i]
+        for k in range(dim):
+            inputs[row, k] += grad[k]
+    return loss
+
+
+@numba.njit(**_JIT)
+def _batch(
+    inputs,
+    output,
+    row_offsets,
+    row_ids,
+    contexts,
+    count,
+    centre,
+    table,
+    negatives,
+    state,
+    targets,
+    hidden,
+    scores,
+    out_delta,
+    in_delta,
+    learning_rate,
+):
+    """Ji et al.'s batched skip-gram step for one centre word: `count` context words (each the mean of its input
+    rows, as fastText's skip-gram input) against the centre's output row and `negatives` negatives they share,
+    as two small matrix products."""
+    dim = inputs.shape[1]
+    width = negatives + 1
+    targets[0] = centre
+    for j in range(1, width):
+        targets[j] = _negative(state, table, centre)
+    loss = 0.0
+    for i in range(count):
+        first, last = row_offsets[contexts[i]], row_offsets[contexts[i] + 1]
+        for k in range(dim):
+            hidden[i, k] = 0.0
+        for r in range(first, last):
+            for k in range(dim):
+                hidden[i, k] += inputs[row_ids[r], k]
+        scale = np.float32(1.0 / (last - first))
+        for k in range(dim):
+            hidden[i, k] *= scale
+        for j in range(width):
+            score = np.float32(0.0)
+            for k in range(dim):
+                score += hidden[i, k] * output[targets[j], k]
+            probability = _sigmoid(score)
+            label = 1.0 if j == 0 else 0.0
+            scores[i, j] = learning_rate * (label - probability)
+            loss += -_log(probability) if j == 0 else -_log(1.0 - probability)
+    for j in range(width):
+        for k in range(dim):
+            out_delta[j, k] = 0.0
+    for i in range(count):
+        for k in range(dim):
+            in_delta[k] = 0.0
+        for j in range(width):
+            g = scores[i, j]
+            for k in range(dim):
+                in_delta[k] += g * output[targets[j], k]
+                out_delta[j, k] += g * hidden[i, k]
+        for r in range(row_offsets[contexts[i]], row_offsets[contexts[i] + 1]):
+            row = row_ids[r]
+            for k in range(dim):
+                inputs[row, k] += in_delta[k]
+    for j in range(width):
+        target = targets[j]
+        for k in range(dim):
+            output[target, k] += out_delta[j, k]
+    return loss, count
+
+
+@numba.njit(**_JIT)
+def train_chunk(
+    kernel,
+    tokens,
+    line_starts,
+    inputs,
+    output,
+    row_offsets,
+    row_ids,
+    keep,
+    table,
+    state,
+    window,
+    negatives,
+    batch_size,
+    first_rate,
+    last_rate,
+):
+    """Trains one chunk: the lines tokens[line_starts[i]:line_starts[i + 1]] of in-vocabulary ids. The learning
+    rate falls linearly from first_rate to last_rate over the chunk's tokens. Returns (loss sum, positives)."""
+    dim = inputs.shape[1]
+    longest = 0
+    for i in range(len(line_starts) - 1):
+        longest = max(longest, line_starts[i + 1] - line_starts[i])
+    line = np.empty(longest, np.int64)
+    bag = np.empty(max(1, 2 * window) * max(1, int(np.max(np.diff(row_offsets)))), np.int64)
+    hidden = np.empty(dim, np.float32)
+    grad = np.empty(dim, np.float32)
+    targets = np.empty(negatives + 1, np.int64)
+    scores = np.empty((batch_size, negatives + 1), np.float32)
+    batch_hidden = np.empty((batch_size, dim), np.float32)
+    out_delta = np.empty((negatives + 1, dim), np.float32)
+    total = max(1, line_starts[-1] - line_starts[0])
+    loss, positives = 0.0, 0
+    for i in range(len(line_starts) - 1):
+        start, stop = line_starts[i], line_starts[i + 1]
+        rate = np.float32(first_rate + (last_rate - first_rate) * (start - line_starts[0]) / total)
+        n = 0
+        for p in range(start, stop):  # sub-sampling, as fastText's getLine discards
+            word = tokens[p]
+            if _uniform(state) < keep[word]:
+                line[n] = word
+                n += 1
+        for w in range(n):
+            reach = 1 + _below(state, window)
+            if kernel == SKIPGRAM_KERNEL:
+                first, last = row_offsets[line[w]], row_offsets[line[w] + 1]
+                for c in range(max(0, w - reach), min(n, w + reach + 1)):
+                    if c != w:
+                        loss += _update(
+                            inputs,
+                            output,
+                            row_ids[first:last],
+                            last - first,
+                            line[c],
+                            table,
+                            negatives,
+                            state,
+                            hidden,
+                            grad,
+                            rate,
+                        )
+                        positives += 1
+            elif kernel == CBOW_KERNEL:
+                size = 0
+                for c in range(max(0, w - reach), min(n, w + reach + 1)):
+                    if c != w:
+                        for r in range(row_offsets[line[c]], row_offsets[line[c] + 1]):
+                            bag[size] = row_ids[r]
+                            size += 1
+                if size:
+                    loss += _update(inputs, output, bag, size, line[w], table, negatives, state, hidden, grad, rate)
+                    positives += 1
+            else:
+                count = 0
+                for c in range(max(0, w - reach), min(n, w + reach + 1)):
+                    if c != w:
+                        bag[count] = line[c]
+                        count += 1
+                        if count == batch_size:
+                            batch_loss, batch_positives = _batch(
+                                inputs,
+                                output,
+                                row_offsets,
+                                row_ids,
+                                bag,
+                                count,
+                                line[w],
+                                table,
+                                negatives,
+                                state,
+                                targets,
+                                batch_hidden,
+                                scores,
+                                out_delta,
+                                grad,
+                                rate,
+                            )
+                            loss += batch_loss
+                            positives += batch_positives
+                            count = 0
+                if count:
+                    batch_loss, batch_positives = _batch(
+                        inputs,
+                        output,
+                        row_offsets,
+                        row_ids,
+                        bag,
+                        count,
+                        line[w],
+                        table,
+                        negatives,
+                        state,
+                        targets,
+                        batch_hidden,
+                        scores,
+                        out_delta,
+                        grad,
+                        rate,
+                    )
+                    loss += batch_loss
+                    positives += batch_positives
+    return loss, positives
+
+
+def compile_for_this_cpu():
+    """Compiles train_chunk for the argument types the engine passes (or loads it from numba's cache, which the
+    image fills at build time: loading takes a fraction of a second on the same CPU model, compiling ~5 s)."""
+    ids, line_starts = np.zeros(2, np.int32), np.array([0, 2], np.int64)
+    weights, rows = np.zeros((2, 1), np.float32), np.arange(3, dtype=np.int64)
+    state = np.ones((1, STATE_FIELDS), np.int64)[0]
+    for kernel in (SKIPGRAM_KERNEL, CBOW_KERNEL, BATCH_SKIPGRAM_KERNEL):
+        train_chunk(kernel, ids, line_starts, weights, weights.copy(), rows, rows[:2], np.ones(2, np.float32),
+                    ids, state, 1, 1, 1, 0.0, 0.0)  # fmt: skip

@@ -1,0 +1,47 @@
+"""How an epoch of the CPU engine is cut into rounds: pure functions of the encoded corpus, so every host of a
+job, and a job resumed from a checkpoint, cuts it the same way.
+
+An epoch is `rounds` rounds on every host, the same number everywhere (the hosts synchronise after each round).
+Each host trains its own contiguous share of the lines; each thread of a host its own contiguous part of that
+share, one chunk per round. Chunks hold whole lines (a context window never crosses a line).
+"""
+
+import numpy as np
+
+# Tokens per host and round: about half a second of training on two cores, short enough for SIGTERM and
+# progress lines to wait for, long enough that starting the threads costs nothing.
+ROUND_TOKENS = 1 << 19
+
+
+def rounds_per_epoch(total_tokens, hosts, round_tokens=ROUND_TOKENS):
+    return max(1, -(-total_tokens // (hosts * round_tokens)))
+
+
+def chunk_lines(line_starts, host, hosts, threads, rounds):
+    """(threads, rounds + 1) line numbers: thread t trains lines [b[t, r], b[t, r + 1]) in round r. Shares and
+    chunks split tokens, not lines, evenly (up to a line)."""
+    total = line_starts[-1]
+
+    def line_at(token):
+        return np.searchsorted(line_starts, token, side="left")
+
+    host_first, host_last = line_at(total * host // hosts), line_at(total * (host + 1) // hosts)
+    first_token, last_token = line_starts[host_first], line_starts[host_last]
+    cuts = first_token + (last_token - first_token) * np.arange(threads * rounds + 1) // (threads * rounds)
+    lines = np.minimum(line_at(cuts), host_last)
+    lines[0], lines[-1] = host_first, host_last
+    bounds = np.empty((threads, rounds + 1), np.int64)
+    for t in range(threads):
+        bounds[t] = lines[t * rounds : (t + 1) * rounds + 1]
+    return bounds
+
+
+def learning_rates(initial_rate, epoch, epochs, done_tokens, chunk_tokens, thread_tokens):
+    """fastText's schedule, falling linearly from initial_rate to 0 over all epochs: the rates at the start and
+    end of a chunk, from how far its thread has come (done_tokens of thread_tokens in this epoch)."""
+    whole = max(1, thread_tokens) * epochs
+    before = epoch * thread_tokens + done_tokens
+    return (
+        initial_rate * max(0.0, 1.0 - before / whole),
+        initial_rate * max(0.0, 1.0 - (before + chunk_tokens) / whole),
+    )
