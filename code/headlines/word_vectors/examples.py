@@ -10,15 +10,23 @@ Every mode becomes the same shape of step, which is all the MXNet side knows abo
 - cbow: one example per centre word: bag = the words of its window, targets = the centre word and negatives;
 - batch_skipgram: one example per centre word and up to `batch_size` of its context words: bag = the centre
   word, targets = those context words and `negative_samples` negatives they share.
+
+This is the host side of the MXNet (GPU) path, so it is built to keep a device fed: a block's pairs and examples
+are made at once (no sort: the pairs come out centre-major), negatives are gathers from fastText's table, and each
+step's unique words and rows are found in O(n) with scratch arrays instead of np.unique's sort.
 """
 
 import dataclasses
+import typing
 
 import numpy as np
 
 from ..hyperparameters import EMBEDDING_MODES
+from .dictionary import NEGATIVE_POWER
 
 SKIPGRAM, CBOW, BATCH_SKIPGRAM = EMBEDDING_MODES
+# fastText's NEGATIVE_TABLE_SIZE: the negatives table's slots.
+NEGATIVE_TABLE_SIZE = 10_000_000
 
 
 @dataclasses.dataclass
@@ -58,116 +66,204 @@ class Step:
         )
 
 
+class NegativeTable:
+    """fastText's negatives table (Model::initTableNegatives): each word fills a share of NEGATIVE_TABLE_SIZE
+    slots proportional to count ** NEGATIVE_POWER, and a negative is a uniformly drawn slot, redrawn while it
+    equals its positive (getNegative). One gather per draw, whatever the vocabulary size."""
+
+    def __init__(self, counts, size=NEGATIVE_TABLE_SIZE):
+        weights = np.asarray(counts, dtype=np.float64) ** NEGATIVE_POWER
+        slots = np.ceil(weights * size / weights.sum()).astype(np.int64)
+        self.table = np.repeat(np.arange(len(weights), dtype=np.int32), slots)
+        self.words = len(weights)
+
+    def _slots(self, rng, shape):
+        return rng.integers(0, len(self.table), shape, dtype=np.uint32)  # uint32: faster to draw than int64
+
+    def draw(self, rng, positives, count):
+        """(len(positives), count) negatives, none equal to its row's positive (unless there is a single word)."""
+        negatives = self.table[self._slots(rng, (len(positives), count))]
+        if self.words > 1:
+            flat = negatives.reshape(-1)
+            clash = np.flatnonzero(negatives == positives[:, None])
+            while len(clash):
+                flat[clash] = self.table[self._slots(rng, len(clash))]
+                clash = clash[flat[clash] == positives[clash // count]]
+        return negatives
+
+
+class _Block(typing.NamedTuple):
+    """One block's examples (centre-major), made at once; each step then takes a range of them."""
+
+    example_step: np.ndarray  # the step of each example (non-decreasing)
+    bag_words: np.ndarray  # every example's bag, concatenated
+    bag_starts: np.ndarray  # CSR offsets into bag_words: each example's and the end
+    positive_words: np.ndarray  # every example's positive targets, concatenated
+    positive_starts: np.ndarray  # CSR offsets into positive_words: each example's and the end
+    positive_columns: np.ndarray | None  # batch_skipgram: each positive's column in its example's row
+
+
 class ExampleBuilder:
     def __init__(self, dictionary, hyperparameters, rng):
         self.dictionary = dictionary
         self.hp = hyperparameters
         self.rng = rng
         self._keep = dictionary.keep_probabilities(hyperparameters.sampling_threshold)
+        self._negatives = NegativeTable(dictionary.counts)
+        window = hyperparameters.window_size
+        # Context offsets in the order fastText visits them around a centre, nearest first: +1, -1, +2, -2, ...
+        self._offsets = np.stack([np.arange(1, window + 1), -np.arange(1, window + 1)], axis=1).reshape(-1)
+        self._row_counts = np.asarray(dictionary.row_counts, dtype=np.int64)
+        self._subwords = bool(len(self._row_counts)) and int(self._row_counts.max()) > 1
+        self._word_row_weights = (1.0 / self._row_counts).astype(np.float32)
+        # Scratch arrays of unique_inverse over words and over input rows. Rows are numbered compactly, in the same
+        # order, over those that some word has: n-gram buckets that no word hashes to take no scratch space.
+        self._word_slots = np.zeros(len(dictionary), np.int64)
+        if self._subwords:
+            used = np.zeros(dictionary.input_rows, bool)
+            used[dictionary.row_ids] = True
+            self._used_rows = np.flatnonzero(used)
+            self._compact_row_ids = (np.cumsum(used) - 1)[dictionary.row_ids]
+            self._row_slots = np.zeros(len(self._used_rows), np.int64)
 
     def steps(self, ids, sentence):
         """Steps for one block of ids (in-vocabulary tokens, in corpus order) and their sentence numbers."""
-        rng, window = self.rng, self.hp.window_size
-        kept = np.flatnonzero(rng.random(len(ids)) < self._keep[ids])
-        kept_sentence = sentence[kept]
-        reach = rng.integers(1, window + 1, size=len(kept))
-        centres, contexts = [], []
-        for offset in range(1, min(window, len(kept) - 1) + 1):
-            same = kept_sentence[:-offset] == kept_sentence[offset:]
-            left = np.flatnonzero(same & (reach[:-offset] >= offset))  # centre i, context i + offset
-            right = np.flatnonzero(same & (reach[offset:] >= offset))  # centre i + offset, context i
-            centres += [left, right + offset]
-            contexts += [left + offset, right]
-        if not centres:
+        ids = np.asarray(ids, dtype=np.int64)
+        update_tokens = self.hp.update_tokens
+        block = self._block(ids, np.asarray(sentence))
+        if block is None:
             yield Step.idle(len(ids))
             return
-        centre = np.concatenate(centres)
-        order = np.argsort(centre, kind="stable")
-        centre, context = centre[order], np.concatenate(contexts)[order]
         # Each step covers update_tokens corpus positions; its examples are those whose centre lies inside.
-        step_of_pair = kept[centre] // self.hp.update_tokens
-        bounds = np.searchsorted(step_of_pair, np.arange(len(ids) // self.hp.update_tokens + 2))
-        for step in range(len(bounds) - 1):
+        steps = -(-len(ids) // update_tokens)
+        bounds = np.searchsorted(block.example_step, np.arange(steps + 1))
+        for step in range(steps):
+            tokens = min(len(ids), (step + 1) * update_tokens) - step * update_tokens
             first, last = bounds[step], bounds[step + 1]
-            tokens = min(len(ids), (step + 1) * self.hp.update_tokens) - step * self.hp.update_tokens
-            if tokens <= 0:
-                break
-            if first == last:
-                yield Step.idle(tokens)
-                continue
-            yield self._step(ids[kept[centre[first:last]]], ids[kept[context[first:last]]], centre[first:last], tokens)
+            yield self._step(block, first, last, tokens) if first < last else Step.idle(tokens)
 
-    def _step(self, centre_words, context_words, centre_positions, tokens):
-        k = self.hp.negative_samples
-        if self.hp.mode == SKIPGRAM:
-            bag_offsets = np.arange(len(centre_words) + 1)
-            bag_words = centre_words
-            positives = context_words[:, None]
-            negatives = self.dictionary.negatives(self.rng, context_words, k)
-            targets = np.concatenate([positives, negatives], axis=1)
-            labels = np.zeros(targets.shape, np.float32)
-            labels[:, 0] = 1
-            mask = np.ones(targets.shape, np.float32)
-        elif self.hp.mode == CBOW:
-            starts = np.flatnonzero(np.diff(centre_positions, prepend=-1))
-            bag_offsets = np.append(starts, len(centre_positions))
-            bag_words = context_words
-            target_words = centre_words[starts]
-            targets = np.concatenate(
-                [target_words[:, None], self.dictionary.negatives(self.rng, target_words, k)], axis=1
+    def _block(self, ids, sentence):
+        """Sub-sampling, windows, pairs and examples for a whole block (None when it has no pair)."""
+        rng, hp, window = self.rng, self.hp, self.hp.window_size
+        kept = np.flatnonzero(rng.random(len(ids)) < self._keep[ids])
+        reach = rng.integers(1, window + 1, size=len(kept))  # each centre's window, drawn from 1..window
+        if len(kept) < 2:
+            return None
+        # Kept positions i, i + offset pair up when |offset| <= reach[i] and both are in one sentence: a
+        # (kept, 2 * window) mask, whose row-major order is centre-major with the offsets in fastText's order.
+        kept_sentence = sentence[kept]
+        padded = np.full(len(kept) + 2 * window, kept_sentence.min() - 1, dtype=kept_sentence.dtype)
+        padded[window : window + len(kept)] = kept_sentence
+        same = np.lib.stride_tricks.sliding_window_view(padded, 2 * window + 1) == kept_sentence[:, None]
+        is_pair = same[:, window + self._offsets] & (reach[:, None] >= np.abs(self._offsets))
+        cells = np.flatnonzero(is_pair)
+        if not len(cells):
+            return None
+        pairs = len(cells)
+        centre = cells // (2 * window)
+        context = centre + self._offsets[cells % (2 * window)]
+        kept_words = ids[kept]
+        centre_words, context_words = kept_words[centre], kept_words[context]
+        pair_step = kept[centre] // hp.update_tokens
+        every_pair = np.arange(pairs + 1)
+        if hp.mode == SKIPGRAM:
+            return _Block(pair_step, centre_words, every_pair, context_words, every_pair, None)
+        # The first pair of each centre: cbow's examples, and where batch_skipgram's start.
+        centre_starts = np.flatnonzero(np.diff(centre, prepend=-1))
+        if hp.mode == CBOW:
+            bag_starts = np.append(centre_starts, pairs)
+            every_centre = np.arange(len(centre_starts) + 1)
+            return _Block(
+                pair_step[centre_starts], context_words, bag_starts, centre_words[centre_starts], every_centre, None
             )
+        # batch_skipgram: the pairs of one centre, up to batch_size at a time, make an example.
+        rank = np.arange(pairs) - np.repeat(centre_starts, np.diff(np.append(centre_starts, pairs)))
+        column = rank % min(2 * window, hp.batch_size)
+        example_starts = np.flatnonzero(column == 0)
+        return _Block(
+            pair_step[example_starts],
+            centre_words[example_starts],
+            np.arange(len(example_starts) + 1),
+            context_words,
+            np.append(example_starts, pairs),
+            column,
+        )
+
+    def _targets(self, block, first, last):
+        """The targets, labels and mask of examples first..last: the positives, then the negatives."""
+        k, rng = self.hp.negative_samples, self.rng
+        start, stop = block.positive_starts[first], block.positive_starts[last]
+        positives = block.positive_words[start:stop]
+        if block.positive_columns is None:  # skipgram, cbow: one positive, and its own negatives
+            targets = np.empty((len(positives), 1 + k), np.int64)
+            targets[:, 0] = positives
+            targets[:, 1:] = self._negatives.draw(rng, positives, k)
             labels = np.zeros(targets.shape, np.float32)
             labels[:, 0] = 1
-            mask = np.ones(targets.shape, np.float32)
-        else:
-            targets, labels, mask, bag_words = self._shared_negatives(centre_words, context_words, centre_positions)
-            bag_offsets = np.arange(len(bag_words) + 1)
-        return _sparse_step(self.dictionary, tokens, bag_offsets, bag_words, targets, labels, mask)
-
-    def _shared_negatives(self, centre_words, context_words, centre_positions):
-        """batch_skipgram: the pairs of one centre, up to batch_size at a time, share one set of negatives."""
-        width, k = min(2 * self.hp.window_size, self.hp.batch_size), self.hp.negative_samples
-        first_of_centre = np.flatnonzero(np.diff(centre_positions, prepend=-1))
-        rank = np.arange(len(centre_positions)) - np.repeat(
-            first_of_centre, np.diff(np.append(first_of_centre, len(centre_positions)))
-        )
-        new_example = (rank % width) == 0
-        example = np.cumsum(new_example) - 1
-        column = rank % width
-        count = int(example[-1]) + 1
-        targets = np.zeros((count, width + k), np.int64)
-        labels = np.zeros((count, width + k), np.float32)
-        mask = np.zeros((count, width + k), np.float32)
-        targets[example, column] = context_words
-        labels[example, column] = 1
-        mask[example, column] = 1
-        bag_words = centre_words[new_example]
+            return targets, labels, np.ones(targets.shape, np.float32)
+        # batch_skipgram: up to `width` positives (then padding), and negatives they share.
+        width = min(2 * self.hp.window_size, self.hp.batch_size)
+        example = np.repeat(np.arange(last - first), np.diff(block.positive_starts[first : last + 1]))
+        filled = example * (width + k) + block.positive_columns[start:stop]  # each positive's cell, row-major
+        targets = np.zeros((last - first, width + k), np.int64)
+        labels = np.zeros(targets.shape, np.float32)
+        mask = np.zeros(targets.shape, np.float32)
+        targets.reshape(-1)[filled] = positives
+        labels.reshape(-1)[filled] = 1
+        mask.reshape(-1)[filled] = 1
         # Negatives drawn against the example's first context word; clashes with the others are rare and harmless.
-        targets[:, width:] = self.dictionary.negatives(self.rng, targets[:, 0], k)
+        targets[:, width:] = self._negatives.draw(rng, targets[:, 0], k)
         mask[:, width:] = 1
-        return targets, labels, mask, bag_words
+        return targets, labels, mask
+
+    def _step(self, block, first, last, tokens):
+        """The step of examples first..last of the block, as sparse matrices over the rows it touches."""
+        bag_start, bag_end = block.bag_starts[first], block.bag_starts[last]
+        bag_offsets = block.bag_starts[first : last + 1] - bag_start
+        unique_words, bag_columns = unique_inverse(block.bag_words[bag_start:bag_end], self._word_slots)
+        row_counts = self._row_counts[unique_words]
+        if self._subwords:
+            word_offsets = np.zeros(len(unique_words) + 1, np.int64)
+            np.cumsum(row_counts, out=word_offsets[1:])
+            shift = np.repeat(self.dictionary.row_offsets[unique_words] - word_offsets[:-1], row_counts)
+            rows = self._compact_row_ids[shift + np.arange(word_offsets[-1])]
+            compact_rows, row_columns = unique_inverse(rows, self._row_slots)
+            input_rows = self._used_rows[compact_rows]
+            word_row_weights = np.repeat(self._word_row_weights[unique_words], row_counts)
+        else:  # a word's only row is its id
+            word_offsets = np.arange(len(unique_words) + 1)
+            input_rows, row_columns = unique_words, np.arange(len(unique_words))
+            word_row_weights = np.ones(len(unique_words), np.float32)
+        bag_sizes = np.diff(bag_offsets)
+        if len(bag_columns) == last - first:  # one word per bag (skipgram, batch_skipgram): weight 1
+            bag_weights = np.ones(len(bag_columns), np.float32)
+        else:
+            # A bag's vector is the mean over all rows of all its words: each word weighs in with its row count.
+            bag_row_counts = row_counts[bag_columns].astype(np.float32)
+            bag_weights = bag_row_counts / np.repeat(np.add.reduceat(bag_row_counts, bag_offsets[:-1]), bag_sizes)
+        targets, labels, mask = self._targets(block, first, last)
+        return Step(
+            tokens=int(tokens),
+            positives=int(block.positive_starts[last] - block.positive_starts[first]),
+            input_rows=input_rows,
+            word_rows=(word_offsets, row_columns),
+            word_row_weights=word_row_weights,
+            bags=(bag_offsets, bag_columns),
+            bag_weights=bag_weights,
+            targets=targets,
+            labels=labels,
+            mask=mask,
+        )
 
 
-def _sparse_step(dictionary, tokens, bag_offsets, bag_words, targets, labels, mask):
-    unique_words, bag_columns = np.unique(bag_words, return_inverse=True)
-    row_counts = dictionary.row_counts[unique_words]
-    word_offsets = np.concatenate(([0], np.cumsum(row_counts)))
-    within = np.arange(word_offsets[-1]) - np.repeat(word_offsets[:-1], row_counts)
-    rows = dictionary.row_ids[np.repeat(dictionary.row_offsets[unique_words], row_counts) + within]
-    input_rows, row_columns = np.unique(rows, return_inverse=True)
-    # A bag's vector is the mean over all rows of all its words: each word weighs in with its row count.
-    bag_row_counts = row_counts[bag_columns].astype(np.float32)
-    bag_sizes = np.diff(bag_offsets)
-    bag_totals = np.add.reduceat(bag_row_counts, bag_offsets[:-1]) if len(bag_row_counts) else bag_row_counts
-    return Step(
-        tokens=int(tokens),
-        positives=int(labels.sum()),
-        input_rows=input_rows,
-        word_rows=(word_offsets, row_columns),
-        word_row_weights=np.repeat(1.0 / row_counts, row_counts).astype(np.float32),
-        bags=(np.asarray(bag_offsets, dtype=np.int64), bag_columns),
-        bag_weights=bag_row_counts / np.repeat(bag_totals, bag_sizes),
-        targets=targets,
-        labels=labels,
-        mask=mask,
-    )
+def unique_inverse(values, slots):
+    """np.unique(values, return_inverse=True) for ints in 0..len(slots)-1, without sorting `values`: every
+    value's slot is written by one of its occurrences (whichever wins, exactly one reads itself back), the
+    distinct values are sorted, and their ranks written to their slots. O(n + distinct * log distinct)."""
+    positions = np.arange(len(values))
+    slots[values] = positions
+    distinct = values[slots[values] == positions]
+    # numpy sorts int32 several times faster than int64; every id here is far below 2**31.
+    distinct = np.sort(distinct.astype(np.int32)).astype(np.int64) if len(slots) < 2**31 else np.sort(distinct)
+    slots[distinct] = np.arange(len(distinct))
+    return distinct, slots[values]

@@ -17,7 +17,7 @@ exactly what one device computes for that group.
 import mxnet as mx
 import numpy as np
 
-from .examples import Step
+from .examples import Step, unique_inverse
 
 
 class WordVectorModel:
@@ -30,6 +30,7 @@ class WordVectorModel:
         mx.random.seed(seed, ctx=self.home)
         self.input_weights = mx.nd.random.uniform(-1.0 / dim, 1.0 / dim, shape=(input_rows, dim), ctx=self.home)
         self.output_weights = mx.nd.zeros((output_rows, dim), ctx=self.home)
+        self._output_slots = np.zeros(output_rows, np.int64)  # unique_inverse's scratch
 
     @property
     def group_size(self):
@@ -56,7 +57,8 @@ class WordVectorModel:
         row numbering (the rows it reads, gathered once)."""
         home = self.home
         input_rows = mx.nd.array(step.input_rows, ctx=home, dtype=np.int64)
-        output_ids, local_targets = np.unique(step.targets, return_inverse=True)
+        # np.unique would sort every target (1.4 us a corpus word, more than building the step): O(n) instead.
+        output_ids, local_targets = unique_inverse(step.targets.reshape(-1), self._output_slots)
         output_rows = mx.nd.array(output_ids, ctx=home, dtype=np.int64)
         step_inputs = mx.nd.take(self.input_weights, input_rows).as_in_context(context)
         step_outputs = mx.nd.take(self.output_weights, output_rows).as_in_context(context)
