@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 FASTTEXT_WHEEL := fasttext-numpy2-wheel==0.9.2
 
 .PHONY: help venv images images-gpu docker registry demo push test test-unit test-container test-localmode test-aws bench \
-	bench-train bench-serve bench-embeddings bench-localmode bench-images bench-report clean
+	bench-train bench-serve bench-embeddings bench-gpu-path bench-localmode bench-images bench-report clean
 # make demo DATA=your-headlines CORPUS=your-text: the demo on your own data (files or folders).
 DATA ?=
 CORPUS ?=
@@ -27,7 +27,8 @@ help:
 	@echo "make images-gpu   build the GPU training image (headlines-train:gpu)"
 	@echo "make bench        every benchmark, then docs/benchmarks.md from their records (bench-results/):"
 	@echo "                  bench-train (accuracy vs fastText supervised), bench-serve (load), bench-embeddings"
-	@echo "                  (word vectors vs fastText), bench-localmode (SDK v2: one vs two hosts), bench-images;"
+	@echo "                  (word vectors vs fastText), bench-gpu-path (word vectors' GPU path: host side and"
+	@echo "                  device steps on CPU), bench-localmode (SDK v2: one vs two hosts), bench-images;"
 	@echo "                  QUICK=1 checks the harness on generated data in a few minutes (bench-results/quick/)"
 	@echo "make venv         the test virtualenv in $(VENV)"
 
@@ -105,7 +106,7 @@ clean:
 # it); records and page go to bench-results/quick/ and docs/ is left alone.
 QUICK ?=
 export QUICK
-bench: bench-train bench-serve bench-embeddings bench-localmode bench-images bench-report
+bench: bench-train bench-serve bench-embeddings bench-gpu-path bench-localmode bench-images bench-report
 
 bench-report: venv
 	$(BIN)/python benchmarks/report.py
@@ -118,6 +119,11 @@ bench-serve: venv images
 
 bench-embeddings: venv images
 	$(BIN)/python benchmarks/embeddings_wikitext2.py
+
+# The word-vector job's MXNet (GPU) path on this CPU: its host side alone on one core, and its device steps timed
+# in an MXNet CPU context (not GPU timings). No image: it runs the package in the virtualenv.
+bench-gpu-path: venv
+	$(BIN)/python benchmarks/word_vectors_gpu_path.py
 
 bench-localmode: venv images
 	$(BIN)/python benchmarks/localmode_uci.py
