@@ -254,3 +254,15 @@ def test_hosts_with_different_vocabularies_fail_clearly(tmp_path):
     engine = CpuEngine(dictionary, _hp(mode="skipgram", vector_dim=4), threads=1)
     with pytest.raises(JobError, match="FullyReplicated"):
         WeightSync(SummingKVStore(lambda key, own: own + 1), engine, "mine")
+
+
+def test_a_one_word_vocabulary_trains_instead_of_looking_for_another_negative_forever(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text("echo " * 50 + "\n")
+    corpus = Corpus([str(path)])
+    dictionary = Dictionary.from_counts(corpus.count_words(1000), 2, (), 0)
+    assert dictionary.words == ["echo"]
+    engine = CpuEngine(dictionary, _hp(mode="skipgram", vector_dim=4, sampling_threshold=1), threads=1)
+    ids, starts = _encoded(tmp_path, corpus, dictionary).read(0, 1)
+    loss, positives = engine.train_round([(ids, starts, 0.1, 0.1)])
+    assert positives > 0 and np.isfinite(loss)

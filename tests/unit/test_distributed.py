@@ -16,7 +16,7 @@ from headlines.data.formats import Example
 from headlines.data.splits import shard
 from headlines.errors import JobError
 from headlines.training import distributed
-from helpers import SMALL_MODEL, FakeSageMaker, data_set
+from helpers import SMALL_MODEL, SMALL_WORD_VECTORS, FakeSageMaker, data_set
 
 LEADER, FOLLOWER = "127.0.0.1", "localhost"  # sorted: the first is hosts[0]
 HOSTS = (LEADER, FOLLOWER)
@@ -222,7 +222,7 @@ def test_a_host_killed_during_training_ends_the_other_within_seconds(tmp_path):
     "hyperparameters,message",
     [
         ({"lr_schedule": "linear"}, "lr_schedule=linear needs one host"),
-        ({"mode": "skipgram"}, "mode=skipgram trains on one host"),
+        ({"mode": "skipgram", "subwords": "true"}, "subwords=true trains on one host"),
     ],
 )
 def test_what_needs_one_host_is_refused_with_the_reason(sagemaker, hyperparameters, message):
@@ -241,3 +241,73 @@ def test_a_sharded_channel_is_refused_on_several_hosts(sagemaker):
     sagemaker.write_config({}, current_host="algo-1", hosts=("algo-1", "algo-2"))
     assert main([]) == 1
     assert "train use ShardedByS3Key: every host must see all of the data" in sagemaker.failure_file.read_text()
+
+
+# -- word vectors on two hosts ----------------------------------------------------------------------------------
+def _word_vector_host(tmp_path, name, lines, **hyperparameters):
+    fake = FakeSageMaker(tmp_path / name)
+    fake.add_channel("train", {"corpus.txt": lines})
+    config = dict(SMALL_WORD_VECTORS, **{"mode": "batch_skipgram", "epochs": 5, **hyperparameters})
+    fake.write_config(config, current_host=name, hosts=HOSTS)
+    return fake
+
+
+def _corpus_lines():
+    return DATA.corpus_text().splitlines()[:3000]
+
+
+def test_two_hosts_train_word_vectors_through_the_parameter_server(tmp_path):
+    port = _free_port()
+    lines = _corpus_lines()
+    leader, follower = (_word_vector_host(tmp_path, name, lines) for name in HOSTS)
+    processes = [_start(follower, port), _start(leader, port)]
+    assert _wait(processes) == [0, 0], [(f.base / "log.txt").read_text()[-3000:] for f in (leader, follower)]
+
+    metrics = leader.metrics()
+    assert metrics["hosts"] == list(HOSTS) and sorted(os.listdir(leader.model_dir)) == ["vectors.bin", "vectors.txt"]
+    assert not follower.model_dir.exists() or not any(follower.model_dir.iterdir())
+    # Every round, each host pushes and pulls both matrices once.
+    matrices = 4 * 16 * (2 * metrics["vocabulary_size"])
+    assert metrics["bytes_exchanged_per_epoch"] == 2 * matrices  # one round an epoch on this small corpus
+    shares = [
+        int(re.search(r"CPU engine: \d+ threads, 1 rounds an epoch, (\d+) of (\d+) tokens", log).group(1))
+        for log in ((f.base / "log.txt").read_text() for f in (leader, follower))
+    ]
+    assert sum(shares) == metrics["epoch_tokens"] and abs(shares[0] - shares[1]) < 0.05 * sum(shares)
+
+    alone = FakeSageMaker(tmp_path / "one-host")
+    alone.add_channel("train", {"corpus.txt": lines})
+    alone.write_config(dict(SMALL_WORD_VECTORS, mode="batch_skipgram", epochs=5))
+    assert _wait([_start(alone, _free_port())]) == [0]
+    assert metrics["history"][-1]["loss"] == pytest.approx(alone.metrics()["history"][-1]["loss"], rel=0.05)
+    assert _parameter_server_processes(port) == []
+
+
+def test_word_vector_hosts_with_different_text_fail_with_the_reason(tmp_path):
+    port = _free_port()
+    lines = _corpus_lines()
+    leader, follower = _word_vector_host(tmp_path, LEADER, lines), _word_vector_host(tmp_path, FOLLOWER, lines[:2000])
+    assert _wait([_start(leader, port), _start(follower, port)], 120) == [1, 1]
+    for fake in (leader, follower):
+        reason = fake.failure_file.read_text()
+        assert "read different text or settings" in reason or "stopped before training finished" in reason
+    assert "FullyReplicated" in leader.failure_file.read_text() + follower.failure_file.read_text()
+
+
+def test_a_word_vector_host_killed_mid_training_ends_the_other(tmp_path):
+    port = _free_port()
+    lines = _corpus_lines()
+    leader, follower = (_word_vector_host(tmp_path, name, lines, epochs=1000) for name in HOSTS)
+    processes = [_start(leader, port), _start(follower, port)]
+    deadline = time.monotonic() + JOB_SECONDS
+    while "epoch=2 " not in (leader.base / "log.txt").read_text():
+        assert time.monotonic() < deadline and processes[0].poll() is None, (leader.base / "log.txt").read_text()
+        time.sleep(0.2)
+    processes[1].send_signal(signal.SIGKILL)
+    killed = time.monotonic()
+    assert _wait(processes[:1], 60) == [1]
+    assert time.monotonic() - killed < 30
+    assert f"Host {FOLLOWER} stopped before training finished" in leader.failure_file.read_text()
+    processes[1].wait()
+    time.sleep(1)
+    assert _parameter_server_processes(port) == []

@@ -19,6 +19,7 @@ SIGMOID_TABLE_SIZE = 512
 LOG_TABLE_SIZE = 512
 # state: [generator, position in the negatives table]
 STATE_GENERATOR, STATE_NEGATIVE_POSITION, STATE_FIELDS = 0, 1, 2
+MAX_NEGATIVE_TRIES = 64
 
 _sigmoid_steps = np.arange(SIGMOID_TABLE_SIZE + 1, dtype=np.float64) * 2 * MAX_SIGMOID / SIGMOID_TABLE_SIZE
 SIGMOID_TABLE = (1.0 / (1.0 + np.exp(MAX_SIGMOID - _sigmoid_steps))).astype(np.float32)
@@ -58,13 +59,15 @@ def _below(state, n):
 
 @numba.njit(**_JIT)
 def _negative(state, table, positive):
-    """fastText's getNegative: the next table entry that is not the positive."""
-    while True:
+    """fastText's getNegative: the next table entry that is not the positive (after MAX_NEGATIVE_TRIES clashes
+    the next one anyway: a one-word vocabulary has no other, and fastText would loop forever)."""
+    for _ in range(MAX_NEGATIVE_TRIES):
         position = state[STATE_NEGATIVE_POSITION]
         state[STATE_NEGATIVE_POSITION] = (position + 1) % len(table)
         negative = table[position]
-        if negative != positive or len(table) == 1:
+        if negative != positive:
             return negative
+    return negative
 
 
 @numba.njit(**_JIT)
@@ -324,7 +327,7 @@ def train_chunk(
 def compile_for_this_cpu():
     """Compiles train_chunk for the argument types the engine passes (or loads it from numba's cache, which the
     image fills at build time: loading takes a fraction of a second on the same CPU model, compiling ~5 s)."""
-    ids, line_starts = np.zeros(2, np.int32), np.array([0, 2], np.int64)
+    ids, line_starts = np.arange(2, dtype=np.int32), np.array([0, 2], np.int64)
     weights, rows = np.zeros((2, 1), np.float32), np.arange(3, dtype=np.int64)
     state = np.ones((1, STATE_FIELDS), np.int64)[0]
     for kernel in (SKIPGRAM_KERNEL, CBOW_KERNEL, BATCH_SKIPGRAM_KERNEL):
