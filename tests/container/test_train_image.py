@@ -2,7 +2,9 @@
 the images (libraries resolve, no proxy CA, size budgets; the GPU image's own are in test_gpu_image.py)."""
 
 import glob
+import json
 import os
+import pathlib
 import subprocess
 import tarfile
 import time
@@ -26,6 +28,7 @@ DATA = data_set()
 # Below the test accuracy of the default classifier after 3 epochs on the whole train split (real: 0.91;
 # generated, which is easier: 0.98), with a margin.
 MIN_TEST_ACCURACY = {"real": 0.8, "generated": 0.9}
+WORDSIM353 = pathlib.Path(__file__).parents[2] / "benchmarks" / "data" / "wordsim353.tsv"
 
 
 def _whole_split_job(job, **hyperparameters):
@@ -105,6 +108,49 @@ def _small_job(job):
     job.fake.add_channel("train", {"train.tsv": DATA.train_rows(1200)})
     job.fake.add_channel("test", {"test.tsv": DATA.test_rows(300)})
     job.fake.write_config({"architecture": "cnn", "epochs": 3, "batch_size": 4, "embedding_dim": 16, "num_filters": 8})
+
+
+def _word_vector_job(job, lines):
+    job.fake.add_channel("train", {"corpus.txt": lines})
+    job.fake.add_channel("evaluation", {"wordsim353.tsv": str(WORDSIM353)})
+    job.fake.write_config({"mode": "batch_skipgram", "epochs": 12, "vector_dim": 32, "min_count": 2})
+
+
+def test_docker_stop_checkpoints_a_word_vector_job_and_the_resumed_job_ends_like_an_uninterrupted_one(
+    cpu_image, make_job
+):
+    lines = DATA.corpus_text().splitlines()[:3000] * 4  # two rounds an epoch
+    job = make_job(cpu_image, "vectors-interrupted")
+    _word_vector_job(job, lines)
+    subprocess.run(job.command("train", detach=True), check=True, capture_output=True)
+    deadline = time.time() + 180
+    while "epoch=2 " not in docker("logs", job.name, check=False).stdout and time.time() < deadline:
+        time.sleep(0.1)
+    waiter = subprocess.Popen(["docker", "wait", job.name], stdout=subprocess.PIPE, text=True)
+    docker("stop", "-t", "120", job.name)
+    assert waiter.communicate(timeout=60)[0].strip() == str(128 + 15)
+    state = json.loads((job.fake.checkpoint_dir / "state.json").read_text())
+    assert 2 <= state["epoch"] < 12, state
+    assert "stopped by SIGTERM" in job.fake.failure_file.read_text()
+    assert not (job.fake.model_dir / "vectors.bin").exists()
+    while docker("inspect", job.name, check=False).returncode == 0:  # --rm removes it after `docker wait` returns
+        time.sleep(0.1)
+
+    job.fake.failure_file.unlink()
+    resumed = job.run("train")
+    assert resumed.returncode == 0, resumed.stdout[-3000:]
+    assert f"resuming at epoch {state['epoch'] + 1}, round {state['round']} of 2" in resumed.stdout
+    history = job.metrics()["history"]
+    assert [row["epoch"] for row in history] == list(range(1, 13)) and history[: state["epoch"]] == state["history"]
+
+    fresh = make_job(cpu_image, "vectors-uninterrupted")
+    _word_vector_job(fresh, lines)
+    assert fresh.run("train").returncode == 0
+    losses = [m["history"][-1]["loss"] for m in (job.metrics(), fresh.metrics())]
+    rho = [m["evaluation"]["wordsim353.tsv"]["spearmans_rho"] for m in (job.metrics(), fresh.metrics())]
+    print(f"resumed: loss {losses[0]:.4f}, rho {rho[0]:.4f}; uninterrupted: loss {losses[1]:.4f}, rho {rho[1]:.4f}")
+    assert losses[0] == pytest.approx(losses[1], rel=0.02)
+    assert abs(rho[0] - rho[1]) <= 0.1  # two Hogwild runs of a small corpus differ by about this much
 
 
 def test_docker_stop_checkpoints_and_the_resumed_job_matches_an_uninterrupted_one(cpu_image, make_job):

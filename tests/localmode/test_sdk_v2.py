@@ -18,6 +18,8 @@ from helpers import docker
 
 # Small enough for two hosts on two cores: the dense embedding gradient crosses the network every step.
 QUICK = {"epochs": "3", "ngram_buckets": "20000"}
+# The workshop's BlazingText job (mode batch_skipgram, no subwords), smaller.
+WORKSHOP_WORD_VECTORS = {"mode": "batch_skipgram", "epochs": "5", "vector_dim": "50", "min_count": "2"}
 
 
 def _metrics(job_dir):
@@ -123,6 +125,47 @@ def test_two_hosts_train_with_the_parameter_server_like_one(
     print(
         f"one host: {one.seconds:.0f} s, accuracy {one_metrics['test']['accuracy']:.4f}; "
         f"two hosts: {two.seconds:.0f} s, accuracy {two_metrics['test']['accuracy']:.4f}"
+    )
+
+
+def _word_vectors(python, data, output, instance_count):
+    return SdkRun(
+        python,
+        SCRIPTS / "launch.py",
+        "train",
+        "--image",
+        "headlines-train:cpu",
+        "--instance-count",
+        instance_count,
+        "--channel",
+        f"train=file://{data / 'corpus'}",
+        "--output",
+        f"file://{output}",
+        *[f"--hp={k}={v}" for k, v in WORKSHOP_WORD_VECTORS.items()],
+        "--result",
+        output / "result.json",
+    )
+
+
+def test_two_hosts_train_batch_skipgram_word_vectors_as_the_workshop_did(
+    sdk_v2_python, cpu_image, demo_data, tmp_path, no_containers_left
+):
+    one = _word_vectors(sdk_v2_python, demo_data, tmp_path / "one", 1).check()
+    two = _word_vectors(sdk_v2_python, demo_data, tmp_path / "two", 2).check()
+    one_metrics, two_metrics = _metrics(tmp_path / "one"), _metrics(tmp_path / "two")
+    assert len(two_metrics["hosts"]) == 2 and two_metrics["bytes_exchanged_per_epoch"] > 0
+    assert two_metrics["history"][-1]["loss"] == pytest.approx(one_metrics["history"][-1]["loss"], rel=0.05)
+    shares = re.findall(
+        r"(algo-\d)-\w+\s*\|.*CPU engine: \d+ threads, \d+ rounds an epoch, (\d+) of (\d+) tokens", two.output
+    )
+    assert sorted(host for host, _, _ in shares) == ["algo-1", "algo-2"]
+    assert sum(int(share) for _, share, _ in shares) == int(shares[0][2])
+    with tarfile.open(tmp_path / "two" / "model.tar.gz") as archive:
+        assert sorted(archive.getnames()) == ["vectors.bin", "vectors.txt"]
+    print(
+        f"word vectors, one host: {one.seconds:.0f} s, loss {one_metrics['history'][-1]['loss']:.4f}; two hosts: "
+        f"{two.seconds:.0f} s, loss {two_metrics['history'][-1]['loss']:.4f}, "
+        f"{two_metrics['bytes_exchanged_per_epoch'] / 2**20:.1f} MiB exchanged an epoch by each host"
     )
 
 
