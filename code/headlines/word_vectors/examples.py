@@ -259,7 +259,11 @@ class ExampleBuilder:
 def unique_inverse(values, slots):
     """np.unique(values, return_inverse=True) for ints in 0..len(slots)-1, without sorting `values`: every
     value's slot is written by one of its occurrences (whichever wins, exactly one reads itself back), the
-    distinct values are sorted, and their ranks written to their slots. O(n + distinct * log distinct)."""
+    distinct values are sorted, and their ranks written to their slots. O(n + distinct * log distinct).
+    With more values than slots, counting each id is cheaper: O(n + len(slots))."""
+    if len(slots) <= len(values):
+        present = np.bincount(values, minlength=len(slots)) > 0
+        return np.flatnonzero(present), (np.cumsum(present) - 1)[values]
     positions = np.arange(len(values))
     slots[values] = positions
     distinct = values[slots[values] == positions]
