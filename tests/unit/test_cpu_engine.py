@@ -105,9 +105,7 @@ def test_kernels_follow_fasttexts_rules(tmp_path, mode, subwords):
     ids, line_starts = _encoded(tmp_path, corpus, dictionary).read(0, 2)
     rate = 0.2
     loss, positives = engine.train_round([(ids, line_starts, rate, rate)])
-    expected = sum(
-        reference.train_line(mode, ids[a:b], hp, rate) for a, b in zip(line_starts[:-1], line_starts[1:])
-    )
+    expected = sum(reference.train_line(mode, ids[a:b], hp, rate) for a, b in zip(line_starts[:-1], line_starts[1:]))
     np.testing.assert_allclose(engine.input_weights, reference.w_in, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(engine.output_weights, reference.w_out, rtol=1e-4, atol=1e-6)
     assert loss == pytest.approx(expected, rel=1e-4)
@@ -128,7 +126,12 @@ def test_the_rate_falls_linearly_across_a_chunk(tmp_path):
     np.testing.assert_array_equal(falling.output_weights, changed)
 
 
-def test_nan_weights_are_passed_on_not_used_as_table_indices():
+def test_nan_weights_are_passed_on_not_used_as_table_indices(tmp_path):
+    _, dictionary = _dictionary(tmp_path)
+    engine = CpuEngine(dictionary, _hp(mode="cbow", vector_dim=4), threads=1)
+    assert engine.all_finite()
+    engine.output_weights[3, 1] = np.inf
+    assert not engine.all_finite()
     assert np.isnan(kernels._sigmoid(np.float32("nan"))) and np.isnan(kernels._log(np.float32("nan")))
     assert kernels._sigmoid(np.float32(100)) == 1.0 and kernels._sigmoid(np.float32(-100)) == 0.0
     assert kernels._sigmoid(np.float32(0)) == pytest.approx(0.5, abs=0.01)

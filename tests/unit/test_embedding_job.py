@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from headlines.cli.train import main
-from headlines.word_vectors import job as embedding_job
+from headlines.word_vectors import cpu_training
 from headlines.word_vectors import progress as progress_log
 from helpers import MADE_UP_HEADLINE_ROWS, SMALL_MODEL, SMALL_WORD_VECTORS, data_set
 
@@ -92,7 +92,7 @@ def test_job_writes_blazingtext_outputs(sagemaker, corpus_lines, mode, subwords,
 
 def test_same_seed_gives_the_same_vectors(sagemaker, corpus_lines, monkeypatch):
     # On one thread; several threads share the weights without locks, as fastText's do, so their order varies.
-    monkeypatch.setattr(embedding_job, "_cpu_threads", lambda: 1)
+    monkeypatch.setattr(cpu_training, "cpu_threads", lambda: 1)
     _job(sagemaker, corpus_lines[:300], evaluation=False, subwords="true")
     assert main([]) == 0
     first = (sagemaker.model_dir / "vectors.bin").read_bytes()
@@ -136,7 +136,7 @@ def test_classifier_takes_the_output_as_its_embeddings_channel(sagemaker, corpus
         (
             {"mode": "skipgram", "learning_rate": "10", "min_count": "1"},
             ("train",),
-            "Training diverged: the vectors overflowed (infinite or NaN values). Lower learning_rate (now 10.0).",
+            "Training diverged: the loss became nan after 17494 words. Lower learning_rate (now 10.0).",
         ),
     ],
 )
@@ -195,7 +195,7 @@ def test_checkpoints_at_the_interval_keep_only_the_last_and_a_finished_one_is_no
     sagemaker, corpus_lines, monkeypatch, capfd
 ):
     clock = iter(range(0, 10**9, 1000))  # every round is a checkpoint interval later
-    monkeypatch.setattr(embedding_job._CpuRun, "clock", staticmethod(lambda: next(clock)))
+    monkeypatch.setattr(cpu_training.CpuRun, "clock", staticmethod(lambda: next(clock)))
     _job(sagemaker, corpus_lines, evaluation=False, epochs=3, checkpoint_seconds=1)
     assert main([]) == 0
     first = (sagemaker.model_dir / "vectors.bin").read_bytes()
@@ -210,7 +210,7 @@ def test_checkpoints_at_the_interval_keep_only_the_last_and_a_finished_one_is_no
 
 
 def test_a_checkpoint_of_other_settings_is_refused(sagemaker, corpus_lines, monkeypatch):
-    monkeypatch.setattr(embedding_job._CpuRun, "clock", staticmethod(iter(range(0, 10**9, 1000)).__next__))
+    monkeypatch.setattr(cpu_training.CpuRun, "clock", staticmethod(iter(range(0, 10**9, 1000)).__next__))
     _job(sagemaker, corpus_lines, evaluation=False, epochs=1, checkpoint_seconds=1)
     assert main([]) == 0
     _job(sagemaker, corpus_lines, evaluation=False, epochs=1, checkpoint_seconds=1, window_size=2)

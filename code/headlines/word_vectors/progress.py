@@ -62,3 +62,13 @@ class ProgressLog:
             eta,
         )
         self._loss, self._positives, self._last = 0.0, 0, self.clock()
+
+
+def log_epoch(row):
+    logger.info(
+        "epoch=%d loss=%.6f words_per_second=%.0f epoch_seconds=%.3f",
+        row["epoch"],
+        row["loss"],
+        row["words_per_second"],
+        row["epoch_seconds"],
+    )
