@@ -35,7 +35,8 @@ from headlines.hyperparameters import EmbeddingHyperparameters  # noqa: E402
 from headlines.word_vectors.corpus import Corpus  # noqa: E402
 from headlines.word_vectors.dictionary import Dictionary  # noqa: E402
 from headlines.word_vectors.examples import ExampleBuilder, unique_inverse  # noqa: E402
-from headlines.word_vectors.job import GPU_BLOCK_TOKENS, MAX_VOCABULARY_TYPES  # noqa: E402
+from headlines.word_vectors.gpu_training import GPU_BLOCK_TOKENS  # noqa: E402
+from headlines.word_vectors.job import MAX_VOCABULARY_TYPES  # noqa: E402
 from headlines.word_vectors.word2vec import WordVectorModel  # noqa: E402
 
 DEFAULTS = EmbeddingHyperparameters.from_strings({})
