@@ -183,9 +183,9 @@ def test_the_encoded_corpus_holds_the_in_vocabulary_ids_line_by_line(tmp_path):
         assert len(block_ids) == len(sentence) and (np.diff(sentence) >= 0).all()
 
 
-def test_the_negatives_table_follows_fasttexts_unigram_power(tmp_path):
+def test_the_engines_negatives_table_is_fasttexts_shuffled(tmp_path):
     _, dictionary = _dictionary(tmp_path)
-    table = dictionary.negatives_table(np.random.default_rng(0))
+    table = CpuEngine(dictionary, _hp(mode="skipgram", vector_dim=2), threads=1).table
     assert len(table) >= NEGATIVE_TABLE_SIZE and len(table) < NEGATIVE_TABLE_SIZE + len(dictionary)
     weights = np.sqrt(dictionary.counts) / np.sqrt(dictionary.counts).sum()
     np.testing.assert_allclose(np.bincount(table) / len(table), weights, rtol=1e-5)

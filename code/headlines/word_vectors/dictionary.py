@@ -1,6 +1,6 @@
 """The word side of an embedding model, as fastText's Dictionary defines it for unsupervised training: the
 words (descending count), each word's input rows (its own row, then its character n-gram buckets after all the
-words), how often each word is down-sampled, and the distribution negative samples are drawn from."""
+words), how often each word is down-sampled, and the table negative samples are drawn from."""
 
 import gluonnlp as nlp
 import numpy as np
@@ -28,8 +28,6 @@ class Dictionary:
             (row for word_rows in rows for row in word_rows), dtype=np.int64, count=int(self.row_offsets[-1])
         )
         self.row_counts = np.diff(self.row_offsets)
-        cumulative = np.cumsum(self.counts.astype(np.float64) ** NEGATIVE_POWER)
-        self._negative_cdf = cumulative / cumulative[-1]
 
     @classmethod
     def from_counts(cls, word_counts, min_count, char_ngrams, buckets):
@@ -84,22 +82,10 @@ class Dictionary:
         frequency = self.counts / self.total_tokens
         return np.minimum(1.0, np.sqrt(threshold / frequency) + threshold / frequency)
 
-    def negatives_table(self, rng):
-        """fastText's table of negatives: each word ceil(count^0.5 / sum * size) times, shuffled. The CPU engine
-        reads it in order from a random start, as fastText's getNegative does."""
-        weights = self.counts.astype(np.float64) ** NEGATIVE_POWER
-        repeats = np.ceil(weights / weights.sum() * NEGATIVE_TABLE_SIZE).astype(np.int64)
-        table = np.repeat(np.arange(len(self.words), dtype=np.int32), repeats)
-        rng.shuffle(table)
-        return table
 
-    def negatives(self, rng, positives, count):
-        """`count` negative samples for each positive id, none equal to its positive (fastText's getNegative)."""
-        negatives = np.searchsorted(self._negative_cdf, rng.random((len(positives), count)), side="right")
-        if len(self.words) > 1:
-            while True:
-                clash = negatives == positives[:, None]
-                if not clash.any():
-                    break
-                negatives[clash] = np.searchsorted(self._negative_cdf, rng.random(int(clash.sum())), side="right")
-        return np.minimum(negatives, len(self.words) - 1)
+def negatives_table(counts):
+    """fastText's table of negatives (Model::initTableNegatives), in word order: each word fills
+    ceil(count^0.5 / sum * NEGATIVE_TABLE_SIZE) slots, so a uniformly drawn slot is a negative sample."""
+    weights = np.asarray(counts, dtype=np.float64) ** NEGATIVE_POWER
+    repeats = np.ceil(weights / weights.sum() * NEGATIVE_TABLE_SIZE).astype(np.int64)
+    return np.repeat(np.arange(len(weights), dtype=np.int32), repeats)

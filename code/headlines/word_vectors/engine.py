@@ -15,6 +15,7 @@ import numpy as np
 
 from ..hyperparameters import EMBEDDING_MODES
 from . import kernels
+from .dictionary import negatives_table
 
 SKIPGRAM, CBOW, BATCH_SKIPGRAM = EMBEDDING_MODES
 KERNELS = {SKIPGRAM: kernels.SKIPGRAM_KERNEL, CBOW: kernels.CBOW_KERNEL, BATCH_SKIPGRAM: kernels.BATCH_SKIPGRAM_KERNEL}
@@ -38,7 +39,9 @@ class CpuEngine:
             rows = self.input_weights[start : start + INIT_ROWS_AT_ONCE]
             rows[:] = rng.uniform(-1.0 / dim, 1.0 / dim, rows.shape)
         self.output_weights = np.zeros((len(dictionary), dim), np.float32)
-        self.table = dictionary.negatives_table(rng)
+        # Shuffled: each thread reads it in order from its own start, as fastText's getNegative does.
+        self.table = negatives_table(dictionary.counts)
+        rng.shuffle(self.table)
         self.states = thread_states(hp.seed, stream, threads, len(self.table))
         self._pool = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="word-vectors")
         started = time.time()

@@ -22,11 +22,9 @@ import typing
 import numpy as np
 
 from ..hyperparameters import EMBEDDING_MODES
-from .dictionary import NEGATIVE_POWER
+from .dictionary import negatives_table
 
 SKIPGRAM, CBOW, BATCH_SKIPGRAM = EMBEDDING_MODES
-# fastText's NEGATIVE_TABLE_SIZE: the negatives table's slots.
-NEGATIVE_TABLE_SIZE = 10_000_000
 
 
 @dataclasses.dataclass
@@ -67,15 +65,12 @@ class Step:
 
 
 class NegativeTable:
-    """fastText's negatives table (Model::initTableNegatives): each word fills a share of NEGATIVE_TABLE_SIZE
-    slots proportional to count ** NEGATIVE_POWER, and a negative is a uniformly drawn slot, redrawn while it
+    """Negatives drawn from fastText's table (dictionary.negatives_table): a uniformly drawn slot, redrawn while it
     equals its positive (getNegative). One gather per draw, whatever the vocabulary size."""
 
-    def __init__(self, counts, size=NEGATIVE_TABLE_SIZE):
-        weights = np.asarray(counts, dtype=np.float64) ** NEGATIVE_POWER
-        slots = np.ceil(weights * size / weights.sum()).astype(np.int64)
-        self.table = np.repeat(np.arange(len(weights), dtype=np.int32), slots)
-        self.words = len(weights)
+    def __init__(self, counts):
+        self.table = negatives_table(counts)
+        self.words = len(counts)
 
     def _slots(self, rng, shape):
         return rng.integers(0, len(self.table), shape, dtype=np.uint32)  # uint32: faster to draw than int64
