@@ -4,8 +4,10 @@
 1. speed: words/s and peak memory of our job (the `train` command, as the image runs it) and fastText, for each
    mode: skipgram and cbow with and without subwords (minn 3, maxn 6), and batch_skipgram (no subwords, as in
    BlazingText) against fastText's skip-gram without subwords; dim 100, 5 epochs, BlazingText's other defaults;
-2. quality: the classifier (CPU training image, both architectures) on the UCI story split, initialised from our
-   default mode's vectors (the job's model folder, unchanged) and from fastText's;
+   and each side's word-similarity rho on WordSim-353 (benchmarks/data/wordsim353.tsv), computed the same way;
+2. quality: the classifier (CPU training image) on the UCI story split, initialised from each mode's vectors of
+   each side (our job's model folder, unchanged; fastText's .bin): the fasttext architecture for every mode, cnn
+   for the first;
 3. memory: peak RSS of our job on 1x and 8x the corpus (one epoch each; the corpus repeated).
 
     make bench-embeddings   (QUICK=1: the generated corpus, one epoch, fewer runs)
@@ -22,7 +24,11 @@ import sys
 import tempfile
 import time
 
+import fasttext
+import numpy as np
+
 from harness import bench_data, corpus_files, full_or_quick, write_result
+from headlines.word_vectors.evaluation import evaluate_similarity
 from helpers import FakeSageMaker
 from train_uci import run_job
 
@@ -38,7 +44,10 @@ MODES = [
     ("batch_skipgram", {"mode": "batch_skipgram", "subwords": "false"}, {"model": "skipgram", "maxn": 0}),
 ]
 OUR_COMMON = {"vector_dim": 100, "epochs": EPOCHS, "min_char": 3, "max_char": 6}
+# The classifier on every mode's vectors; the second architecture on the first mode's only.
 CLASSIFIER_ARCHITECTURES = full_or_quick(("fasttext", "cnn"), ("fasttext",))
+# WordSim-353 as gensim's test data ships it; its header names the source.
+PAIRS = pathlib.Path(__file__).parent / "data" / "wordsim353.tsv"
 MEMORY_COPIES = full_or_quick((1, 8), (1,))
 
 # Runs a command and prints its peak resident memory (the largest child's, so one command per process).
@@ -88,6 +97,7 @@ def run_ours(corpus, base, hyperparameters):
     """Our job through the `train` command; returns its fake SageMaker folder, metrics, wall seconds and peak RSS."""
     fake = FakeSageMaker(base)
     fake.add_channel("train", {corpus.name: str(corpus)})
+    fake.add_channel("evaluation", {PAIRS.name: str(PAIRS)})
     fake.write_config(hyperparameters)
     env = {**os.environ, "SAGEMAKER_BASE_DIR": str(fake.base), "SM_NUM_GPUS": "0"}
     result, wall, peak = peak_rss([str(pathlib.Path(sys.executable).parent / "train")], env)
@@ -96,14 +106,25 @@ def run_ours(corpus, base, hyperparameters):
     return fake, fake.metrics(), wall, peak
 
 
+def fasttext_similarity(model_path):
+    """fastText's vectors scored by the same code as our job's eval.json (a zero vector counts as missing)."""
+    model = fasttext.load_model(str(model_path))
+
+    def vectors_of(words):
+        return np.array([model.get_word_vector(w) for w in words]), np.ones(len(words), bool)
+
+    return evaluate_similarity(str(PAIRS.parent), vectors_of)[PAIRS.name]
+
+
 def speed_runs(corpus, folder):
-    """Each mode, ours then fastText's; keeps the default mode's two models for the quality runs."""
-    rows, models = [], {}
+    """Each mode, ours then fastText's; keeps every mode's two models for the quality runs."""
+    rows, models = [], []
     for name, ours_settings, fasttext_settings in MODES:
         fake, metrics, wall, peak = run_ours(corpus, folder / f"ours-{len(rows)}", {**OUR_COMMON, **ours_settings})
         fasttext_model = folder / f"fasttext-{len(rows)}.bin"
         seconds, fasttext_peak = run_fasttext(corpus, fasttext_model, {**COMMON, **fasttext_settings})
         fasttext_words = EPOCHS * metrics["epoch_tokens"] / seconds
+        ours_rho, fasttext_rho = metrics["evaluation"][PAIRS.name], fasttext_similarity(fasttext_model)
         rows.append(
             {
                 "mode": name,
@@ -116,29 +137,37 @@ def speed_runs(corpus, folder):
                 "fasttext_peak_rss_mib": fasttext_peak,
                 "ratio": metrics["words_per_second"] / fasttext_words,
                 "epoch_tokens": metrics["epoch_tokens"],
+                "threads": metrics["threads"],
+                "ours_rho": ours_rho["spearmans_rho"],
+                "fasttext_rho": fasttext_rho["spearmans_rho"],
+                "ours_pairs_covered": ours_rho["pairs_covered"],
+                "fasttext_pairs_covered": fasttext_rho["pairs_covered"],
+                "total_pairs": ours_rho["total_pairs"],
             }
         )
         print(json.dumps(rows[-1]), flush=True)
-        if not models:
-            models = {"ours": fake.model_dir, "fasttext": fasttext_model}
+        models.append((name, {"ours": fake.model_dir, "fasttext": fasttext_model}))
     return rows, models
 
 
 def quality_runs(image, data, models, folder):
+    """The classifier on each mode's vectors, ours then fastText's."""
     rows = []
-    for label, embeddings in models.items():
-        for architecture in CLASSIFIER_ARCHITECTURES:
-            row = run_job(
-                image,
-                folder / f"classifier-{label}-{architecture}",
-                architecture,
-                data.train,
-                embeddings,
-                label,
-                test_file=data.test,
-            )
-            print(json.dumps(row), flush=True)
-            rows.append(row)
+    for number, (mode, sides) in enumerate(models):
+        for architecture in CLASSIFIER_ARCHITECTURES[: None if number == 0 else 1]:
+            for label, embeddings in sides.items():
+                row = run_job(
+                    image,
+                    folder / f"classifier-{number}-{label}-{architecture}",
+                    architecture,
+                    data.train,
+                    embeddings,
+                    label,
+                    test_file=data.test,
+                )
+                row["mode"] = mode
+                print(json.dumps(row), flush=True)
+                rows.append(row)
     return rows
 
 
