@@ -3,8 +3,8 @@
 import os
 
 # Read by MXNet once, when it loads, so before anything imports it: two CPU engine threads let independent
-# operators run side by side. The word-vector job's many small sparse operators gain ~1.4x from it (make
-# bench-embeddings); the classifier's results are unchanged (its resume-equals-uninterrupted test).
+# operators run side by side. The word-vector MXNet path's many small sparse operators gained ~1.4x from it on CPU;
+# the classifier's results are unchanged (its resume-equals-uninterrupted test).
 os.environ.setdefault("MXNET_CPU_WORKER_NTHREADS", "2")
 
 import argparse  # noqa: E402
