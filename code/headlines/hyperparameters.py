@@ -278,8 +278,9 @@ class EmbeddingHyperparameters(_Schema):
     vector_dim: int = _field(100, _int(1, 4096), "width of the word vectors")
     negative_samples: int = _field(5, _int(1, 100), "negative examples per positive one")
     batch_size: int = _field(
-        11, _int(1, 256), "batch_skipgram: context words of one centre word trained together against the centre "
-        "and negatives they share"
+        11,
+        _int(1, 256),
+        "batch_skipgram: context words of one centre word trained together, against the centre and shared negatives",
     )
     subwords: bool = _field(False, _bool, "learn character n-gram vectors too, so unseen words get vectors")
     min_char: int = _field(3, _int(1, 20), "subwords: shortest character n-gram")
