@@ -111,7 +111,8 @@ def fasttext_similarity(model_path):
     model = fasttext.load_model(str(model_path))
 
     def vectors_of(words):
-        return np.array([model.get_word_vector(w) for w in words]), np.ones(len(words), bool)
+        # Lower-cased, as the corpus is: our job's lookup falls back to a word's lower-cased form too.
+        return np.array([model.get_word_vector(w.lower()) for w in words]), np.ones(len(words), bool)
 
     return evaluate_similarity(str(PAIRS.parent), vectors_of)[PAIRS.name]
 

@@ -116,7 +116,7 @@ class CpuEngine:
 def thread_states(seed, stream, threads, table_size):
     """Each thread's generator (non-zero, as xorshift needs) and start in the negatives table, from the seed."""
     rng = np.random.default_rng([seed, stream])
-    states = np.zeros((threads, kernels.STATE_FIELDS), np.int64)
+    states = np.zeros((threads, kernels.STATE_ROW), np.int64)
     states[:, kernels.STATE_GENERATOR] = rng.integers(1, np.iinfo(np.int64).max, threads)
     states[:, kernels.STATE_NEGATIVE_POSITION] = rng.integers(0, table_size, threads)
     return states

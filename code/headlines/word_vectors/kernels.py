@@ -18,7 +18,10 @@ MAX_SIGMOID = 8.0
 SIGMOID_TABLE_SIZE = 512
 LOG_TABLE_SIZE = 512
 # state: [generator, position in the negatives table]
-STATE_GENERATOR, STATE_NEGATIVE_POSITION, STATE_FIELDS = 0, 1, 2
+STATE_GENERATOR, STATE_NEGATIVE_POSITION = 0, 1
+# A thread's state row is 128 bytes though it uses 16: threads that wrote to one cache line with every random draw
+# would take turns owning it (2 threads ran at 1.07x one thread; padded, see docs/performance.md).
+STATE_ROW = 16
 MAX_NEGATIVE_TRIES = 64
 
 _sigmoid_steps = np.arange(SIGMOID_TABLE_SIZE + 1, dtype=np.float64) * 2 * MAX_SIGMOID / SIGMOID_TABLE_SIZE
@@ -329,7 +332,7 @@ def compile_for_this_cpu():
     image fills at build time: loading takes a fraction of a second on the same CPU model, compiling ~5 s)."""
     ids, line_starts = np.arange(2, dtype=np.int32), np.array([0, 2], np.int64)
     weights, rows = np.zeros((2, 1), np.float32), np.arange(3, dtype=np.int64)
-    state = np.ones((1, STATE_FIELDS), np.int64)[0]
+    state = np.ones((1, STATE_ROW), np.int64)[0]
     for kernel in (SKIPGRAM_KERNEL, CBOW_KERNEL, BATCH_SKIPGRAM_KERNEL):
         train_chunk(kernel, ids, line_starts, weights, weights.copy(), rows, rows[:2], np.ones(2, np.float32),
                     ids, state, 1, 1, 1, 0.0, 0.0)  # fmt: skip
