@@ -49,6 +49,7 @@ CLASSIFIER_ARCHITECTURES = full_or_quick(("fasttext", "cnn"), ("fasttext",))
 # WordSim-353 as gensim's test data ships it; its header names the source.
 PAIRS = pathlib.Path(__file__).parent / "data" / "wordsim353.tsv"
 MEMORY_COPIES = full_or_quick((1, 8), (1,))
+REPEATS = full_or_quick(3, 1)  # speed and similarity runs of each mode and side
 
 # Runs a command and prints its peak resident memory (the largest child's, so one command per process).
 PEAK_RSS = (
@@ -117,37 +118,58 @@ def fasttext_similarity(model_path):
     return evaluate_similarity(str(PAIRS.parent), vectors_of)[PAIRS.name]
 
 
+def one_pair_of_runs(corpus, folder, name, ours_settings, fasttext_settings):
+    """Ours, then fastText's, on the same text: their speeds, peaks, similarity and model folders."""
+    fake, metrics, wall, peak = run_ours(corpus, folder / "ours", {**OUR_COMMON, **ours_settings})
+    fasttext_model = folder / "fasttext.bin"
+    seconds, fasttext_peak = run_fasttext(corpus, fasttext_model, {**COMMON, **fasttext_settings})
+    ours_rho, fasttext_rho = metrics["evaluation"][PAIRS.name], fasttext_similarity(fasttext_model)
+    run = {
+        "ours_words_per_second": metrics["words_per_second"],
+        "ours_train_seconds": metrics["train_seconds"],
+        "ours_job_wall_seconds": round(wall, 1),
+        "ours_peak_rss_mib": peak,
+        "fasttext_words_per_second": EPOCHS * metrics["epoch_tokens"] / seconds,
+        "fasttext_train_seconds": seconds,
+        "fasttext_peak_rss_mib": fasttext_peak,
+        "ours_rho": ours_rho["spearmans_rho"],
+        "fasttext_rho": fasttext_rho["spearmans_rho"],
+        "ours_pairs_covered": ours_rho["pairs_covered"],
+        "fasttext_pairs_covered": fasttext_rho["pairs_covered"],
+        "total_pairs": ours_rho["total_pairs"],
+        "epoch_tokens": metrics["epoch_tokens"],
+        "threads": metrics["threads"],
+    }
+    print(json.dumps({"mode": name, **run}), flush=True)
+    return run, {"ours": fake.model_dir, "fasttext": fasttext_model}
+
+
 def speed_runs(corpus, folder):
-    """Each mode, ours then fastText's; keeps every mode's two models for the quality runs."""
+    """Each mode REPEATS times, ours then fastText's (Hogwild threads make every run differ: the mean of a few is
+    what is compared); keeps each mode's first two models for the quality runs."""
     rows, models = [], []
-    for name, ours_settings, fasttext_settings in MODES:
-        fake, metrics, wall, peak = run_ours(corpus, folder / f"ours-{len(rows)}", {**OUR_COMMON, **ours_settings})
-        fasttext_model = folder / f"fasttext-{len(rows)}.bin"
-        seconds, fasttext_peak = run_fasttext(corpus, fasttext_model, {**COMMON, **fasttext_settings})
-        fasttext_words = EPOCHS * metrics["epoch_tokens"] / seconds
-        ours_rho, fasttext_rho = metrics["evaluation"][PAIRS.name], fasttext_similarity(fasttext_model)
+    for number, (name, ours_settings, fasttext_settings) in enumerate(MODES):
+        runs = []
+        for repeat in range(REPEATS):
+            run, mode_models = one_pair_of_runs(
+                corpus, folder / f"{number}-{repeat}", name, ours_settings, fasttext_settings
+            )
+            runs.append(run)
+            if repeat == 0:
+                models.append((name, mode_models))
+        same = ("epoch_tokens", "threads", "total_pairs")  # equal in every run
+        mean = {key: runs[0][key] if key in same else float(np.mean([run[key] for run in runs])) for key in runs[0]}
+        spread = {f"{key}_sd": float(np.std([run[key] for run in runs])) for key in ("ours_rho", "fasttext_rho")}
         rows.append(
             {
                 "mode": name,
-                "ours_words_per_second": metrics["words_per_second"],
-                "ours_train_seconds": metrics["train_seconds"],
-                "ours_job_wall_seconds": round(wall, 1),
-                "ours_peak_rss_mib": peak,
-                "fasttext_words_per_second": fasttext_words,
-                "fasttext_train_seconds": seconds,
-                "fasttext_peak_rss_mib": fasttext_peak,
-                "ratio": metrics["words_per_second"] / fasttext_words,
-                "epoch_tokens": metrics["epoch_tokens"],
-                "threads": metrics["threads"],
-                "ours_rho": ours_rho["spearmans_rho"],
-                "fasttext_rho": fasttext_rho["spearmans_rho"],
-                "ours_pairs_covered": ours_rho["pairs_covered"],
-                "fasttext_pairs_covered": fasttext_rho["pairs_covered"],
-                "total_pairs": ours_rho["total_pairs"],
+                **mean,
+                **spread,
+                "ratio": mean["ours_words_per_second"] / mean["fasttext_words_per_second"],
+                "repeats": REPEATS,
+                "runs": runs,
             }
         )
-        print(json.dumps(rows[-1]), flush=True)
-        models.append((name, {"ours": fake.model_dir, "fasttext": fasttext_model}))
     return rows, models
 
 

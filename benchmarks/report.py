@@ -283,7 +283,8 @@ def word_vectors(record):
         "characters. batch_skipgram's anchor is fastText's skip-gram without subwords. Our words/s is the job's "
         "training loop; fastText's is its `train_unsupervised` call, which also reads the text and builds its "
         "vocabulary (a few percent of it here). Word similarity: Spearman's rho on WordSim-353, both sides "
-        "scored by our job's evaluation code."
+        f"scored by our job's evaluation code. Each figure is the mean of {speed[0].get('repeats', 1)} runs of each "
+        "side, alternating (rho: mean +- standard deviation)."
     ]
     out.append(
         table(
@@ -304,9 +305,9 @@ def word_vectors(record):
                     f"{r['ours_words_per_second']:,.0f}",
                     f"{r['fasttext_words_per_second']:,.0f}",
                     f"{r['ratio']:.2f}x",
-                    f"{r['ours_rho']:.3f}",
-                    f"{r['fasttext_rho']:.3f}",
-                    f"{r['ours_pairs_covered']}/{r['fasttext_pairs_covered']} of {r['total_pairs']}",
+                    f"{r['ours_rho']:.3f} +- {r.get('ours_rho_sd', 0):.3f}",
+                    f"{r['fasttext_rho']:.3f} +- {r.get('fasttext_rho_sd', 0):.3f}",
+                    f"{r['ours_pairs_covered']:.0f}/{r['fasttext_pairs_covered']:.0f} of {r['total_pairs']:.0f}",
                     f"{r['ours_peak_rss_mib']:,.0f}",
                     f"{r['fasttext_peak_rss_mib']:,.0f}",
                 ]
