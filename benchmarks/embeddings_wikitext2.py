@@ -27,7 +27,7 @@ import time
 import fasttext
 import numpy as np
 
-from harness import bench_data, corpus_files, full_or_quick, write_result
+from harness import PAIRS, bench_data, full_or_quick, write_corpus, write_result
 from headlines.word_vectors.evaluation import evaluate_similarity
 from helpers import FakeSageMaker
 from train_uci import run_job
@@ -46,8 +46,6 @@ MODES = [
 OUR_COMMON = {"vector_dim": 100, "epochs": EPOCHS, "min_char": 3, "max_char": 6}
 # The classifier on every mode's vectors; the second architecture on the first mode's only.
 CLASSIFIER_ARCHITECTURES = full_or_quick(("fasttext", "cnn"), ("fasttext",))
-# WordSim-353 as gensim's test data ships it; its header names the source.
-PAIRS = pathlib.Path(__file__).parent / "data" / "wordsim353.tsv"
 MEMORY_COPIES = full_or_quick((1, 8), (1,))
 REPEATS = full_or_quick(3, 1)  # speed and similarity runs of each mode and side
 
@@ -61,14 +59,6 @@ FASTTEXT_RUN = (
     "m = fasttext.train_unsupervised(sys.argv[1], **json.loads(sys.argv[3])); "
     "print(json.dumps({'seconds': time.time() - t}), flush=True); m.save_model(sys.argv[2])"
 )
-
-
-def write_corpus(data, path, copies=1):
-    text = "".join(open(name, encoding="utf-8").read().lower() for name in corpus_files(data))
-    with open(path, "w", encoding="utf-8") as f:
-        for _ in range(copies):
-            f.write(text)
-    return path
 
 
 def peak_rss(command, env=None):

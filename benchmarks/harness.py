@@ -22,6 +22,8 @@ from helpers import WIKITEXT_DIR, docker, generated_data, require_real_data  # n
 QUICK_SETTING = "QUICK"
 QUICK = os.environ.get(QUICK_SETTING, "") not in ("", "0")
 RESULTS_DIR = REPO / "bench-results" / "quick" if QUICK else REPO / "bench-results"
+# WordSim-353 as gensim's test data ships it; its header names the source.
+PAIRS = REPO / "benchmarks" / "data" / "wordsim353.tsv"
 
 
 def bench_data():
@@ -32,6 +34,15 @@ def bench_data():
 def corpus_files(data):
     """Plain text for word vectors: WikiText-2's valid and test parts (463k tokens), or the generated corpus."""
     return [data.corpus] if data.source == "generated" else [WIKITEXT_DIR / "valid.txt", WIKITEXT_DIR / "test.txt"]
+
+
+def write_corpus(data, path, copies=1):
+    """The word-vector corpus, lower-cased, `copies` times over, in one file."""
+    text = "".join(open(name, encoding="utf-8").read().lower() for name in corpus_files(data))
+    with open(path, "w", encoding="utf-8") as f:
+        for _ in range(copies):
+            f.write(text)
+    return path
 
 
 def full_or_quick(full, quick):

@@ -447,6 +447,42 @@ def local_mode(record):
             ],
         )
     )
+    if record.get("word_vectors"):
+        out.append(
+            "The workshop's word-vector job ("
+            + ", ".join(f"`{k}={v}`" for k, v in record["word_vector_hyperparameters"].items())
+            + ", WordSim-353 as the evaluation channel) with one host and with two; the hosts sum their changes "
+            "through the parameter servers after every round. Both containers share this machine's cores, so two "
+            "hosts here show the cost of the exchange, not the speed-up of two machines "
+            "([performance.md](performance.md#word-vectors))."
+        )
+        out.append(
+            table(
+                [
+                    "hosts",
+                    "final loss",
+                    "rho",
+                    "words/s a host",
+                    "train s",
+                    "MiB exchanged an epoch, a host",
+                    "vocabulary",
+                    "job wall s",
+                ],
+                [
+                    [
+                        r["hosts"],
+                        f"{r['loss']:.4f}",
+                        f"{r['rho']:.3f}",
+                        f"{r['words_per_second_per_host']:,.0f}",
+                        f"{r['train_seconds']:.1f}",
+                        f"{r['bytes_exchanged_per_epoch'] / 2**20:,.1f}",
+                        f"{r['vocabulary_size']:,}",
+                        r["job_wall_seconds"],
+                    ]
+                    for r in record["word_vectors"]
+                ],
+            )  # fmt: skip
+        )
     if record["demo_seconds_images_built"]:
         out.append(f"`make demo`'s script (`scripts/demo.py`), images built: {record['demo_seconds_images_built']} s.")
     return out
