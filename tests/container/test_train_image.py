@@ -139,7 +139,7 @@ def test_docker_stop_checkpoints_a_word_vector_job_and_the_resumed_job_ends_like
     job.fake.failure_file.unlink()
     resumed = job.run("train")
     assert resumed.returncode == 0, resumed.stdout[-3000:]
-    assert f"resuming at epoch {state['epoch'] + 1}, round {state['round']} of 2" in resumed.stdout
+    assert f"resuming at epoch {state['epoch'] + 1}, round {state['unit']} of 2" in resumed.stdout
     history = job.metrics()["history"]
     assert [row["epoch"] for row in history] == list(range(1, 13)) and history[: state["epoch"]] == state["history"]
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from headlines.cli.train import main
-from headlines.word_vectors import cpu_training
+from headlines.word_vectors import cpu_training, epochs
 from headlines.word_vectors import progress as progress_log
 from helpers import MADE_UP_HEADLINE_ROWS, SMALL_MODEL, SMALL_WORD_VECTORS, data_set
 
@@ -195,7 +195,7 @@ def test_checkpoints_at_the_interval_keep_only_the_last_and_a_finished_one_is_no
     sagemaker, corpus_lines, monkeypatch, capfd
 ):
     clock = iter(range(0, 10**9, 1000))  # every round is a checkpoint interval later
-    monkeypatch.setattr(cpu_training.CpuRun, "clock", staticmethod(lambda: next(clock)))
+    monkeypatch.setattr(epochs.EpochLoop, "clock", staticmethod(lambda: next(clock)))
     _job(sagemaker, corpus_lines, evaluation=False, epochs=3, checkpoint_seconds=1)
     assert main([]) == 0
     first = (sagemaker.model_dir / "vectors.bin").read_bytes()
@@ -210,9 +210,74 @@ def test_checkpoints_at_the_interval_keep_only_the_last_and_a_finished_one_is_no
 
 
 def test_a_checkpoint_of_other_settings_is_refused(sagemaker, corpus_lines, monkeypatch):
-    monkeypatch.setattr(cpu_training.CpuRun, "clock", staticmethod(iter(range(0, 10**9, 1000)).__next__))
+    monkeypatch.setattr(epochs.EpochLoop, "clock", staticmethod(iter(range(0, 10**9, 1000)).__next__))
     _job(sagemaker, corpus_lines, evaluation=False, epochs=1, checkpoint_seconds=1)
     assert main([]) == 0
     _job(sagemaker, corpus_lines, evaluation=False, epochs=1, checkpoint_seconds=1, window_size=2)
+    assert main([]) == 1
+    assert "was written by a job with other data or hyperparameters" in sagemaker.failure_file.read_text()
+
+
+# -- the GPU path, on two CPU contexts standing in for two GPUs ------------------------------------------------
+@pytest.fixture
+def two_gpus(monkeypatch):
+    import mxnet as mx
+
+    from headlines.word_vectors import gpu_training
+
+    monkeypatch.setenv("SM_NUM_GPUS", "2")
+    monkeypatch.setattr(gpu_training, "training_contexts", lambda count: [mx.cpu(0), mx.cpu(1)][:count])
+
+
+def test_the_gpu_path_trains_and_a_sigterm_checkpoint_resumes_to_the_same_vectors(
+    sagemaker, corpus_lines, two_gpus, monkeypatch, capfd
+):
+    """On one host the MXNet path is deterministic, so a job stopped by SIGTERM and resumed must end with exactly
+    the vectors of an uninterrupted one: same weights, same place in the example builder's random stream."""
+    from headlines.word_vectors import gpu_training
+
+    settings = dict(evaluation=False, epochs=3, checkpoint_seconds=0, update_tokens=512)
+    _job(sagemaker, corpus_lines, **settings)
+    assert main([]) == 0
+    uninterrupted = (sagemaker.model_dir / "vectors.bin").read_bytes()
+    metrics = sagemaker.metrics()
+    assert metrics["engine"] == "mxnet" and metrics["devices"] == ["cpu(0)", "cpu(1)"]
+    assert [row["epoch"] for row in metrics["history"]] == [1, 2, 3]
+    assert metrics["history"][-1]["loss"] < metrics["history"][0]["loss"]
+    assert not (sagemaker.checkpoint_dir / "state.json").exists()  # checkpoint_seconds=0: on SIGTERM only
+
+    train_block = gpu_training.GpuRun.train_block
+
+    def stopped_in_epoch_two(run, epoch, number):
+        if epoch == 1:
+            os.kill(os.getpid(), signal.SIGTERM)  # the block ends, then the checkpoint
+        return train_block(run, epoch, number)
+
+    monkeypatch.setattr(gpu_training.GpuRun, "train_block", stopped_in_epoch_two)
+    _job(sagemaker, corpus_lines, **settings)
+    capfd.readouterr()
+    assert main([]) == 128 + 15
+    state = json.loads((sagemaker.checkpoint_dir / "state.json").read_text())
+    assert (state["epoch"], state["unit"]) == (2, 0) and "generator" in state
+    assert "checkpoint: epoch 3, block 0 of 1" in capfd.readouterr().out
+
+    monkeypatch.setattr(gpu_training.GpuRun, "train_block", train_block)
+    sagemaker.failure_file.unlink()
+    assert main([]) == 0
+    assert "resuming at epoch 3, block 0 of 1" in capfd.readouterr().out
+    assert (sagemaker.model_dir / "vectors.bin").read_bytes() == uninterrupted
+
+
+def test_a_cpu_checkpoint_does_not_resume_on_gpus(sagemaker, corpus_lines, monkeypatch):
+    clock = iter(range(0, 10**9, 1000))
+    monkeypatch.setattr(epochs.EpochLoop, "clock", staticmethod(lambda: next(clock)))
+    _job(sagemaker, corpus_lines, evaluation=False, epochs=1, checkpoint_seconds=1)
+    assert main([]) == 0
+    import mxnet as mx
+
+    from headlines.word_vectors import gpu_training
+
+    monkeypatch.setenv("SM_NUM_GPUS", "1")
+    monkeypatch.setattr(gpu_training, "training_contexts", lambda count: [mx.cpu(0)])
     assert main([]) == 1
     assert "was written by a job with other data or hyperparameters" in sagemaker.failure_file.read_text()

@@ -152,14 +152,21 @@ class EncodedCorpus:
         )
         return ids, self.line_starts[first_line : last_line + 1] - start
 
-    def blocks(self, block_tokens):
-        """(ids, sentence numbers) of about block_tokens tokens each, whole lines: the MXNet path's input."""
-        line = 0
+    def block_lines(self, block_tokens):
+        """(first line, last line + 1) of blocks of about block_tokens tokens each, whole lines."""
+        bounds, line = [], 0
         while line < self.lines:
-            last = max(
-                line + 1, int(np.searchsorted(self.line_starts, self.line_starts[line] + block_tokens, "right")) - 1
-            )
-            last = min(last, self.lines)
-            ids, starts = self.read(line, last)
-            yield ids.astype(np.int64), np.repeat(np.arange(last - line), np.diff(starts))
+            end = np.searchsorted(self.line_starts, self.line_starts[line] + block_tokens, "right") - 1
+            last = min(max(line + 1, int(end)), self.lines)
+            bounds.append((line, last))
             line = last
+        return bounds
+
+    def block(self, first_line, last_line):
+        """(ids, sentence numbers) of the lines: the MXNet path's input."""
+        ids, starts = self.read(first_line, last_line)
+        return ids.astype(np.int64), np.repeat(np.arange(last_line - first_line), np.diff(starts))
+
+    def blocks(self, block_tokens):
+        for first, last in self.block_lines(block_tokens):
+            yield self.block(first, last)

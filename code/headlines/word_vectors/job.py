@@ -108,15 +108,15 @@ def _run(env, hp, channels, cluster, kvstore, stop_signal, started):
     corpus, word_counts, dictionary = _read_corpus(channels, hp, started)
     with tempfile.TemporaryDirectory(prefix="word-vectors-") as scratch:
         encoded = corpus.encode(dictionary.token_to_id, os.path.join(scratch, "tokens.i32"))
+        fingerprint = _fingerprint(hp, dictionary, list(env.hosts))
         logger.info(
             "corpus encoded: %d tokens in %d lines, %.1f s", encoded.tokens, encoded.lines, time.time() - started
         )
         if env.num_gpus:
             from .gpu_training import train_on_gpus  # imports MXNet, which CPU jobs of one host do without
 
-            model, training = train_on_gpus(env, hp, dictionary, encoded)
+            model, training = train_on_gpus(env, hp, dictionary, encoded, fingerprint, stop_signal)
         else:
-            fingerprint = _fingerprint(hp, dictionary, list(env.hosts))
             model, training = train_on_cpus(env, hp, dictionary, encoded, fingerprint, kvstore, stop_signal)
     if not model.all_finite():
         raise JobError(

@@ -11,9 +11,15 @@ import numpy as np
 # Tokens per host and round: about half a second of training on two cores, short enough for SIGTERM and
 # progress lines to wait for, long enough that starting the threads costs nothing.
 ROUND_TOKENS = 1 << 19
+# With several hosts a round ends with the hosts adding up their changes, and each host's change must stay small:
+# on WikiText-2, two hosts synchronising every 2^19 tokens ended 12% above one host's loss with rho 0.13 against
+# 0.24; every 2^15, 1.5% above (docs/performance.md).
+HOST_ROUND_TOKENS = 1 << 15
 
 
-def rounds_per_epoch(total_tokens, hosts, round_tokens=ROUND_TOKENS):
+def rounds_per_epoch(total_tokens, hosts, round_tokens=None):
+    """The same on every host of a job: each host trains about round_tokens of its share a round."""
+    round_tokens = round_tokens or (ROUND_TOKENS if hosts == 1 else HOST_ROUND_TOKENS)
     return max(1, -(-total_tokens // (hosts * round_tokens)))
 
 

@@ -107,6 +107,16 @@ class WordVectorModel:
         CPU than an indexed assignment or a row-sparse sgd_update)."""
         mx.nd.contrib.index_copy(weights, rows, mx.nd.take(weights, rows) + delta, out=weights)
 
+    def snapshot(self):
+        return {"input_weights": self.input_weights.asnumpy(), "output_weights": self.output_weights.asnumpy()}
+
+    def restore(self, arrays):
+        for name in ("input_weights", "output_weights"):
+            target = getattr(self, name)
+            if arrays[name].shape != target.shape:
+                raise ValueError(f"{name} has shape {arrays[name].shape}, expected {target.shape}")
+            target[:] = mx.nd.array(arrays[name], ctx=self.home)
+
     def all_finite(self):
         return bool(np.isfinite(self.input_weights.sum().asscalar() + self.output_weights.sum().asscalar()))
 
