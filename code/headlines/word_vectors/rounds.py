@@ -12,9 +12,9 @@ import numpy as np
 # progress lines to wait for, long enough that starting the threads costs nothing.
 ROUND_TOKENS = 1 << 19
 # With several hosts a round ends with the hosts adding up their changes, and each host's change must stay small:
-# on WikiText-2, two hosts synchronising every 2^19 tokens ended 12% above one host's loss with rho 0.13 against
-# 0.24; every 2^15, 1.5% above (docs/performance.md).
-HOST_ROUND_TOKENS = 1 << 15
+# on WikiText-2, two hosts synchronising every 2^19 tokens ended with rho 0.13 against one host's 0.24, every 2^15
+# at 0.21, every 2^14 at 0.226 (three runs each; docs/performance.md).
+HOST_ROUND_TOKENS = 1 << 14
 
 
 def rounds_per_epoch(total_tokens, hosts, round_tokens=None):
