@@ -295,7 +295,7 @@ def word_vectors(record):
                 "ours / fastText",
                 "ours rho",
                 "fastText rho",
-                "pairs",
+                "pairs covered (ours/fastText)",
                 "ours peak MiB",
                 "fastText peak MiB",
             ],
