@@ -136,7 +136,7 @@ def test_classifier_takes_the_output_as_its_embeddings_channel(sagemaker, corpus
         (
             {"mode": "skipgram", "learning_rate": "10", "min_count": "1"},
             ("train",),
-            "Training diverged: the loss became nan after 17494 words. Lower learning_rate (now 10.0).",
+            re.compile(r"^Training diverged: the loss became nan after \d+ words\. Lower learning_rate \(now 10\.0\)"),
         ),
     ],
 )
@@ -145,7 +145,8 @@ def test_bad_configuration_fails_with_a_clear_reason(sagemaker, corpus_lines, hy
         sagemaker.add_channel(name, {"data.txt": corpus_lines[:300] if name != "evaluation" else PAIRS})
     sagemaker.write_config(hyperparameters)
     assert main([]) == 1
-    assert message in sagemaker.failure_file.read_text()
+    reason = sagemaker.failure_file.read_text()
+    assert message.search(reason) if isinstance(message, re.Pattern) else message in reason, reason
     assert not sagemaker.model_dir.exists() or not os.listdir(sagemaker.model_dir)
 
 
