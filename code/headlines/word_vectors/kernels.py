@@ -281,36 +281,15 @@ def train_chunk(
                     if c != w:
                         bag[count] = line[c]
                         count += 1
-                        if count == batch_size:
-                            batch_loss, batch_positives = _batch(
-                                inputs,
-                                output,
-                                row_offsets,
-                                row_ids,
-                                bag,
-                                count,
-                                line[w],
-                                table,
-                                negatives,
-                                state,
-                                targets,
-                                batch_hidden,
-                                scores,
-                                out_delta,
-                                grad,
-                                rate,
-                            )
-                            loss += batch_loss
-                            positives += batch_positives
-                            count = 0
-                if count:
+                for first in range(0, count, batch_size):  # the window's context words, batch_size at a time
+                    size = min(batch_size, count - first)
                     batch_loss, batch_positives = _batch(
                         inputs,
                         output,
                         row_offsets,
                         row_ids,
-                        bag,
-                        count,
+                        bag[first:],
+                        size,
                         line[w],
                         table,
                         negatives,
