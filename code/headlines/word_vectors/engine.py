@@ -16,6 +16,7 @@ import numpy as np
 from ..hyperparameters import EMBEDDING_MODES
 from . import kernels
 from .dictionary import negatives_table
+from .epochs import checked_array
 
 SKIPGRAM, CBOW, BATCH_SKIPGRAM = EMBEDDING_MODES
 KERNELS = {SKIPGRAM: kernels.SKIPGRAM_KERNEL, CBOW: kernels.CBOW_KERNEL, BATCH_SKIPGRAM: kernels.BATCH_SKIPGRAM_KERNEL}
@@ -89,9 +90,7 @@ class CpuEngine:
     def restore(self, arrays):
         for name in ("input_weights", "output_weights", "states"):
             target = getattr(self, name)
-            if arrays[name].shape != target.shape:
-                raise ValueError(f"{name} has shape {arrays[name].shape}, expected {target.shape}")
-            target[:] = arrays[name]
+            target[:] = checked_array(arrays, name, target.shape)
 
     # -- reading the vectors ------------------------------------------------------------------------------
     def all_finite(self):

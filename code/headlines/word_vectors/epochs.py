@@ -8,11 +8,17 @@ import time
 import numpy as np
 
 from ..errors import TrainingInterrupted
-from .progress import ProgressLog, as_float, log_epoch
+from .progress import ProgressLog, log_epoch
 
 logger = logging.getLogger(__name__)
 
 WORD_VECTOR_CHECKPOINT_FILES = {"weights_file": "word-vectors-{}.npz"}
+
+
+def _as_float(loss):
+    """A unit's loss as a float: the GPU path hands an NDArray, read once a unit so the device is not waited for
+    after every step."""
+    return float(loss.asscalar()) if hasattr(loss, "asscalar") else float(loss)
 
 
 def new_state(**extra):
@@ -27,6 +33,13 @@ def load_state(store):
         return None, None
     with np.load(state["weights_file"]) as arrays:
         return state, {name: arrays[name] for name in arrays.files}
+
+
+def checked_array(arrays, name, shape):
+    """A checkpoint's array, refused when it does not have the shape the engine holds."""
+    if arrays[name].shape != shape:
+        raise ValueError(f"{name} has shape {arrays[name].shape}, expected {shape}")
+    return arrays[name]
 
 
 def _save_arrays(path, arrays):
@@ -58,7 +71,7 @@ class EpochLoop:
             while self.state["epoch"] < self.hp.epochs:
                 started = time.time()
                 loss, positives, tokens = train_unit(self.state["epoch"], self.state["unit"])
-                loss = as_float(loss)
+                loss = _as_float(loss)
                 running = self._running()
                 running = {
                     "tokens": running["tokens"] + tokens,

@@ -14,11 +14,6 @@ PROGRESS_LOG_SECONDS = 10  # the issue asks for at most 30
 DIVERGED_LOSS_FACTOR = 10
 
 
-def as_float(value):
-    """A loss as a float: the MXNet path hands NDArrays (read only here, so the device is not waited for)."""
-    return float(value.asscalar()) if hasattr(value, "asscalar") else float(value)
-
-
 class ProgressLog:
     def __init__(self, total_tokens, hyperparameters, advice="", done=0, clock=time.time):
         """advice: what else to lower when the loss diverges, after the learning rate."""
@@ -34,7 +29,7 @@ class ProgressLog:
 
     def add(self, tokens, loss, positives):
         self.done += tokens
-        self._loss = self._loss + loss
+        self._loss += loss
         self._positives += positives
         if self.clock() - self._last >= PROGRESS_LOG_SECONDS:
             self.log()
@@ -47,7 +42,7 @@ class ProgressLog:
     def log(self):
         speed = self.words_per_second
         eta = (self.total_tokens - self.done) / speed if speed else float("nan")
-        loss = as_float(self._loss) / max(1, self._positives)
+        loss = self._loss / max(1, self._positives)
         if not loss <= DIVERGED_LOSS_FACTOR * self._untrained_loss:  # NaN included
             raise JobError(
                 f"Training diverged: the loss became {loss} after {self.done} words. Lower "

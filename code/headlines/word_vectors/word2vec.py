@@ -17,6 +17,7 @@ exactly what one device computes for that group.
 import mxnet as mx
 import numpy as np
 
+from .epochs import checked_array
 from .examples import Step, unique_inverse
 
 
@@ -113,9 +114,7 @@ class WordVectorModel:
     def restore(self, arrays):
         for name in ("input_weights", "output_weights"):
             target = getattr(self, name)
-            if arrays[name].shape != target.shape:
-                raise ValueError(f"{name} has shape {arrays[name].shape}, expected {target.shape}")
-            target[:] = mx.nd.array(arrays[name], ctx=self.home)
+            target[:] = mx.nd.array(checked_array(arrays, name, target.shape), ctx=self.home)
 
     def all_finite(self):
         return bool(np.isfinite(self.input_weights.sum().asscalar() + self.output_weights.sum().asscalar()))
