@@ -86,8 +86,8 @@ def test_metric_definitions_parse_the_real_log_lines(demo):
     assert len(epoch_losses) == 5
 
 
-def _train(python, data, output, instance_count, extra=()):
-    result = output / "result.json"
+def _launch_train(python, output, instance_count, channels, hyperparameters):
+    """A local-mode training job through launch.py: channels {name: folder}, its result in output/result.json."""
     return SdkRun(
         python,
         SCRIPTS / "launch.py",
@@ -96,17 +96,18 @@ def _train(python, data, output, instance_count, extra=()):
         "headlines-train:cpu",
         "--instance-count",
         instance_count,
-        "--channel",
-        f"train=file://{data / 'headlines'}",
-        "--channel",
-        f"test=file://{data / 'headlines-test'}",
+        *[item for name, folder in channels.items() for item in ("--channel", f"{name}=file://{folder}")],
         "--output",
         f"file://{output}",
-        *[f"--hp={k}={v}" for k, v in QUICK.items()],
-        *extra,
+        *[f"--hp={k}={v}" for k, v in hyperparameters.items()],
         "--result",
-        result,
+        output / "result.json",
     )
+
+
+def _train(python, data, output, instance_count):
+    channels = {"train": data / "headlines", "test": data / "headlines-test"}
+    return _launch_train(python, output, instance_count, channels, QUICK)
 
 
 def test_two_hosts_train_with_the_parameter_server_like_one(
@@ -129,22 +130,7 @@ def test_two_hosts_train_with_the_parameter_server_like_one(
 
 
 def _word_vectors(python, data, output, instance_count):
-    return SdkRun(
-        python,
-        SCRIPTS / "launch.py",
-        "train",
-        "--image",
-        "headlines-train:cpu",
-        "--instance-count",
-        instance_count,
-        "--channel",
-        f"train=file://{data / 'corpus'}",
-        "--output",
-        f"file://{output}",
-        *[f"--hp={k}={v}" for k, v in WORKSHOP_WORD_VECTORS.items()],
-        "--result",
-        output / "result.json",
-    )
+    return _launch_train(python, output, instance_count, {"train": data / "corpus"}, WORKSHOP_WORD_VECTORS)
 
 
 def test_two_hosts_train_batch_skipgram_word_vectors_as_the_workshop_did(
