@@ -45,7 +45,6 @@ class GpuRun:
             rng.bit_generator.state = self.state["generator"]
         self.builder = ExampleBuilder(dictionary, hp, rng)
         self.blocks = encoded.block_lines(GPU_BLOCK_TOKENS)
-        self.total = hp.epochs * dictionary.kept_tokens
         self.loop = EpochLoop(
             hp,
             self.state,
@@ -62,8 +61,10 @@ class GpuRun:
         loss, positives, tokens = mx.nd.zeros((1,), ctx=self.model.home), 0, 0
         for group in _groups(self.builder.steps(ids, sentence), self.model.group_size):
             # fastText's schedule: the rate falls linearly from learning_rate to 0 over all the job's tokens.
-            done = self.loop.progress.done + tokens
-            loss += self.model.train_group(group, self.hp.learning_rate * max(0.0, 1.0 - done / self.total))
+            progress = self.loop.progress
+            done = progress.done + tokens
+            rate = self.hp.learning_rate * max(0.0, 1.0 - done / progress.total_tokens)
+            loss += self.model.train_group(group, rate)
             tokens += sum(s.tokens for s in group)
             positives += sum(s.positives for s in group)
         return loss, positives, tokens
