@@ -12,7 +12,7 @@ from headlines.environment import ServingEnvironment
 from headlines.model_folder import CLASSIFIER, WORD_VECTORS, model_kind
 from headlines.serving.app import create_app
 from headlines.serving.codecs import JSON
-from headlines.serving.server import load_predictor
+from headlines.serving.loading import load_predictor
 from headlines.serving.word_vectors import MAX_NEIGHBOURS, WordVectorPredictor
 from helpers import SMALL_WORD_VECTORS, train_small_model, train_small_word_vectors
 

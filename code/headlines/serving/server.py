@@ -13,11 +13,8 @@ import pwd
 from gunicorn.app.base import BaseApplication
 
 from .. import contract
-from ..errors import JobError
-from ..model_folder import WORD_VECTORS, model_kind
 from .app import create_app
-from .predictor import Predictor
-from .word_vectors import WordVectorPredictor
+from .loading import load_predictor
 
 logger = logging.getLogger(__name__)
 
@@ -29,30 +26,6 @@ THREADS_PER_WORKER = 16
 # SIGTERM: stop accepting, finish in-flight requests, exit before SageMaker's SIGKILL 30 s later.
 GRACEFUL_TIMEOUT = contract.HOSTING_STOP_GRACE_SECONDS - 5
 KEEPALIVE_SECONDS = 5
-
-
-def load_predictor(model_dir):
-    """(predictor, None) when the model loads and answers its self-check, else (None, the reason). The folder's
-    files say which: a classifier, or the word-vector job's vectors."""
-    try:
-        predictor = _load(model_dir)
-        predictor.self_check()
-    except JobError as e:
-        logger.error("cannot serve: %s", e)
-        return None, str(e)
-    except Exception as e:  # noqa: BLE001 - any failure to load is reported by /ping, not by a dead worker
-        logger.exception("cannot serve the model in %s", model_dir)
-        return None, f"loading {model_dir} failed: {type(e).__name__}: {e}"
-    logger.info("worker %d serves %s from %s", os.getpid(), predictor.describe(), model_dir)
-    return predictor, None
-
-
-def _load(model_dir):
-    if model_kind(model_dir) == WORD_VECTORS:
-        return WordVectorPredictor.load(model_dir)
-    from ..artifacts import HeadlineModel
-
-    return Predictor(HeadlineModel.load(model_dir))
 
 
 def gunicorn_options(settings, euid=None):
