@@ -1,14 +1,15 @@
 """Turning a headline into model input: tokenizer, vocabulary and the encoder that both images share.
 
 Training builds these from the data and saves them as JSON in the model folder; serving loads the same JSON,
-so a headline becomes the same ids in both images.
+so a headline becomes the same ids in both images. GluonNLP (and with it MXNet) is imported only to build a
+vocabulary: the serving image has neither.
 """
 
 import functools
 import itertools
+import json
 import re
 
-import gluonnlp as nlp
 import numpy as np
 
 UNKNOWN_TOKEN = "<unk>"
@@ -39,6 +40,8 @@ class Tokenizer:
 
 
 def build_vocabulary(token_lists, min_count):
+    import gluonnlp as nlp
+
     counter = nlp.data.count_tokens(token for tokens in token_lists for token in tokens)
     return nlp.Vocab(
         counter,
@@ -48,6 +51,26 @@ def build_vocabulary(token_lists, min_count):
         bos_token=None,
         eos_token=None,
     )
+
+
+class VocabularyTable:
+    """The token -> id lookup of a vocabulary.json (GluonNLP's Vocab.to_json), read without GluonNLP. TextEncoder
+    needs only this much of a vocabulary; GluonNLP's Vocab has the same `token_to_idx`, `len` and `[token]`."""
+
+    def __init__(self, token_to_idx, unknown_token):
+        self.token_to_idx = token_to_idx
+        self._unknown_id = token_to_idx[unknown_token]
+
+    @classmethod
+    def from_json(cls, text):
+        config = json.loads(text)
+        return cls(config["token_to_idx"], config["unknown_token"])
+
+    def __len__(self):
+        return len(self.token_to_idx)
+
+    def __getitem__(self, token):
+        return self.token_to_idx.get(token, self._unknown_id)
 
 
 def _fnv1a_extend(h, data):
@@ -83,17 +106,43 @@ def char_ngram_buckets(word, ngrams, buckets):
     return tuple(found)
 
 
-def word_ngram_buckets(tokens, max_n, buckets):
-    """Bucket ids (0..buckets-1) of the word n-grams of length 2..max_n, hashed the way fastText does."""
+def word_ngram_buckets(tokens, counts, max_n, buckets):
+    """Bucket ids (0..buckets-1) of the word n-grams of length 2..max_n, hashed the way fastText does, for
+    headlines whose tokens lie end to end in `tokens` (counts: tokens per headline). Returns the buckets, by
+    headline, first word and length as fastText adds them, and how many each headline has. Vectorised over the
+    whole batch: hashing in Python cost more than the forward pass."""
     # fastText keeps word hashes as int32 and widens them to uint64, which sign-extends the high half.
-    hashes = [(h | 0xFFFFFFFF00000000) if h >= 0x80000000 else h for h in map(fnv1a_32, tokens)]
-    found = []
-    for start in range(len(hashes)):
-        h = hashes[start]
-        for end in range(start + 1, min(start + max_n, len(hashes))):
-            h = (h * _NGRAM_MULTIPLIER + hashes[end]) & _UINT64
-            found.append(h % buckets)
-    return found
+    hashes = np.fromiter(map(fnv1a_32, tokens), dtype=np.uint64, count=len(tokens))
+    hashes[hashes >= np.uint64(0x80000000)] |= np.uint64(0xFFFFFFFF00000000)
+    headline = np.repeat(np.arange(len(counts)), counts)
+    # Tokens from each one to its headline's end, itself included: an n-gram starting here fits when n <= left.
+    left = np.repeat(np.cumsum(counts), counts) - np.arange(len(tokens))
+    lengths = np.arange(2, max_n + 1)
+    grid = np.empty((len(tokens), len(lengths)), dtype=np.uint64)
+    h = hashes.copy()
+    for column, n in enumerate(lengths):
+        following = np.zeros_like(hashes)
+        following[: len(tokens) - (n - 1)] = hashes[n - 1 :]
+        h = h * np.uint64(_NGRAM_MULTIPLIER) + following  # uint64 arithmetic wraps, as fastText's does
+        grid[:, column] = h
+    fits = left[:, None] >= lengths[None, :]
+    found = (grid[fits] % np.uint64(buckets)).astype(np.int64)
+    return found, np.bincount(headline, weights=fits.sum(axis=1), minlength=len(counts)).astype(np.int64)
+
+
+def _interleave(pieces):
+    """Concatenate pieces of ids headline by headline: each piece is (ids end to end, how many per headline);
+    the result holds headline 0's ids of every piece in turn, then headline 1's, and so on."""
+    totals = sum(counts for _, counts in pieces)
+    if len(totals) == 1:  # one headline, the common request: its pieces in turn
+        return np.concatenate([values for values, _ in pieces]), totals
+    result = np.empty(int(totals.sum()), dtype=np.int64)
+    before = np.cumsum(totals) - totals  # where each headline starts
+    for values, counts in pieces:
+        own_start = np.cumsum(counts) - counts
+        result[np.repeat(before - own_start, counts) + np.arange(len(values))] = values
+        before = before + counts
+    return result, totals
 
 
 class TextEncoder:
@@ -109,8 +158,8 @@ class TextEncoder:
         self.ngram_buckets = ngram_buckets
         self.min_length = min_length
         self.padding_id = vocabulary[PADDING_TOKEN]
-        # Token -> its character n-gram ids (bucket + vocabulary size): hashing is the costly part of encoding.
-        # Bounded, so a stream of odd inputs cannot grow it.
+        # Token -> its character n-gram ids (bucket + vocabulary size): hashing them is the costly part of
+        # encoding. Bounded, so a stream of odd inputs cannot grow it.
         self._char_ngram_ids = functools.lru_cache(maxsize=1 << 16)(
             lambda token: tuple(
                 len(vocabulary) + b for b in char_ngram_buckets(token, self.char_ngrams, self.ngram_buckets)
@@ -126,30 +175,58 @@ class TextEncoder:
         """Rows the embedding matrix needs: the vocabulary, then the n-gram buckets."""
         return len(self.vocabulary) + (self.ngram_buckets if self.uses_buckets else 0)
 
-    def ids(self, text):
-        tokens = self.tokenizer(text)[: self.max_length]
-        ids = list(self.vocabulary[tokens]) if tokens else []
-        offset = len(self.vocabulary)
+    def tokens(self, texts):
+        """Each headline's tokens, cut at max_length."""
+        return [self.tokenizer(text)[: self.max_length] for text in texts]
+
+    def word_ids(self, token_lists):
+        """(ids end to end, how many each headline has): each headline's token ids, then (fasttext) the bucket
+        rows of its word n-grams, after the vocabulary."""
+        counts = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
+        tokens = list(itertools.chain.from_iterable(token_lists))
+        lookup, unknown = self.vocabulary.token_to_idx.get, self.vocabulary[UNKNOWN_TOKEN]
+        pieces = [(np.fromiter((lookup(t, unknown) for t in tokens), dtype=np.int64, count=len(tokens)), counts)]
         if self.word_ngrams > 1:
-            ids = ids + [offset + b for b in word_ngram_buckets(tokens, self.word_ngrams, self.ngram_buckets)]
-        for token in tokens if self.char_ngrams else ():
-            ids.extend(self._char_ngram_ids(token))
-        return ids
+            found, per_headline = word_ngram_buckets(tokens, counts, self.word_ngrams, self.ngram_buckets)
+            pieces.append((found + len(self.vocabulary), per_headline))
+        return _interleave(pieces)
+
+    def char_ngram_ids(self, token):
+        """The bucket rows (after the vocabulary) of a token's character n-grams; () without char_ngrams."""
+        return self._char_ngram_ids(token) if self.char_ngrams else ()
+
+    def flat_ids(self, texts):
+        """All headlines' ids end to end (int64) and how many each has: a headline's word_ids, then its tokens'
+        character n-gram rows, in the order fastText adds them."""
+        token_lists = self.tokens(texts)
+        pieces = [self.word_ids(token_lists)]
+        if self.char_ngrams:
+            per_token = [self._char_ngram_ids(token) for token in itertools.chain.from_iterable(token_lists)]
+            sizes = np.fromiter(map(len, per_token), dtype=np.int64, count=len(per_token))
+            headline = np.repeat(np.arange(len(token_lists)), [len(tokens) for tokens in token_lists])
+            values = np.fromiter(itertools.chain.from_iterable(per_token), dtype=np.int64, count=int(sizes.sum()))
+            pieces.append((values, np.bincount(headline, weights=sizes, minlength=len(texts)).astype(np.int64)))
+        return _interleave(pieces)
+
+    def ids(self, text):
+        return self.flat_ids([text])[0].tolist()
 
     def encode(self, texts):
-        rows = [self.ids(text) for text in texts]
-        return self.pad(rows)
+        return self.pad_flat(*self.flat_ids(texts))
 
     def pad(self, rows):
         sizes = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+        flat = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=int(sizes.sum()))
+        return self.pad_flat(flat, sizes)
+
+    def pad_flat(self, ids, sizes):
+        """(ids, valid_length) float32 arrays, the networks' input: ids padded to the longest headline (at least
+        min_length), and each headline's number of ids."""
         width = max(self.min_length, int(sizes.max(initial=0)))
-        ids = np.full((len(rows), width), self.padding_id, dtype=np.float32)
-        # Row-major order of the mask is the order of the concatenated rows.
-        ids[np.arange(width) < sizes[:, None]] = np.fromiter(
-            itertools.chain.from_iterable(rows), dtype=np.float32, count=int(sizes.sum())
-        )
+        padded = np.full((len(sizes), width), self.padding_id, dtype=np.float32)
+        padded[np.arange(width) < sizes[:, None]] = ids  # row-major order of the mask is the ids' order
         lengths = np.maximum(sizes, 1).astype(np.float32)  # an empty headline averages over one padding slot
-        return ids, lengths
+        return padded, lengths
 
     def to_config(self):
         return {

@@ -6,6 +6,7 @@ from headlines.text import (
     UNKNOWN_TOKEN,
     TextEncoder,
     Tokenizer,
+    VocabularyTable,
     build_vocabulary,
     char_ngram_buckets,
     fnv1a_32,
@@ -35,12 +36,45 @@ def test_fnv1a_matches_fasttext_reference_values():
     assert fnv1a_32("é") != 0  # sign-extended path runs
 
 
-def test_word_ngrams_are_deterministic_and_in_range():
-    buckets = word_ngram_buckets(["fed", "raises", "rates"], 3, 1000)
-    assert len(buckets) == 3  # two bigrams, one trigram
-    assert all(0 <= b < 1000 for b in buckets)
-    assert buckets == word_ngram_buckets(["fed", "raises", "rates"], 3, 1000)
-    assert word_ngram_buckets(["one"], 2, 1000) == []
+def _fasttext_word_ngrams(tokens, max_n, buckets):
+    """fastText's Dictionary::addWordNgrams, one headline at a time, as plain integers."""
+    hashes = [(h | 0xFFFFFFFF00000000) if h >= 0x80000000 else h for h in map(fnv1a_32, tokens)]
+    found = []
+    for start in range(len(hashes)):
+        h = hashes[start]
+        for end in range(start + 1, min(start + max_n, len(hashes))):
+            h = (h * 116049371 + hashes[end]) & 0xFFFFFFFFFFFFFFFF
+            found.append(h % buckets)
+    return found
+
+
+@pytest.mark.parametrize("max_n", [2, 3, 5])
+def test_word_ngrams_of_a_batch_equal_fasttexts_headline_by_headline(max_n):
+    headlines = [["fed", "raises", "rates"], [], ["one"], ["café", "北京", "it’s", "a", "b", "c", "d"], ["x", "y"]]
+    found, counts = word_ngram_buckets([t for h in headlines for t in h], [len(h) for h in headlines], max_n, 1000)
+    expected = [_fasttext_word_ngrams(h, max_n, 1000) for h in headlines]
+    assert counts.tolist() == [len(e) for e in expected]
+    assert found.tolist() == [b for e in expected for b in e]
+    assert len(_fasttext_word_ngrams(["fed", "raises", "rates"], 3, 1000)) == 3  # two bigrams, one trigram
+
+
+def test_a_batch_encodes_as_its_headlines_one_by_one():
+    tokenizer = Tokenizer()
+    texts = ["Fed raises rates", "", "Café au lait: 北京 shares up 5%", "a", "x " * 80, "!!"]
+    vocabulary = build_vocabulary([tokenizer(t) for t in texts[:3]], 1)
+    encoder = TextEncoder(tokenizer, vocabulary, 64, word_ngrams=3, ngram_buckets=500, char_ngrams=(2, 4))
+    ids, counts = encoder.flat_ids(texts)
+    rows = [encoder.flat_ids([t])[0].tolist() for t in texts]
+    assert counts.tolist() == [len(r) for r in rows] and ids.tolist() == [i for r in rows for i in r]
+    assert rows[0][:3] == [vocabulary[t] for t in ("fed", "raises", "rates")]
+    np.testing.assert_array_equal(encoder.encode(texts)[0], encoder.pad(rows)[0])
+
+
+def test_the_vocabulary_table_reads_gluonnlps_json_alike():
+    vocabulary = build_vocabulary([["a", "b", "a"]], 1)
+    table = VocabularyTable.from_json(vocabulary.to_json())
+    assert len(table) == len(vocabulary)
+    assert [table[t] for t in ("a", "b", "never-seen", PADDING_TOKEN)] == vocabulary[["a", "b", "x", PADDING_TOKEN]]
 
 
 def test_encoder_appends_ngram_ids_after_the_vocabulary_and_pads():
