@@ -8,6 +8,9 @@ No MXNet here: hyperparameters.py, which the `train` command imports before MXNe
 
 import dataclasses
 
+# Subtracted from the cnn's convolution outputs of windows past a headline's end, so they never win the max-pool
+# (models.py, and numpy_networks.py which serves the same network).
+OUTSIDE_WINDOW_PENALTY = 1e4
 # The shortest input of an architecture without convolutions: one id (an empty headline is padded to one).
 _ANY_LENGTH = 1
 

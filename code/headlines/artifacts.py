@@ -8,7 +8,6 @@ needs to turn a raw headline into a label, as JSON and MXNet symbol + params onl
     model-config.json   tokenizer, encoder and architecture settings, input names
 """
 
-import json
 import os
 import warnings
 
@@ -16,13 +15,21 @@ import gluonnlp as nlp
 import mxnet as mx
 import numpy as np
 
-from .errors import JobError
 from .files import publish, staging_folder, write_json
-from .model_folder import CONFIG_FILE, LABELS_FILE, MODEL_FILES, MODEL_PREFIX, PARAMS_FILE, SYMBOL_FILE, VOCABULARY_FILE
+from .model_folder import (
+    CONFIG_FILE,
+    FORMAT_VERSION,
+    LABELS_FILE,
+    MODEL_PREFIX,
+    PARAMS_FILE,
+    SYMBOL_FILE,
+    VOCABULARY_FILE,
+    read_classifier_description,
+)
 from .mxnet_compat import to_ndarray
+from .numpy_networks import softmax
 from .text import TextEncoder
 
-FORMAT_VERSION = 1
 INPUT_NAMES = ("data0", "data1")  # what HybridBlock.export calls the (ids, valid_length) inputs
 
 
@@ -62,20 +69,7 @@ class HeadlineModel:
     @classmethod
     def load(cls, model_dir, context=None):
         context = context or mx.cpu()
-        missing = [name for name in MODEL_FILES if not os.path.exists(os.path.join(model_dir, name))]
-        if missing:
-            raise JobError(f"The model folder {model_dir} is incomplete: {', '.join(missing)} missing.")
-        with open(os.path.join(model_dir, CONFIG_FILE), encoding="utf-8") as f:
-            config = json.load(f)
-        if config.get("format_version") != FORMAT_VERSION:
-            raise JobError(
-                f"The model in {model_dir} has format version {config.get('format_version')}; "
-                f"this image reads version {FORMAT_VERSION}."
-            )
-        with open(os.path.join(model_dir, VOCABULARY_FILE), encoding="utf-8") as f:
-            vocabulary = nlp.Vocab.from_json(f.read())
-        with open(os.path.join(model_dir, LABELS_FILE), encoding="utf-8") as f:
-            label_rows = sorted(json.load(f), key=lambda row: row["id"])
+        config, vocabulary_json, labels, label_names = read_classifier_description(model_dir)
         with warnings.catch_warnings():  # the exported graph does not record input types; float32 is right
             warnings.filterwarnings("ignore", message="Cannot decide type for the following arguments")
             net = mx.gluon.SymbolBlock.imports(
@@ -85,14 +79,8 @@ class HeadlineModel:
                 ctx=context,
             )
         net.hybridize(static_alloc=True)
-        encoder = TextEncoder.from_config(config["encoder"], vocabulary)
-        return cls(
-            net,
-            encoder,
-            [row["label"] for row in label_rows],
-            {row["label"]: row["name"] for row in label_rows},
-            context,
-        )
+        encoder = TextEncoder.from_config(config["encoder"], nlp.Vocab.from_json(vocabulary_json))
+        return cls(net, encoder, labels, label_names, context)
 
     def predict_proba(self, texts):
         """Class probabilities, shape (len(texts), len(labels)), in one forward pass."""
@@ -100,5 +88,4 @@ class HeadlineModel:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         ids, lengths = self.encoder.encode(texts)
         logits = self.net(to_ndarray(ids, self.context), to_ndarray(lengths, self.context)).asnumpy()
-        exp = np.exp(logits - logits.max(axis=1, keepdims=True))  # softmax in numpy: one MXNet call fewer
-        return exp / exp.sum(axis=1, keepdims=True)
+        return softmax(logits)  # in numpy: one MXNet call fewer

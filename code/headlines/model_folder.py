@@ -1,9 +1,12 @@
 """The model folder's layout (/opt/ml/model): the files a classifier model consists of, and those of the word-vector
-job's model. Standard library only, so that a job whose MXNet does not even load can still discard a half-written
-model before it reports the failure."""
+job's model, and reading a classifier's description. Standard library only, so that a job whose MXNet does not even
+load can still discard a half-written model before it reports the failure, and the serving image (no MXNet) can
+read the same files as training wrote them."""
 
+import json
 import os
 
+from .errors import JobError
 from .files import discard_staging
 
 MODEL_PREFIX = "model"
@@ -18,6 +21,7 @@ VECTORS_TEXT_FILE = "vectors.txt"
 VECTORS_BINARY_FILE = "vectors.bin"
 EVALUATION_FILE = "eval.json"
 CLASSIFIER, WORD_VECTORS = "classifier", "word-vectors"
+FORMAT_VERSION = 1  # of model-config.json and the files beside it
 
 
 def model_kind(model_dir):
@@ -40,3 +44,24 @@ def discard_model(model_dir):
         path = os.path.join(model_dir, name)
         if os.path.exists(path):
             os.remove(path)
+
+
+def read_classifier_description(model_dir):
+    """(config, vocabulary JSON text, labels in id order, {label: readable name}) of the classifier in model_dir,
+    after checking that every file is there and the format is the one this code reads."""
+    missing = [name for name in MODEL_FILES if not os.path.exists(os.path.join(model_dir, name))]
+    if missing:
+        raise JobError(f"The model folder {model_dir} is incomplete: {', '.join(missing)} missing.")
+    with open(os.path.join(model_dir, CONFIG_FILE), encoding="utf-8") as f:
+        config = json.load(f)
+    if config.get("format_version") != FORMAT_VERSION:
+        raise JobError(
+            f"The model in {model_dir} has format version {config.get('format_version')}; "
+            f"this image reads version {FORMAT_VERSION}."
+        )
+    with open(os.path.join(model_dir, VOCABULARY_FILE), encoding="utf-8") as f:
+        vocabulary_json = f.read()
+    with open(os.path.join(model_dir, LABELS_FILE), encoding="utf-8") as f:
+        label_rows = sorted(json.load(f), key=lambda row: row["id"])
+    labels = [row["label"] for row in label_rows]
+    return config, vocabulary_json, labels, {row["label"]: row["name"] for row in label_rows}

@@ -10,11 +10,10 @@ from mxnet import gluon
 from mxnet.gluon import nn
 
 from . import architectures
+from .architectures import OUTSIDE_WINDOW_PENALTY
 
 EMBEDDING_PARAMETER = "embedding"  # name prefix of the embedding block, for freezing it
 CNN_EMBEDDING_INIT_SCALE = 0.1  # the cnn's embedding rows start uniform in [-0.1, 0.1]
-# Subtracted from the convolution outputs of windows past a headline's end, so they never win the max-pool.
-OUTSIDE_WINDOW_PENALTY = 1e4
 
 
 class FastTextClassifier(gluon.HybridBlock):

@@ -31,9 +31,9 @@ def main(argv=None):
     except JobError as e:
         logging.getLogger("headlines.serve").error("cannot start: %s", e)
         return EXIT_FAILED
-    # Workers share the cores: each gets its share of OpenMP threads unless the user says otherwise. Set before
-    # MXNet (libgomp) is loaded, which reads it once.
-    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // settings.workers)))
+    # Workers share the cores: each gets its share of numpy's BLAS threads unless the user says otherwise. Set
+    # before numpy (OpenBLAS) is loaded, which reads it once.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // settings.workers)))
     from ..serving.server import serve
 
     serve(settings)

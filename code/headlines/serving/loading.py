@@ -6,6 +6,7 @@ import os
 
 from ..errors import JobError
 from ..model_folder import WORD_VECTORS, model_kind
+from .classifier import Classifier
 from .predictor import Predictor
 from .word_vectors import WordVectorPredictor
 
@@ -18,9 +19,7 @@ def load_model(model_dir):
     if model_kind(model_dir) == WORD_VECTORS:
         predictor = WordVectorPredictor.load(model_dir)
     else:
-        from ..artifacts import HeadlineModel
-
-        predictor = Predictor(HeadlineModel.load(model_dir))
+        predictor = Predictor(Classifier.load(model_dir))
     predictor.self_check()
     return predictor
 

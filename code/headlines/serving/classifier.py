@@ -1,0 +1,35 @@
+"""A classifier's model folder served without MXNet: the encoder and labels as training saved them, and the
+network of numpy_networks.py on the weights file, memory-mapped (params_file.py), so every worker shares one
+copy of the weights."""
+
+import os
+
+import numpy as np
+
+from ..model_folder import PARAMS_FILE, read_classifier_description
+from ..numpy_networks import build_network, softmax
+from ..params_file import read_params
+from ..text import TextEncoder, VocabularyTable
+
+
+class Classifier:
+    """Raw headlines in, class probabilities out; thread-safe (the weights are read-only)."""
+
+    def __init__(self, network, encoder, labels, label_names):
+        self.network = network
+        self.encoder = encoder
+        self.labels = labels
+        self.label_names = label_names
+
+    @classmethod
+    def load(cls, model_dir):
+        config, vocabulary_json, labels, label_names = read_classifier_description(model_dir)
+        encoder = TextEncoder.from_config(config["encoder"], VocabularyTable.from_json(vocabulary_json))
+        params = read_params(os.path.join(model_dir, PARAMS_FILE))
+        return cls(build_network(config["architecture"], params, encoder), encoder, labels, label_names)
+
+    def predict_proba(self, texts):
+        """Class probabilities, shape (len(texts), len(labels))."""
+        if not texts:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        return softmax(self.network.logits(texts))
