@@ -1,0 +1,85 @@
+"""The memory this container can still use, and giving freed memory back to the operating system. Standard library
+only (a test reads it inside the running image without importing MXNet).
+
+The container's memory cgroup bounds it (`docker run --memory`, or the instance on SageMaker): its limit less what it
+uses, where page cache that no process maps does not count as used, because the kernel drops it before it kills a
+process, while mapped files (a classifier's weights, the libraries) stay in use (cgroup v2: memory.max,
+memory.current, memory.stat; v1: memory.limit_in_bytes, memory.usage_in_bytes, memory.stat). The machine's
+MemAvailable (/proc/meminfo) bounds it too, and is all there is without a cgroup limit.
+"""
+
+import ctypes
+import logging
+import os
+
+logger = logging.getLogger(__name__)
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+MEMINFO = "/proc/meminfo"
+# (limit, usage, statistics) per cgroup version, below CGROUP_ROOT.
+CGROUP_FILES = (
+    ("memory.max", "memory.current", "memory.stat"),  # v2
+    ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes", "memory/memory.stat"),  # v1
+)
+# memory.stat: the page cache and the part of it processes map, by v2's names and by v1's (totals over the cgroup
+# and its children).
+CACHE_KEYS = {
+    "v2": ("active_file", "inactive_file", "file_mapped"),
+    "v1": ("total_active_file", "total_inactive_file", "total_mapped_file"),
+}
+
+
+def available_bytes(cgroup_root=CGROUP_ROOT, meminfo=MEMINFO):
+    """Bytes the container can still allocate: the least of its cgroup's headroom and the machine's MemAvailable."""
+    machine = _meminfo_bytes(meminfo)
+    headroom = _cgroup_headroom(cgroup_root, machine["MemTotal"])
+    return machine["MemAvailable"] if headroom is None else min(machine["MemAvailable"], headroom)
+
+
+def _cgroup_headroom(cgroup_root, mem_total):
+    """The memory cgroup's limit less its usage without page cache, or None without a limit below the machine's."""
+    for limit_file, usage_file, stat_file in CGROUP_FILES:
+        limit = _read(os.path.join(cgroup_root, limit_file))
+        if limit is None:
+            continue
+        if limit == "max" or int(limit) >= mem_total:  # v1 writes "no limit" as a huge number
+            return None
+        usage = int(_read(os.path.join(cgroup_root, usage_file)))
+        return int(limit) - (usage - _unmapped_cache(os.path.join(cgroup_root, stat_file)))
+    return None
+
+
+def _unmapped_cache(stat_file):
+    values = dict(line.split() for line in (_read(stat_file) or "").splitlines())
+    active, inactive, mapped = (
+        int(values.get(key, 0)) for key in CACHE_KEYS["v1" if "total_active_file" in values else "v2"]
+    )
+    return max(0, active + inactive - mapped)
+
+
+def _meminfo_bytes(meminfo):
+    """MemTotal and MemAvailable, in bytes."""
+    values = {}
+    for line in _read(meminfo).splitlines():
+        key, value = line.split(":", 1)
+        if key in ("MemTotal", "MemAvailable"):
+            values[key] = int(value.split()[0]) * 1024
+    return values
+
+
+def _read(path):
+    try:
+        with open(path, encoding="ascii") as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        return None
+
+
+def return_freed_memory():
+    """Ask glibc to hand the heap's free pages back to the kernel. Without it, the memory of an unloaded model stays
+    with the process: MXNet's arrays come from the heap once glibc has raised its mmap threshold (measured: a
+    31 MB model's 200 MB of three copies stayed in use after they were dropped, until malloc_trim)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        logger.debug("malloc_trim is not available")
