@@ -66,3 +66,24 @@ INVOCATIONS_PATH = "/invocations"
 EXECUTION_PARAMETERS_PATH = "/execution-parameters"
 # SageMaker sends SIGTERM to a hosting container and SIGKILL this many seconds later.
 HOSTING_STOP_GRACE_SECONDS = 30
+
+# Multi-model endpoints ("build-multi-model-build-container", "mms-container-apis"). An image that declares the label
+# gets SAGEMAKER_MULTI_MODEL=true from SageMaker in a model of Mode=MultiModel; SageMaker then places each model's
+# files in /opt/ml/models/<model_name>/model and calls the model routes below, with the caller's TargetModel in the
+# X-Amzn-SageMaker-Target-Model header (for logs only). Multi Model Server's answers (awslabs/multi-model-server,
+# ManagementRequestHandler.java, ModelManager.java) settle what the guide leaves open: /ping is 200 with no model
+# loaded, and List Models takes a page size `limit` (default and maximum 100) beside next_page_token.
+MULTI_MODEL_LABEL = "com.amazonaws.sagemaker.capabilities.multi-models"
+MULTI_MODEL_ENV = "SAGEMAKER_MULTI_MODEL"
+MULTI_MODEL_DIR = "models"
+MODELS_PATH = "/models"
+MODEL_INVOKE_SUFFIX = "/invoke"
+TARGET_MODEL_HEADER = "X-Amzn-SageMaker-Target-Model"
+LOAD_MODEL_FIELDS = ("model_name", "url")
+MODEL_NAME_KEY = "modelName"
+MODEL_URL_KEY = "modelUrl"
+NEXT_PAGE_TOKEN_PARAM = "next_page_token"
+NEXT_PAGE_TOKEN_KEY = "nextPageToken"
+PAGE_SIZE_PARAM = "limit"
+MAX_PAGE_SIZE = 100
+NO_MEMORY_STATUS = 507  # Load Model: not enough memory; SageMaker unloads unused models, then asks again (409: loaded)

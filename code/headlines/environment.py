@@ -129,6 +129,14 @@ def _int_env(environ, name, default, low, high=None):
     return value
 
 
+def _bool_env(environ, name):
+    """true or false, in any case (SageMaker writes true; AWS's TensorFlow Serving image documents True)."""
+    value = environ.get(name, "false").strip().lower()
+    if value not in ("true", "false"):
+        raise JobError(f"{name}={value!r}: expected true or false.")
+    return value == "true"
+
+
 def default_workers(cpu_count):
     """gunicorn workers when SAGEMAKER_MODEL_SERVER_WORKERS is unset: one per core. `make bench-serve` swept 1-4
     workers on 2 cores: one worker used one core; 2, 3 and 4 were within run-to-run noise of each other in
@@ -149,6 +157,8 @@ class ServingEnvironment:
     max_payload_set: bool
     batch_strategy: str
     max_concurrent_transforms: int
+    multi_model: bool  # a multi-model endpoint: models come and go through the /models routes
+    models_dir: str  # where SageMaker places them, one folder each
 
     @classmethod
     def from_environ(cls, environ=None, cpu_count=None):
@@ -166,9 +176,6 @@ class ServingEnvironment:
             raise JobError(
                 f"{contract.BATCH_STRATEGY_ENV}={strategy!r}: expected one of {', '.join(contract.BATCH_STRATEGIES)}."
             )
-        batch = environ.get(contract.BATCH_ENV, "false").strip().lower()
-        if batch not in ("true", "false"):
-            raise JobError(f"{contract.BATCH_ENV}={batch!r}: expected true or false.")
         proposed_payload_mb = max_payload_mb or contract.DEFAULT_MAX_PAYLOAD_MB
         # SageMaker requires MaxConcurrentTransforms x MaxPayloadInMB <= 100.
         concurrency_cap = max(1, contract.MAX_BATCH_PAYLOAD_MB // proposed_payload_mb)
@@ -177,13 +184,15 @@ class ServingEnvironment:
             port=_int_env(environ, contract.SERVING_PORT_ENV, contract.DEFAULT_SERVING_PORT, 1, 65535),
             workers=workers,
             timeout=_int_env(environ, contract.MODEL_SERVER_TIMEOUT_ENV, contract.DEFAULT_MODEL_SERVER_TIMEOUT, 1),
-            batch=batch == "true",
+            batch=_bool_env(environ, contract.BATCH_ENV),
             max_payload_mb=proposed_payload_mb,
             max_payload_set=max_payload_mb is not None,
             batch_strategy=strategy,
             max_concurrent_transforms=_int_env(
                 environ, contract.MAX_CONCURRENT_TRANSFORMS_ENV, min(workers, concurrency_cap), 1
             ),
+            multi_model=_bool_env(environ, contract.MULTI_MODEL_ENV),
+            models_dir=os.path.join(base_dir, contract.MULTI_MODEL_DIR),
         )
 
     @property

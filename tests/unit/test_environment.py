@@ -74,6 +74,13 @@ def test_serving_env_vars():
     }
 
 
+@pytest.mark.parametrize("value,expected", [(None, False), ("true", True), ("True", True), ("false", False)])
+def test_sagemaker_says_multi_model_endpoint_with_sagemaker_multi_model(value, expected):
+    environ = {"SAGEMAKER_BASE_DIR": "/tmp/ml"} | ({"SAGEMAKER_MULTI_MODEL": value} if value else {})
+    env = ServingEnvironment.from_environ(environ, cpu_count=1)
+    assert env.multi_model is expected and env.models_dir == "/tmp/ml/models"
+
+
 def test_batch_jobs_may_send_up_to_100_mb_unless_told_otherwise():
     assert ServingEnvironment.from_environ({"SAGEMAKER_BATCH": "true"}, cpu_count=1).request_limit_bytes == 100 * 2**20
     chunked = ServingEnvironment.from_environ(
@@ -91,6 +98,7 @@ def test_batch_jobs_may_send_up_to_100_mb_unless_told_otherwise():
         ("SAGEMAKER_MAX_PAYLOAD_IN_MB", "101", "out of range"),
         ("SAGEMAKER_BATCH_STRATEGY", "ALL", "MULTI_RECORD"),
         ("SAGEMAKER_BATCH", "yes", "true or false"),
+        ("SAGEMAKER_MULTI_MODEL", "1", "true or false"),
     ],
 )
 def test_bad_serving_env_vars_are_clear_errors(name, value, fragment):

@@ -1,6 +1,7 @@
 """gunicorn settings, and the `serve` command run as a local process (no Docker): ready, 503 without a model,
-graceful SIGTERM, bad settings."""
+graceful SIGTERM, bad settings, a multi-model endpoint's two workers."""
 
+import glob
 import os
 import pathlib
 import signal
@@ -11,12 +12,14 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 
 import pytest
 import requests
 
 from headlines.environment import ServingEnvironment
 from headlines.serving import server
+from headlines.serving.multi_model import Registry
 from helpers import data_set, train_small_model
 
 
@@ -123,6 +126,40 @@ def test_without_a_model_the_server_runs_and_ping_says_why(tmp_path):
         with pytest.raises(urllib.error.HTTPError) as error:
             urllib.request.urlopen(local.url("/ping"), timeout=2)
         assert b"is incomplete" in error.value.read()
+    finally:
+        local.stop()
+
+
+def _registry_listing(name):
+    """The registry folder of the server that has loaded the model name (the master makes it in /dev/shm)."""
+    for folder in glob.glob("/dev/shm/headlines-models-*"):
+        if Registry(folder).get(name):
+            return Registry(folder)
+    raise AssertionError(f"no registry lists {name}")
+
+
+def test_multi_model_endpoint_two_workers_share_the_loaded_models(model_base):
+    local = LocalServer(model_base, SAGEMAKER_MULTI_MODEL="true")
+    name = f"m-{uuid.uuid4().hex}"
+    try:
+        local.wait_for(200)  # healthy with no model loaded
+        body = {"model_name": name, "url": str(model_base / "model")}
+        assert requests.post(local.url("/models"), json=body, timeout=30).status_code == 200
+        registry = _registry_listing(name)
+        entry = registry.get(name)
+        for _ in range(50):  # a connection each: gunicorn hands them to both workers
+            response = requests.post(local.url(f"/models/{name}/invoke"), json=["Fed raises rates"], timeout=30)
+            assert response.status_code == 200
+            if len(registry.holders(entry)) == 2:
+                break
+        assert len(registry.holders(entry)) == 2
+        assert requests.delete(local.url(f"/models/{name}"), timeout=30).status_code == 200
+        assert registry.holders(entry) == set()  # the unload answered once both workers had dropped their copies
+        assert requests.post(local.url(f"/models/{name}/invoke"), json=["x"], timeout=30).status_code == 404
+        local.process.send_signal(signal.SIGTERM)
+        output = local.process.communicate(timeout=30)[0]
+        assert not os.path.exists(registry.folder)  # the master removes it at exit
+        assert output.count(f"dropped its copy of model {name}") == 2, output[-3000:]
     finally:
         local.stop()
 

@@ -1,6 +1,7 @@
 """The Flask app of the SageMaker hosting and batch-transform contract: /ping, /invocations, /execution-parameters.
 /invocations classifies headlines with a classifier's model folder, or answers word vectors with the word-vector
-job's (serving/word_vectors.py).
+job's (serving/word_vectors.py). On a multi-model endpoint the /models routes load, list, invoke and unload models
+instead (serving/multi_model.py), and /invocations is a 404 that says so.
 
 Errors are JSON {"error": ..., "message": ...}: 4xx for anything the client can fix, 503 while no model is
 loaded, 500 (logged with its trace) for our own bugs, which never take the worker down.
@@ -10,36 +11,45 @@ import json
 import logging
 
 from flask import Flask, Response, jsonify, request
-from werkzeug.exceptions import BadRequest, HTTPException, ServiceUnavailable
+from werkzeug.exceptions import BadRequest, HTTPException, NotFound, ServiceUnavailable
 
 from .. import contract
 from ..model_folder import WORD_VECTORS
 from .codecs import JSON, choose_response_type, decode_request, encode_response, parse_top_k
+from .multi_model import parse_load_request, parse_page_size
 from .word_vectors import check_accept, decode_word_request
 
 logger = logging.getLogger(__name__)
 
 
-def create_app(settings, predictor=None, load_error=None):
+def create_app(settings, predictor=None, load_error=None, models=None):
     """settings: ServingEnvironment. predictor: a Predictor or WordVectorPredictor that passed its self-check, or
     None with load_error saying why the model could not be loaded (then /ping and /invocations answer 503 with that
-    reason)."""
+    reason). models: a multi-model endpoint's WorkerModels, instead of a predictor."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.request_limit_bytes
 
     def require_model():
+        if models is not None:
+            raise NotFound(
+                f"This is a multi-model endpoint ({contract.MULTI_MODEL_ENV}=true): invoke a loaded model with "
+                f"POST {contract.MODELS_PATH}/<model_name>{contract.MODEL_INVOKE_SUFFIX}."
+            )
         if predictor is None:
             raise ServiceUnavailable(f"The model is not loaded: {load_error}")
         return predictor
 
     @app.get(contract.PING_PATH)
     def ping():
-        require_model()
+        if models is None:  # a multi-model endpoint is healthy with no model loaded, as Multi Model Server is
+            require_model()
         return Response(status=200)
 
     @app.post(contract.INVOCATIONS_PATH)
     def invocations():
-        model = require_model()
+        return answer(require_model())
+
+    def answer(model):
         return word_vectors(model) if model.kind == WORD_VECTORS else classify(model)
 
     def classify(model):
@@ -64,6 +74,9 @@ def create_app(settings, predictor=None, load_error=None):
     @app.get(contract.EXECUTION_PARAMETERS_PATH)
     def execution_parameters():
         return jsonify(settings.execution_parameters())
+
+    if models is not None:
+        _add_model_routes(app, models, answer)
 
     @app.errorhandler(HTTPException)
     def http_error(error):
@@ -90,3 +103,33 @@ def create_app(settings, predictor=None, load_error=None):
         return response
 
     return app
+
+
+def _add_model_routes(app, models, answer):
+    """The multi-model contract's routes; answer(predictor) is /invocations' response for a model."""
+    model_path = contract.MODELS_PATH + "/<name>"
+
+    def target_model():
+        return request.headers.get(contract.TARGET_MODEL_HEADER)
+
+    @app.post(contract.MODELS_PATH)
+    def load_model():
+        name, url = parse_load_request(request.get_data(cache=False))
+        return jsonify(models.load(name, url, target_model()).describe())
+
+    @app.get(contract.MODELS_PATH)
+    def list_models():
+        limit = parse_page_size(request.args.get(contract.PAGE_SIZE_PARAM))
+        return jsonify(models.page(request.args.get(contract.NEXT_PAGE_TOKEN_PARAM), limit))
+
+    @app.get(model_path)
+    def describe_model(name):
+        return jsonify(models.entry(name).describe())
+
+    @app.delete(model_path)
+    def unload_model(name):
+        return jsonify(models.unload(name, target_model()).describe())
+
+    @app.post(model_path + contract.MODEL_INVOKE_SUFFIX)
+    def invoke_model(name):
+        return answer(models.predictor(name))

@@ -15,6 +15,7 @@ from gunicorn.app.base import BaseApplication
 from .. import contract
 from .app import create_app
 from .loading import load_predictor
+from .multi_model import Registry, WorkerModels
 
 logger = logging.getLogger(__name__)
 
@@ -58,13 +59,25 @@ def gunicorn_options(settings, euid=None):
 class ServingApplication(BaseApplication):
     def __init__(self, settings):
         self.settings = settings
+        self.options = gunicorn_options(settings)
+        self.registry = None
+        if settings.multi_model:  # the workers' shared list of loaded models: made before they fork, theirs
+            self.registry = Registry.create(self.options.get("user"), self.options.get("group"))
+            logger.info("multi-model endpoint: the loaded models are listed in %s", self.registry.folder)
         super().__init__()
 
     def load_config(self):
-        for key, value in gunicorn_options(self.settings).items():
+        for key, value in self.options.items():
             self.cfg.set(key, value)
+        if self.registry is not None:
+            self.cfg.set("child_exit", lambda server, worker: self.registry.forget_worker(worker.pid))
+            self.cfg.set("on_exit", lambda server: self.registry.destroy())
 
     def load(self):
+        if self.registry is not None:
+            models = WorkerModels(self.registry, self.settings.workers)
+            models.start_following()
+            return create_app(self.settings, models=models)
         predictor, load_error = load_predictor(self.settings.model_dir)
         return create_app(self.settings, predictor, load_error)
 
@@ -72,7 +85,7 @@ class ServingApplication(BaseApplication):
 def serve(settings):
     logger.info(
         "serving %s on port %d: %d workers x %d threads, timeout %d s, request limit %d MB, batch %s",
-        settings.model_dir,
+        f"the models SageMaker loads from {settings.models_dir}" if settings.multi_model else settings.model_dir,
         settings.port,
         settings.workers,
         THREADS_PER_WORKER,

@@ -1,0 +1,401 @@
+"""Multi-model endpoints (SAGEMAKER_MULTI_MODEL=true): SageMaker loads, lists, invokes and unloads models through
+the /models routes (app.py), any number of them in one container.
+
+gunicorn's workers share one registry of the loaded models: a folder the master makes before it forks (in /dev/shm),
+holding one small JSON file per model, placed whole with link(2) so that of two loads of one name exactly one wins
+(409 for the other), and an empty marker file per copy a worker holds. A load is read and self-checked by the worker
+that receives it; every other worker loads its own copy when the model's first invocation reaches it, and drops the
+copies of models the registry no longer lists: at once for a request, within FOLLOW_SECONDS otherwise. An unload
+answers once every worker has dropped its copy (or after UNLOAD_WAIT_SECONDS).
+
+Memory: a load is refused with 507 unless the model fits in every worker. It needs its weights file once (a
+classifier's model-0000.params, memory-mapped by classifier.py: every worker's copy reads the same page cache) and,
+per worker, COPY_FACTOR times its other files (the vocabulary table and encoder, or the word vectors). Measured per
+copy after a 1,024-headline prediction: 0.4-1.4 MB for 0.11-0.26 MB of classifier files besides the weights (up to
+5.4x); word vectors 1.3 MB for 1.6 MB of files (vectors.bin is read, vectors.txt is not), plus 48 MB once in a
+worker, at its first word-vector model. What the container has is memory.available_bytes less PASS_RESERVE per
+worker for the request it serves (a 1,024-headline prediction peaked at 2.7-6.5 MB of buffers; a 6 MB body decodes
+into a few times that) and less the copies of loaded models that workers are yet to load. A MemoryError while
+loading is a 507 too.
+"""
+
+import collections
+import contextlib
+import dataclasses
+import errno
+import fcntl
+import gc
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from base64 import b64decode, urlsafe_b64encode
+
+from werkzeug.exceptions import BadRequest, Conflict, HTTPException, InternalServerError, NotFound, UnprocessableEntity
+
+from .. import contract
+from ..errors import JobError
+from ..model_folder import CLASSIFIER, MODEL_FILES, PARAMS_FILE, model_kind
+from .codecs import json_kind
+from .loading import load_model
+from .memory import available_bytes, return_freed_memory
+
+logger = logging.getLogger(__name__)
+
+SHARED_MEMORY = "/dev/shm"
+COPY_FACTOR = 8
+PASS_RESERVE = 64 * 2**20
+FOLLOW_SECONDS = 0.5
+UNLOAD_WAIT_SECONDS = 10
+
+
+class InsufficientStorage(HTTPException):
+    code = contract.NO_MEMORY_STATUS
+    description = "There is not enough memory to load the model."
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """A loaded model, as the registry lists it."""
+
+    name: str
+    url: str
+    id: str  # new for every load: a copy of an earlier load of the name is never taken for this one
+    shared_bytes: int  # the estimated memory all workers' copies share (the memory-mapped weights)
+    copy_bytes: int  # the estimated memory of each worker's copy besides
+
+    def describe(self):
+        return {contract.MODEL_NAME_KEY: self.name, contract.MODEL_URL_KEY: self.url}
+
+
+def estimate(model_dir):
+    """(shared, per worker): the estimated memory of the model in model_dir (see the module's docstring)."""
+    weights = os.path.join(model_dir, PARAMS_FILE)
+    shared = os.path.getsize(weights) if os.path.isfile(weights) else 0
+    files = sum(os.path.getsize(os.path.join(root, name)) for root, _, names in os.walk(model_dir) for name in names)
+    return shared, int((files - shared) * COPY_FACTOR)
+
+
+def _mib(count):
+    return f"{count / 2**20:.0f} MiB"
+
+
+def _read_entry(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return Entry(**json.load(f))
+    except FileNotFoundError:
+        return None
+
+
+class Registry:
+    """The models loaded in the container, in a folder every worker reads and writes."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        self._models = os.path.join(folder, "models")
+        self._copies = os.path.join(folder, "copies")
+
+    @classmethod
+    def create(cls, uid=None, gid=None):
+        """A new, empty registry (made by the master before it forks), owned by the workers' user when given."""
+        parent = SHARED_MEMORY if os.path.isdir(SHARED_MEMORY) else None
+        folder = tempfile.mkdtemp(prefix="headlines-models-", dir=parent)
+        for path in (folder, os.path.join(folder, "models"), os.path.join(folder, "copies")):
+            os.makedirs(path, exist_ok=True)
+            if uid is not None:
+                os.chown(path, uid, gid)
+        return cls(folder)
+
+    def destroy(self):
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _path(self, name):
+        return os.path.join(self._models, hashlib.sha256(name.encode("utf-8")).hexdigest() + ".json")
+
+    def add(self, entry):
+        """Lists entry; False when its name is listed already."""
+        fd, staged = tempfile.mkstemp(prefix=".", dir=self._models)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(dataclasses.asdict(entry), f)
+        try:
+            os.link(staged, self._path(entry.name))
+            return True
+        except FileExistsError:
+            return False
+        finally:
+            os.unlink(staged)
+
+    def get(self, name):
+        return _read_entry(self._path(name))
+
+    def remove(self, name):
+        """Takes name off the list; its entry, or None when it was not listed. Of two removals one gets the entry."""
+        claimed = os.path.join(self._models, f".{uuid.uuid4().hex}")
+        try:
+            os.rename(self._path(name), claimed)
+        except FileNotFoundError:
+            return None
+        entry = _read_entry(claimed)
+        os.unlink(claimed)
+        return entry
+
+    def entries(self):
+        """Every listed model, by name."""
+        paths = [os.path.join(self._models, file) for file in os.listdir(self._models) if not file.startswith(".")]
+        return sorted(filter(None, map(_read_entry, paths)), key=lambda entry: entry.name)
+
+    @contextlib.contextmanager
+    def load_lock(self):
+        """One load at a time in the container, so that a memory check and the load it allows are not interleaved
+        with another load's."""
+        fd = os.open(os.path.join(self.folder, "load.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _marker(self, entry, pid):
+        return os.path.join(self._copies, f"{entry.id}.{pid}")
+
+    def hold(self, entry, pid):
+        """Worker pid holds a copy of entry's model."""
+        open(self._marker(entry, pid), "w").close()
+
+    def release(self, entry, pid):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._marker(entry, pid))
+
+    def holders(self, entry):
+        """The workers holding a copy of entry's model."""
+        return {int(file.split(".")[1]) for file in os.listdir(self._copies) if file.startswith(f"{entry.id}.")}
+
+    def copy_counts(self):
+        """Entry id -> the number of workers holding a copy of its model."""
+        return collections.Counter(file.split(".")[0] for file in os.listdir(self._copies))
+
+    def forget_worker(self, pid):
+        """A worker exited (the master calls this): its copies are gone."""
+        for file in os.listdir(self._copies):
+            if file.endswith(f".{pid}"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(self._copies, file))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Copy:
+    entry: Entry
+    predictor: object
+
+
+class WorkerModels:
+    """One worker's side of the registry: loads, its own copies of the loaded models, unloads, the list."""
+
+    def __init__(
+        self, registry, workers, loader=load_model, available=available_bytes, pid=None, unload_wait=UNLOAD_WAIT_SECONDS
+    ):
+        self.registry = registry
+        self.workers = workers
+        self._loader = loader
+        self._available = available
+        self._pid = pid or os.getpid()
+        self._unload_wait = unload_wait
+        self._copies = {}  # model name -> _Copy
+        self._lock = threading.Lock()  # this worker loads one copy at a time
+
+    def load(self, name, url, target_model=None):
+        """Loads and lists a model (POST /models); its entry."""
+        _check_folder(url)
+        with self.registry.load_lock():
+            if self.registry.get(name):
+                raise Conflict(f"Model {name} is already loaded; unload it first.")
+            entry = Entry(name, url, uuid.uuid4().hex, *estimate(url))
+            self._check_memory(entry)
+            predictor = self._load_copy(entry)
+            with self._lock:
+                if not self.registry.add(entry):
+                    raise Conflict(f"Model {name} is already loaded; unload it first.")
+                self._keep(entry, predictor)
+        logger.info(
+            "worker %d loaded model %s (target model %s) from %s: %s",
+            self._pid,
+            name,
+            target_model,
+            url,
+            predictor.describe(),
+        )
+        return entry
+
+    def _check_memory(self, entry):
+        need = entry.shared_bytes + self.workers * entry.copy_bytes
+        counts = self.registry.copy_counts()
+        promised = sum(other.copy_bytes * max(0, self.workers - counts[other.id]) for other in self.registry.entries())
+        available = self._available()
+        left = available - self.workers * PASS_RESERVE - promised
+        if need > left:
+            raise InsufficientStorage(
+                f"Model {entry.name} needs an estimated {_mib(need)} ({_mib(entry.shared_bytes)} of weights, shared, "
+                f"and {_mib(entry.copy_bytes)} in each of {self.workers} workers), and {_mib(max(0, left))} are "
+                f"left: {_mib(available)} available, less {_mib(PASS_RESERVE)} a worker kept for requests and "
+                f"{_mib(promised)} for copies of loaded models that workers have yet to load."
+            )
+
+    def _load_copy(self, entry):
+        try:
+            return self._loader(entry.url)
+        except JobError as e:
+            raise UnprocessableEntity(f"{entry.url} does not hold a model this image serves: {e}") from None
+        except Exception as e:  # noqa: BLE001 - every failure is the load's answer
+            if isinstance(e, MemoryError) or getattr(e, "errno", None) == errno.ENOMEM:
+                raise InsufficientStorage(f"Model {entry.name} ran out of memory while it loaded.") from None
+            logger.exception("loading model %s from %s failed", entry.name, entry.url)
+            raise InternalServerError(
+                f"Loading model {entry.name} from {entry.url} failed: {type(e).__name__}: {e}"
+            ) from None
+
+    def _keep(self, entry, predictor):
+        copy = self._copies[entry.name] = _Copy(entry, predictor)
+        self.registry.hold(entry, self._pid)
+        return copy
+
+    def entry(self, name):
+        """The entry of a loaded model (GET /models/<name>)."""
+        entry = self.registry.get(name)
+        if entry is None:
+            raise _not_loaded(name)
+        return entry
+
+    def predictor(self, name):
+        """This worker's copy of a loaded model (POST /models/<name>/invoke), loaded now if it has none yet."""
+        entry = self.registry.get(name)
+        if entry is None:
+            self.follow()  # this worker may still hold a copy
+            raise _not_loaded(name)
+        copy = self._copies.get(name)
+        if copy is None or copy.entry.id != entry.id:
+            with self._lock:
+                copy = self._copies.get(name)
+                if copy is None or copy.entry.id != entry.id:
+                    self._drop(name)
+                    copy = self._keep(entry, self._load_copy(entry))
+                    logger.info("worker %d loaded its copy of model %s", self._pid, name)
+        return copy.predictor
+
+    def unload(self, name, target_model=None):
+        """Unlists a model and waits for every worker to drop its copy (DELETE /models/<name>); its entry."""
+        entry = self.registry.remove(name)
+        if entry is None:
+            raise _not_loaded(name)
+        logger.info("worker %d unloads model %s (target model %s)", self._pid, name, target_model)
+        self.follow()
+        deadline = time.monotonic() + self._unload_wait
+        while self.registry.holders(entry) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if self.registry.holders(entry):
+            logger.warning("model %s unloaded, but workers %s still hold copies", name, self.registry.holders(entry))
+        return entry
+
+    def follow(self):
+        """Drops the copies of models the registry no longer lists (unloaded, or loaded anew under their name)."""
+        if not self._stale():
+            return
+        with self._lock:  # looked at again: a request may have replaced a copy meanwhile
+            for name in self._stale():
+                self._drop(name)
+        gc.collect()  # a model's objects may hold cycles: free them now, not at the next collection
+        return_freed_memory()
+
+    def _stale(self):
+        return [name for name, copy in list(self._copies.items()) if self.registry.get(name) != copy.entry]
+
+    def _drop(self, name):
+        copy = self._copies.pop(name, None)
+        if copy is not None:
+            self.registry.release(copy.entry, self._pid)
+            logger.info("worker %d dropped its copy of model %s", self._pid, name)
+
+    def start_following(self):
+        """Follows the registry in a background thread for the rest of the worker's life."""
+        threading.Thread(target=self._follow_forever, name="follow-models", daemon=True).start()
+
+    def _follow_forever(self):
+        while True:
+            time.sleep(FOLLOW_SECONDS)
+            try:
+                self.follow()
+            except Exception:  # noqa: BLE001 - the thread must outlive a bad moment (the folder removed at exit)
+                logger.exception("following the model registry failed")
+
+    def page(self, token=None, limit=contract.MAX_PAGE_SIZE):
+        """One page of the list (GET /models), after the model a next_page_token names."""
+        after = _token_name(token) if token is not None else None
+        entries = [entry for entry in self.registry.entries() if after is None or entry.name > after]
+        page = {"models": [entry.describe() for entry in entries[:limit]]}
+        if len(entries) > limit:
+            page[contract.NEXT_PAGE_TOKEN_KEY] = _token(entries[limit - 1].name)
+        return page
+
+
+def _not_loaded(name):
+    return NotFound(f"Model {name} is not loaded; load it with POST {contract.MODELS_PATH}.")
+
+
+def _check_folder(url):
+    """A 4xx before any memory is estimated or used, unless url is a model folder this image serves (a 507 would
+    make SageMaker unload other models in vain)."""
+    if not os.path.isdir(url):
+        raise NotFound(f"There is no model folder at {url}.")
+    missing = [name for name in MODEL_FILES if not os.path.isfile(os.path.join(url, name))]
+    if model_kind(url) == CLASSIFIER and missing:
+        raise UnprocessableEntity(f"{url} does not hold a model this image serves: {', '.join(missing)} missing.")
+
+
+def _token(name):
+    """An opaque next_page_token naming the last model of a page (base64url, without "=" for query strings)."""
+    return urlsafe_b64encode(name.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def _token_name(token):
+    try:
+        padded = token.encode("ascii") + b"=" * (-len(token) % 4)
+        return b64decode(padded, altchars=b"-_", validate=True).decode("utf-8")
+    except ValueError:
+        raise BadRequest(
+            f"{contract.NEXT_PAGE_TOKEN_PARAM}={token!r} is not a {contract.NEXT_PAGE_TOKEN_KEY} this endpoint gave."
+        ) from None
+
+
+def parse_page_size(value):
+    """The `limit` query parameter: 1-100, 100 when absent."""
+    if value is None:
+        return contract.MAX_PAGE_SIZE
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= contract.MAX_PAGE_SIZE:
+        raise BadRequest(f"{contract.PAGE_SIZE_PARAM} must be a whole number from 1 to {contract.MAX_PAGE_SIZE}.")
+    return limit
+
+
+def parse_load_request(body):
+    """(model_name, url) of a Load Model body, {"model_name": ..., "url": "/opt/ml/models/<name>/model"}; other
+    fields are ignored, as Multi Model Server ignores those it does not know."""
+    try:
+        value = json.loads(body)
+    except ValueError as e:
+        raise BadRequest(f"The body is not valid JSON: {e}.") from None
+    if not isinstance(value, dict):
+        raise BadRequest(f'The body is {json_kind(value)}; expected {{"model_name": ..., "url": ...}}.')
+    name, url = (value.get(field) for field in contract.LOAD_MODEL_FIELDS)
+    if not isinstance(name, str) or not name.strip() or "/" in name:
+        raise BadRequest(f'"model_name" must be a non-empty string without "/"; got {json.dumps(name)}.')
+    if not isinstance(url, str) or not os.path.isabs(url):
+        raise BadRequest(f'"url" must be the model folder\'s absolute path; got {json.dumps(url)}.')
+    return name, url
