@@ -213,8 +213,9 @@ SMALL_REFERENCE_VECTORS = dict(
 )
 
 
-def train_reference_vectors(corpus, model_path, attempts=5, **settings):
-    """Subword vectors from Facebook's fasttext package, saved to model_path and loaded back.
+def train_reference_vectors(corpus, model_path, attempts=5, supervised=False, **settings):
+    """Subword vectors from Facebook's fasttext package (a classifier's, with `supervised`), saved to model_path and
+    loaded back.
 
     The wheel's training is not deterministic and now and then ends in NaN; in long test sessions it did so
     five times in a row in one process while a fresh process succeeded, so every attempt runs in its own
@@ -223,12 +224,13 @@ def train_reference_vectors(corpus, model_path, attempts=5, **settings):
 
     script = (
         "import json, sys, fasttext; "
-        "fasttext.train_unsupervised(sys.argv[1], **json.loads(sys.argv[3])).save_model(sys.argv[2])"
+        "train = fasttext.train_supervised if sys.argv[4] == 'True' else fasttext.train_unsupervised; "
+        "train(sys.argv[1], **json.loads(sys.argv[3])).save_model(sys.argv[2])"
     )
     errors = []
     for _ in range(attempts):
         result = subprocess.run(
-            [sys.executable, "-c", script, str(corpus), str(model_path), json.dumps(settings)],
+            [sys.executable, "-c", script, str(corpus), str(model_path), json.dumps(settings), str(supervised)],
             capture_output=True,
             text=True,
         )

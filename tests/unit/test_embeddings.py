@@ -1,25 +1,34 @@
 import gzip
 import io
+import re
 import struct
 import tarfile
+import warnings
 
 import numpy as np
 import pytest
 
+from headlines.embeddings.fasttext_format import read_fasttext_binary, write_fasttext_binary
 from headlines.embeddings.pretrained import (
     FROM_SUBWORDS,
     IN_VOCABULARY,
     MISSING,
+    FastTextBinaryVectors,
+    TextVectors,
     build_embedding_matrix,
     load_pretrained,
 )
 from headlines.errors import JobError
+from headlines.hyperparameters import EmbeddingHyperparameters
 from headlines.text import PADDING_TOKEN, UNKNOWN_TOKEN, build_vocabulary
+from headlines.word_vectors.dictionary import Dictionary
 from helpers import SMALL_REFERENCE_VECTORS, data_set, train_reference_vectors, write_vec
 
 fasttext = pytest.importorskip("fasttext")
 
 OOV_WORDS = ["lobsterish", "unheardofword", "xylophonist", "gammarusian", "zz"]
+# Unknown words for the n-gram rules: one and two characters, multi-byte characters, a word ending in "<".
+TRICKY_WORDS = ["a", "zq", "naïveté", "日本語テキスト", "Ärger", "x<", "</s>", "<", "MixedCase"]
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +57,165 @@ def test_bin_vectors_match_fasttext_for_known_and_unknown_words(tmp_path, fastte
     words = model.get_words()[:200] + OOV_WORDS
     ours, status = vectors.lookup(words)
     expected = np.stack([model.get_word_vector(w) for w in words])
-    np.testing.assert_allclose(ours, expected, atol=1e-4)
+    np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-6)
     assert status[:200] == [IN_VOCABULARY] * 200
     assert status[200:] == [FROM_SUBWORDS] * len(OOV_WORDS)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        dict(model="skipgram", minn=3, maxn=6),  # fastText's defaults
+        dict(model="cbow", minn=2, maxn=4),
+        dict(model="skipgram", minn=1, maxn=3),  # single characters, but never a lone "<" or ">"
+        dict(model="skipgram", minn=5, maxn=5),
+        dict(model="skipgram", minn=4, maxn=3),  # minn > maxn: no n-grams at all
+        dict(model="skipgram", minn=0, maxn=0),  # no subwords: only the listed words have vectors
+    ],
+    ids=lambda settings: f"{settings['model']}-{settings['minn']}-{settings['maxn']}",
+)
+def test_every_word_gets_fasttexts_get_word_vector(tmp_path, settings):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(data_set().corpus_text()[:60_000] + "\nnaïve Ärger 日本語\n" * 3, encoding="utf-8")
+    model = train_reference_vectors(
+        corpus,
+        tmp_path / "model.bin",
+        dim=8,
+        epoch=1,
+        lr=0.025,
+        minCount=2,
+        bucket=3000,
+        thread=1,
+        verbose=0,
+        **settings,
+    )
+    vectors = FastTextBinaryVectors(str(tmp_path / "model.bin"), "model.bin")
+    listed = model.get_words()
+    assert vectors.words == listed and vectors.dim == 8
+    unknown = OOV_WORDS + TRICKY_WORDS + [w.upper() for w in listed[:20]]
+    unknown = [w for w in unknown if w not in listed]
+    ours, status = vectors.lookup(listed + unknown)
+    expected = np.stack([model.get_word_vector(w) for w in listed + unknown])
+    np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-6)
+    assert status[: len(listed)] == [IN_VOCABULARY] * len(listed)
+    # An unknown word is missing where fastText finds no row for it (no subwords, or the word is too short).
+    unknown_status = dict(zip(unknown, status[len(listed) :]))
+    for word in unknown:
+        assert unknown_status[word] == (FROM_SUBWORDS if len(model.get_subwords(word)[1]) else MISSING), word
+    subwords = settings["maxn"] >= max(settings["minn"], 1)
+    assert unknown_status["lobsterish"] == (FROM_SUBWORDS if subwords else MISSING)
+
+
+def test_labels_are_not_words_and_quantised_models_are_refused(tmp_path):
+    text = "".join(
+        f"__label__{label} {' '.join(words)}\n"
+        for label, words in [("sport", ["goal", "match", "team"]), ("money", ["bank", "rates", "market"])] * 20
+    )
+    (tmp_path / "train.txt").write_text(text, encoding="utf-8")
+    model = train_reference_vectors(
+        tmp_path / "train.txt", tmp_path / "model.bin", supervised=True, dim=8, minn=2, maxn=3, bucket=1000, verbose=0
+    )
+    vectors = FastTextBinaryVectors(str(tmp_path / "model.bin"), "model.bin")
+    assert vectors.words == model.get_words() and len(model.get_labels()) == 2
+    assert not {"__label__sport", "__label__money"} & set(vectors.token_to_idx)
+    words = model.get_words() + ["goals", "banking"]
+    ours, _ = vectors.lookup(words)
+    np.testing.assert_allclose(ours, np.stack([model.get_word_vector(w) for w in words]), rtol=0, atol=1e-6)
+    model.quantize(cutoff=0)
+    model.save_model(str(tmp_path / "model.ftz"))
+    with pytest.raises(JobError, match=r"model.ftz is a quantised fastText model \(.ftz"):
+        read_fasttext_binary(str(tmp_path / "model.ftz"), "model.ftz")
+
+
+def _our_binary(tmp_path, subwords=True):
+    """A vectors.bin from our writer: three words, dimension 4, 101 buckets, rows 0, 1, 2, ... in order."""
+    dictionary = Dictionary(["cats", "dogs", "sleep"], [5, 4, 3], 12, (3, 4, 5) if subwords else (), 101)
+    hp = EmbeddingHyperparameters.from_strings(
+        {"vector_dim": "4", "subwords": str(subwords).lower(), "min_char": "3", "max_char": "5", "buckets": "101"}
+    )
+    inputs = np.arange(dictionary.input_rows * 4, dtype=np.float32).reshape(-1, 4)
+    path = tmp_path / "model.bin"
+    write_fasttext_binary(path, dictionary, hp, inputs, np.zeros((len(dictionary), 4), np.float32))
+    return path, dictionary, inputs
+
+
+@pytest.mark.parametrize("subwords", [True, False])
+def test_our_binary_reads_back_as_the_dictionarys_rows(tmp_path, subwords):
+    path, dictionary, inputs = _our_binary(tmp_path, subwords)
+    model = read_fasttext_binary(str(path), "model.bin")
+    assert model.words == dictionary.words and model.buckets == dictionary.buckets
+    assert model.char_ngrams == dictionary.char_ngrams and isinstance(model.matrix, np.memmap)
+    np.testing.assert_array_equal(model.matrix, inputs)
+    assert not model.matrix.flags.writeable
+    words = ["cats", "catsup", "sleep", "zzz"]
+    found, status = FastTextBinaryVectors(str(path), "model.bin").lookup(words)
+    reference = fasttext.load_model(str(path))
+    for word, vector in zip(words, found):
+        np.testing.assert_array_equal(vector, reference.get_word_vector(word), word)
+        rows = dictionary.rows_of(word)
+        np.testing.assert_allclose(vector, inputs[rows].mean(axis=0) if len(rows) else np.zeros(4), rtol=1e-6)
+    assert status == ([IN_VOCABULARY, FROM_SUBWORDS] if subwords else [IN_VOCABULARY, MISSING]) * 2
+
+
+def _patched(path, offset, data):
+    content = bytearray(path.read_bytes())
+    content[offset : offset + len(data)] = data
+    path.write_bytes(bytes(content))
+
+
+# Offsets in _our_binary's file: the signature is 8 bytes, Args 56, then the dictionary header (its size at 64, its
+# pruneidx_size at 84), three entries (word, NUL, count, type), and the input matrix's quantised flag.
+_ENTRIES_END = 92 + sum(len(word) + 10 for word in ("cats", "dogs", "sleep"))
+
+
+@pytest.mark.parametrize(
+    "keep,problem",
+    [
+        (40, "is truncated: it ends inside its header"),
+        (125, "is truncated: it ends inside its dictionary, after 2 of the 3 entries"),
+        (150, "is truncated: it ends after its dictionary"),
+        # Inside the input matrix (1664 bytes from byte 152).
+        (
+            1000,
+            r"is truncated: its header announces 3 words and 101 n-gram buckets of dimension 4 \(1664 bytes of "
+            r"vectors from byte 152\), but the file has 1000 bytes",
+        ),
+    ],
+)
+def test_a_truncated_binary_is_refused(tmp_path, keep, problem):
+    path, _, _ = _our_binary(tmp_path)
+    path.write_bytes(path.read_bytes()[:keep])
+    with pytest.raises(JobError, match="model.bin " + problem):
+        read_fasttext_binary(str(path), "model.bin")
+
+
+@pytest.mark.parametrize(
+    "offset,data,problem",
+    [
+        (4, struct.pack("<i", 13), r"not a fastText binary model of version 12 or older \(magic number 793712314, "),
+        (8, struct.pack("<i", -4), "not a valid fastText binary model: its header announces dim=-4"),
+        (64, struct.pack("<iii", 3, 3, 1), "a dictionary of 3 entries: 3 words and 1 labels"),
+        (_ENTRIES_END - 1, b"\1", "its dictionary does not list its 3 words, then its 0 labels"),
+        (_ENTRIES_END, b"\1", "is a quantised fastText model"),
+        (84, struct.pack("<q", 0), "has a pruned dictionary but is not quantised"),
+        (_ENTRIES_END + 1, struct.pack("<q", 105), "has an input matrix of 105 x 4; its header announces 3 words"),
+    ],
+)
+def test_an_inconsistent_binary_is_refused(tmp_path, offset, data, problem):
+    path, _, _ = _our_binary(tmp_path)
+    _patched(path, offset, data)
+    with pytest.raises(JobError, match=problem) as error:
+        read_fasttext_binary(str(path), "model.bin")
+    assert str(error.value).startswith("Embeddings file model.bin ")
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_garbage_after_the_magic_number_is_refused_as_such(tmp_path, seed):
+    path, _, _ = _our_binary(tmp_path)
+    head = path.read_bytes()[:8]
+    path.write_bytes(head + np.random.default_rng(seed).bytes(5000))
+    with pytest.raises(JobError, match="model.bin (is truncated|is not a valid fastText binary model)"):
+        load_pretrained(str(tmp_path), str(tmp_path))
 
 
 def test_gzipped_bin_and_blazingtext_archive(tmp_path, fasttext_model):
@@ -114,6 +279,43 @@ def test_inconsistent_dimension_fails_naming_the_file(tmp_path):
     (channel / "bad.vec").write_text("2 3\nfed 1 2 3\nrates 1 2\n")
     with pytest.raises(JobError, match="bad.vec"):
         load_pretrained(str(channel), str(tmp_path))
+
+
+def test_text_vectors_read_as_gluonnlps_token_embedding_read_them(tmp_path):
+    from gluonnlp.embedding import TokenEmbedding  # the reader before; training still has GluonNLP, serving not
+
+    path = tmp_path / "vectors.txt"
+    path.write_bytes(
+        b"5 3\n"  # the header
+        b"fed 1 2 3 \n"  # fastText's trailing space
+        b"rates 0.5 -1e-3 7.000001\n"
+        b"fed 9 9 9\n"  # repeated: the first is kept
+        b"caf\xe9 1 1 1\n"  # not UTF-8: skipped
+        b"na\xc3\xafve 1.25 nan -inf\r\n"
+        b"x 4 5 6"  # no final newline
+    )
+    ours = TextVectors(str(path), "vectors.txt")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = TokenEmbedding.from_file(str(path), elem_delim=" ", unknown_token=None)
+    assert ours.token_to_idx == theirs.token_to_idx == {"fed": 0, "rates": 1, "naïve": 2, "x": 3}
+    np.testing.assert_array_equal(ours.matrix, theirs.idx_to_vec.asnumpy())
+    assert ours.matrix.dtype == np.float32 and ours.dim == 3
+
+
+@pytest.mark.parametrize(
+    "content,problem",
+    [
+        ("2 3\nfed 1 2 3\nrates 1 2\n", 'line 3: found vector of inconsistent dimension for token "rates". expected'),
+        ("fed 1 2 3\n\nrates 1 2 3\n", "line 2: unexpected data format (no numbers after '')"),
+        ("fed 1 2 x\n", "line 1: could not convert string to float: 'x'"),
+        ("fed 1  2\n", "line 1: could not convert string to float: ''"),
+    ],
+)
+def test_bad_text_vectors_say_which_line_is_wrong(tmp_path, content, problem):
+    (tmp_path / "bad.vec").write_text(content)
+    with pytest.raises(JobError, match=re.escape(f"bad.vec is not valid word-vector text: {problem}")):
+        load_pretrained(str(tmp_path), str(tmp_path))
 
 
 def test_unreadable_files_fail_clearly(tmp_path, fasttext_model):

@@ -1,26 +1,26 @@
-"""Reading pretrained word vectors from an ``embeddings`` channel.
+"""Reading pretrained word vectors from an ``embeddings`` channel, or a word-vector model folder, with numpy alone:
+the serving image has neither MXNet nor GluonNLP.
 
 Supported (each may be gzip-compressed, or inside a .tar.gz such as BlazingText's model.tar.gz):
-- fastText binary models (``.bin``, BlazingText ``vectors.bin`` with subwords): loaded with GluonNLP; every word
-  gets the vector fastText's ``get_word_vector`` gives, built from character n-grams when the word is unknown;
+- fastText binary models (``.bin``, BlazingText ``vectors.bin`` with subwords): every word gets the vector
+  fastText's ``get_word_vector`` gives, built from character n-grams when the word is unknown;
 - word2vec / fastText text (``.vec``, BlazingText ``vectors.txt``): ``word v1 .. vd`` lines, an ``N d`` header
-  line is recognised as a header; loaded with GluonNLP's TokenEmbedding;
+  line is recognised as a header;
 - word2vec binary (a ``.bin`` without the fastText magic number): ``N d`` header, then word, space, d float32.
 """
 
-import gc
 import logging
 import os
 import shutil
 import tarfile
-import warnings
 
 import numpy as np
 
 from ..errors import JobError
 from ..files import READ_ERRORS, is_gzip, list_files, open_binary
-from ..mxnet_compat import fasttext_subword_function, fasttext_vocabulary
-from .fasttext_format import is_fasttext_binary, read_header
+from ..text import char_ngram_buckets
+from ..word_vectors.corpus import EOS
+from .fasttext_format import ENCODING, is_fasttext_binary, read_fasttext_binary
 
 logger = logging.getLogger(__name__)
 
@@ -35,76 +35,86 @@ class FastTextBinaryVectors:
     format = "fasttext-bin"
 
     def __init__(self, path, name):
-        from gluonnlp.model.train import FasttextEmbeddingModel
-
         self.name = name
-        header = read_header(path)
-        # GluonNLP's reader loops forever on a file cut short inside the word list: check the size first.
-        # The input matrix alone ((words + buckets) x dim float32) outweighs everything before it.
-        needed = (header.words + header.buckets) * header.dim * 4
-        if os.path.getsize(path) < needed:
-            raise JobError(
-                f"Embeddings file {name} is truncated: its header announces {header.words} words and "
-                f"{header.buckets} n-gram buckets of dimension {header.dim} ({needed} bytes of vectors), "
-                f"but the file has {os.path.getsize(path)} bytes."
-            )
-        self.has_subwords = header.max_char_ngram > 0
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # GluonNLP warns about supervised models' labels: we only need words
-            model = FasttextEmbeddingModel.load_fasttext_format(path)
-        # Only the vocabulary, the subword function and a numpy copy of the matrix are kept: the model's own
-        # NDArray would double the memory (1.6 instead of 0.8 GB a serving worker with 2M buckets).
-        self._matrix = model.weight.data().asnumpy()
-        self._vocabulary, self._subwords_of = fasttext_vocabulary(model), fasttext_subword_function(model)
+        model = read_fasttext_binary(path, name)
+        self._matrix, self._char_ngrams, self._buckets = model.matrix, model.char_ngrams, model.buckets
+        self._ngram_offset = len(model.words)  # fastText's n-gram rows follow every listed word's row
+        self.token_to_idx = {}
+        for index, word in enumerate(model.words):
+            self.token_to_idx.setdefault(word, index)  # words alike once decoded: the first, most frequent, wins
         self.dim = self._matrix.shape[1]
-        del model
-        gc.collect()  # a Gluon block sits in reference cycles: without a collection its matrix may linger for long
 
     @property
     def words(self):
         """The listed words, in the file's order (descending count for fastText and BlazingText)."""
-        return _in_row_order(self._vocabulary)
+        return _in_row_order(self.token_to_idx)
 
     def lookup(self, words):
-        """fastText's get_word_vector: the mean of the word's own row (when listed) and its n-gram rows.
-
-        Averaged here with numpy over GluonNLP's vocabulary and subword function: the model's own
-        __getitem__ does the same through scipy, which the images do not need otherwise.
-        """
-        token_to_idx, subword_function = self._vocabulary, self._subwords_of
-        offset = len(token_to_idx)
+        """fastText's get_word_vector: the mean of the word's own row (when listed) and its n-gram rows (none for
+        fastText's end-of-sentence token), in fastText's float32 arithmetic: the rows added in order, the sum
+        multiplied by 1/n rounded to float32. numpy's mean divides instead, and now and then differs in the last
+        bit."""
         vectors = np.zeros((len(words), self.dim), dtype=np.float32)
         status = []
         for i, word in enumerate(words):
-            rows = [token_to_idx[word]] if word in token_to_idx else []
-            if self.has_subwords:
-                rows += [offset + s for s in subword_function([word])[0]]
+            index = self.token_to_idx.get(word)
+            rows = [] if index is None else [index]
+            if self._char_ngrams and word != EOS:
+                buckets = char_ngram_buckets(word, self._char_ngrams, self._buckets)
+                rows += [self._ngram_offset + bucket for bucket in buckets]
             if not rows:
                 status.append(MISSING)
                 continue
-            status.append(IN_VOCABULARY if word in token_to_idx else FROM_SUBWORDS)
-            vectors[i] = self._matrix[rows].mean(axis=0)
+            status.append(IN_VOCABULARY if index is not None else FROM_SUBWORDS)
+            vectors[i] = self._matrix[rows].sum(axis=0) * np.float32(1 / len(rows))
         return vectors, status
 
 
 class TextVectors:
+    """word2vec text, read as GluonNLP's TokenEmbedding.from_file read it: lines split at single spaces once their
+    trailing whitespace is stripped, a first line with one number after its first field taken for the `N d`
+    header, the first of repeated words kept, lines that are not UTF-8 skipped."""
+
     format = "word2vec-text"
 
     def __init__(self, path, name):
-        from gluonnlp.embedding import TokenEmbedding
-
         self.name = name
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # the header line is reported as a warning; it is expected
-                embedding = TokenEmbedding.from_file(path, elem_delim=" ", unknown_token=None)
-        except (AssertionError, ValueError, UnicodeDecodeError) as e:
-            raise JobError(f"Embeddings file {name} is not valid word-vector text: {e}") from e
-        if embedding.idx_to_vec is None or not len(embedding.idx_to_token):
-            raise JobError(f"Embeddings file {name} holds no vectors.")
-        self.token_to_idx = embedding.token_to_idx
-        self.matrix = embedding.idx_to_vec.asnumpy()
+        self.token_to_idx, rows, undecodable = {}, [], 0
+        with open(path, "rb") as f:
+            for number, line in enumerate(f, start=1):
+                try:
+                    word, *fields = line.decode(ENCODING).rstrip().split(" ")
+                except UnicodeDecodeError:
+                    undecodable += 1
+                    continue
+                vector = self._vector(number, word, fields)
+                if word in self.token_to_idx or (number == 1 and len(vector) == 1):
+                    continue  # a repeated word, or the `N d` header
+                if rows and len(vector) != len(rows[0]):
+                    self._refuse(
+                        number,
+                        f'found vector of inconsistent dimension for token "{word}". '
+                        f"expected dim: {len(rows[0])}, found: {len(vector)}",
+                    )
+                self.token_to_idx[word] = len(rows)
+                rows.append(vector)
+        if undecodable:
+            logger.warning("embeddings: %s: skipped %d lines that are not UTF-8", name, undecodable)
+        if not rows:
+            raise JobError(f"Embeddings file {name} cannot be read as {self.format}: it holds no vectors.")
+        self.matrix = np.vstack(rows)
         self.dim = self.matrix.shape[1]
+
+    def _vector(self, number, word, fields):
+        if not fields:
+            self._refuse(number, f"unexpected data format (no numbers after {word!r})")
+        try:
+            return np.array([float(field) for field in fields], dtype=np.float32)
+        except ValueError as e:
+            self._refuse(number, str(e))
+
+    def _refuse(self, number, problem):
+        raise JobError(f"Embeddings file {self.name} is not valid word-vector text: line {number}: {problem}.")
 
     @property
     def words(self):
@@ -236,7 +246,7 @@ def load_pretrained(folder, workdir):
                 return kind(plain[chosen], chosen)
             except JobError:
                 raise
-            except Exception as e:  # a truncated or corrupt file surfaces as any of struct/numpy/MXNet errors
+            except Exception as e:  # a corrupt file may surface as any of struct's or numpy's errors
                 raise JobError(
                     f"Embeddings file {chosen} cannot be read as {kind.format}: {type(e).__name__}: {e}."
                 ) from e
