@@ -3,6 +3,8 @@ to fastText's own reading of vectors.bin, subword vectors for unknown words, nea
 
 import json
 import shutil
+import subprocess
+import sys
 
 import fasttext
 import numpy as np
@@ -17,6 +19,23 @@ from headlines.serving.word_vectors import MAX_NEIGHBOURS, WordVectorPredictor
 from helpers import SMALL_WORD_VECTORS, train_small_model, train_small_word_vectors
 
 UNKNOWN = "zorblaxianism"  # in no corpus; its character n-grams still give it a vector
+# Loads a model folder (argv[1]) and answers words (argv[2], JSON) where `import mxnet` and `import gluonnlp` fail,
+# as in the serving image, which has neither.
+WITHOUT_MXNET = """
+import json, sys
+sys.modules["mxnet"] = sys.modules["gluonnlp"] = None  # what an image without them gives: ImportError
+for name in ("mxnet", "gluonnlp"):
+    try:
+        __import__(name)
+        sys.exit(f"{name} is importable")
+    except ImportError:
+        pass
+from headlines.serving.word_vectors import WordVectorPredictor
+
+predictor = WordVectorPredictor.load(sys.argv[1])
+predictor.self_check()
+print(json.dumps({"described": predictor.describe(), "rows": predictor.answer(json.loads(sys.argv[2]), 3)}))
+"""
 
 
 @pytest.fixture(scope="module")
@@ -136,3 +155,28 @@ def test_a_folder_without_words_is_reported_by_ping(tmp_path):
     (tmp_path / "vectors.txt").write_text("0 16\n", encoding="utf-8")
     predictor, error = load_predictor(str(tmp_path))
     assert predictor is None and "vectors.txt cannot be read as word2vec-text" in error
+
+
+@pytest.mark.parametrize("files", [["vectors.bin", "vectors.txt"], ["vectors.txt"]])
+def test_the_vectors_are_served_without_mxnet_or_gluonnlp(vectors_dir, reference, predictor, tmp_path, files):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for name in files:
+        shutil.copy(vectors_dir / name, folder)
+    words = [*predictor.words[1:3], UNKNOWN]
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_MXNET, str(folder), json.dumps(words)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["described"].endswith("(fasttext-bin)" if "vectors.bin" in files else "(word2vec-text)")
+    rows = answer["rows"]
+    assert [row["word"] for row in rows] == words and all(len(row["neighbours"]) == 3 for row in rows[:2])
+    for row in rows[:2]:
+        np.testing.assert_allclose(row["vector"], reference.get_word_vector(row["word"]), atol=1e-5)
+    if "vectors.bin" in files:
+        assert rows[2]["source"] == "from_subwords"
+        np.testing.assert_allclose(rows[2]["vector"], reference.get_word_vector(UNKNOWN), rtol=0, atol=1e-6)
+        assert rows == predictor.answer(words, 3)  # what the predictor loaded with MXNet importable answers
+    else:
+        assert rows[2]["source"] == "missing"
