@@ -222,14 +222,17 @@ def test_a_model_that_does_not_fit_in_every_worker_is_a_507(registry, folders):
     assert Worker(registry, 102, workers=3, available=lambda: need).load("m", folders["cnn"]).status_code == 200
 
 
-def test_copies_other_workers_have_yet_to_load_count_as_used(registry, folders):
+def test_loaded_models_weights_and_the_copies_workers_have_yet_to_load_count_as_used(registry, folders):
     available = PLENTY
     a, b = (Worker(registry, pid, available=lambda: available) for pid in (101, 102))
     assert a.load("fasttext", folders["fasttext"]).status_code == 200
-    # Enough for cnn in both workers once b holds its copy of fasttext, not before.
-    available = _need(folders["cnn"], 2) + multi_model.estimate(folders["fasttext"])[1] - 1
-    _assert_error(a.load("cnn", folders["cnn"]), 507, "for copies of loaded models that workers have yet to load")
+    weights, copy = multi_model.estimate(folders["fasttext"])
+    available = _need(folders["cnn"], 2) + weights + copy - 1  # enough once b holds its copy of fasttext
+    _assert_error(a.load("cnn", folders["cnn"]), 507, "of loaded models' weights", "that workers have yet to load")
     assert b.invoke("fasttext", HEADLINES).status_code == 200  # b's copy: nothing is promised any more
+    available -= copy
+    _assert_error(a.load("cnn", folders["cnn"]), 507)
+    available += 1
     assert a.load("cnn", folders["cnn"]).status_code == 200
 
 

@@ -1,11 +1,13 @@
 """The memory this container can still use, and giving freed memory back to the operating system. Standard library
-only (a test reads it inside the running image without importing MXNet).
+only (a container test runs it inside the image).
 
 The container's memory cgroup bounds it (`docker run --memory`, or the instance on SageMaker): its limit less what it
-uses, where page cache that no process maps does not count as used, because the kernel drops it before it kills a
-process, while mapped files (a classifier's weights, the libraries) stay in use (cgroup v2: memory.max,
-memory.current, memory.stat; v1: memory.limit_in_bytes, memory.usage_in_bytes, memory.stat). The machine's
-MemAvailable (/proc/meminfo) bounds it too, and is all there is without a cgroup limit.
+uses, the page cache left out (cgroup v2: memory.max, memory.current, memory.stat; v1: memory.limit_in_bytes,
+memory.usage_in_bytes, memory.stat). The machine's MemAvailable (/proc/meminfo) bounds it too, and is all there is
+without a cgroup limit. Both count the page cache as free, for two reasons: the kernel drops cache that nothing maps
+before it kills a process, and the cache a process maps (a classifier's weights) is charged to whichever cgroup read
+it first, the container's or not (the files SageMaker or a test just wrote are cached already), so a caller counts
+what it maps itself (multi_model.py counts each loaded model's weights).
 """
 
 import ctypes
@@ -21,12 +23,8 @@ CGROUP_FILES = (
     ("memory.max", "memory.current", "memory.stat"),  # v2
     ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes", "memory/memory.stat"),  # v1
 )
-# memory.stat: the page cache and the part of it processes map, by v2's names and by v1's (totals over the cgroup
-# and its children).
-CACHE_KEYS = {
-    "v2": ("active_file", "inactive_file", "file_mapped"),
-    "v1": ("total_active_file", "total_inactive_file", "total_mapped_file"),
-}
+# The page cache in memory.stat: v2's names, and v1's totals over the cgroup and its children.
+CACHE_KEYS = {"v2": ("active_file", "inactive_file"), "v1": ("total_active_file", "total_inactive_file")}
 
 
 def available_bytes(cgroup_root=CGROUP_ROOT, meminfo=MEMINFO):
@@ -45,16 +43,13 @@ def _cgroup_headroom(cgroup_root, mem_total):
         if limit == "max" or int(limit) >= mem_total:  # v1 writes "no limit" as a huge number
             return None
         usage = int(_read(os.path.join(cgroup_root, usage_file)))
-        return int(limit) - (usage - _unmapped_cache(os.path.join(cgroup_root, stat_file)))
+        return int(limit) - (usage - _page_cache(os.path.join(cgroup_root, stat_file)))
     return None
 
 
-def _unmapped_cache(stat_file):
+def _page_cache(stat_file):
     values = dict(line.split() for line in (_read(stat_file) or "").splitlines())
-    active, inactive, mapped = (
-        int(values.get(key, 0)) for key in CACHE_KEYS["v1" if "total_active_file" in values else "v2"]
-    )
-    return max(0, active + inactive - mapped)
+    return sum(int(values.get(key, 0)) for key in CACHE_KEYS["v1" if "total_active_file" in values else "v2"])
 
 
 def _meminfo_bytes(meminfo):

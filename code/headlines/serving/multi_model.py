@@ -13,10 +13,10 @@ classifier's model-0000.params, memory-mapped by classifier.py: every worker's c
 per worker, COPY_FACTOR times its other files (the vocabulary table and encoder, or the word vectors). Measured per
 copy after a 1,024-headline prediction: 0.4-1.4 MB for 0.11-0.26 MB of classifier files besides the weights (up to
 5.4x); word vectors 1.3 MB for 1.6 MB of files (vectors.bin is read, vectors.txt is not), plus 48 MB once in a
-worker, at its first word-vector model. What the container has is memory.available_bytes less PASS_RESERVE per
-worker for the request it serves (a 1,024-headline prediction peaked at 2.7-6.5 MB of buffers; a 6 MB body decodes
-into a few times that) and less the copies of loaded models that workers are yet to load. A MemoryError while
-loading is a 507 too.
+worker, at its first word-vector model. What the container has is memory.available_bytes (page cache counted as
+free) less the weights of the loaded models, PASS_RESERVE per worker for the request it serves (a 1,024-headline
+prediction peaked at 2.7-6.5 MB of buffers; a 6 MB body decodes into a few times that), and the copies of loaded
+models that workers are yet to load. A MemoryError while loading is a 507 too.
 """
 
 import collections
@@ -234,16 +234,18 @@ class WorkerModels:
 
     def _check_memory(self, entry):
         need = entry.shared_bytes + self.workers * entry.copy_bytes
-        counts = self.registry.copy_counts()
-        promised = sum(other.copy_bytes * max(0, self.workers - counts[other.id]) for other in self.registry.entries())
+        loaded, counts = self.registry.entries(), self.registry.copy_counts()
+        weights = sum(other.shared_bytes for other in loaded)
+        promised = sum(other.copy_bytes * max(0, self.workers - counts[other.id]) for other in loaded)
         available = self._available()
-        left = available - self.workers * PASS_RESERVE - promised
+        left = available - weights - self.workers * PASS_RESERVE - promised
         if need > left:
             raise InsufficientStorage(
                 f"Model {entry.name} needs an estimated {_mib(need)} ({_mib(entry.shared_bytes)} of weights, shared, "
                 f"and {_mib(entry.copy_bytes)} in each of {self.workers} workers), and {_mib(max(0, left))} are "
-                f"left: {_mib(available)} available, less {_mib(PASS_RESERVE)} a worker kept for requests and "
-                f"{_mib(promised)} for copies of loaded models that workers have yet to load."
+                f"left: {_mib(available)} available, less {_mib(weights)} of loaded models' weights, "
+                f"{_mib(PASS_RESERVE)} a worker kept for requests and {_mib(promised)} for copies of loaded models "
+                "that workers have yet to load."
             )
 
     def _load_copy(self, entry):
