@@ -278,10 +278,14 @@ def _train_in_process(fake):
 
 
 class ServeContainer:
-    """One serving container (`docker run -d`) with a model folder mounted read-only, on a free host port."""
+    """One serving container (`docker run -d`) with a model folder mounted read-only (at mount_at: /opt/ml/model, or
+    a multi-model endpoint's /opt/ml/models), on a free host port; docker_options go to `docker run` as they are."""
 
-    def __init__(self, image, model_dir, env=None, command=("serve",), port=8080):
+    def __init__(
+        self, image, model_dir, env=None, command=("serve",), port=8080, mount_at="/opt/ml/model", docker_options=()
+    ):
         self.image, self.model_dir, self.env, self.command, self.port = image, model_dir, env or {}, command, port
+        self.mount_at, self.docker_options = mount_at, list(docker_options)
         self.name = f"headlines-serve-{os.getpid()}-{time.monotonic_ns()}"
         self.address = None
 
@@ -295,8 +299,9 @@ class ServeContainer:
             "-p",
             f"127.0.0.1::{self.port}",
             *env,
+            *self.docker_options,
             "-v",
-            f"{self.model_dir}:/opt/ml/model:ro",
+            f"{self.model_dir}:{self.mount_at}:ro",
             self.image,
             *self.command,
         )

@@ -1,9 +1,10 @@
 """The serving image on models the training image wrote: the hosting and batch-transform contract in Docker,
-non-root workers, SIGTERM, fuzzed bodies and headers against the running container, and a worker killed
-under load."""
+non-root workers, SIGTERM, fuzzed bodies and headers against the running container, a worker killed
+under load, and a multi-model endpoint (under memory pressure too)."""
 
 import http.client
 import json
+import shutil
 import threading
 import time
 
@@ -13,7 +14,9 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from headlines import contract
 from headlines.artifacts import HeadlineModel
+from headlines.serving import multi_model
 from helpers import SMALL_MODEL, SMALL_WORD_VECTORS, FakeSageMaker, ServeContainer, data_set, docker
 from loadgen import http_request, run_load
 
@@ -292,3 +295,113 @@ def test_the_word_vector_jobs_model_is_served_as_the_workshop_asked_it(serve, wo
     for row in rows:
         np.testing.assert_allclose(row["vector"], reference.get_word_vector(row["word"]), atol=1e-5)
         assert len(row["neighbours"]) == 3 and row["word"] not in [n["word"] for n in row["neighbours"]]
+
+
+# Multi-model endpoints: SageMaker runs the image with SAGEMAKER_MULTI_MODEL=true, places each model's files in
+# /opt/ml/models/<model_name>/model and loads, invokes and unloads them through the /models routes.
+MODELS_DIR = f"{contract.DEFAULT_BASE_DIR}/{contract.MULTI_MODEL_DIR}"
+MULTI_MODEL = {contract.MULTI_MODEL_ENV: "true", "SAGEMAKER_MODEL_SERVER_WORKERS": "2"}
+
+
+def _place_models(root, folders):
+    """folders: {model name: model folder}, copied to root/<name>/model as SageMaker lays them out."""
+    for name, folder in folders.items():
+        shutil.copytree(folder, root / name / "model")
+    return root
+
+
+def _load(container, name):
+    body = {"model_name": name, "url": f"{MODELS_DIR}/{name}/model"}
+    headers = {contract.TARGET_MODEL_HEADER: f"{name}.tar.gz"}
+    return requests.post(container.url("/models"), json=body, headers=headers, timeout=60)
+
+
+def _invoke(container, name, headlines):
+    return requests.post(container.url(f"/models/{name}/invoke"), json={"instances": headlines}, timeout=30)
+
+
+def test_multi_model_endpoint_loads_invokes_lists_unloads_and_reloads(serve, serve_image, models, tmp_path):
+    labels = json.loads(docker("image", "inspect", "-f", "{{json .Config.Labels}}", serve_image).stdout)
+    assert labels[contract.MULTI_MODEL_LABEL] == "true"
+    root = _place_models(tmp_path / "models", {"ft": models["fasttext"], "cnn": models["cnn"]})
+    container = serve(model_dir=root, mount_at=MODELS_DIR, env=MULTI_MODEL).wait_ready()  # healthy with no model
+    assert requests.get(container.url("/models"), timeout=2).json() == {"models": []}
+    for name in ("ft", "cnn"):
+        assert _load(container, name).json() == {"modelName": name, "modelUrl": f"{MODELS_DIR}/{name}/model"}
+    assert _load(container, "ft").status_code == 409
+    headlines = DATA.headlines(50)
+    for name, architecture in (("ft", "fasttext"), ("cnn", "cnn")):
+        model = HeadlineModel.load(str(models[architecture]))
+        for _ in range(6):  # a connection each: both workers answer, the second with the copy it loads lazily
+            response = _invoke(container, name, headlines)
+            assert response.status_code == 200, response.text
+            got = [[p["probabilities"][label] for label in model.labels] for p in response.json()["predictions"]]
+            np.testing.assert_allclose(got, model.predict_proba(headlines), atol=1e-5)
+    first = requests.get(container.url("/models"), params={"limit": 1}, timeout=2).json()
+    second = requests.get(
+        container.url("/models"), params={"limit": 1, "next_page_token": first["nextPageToken"]}, timeout=2
+    ).json()
+    assert [page["models"][0]["modelName"] for page in (first, second)] == ["cnn", "ft"]
+    assert "nextPageToken" not in second
+    assert requests.get(container.url("/models/ft"), timeout=2).json()["modelUrl"] == f"{MODELS_DIR}/ft/model"
+    assert requests.delete(container.url("/models/ft"), timeout=30).status_code == 200
+    assert _invoke(container, "ft", headlines).status_code == 404
+    assert requests.get(container.url("/models/ft"), timeout=2).status_code == 404
+    assert [m["modelName"] for m in requests.get(container.url("/models"), timeout=2).json()["models"]] == ["cnn"]
+    assert _load(container, "ft").status_code == 200  # loaded again after its unload
+    assert _invoke(container, "ft", headlines).status_code == 200
+    assert requests.post(container.url("/invocations"), json=headlines, timeout=2).status_code == 404
+    logs = container.logs()
+    assert "target model ft.tar.gz" in logs and logs.count("dropped its copy of model ft") >= 1
+    assert "Traceback" not in logs, logs[-3000:]
+
+
+@pytest.fixture(scope="module")
+def large_model(cpu_image, tmp_path_factory):
+    """A fasttext model with 64 MB of weights (10^6 n-gram buckets x 16), so that memory limits are easy to place."""
+    fake = FakeSageMaker(tmp_path_factory.mktemp("large"))
+    fake.add_channel("train", {"train.tsv": DATA.train_rows(1200)})
+    fake.write_config(dict(SMALL_MODEL, ngram_buckets=1_000_000, epochs=1))
+    result = docker("run", "--rm", "-v", f"{fake.base}:/opt/ml", cpu_image, "train", check=False)
+    assert result.returncode == 0, result.stdout[-3000:]
+    return fake.model_dir
+
+
+def test_multi_model_endpoint_answers_507_when_a_third_copy_does_not_fit_and_keeps_serving(
+    serve, large_model, tmp_path
+):
+    """The limit is set once two copies are loaded, from what the container reports it has left: its idle
+    footprint differs from machine to machine, the estimate of the third copy does not."""
+    root = _place_models(tmp_path / "models", {name: large_model for name in ("m1", "m2", "m3")})
+    limit = 1024 * 2**20
+    container = serve(
+        model_dir=root,
+        mount_at=MODELS_DIR,
+        env=MULTI_MODEL,
+        docker_options=["--memory", str(limit), "--memory-swap", str(limit)],
+    ).wait_ready()
+    for name in ("m1", "m2"):
+        assert _load(container, name).status_code == 200
+        assert _invoke(container, name, DATA.headlines(10)).status_code == 200
+    workers = container.wait_for_workers(2)
+    weights, copy = multi_model.estimate(str(root / "m3" / "model"))
+    need = weights + 2 * copy
+    available = int(container.python("from headlines.serving.memory import available_bytes; print(available_bytes())"))
+    # Leave the third copy half of what it needs, beyond the loaded weights and the requests' reserve of both workers.
+    limit -= available - 2 * weights - 2 * multi_model.PASS_RESERVE - need // 2
+    docker("update", "--memory", str(limit), "--memory-swap", str(limit), container.name)
+    response = _load(container, "m3")
+    assert response.status_code == 507, response.text
+    assert "needs an estimated" in response.json()["message"]
+    for name in ("m1", "m2"):
+        assert _invoke(container, name, DATA.headlines(10)).status_code == 200
+    # SageMaker's answer to a 507: unload the least recently used model, then load again, until the load fits.
+    unloaded = []
+    while (response := _load(container, "m3")).status_code == 507 and len(unloaded) < 2:
+        unloaded.append(["m1", "m2"][len(unloaded)])
+        assert requests.delete(container.url(f"/models/{unloaded[-1]}"), timeout=30).status_code == 200
+    assert response.status_code == 200, response.text
+    print(f"507 for a third copy; m3 loaded after unloading {unloaded}")
+    assert _invoke(container, "m3", DATA.headlines(10)).status_code == 200
+    assert container.wait_for_workers(2) == workers and not container.state()["OOMKilled"]
+    assert "SIGKILL" not in container.logs(), container.logs()[-3000:]
