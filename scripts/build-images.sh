@@ -2,6 +2,7 @@
 # Builds the project's images from the repository root.
 #
 #   scripts/build-images.sh train-cpu|train-gpu|serve ...     (the keys of scripts/images.py)
+#   scripts/build-images.sh bench-toolkit                      (benchmarks/serve_load.py's other side, never pushed)
 #
 # Environment:
 #   BASE_IMAGE        base for every stage (default: debian:bookworm-slim when it is present or can be pulled,

@@ -13,3 +13,4 @@ lock containers/train/requirements-cpu.in containers/train/requirements-cpu.lock
 lock containers/train/requirements-gpu.in containers/train/requirements-gpu.lock
 lock containers/serve/requirements.in containers/serve/requirements.lock
 lock tests/requirements-dev.in tests/requirements-dev.lock
+lock benchmarks/toolkit/requirements.in benchmarks/toolkit/requirements.lock

@@ -7,7 +7,11 @@ import pytest
 
 from helpers import REPO
 
-DOCKERFILES = sorted(REPO.glob("containers/*/Dockerfile"))
+# The images' Dockerfiles, and the serving benchmark's image of AWS's toolkit.
+DOCKERFILES = sorted(REPO.glob("containers/*/Dockerfile")) + [REPO / "benchmarks" / "toolkit" / "Dockerfile"]
+LOCK_FILES = sorted(REPO.glob("containers/*/requirements-*.lock")) + [
+    REPO / "benchmarks" / "toolkit" / "requirements.lock"
+]
 
 
 def _hadolint():
@@ -30,7 +34,7 @@ def test_dockerfile_passes_hadolint(dockerfile):
 
 
 def test_lock_files_pin_every_package_with_hashes():
-    for lock in REPO.glob("containers/*/requirements-*.lock"):
+    for lock in LOCK_FILES:
         requirements = [line for line in lock.read_text().splitlines() if line and not line.startswith((" ", "#"))]
         assert requirements, lock
         for line in requirements:
