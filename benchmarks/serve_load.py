@@ -27,9 +27,8 @@ SWEEP_WORKERS = full_or_quick((1, 2, 3, 4), ())
 # Inside the serving container: the model's Predictor on its own, one thread, on the benchmark's headlines.
 IN_PROCESS_SCRIPT = """
 import json, statistics, time
-from headlines.artifacts import HeadlineModel
-from headlines.serving.predictor import Predictor
-predictor = Predictor(HeadlineModel.load('/opt/ml/model'))
+from headlines.serving.loading import load_model
+predictor = load_model('/opt/ml/model')
 headlines = json.loads(HEADLINES_JSON)
 def timed(batch, runs):
     seconds = []
