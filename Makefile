@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 FASTTEXT_WHEEL := fasttext-numpy2-wheel==0.9.2
 
 .PHONY: help venv images images-gpu docker registry demo push test test-unit test-container test-localmode test-aws bench \
-	bench-train bench-serve bench-embeddings bench-gpu-path bench-localmode bench-images bench-report clean
+	bench-train bench-serve bench-toolkit-image bench-embeddings bench-gpu-path bench-localmode bench-images bench-report clean
 # make demo DATA=your-headlines CORPUS=your-text: the demo on your own data (files or folders).
 DATA ?=
 CORPUS ?=
@@ -26,7 +26,8 @@ help:
 	@echo "make images       build the CPU training image and the serving image (headlines-train:cpu, headlines-serve:cpu)"
 	@echo "make images-gpu   build the GPU training image (headlines-train:gpu)"
 	@echo "make bench        every benchmark, then docs/benchmarks.md from their records (bench-results/):"
-	@echo "                  bench-train (accuracy vs fastText supervised), bench-serve (load), bench-embeddings"
+	@echo "                  bench-train (accuracy vs fastText supervised), bench-serve (load, ours and AWS's MXNet"
+	@echo "                  toolkit side by side; its image: make bench-toolkit-image), bench-embeddings"
 	@echo "                  (word vectors vs fastText), bench-gpu-path (word vectors' GPU path: host side and"
 	@echo "                  device steps on CPU), bench-localmode (SDK v2: one vs two hosts), bench-images;"
 	@echo "                  QUICK=1 checks the harness on generated data in a few minutes (bench-results/quick/)"
@@ -114,8 +115,13 @@ bench-report: venv
 bench-train: venv images
 	$(BIN)/python benchmarks/train_uci.py
 
-bench-serve: venv images
+# Ours and AWS's MXNet inference toolkit side by side; the toolkit's image is benchmarks/toolkit/Dockerfile, built
+# like ours (scripts/images.py's BENCHMARK_IMAGES: never pushed). Its first build takes about a minute.
+bench-serve: venv images bench-toolkit-image
 	$(BIN)/python benchmarks/serve_load.py
+
+bench-toolkit-image: docker
+	scripts/build-images.sh bench-toolkit
 
 bench-embeddings: venv images
 	$(BIN)/python benchmarks/embeddings_wikitext2.py

@@ -6,7 +6,9 @@ anchor. A quick run (QUICK=1) writes bench-results/quick/benchmarks.md instead a
 """
 
 import argparse
+import dataclasses
 import json
+import statistics
 
 import matplotlib
 
@@ -272,6 +274,159 @@ def _latency(figure, record):
         _log_ticks(axis, levels)
         axis.grid(alpha=0.3)
         axis.legend(fontsize=7)
+
+
+@dataclasses.dataclass(frozen=True)
+class Goal:
+    """A goal for one of our figures: at least or at most `ratio` times the toolkit's, or `limit` outright."""
+
+    at_least: bool
+    ratio: float = None
+    limit: float = None
+    unit: str = ""
+
+    def text(self):
+        sign = ">=" if self.at_least else "<="
+        return f"{sign} {self.ratio:g}x toolkit" if self.ratio is not None else f"{sign} {self.limit:g} {self.unit}"
+
+    def met(self, ours, toolkit):
+        """True or False; None when a figure it needs is missing."""
+        if ours is None or (self.ratio is not None and not toolkit):
+            return None
+        bound = toolkit * self.ratio if self.ratio is not None else self.limit
+        return ours >= bound if self.at_least else ours <= bound
+
+
+def _load(side, concurrency):
+    return next(run for run in side["single_headline"] if run["concurrency"] == concurrency)
+
+
+def _load_figure(concurrency, key):
+    return lambda side: _load(side, concurrency)[key]
+
+
+# The issue's goals for our server against AWS's toolkit, each beside the figure it is about.
+TOOLKIT_FIGURES = (
+    ("c=1 req/s", _load_figure(1, "requests_per_second"), None),
+    ("c=1 p50 ms", _load_figure(1, "p50_ms"), None),
+    ("c=1 p99 ms", _load_figure(1, "p99_ms"), None),
+    ("c=8 req/s", _load_figure(8, "requests_per_second"), Goal(at_least=True, ratio=2)),
+    ("c=8 p50 ms", _load_figure(8, "p50_ms"), None),
+    ("c=8 p99 ms", _load_figure(8, "p99_ms"), Goal(at_least=False, ratio=0.5)),
+    ("c=32 req/s", _load_figure(32, "requests_per_second"), Goal(at_least=True, ratio=1.5)),
+    ("c=32 p50 ms", _load_figure(32, "p50_ms"), None),
+    ("c=32 p99 ms", _load_figure(32, "p99_ms"), Goal(at_least=False, ratio=1)),
+    ("failed requests, all loads", lambda side: sum(run["failed"] for run in side["single_headline"]), None),
+    (
+        "1,000 headlines ms (median of 5)",
+        lambda side: side["thousand_headlines"]["p50_ms"],
+        Goal(at_least=False, limit=50, unit="ms"),
+    ),
+    (
+        "cold start to /ping 200 s",
+        lambda side: side["cold_start"]["ping_seconds"],
+        Goal(at_least=False, limit=1, unit="s"),
+    ),
+    (
+        "cold start to first prediction s",
+        lambda side: side["cold_start"]["first_prediction_seconds"],
+        Goal(at_least=False, limit=1, unit="s"),
+    ),
+    ("memory: sum of RSS MiB", lambda side: side["memory"]["rss_mib"], Goal(at_least=False, ratio=0.5)),
+    ("memory: sum of PSS MiB", lambda side: side["memory"]["pss_mib"], Goal(at_least=False, ratio=0.5)),
+)
+IMAGE_GOAL = Goal(at_least=False, limit=250, unit="MB")
+
+
+def _number(value):
+    if value is None:
+        return "-"
+    if isinstance(value, int):  # a count
+        return f"{value:,}"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
+
+
+def _status(met):
+    return {True: "met", False: "**missed**", None: "-"}[met]
+
+
+def _goal_row(figure, ours_values, toolkit_values, goal):
+    """One table row: each side's mean over the rounds (each round's figure after it when there are several), the
+    ratio of the means, the goal and whether the means meet it."""
+
+    def cell(values):
+        if not values:
+            return "-", None
+        mean = statistics.fmean(values)
+        if all(isinstance(value, int) for value in values) and mean.is_integer():
+            mean = int(mean)
+        rounds = f" ({'; '.join(_number(v) for v in values)})" if len(values) > 1 else ""
+        return _number(mean) + rounds, mean
+
+    (ours_cell, ours), (toolkit_cell, toolkit) = cell(ours_values), cell(toolkit_values)
+    ratio = f"{ours / toolkit:.2f}x" if ours is not None and toolkit else "-"
+    return [
+        figure,
+        ours_cell,
+        toolkit_cell,
+        ratio,
+        goal.text() if goal else "",
+        _status(goal and goal.met(ours, toolkit)),
+    ]
+
+
+def toolkit_rows(rounds, our_image_bytes, toolkit_image_bytes):
+    """The side-by-side table of one model: a row for each figure of TOOLKIT_FIGURES, then the images' sizes."""
+    rows = [
+        _goal_row(figure, [value(r["ours"]) for r in rounds], [value(r["toolkit"]) for r in rounds], goal)
+        for figure, value, goal in TOOLKIT_FIGURES
+    ]
+    rows.append(_goal_row("image MB", [our_image_bytes / 1e6], [toolkit_image_bytes / 1e6], IMAGE_GOAL))
+    return rows
+
+
+@section("Serving against AWS's MXNet toolkit", "serve", "bench-serve")
+def serving_against_toolkit(record):
+    toolkit = record.get("toolkit")
+    if toolkit is None:
+        return ["This record predates the side-by-side measurement; the next `make bench-serve` adds it."]
+    if toolkit.get("skipped"):
+        return [f"Not measured in this run: {toolkit['skipped']}."]
+    rounds = f"{toolkit['rounds']} round{'s' if toolkit['rounds'] != 1 else ''}"
+    out = [
+        "Our serving container and AWS's MXNet inference toolkit (`sagemaker-mxnet-inference` 1.5.5 on "
+        "multi-model-server 1.1.11, MXNet 1.9.1, started the way AWS's MXNet inference container starts it; "
+        "`benchmarks/toolkit/`) serving the same model folder, each in a fresh container with "
+        f"`SAGEMAKER_MODEL_SERVER_WORKERS={toolkit['workers']}`, {rounds} alternating ours and the toolkit's. "
+        f"One-headline JSON requests from `tests/loadgen.py`, {toolkit['seconds_per_run']} s per concurrency; "
+        f"1,000 headlines: the median of {toolkit['thousand_runs']} requests; cold start: from `docker run`; "
+        "memory: every process in the container after the load (PSS counts pages shared between processes "
+        "once). Each cell is the mean of the rounds, each round's figure in parentheses; the ratio is ours / "
+        "toolkit's; the goals are the targets set for our server, against the toolkit's figure or outright. The "
+        "toolkit's image is built here from the same Debian base as ours (no AWS image can be pulled here), so "
+        "its size is not that of AWS's container."
+    ]
+    if toolkit.get("quick_scope"):
+        out[0] += f" Quick run: {toolkit['quick_scope']}."
+    moved = [
+        f"`{image}` {image_id[7:]}"
+        for image, image_id in toolkit.get("measured_images", {}).items()
+        if record["images"].get(image) != image_id
+    ]
+    if moved:
+        out.append(f"Measured from {', '.join(moved)}: a build moved the tag during the run.")
+    header = ["figure", "ours", "toolkit", "ours / toolkit", "goal", "met?"]
+    for architecture, rounds in toolkit["architectures"].items():
+        out.append(f"{architecture}:")
+        out.append(table(header, toolkit_rows(rounds, record["image_bytes"], toolkit["image_bytes"])))
+        differences = [r["max_probability_difference"] for r in rounds]
+        out.append(
+            f"Both servers' probabilities for the same {toolkit['agreement_headlines']} headlines differ by at most "
+            f"{max(differences):.1g} ({architecture}, every round; the benchmark stops above 1e-5)."
+        )
+    return out
 
 
 @section("Word vectors: our job against fastText", "embeddings", "bench-embeddings")

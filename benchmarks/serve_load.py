@@ -2,22 +2,37 @@
 (both architectures). Cold start, single-headline requests at several concurrencies, one request of 1,000
 headlines, /ping under load, memory per worker, a sweep of worker counts, image size. The anchor, measured in the
 same run: the model's own Predictor called in-process inside the same container, one thread, no HTTP — the floor
-that the server's latency adds to. Writes bench-results/serve.json.
+that the server's latency adds to.
+
+Then side by side with AWS's MXNet inference toolkit (benchmarks/toolkit/: sagemaker-mxnet-inference 1.5.5 on
+multi-model-server, started as AWS's MXNet inference container starts it, serving the same model folder through a
+handler module that answers what our /invocations answers): two rounds a model, ours then the toolkit's in each,
+both with SAGEMAKER_MODEL_SERVER_WORKERS=2 as SageMaker would set it. Each server, in a fresh container: cold
+start (docker run to the first /ping 200, and to the first successful prediction), one-headline JSON requests at
+concurrency 1, 8 and 32, the median of 5 requests of 1,000 headlines, then the memory of every process in the
+container (the sums of RSS and of PSS, which counts pages the processes share once), and the image's size. Both
+servers' predictions of the same headlines must agree to 1e-5. A quick run measures one round on fasttext.
+
+Writes bench-results/serve.json.
 
     make bench-serve      (QUICK=1: generated data, short runs; or: .venv/bin/python benchmarks/serve_load.py
-                           [--seconds 10] [--reuse-models])
+                           [--seconds 10] [--reuse-models] [--toolkit-image IMAGE])
 
 The load generator (tests/loadgen.py) runs on the same machine as the container, so the figures include the
 client's share of the CPU.
 """
 
 import argparse
+import http.client
 import json
+import statistics
 import threading
 import time
+import urllib.error
+import urllib.request
 
-from harness import RESULTS_DIR, bench_data, full_or_quick, write_result
-from helpers import ServeContainer, docker
+from harness import QUICK, RESULTS_DIR, bench_data, full_or_quick, write_result
+from helpers import ServeContainer, docker, load_script
 from loadgen import http_request, run_load
 from train_uci import run_job
 
@@ -150,10 +165,235 @@ def worker_sweep(image, model_dir, data, seconds):
     return rows
 
 
+# --- side by side with AWS's MXNet inference toolkit -----------------------------------------------------------
+
+TOOLKIT_IMAGE = load_script("images").BENCHMARK_IMAGES["bench-toolkit"].local()
+SIDE_BY_SIDE_WORKERS = 2  # SAGEMAKER_MODEL_SERVER_WORKERS on both sides, as SageMaker would set it
+SIDE_BY_SIDE_CONCURRENCIES = (1, 8, 32)
+SIDE_BY_SIDE_ROUNDS = full_or_quick(2, 1)
+THOUSAND_RUNS = 5
+AGREEMENT_HEADLINES = 8
+AGREEMENT_TOLERANCE = 1e-5
+READY_TIMEOUT_SECONDS = 120
+POLL_SECONDS = 0.02  # as ServeContainer.wait_ready polls
+JSON_TYPE = "application/json"
+# Every process of a server's container, read by a second container in its PID namespace. A process that changed
+# its user (our gunicorn workers) lets only CAP_SYS_PTRACE read its smaps_rollup, and `docker exec` cannot add a
+# capability. Pss shares each page among the processes that map it, so the sum counts shared pages once.
+PROCESS_MEMORY_SCRIPT = """
+import json, os
+for pid in sorted(filter(str.isdigit, os.listdir('/proc')), key=int):
+    if int(pid) == os.getpid():
+        continue
+    try:
+        ppid = int(open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[1])
+        command = open(f'/proc/{pid}/cmdline', 'rb').read().replace(b'\\0', b' ').decode(errors='replace').strip()
+        rollup = open(f'/proc/{pid}/smaps_rollup').read().splitlines()[1:]
+        fields = {key: int(value.split()[0]) for key, value in (line.split(':', 1) for line in rollup)}
+        rss, pss = fields['Rss'], fields['Pss']
+    except (OSError, KeyError, ValueError):
+        continue
+    print(json.dumps({'pid': int(pid), 'ppid': ppid, 'command': command[:120], 'rss_kib': rss, 'pss_kib': pss}))
+"""
+
+
+def image_bytes(image):
+    return int(docker("image", "inspect", "-f", "{{.Size}}", image).stdout)
+
+
+def full_image_id(image):
+    return docker("image", "inspect", "-f", "{{.Id}}", image).stdout.strip()
+
+
+def post(container, body, timeout=30):
+    """(status, body) of one JSON POST to /invocations; status None when the server did not answer."""
+    request = urllib.request.Request(
+        container.url("/invocations"), data=body, headers={"Content-Type": JSON_TYPE, "Accept": JSON_TYPE}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+    except (OSError, http.client.HTTPException):
+        return None, b""
+
+
+def cold_start(container, started, body):
+    """Seconds from `docker run` (started) to the first /ping 200 and to the first successful prediction, each
+    polled on its own thread: multi-model-server answers /ping before its workers have loaded the model, and holds
+    a request until one has."""
+    seconds = {}
+
+    def poll(key, status):
+        checked = time.monotonic()
+        while time.monotonic() < started + READY_TIMEOUT_SECONDS:
+            if status() == 200:
+                seconds[key] = round(time.monotonic() - started, 3)
+                return
+            if time.monotonic() - checked > 0.5:  # `docker inspect` is slower than a poll: not every time
+                if container.state()["Status"] != "running":
+                    return
+                checked = time.monotonic()
+            time.sleep(POLL_SECONDS)
+
+    threads = [
+        threading.Thread(target=poll, args=("ping_seconds", container.ping)),
+        threading.Thread(target=poll, args=("first_prediction_seconds", lambda: post(container, body)[0])),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if len(seconds) < len(threads):
+        raise AssertionError(f"{container.image} did not become ready ({seconds}):\n{container.logs()[-4000:]}")
+    return seconds
+
+
+def predictions(container, headlines):
+    status, body = post(container, json.dumps({"instances": headlines}).encode())
+    if status != 200:
+        raise AssertionError(f"{container.image} answered {status}: {body[:2000]!r}")
+    return json.loads(body)["predictions"]
+
+
+def prediction_difference(ours, theirs):
+    """The largest absolute difference between two servers' probabilities for the same headlines; None when the
+    answers differ in anything else (count, labels, label names, the labels they give probabilities for)."""
+    shape = lambda answer: [(p["label"], p["label_name"], p["probabilities"].keys()) for p in answer]  # noqa: E731
+    if shape(ours) != shape(theirs):
+        return None
+    return max(
+        (
+            abs(a["probabilities"][label] - b["probabilities"][label])
+            for a, b in zip(ours, theirs)
+            for label in a["probabilities"]
+        ),
+        default=0.0,
+    )
+
+
+def thousand_headlines(container, body, runs=THOUSAND_RUNS):
+    """Milliseconds of `runs` requests of 1,000 headlines one after another on one connection, after one more that
+    is not counted (the first batch of a size allocates its buffers), and their median."""
+    connection = http.client.HTTPConnection(*container.address, timeout=120)
+
+    def once():
+        started = time.perf_counter()
+        connection.request("POST", "/invocations", body, {"Content-Type": JSON_TYPE, "Accept": JSON_TYPE})
+        response = connection.getresponse()
+        answer = response.read()
+        if response.status != 200:
+            raise AssertionError(f"{container.image}: 1,000 headlines answered {response.status}: {answer[:500]!r}")
+        return round((time.perf_counter() - started) * 1000, 2)
+
+    try:
+        once()
+        runs_ms = [once() for _ in range(runs)]
+    finally:
+        connection.close()
+    return {"runs_ms": runs_ms, "p50_ms": statistics.median(runs_ms)}
+
+
+def process_memory(container):
+    """RSS and PSS (KiB) of every process in the container, and their sums in MiB."""
+    result = docker(
+        "run", "--rm", "--pid", f"container:{container.name}", "--cap-add", "SYS_PTRACE", "--network", "none",
+        "--entrypoint", "python3", container.image, "-c", PROCESS_MEMORY_SCRIPT, check=False,
+    )  # fmt: skip
+    processes = [json.loads(line) for line in result.stdout.splitlines()]
+    if result.returncode != 0 or not processes:
+        raise AssertionError(f"reading the processes' memory in {container.name} failed: {result.stderr[-2000:]}")
+    return {
+        "processes": processes,
+        "rss_mib": round(sum(p["rss_kib"] for p in processes) / 1024, 1),
+        "pss_mib": round(sum(p["pss_kib"] for p in processes) / 1024, 1),
+    }
+
+
+def measure_server(image, model_dir, data, seconds, agreement_headlines):
+    """One server in a fresh container: its figures, and its predictions of agreement_headlines."""
+    one = invocation(data.headlines(1))
+    container = ServeContainer(image, model_dir, env={"SAGEMAKER_MODEL_SERVER_WORKERS": str(SIDE_BY_SIDE_WORKERS)})
+    started = time.monotonic()
+    container.start()
+    try:
+        result = {"cold_start": cold_start(container, started, json.dumps({"instances": data.headlines(1)}).encode())}
+        answers = predictions(container, agreement_headlines)
+        run_load(container.address, one, 8, min(2, seconds))  # warm-up
+        result["single_headline"] = [
+            run_load(container.address, one, concurrency, seconds).summary()
+            for concurrency in SIDE_BY_SIDE_CONCURRENCIES
+        ]
+        result["thousand_headlines"] = thousand_headlines(
+            container, json.dumps({"instances": data.headlines(1000)}).encode()
+        )
+        result["memory"] = process_memory(container)
+    finally:
+        container.remove()
+    return result, answers
+
+
+def _one_line(result):
+    loads = ", ".join(
+        f"c={r['concurrency']} {r['requests_per_second']} req/s p99 {r['p99_ms']} ms" for r in result["single_headline"]
+    )
+    return (
+        f"cold {result['cold_start']['ping_seconds']}/{result['cold_start']['first_prediction_seconds']} s; {loads}; "
+        f"1,000 headlines {result['thousand_headlines']['p50_ms']} ms; "
+        f"RSS {result['memory']['rss_mib']} MiB, PSS {result['memory']['pss_mib']} MiB"
+    )
+
+
+def side_by_side(our_image, toolkit_image, models, data, seconds):
+    """Ours and AWS's toolkit, alternating, SIDE_BY_SIDE_ROUNDS rounds for each model."""
+    if docker("image", "inspect", toolkit_image, check=False).returncode != 0:
+        raise SystemExit(
+            f"{toolkit_image} is not built: make bench-toolkit-image (scripts/build-images.sh bench-toolkit)"
+        )
+    # Every round runs the images the tags name now, by ID, even if a build moves a tag meanwhile.
+    images = {"ours": full_image_id(our_image), "toolkit": full_image_id(toolkit_image)}
+    record = {
+        "image": toolkit_image,
+        "image_bytes": image_bytes(toolkit_image),
+        "measured_images": {our_image: images["ours"][:19], toolkit_image: images["toolkit"][:19]},
+        "workers": SIDE_BY_SIDE_WORKERS,
+        "rounds": SIDE_BY_SIDE_ROUNDS,
+        "seconds_per_run": seconds,
+        "thousand_runs": THOUSAND_RUNS,
+        "agreement_headlines": AGREEMENT_HEADLINES,
+        "quick_scope": "one round, fasttext only" if QUICK else None,
+        "architectures": {},
+    }
+    headlines = data.headlines(AGREEMENT_HEADLINES)
+    for architecture, model_dir in models.items():
+        rounds = []
+        for number in range(1, SIDE_BY_SIDE_ROUNDS + 1):
+            measured, answers = {"round": number}, {}
+            for side, image in (("ours", our_image), ("toolkit", toolkit_image)):
+                print(f"side by side: {architecture}, round {number}, {side} ({image})", flush=True)
+                measured[side], answers[side] = measure_server(images[side], model_dir, data, seconds, headlines)
+                print("   ", _one_line(measured[side]), flush=True)
+            difference = prediction_difference(answers["ours"], answers["toolkit"])
+            if difference is None or difference > AGREEMENT_TOLERANCE:
+                how = "with other labels" if difference is None else f"with probabilities up to {difference:.2g} apart"
+                raise SystemExit(
+                    f"{our_image} and {toolkit_image} answer the same {len(headlines)} headlines {how} (the "
+                    f"tolerance is {AGREEMENT_TOLERANCE}): ours {answers['ours']}, toolkit {answers['toolkit']}"
+                )
+            measured["max_probability_difference"] = difference
+            rounds.append(measured)
+        record["architectures"][architecture] = rounds
+    return record
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--image", default="headlines-serve:cpu")
     parser.add_argument("--train-image", default="headlines-train:cpu")
+    parser.add_argument(
+        "--toolkit-image", default=TOOLKIT_IMAGE, help="AWS's toolkit serving our model (make bench-toolkit-image)"
+    )
     parser.add_argument("--seconds", type=int, default=full_or_quick(10, 3), help="length of each load run")
     parser.add_argument("--reuse-models", action="store_true", help="keep models from an earlier run")
     args = parser.parse_args()
@@ -169,12 +409,14 @@ def main():
         results["architectures"][architecture] = benchmark_architecture(args.image, model_dir, data, args.seconds)
     print("worker sweep", flush=True)
     results["worker_sweep"] = worker_sweep(args.image, models["fasttext"], data, args.seconds)
+    results["toolkit"] = side_by_side(args.image, args.toolkit_image, models, data, args.seconds)
     write_result(
         "serve",
         "bench-serve",
-        "the model's Predictor called in-process in the same container, one thread, no HTTP",
+        "the model's Predictor called in-process in the same container, one thread, no HTTP; and AWS's MXNet "
+        "inference toolkit serving the same model, alternating with ours",
         data=data,
-        images=[args.image, args.train_image],
+        images=[args.image, args.train_image] + ([args.toolkit_image] if "architectures" in results["toolkit"] else []),
         **results,
     )
 
