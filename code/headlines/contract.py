@@ -80,6 +80,7 @@ MODELS_PATH = "/models"
 MODEL_INVOKE_SUFFIX = "/invoke"
 TARGET_MODEL_HEADER = "X-Amzn-SageMaker-Target-Model"
 LOAD_MODEL_FIELDS = ("model_name", "url")
+MODELS_KEY = "models"  # List Models' answer: {"models": [{"modelName": ..., "modelUrl": ...}], "nextPageToken": ...}
 MODEL_NAME_KEY = "modelName"
 MODEL_URL_KEY = "modelUrl"
 NEXT_PAGE_TOKEN_PARAM = "next_page_token"

@@ -338,7 +338,7 @@ class WorkerModels:
         """One page of the list (GET /models), after the model a next_page_token names."""
         after = _token_name(token) if token is not None else None
         entries = [entry for entry in self.registry.entries() if after is None or entry.name > after]
-        page = {"models": [entry.describe() for entry in entries[:limit]]}
+        page = {contract.MODELS_KEY: [entry.describe() for entry in entries[:limit]]}
         if len(entries) > limit:
             page[contract.NEXT_PAGE_TOKEN_KEY] = _token(entries[limit - 1].name)
         return page
