@@ -56,7 +56,6 @@ UNLOAD_WAIT_SECONDS = 10
 
 class InsufficientStorage(HTTPException):
     code = contract.NO_MEMORY_STATUS
-    description = "There is not enough memory to load the model."
 
 
 @dataclasses.dataclass(frozen=True)
