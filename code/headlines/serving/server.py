@@ -2,8 +2,8 @@
 
 The master runs as whoever started the container (root on SageMaker) and only manages processes; each worker
 drops to WORKER_USER, then loads its own copy of the model and passes a self-check prediction before it accepts
-a connection. MXNet and GluonNLP are imported once in the master, so forked workers start in a fraction of a
-second instead of each importing them.
+a connection. The serving code (numpy, Flask) is imported once in the master, so forked workers start without
+importing anything.
 """
 
 import logging
@@ -20,13 +20,14 @@ from .multi_model import Registry, WorkerModels
 logger = logging.getLogger(__name__)
 
 WORKER_USER = "model-server"
-# Request threads per worker. Requests wait for the worker's model (one forward pass at a time) holding a
-# thread each; with enough threads a /ping still finds a free one. Measured under 32 concurrent 100-headline
-# requests: /ping at most 800-1300 ms with 4 threads, 130-165 ms with 16.
-THREADS_PER_WORKER = 16
+# One request at a time per worker process (gunicorn's sync worker): a worker takes the next connection from the
+# shared listening socket only when it is free, so the kernel hands each request to a free worker, as MMS's front
+# end does. Threaded workers (gthread, 16 threads each) held keep-alive connections: with 8 clients the two
+# workers held [7, 1] of them, one queued while the other idled, and request threads fought for the GIL.
+# Measured in `make bench-serve` (docs/performance.md). A /ping waits behind at most the requests queued before it.
+WORKER_CLASS = "sync"
 # SIGTERM: stop accepting, finish in-flight requests, exit before SageMaker's SIGKILL 30 s later.
 GRACEFUL_TIMEOUT = contract.HOSTING_STOP_GRACE_SECONDS - 5
-KEEPALIVE_SECONDS = 5
 
 
 def gunicorn_options(settings, euid=None):
@@ -34,11 +35,10 @@ def gunicorn_options(settings, euid=None):
     options = {
         "bind": f"0.0.0.0:{settings.port}",
         "workers": settings.workers,
-        "worker_class": "gthread",
-        "threads": THREADS_PER_WORKER,
+        "worker_class": WORKER_CLASS,
+        # A sync worker busy longer than this is restarted, as MMS does past SAGEMAKER_MODEL_SERVER_TIMEOUT.
         "timeout": settings.timeout,
         "graceful_timeout": GRACEFUL_TIMEOUT,
-        "keepalive": KEEPALIVE_SECONDS,
         "preload_app": False,  # each worker loads its own model, after dropping privileges
         "errorlog": "-",
         "loglevel": "info",
@@ -84,15 +84,14 @@ class ServingApplication(BaseApplication):
 
 def serve(settings):
     logger.info(
-        "serving %s on port %d: %d workers x %d threads, timeout %d s, request limit %d MB, batch %s",
+        "serving %s on port %d: %d workers, timeout %d s, request limit %d MB, batch %s",
         f"the models SageMaker loads from {settings.models_dir}" if settings.multi_model else settings.model_dir,
         settings.port,
         settings.workers,
-        THREADS_PER_WORKER,
         settings.timeout,
         settings.request_limit_bytes // (1024 * 1024),
         settings.batch,
     )
-    from .. import artifacts  # noqa: F401 - imports MXNet and GluonNLP in the master, before the workers fork
+    from . import loading  # noqa: F401 - imports numpy and the models' code in the master, before the workers fork
 
     ServingApplication(settings).run()
