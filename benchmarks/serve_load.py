@@ -87,7 +87,7 @@ def cold_starts(image, model_dir):
     for _ in range(COLD_STARTS):
         container = ServeContainer(image, model_dir)
         started = time.monotonic()
-        container.start().wait_ready()
+        container.start().use_container_address().wait_ready()
         seconds.append(time.monotonic() - started)
         container.remove()
     return seconds
@@ -134,7 +134,7 @@ def in_process(container, headlines):
 def benchmark_architecture(image, model_dir, data, seconds):
     result = {"cold_start_seconds": cold_starts(image, model_dir)}
     one, thousand = invocation(data.headlines(1)), invocation(data.headlines(1000))
-    container = ServeContainer(image, model_dir).start().wait_ready()
+    container = ServeContainer(image, model_dir).start().use_container_address().wait_ready()
     try:
         run_load(container.address, one, 8, 2)  # warm-up
         result["single_headline"] = []
@@ -155,7 +155,7 @@ def worker_sweep(image, model_dir, data, seconds):
     one = invocation(data.headlines(1))
     for workers in SWEEP_WORKERS:
         container = ServeContainer(image, model_dir, env={"SAGEMAKER_MODEL_SERVER_WORKERS": str(workers)})
-        container.start().wait_ready()
+        container.start().use_container_address().wait_ready()
         try:
             run_load(container.address, one, 8, 2)
             for concurrency in (8, 32):
@@ -316,7 +316,7 @@ def measure_server(image, model_dir, data, seconds, agreement_headlines):
     one = invocation(data.headlines(1))
     container = ServeContainer(image, model_dir, env={"SAGEMAKER_MODEL_SERVER_WORKERS": str(SIDE_BY_SIDE_WORKERS)})
     started = time.monotonic()
-    container.start()
+    container.start().use_container_address()
     try:
         result = {"cold_start": cold_start(container, started, json.dumps({"instances": data.headlines(1)}).encode())}
         answers = predictions(container, agreement_headlines)
