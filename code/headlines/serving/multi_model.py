@@ -40,6 +40,7 @@ from werkzeug.exceptions import BadRequest, Conflict, HTTPException, InternalSer
 
 from .. import contract
 from ..errors import JobError
+from ..files import list_files, write_json
 from ..model_folder import CLASSIFIER, MODEL_FILES, PARAMS_FILE, model_kind
 from .codecs import json_kind
 from .loading import load_model
@@ -76,7 +77,7 @@ def estimate(model_dir):
     """(shared, per worker): the estimated memory of the model in model_dir (see the module's docstring)."""
     weights = os.path.join(model_dir, PARAMS_FILE)
     shared = os.path.getsize(weights) if os.path.isfile(weights) else 0
-    files = sum(os.path.getsize(os.path.join(root, name)) for root, _, names in os.walk(model_dir) for name in names)
+    files = sum(os.path.getsize(path) for path in list_files(model_dir))
     return shared, int((files - shared) * COPY_FACTOR)
 
 
@@ -120,8 +121,8 @@ class Registry:
     def add(self, entry):
         """Lists entry; False when its name is listed already."""
         fd, staged = tempfile.mkstemp(prefix=".", dir=self._models)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(dataclasses.asdict(entry), f)
+        os.close(fd)
+        write_json(staged, dataclasses.asdict(entry))
         try:
             os.link(staged, self._path(entry.name))
             return True
