@@ -16,7 +16,7 @@ from werkzeug.exceptions import BadRequest, HTTPException, NotFound, ServiceUnav
 from .. import contract
 from ..model_folder import WORD_VECTORS
 from .codecs import JSON, choose_response_type, decode_request, encode_response, parse_top_k
-from .multi_model import parse_load_request, parse_page_size
+from .models_api import parse_load_request, parse_page_size
 from .word_vectors import check_accept, decode_word_request
 
 logger = logging.getLogger(__name__)

@@ -34,17 +34,16 @@ import tempfile
 import threading
 import time
 import uuid
-from base64 import b64decode, urlsafe_b64encode
 
-from werkzeug.exceptions import BadRequest, Conflict, HTTPException, InternalServerError, NotFound, UnprocessableEntity
+from werkzeug.exceptions import Conflict, HTTPException, InternalServerError, NotFound, UnprocessableEntity
 
 from .. import contract
 from ..errors import JobError
 from ..files import list_files, write_json
 from ..model_folder import CLASSIFIER, MODEL_FILES, PARAMS_FILE, model_kind
-from .codecs import json_kind
 from .loading import load_model
 from .memory import available_bytes, return_freed_memory
+from .models_api import page_token, token_name
 
 logger = logging.getLogger(__name__)
 
@@ -336,11 +335,11 @@ class WorkerModels:
 
     def page(self, token=None, limit=contract.MAX_PAGE_SIZE):
         """One page of the list (GET /models), after the model a next_page_token names."""
-        after = _token_name(token) if token is not None else None
+        after = token_name(token) if token is not None else None
         entries = [entry for entry in self.registry.entries() if after is None or entry.name > after]
         page = {contract.MODELS_KEY: [entry.describe() for entry in entries[:limit]]}
         if len(entries) > limit:
-            page[contract.NEXT_PAGE_TOKEN_KEY] = _token(entries[limit - 1].name)
+            page[contract.NEXT_PAGE_TOKEN_KEY] = page_token(entries[limit - 1].name)
         return page
 
 
@@ -356,48 +355,3 @@ def _check_folder(url):
     missing = [name for name in MODEL_FILES if not os.path.isfile(os.path.join(url, name))]
     if model_kind(url) == CLASSIFIER and missing:
         raise UnprocessableEntity(f"{url} does not hold a model this image serves: {', '.join(missing)} missing.")
-
-
-def _token(name):
-    """An opaque next_page_token naming the last model of a page (base64url, without "=" for query strings)."""
-    return urlsafe_b64encode(name.encode("utf-8")).decode("ascii").rstrip("=")
-
-
-def _token_name(token):
-    try:
-        padded = token.encode("ascii") + b"=" * (-len(token) % 4)
-        return b64decode(padded, altchars=b"-_", validate=True).decode("utf-8")
-    except ValueError:
-        raise BadRequest(
-            f"{contract.NEXT_PAGE_TOKEN_PARAM}={token!r} is not a {contract.NEXT_PAGE_TOKEN_KEY} this endpoint gave."
-        ) from None
-
-
-def parse_page_size(value):
-    """The `limit` query parameter: 1-100, 100 when absent."""
-    if value is None:
-        return contract.MAX_PAGE_SIZE
-    try:
-        limit = int(value)
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= contract.MAX_PAGE_SIZE:
-        raise BadRequest(f"{contract.PAGE_SIZE_PARAM} must be a whole number from 1 to {contract.MAX_PAGE_SIZE}.")
-    return limit
-
-
-def parse_load_request(body):
-    """(model_name, url) of a Load Model body, {"model_name": ..., "url": "/opt/ml/models/<name>/model"}; other
-    fields are ignored, as Multi Model Server ignores those it does not know."""
-    try:
-        value = json.loads(body)
-    except ValueError as e:
-        raise BadRequest(f"The body is not valid JSON: {e}.") from None
-    if not isinstance(value, dict):
-        raise BadRequest(f'The body is {json_kind(value)}; expected {{"model_name": ..., "url": ...}}.')
-    name, url = (value.get(field) for field in contract.LOAD_MODEL_FIELDS)
-    if not isinstance(name, str) or not name.strip() or "/" in name:
-        raise BadRequest(f'"model_name" must be a non-empty string without "/"; got {json.dumps(name)}.')
-    if not isinstance(url, str) or not os.path.isabs(url):
-        raise BadRequest(f'"url" must be the model folder\'s absolute path; got {json.dumps(url)}.')
-    return name, url
