@@ -184,7 +184,8 @@ def _log_ticks(axis, values):
 @section("Serving", "serve", "bench-serve")
 def serving(record):
     out = [
-        f"Single-headline JSON requests from `tests/loadgen.py` (keep-alive connections, on the same machine), "
+        f"Single-headline JSON requests from `tests/loadgen.py` (on the same machine, to the container's own address; "
+        f"a connection is kept while the server keeps it: ours closes it after each answer), "
         f"{record['seconds_per_run']} s per run; image {record['image_bytes'] / 1e6:.0f} MB uncompressed."
     ]
     rows = []

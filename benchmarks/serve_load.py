@@ -172,7 +172,6 @@ SIDE_BY_SIDE_WORKERS = 2  # SAGEMAKER_MODEL_SERVER_WORKERS on both sides, as Sag
 SIDE_BY_SIDE_CONCURRENCIES = (1, 8, 32)
 SIDE_BY_SIDE_ROUNDS = full_or_quick(2, 1)
 THOUSAND_RUNS = 5
-AGREEMENT_HEADLINES = 8
 AGREEMENT_TOLERANCE = 1e-5
 READY_TIMEOUT_SECONDS = 120
 POLL_SECONDS = 0.02  # as ServeContainer.wait_ready polls
@@ -361,11 +360,11 @@ def side_by_side(our_image, toolkit_image, models, data, seconds):
         "rounds": SIDE_BY_SIDE_ROUNDS,
         "seconds_per_run": seconds,
         "thousand_runs": THOUSAND_RUNS,
-        "agreement_headlines": AGREEMENT_HEADLINES,
+        "agreement_headlines": len(data.test_rows()),  # the whole test split, once a round
         "quick_scope": "one round, fasttext only" if QUICK else None,
         "architectures": {},
     }
-    headlines = data.headlines(AGREEMENT_HEADLINES)
+    headlines = data.headlines(len(data.test_rows()))
     for architecture, model_dir in models.items():
         rounds = []
         for number in range(1, SIDE_BY_SIDE_ROUNDS + 1):
