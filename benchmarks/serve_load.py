@@ -25,6 +25,7 @@ client's share of the CPU.
 import argparse
 import http.client
 import json
+import os
 import statistics
 import threading
 import time
@@ -310,6 +311,32 @@ def process_memory(container):
     }
 
 
+def container_cpu_seconds(container):
+    """CPU time every process of the container has used so far, from its cgroup (v1 cpuacct or v2 cpu.stat); None
+    where neither is found."""
+    container_id = docker("inspect", "-f", "{{.Id}}", container.name).stdout.strip()
+    v1 = f"/sys/fs/cgroup/cpuacct/docker/{container_id}/cpuacct.usage"
+    if os.path.exists(v1):
+        return int(open(v1).read()) / 1e9
+    for v2 in (f"/sys/fs/cgroup/system.slice/docker-{container_id}.scope", f"/sys/fs/cgroup/docker/{container_id}"):
+        if os.path.exists(f"{v2}/cpu.stat"):
+            stats = dict(line.split() for line in open(f"{v2}/cpu.stat"))
+            return int(stats["usage_usec"]) / 1e6
+    return None
+
+
+def load_with_cpu(container, request, concurrency, seconds):
+    """A load run's summary, with the CPU each request cost the server's container and the load generator (this
+    process): both share the machine's cores, so together they bound the requests a second."""
+    server, client = container_cpu_seconds(container), time.process_time()
+    summary = run_load(container.address, request, concurrency, seconds).summary()
+    requests = max(summary["requests"], 1)
+    if server is not None:
+        summary["server_cpu_ms"] = round((container_cpu_seconds(container) - server) / requests * 1000, 3)
+    summary["client_cpu_ms"] = round((time.process_time() - client) / requests * 1000, 3)
+    return summary
+
+
 def measure_server(image, model_dir, data, seconds, agreement_headlines):
     """One server in a fresh container: its figures, and its predictions of agreement_headlines."""
     one = invocation(data.headlines(1))
@@ -321,8 +348,7 @@ def measure_server(image, model_dir, data, seconds, agreement_headlines):
         answers = predictions(container, agreement_headlines)
         run_load(container.address, one, 8, min(2, seconds))  # warm-up
         result["single_headline"] = [
-            run_load(container.address, one, concurrency, seconds).summary()
-            for concurrency in SIDE_BY_SIDE_CONCURRENCIES
+            load_with_cpu(container, one, concurrency, seconds) for concurrency in SIDE_BY_SIDE_CONCURRENCIES
         ]
         result["thousand_headlines"] = thousand_headlines(
             container, json.dumps({"instances": data.headlines(1000)}).encode()
