@@ -14,7 +14,7 @@ import urllib.request
 import docker as docker_sdk
 import pytest
 
-from helpers import REPO, ServeContainer, docker, train_small_model
+from helpers import REPO, ServeContainer, docker, load_script, train_small_model
 from standins import free_port, wait_until
 
 PUSH = REPO / "scripts" / "push.py"
@@ -288,7 +288,8 @@ def test_image_over_its_budget(moto, checkout, gpu_image, prefix):
     finally:
         docker("rmi", f"{prefix}-serve:cpu")  # the extra name only
     assert_fails(result, f"{prefix}-serve:cpu is ")
-    assert "GB, over its budget of 0.60 GB" in result.stderr and ecr_state(moto) == {}
+    budget = load_script("images").IMAGES["serve"].budget_bytes
+    assert f"GB, over its budget of {budget / 1e9:.2f} GB" in result.stderr and ecr_state(moto) == {}
 
 
 def test_registry_unreachable(moto, registry, checkout, tiny_images, prefix):
