@@ -14,6 +14,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from . import architectures
 from .architectures import OUTSIDE_WINDOW_PENALTY
 from .errors import JobError
+from .text import per_headline
 
 # Headlines per convolution pass: bounds the temporary copy of their windows.
 HEADLINES_PER_PASS = 128
@@ -68,8 +69,7 @@ class FastTextNetwork:
             tokens_per_headline = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
             if per_token:
                 sums += _segment_sums(np.stack([total for total, _ in per_token]), tokens_per_headline)
-            sizes = np.fromiter((size for _, size in per_token), dtype=np.int64, count=len(per_token))
-            counts = counts + _segment_sums(sizes[:, None], tokens_per_headline)[:, 0].astype(np.int64)
+            counts = counts + per_headline([size for _, size in per_token], tokens_per_headline)
         # An empty headline is one padding id, as the padded MXNet input makes it.
         sums[counts == 0] = self.embedding[self.encoder.padding_id]
         means = sums / np.maximum(counts, 1)[:, None].astype(np.float32)

@@ -114,7 +114,6 @@ def word_ngram_buckets(tokens, counts, max_n, buckets):
     # fastText keeps word hashes as int32 and widens them to uint64, which sign-extends the high half.
     hashes = np.fromiter(map(fnv1a_32, tokens), dtype=np.uint64, count=len(tokens))
     hashes[hashes >= np.uint64(0x80000000)] |= np.uint64(0xFFFFFFFF00000000)
-    headline = np.repeat(np.arange(len(counts)), counts)
     # Tokens from each one to its headline's end, itself included: an n-gram starting here fits when n <= left.
     left = np.repeat(np.cumsum(counts), counts) - np.arange(len(tokens))
     lengths = np.arange(2, max_n + 1)
@@ -127,7 +126,14 @@ def word_ngram_buckets(tokens, counts, max_n, buckets):
         grid[:, column] = h
     fits = left[:, None] >= lengths[None, :]
     found = (grid[fits] % np.uint64(buckets)).astype(np.int64)
-    return found, np.bincount(headline, weights=fits.sum(axis=1), minlength=len(counts)).astype(np.int64)
+    return found, per_headline(fits.sum(axis=1), counts)
+
+
+def per_headline(per_token, tokens_per_headline):
+    """Each headline's total of a count per token, for headlines whose tokens lie end to end
+    (tokens_per_headline[i] of them for headline i)."""
+    headline = np.repeat(np.arange(len(tokens_per_headline)), tokens_per_headline)
+    return np.bincount(headline, weights=per_token, minlength=len(tokens_per_headline)).astype(np.int64)
 
 
 def _interleave(pieces):
@@ -203,9 +209,8 @@ class TextEncoder:
         if self.char_ngrams:
             per_token = [self._char_ngram_ids(token) for token in itertools.chain.from_iterable(token_lists)]
             sizes = np.fromiter(map(len, per_token), dtype=np.int64, count=len(per_token))
-            headline = np.repeat(np.arange(len(token_lists)), [len(tokens) for tokens in token_lists])
             values = np.fromiter(itertools.chain.from_iterable(per_token), dtype=np.int64, count=int(sizes.sum()))
-            pieces.append((values, np.bincount(headline, weights=sizes, minlength=len(texts)).astype(np.int64)))
+            pieces.append((values, per_headline(sizes, [len(tokens) for tokens in token_lists])))
         return _interleave(pieces)
 
     def ids(self, text):
