@@ -38,6 +38,15 @@ def load_script(name):
     return module
 
 
+def assert_json_error(response, status, *fragments):
+    """A Flask test response is the serving app's JSON error, {"error", "message"}, whose message holds fragments."""
+    assert response.status_code == status, response.data
+    body = response.get_json()
+    assert set(body) == {"error", "message"}
+    for fragment in fragments:
+        assert fragment in body["message"], body["message"]
+
+
 def write_lines(path, lines, compress=False):
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

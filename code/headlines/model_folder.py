@@ -46,10 +46,15 @@ def discard_model(model_dir):
             os.remove(path)
 
 
+def missing_classifier_files(model_dir):
+    """The files of MODEL_FILES that model_dir lacks (or holds as something other than a file)."""
+    return [name for name in MODEL_FILES if not os.path.isfile(os.path.join(model_dir, name))]
+
+
 def read_classifier_description(model_dir):
     """(config, vocabulary JSON text, labels in id order, {label: readable name}) of the classifier in model_dir,
     after checking that every file is there and the format is the one this code reads."""
-    missing = [name for name in MODEL_FILES if not os.path.exists(os.path.join(model_dir, name))]
+    missing = missing_classifier_files(model_dir)
     if missing:
         raise JobError(f"The model folder {model_dir} is incomplete: {', '.join(missing)} missing.")
     with open(os.path.join(model_dir, CONFIG_FILE), encoding="utf-8") as f:

@@ -11,7 +11,7 @@ from headlines.artifacts import HeadlineModel
 from headlines.environment import ServingEnvironment
 from headlines.serving.app import create_app
 from headlines.serving.predictor import Predictor
-from helpers import data_set, train_small_model
+from helpers import assert_json_error, data_set, train_small_model
 
 HEADLINES = [
     "Fed raises interest rates again",
@@ -50,14 +50,6 @@ def _post(client, body, content_type="application/json", accept=None, query=""):
 
 def _labels(response):
     return [p["label"] for p in response.get_json()["predictions"]]
-
-
-def _assert_error(response, status, *fragments):
-    assert response.status_code == status, response.data
-    body = response.get_json()
-    assert set(body) == {"error", "message"}
-    for fragment in fragments:
-        assert fragment in body["message"], body["message"]
 
 
 def test_ping_is_200_with_an_empty_body(client):
@@ -143,8 +135,8 @@ def test_text_plain_is_one_headline_a_line(client):
 def test_other_charsets_are_decoded(client):
     body = "Café owners protest new tax".encode("latin-1")
     assert _post(client, body, "text/plain; charset=iso-8859-1").status_code == 200
-    _assert_error(_post(client, body, "text/plain"), 400, "not valid utf-8", "byte 3")
-    _assert_error(_post(client, b"x", "text/plain; charset=klingon"), 415, "klingon")
+    assert_json_error(_post(client, body, "text/plain"), 400, "not valid utf-8", "byte 3")
+    assert_json_error(_post(client, b"x", "text/plain; charset=klingon"), 415, "klingon")
 
 
 @pytest.mark.parametrize(
@@ -170,7 +162,7 @@ def test_top_k_from_the_query_or_the_body(client, query, body, expected):
     ],
 )
 def test_bad_top_k_is_a_400(client, query, body, fragment):
-    _assert_error(_post(client, body, query=query), 400, fragment)
+    assert_json_error(_post(client, body, query=query), 400, fragment)
 
 
 @pytest.mark.parametrize(
@@ -189,12 +181,12 @@ def test_accept_negotiation(client, accept, mimetype):
 
 
 def test_unsupported_accept_is_a_406(client):
-    _assert_error(_post(client, HEADLINES, accept="application/xml"), 406, "application/xml", "text/csv")
+    assert_json_error(_post(client, HEADLINES, accept="application/xml"), 406, "application/xml", "text/csv")
 
 
 @pytest.mark.parametrize("content_type", ["application/xml", "application/x-www-form-urlencoded", ""])
 def test_unsupported_content_type_is_a_415(client, content_type):
-    _assert_error(_post(client, HEADLINES, content_type=content_type), 415, "is not supported")
+    assert_json_error(_post(client, HEADLINES, content_type=content_type), 415, "is not supported")
 
 
 @pytest.mark.parametrize(
@@ -222,7 +214,7 @@ def test_unsupported_content_type_is_a_415(client, content_type):
     ],
 )
 def test_malformed_bodies_are_a_400_with_a_reason(client, body, content_type, fragment):
-    _assert_error(_post(client, body, content_type=content_type), 400, fragment)
+    assert_json_error(_post(client, body, content_type=content_type), 400, fragment)
 
 
 def test_payload_over_the_limit_is_a_413(model):
@@ -230,7 +222,9 @@ def test_payload_over_the_limit_is_a_413(model):
     line = "Fed raises interest rates again\n"
     under = line * ((1024 * 1024 - 1) // len(line))
     assert _post(client, under, "text/plain").status_code == 200
-    _assert_error(_post(client, under + 2 * line, "text/plain"), 413, "limit of 1 MB", "SAGEMAKER_MAX_PAYLOAD_IN_MB")
+    assert_json_error(
+        _post(client, under + 2 * line, "text/plain"), 413, "limit of 1 MB", "SAGEMAKER_MAX_PAYLOAD_IN_MB"
+    )
 
 
 def test_execution_parameters(model):
@@ -245,15 +239,15 @@ def test_execution_parameters(model):
 
 
 def test_unknown_paths_and_methods_answer_json(client):
-    _assert_error(client.get("/nothing"), 404)
-    _assert_error(client.get("/invocations"), 405)
+    assert_json_error(client.get("/nothing"), 404)
+    assert_json_error(client.get("/invocations"), 405)
 
 
 def test_an_internal_error_is_a_500_and_the_app_keeps_serving(model, monkeypatch):
     predictor = Predictor(model)
     client = create_app(ServingEnvironment.from_environ({}, cpu_count=1), predictor).test_client()
     monkeypatch.setattr(predictor, "predict", lambda *args: 1 / 0)
-    _assert_error(_post(client, HEADLINES), 500, "ZeroDivisionError", "logs")
+    assert_json_error(_post(client, HEADLINES), 500, "ZeroDivisionError", "logs")
     monkeypatch.undo()
     assert _post(client, HEADLINES).status_code == 200
 
@@ -262,8 +256,8 @@ def test_without_a_model_ping_and_invocations_are_503_with_the_reason():
     client = create_app(
         ServingEnvironment.from_environ({}, cpu_count=1), None, "The model folder /opt/ml/model is incomplete"
     ).test_client()
-    _assert_error(client.get("/ping"), 503, "incomplete")
-    _assert_error(_post(client, HEADLINES), 503, "incomplete")
+    assert_json_error(client.get("/ping"), 503, "incomplete")
+    assert_json_error(_post(client, HEADLINES), 503, "incomplete")
 
 
 def test_a_request_is_one_forward_pass_and_big_ones_go_in_batches(model, monkeypatch):

@@ -14,7 +14,7 @@ from headlines.serving import multi_model
 from headlines.serving.app import create_app
 from headlines.serving.multi_model import Entry, Registry, WorkerModels
 from headlines.serving.word_vectors import WordVectorPredictor
-from helpers import train_small_model, train_small_word_vectors
+from helpers import assert_json_error, train_small_model, train_small_word_vectors
 
 HEADLINES = ["Fed raises interest rates again", "Kim Kardashian wedding photos", "Apple unveils new iPhone"]
 PLENTY = 1 << 40
@@ -60,14 +60,6 @@ def workers(registry):
     return Worker(registry, 101), Worker(registry, 102)
 
 
-def _assert_error(response, status, *fragments):
-    assert response.status_code == status, response.data
-    body = response.get_json()
-    assert set(body) == {"error", "message"}
-    for fragment in fragments:
-        assert fragment in body["message"], body["message"]
-
-
 def _probabilities(response, labels):
     return np.array([[p["probabilities"][label] for label in labels] for p in response.get_json()["predictions"]])
 
@@ -76,7 +68,7 @@ def test_ping_is_200_with_no_model_and_invocations_points_to_the_invoke_route(wo
     a, _ = workers
     response = a.client.get("/ping")
     assert response.status_code == 200 and response.data == b""
-    _assert_error(
+    assert_json_error(
         a.client.post("/invocations", json=HEADLINES), 404, "multi-model endpoint", "/models/<model_name>/invoke"
     )
     assert a.client.get("/models").get_json() == {"models": []}
@@ -106,8 +98,8 @@ def test_classifiers_of_both_architectures_and_word_vectors_side_by_side(workers
     expected = WordVectorPredictor.load(folders["vectors"]).answer(words["instances"], 2)
     for worker in workers:
         assert worker.invoke("vectors", words).get_json() == json.loads(json.dumps(expected))
-    _assert_error(b.invoke("vectors", {"instances": ["music"]}, headers={"Accept": "text/csv"}), 406)
-    _assert_error(a.invoke("cnn", {"instances": []}), 400, "no headlines")
+    assert_json_error(b.invoke("vectors", {"instances": ["music"]}, headers={"Accept": "text/csv"}), 406)
+    assert_json_error(a.invoke("cnn", {"instances": []}), 400, "no headlines")
 
 
 def test_the_list_and_a_models_entry_agree_in_every_worker(workers, folders):
@@ -121,7 +113,7 @@ def test_the_list_and_a_models_entry_agree_in_every_worker(workers, folders):
     for worker in workers:
         assert worker.client.get("/models").get_json() == {"models": listed}
         assert worker.client.get("/models/cnn").get_json() == listed[0]
-        _assert_error(worker.client.get("/models/nothing"), 404, "nothing is not loaded")
+        assert_json_error(worker.client.get("/models/nothing"), 404, "nothing is not loaded")
 
 
 def test_the_list_comes_in_pages_of_limit_models(workers, registry):
@@ -153,14 +145,14 @@ def test_the_list_comes_in_pages_of_limit_models(workers, registry):
     ],
 )
 def test_bad_list_parameters_are_a_400(workers, query, fragment):
-    _assert_error(workers[0].client.get("/models", query_string=query), 400, fragment)
+    assert_json_error(workers[0].client.get("/models", query_string=query), 400, fragment)
 
 
 def test_a_loaded_name_is_a_409_in_every_worker(workers, folders):
     a, b = workers
     assert a.load("m", folders["cnn"]).status_code == 200
     for worker in workers:
-        _assert_error(worker.load("m", folders["fasttext"]), 409, "m is already loaded")
+        assert_json_error(worker.load("m", folders["fasttext"]), 409, "m is already loaded")
     assert b.client.get("/models/m").get_json()["modelUrl"] == folders["cnn"]
 
 
@@ -190,14 +182,14 @@ def test_of_two_registrations_of_one_name_exactly_one_wins(registry):
     ],
 )
 def test_bad_load_bodies_are_a_400(workers, body, fragment):
-    _assert_error(workers[0].client.post("/models", data=body, content_type="application/json"), 400, fragment)
+    assert_json_error(workers[0].client.post("/models", data=body, content_type="application/json"), 400, fragment)
 
 
 def test_a_url_that_is_not_a_model_folder_is_a_4xx_that_says_why(workers, tmp_path):
     a, _ = workers
-    _assert_error(a.load("m", str(tmp_path / "missing")), 404, "no model folder at")
+    assert_json_error(a.load("m", str(tmp_path / "missing")), 404, "no model folder at")
     (tmp_path / "readme.txt").write_text("not a model")
-    _assert_error(a.load("m", str(tmp_path)), 422, "does not hold a model this image serves", "model-symbol.json")
+    assert_json_error(a.load("m", str(tmp_path)), 422, "does not hold a model this image serves", "model-symbol.json")
     assert a.client.get("/models").get_json() == {"models": []}
 
 
@@ -217,7 +209,7 @@ def _need(folder, workers):
 def test_a_model_that_does_not_fit_in_every_worker_is_a_507(registry, folders):
     need = _need(folders["cnn"], 3)
     short = Worker(registry, 101, workers=3, available=lambda: need - 1)
-    _assert_error(short.load("m", folders["cnn"]), 507, "needs an estimated", "in each of 3 workers")
+    assert_json_error(short.load("m", folders["cnn"]), 507, "needs an estimated", "in each of 3 workers")
     assert short.client.get("/models").get_json() == {"models": []}
     assert Worker(registry, 102, workers=3, available=lambda: need).load("m", folders["cnn"]).status_code == 200
 
@@ -228,10 +220,10 @@ def test_loaded_models_weights_and_the_copies_workers_have_yet_to_load_count_as_
     assert a.load("fasttext", folders["fasttext"]).status_code == 200
     weights, copy = multi_model.estimate(folders["fasttext"])
     available = _need(folders["cnn"], 2) + weights + copy - 1  # enough once b holds its copy of fasttext
-    _assert_error(a.load("cnn", folders["cnn"]), 507, "of loaded models' weights", "that workers have yet to load")
+    assert_json_error(a.load("cnn", folders["cnn"]), 507, "of loaded models' weights", "that workers have yet to load")
     assert b.invoke("fasttext", HEADLINES).status_code == 200  # b's copy: nothing is promised any more
     available -= copy
-    _assert_error(a.load("cnn", folders["cnn"]), 507)
+    assert_json_error(a.load("cnn", folders["cnn"]), 507)
     available += 1
     assert a.load("cnn", folders["cnn"]).status_code == 200
 
@@ -242,7 +234,7 @@ def test_running_out_of_memory_while_loading_is_a_507(registry, folders, failure
         raise failure
 
     worker = Worker(registry, 101, loader=loader)
-    _assert_error(worker.load("m", folders["cnn"]), 507, "ran out of memory")
+    assert_json_error(worker.load("m", folders["cnn"]), 507, "ran out of memory")
     assert registry.entries() == [] and registry.copy_counts() == {}
 
 
@@ -250,15 +242,15 @@ def test_a_model_that_fails_to_load_is_a_500_with_the_reason(registry, folders, 
     def loader(url):
         raise RuntimeError("the params file is corrupt")
 
-    _assert_error(Worker(registry, 101, loader=loader).load("m", folders["cnn"]), 500, "corrupt")
+    assert_json_error(Worker(registry, 101, loader=loader).load("m", folders["cnn"]), 500, "corrupt")
     assert "loading model m" in caplog.text
 
 
 def test_unknown_models_are_404_for_invoke_describe_and_unload(workers):
     a, _ = workers
-    _assert_error(a.invoke("nothing", HEADLINES), 404, "nothing is not loaded")
-    _assert_error(a.client.get("/models/nothing"), 404)
-    _assert_error(a.client.delete("/models/nothing"), 404)
+    assert_json_error(a.invoke("nothing", HEADLINES), 404, "nothing is not loaded")
+    assert_json_error(a.client.get("/models/nothing"), 404)
+    assert_json_error(a.client.delete("/models/nothing"), 404)
 
 
 def _follow(worker, stop):
@@ -283,7 +275,7 @@ def test_an_unload_answers_once_every_worker_dropped_its_copy(workers, folders, 
     assert response.status_code == 200 and response.get_json() == {"modelName": "m", "modelUrl": folders["fasttext"]}
     assert registry.holders(entry) == set() and registry.copy_counts() == {}
     for worker in workers:
-        _assert_error(worker.invoke("m", HEADLINES), 404)
+        assert_json_error(worker.invoke("m", HEADLINES), 404)
         assert worker.client.get("/models").get_json() == {"models": []}
 
 

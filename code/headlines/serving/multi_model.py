@@ -40,7 +40,7 @@ from werkzeug.exceptions import Conflict, HTTPException, InternalServerError, No
 from .. import contract
 from ..errors import JobError
 from ..files import list_files, write_json
-from ..model_folder import CLASSIFIER, MODEL_FILES, PARAMS_FILE, model_kind
+from ..model_folder import CLASSIFIER, PARAMS_FILE, missing_classifier_files, model_kind
 from .loading import load_model
 from .memory import available_bytes, return_freed_memory
 from .models_api import page_token, token_name
@@ -352,6 +352,6 @@ def _check_folder(url):
     make SageMaker unload other models in vain)."""
     if not os.path.isdir(url):
         raise NotFound(f"There is no model folder at {url}.")
-    missing = [name for name in MODEL_FILES if not os.path.isfile(os.path.join(url, name))]
+    missing = missing_classifier_files(url)
     if model_kind(url) == CLASSIFIER and missing:
         raise UnprocessableEntity(f"{url} does not hold a model this image serves: {', '.join(missing)} missing.")
