@@ -9,11 +9,11 @@ benchmark compares the two servers on identical work and identical answers.
 
 from sagemaker_inference.errors import GenericInferenceToolkitError
 from werkzeug.datastructures import MIMEAccept
-from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.exceptions import HTTPException
 from werkzeug.http import parse_accept_header, parse_options_header
 
 from headlines.artifacts import HeadlineModel
-from headlines.serving.codecs import choose_response_type, decode_request, encode_response
+from headlines.serving.codecs import check_top_k, choose_response_type, decode_request, encode_response
 from headlines.serving.predictor import Predictor
 
 
@@ -39,7 +39,5 @@ def _classify(model, data, content_type, accept):
     charset = "utf-8" if isinstance(data, str) else options.get("charset")
     response_type = choose_response_type(parse_accept_header(accept, MIMEAccept))
     parsed = decode_request(body, mimetype, charset)
-    top_k = parsed.top_k
-    if top_k is not None and top_k > model.num_labels:
-        raise BadRequest(f"top_k is {top_k}, but the model knows only {model.num_labels} labels.")
+    top_k = check_top_k(parsed.top_k, model.num_labels)
     return encode_response(model.predict(parsed.headlines, top_k), response_type, top_k), response_type

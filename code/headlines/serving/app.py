@@ -15,7 +15,7 @@ from werkzeug.exceptions import BadRequest, HTTPException, NotFound, ServiceUnav
 
 from .. import contract
 from ..model_folder import WORD_VECTORS
-from .codecs import JSON, choose_response_type, decode_request, encode_response, parse_top_k
+from .codecs import JSON, check_top_k, choose_response_type, decode_request, encode_response, parse_top_k
 from .models_api import parse_load_request, parse_page_size
 from .word_vectors import check_accept, decode_word_request
 
@@ -58,9 +58,7 @@ def create_app(settings, predictor=None, load_error=None, models=None):
         query_top_k = parse_top_k(request.args.get("top_k"), "The query parameter top_k")
         if query_top_k is not None and parsed.top_k is not None:
             raise BadRequest("top_k is given both as a query parameter and in the body; give it once.")
-        top_k = query_top_k or parsed.top_k
-        if top_k is not None and top_k > model.num_labels:
-            raise BadRequest(f"top_k is {top_k}, but the model knows only {model.num_labels} labels.")
+        top_k = check_top_k(query_top_k or parsed.top_k, model.num_labels)
         predictions = model.predict(parsed.headlines, top_k)
         return Response(encode_response(predictions, response_type, top_k), mimetype=response_type)
 

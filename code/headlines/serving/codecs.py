@@ -107,6 +107,13 @@ def parse_top_k(value, where):
     return value
 
 
+def check_top_k(top_k, num_labels):
+    """top_k (or None), refused when the model has fewer labels."""
+    if top_k is not None and top_k > num_labels:
+        raise BadRequest(f"top_k is {top_k}, but the model knows only {num_labels} labels.")
+    return top_k
+
+
 def _decode_json(text):
     try:
         value = json.loads(text)
