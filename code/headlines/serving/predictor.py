@@ -17,7 +17,8 @@ PROBABILITY_SUM_TOLERANCE = 1e-3  # float32 softmax rounding, far below a broken
 
 
 class Predictor:
-    """Thread-safe wrapper of a HeadlineModel: MXNet 1.x cached graphs must not run on two threads at once."""
+    """Thread-safe wrapper of a classifier: serving's numpy Classifier needs no lock, but the MXNet HeadlineModel
+    (the benchmark's toolkit handler) must not run its cached graph on two threads at once."""
 
     kind = CLASSIFIER
 
