@@ -74,12 +74,14 @@ demo: docker
 push: venv docker
 	$(BIN)/python scripts/push.py $(PUSH_ARGS)
 
-# ruff, configured in ruff.toml and pinned in tests/requirements-dev.lock. `$(BIN)/ruff check --fix .` and
-# `$(BIN)/ruff format .` fix most of what it reports.
+# ruff, configured in ruff.toml, and mypy, configured in mypy.ini (every function of the package annotated), both
+# pinned in tests/requirements-dev.lock. `$(BIN)/ruff check --fix .` and `$(BIN)/ruff format .` fix most of what ruff
+# reports.
 .PHONY: lint
 lint: venv
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m ruff format --check .
+	$(BIN)/python -m mypy code/headlines
 
 test-unit: venv lint
 	$(BIN)/python -m pytest -m unit $(PYTEST_ARGS)

@@ -1,5 +1,5 @@
 """The classifier's architectures, each declared once: what the hyperparameters, the encoder and the network of an
-architecture differ in. hyperparameters.py (names, default learning rates, help), training/job.py (the encoder's
+architecture differ in. hyperparameters.py (names, default learning rates, help), classifier/job.py (the encoder's
 inputs) and models.py (the network's block and its arguments) read these declarations; nothing else tests an
 architecture's name.
 
@@ -7,12 +7,45 @@ No MXNet here: hyperparameters.py, which the `train` command imports before MXNe
 """
 
 import dataclasses
+from typing import Any, Protocol, TypedDict
 
 # Subtracted from the cnn's convolution outputs of windows past a headline's end, so they never win the max-pool
 # (models.py, and numpy_networks.py which serves the same network).
 OUTSIDE_WINDOW_PENALTY = 1e4
 # The shortest input of an architecture without convolutions: one id (an empty headline is padded to one).
 _ANY_LENGTH = 1
+
+
+class ClassifierHyperparameters(Protocol):
+    """What an architecture reads of the classifier's hyperparameters: hyperparameters.Hyperparameters, which
+    imports this module."""
+
+    @property
+    def kernel_sizes(self) -> tuple[int, ...]: ...
+
+    @property
+    def num_filters(self) -> int: ...
+
+    @property
+    def dropout(self) -> float: ...
+
+    @property
+    def word_ngrams(self) -> int: ...
+
+    @property
+    def ngram_buckets(self) -> int: ...
+
+    @property
+    def char_ngrams(self) -> tuple[int, ...]: ...
+
+
+class EncoderOptions(TypedDict):
+    """The TextEncoder arguments that depend on the architecture (encoder_options)."""
+
+    word_ngrams: int
+    ngram_buckets: int
+    char_ngrams: tuple[int, ...]
+    min_length: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,11 +60,11 @@ class Architecture:
     # network takes the kernel_sizes, num_filters and dropout hyperparameters.
     convolutional: bool
 
-    def min_input_length(self, hyperparameters):
+    def min_input_length(self, hyperparameters: ClassifierHyperparameters) -> int:
         """Shortest id sequence the network accepts (a convolution needs at least its width)."""
         return max(hyperparameters.kernel_sizes) if self.convolutional else _ANY_LENGTH
 
-    def encoder_options(self, hyperparameters):
+    def encoder_options(self, hyperparameters: ClassifierHyperparameters) -> EncoderOptions:
         """The TextEncoder arguments that depend on the architecture."""
         hp = hyperparameters
         return {
@@ -41,7 +74,7 @@ class Architecture:
             "min_length": self.min_input_length(hp),
         }
 
-    def block_options(self, hyperparameters):
+    def block_options(self, hyperparameters: ClassifierHyperparameters) -> dict[str, Any]:
         """The network block's arguments that come from hyperparameters (models.build_model)."""
         hp = hyperparameters
         if self.convolutional:
@@ -68,7 +101,7 @@ NAMES = tuple(ARCHITECTURES)
 DEFAULT = FASTTEXT
 
 
-def get(name):
+def get(name: str) -> Architecture:
     """The declaration of the architecture called `name`; ValueError for a name that is none."""
     try:
         return ARCHITECTURES[name]

@@ -45,7 +45,7 @@ TEST_CHANNEL = "test"
 EMBEDDINGS_CHANNEL = "embeddings"
 EVALUATION_CHANNEL = "evaluation"
 KNOWN_CHANNELS = (TRAIN_CHANNEL, VALIDATION_CHANNEL, TEST_CHANNEL, EMBEDDINGS_CHANNEL)  # the classifier's
-EMBEDDING_JOB_CHANNELS = (TRAIN_CHANNEL, EVALUATION_CHANNEL)  # BlazingText's word2vec modes
+WORD_VECTOR_CHANNELS = (TRAIN_CHANNEL, EVALUATION_CHANNEL)  # BlazingText's word2vec modes
 
 # Hosting and batch transform ("your-algorithms-inference-code", "your-algorithms-batch-code",
 # aws/sagemaker-inference-toolkit's environment.py).

@@ -5,6 +5,7 @@ prints no compute capability on older drivers; the driver API answers the same q
 
 import ctypes
 import dataclasses
+from typing import Any
 
 DRIVER_LIBRARY = "libcuda.so.1"
 CUDA_SUCCESS = 0
@@ -19,14 +20,14 @@ NAME_BYTES = 256
 class Device:
     index: int
     name: str
-    compute_capability: tuple  # (major, minor)
+    compute_capability: tuple[int, int]  # (major, minor)
     memory_bytes: int
 
 
 @dataclasses.dataclass(frozen=True)
 class Driver:
-    cuda_version: tuple  # the newest CUDA version the driver supports, (major, minor)
-    devices: tuple  # of Device; empty when the driver sees no GPU
+    cuda_version: tuple[int, int]  # the newest CUDA version the driver supports, (major, minor)
+    devices: tuple[Device, ...]  # empty when the driver sees no GPU
 
 
 class NoDriver(Exception):
@@ -38,44 +39,44 @@ class DriverError(Exception):
 
 
 class _Api:
-    def __init__(self, library):
+    def __init__(self, library: str) -> None:
         try:
             self.cuda = ctypes.CDLL(library)
         except OSError as e:
             raise NoDriver(str(e)) from None
 
-    def call(self, function, *args):
+    def call(self, function: str, *args: Any) -> None:
         self.check(function, getattr(self.cuda, function)(*args))
 
-    def check(self, function, result):
+    def check(self, function: str, result: int) -> None:
         if result != CUDA_SUCCESS:
             raise DriverError(f"the NVIDIA driver's {function} failed with {self.error_name(result)}")
 
-    def error_name(self, result):
+    def error_name(self, result: int) -> str:
         name = ctypes.c_char_p()
         if self.cuda.cuGetErrorName(result, ctypes.byref(name)) == CUDA_SUCCESS and name.value:
             return f"{name.value.decode()} ({result})"
         return f"error {result}"
 
-    def int_value(self, function, *args):
+    def int_value(self, function: str, *args: Any) -> int:
         value = ctypes.c_int()
         self.call(function, ctypes.byref(value), *args)
         return value.value
 
-    def device(self, index):
+    def device(self, index: int) -> Device:
         handle = self.int_value("cuDeviceGet", index)
         name = ctypes.create_string_buffer(NAME_BYTES)
         self.call("cuDeviceGetName", name, NAME_BYTES, handle)
-        capability = tuple(
-            self.int_value("cuDeviceGetAttribute", attribute, handle)
-            for attribute in (COMPUTE_CAPABILITY_MAJOR, COMPUTE_CAPABILITY_MINOR)
+        capability = (
+            self.int_value("cuDeviceGetAttribute", COMPUTE_CAPABILITY_MAJOR, handle),
+            self.int_value("cuDeviceGetAttribute", COMPUTE_CAPABILITY_MINOR, handle),
         )
         memory = ctypes.c_size_t()
         self.call("cuDeviceTotalMem_v2", ctypes.byref(memory), handle)
         return Device(index, name.value.decode(errors="replace"), capability, memory.value)
 
 
-def read_driver(library=DRIVER_LIBRARY):
+def read_driver(library: str = DRIVER_LIBRARY) -> Driver:
     """The driver's CUDA version and its GPUs. Raises NoDriver when `library` does not load, DriverError when the
     driver fails a call (a broken installation, a GPU in an error state)."""
     api = _Api(library)

@@ -10,13 +10,17 @@ import dataclasses
 import json
 import os
 import socket
+from collections.abc import Collection, Mapping, Sequence
 from types import MappingProxyType
+from typing import Any, Self, TypeVar
 
 from . import contract
 from .errors import JobError
 
+D = TypeVar("D")
 
-def _read_json(path, default=None):
+
+def _read_json(path: str, default: dict[str, Any] | None = None) -> Any:
     if not os.path.exists(path):
         if default is not None:
             return default
@@ -31,14 +35,14 @@ def _read_json(path, default=None):
 @dataclasses.dataclass(frozen=True)
 class TrainingEnvironment:
     base_dir: str
-    hyperparameters: MappingProxyType
-    input_data_config: MappingProxyType
-    resource_config: MappingProxyType
+    hyperparameters: MappingProxyType[str, Any]
+    input_data_config: MappingProxyType[str, Any]
+    resource_config: MappingProxyType[str, Any]
     checkpoint_dir: str
     num_gpus: int
 
     @classmethod
-    def from_base_dir(cls, base_dir=None, environ=None):
+    def from_base_dir(cls, base_dir: str | None = None, environ: Mapping[str, str] | None = None) -> Self:
         environ = os.environ if environ is None else environ
         base_dir = base_dir or environ.get(contract.BASE_DIR_ENV, contract.DEFAULT_BASE_DIR)
         path = lambda relative: os.path.join(base_dir, relative)  # noqa: E731
@@ -59,27 +63,23 @@ class TrainingEnvironment:
             num_gpus=_count_gpus(environ),
         )
 
-    def _path(self, relative):
+    def _path(self, relative: str) -> str:
         return os.path.join(self.base_dir, relative)
 
     @property
-    def model_dir(self):
+    def model_dir(self) -> str:
         return self._path(contract.MODEL_DIR)
 
     @property
-    def output_data_dir(self):
+    def output_data_dir(self) -> str:
         return self._path(contract.OUTPUT_DATA_DIR)
 
     @property
-    def failure_file(self):
-        return self._path(contract.FAILURE_FILE)
-
-    @property
-    def input_data_dir(self):
+    def input_data_dir(self) -> str:
         return self._path(contract.INPUT_DATA_DIR)
 
     @property
-    def channel_dirs(self):
+    def channel_dirs(self) -> dict[str, str]:
         """Channel name -> folder, for the channels inputdataconfig.json declares, or else those on disk."""
         names = list(self.input_data_config)
         if not names and os.path.isdir(self.input_data_dir):
@@ -89,15 +89,15 @@ class TrainingEnvironment:
         return {name: os.path.join(self.input_data_dir, name) for name in names}
 
     @property
-    def current_host(self):
+    def current_host(self) -> str:
         return self.resource_config.get("current_host") or socket.gethostname()
 
     @property
-    def hosts(self):
+    def hosts(self) -> list[str]:
         return sorted(self.resource_config.get("hosts") or [self.current_host])
 
 
-def check_channels(channels, known):
+def check_channels(channels: Collection[str], known: Sequence[str]) -> None:
     """The job's channels: `train` is required, and a channel the job does not read is a mistake to report."""
     if contract.TRAIN_CHANNEL not in channels:
         raise JobError(
@@ -108,7 +108,7 @@ def check_channels(channels, known):
         raise JobError(f"Unknown channel(s) {', '.join(unknown)}; this job reads {', '.join(known)}.")
 
 
-def _count_gpus(environ):
+def _count_gpus(environ: Mapping[str, str]) -> int:
     if contract.NUM_GPUS_ENV in environ:
         return int(environ[contract.NUM_GPUS_ENV])
     import mxnet as mx  # deferred: only the training path needs MXNet loaded
@@ -116,7 +116,7 @@ def _count_gpus(environ):
     return mx.context.num_gpus()
 
 
-def _int_env(environ, name, default, low, high=None):
+def _int_env(environ: Mapping[str, str], name: str, default: D, low: int, high: int | None = None) -> int | D:
     raw = environ.get(name, "").strip()
     if not raw:
         return default
@@ -129,7 +129,7 @@ def _int_env(environ, name, default, low, high=None):
     return value
 
 
-def _bool_env(environ, name):
+def _bool_env(environ: Mapping[str, str], name: str) -> bool:
     """true or false, in any case (SageMaker writes true; AWS's TensorFlow Serving image documents True)."""
     value = environ.get(name, "false").strip().lower()
     if value not in ("true", "false"):
@@ -137,7 +137,7 @@ def _bool_env(environ, name):
     return value == "true"
 
 
-def default_workers(cpu_count):
+def default_workers(cpu_count: int) -> int:
     """gunicorn workers when SAGEMAKER_MODEL_SERVER_WORKERS is unset: one per core. `make bench-serve` swept 1-4
     workers on 2 cores: one worker used one core; 2, 3 and 4 were within run-to-run noise of each other in
     requests/s and p99 (two sweeps ranked them differently), and each worker holds its own model."""
@@ -161,7 +161,7 @@ class ServingEnvironment:
     models_dir: str  # where SageMaker places them, one folder each
 
     @classmethod
-    def from_environ(cls, environ=None, cpu_count=None):
+    def from_environ(cls, environ: Mapping[str, str] | None = None, cpu_count: int | None = None) -> Self:
         environ = os.environ if environ is None else environ
         base_dir = environ.get(contract.BASE_DIR_ENV, contract.DEFAULT_BASE_DIR)
         workers = _int_env(
@@ -196,7 +196,7 @@ class ServingEnvironment:
         )
 
     @property
-    def request_limit_bytes(self):
+    def request_limit_bytes(self) -> int:
         """The largest body /invocations accepts (413 above it): SAGEMAKER_MAX_PAYLOAD_IN_MB when set; else 6 MB
         for an endpoint and 100 MB for a batch transform job, whose mini-batches may be that large."""
         if self.max_payload_set or not self.batch:
@@ -205,7 +205,7 @@ class ServingEnvironment:
             megabytes = contract.MAX_BATCH_PAYLOAD_MB
         return megabytes * 1024 * 1024
 
-    def execution_parameters(self):
+    def execution_parameters(self) -> dict[str, int | str]:
         """What GET /execution-parameters answers a batch transform job."""
         return {
             "MaxConcurrentTransforms": self.max_concurrent_transforms,

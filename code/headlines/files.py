@@ -7,6 +7,7 @@ import io
 import json
 import os
 import shutil
+from typing import Any
 
 GZIP_MAGIC = b"\x1f\x8b"
 # Outputs are written into this folder inside their destination and moved out of it only when all are written, so a
@@ -16,38 +17,38 @@ STAGING_DIR = ".incomplete"
 READ_ERRORS = (OSError, EOFError, gzip.BadGzipFile)
 
 
-def is_gzip(path):
+def is_gzip(path: str) -> bool:
     with open(path, "rb") as f:
         return f.read(2) == GZIP_MAGIC
 
 
-def open_binary(path):
+def open_binary(path: str) -> gzip.GzipFile | io.BufferedReader:
     """Open a file for reading bytes, gunzipping it when it starts with the gzip magic (whatever its name)."""
     return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
 
 
-def open_text(path):
+def open_text(path: str) -> io.TextIOWrapper:
     """open_binary() as UTF-8 text; undecodable bytes raise UnicodeDecodeError, newlines are kept as they are."""
     return io.TextIOWrapper(open_binary(path), encoding="utf-8", errors="strict", newline="")
 
 
-def list_files(folder):
+def list_files(folder: str) -> list[str]:
     """Data files below a channel folder in a fixed order (a folder's files by name, then its subfolders by name);
     hidden files and folders (.ipynb_checkpoints, .DS_Store) are skipped."""
-    found = []
+    found: list[str] = []
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         found.extend(os.path.join(root, name) for name in sorted(files) if not name.startswith("."))
     return found
 
 
-def write_json(path, value):
+def write_json(path: str, value: Any) -> None:
     """Readable JSON (indented, UTF-8 as is); sets and tuples become lists."""
     with open(path, "w", encoding="utf-8") as f:
         json.dump(value, f, indent=1, ensure_ascii=False, default=list)
 
 
-def staging_folder(folder):
+def staging_folder(folder: str) -> str:
     """A fresh, empty staging folder inside `folder`, for outputs that publish() will move into `folder`."""
     staging = os.path.join(folder, STAGING_DIR)
     shutil.rmtree(staging, ignore_errors=True)
@@ -55,7 +56,7 @@ def staging_folder(folder):
     return staging
 
 
-def publish(folder):
+def publish(folder: str) -> list[str]:
     """The last step of writing outputs: move every file of `folder`'s staging folder into `folder`; returns their
     names."""
     staging = os.path.join(folder, STAGING_DIR)
@@ -66,6 +67,6 @@ def publish(folder):
     return names
 
 
-def discard_staging(folder):
+def discard_staging(folder: str) -> None:
     """After a failure: remove whatever was staged in `folder`."""
     shutil.rmtree(os.path.join(folder, STAGING_DIR), ignore_errors=True)

@@ -11,8 +11,10 @@ the image carries a stand-in built from the driver functions libmxnet.so links, 
 
 import ctypes
 import importlib.metadata
+import logging
 import os
 import re
+from collections.abc import Callable, Mapping
 
 from . import cuda_driver
 from .errors import JobError
@@ -23,7 +25,7 @@ _CUDA_BUILD = re.compile(r"mxnet-cu\d+")
 GiB = 1024**3
 
 
-def mxnet_cuda_build():
+def mxnet_cuda_build() -> str | None:
     """The installed MXNet distribution when it is a CUDA build (e.g. mxnet-cu112), else None. Read from the package
     metadata: importing the CUDA build is exactly what fails without a driver."""
     for distribution in importlib.metadata.distributions():
@@ -33,7 +35,12 @@ def mxnet_cuda_build():
     return None
 
 
-def check_gpus(log, environ=os.environ, read_driver=cuda_driver.read_driver, cuda_build=mxnet_cuda_build):
+def check_gpus(
+    log: logging.Logger,
+    environ: Mapping[str, str] = os.environ,
+    read_driver: Callable[[], cuda_driver.Driver] = cuda_driver.read_driver,
+    cuda_build: Callable[[], str | None] = mxnet_cuda_build,
+) -> None:
     """Log the driver and GPUs; raise JobError for a GPU or driver this build cannot use; without a GPU, warn and
     make MXNet loadable for CPU training. Does nothing for a CPU build of MXNet."""
     build = cuda_build()
@@ -73,7 +80,7 @@ def check_gpus(log, environ=os.environ, read_driver=cuda_driver.read_driver, cud
             raise JobError(unsupported_gpu(f"GPU {device.index} ({device.name})", device.compute_capability))
 
 
-def _load_no_driver_library(environ, reason):
+def _load_no_driver_library(environ: Mapping[str, str], reason: str) -> None:
     path = environ.get(NO_DRIVER_LIBRARY_ENV, "")
     if not path or not os.path.isfile(path):
         raise JobError(
@@ -83,7 +90,7 @@ def _load_no_driver_library(environ, reason):
     ctypes.CDLL(path)  # its soname is libcuda.so.1: libmxnet.so's dependency is now satisfied by it
 
 
-def _warn_cpu(log, reason):
+def _warn_cpu(log: logging.Logger, reason: str) -> None:
     log.warning(
         "No NVIDIA GPU is visible (%s): training on the CPU, far slower; for a GPU use a GPU instance type or "
         "instance_type='local_gpu' on a machine with one, and for CPUs the smaller CPU image.",

@@ -13,12 +13,16 @@ Standard library only: scripts/launch.py imports this module from the SageMaker 
 """
 
 import dataclasses
+from collections.abc import Iterable
 
 from . import instance_types
 
+# A compute capability, or a CUDA version: (major, minor).
+Version = tuple[int, int]
+
 MXNET_BUILD = "mxnet-cu112 1.9.1"
-SASS_ARCHITECTURES = ((5, 0), (6, 0), (7, 0), (8, 0), (8, 6))  # machine code in libmxnet.so
-PTX_ARCHITECTURES = ()
+SASS_ARCHITECTURES: tuple[Version, ...] = ((5, 0), (6, 0), (7, 0), (8, 0), (8, 6))  # machine code in libmxnet.so
+PTX_ARCHITECTURES: tuple[Version, ...] = ()
 CUDA_RUNTIME = (11, 8)  # nvidia-cuda-runtime-cu11 11.8.89
 # CUDA's minor version compatibility: an 11.x runtime runs on any driver for CUDA 11.0 or newer (R450+), as long as
 # nothing needs PTX compiled, which this build has none of.
@@ -29,7 +33,7 @@ MIN_DRIVER_RELEASE = "450.80.02"
 @dataclasses.dataclass(frozen=True)
 class GpuModel:
     name: str
-    compute_capability: tuple  # (major, minor)
+    compute_capability: Version
 
 
 # The GPUs of SageMaker's GPU instance families (instance_types.Family.gpu), from the EC2 accelerated computing
@@ -52,11 +56,11 @@ GPU_MODELS = {
 }
 
 
-def version(pair):
+def version(pair: Version) -> str:
     return f"{pair[0]}.{pair[1]}"
 
 
-def runnable_code(capability, sass, ptx):
+def runnable_code(capability: Version, sass: Iterable[Version], ptx: Iterable[Version]) -> str | None:
     """The architecture among `sass` and `ptx` that a GPU of `capability` runs (the newest that fits), or None."""
     same_major = [arch for arch in sass if arch[0] == capability[0] and arch[1] <= capability[1]]
     if same_major:
@@ -67,16 +71,20 @@ def runnable_code(capability, sass, ptx):
     return None
 
 
-def code_for(capability):
+def code_for(capability: Version) -> str | None:
     """This image's code that runs on a GPU of `capability`, or None when it has none."""
     return runnable_code(capability, SASS_ARCHITECTURES, PTX_ARCHITECTURES)
 
 
-def family_gpu(name):
-    return GPU_MODELS[instance_types.FAMILIES[name].gpu]
+def family_gpu(name: str) -> GpuModel:
+    """The GPU of a GPU family; KeyError for a family without one, as for a family that is none."""
+    gpu = instance_types.FAMILIES[name].gpu
+    if gpu is None:
+        raise KeyError(f"the {name} family has no NVIDIA GPU")
+    return GPU_MODELS[gpu]
 
 
-def gpu_families():
+def gpu_families() -> list[tuple[str, GpuModel]]:
     """(family name, GpuModel) of every NVIDIA GPU family, oldest GPU first."""
     families = [
         (name, family_gpu(name))
@@ -86,7 +94,7 @@ def gpu_families():
     return sorted(families, key=lambda item: (item[1].compute_capability, item[0]))
 
 
-def supported_families():
+def supported_families() -> list[str]:
     """The GPU families SageMaker trains on whose GPUs this image has code for (and whose hosts are x86_64)."""
     return [
         name
@@ -97,13 +105,13 @@ def supported_families():
     ]
 
 
-def _build_description():
+def _build_description() -> str:
     sass = ", ".join(version(arch) for arch in SASS_ARCHITECTURES)
     ptx = ", ".join(version(arch) for arch in PTX_ARCHITECTURES)
     return f"its kernels are compiled for compute capability {sass} only, " + (f"PTX {ptx}" if ptx else "no PTX")
 
 
-def unsupported_gpu(subject, capability):
+def unsupported_gpu(subject: str, capability: Version) -> str:
     """The one sentence for a GPU this image cannot run on; subject names it, e.g. "GPU 0 (NVIDIA H100 80GB HBM3)"."""
     families = ", ".join(f"ml.{name}" for name in supported_families())
     return (
@@ -112,7 +120,7 @@ def unsupported_gpu(subject, capability):
     )
 
 
-def driver_too_old(driver_cuda):
+def driver_too_old(driver_cuda: Version) -> str:
     return (
         f"The NVIDIA driver on this host supports CUDA {version(driver_cuda)}, and this image's CUDA "
         f"{version(CUDA_RUNTIME)} runtime needs a driver for CUDA {version(MIN_DRIVER_CUDA)} or newer (Linux "
@@ -120,7 +128,7 @@ def driver_too_old(driver_cuda):
     )
 
 
-def check_instance_type(instance_type):
+def check_instance_type(instance_type: str) -> None:
     """Raise InstanceTypeError, with the same sentence as the job's start-up check, for a GPU instance type whose
     GPUs this image has no code for. Call after instance_types.family() has accepted the type."""
     name = instance_type.split(".")[1]
@@ -129,10 +137,10 @@ def check_instance_type(instance_type):
         raise instance_types.InstanceTypeError(unsupported_gpu(f"{instance_type} ({gpu.name})", gpu.compute_capability))
 
 
-def support_table():
+def support_table() -> str:
     """The README's table, as Markdown."""
     rows = ["| instance families | GPU | compute capability | runs the GPU image | why |", "|---|---|---|---|---|"]
-    by_gpu = {}
+    by_gpu: dict[GpuModel, list[str]] = {}
     for name, gpu in gpu_families():
         by_gpu.setdefault(gpu, []).append(f"`ml.{name}`")
     for gpu, families in by_gpu.items():

@@ -2,19 +2,21 @@
 and validation messages that name the bad key and list the valid ones.
 
 `mode` picks the job, with BlazingText's names: `supervised` (the default) trains the headline classifier
-(`Hyperparameters`); `skipgram`, `cbow` and `batch_skipgram` pre-train word vectors (`EmbeddingHyperparameters`,
+(`Hyperparameters`); `skipgram`, `cbow` and `batch_skipgram` pre-train word vectors (`WordVectorHyperparameters`,
 BlazingText's word2vec hyperparameters and defaults).
 """
 
 import dataclasses
 import json
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Protocol, Self, TypeVar, cast
 
 from . import architectures, contract
 from .errors import JobError
 
 SUPERVISED = "supervised"
-EMBEDDING_MODES = ("skipgram", "cbow", "batch_skipgram")
-MODES = (SUPERVISED,) + EMBEDDING_MODES
+WORD_VECTOR_MODES = ("skipgram", "cbow", "batch_skipgram")
+MODES = (SUPERVISED,) + WORD_VECTOR_MODES
 MODE_KEY = "mode"
 OPTIMIZERS = ("adam", "sgd")
 LR_SCHEDULES = ("constant", "linear")
@@ -22,21 +24,45 @@ LR_SCHEDULES = ("constant", "linear")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
-def _int(minimum, maximum=None):
-    def parse(value):
+
+class Parser(Protocol[T_co]):
+    """A field's parser: a hyperparameters.json value (a string, or what _unquote made of it) to the field's value,
+    ValueError or TypeError when it is not one; `expects` says what it accepts, for messages and --help."""
+
+    expects: str
+
+    def __call__(self, value: object, /) -> T_co: ...
+
+
+def _expecting(expects: str) -> Callable[[Callable[[object], T]], Parser[T]]:
+    """Decorator: the parse function, with `expects` set on it."""
+
+    def describe(parse: Callable[[object], T]) -> Parser[T]:
+        setattr(parse, "expects", expects)  # a function attribute, which mypy cannot follow on a Callable
+        return cast(Parser[T], parse)
+
+    return describe
+
+
+def _int(minimum: int, maximum: int | None = None) -> Parser[int]:
+    upper = f" and at most {maximum}" if maximum is not None else ""
+
+    @_expecting(f"an integer of at least {minimum}{upper}")
+    def parse(value: object) -> int:
         number = int(str(value).strip())
         if number < minimum or (maximum is not None and number > maximum):
             raise ValueError
         return number
 
-    upper = f" and at most {maximum}" if maximum is not None else ""
-    parse.expects = f"an integer of at least {minimum}{upper}"
     return parse
 
 
-def _float(minimum, maximum, include_minimum=True, include_maximum=True):
-    def parse(value):
+def _float(minimum: float, maximum: float, include_minimum: bool = True, include_maximum: bool = True) -> Parser[float]:
+    @_expecting(f"a number in {'[' if include_minimum else '('}{minimum}, {maximum}{']' if include_maximum else ')'}")
+    def parse(value: object) -> float:
         number = float(str(value).strip())
         low_ok = number >= minimum if include_minimum else number > minimum
         high_ok = number <= maximum if include_maximum else number < maximum
@@ -44,24 +70,22 @@ def _float(minimum, maximum, include_minimum=True, include_maximum=True):
             raise ValueError
         return number
 
-    parse.expects = (
-        f"a number in {'[' if include_minimum else '('}{minimum}, {maximum}{']' if include_maximum else ')'}"
-    )
     return parse
 
 
-def _choice(*options):
-    def parse(value):
+def _choice(*options: str) -> Parser[str]:
+    @_expecting("one of " + ", ".join(options))
+    def parse(value: object) -> str:
         text = str(value).strip().lower()
         if text not in options:
             raise ValueError
         return text
 
-    parse.expects = "one of " + ", ".join(options)
     return parse
 
 
-def _bool(value):
+@_expecting("true or false")
+def _bool(value: object) -> bool:
     text = str(value).strip().lower()
     if text in _TRUE:
         return True
@@ -70,39 +94,42 @@ def _bool(value):
     raise ValueError
 
 
-_bool.expects = "true or false"
-
-
-def _int_list(value):
+@_expecting("a comma-separated list of positive integers, such as 3,4,5")
+def _int_list(value: object) -> tuple[int, ...]:
     numbers = tuple(int(part) for part in str(value).replace(" ", "").strip("[]()").split(",") if part)
     if not numbers or any(n < 1 for n in numbers):
         raise ValueError
     return numbers
 
 
-_int_list.expects = "a comma-separated list of positive integers, such as 3,4,5"
-
-
-def _optional(parse):
-    def parse_optional(value):
+def _optional(parse: Parser[T]) -> Parser[T | None]:
+    @_expecting(parse.expects + ", or auto")
+    def parse_optional(value: object) -> T | None:
         return None if str(value).strip().lower() in ("", "none", "auto") else parse(value)
 
-    parse_optional.expects = parse.expects + ", or auto"
     return parse_optional
 
 
-def _field(default, parse, help):
+def _field(default: T, parse: Parser[T], help: str) -> T:
     return dataclasses.field(default=default, metadata={"parse": parse, "help": help})
 
 
 class _Schema:
     """Parsing shared by the job schemas: every field declares its parser and help in its metadata."""
 
+    # Declared for the type checker only (no values here): every schema is a dataclass, names its mode(s) and the
+    # other jobs' hyperparameter names it explains, and has the character n-gram bounds check() compares.
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
+    mode_names: ClassVar[str]
+    foreign_names: ClassVar[dict[str, str]]
+    min_char: int
+    max_char: int
+
     @classmethod
-    def from_strings(cls, raw):
+    def from_strings(cls, raw: Mapping[str, object]) -> Self:
         """Parse SageMaker's hyperparameters.json (all values strings); unknown or malformed keys fail."""
         fields = {f.name: f for f in dataclasses.fields(cls)}
-        values = {}
+        values: dict[str, object] = {}
         for key, value in raw.items():
             if (
                 key.startswith(contract.SAGEMAKER_HYPERPARAMETER_PREFIX)
@@ -127,16 +154,16 @@ class _Schema:
         hyperparameters.check()
         return hyperparameters
 
-    def check(self):
+    def check(self) -> None:
         """Rules across fields; a field's own range is checked by its parser."""
         if self.min_char > self.max_char > 0:
             raise JobError(f"Hyperparameter 'min_char' ({self.min_char}) must not exceed 'max_char' ({self.max_char}).")
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def describe(cls):
+    def describe(cls) -> list[tuple[str, str, str, str]]:
         """(name, default as the job reads it, expects, help) rows, for --help and markdown_table()."""
         return [
             (f.name, format_default(f.default), f.metadata["parse"].expects, f.metadata["help"])
@@ -144,14 +171,14 @@ class _Schema:
         ]
 
     @classmethod
-    def markdown_table(cls):
+    def markdown_table(cls) -> str:
         """The documentation's table of these hyperparameters (docs/training.md, docs/word-vectors.md)."""
         rows = ["| name | default | accepts | meaning |", "|---|---|---|---|"]
         rows += [f"| `{name}` | `{default}` | {expects} | {help} |" for name, default, expects, help in cls.describe()]
         return "\n".join(rows)
 
 
-def format_default(value):
+def format_default(value: object) -> str:
     """A default as it would be written in hyperparameters.json: None is auto, booleans are lower case, lists are
     comma-separated."""
     if value is None:
@@ -170,7 +197,7 @@ class Hyperparameters(_Schema):
     mode_names = SUPERVISED
     foreign_names = {
         **{
-            name: f" (BlazingText's '{name}' applies to modes {', '.join(EMBEDDING_MODES)} only)"
+            name: f" (BlazingText's '{name}' applies to modes {', '.join(WORD_VECTOR_MODES)} only)"
             for name in ("window_size", "negative_samples", "sampling_threshold", "subwords", "evaluation")
         },
         "vector_dim": " (BlazingText's 'vector_dim' is 'embedding_dim' here)",
@@ -190,7 +217,7 @@ class Hyperparameters(_Schema):
     epochs: int = _field(20, _int(1), "maximum number of passes over the training data")
     batch_size: int = _field(64, _int(1), "headlines per optimizer step, summed over all devices")
     optimizer: str = _field("adam", _choice(*OPTIMIZERS), "gradient descent flavour")
-    learning_rate: float = _field(
+    learning_rate: float | None = _field(
         None,
         _optional(_float(0, 10, include_minimum=False)),
         "step size; auto: "
@@ -202,7 +229,7 @@ class Hyperparameters(_Schema):
         "linear: decay the learning rate linearly to 0 over all epochs, as fastText does",
     )
     weight_decay: float = _field(0.0, _float(0, 1), "L2 penalty")
-    embedding_dim: int = _field(
+    embedding_dim: int | None = _field(
         None, _optional(_int(1, 4096)), "embedding width; auto: the pretrained vectors' width, else 100"
     )
     freeze_embedding_epochs: int = _field(
@@ -216,7 +243,7 @@ class Hyperparameters(_Schema):
     max_char: int = _field(6, _int(0, 20), "fasttext: longest character n-gram of a word (0: none)")
     ngram_buckets: int = _field(200000, _int(1), "fasttext: hash buckets shared by word n-grams and character n-grams")
     num_filters: int = _field(100, _int(1), "cnn: filters per kernel width")
-    kernel_sizes: tuple = _field((3, 4, 5), _int_list, "cnn: convolution widths")
+    kernel_sizes: tuple[int, ...] = _field((3, 4, 5), _int_list, "cnn: convolution widths")
     dropout: float = _field(0.5, _float(0, 1, include_maximum=False), "cnn: dropout before the output layer")
     early_stopping_patience: int = _field(
         3, _int(0), "stop after this many epochs without a better validation accuracy (0: never stop early)"
@@ -232,23 +259,23 @@ class Hyperparameters(_Schema):
     seed: int = _field(42, _int(0), "seeds the split, initialisation, shuffling and dropout")
 
     @property
-    def char_ngrams(self):
+    def char_ngrams(self) -> tuple[int, ...]:
         """Character n-gram lengths of the fasttext architecture, as fastText's -minn/-maxn give them."""
         if self.min_char == 0 or self.max_char == 0:
             return ()
         return tuple(range(self.min_char, self.max_char + 1))
 
     @property
-    def effective_learning_rate(self):
+    def effective_learning_rate(self) -> float:
         return self.learning_rate or architectures.get(self.architecture).default_learning_rate
 
 
 @dataclasses.dataclass(frozen=True)
-class EmbeddingHyperparameters(_Schema):
+class WordVectorHyperparameters(_Schema):
     """mode=skipgram|cbow|batch_skipgram: word vectors, fastText-style, with BlazingText's word2vec
     hyperparameters and defaults (SageMaker Developer Guide, "BlazingText Hyperparameters")."""
 
-    mode_names = "/".join(EMBEDDING_MODES)
+    mode_names = "/".join(WORD_VECTOR_MODES)
     foreign_names = {
         name: f" (BlazingText uses '{name}' in supervised mode only)"
         for name in ("word_ngrams", "early_stopping", "patience", "min_epochs")
@@ -256,7 +283,7 @@ class EmbeddingHyperparameters(_Schema):
 
     mode: str = _field(
         "skipgram",
-        _choice(*EMBEDDING_MODES),
+        _choice(*WORD_VECTOR_MODES),
         "skipgram: a word predicts each word around it; cbow: the words around predict the "
         "word; batch_skipgram: skip-gram where the pairs of one centre word share negative samples",
     )
@@ -306,11 +333,11 @@ class EmbeddingHyperparameters(_Schema):
     seed: int = _field(42, _int(0), "seeds sub-sampling, windows, negative samples and initialisation")
 
     @property
-    def char_ngrams(self):
+    def char_ngrams(self) -> tuple[int, ...]:
         return tuple(range(self.min_char, self.max_char + 1)) if self.subwords else ()
 
 
-def job_mode(raw):
+def job_mode(raw: Mapping[str, object]) -> str:
     """The `mode` of a hyperparameters.json; supervised when absent."""
     value = _unquote(raw.get(MODE_KEY, SUPERVISED))
     try:
@@ -319,13 +346,13 @@ def job_mode(raw):
         raise JobError(f"Hyperparameter 'mode' must be one of {', '.join(MODES)}; got {value!r}.") from None
 
 
-def parse_hyperparameters(raw):
+def parse_hyperparameters(raw: Mapping[str, object]) -> Hyperparameters | WordVectorHyperparameters:
     """The typed hyperparameters of the job that `mode` selects."""
-    schema = Hyperparameters if job_mode(raw) == SUPERVISED else EmbeddingHyperparameters
+    schema = Hyperparameters if job_mode(raw) == SUPERVISED else WordVectorHyperparameters
     return schema.from_strings(raw)
 
 
-def _unquote(value):
+def _unquote(value: object) -> object:
     # The SDK's framework estimators JSON-encode every value ('"cnn"', '3'); plain estimators send str(value).
     if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
         try:
@@ -336,5 +363,5 @@ def _unquote(value):
 
 
 if __name__ == "__main__":
-    for schema in (Hyperparameters, EmbeddingHyperparameters):
+    for schema in (Hyperparameters, WordVectorHyperparameters):
         print(f"mode {schema.mode_names}:\n{schema.markdown_table()}\n")

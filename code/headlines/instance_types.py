@@ -6,7 +6,7 @@ queue only to be refused, or a GPU image never starts on a machine without a GPU
 launcher imports this module from the SageMaker SDK's virtualenv, which has neither MXNet nor this package.
 
 Source: the TrainingInstanceType, ProductionVariantInstanceType and TransformInstanceType enums of SageMaker's API
-model (botocore's sagemaker service-2.json); tests/unit/test_launch.py keeps the table equal to them. Sizes are
+model (botocore's sagemaker service-2.json); tests/unit/test_instance_types.py keeps the table equal to them. Sizes are
 per family: SageMaker offers a few sizes of a family for some uses only (ml.c5.large hosts but does not train),
 and those few are left for SageMaker to refuse.
 """
@@ -31,10 +31,10 @@ _INSTANCE_TYPE = re.compile(r"ml\.([a-z0-9-]+)\.([a-z0-9]+)")
 @dataclasses.dataclass(frozen=True)
 class Family:
     accelerator: str
-    uses: tuple
+    uses: tuple[str, ...]
     sizes: str  # space-separated
     architecture: str = X86_64
-    gpu: str = None  # the NVIDIA GPU model of a GPU family, a key of gpu_support.GPU_MODELS
+    gpu: str | None = None  # the NVIDIA GPU model of a GPU family, a key of gpu_support.GPU_MODELS
 
 
 FAMILIES = {
@@ -121,7 +121,7 @@ class InstanceTypeError(ValueError):
     """An instance type SageMaker would refuse for that use; the message says why in one sentence."""
 
 
-def family(instance_type, use):
+def family(instance_type: str, use: str) -> Family:
     """The Family of `ml.<family>.<size>` when SageMaker offers that family, in that size, for `use`."""
     match = _INSTANCE_TYPE.fullmatch(instance_type)
     if not match:

@@ -5,6 +5,7 @@ read the same files as training wrote them."""
 
 import json
 import os
+from typing import Any, Final
 
 from .errors import JobError
 from .files import discard_staging
@@ -20,15 +21,20 @@ MODEL_FILES = (SYMBOL_FILE, PARAMS_FILE, VOCABULARY_FILE, LABELS_FILE, CONFIG_FI
 VECTORS_TEXT_FILE = "vectors.txt"
 VECTORS_BINARY_FILE = "vectors.bin"
 EVALUATION_FILE = "eval.json"
-CLASSIFIER, WORD_VECTORS = "classifier", "word-vectors"
+# The two kinds of model folder (model_kind), and each served model's `kind` (Final: a literal type, so that the type
+# checker tells the two kinds of predictor apart by it).
+CLASSIFIER: Final = "classifier"
+WORD_VECTORS: Final = "word-vectors"
 FORMAT_VERSION = 1  # of model-config.json and the files beside it
 
 
-def model_kind(model_dir):
+def model_kind(model_dir: str) -> str:
     """WORD_VECTORS for a folder with the word-vector job's vectors and no classifier, else CLASSIFIER (whose
     loader says what a folder lacks)."""
 
-    def has(name):  # os.path.exists never raises: a folder the worker cannot list still gets the loader's reason
+    def has(
+        name: str,
+    ) -> bool:  # os.path.exists never raises: a folder the worker cannot list still gets the loader's reason
         return os.path.exists(os.path.join(model_dir, name))
 
     if not has(SYMBOL_FILE) and (has(VECTORS_TEXT_FILE) or has(VECTORS_BINARY_FILE)):
@@ -36,7 +42,7 @@ def model_kind(model_dir):
     return CLASSIFIER
 
 
-def discard_model(model_dir):
+def discard_model(model_dir: str) -> None:
     """After a failure: remove staged and placed model files, so the failed job's model folder can never be
     mistaken for a complete model (for example when a local run reuses the folder)."""
     discard_staging(model_dir)
@@ -46,12 +52,12 @@ def discard_model(model_dir):
             os.remove(path)
 
 
-def missing_classifier_files(model_dir):
+def missing_classifier_files(model_dir: str) -> list[str]:
     """The files of MODEL_FILES that model_dir lacks (or holds as something other than a file)."""
     return [name for name in MODEL_FILES if not os.path.isfile(os.path.join(model_dir, name))]
 
 
-def read_classifier_description(model_dir):
+def read_classifier_description(model_dir: str) -> tuple[dict[str, Any], str, list[str], dict[str, str]]:
     """(config, vocabulary JSON text, labels in id order, {label: readable name}) of the classifier in model_dir,
     after checking that every file is there and the format is the one this code reads."""
     missing = missing_classifier_files(model_dir)

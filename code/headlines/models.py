@@ -5,21 +5,32 @@ Both start with one embedding matrix whose first rows are the vocabulary (initia
 fastText-style vectors when given); ``fasttext`` appends hashed word n-gram rows.
 """
 
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any, TypeAlias
+
 import mxnet as mx
 from mxnet import gluon
 from mxnet.gluon import nn
 
 from . import architectures
 from .architectures import OUTSIDE_WINDOW_PENALTY
+from .hyperparameters import Hyperparameters
 
 EMBEDDING_PARAMETER = "embedding"  # name prefix of the embedding block, for freezing it
 CNN_EMBEDDING_INIT_SCALE = 0.1  # the cnn's embedding rows start uniform in [-0.1, 0.1]
+
+# What a HybridBlock's hybrid_forward computes on: NDArrays when called imperatively, Symbols once hybridized (F is
+# then mx.sym instead of mx.nd). MXNet has no type information: both are Any to the type checker.
+Tensor: TypeAlias = mx.nd.NDArray | mx.sym.Symbol
 
 
 class FastTextClassifier(gluon.HybridBlock):
     """fastText's supervised model: average the embeddings of the words and word n-grams, then a linear layer."""
 
-    def __init__(self, input_size, embedding_dim, num_classes, sparse_grad=True, **kwargs):
+    def __init__(
+        self, input_size: int, embedding_dim: int, num_classes: int, sparse_grad: bool = True, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         with self.name_scope():
             # fastText's own initialisation of the input matrix.
@@ -32,7 +43,7 @@ class FastTextClassifier(gluon.HybridBlock):
             )
             self.output = nn.Dense(num_classes, in_units=embedding_dim)
 
-    def hybrid_forward(self, F, ids, valid_length):
+    def hybrid_forward(self, F: ModuleType, ids: Tensor, valid_length: Tensor) -> Tensor:
         embedded = self.embedding(ids)  # (N, T, C)
         # The masked sum over T as one (1, T) x (T, C) product per row: MXNet's sum over a middle axis is
         # ten times slower on CPU.
@@ -48,8 +59,16 @@ class CNNClassifier(gluon.HybridBlock):
     dropout, linear layer."""
 
     def __init__(
-        self, input_size, embedding_dim, num_classes, kernel_sizes, num_filters, dropout, sparse_grad=True, **kwargs
-    ):
+        self,
+        input_size: int,
+        embedding_dim: int,
+        num_classes: int,
+        kernel_sizes: Sequence[int],
+        num_filters: int,
+        dropout: float,
+        sparse_grad: bool = True,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.kernel_sizes = tuple(kernel_sizes)
         with self.name_scope():
@@ -68,7 +87,7 @@ class CNNClassifier(gluon.HybridBlock):
             self.dropout = nn.Dropout(dropout)
             self.output = nn.Dense(num_classes, in_units=num_filters * len(self.kernel_sizes))
 
-    def hybrid_forward(self, F, ids, valid_length):
+    def hybrid_forward(self, F: ModuleType, ids: Tensor, valid_length: Tensor) -> Tensor:
         embedded = self.embedding(ids)  # (N, T, C)
         channels_first = F.transpose(embedded, axes=(0, 2, 1))  # (N, C, T)
         pooled = []
@@ -90,7 +109,14 @@ class CNNClassifier(gluon.HybridBlock):
 _BLOCKS = {architectures.FASTTEXT.name: FastTextClassifier, architectures.CNN.name: CNNClassifier}
 
 
-def build_model(architecture, input_size, embedding_dim, num_classes, hyperparameters, sparse_grad=True):
+def build_model(
+    architecture: str,
+    input_size: int,
+    embedding_dim: int,
+    num_classes: int,
+    hyperparameters: Hyperparameters,
+    sparse_grad: bool = True,
+) -> gluon.HybridBlock:
     """sparse_grad: the embedding's gradient holds only the rows a batch touches. MXNet 1.9's distributed
     kvstore cannot carry such gradients (ps-lite aborts: apache/mxnet#21118), so multi-host jobs go dense."""
     declaration = architectures.get(architecture)

@@ -7,6 +7,8 @@ Parameter names are those Gluon gives the blocks of models.py: "<architecture>_e
 """
 
 import functools
+from collections.abc import Mapping, Sequence
+from typing import TypeAlias
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -14,7 +16,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from . import architectures
 from .architectures import OUTSIDE_WINDOW_PENALTY
 from .errors import JobError
-from .text import per_headline
+from .text import TextEncoder, per_headline
 
 # Headlines per convolution pass: bounds the temporary copy of their windows.
 HEADLINES_PER_PASS = 128
@@ -23,19 +25,19 @@ HEADLINES_PER_PASS = 128
 TOKEN_SUMS_CACHED = 1 << 15
 
 
-def softmax(logits):
+def softmax(logits: np.ndarray) -> np.ndarray:
     exp = np.exp(logits - logits.max(axis=1, keepdims=True))
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def _parameter(params, name):
+def _parameter(params: Mapping[str, np.ndarray], name: str) -> np.ndarray:
     try:
         return params[name]
     except KeyError:
         raise JobError(f"The model's parameters have no {name}; it holds {', '.join(sorted(params))}.") from None
 
 
-def _segment_sums(rows, counts):
+def _segment_sums(rows: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """The sums of consecutive runs of rows, counts[i] rows for run i (zeros for an empty run)."""
     sums = np.zeros((len(counts), rows.shape[1]), dtype=np.float32)
     filled = counts > 0
@@ -49,18 +51,18 @@ class FastTextNetwork:
     """The mean of a headline's embedding rows (words, word n-grams, character n-grams), then a linear layer.
     The character n-gram rows are added up once per token and kept (TOKEN_SUMS_CACHED)."""
 
-    def __init__(self, params, prefix, encoder):
+    def __init__(self, params: Mapping[str, np.ndarray], prefix: str, encoder: TextEncoder) -> None:
         self.embedding = _parameter(params, f"{prefix}embedding_weight")
         self.output_weight = _parameter(params, f"{prefix}dense0_weight")
         self.output_bias = _parameter(params, f"{prefix}dense0_bias")
         self.encoder = encoder
         self._char_ngram_sum = functools.lru_cache(maxsize=TOKEN_SUMS_CACHED)(self._sum_char_ngram_rows)
 
-    def _sum_char_ngram_rows(self, token):
+    def _sum_char_ngram_rows(self, token: str) -> tuple[np.ndarray, int]:
         rows = self.encoder.char_ngram_ids(token)
         return self.embedding[list(rows)].sum(axis=0), len(rows)
 
-    def logits(self, texts):
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
         token_lists = self.encoder.tokens(texts)
         ids, counts = self.encoder.word_ids(token_lists)
         sums = _segment_sums(self.embedding[ids], counts)
@@ -80,10 +82,10 @@ class ConvolutionalNetwork:
     """Convolutions of several widths over the word embeddings, ReLU, max over the windows inside the headline,
     then a linear layer (dropout is the identity at inference)."""
 
-    def __init__(self, params, prefix, encoder):
+    def __init__(self, params: Mapping[str, np.ndarray], prefix: str, encoder: TextEncoder) -> None:
         self.embedding = _parameter(params, f"{prefix}embedding_weight")
         self.encoder = encoder
-        self.convolutions = []
+        self.convolutions: list[tuple[np.ndarray, np.ndarray, int]] = []  # (weight as a matrix, bias, width)
         index = 0
         while index == 0 or f"{prefix}conv{index}_weight" in params:  # a cnn has at least one
             weight = _parameter(params, f"{prefix}conv{index}_weight")  # (filters, channels, width)
@@ -93,7 +95,7 @@ class ConvolutionalNetwork:
         self.output_weight = _parameter(params, f"{prefix}dense0_weight")
         self.output_bias = _parameter(params, f"{prefix}dense0_bias")
 
-    def logits(self, texts):
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
         """Headlines go through in passes of similar length, shortest first, each cut to its longest headline:
         padding to the batch's longest would spend most of the convolutions on padding."""
         ids, lengths = self.encoder.encode(texts)
@@ -108,7 +110,9 @@ class ConvolutionalNetwork:
         return features @ self.output_weight.T + self.output_bias
 
     @staticmethod
-    def _pooled(embedded, lengths, weight, bias, width):
+    def _pooled(
+        embedded: np.ndarray, lengths: np.ndarray, weight: np.ndarray, bias: np.ndarray, width: int
+    ) -> np.ndarray:
         """(N, filters): the best window of each filter among those inside the headline."""
         windows = sliding_window_view(embedded, width, axis=1)  # (N, windows, C, width): [n, t, c, k] = x[n, t+k, c]
         count, positions = windows.shape[:2]
@@ -118,10 +122,14 @@ class ConvolutionalNetwork:
         return features.max(axis=1)
 
 
-_NETWORKS = {architectures.FASTTEXT.name: FastTextNetwork, architectures.CNN.name: ConvolutionalNetwork}
+Network: TypeAlias = FastTextNetwork | ConvolutionalNetwork
+_NETWORKS: dict[str, type[Network]] = {
+    architectures.FASTTEXT.name: FastTextNetwork,
+    architectures.CNN.name: ConvolutionalNetwork,
+}
 
 
-def build_network(architecture, params, encoder):
+def build_network(architecture: str, params: Mapping[str, np.ndarray], encoder: TextEncoder) -> Network:
     """The numpy network of a model folder's architecture, on the parameters read from its weights file, taking
     headlines through the model's encoder."""
     try:

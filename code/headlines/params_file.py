@@ -11,6 +11,7 @@ weights is the same page cache, counted once however many workers there are. Onl
 """
 
 import struct
+from typing import Any
 
 import numpy as np
 
@@ -27,18 +28,19 @@ NAME_PREFIXES = ("arg:", "aux:")
 
 
 class _Reader:
-    def __init__(self, path, data):
+    def __init__(self, path: str, data: np.memmap) -> None:
         self.path, self.data, self.offset = path, data, 0
 
-    def take(self, fmt):
+    def take(self, fmt: str) -> tuple[Any, ...]:
         size = struct.calcsize(fmt)
         if self.offset + size > len(self.data):
             raise JobError(f"{self.path} ends at byte {len(self.data)}, inside its header: the file is truncated.")
-        values = struct.unpack_from(fmt, self.data, self.offset)
+        # An ndarray is a buffer; numpy 1.23's type stubs predate the Buffer protocol (PEP 688) that says so.
+        values = struct.unpack_from(fmt, self.data, self.offset)  # type: ignore[arg-type]
         self.offset += size
         return values
 
-    def array(self):
+    def array(self) -> np.ndarray:
         magic, storage = self.take("<Ii")
         if magic not in ARRAY_MAGICS:
             raise JobError(f"{self.path} is not an MXNet parameters file (array magic {magic:#x}).")
@@ -53,11 +55,11 @@ class _Reader:
         size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         if self.offset + size > len(self.data):
             raise JobError(f"{self.path} is truncated: an array of shape {shape} runs past its end.")
-        array = np.ndarray(shape, dtype=dtype, buffer=self.data, offset=self.offset)
+        array: np.ndarray = np.ndarray(shape, dtype=dtype, buffer=self.data, offset=self.offset)
         self.offset += size
         return array
 
-    def name(self):
+    def name(self) -> str:
         (length,) = self.take("<Q")
         if self.offset + length > len(self.data):
             raise JobError(f"{self.path} is truncated inside its parameter names.")
@@ -66,7 +68,7 @@ class _Reader:
         return name
 
 
-def read_params(path):
+def read_params(path: str) -> dict[str, np.ndarray]:
     """{parameter name: read-only array} of an MXNet parameters file, names without export's "arg:"/"aux:"."""
     try:
         data = np.memmap(path, dtype=np.uint8, mode="r")
@@ -83,7 +85,7 @@ def read_params(path):
     return {_without_prefix(reader.name()): array for array in arrays}
 
 
-def _without_prefix(name):
+def _without_prefix(name: str) -> str:
     for prefix in NAME_PREFIXES:
         if name.startswith(prefix):
             return name[len(prefix) :]

@@ -9,8 +9,14 @@ import functools
 import itertools
 import json
 import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar, cast
 
 import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    import gluonnlp
 
 UNKNOWN_TOKEN = "<unk>"
 PADDING_TOKEN = "<pad>"
@@ -23,23 +29,23 @@ _NGRAM_MULTIPLIER, _UINT64 = 116049371, 0xFFFFFFFFFFFFFFFF
 
 
 class Tokenizer:
-    def __init__(self, lowercase=True, pattern=TOKEN_PATTERN):
+    def __init__(self, lowercase: bool = True, pattern: str = TOKEN_PATTERN) -> None:
         self.lowercase = lowercase
         self.pattern = pattern
         self._regex = re.compile(pattern)
 
-    def __call__(self, text):
+    def __call__(self, text: str) -> list[str]:
         return self._regex.findall(text.lower() if self.lowercase else text)
 
-    def to_config(self):
+    def to_config(self) -> dict[str, Any]:
         return {"lowercase": self.lowercase, "pattern": self.pattern}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: Mapping[str, Any]) -> Self:
         return cls(**config)
 
 
-def build_vocabulary(token_lists, min_count):
+def build_vocabulary(token_lists: Iterable[Iterable[str]], min_count: int) -> "gluonnlp.Vocab":
     import gluonnlp as nlp
 
     counter = nlp.data.count_tokens(token for tokens in token_lists for token in tokens)
@@ -53,27 +59,43 @@ def build_vocabulary(token_lists, min_count):
     )
 
 
+class Vocabulary(Protocol):
+    """What TextEncoder needs of a vocabulary: a VocabularyTable, or GluonNLP's Vocab when training builds one."""
+
+    @property
+    def token_to_idx(self) -> Mapping[str, int]: ...
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, token: str, /) -> int: ...
+
+
+# The vocabulary type of a TextEncoder: VocabularyTable when serving, GluonNLP's Vocab (Any to the type checker)
+# in training, which saves it with its to_json().
+V = TypeVar("V", bound=Vocabulary)
+
+
 class VocabularyTable:
     """The token -> id lookup of a vocabulary.json (GluonNLP's Vocab.to_json), read without GluonNLP. TextEncoder
     needs only this much of a vocabulary; GluonNLP's Vocab has the same `token_to_idx`, `len` and `[token]`."""
 
-    def __init__(self, token_to_idx, unknown_token):
+    def __init__(self, token_to_idx: dict[str, int], unknown_token: str) -> None:
         self.token_to_idx = token_to_idx
         self._unknown_id = token_to_idx[unknown_token]
 
     @classmethod
-    def from_json(cls, text):
+    def from_json(cls, text: str) -> Self:
         config = json.loads(text)
         return cls(config["token_to_idx"], config["unknown_token"])
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.token_to_idx)
 
-    def __getitem__(self, token):
+    def __getitem__(self, token: str) -> int:
         return self.token_to_idx.get(token, self._unknown_id)
 
 
-def _fnv1a_extend(h, data):
+def _fnv1a_extend(h: int, data: bytes) -> int:
     """FNV-1a over bytes, continuing from hash h. fastText adds each byte as a signed char."""
     for byte in data:
         h ^= byte if byte < 128 else (byte - 256) & _UINT32
@@ -82,12 +104,12 @@ def _fnv1a_extend(h, data):
 
 
 @functools.lru_cache(maxsize=1 << 18)
-def fnv1a_32(word):
+def fnv1a_32(word: str) -> int:
     """fastText's word hash (FNV-1a, 32 bit, over UTF-8 bytes)."""
     return _fnv1a_extend(_FNV_OFFSET, word.encode("utf-8"))
 
 
-def char_ngram_buckets(word, ngrams, buckets):
+def char_ngram_buckets(word: str, ngrams: Collection[int], buckets: int) -> tuple[int, ...]:
     """Bucket ids of the character n-grams (n in ngrams) of "<word>", as fastText's computeSubwords makes them:
     n counts UTF-8 characters, and a lone "<" or ">" is not an n-gram. GluonNLP's NGramHashes gives the same
     ids (a unit test holds them equal), but without numba (which GluonNLP 0.10 cannot import from any numba that
@@ -106,7 +128,9 @@ def char_ngram_buckets(word, ngrams, buckets):
     return tuple(found)
 
 
-def word_ngram_buckets(tokens, counts, max_n, buckets):
+def word_ngram_buckets(
+    tokens: Sequence[str], counts: np.ndarray, max_n: int, buckets: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Bucket ids (0..buckets-1) of the word n-grams of length 2..max_n, hashed the way fastText does, for
     headlines whose tokens lie end to end in `tokens` (counts: tokens per headline). Returns the buckets, by
     headline, first word and length as fastText adds them, and how many each headline has. Vectorised over the
@@ -129,17 +153,17 @@ def word_ngram_buckets(tokens, counts, max_n, buckets):
     return found, per_headline(fits.sum(axis=1), counts)
 
 
-def per_headline(per_token, tokens_per_headline):
+def per_headline(per_token: npt.ArrayLike, tokens_per_headline: Sequence[int] | np.ndarray) -> np.ndarray:
     """Each headline's total of a count per token, for headlines whose tokens lie end to end
     (tokens_per_headline[i] of them for headline i)."""
     headline = np.repeat(np.arange(len(tokens_per_headline)), tokens_per_headline)
     return np.bincount(headline, weights=per_token, minlength=len(tokens_per_headline)).astype(np.int64)
 
 
-def _interleave(pieces):
+def _interleave(pieces: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
     """Concatenate pieces of ids headline by headline: each piece is (ids end to end, how many per headline);
     the result holds headline 0's ids of every piece in turn, then headline 1's, and so on."""
-    totals = sum(counts for _, counts in pieces)
+    totals = cast(np.ndarray, sum(counts for _, counts in pieces))  # an array, not sum()'s 0: never no pieces
     if len(totals) == 1:  # one headline, the common request: its pieces in turn
         return np.concatenate([values for values, _ in pieces]), totals
     result = np.empty(int(totals.sum()), dtype=np.int64)
@@ -151,11 +175,20 @@ def _interleave(pieces):
     return result, totals
 
 
-class TextEncoder:
+class TextEncoder(Generic[V]):
     """Headlines -> (ids, valid_length) arrays: token ids, then (fasttext) the hashed word n-grams and the
     character n-grams of every token, which share one table of buckets after the vocabulary, as in fastText."""
 
-    def __init__(self, tokenizer, vocabulary, max_length, word_ngrams=1, ngram_buckets=0, min_length=1, char_ngrams=()):
+    def __init__(
+        self,
+        tokenizer: Tokenizer,
+        vocabulary: V,
+        max_length: int,
+        word_ngrams: int = 1,
+        ngram_buckets: int = 0,
+        min_length: int = 1,
+        char_ngrams: Iterable[int] = (),
+    ) -> None:
         self.tokenizer = tokenizer
         self.vocabulary = vocabulary
         self.max_length = max_length
@@ -173,19 +206,19 @@ class TextEncoder:
         )
 
     @property
-    def uses_buckets(self):
+    def uses_buckets(self) -> bool:
         return self.word_ngrams > 1 or bool(self.char_ngrams)
 
     @property
-    def input_size(self):
+    def input_size(self) -> int:
         """Rows the embedding matrix needs: the vocabulary, then the n-gram buckets."""
         return len(self.vocabulary) + (self.ngram_buckets if self.uses_buckets else 0)
 
-    def tokens(self, texts):
+    def tokens(self, texts: Iterable[str]) -> list[list[str]]:
         """Each headline's tokens, cut at max_length."""
         return [self.tokenizer(text)[: self.max_length] for text in texts]
 
-    def word_ids(self, token_lists):
+    def word_ids(self, token_lists: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
         """(ids end to end, how many each headline has): each headline's token ids, then (fasttext) the bucket
         rows of its word n-grams, after the vocabulary."""
         counts = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
@@ -197,11 +230,11 @@ class TextEncoder:
             pieces.append((found + len(self.vocabulary), per_headline))
         return _interleave(pieces)
 
-    def char_ngram_ids(self, token):
+    def char_ngram_ids(self, token: str) -> tuple[int, ...]:
         """The bucket rows (after the vocabulary) of a token's character n-grams; () without char_ngrams."""
         return self._char_ngram_ids(token) if self.char_ngrams else ()
 
-    def flat_ids(self, texts):
+    def flat_ids(self, texts: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
         """All headlines' ids end to end (int64) and how many each has: a headline's word_ids, then its tokens'
         character n-gram rows, in the order fastText adds them."""
         token_lists = self.tokens(texts)
@@ -213,18 +246,18 @@ class TextEncoder:
             pieces.append((values, per_headline(sizes, [len(tokens) for tokens in token_lists])))
         return _interleave(pieces)
 
-    def ids(self, text):
+    def ids(self, text: str) -> list[int]:
         return self.flat_ids([text])[0].tolist()
 
-    def encode(self, texts):
+    def encode(self, texts: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
         return self.pad_flat(*self.flat_ids(texts))
 
-    def pad(self, rows):
+    def pad(self, rows: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
         sizes = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
         flat = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=int(sizes.sum()))
         return self.pad_flat(flat, sizes)
 
-    def pad_flat(self, ids, sizes):
+    def pad_flat(self, ids: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(ids, valid_length) float32 arrays, the networks' input: ids padded to the longest headline (at least
         min_length), and each headline's number of ids."""
         width = max(self.min_length, int(sizes.max(initial=0)))
@@ -233,7 +266,7 @@ class TextEncoder:
         lengths = np.maximum(sizes, 1).astype(np.float32)  # an empty headline averages over one padding slot
         return padded, lengths
 
-    def to_config(self):
+    def to_config(self) -> dict[str, Any]:
         return {
             "tokenizer": self.tokenizer.to_config(),
             "max_length": self.max_length,
@@ -244,6 +277,6 @@ class TextEncoder:
         }
 
     @classmethod
-    def from_config(cls, config, vocabulary):
+    def from_config(cls, config: Mapping[str, Any], vocabulary: V) -> Self:
         config = dict(config)
         return cls(Tokenizer.from_config(config.pop("tokenizer")), vocabulary, **config)

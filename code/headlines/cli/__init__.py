@@ -4,7 +4,7 @@ import logging
 import sys
 
 
-def configure_logging():
+def configure_logging() -> None:
     # Line by line to CloudWatch: never sit in a buffer when the container dies.
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):  # absent when a test harness has replaced the stream

@@ -4,6 +4,7 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Sequence
 
 from ..environment import ServingEnvironment
 from ..errors import JobError
@@ -12,7 +13,7 @@ from . import configure_logging
 EXIT_FAILED = 1
 
 
-def _parser():
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="serve",
         description="Serve the model in /opt/ml/model (or $SAGEMAKER_BASE_DIR/model) on the SageMaker "
@@ -23,7 +24,7 @@ def _parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     _parser().parse_args(argv)
     configure_logging()
     try:

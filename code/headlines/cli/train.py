@@ -12,35 +12,37 @@ import importlib  # noqa: E402
 import logging  # noqa: E402
 import sys  # noqa: E402
 import traceback  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
+from typing import NoReturn  # noqa: E402
 
 from .. import contract  # noqa: E402
 from ..environment import TrainingEnvironment  # noqa: E402
 from ..errors import JobError, TrainingInterrupted  # noqa: E402
 from ..gpu_check import check_gpus  # noqa: E402
-from ..hyperparameters import SUPERVISED, EmbeddingHyperparameters, Hyperparameters, job_mode  # noqa: E402
+from ..hyperparameters import SUPERVISED, Hyperparameters, WordVectorHyperparameters, job_mode  # noqa: E402
 from ..model_folder import discard_model  # noqa: E402
-from ..training.signals import StopSignal  # noqa: E402
+from ..runtime.signals import StopSignal  # noqa: E402
 from . import configure_logging  # noqa: E402
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 128 + 15  # the shell's convention for "ended by SIGTERM"
 
 
-def write_failure(path, reason):
+def write_failure(path: str, reason: str) -> None:
     """SageMaker shows the first 1024 characters of this file as the job's FailureReason."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
         f.write(reason[: contract.FAILURE_REASON_MAX_CHARS])
 
 
-def _parser():
+def _parser() -> argparse.ArgumentParser:
     rows = "\n".join(
         f"{schema.mode_names}:\n"
         + "\n".join(
             f"  {name:<24} default {default!s:<10} {expects}; {help}"
             for name, default, expects, help in schema.describe()
         )
-        for schema in (Hyperparameters, EmbeddingHyperparameters)
+        for schema in (Hyperparameters, WordVectorHyperparameters)
     )
     parser = argparse.ArgumentParser(
         prog="train",
@@ -54,7 +56,7 @@ def _parser():
     return parser
 
 
-def record_failure(reason):
+def record_failure(reason: str) -> None:
     logging.getLogger("headlines.train").error(reason)
     # Paths straight from the base directory: the failure may be that the environment cannot be read.
     base_dir = os.environ.get(contract.BASE_DIR_ENV, contract.DEFAULT_BASE_DIR)
@@ -62,14 +64,14 @@ def record_failure(reason):
     write_failure(os.path.join(base_dir, contract.FAILURE_FILE), reason)
 
 
-def abort(reason):
+def abort(reason: str) -> NoReturn:
     """Called from a background thread when another host of the job has failed. The main thread may be blocked
     inside MXNet waiting for that host, where no exception reaches it: record the reason and end the process."""
     record_failure(reason)
     os._exit(EXIT_FAILED)
 
 
-def load_mxnet():
+def load_mxnet() -> None:
     """Import MXNet here, where a library that does not load (MXNet's, CUDA's) becomes one sentence in the failure
     file: nothing this module imports at its top needs MXNet."""
     try:
@@ -81,7 +83,7 @@ def load_mxnet():
         ) from None
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     _parser().parse_args(argv)
     configure_logging()
     stop_signal = StopSignal().install()
@@ -89,11 +91,12 @@ def main(argv=None):
         check_gpus(logging.getLogger("headlines.train"))
         load_mxnet()
         env = TrainingEnvironment.from_base_dir()
+        run: Callable[[TrainingEnvironment, StopSignal, Callable[[str], None]], object]  # either job's run()
         if job_mode(env.hyperparameters) == SUPERVISED:
-            from ..training import job
+            from ..classifier.job import run
         else:
-            from ..word_vectors import job
-        job.run(env, stop_signal, abort)
+            from ..word_vectors.job import run
+        run(env, stop_signal, abort)
         return 0
     except TrainingInterrupted as e:
         reason, code = str(e), EXIT_INTERRUPTED
@@ -106,7 +109,7 @@ def main(argv=None):
     return code
 
 
-def exit_main():
+def exit_main() -> NoReturn:
     """The `train` command: main(), then the process ends without the interpreter's teardown. After a failure on
     one host of a distributed job, MXNet's parameter-server threads are still running, and C++ static
     destructors abort the process on them (SIGABRT instead of the exit code). Everything the job writes is

@@ -16,6 +16,8 @@ import dataclasses
 import json
 import logging
 import os
+from collections.abc import Collection, Container, Iterable, Iterator
+from typing import Any, TypeAlias
 
 from ..errors import JobError
 from ..files import READ_ERRORS, list_files, open_text
@@ -38,11 +40,18 @@ BAD_ROW_EXAMPLES_KEPT = 5
 class Example:
     text: str
     label: str
-    group: str = None  # story id: near-duplicates share one, and a split must keep them together
+    group: str | None = None  # story id: near-duplicates share one, and a split must keep them together
 
 
 class _BadRow(ValueError):
     pass
+
+
+# A row as a reader found it: (text, label, group), before read_file checks them (a JSON Lines record's values may
+# be of any JSON type; group is None without a story column).
+RawRow: TypeAlias = tuple[object, object, object]
+# What the readers yield: the row's line number, and the row or why it was rejected.
+NumberedRow: TypeAlias = tuple[int, RawRow | _BadRow]
 
 
 @dataclasses.dataclass
@@ -52,20 +61,20 @@ class ReadReport:
     channel: str
     rows: int = 0
     bad_rows: int = 0
-    bad_examples: list = dataclasses.field(default_factory=list)
-    formats: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+    bad_examples: list[str] = dataclasses.field(default_factory=list)
+    formats: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
 
-    def reject(self, where, reason):
+    def reject(self, where: str, reason: str) -> None:
         self.bad_rows += 1
         if len(self.bad_examples) < BAD_ROW_EXAMPLES_KEPT:
             self.bad_examples.append(f"{where}: {reason}")
 
-    def reject_kept_row(self, where, reason):
+    def reject_kept_row(self, where: str, reason: str) -> None:
         """A row that read well but cannot be used after all (a label train never saw)."""
         self.rows -= 1
         self.reject(where, reason)
 
-    def enforce(self, max_bad_row_fraction):
+    def enforce(self, max_bad_row_fraction: float) -> None:
         if self.bad_fraction > max_bad_row_fraction:
             raise JobError(
                 f"Channel '{self.channel}' has {self.bad_rows} malformed rows out of "
@@ -74,11 +83,11 @@ class ReadReport:
             )
 
     @property
-    def bad_fraction(self):
+    def bad_fraction(self) -> float:
         total = self.rows + self.bad_rows
         return self.bad_rows / total if total else 0.0
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         return {
             "rows": self.rows,
             "bad_rows": self.bad_rows,
@@ -87,7 +96,7 @@ class ReadReport:
         }
 
 
-def detect_format(first_line, path=""):
+def detect_format(first_line: str, path: str = "") -> str:
     line = first_line.rstrip("\r\n")
     stripped = line.lstrip("\ufeff").strip()
     if stripped.startswith("{"):
@@ -110,14 +119,14 @@ def detect_format(first_line, path=""):
     )
 
 
-def _first_key(mapping, keys):
+def _first_key(mapping: Container[str], keys: Iterable[str]) -> str | None:
     for key in keys:
         if key in mapping:
             return key
     return None
 
 
-def _rows_uci(lines):
+def _rows_uci(lines: Iterable[tuple[int, str]]) -> Iterator[NumberedRow]:
     for number, line in lines:
         columns = line.split("\t")
         if len(columns) != UCI_COLUMNS:
@@ -126,7 +135,7 @@ def _rows_uci(lines):
         yield number, (columns[UCI_TITLE], columns[UCI_CATEGORY], columns[UCI_STORY])
 
 
-def _rows_tsv(lines):
+def _rows_tsv(lines: Iterable[tuple[int, str]]) -> Iterator[NumberedRow]:
     for number, line in lines:
         columns = line.split("\t")
         if len(columns) != TSV_COLUMNS:
@@ -137,7 +146,7 @@ def _rows_tsv(lines):
         yield number, (columns[0], columns[1], None)
 
 
-def _rows_fasttext(lines):
+def _rows_fasttext(lines: Iterable[tuple[int, str]]) -> Iterator[NumberedRow]:
     for number, line in lines:
         words = line.split()
         labels = [w for w in words if w.startswith(FASTTEXT_LABEL_PREFIX)]
@@ -148,7 +157,7 @@ def _rows_fasttext(lines):
         yield number, (text, labels[0][len(FASTTEXT_LABEL_PREFIX) :], None)
 
 
-def _rows_jsonl(lines):
+def _rows_jsonl(lines: Iterable[tuple[int, str]]) -> Iterator[NumberedRow]:
     for number, line in lines:
         try:
             record = json.loads(line)
@@ -166,11 +175,15 @@ def _rows_jsonl(lines):
         yield number, (record[text_key], record[label_key], record[group_key] if group_key else None)
 
 
-def _rows_csv(handle):
+def _rows_csv(handle: Iterable[str]) -> Iterator[NumberedRow]:
     reader = csv.reader(handle)
-    header = [c.strip().lower().lstrip("\ufeff") for c in next(reader)]
-    text_col = header.index(_first_key(header, TEXT_KEYS))
-    label_col = header.index(_first_key(header, LABEL_KEYS))
+    # The header is the first line that is not blank: the one detect_format found both keys in.
+    first = next(row for row in reader if any(cell.strip() for cell in row))
+    header = [c.strip().lower().lstrip("\ufeff") for c in first]
+    text_key, label_key = _first_key(header, TEXT_KEYS), _first_key(header, LABEL_KEYS)
+    assert text_key is not None and label_key is not None, "detect_format found both in this header"
+    text_col = header.index(text_key)
+    label_col = header.index(label_key)
     group_key = _first_key(header, GROUP_KEYS)
     group_col = header.index(group_key) if group_key else None
     try:
@@ -188,7 +201,7 @@ def _rows_csv(handle):
 _LINE_READERS = {"uci": _rows_uci, "tsv": _rows_tsv, "fasttext": _rows_fasttext, "jsonl": _rows_jsonl}
 
 
-def _numbered_lines(handle):
+def _numbered_lines(handle: Iterable[str]) -> Iterator[tuple[int, str]]:
     for number, line in enumerate(handle, start=1):
         line = line.rstrip("\r\n")
         if number == 1:
@@ -197,7 +210,7 @@ def _numbered_lines(handle):
             yield number, line
 
 
-def read_file(path, report):
+def read_file(path: str, report: ReadReport) -> Iterator[Example]:
     """Yield the Examples of one file, counting every rejected row in report."""
     name = os.path.relpath(path)
     try:
@@ -233,7 +246,7 @@ def read_file(path, report):
         raise JobError(f"Cannot read {name}: {e}.") from e
 
 
-def read_channel(channel, folder, max_bad_row_fraction):
+def read_channel(channel: str, folder: str, max_bad_row_fraction: float) -> tuple[list[Example], ReadReport]:
     """Read every file of a channel; fail when it is empty or has too many malformed rows."""
     files = list_files(folder)
     if not files:
@@ -257,7 +270,7 @@ def read_channel(channel, folder, max_bad_row_fraction):
     return examples, report
 
 
-def label_names(labels):
+def label_names(labels: Collection[str]) -> dict[str, str]:
     """Readable names for label codes: the UCI category names when the labels are exactly UCI's codes."""
     if set(labels) <= set(UCI_CATEGORY_NAMES):
         return {label: UCI_CATEGORY_NAMES[label] for label in labels}

@@ -1,11 +1,17 @@
 """Holding out a validation set from train: grouped by story when stories are known, stratified otherwise."""
 
 import collections
+from collections.abc import Sequence
+from typing import TypeVar
 
 import numpy as np
 
+from .formats import Example
 
-def split_validation(examples, fraction, seed):
+T = TypeVar("T")
+
+
+def split_validation(examples: Sequence[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
     """Return (train, validation) lists. Seeded; near-duplicates (one story) never straddle the split."""
     rng = np.random.RandomState(seed)
     if all(example.group is not None for example in examples):
@@ -13,8 +19,10 @@ def split_validation(examples, fraction, seed):
     return _split_stratified(examples, fraction, rng)
 
 
-def _split_by_group(examples, fraction, rng):
-    groups = sorted({example.group for example in examples})
+def _split_by_group(
+    examples: Sequence[Example], fraction: float, rng: np.random.RandomState
+) -> tuple[list[Example], list[Example]]:
+    groups = sorted({example.group for example in examples if example.group is not None})  # every one has one here
     rng.shuffle(groups)
     sizes = collections.Counter(example.group for example in examples)
     target, held_out, taken = fraction * len(examples), set(), 0
@@ -30,7 +38,9 @@ def _split_by_group(examples, fraction, rng):
     return train, validation
 
 
-def _split_stratified(examples, fraction, rng):
+def _split_stratified(
+    examples: Sequence[Example], fraction: float, rng: np.random.RandomState
+) -> tuple[list[Example], list[Example]]:
     by_label = collections.defaultdict(list)
     for index, example in enumerate(examples):
         by_label[example.label].append(index)
@@ -49,7 +59,7 @@ def _split_stratified(examples, fraction, rng):
     return train, validation
 
 
-def shard(examples, rank, num_workers, seed):
+def shard(examples: Sequence[T], rank: int, num_workers: int, seed: int) -> list[T]:
     """Worker `rank`'s share of train when every host has all of it: a seeded deal of the rows into
     `num_workers` equal hands (the n % num_workers left over are dropped), so every worker runs the same number
     of batches per epoch, which synchronous distributed training needs."""

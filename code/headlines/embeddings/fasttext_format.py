@@ -11,15 +11,21 @@ import dataclasses
 import mmap
 import os
 import struct
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeAlias
 
 import numpy as np
 
 from ..errors import JobError
 
+if TYPE_CHECKING:
+    from ..hyperparameters import WordVectorHyperparameters
+
 FASTTEXT_MAGIC = 793712314  # fastText's FASTTEXT_FILEFORMAT_MAGIC_INT32
 FASTTEXT_VERSION = 12
 # fastText's words are bytes; decoded with surrogateescape, bytes that are not UTF-8 survive the round trip.
 ENCODING, DECODE_ERRORS = "utf-8", "surrogateescape"
+EOS = "</s>"  # fastText's end of a line: a word of the dictionary, without character n-grams
 _LOSS_NEGATIVE_SAMPLING = 2  # fastText's loss_name::ns
 _MODEL_CODES = {"cbow": 1, "skipgram": 2, "batch_skipgram": 2}  # model_name::cbow, ::sg
 _MODEL_SUPERVISED = 3  # model_name::sup
@@ -43,13 +49,35 @@ _MAX_CHAR_NGRAM = 1000
 _READ_ERRORS = "replace"
 
 
+class WordDictionary(Protocol):
+    """What write_fasttext_binary writes of the word-vector job's dictionary (word_vectors.dictionary.Dictionary,
+    a floor above this package)."""
+
+    words: list[str]  # descending count
+    counts: np.ndarray  # of each word
+    total_tokens: int  # every token of the corpus, kept or not: fastText's ntokens
+    char_ngrams: tuple[int, ...]
+    buckets: int
+
+    @property
+    def input_rows(self) -> int: ...
+
+    def __len__(self) -> int: ...
+
+
+# A matrix the writer reads in row blocks: an array, or rows(start, stop) -> the array of those rows.
+RowSource: TypeAlias = np.ndarray | Callable[[int, int], np.ndarray]
+
+
 @dataclasses.dataclass(frozen=True)
 class FastTextInput:
     """What fastText's getWordVector reads of a binary model: the words, the input matrix and the n-gram settings."""
 
-    words: list  # the dictionary's words (its labels left out), in file order: word i's own row is i
+    words: list[str]  # the dictionary's words (its labels left out), in file order: word i's own row is i
     matrix: np.ndarray  # (len(words) + buckets, dim) float32, memory-mapped read-only from the file
-    char_ngrams: tuple  # the lengths of the character n-grams a word's vector averages (minn..maxn); () for none
+    char_ngrams: tuple[
+        int, ...
+    ]  # the lengths of the character n-grams a word's vector averages (minn..maxn); () for none
     buckets: int  # n-gram rows, after the words' rows
 
 
@@ -59,19 +87,19 @@ class _Head:
 
     dim: int
     buckets: int
-    char_ngrams: tuple
+    char_ngrams: tuple[int, ...]
     nwords: int
     nlabels: int
     pruned: int  # pruneidx_size: -1, unless fastText's quantize pruned the n-gram rows
 
 
-def is_fasttext_binary(path):
+def is_fasttext_binary(path: str) -> bool:
     with open(path, "rb") as f:
         head = f.read(4)
     return len(head) == 4 and struct.unpack("<i", head)[0] == FASTTEXT_MAGIC
 
 
-def read_fasttext_binary(path, name):
+def read_fasttext_binary(path: str, name: str) -> FastTextInput:
     """The input side of a fastText binary model (FastText::loadModel up to the input matrix), or a JobError naming
     `name` that says what is wrong.
 
@@ -113,7 +141,7 @@ def read_fasttext_binary(path, name):
     return FastTextInput(words, matrix, head.char_ngrams, head.buckets)
 
 
-def _read_head(data, file_size, name):
+def _read_head(data: bytes, file_size: int, name: str) -> _Head:
     if len(data) < _HEAD_BYTES:
         raise JobError(f"Embeddings file {name} is truncated: it ends inside its header ({file_size} bytes).")
     magic, version = _SIGNATURE.unpack_from(data)
@@ -143,10 +171,11 @@ def _read_head(data, file_size, name):
     return _Head(dim, buckets, char_ngrams, nwords, nlabels, pruned)
 
 
-def _read_dictionary(data, head, name):
+def _read_dictionary(data: mmap.mmap, head: _Head, name: str) -> tuple[list[str], int]:
     """The words of Dictionary::save's entries (NUL-terminated word, int64 count, int8 type), and where the entries
     end. fastText lists its words first, then its labels; labels are not words."""
-    words, types, offset = [], bytearray(), _HEAD_BYTES
+    words: list[str] = []
+    types, offset = bytearray(), _HEAD_BYTES
     entries = head.nwords + head.nlabels
     for _ in range(entries):
         end = data.find(b"\0", offset)
@@ -168,7 +197,7 @@ def _read_dictionary(data, head, name):
     return words, offset
 
 
-def write_text_vectors(path, words, vectors):
+def write_text_vectors(path: str, words: Sequence[str], vectors: np.ndarray) -> None:
     """word2vec text: an `N dim` header, then `word v1 ... vdim` per word, in the order given."""
     with open(path, "w", encoding=ENCODING, errors=DECODE_ERRORS, newline="\n") as f:
         f.write(f"{len(words)} {vectors.shape[1]}\n")
@@ -176,7 +205,13 @@ def write_text_vectors(path, words, vectors):
             f.write(word + " " + " ".join(f"{value:.6g}" for value in vector) + "\n")
 
 
-def write_fasttext_binary(path, dictionary, hyperparameters, input_matrix, output_matrix):
+def write_fasttext_binary(
+    path: str,
+    dictionary: WordDictionary,
+    hyperparameters: "WordVectorHyperparameters",
+    input_matrix: RowSource,
+    output_matrix: RowSource,
+) -> None:
     """input_matrix: (words + buckets, dim); output_matrix: (words, dim); both readable in row blocks (numpy, or
     a callable rows(start, stop) -> array so a 2-million-row matrix is never copied whole)."""
     hp = hyperparameters
@@ -208,7 +243,7 @@ def write_fasttext_binary(path, dictionary, hyperparameters, input_matrix, outpu
             _write_rows(f, matrix, rows)
 
 
-def _write_rows(f, matrix, rows):
+def _write_rows(f: BinaryIO, matrix: RowSource, rows: int) -> None:
     for start in range(0, rows, _ROWS_PER_WRITE):
         stop = min(rows, start + _ROWS_PER_WRITE)
         block = matrix(start, stop) if callable(matrix) else matrix[start:stop]

@@ -13,14 +13,18 @@ import logging
 import os
 import shutil
 import tarfile
+from collections.abc import Container, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 
 import numpy as np
 
 from ..errors import JobError
 from ..files import READ_ERRORS, is_gzip, list_files, open_binary
 from ..text import char_ngram_buckets
-from ..word_vectors.corpus import EOS
-from .fasttext_format import ENCODING, is_fasttext_binary, read_fasttext_binary
+from .fasttext_format import ENCODING, EOS, is_fasttext_binary, read_fasttext_binary
+
+if TYPE_CHECKING:
+    import gluonnlp
 
 logger = logging.getLogger(__name__)
 
@@ -34,31 +38,31 @@ IN_VOCABULARY, FROM_SUBWORDS, MISSING = "in_vocabulary", "from_subwords", "missi
 class FastTextBinaryVectors:
     format = "fasttext-bin"
 
-    def __init__(self, path, name):
+    def __init__(self, path: str, name: str) -> None:
         self.name = name
         model = read_fasttext_binary(path, name)
         self._matrix, self._char_ngrams, self._buckets = model.matrix, model.char_ngrams, model.buckets
         self._ngram_offset = len(model.words)  # fastText's n-gram rows follow every listed word's row
-        self.token_to_idx = {}
+        self.token_to_idx: dict[str, int] = {}
         for index, word in enumerate(model.words):
             self.token_to_idx.setdefault(word, index)  # words alike once decoded: the first, most frequent, wins
         self.dim = self._matrix.shape[1]
 
     @property
-    def words(self):
+    def words(self) -> list[str]:
         """The listed words, in the file's order (descending count for fastText and BlazingText)."""
         return _in_row_order(self.token_to_idx)
 
-    def lookup(self, words):
+    def lookup(self, words: Sequence[str]) -> tuple[np.ndarray, list[str]]:
         """fastText's get_word_vector: the mean of the word's own row (when listed) and its n-gram rows (none for
         fastText's end-of-sentence token), in fastText's float32 arithmetic: the rows added in order, the sum
         multiplied by 1/n rounded to float32. numpy's mean divides instead, and now and then differs in the last
         bit."""
         vectors = np.zeros((len(words), self.dim), dtype=np.float32)
-        status = []
+        status: list[str] = []
         for i, word in enumerate(words):
             index = self.token_to_idx.get(word)
-            rows = [] if index is None else [index]
+            rows: list[int] = [] if index is None else [index]
             if self._char_ngrams and word != EOS:
                 buckets = char_ngram_buckets(word, self._char_ngrams, self._buckets)
                 rows += [self._ngram_offset + bucket for bucket in buckets]
@@ -77,9 +81,11 @@ class TextVectors:
 
     format = "word2vec-text"
 
-    def __init__(self, path, name):
+    def __init__(self, path: str, name: str) -> None:
         self.name = name
-        self.token_to_idx, rows, undecodable = {}, [], 0
+        self.token_to_idx: dict[str, int] = {}
+        rows: list[np.ndarray] = []
+        undecodable = 0
         with open(path, "rb") as f:
             for number, line in enumerate(f, start=1):
                 try:
@@ -105,7 +111,7 @@ class TextVectors:
         self.matrix = np.vstack(rows)
         self.dim = self.matrix.shape[1]
 
-    def _vector(self, number, word, fields):
+    def _vector(self, number: int, word: str, fields: list[str]) -> np.ndarray:
         if not fields:
             self._refuse(number, f"unexpected data format (no numbers after {word!r})")
         try:
@@ -113,23 +119,24 @@ class TextVectors:
         except ValueError as e:
             self._refuse(number, str(e))
 
-    def _refuse(self, number, problem):
+    def _refuse(self, number: int, problem: str) -> NoReturn:
         raise JobError(f"Embeddings file {self.name} is not valid word-vector text: line {number}: {problem}.")
 
     @property
-    def words(self):
+    def words(self) -> list[str]:
         return _in_row_order(self.token_to_idx)
 
-    def lookup(self, words):
+    def lookup(self, words: Sequence[str]) -> tuple[np.ndarray, list[str]]:
         return _lookup_table(words, self.token_to_idx, self.matrix)
 
 
 class Word2VecBinaryVectors:
     format = "word2vec-bin"
 
-    def __init__(self, path, name):
+    def __init__(self, path: str, name: str) -> None:
         self.name = name
-        self.token_to_idx, rows = {}, []
+        self.token_to_idx: dict[str, int] = {}
+        rows: list[np.ndarray] = []
         with open(path, "rb") as f:
             header = f.readline().split()
             try:
@@ -154,20 +161,26 @@ class Word2VecBinaryVectors:
         self.matrix = np.vstack(rows) if rows else np.zeros((0, self.dim), np.float32)
 
     @property
-    def words(self):
+    def words(self) -> list[str]:
         return _in_row_order(self.token_to_idx)
 
-    def lookup(self, words):
+    def lookup(self, words: Sequence[str]) -> tuple[np.ndarray, list[str]]:
         return _lookup_table(words, self.token_to_idx, self.matrix)
 
 
-def _in_row_order(token_to_idx):
-    return sorted(token_to_idx, key=token_to_idx.get)
+# What load_pretrained returns: each has name, format, dim, words and lookup(words) -> (vectors, how each was found).
+PretrainedVectors: TypeAlias = FastTextBinaryVectors | TextVectors | Word2VecBinaryVectors
 
 
-def _lookup_table(words, token_to_idx, matrix):
+def _in_row_order(token_to_idx: dict[str, int]) -> list[str]:
+    return sorted(token_to_idx, key=token_to_idx.__getitem__)
+
+
+def _lookup_table(
+    words: Sequence[str], token_to_idx: Mapping[str, int], matrix: np.ndarray
+) -> tuple[np.ndarray, list[str]]:
     vectors = np.zeros((len(words), matrix.shape[1]), dtype=np.float32)
-    status = []
+    status: list[str] = []
     for i, word in enumerate(words):
         index = token_to_idx.get(word)
         if index is None:
@@ -178,7 +191,7 @@ def _lookup_table(words, token_to_idx, matrix):
     return vectors, status
 
 
-def _plain_copy(path, workdir):
+def _plain_copy(path: str, workdir: str) -> str:
     """Gunzip a compressed file into workdir; return the readable path."""
     if not is_gzip(path):
         return path
@@ -191,7 +204,7 @@ def _plain_copy(path, workdir):
     return target
 
 
-def _extract_files(archive, target, path):
+def _extract_files(archive: tarfile.TarFile, target: str, path: str) -> None:
     """Only regular files and folders, only inside `target`. What tarfile's filter="data" does, which the
     images' Python (Debian bookworm's 3.11.2) predates."""
     root = os.path.realpath(target)
@@ -205,8 +218,8 @@ def _extract_files(archive, target, path):
     archive.extractall(root)
 
 
-def _expand_archives(files, workdir):
-    expanded = []
+def _expand_archives(files: Iterable[str], workdir: str) -> list[str]:
+    expanded: list[str] = []
     for path in files:
         if path.endswith(ARCHIVE_SUFFIXES):
             target = os.path.join(workdir, os.path.basename(path) + ".d")
@@ -221,7 +234,7 @@ def _expand_archives(files, workdir):
     return expanded
 
 
-def load_pretrained(folder, workdir):
+def load_pretrained(folder: str, workdir: str) -> PretrainedVectors:
     """Load the vectors of an embeddings channel. A fastText binary wins over text vectors (it can build
     vectors for unseen words); files of other kinds (eval.json, ...) are ignored."""
     files = _expand_archives(list_files(folder), workdir)
@@ -256,7 +269,14 @@ def load_pretrained(folder, workdir):
     )
 
 
-def build_embedding_matrix(vocabulary, token_counts, pretrained, seed, unknown_token, padding_token):
+def build_embedding_matrix(
+    vocabulary: "gluonnlp.Vocab",
+    token_counts: Mapping[str, int],
+    pretrained: PretrainedVectors,
+    seed: int,
+    unknown_token: str,
+    padding_token: str,
+) -> tuple[np.ndarray, dict[str, Any]]:
     """Rows for every vocabulary word from the pretrained vectors, and the coverage they achieved.
 
     Words the vectors do not cover (a text file lists only what it lists) try their lower-cased form, then get
@@ -280,7 +300,9 @@ def build_embedding_matrix(vocabulary, token_counts, pretrained, seed, unknown_t
     return vectors, coverage
 
 
-def _coverage(words, status, token_counts, special):
+def _coverage(
+    words: Sequence[str], status: Sequence[str], token_counts: Mapping[str, int], special: Container[str]
+) -> dict[str, Any]:
     types = {IN_VOCABULARY: 0, FROM_SUBWORDS: 0, MISSING: 0}
     tokens = {IN_VOCABULARY: 0, FROM_SUBWORDS: 0, MISSING: 0}
     for word, word_status in zip(words, status):

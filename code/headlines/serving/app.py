@@ -9,6 +9,8 @@ loaded, 500 (logged with its trace) for our own bugs, which never take the worke
 
 import json
 import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import BadRequest, HTTPException, NotFound, ServiceUnavailable
@@ -19,17 +21,29 @@ from .codecs import JSON, check_top_k, choose_response_type, decode_request, enc
 from .models_api import parse_load_request, parse_page_size
 from .word_vectors import check_accept, decode_word_request
 
+if TYPE_CHECKING:
+    from ..environment import ServingEnvironment
+    from .loading import ServedModel
+    from .multi_model import WorkerModels
+    from .predictor import Predictor
+    from .word_vectors import WordVectorPredictor
+
 logger = logging.getLogger(__name__)
 
 
-def create_app(settings, predictor=None, load_error=None, models=None):
+def create_app(
+    settings: "ServingEnvironment",
+    predictor: "ServedModel | None" = None,
+    load_error: str | None = None,
+    models: "WorkerModels | None" = None,
+) -> Flask:
     """settings: ServingEnvironment. predictor: a Predictor or WordVectorPredictor that passed its self-check, or
     None with load_error saying why the model could not be loaded (then /ping and /invocations answer 503 with that
     reason). models: a multi-model endpoint's WorkerModels, instead of a predictor."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.request_limit_bytes
 
-    def require_model():
+    def require_model() -> "ServedModel":
         if models is not None:
             raise NotFound(
                 f"This is a multi-model endpoint ({contract.MULTI_MODEL_ENV}=true): invoke a loaded model with "
@@ -40,19 +54,19 @@ def create_app(settings, predictor=None, load_error=None, models=None):
         return predictor
 
     @app.get(contract.PING_PATH)
-    def ping():
+    def ping() -> Response:
         if models is None:  # a multi-model endpoint is healthy with no model loaded, as Multi Model Server is
             require_model()
         return Response(status=200)
 
     @app.post(contract.INVOCATIONS_PATH)
-    def invocations():
+    def invocations() -> Response:
         return answer(require_model())
 
-    def answer(model):
+    def answer(model: "ServedModel") -> Response:
         return word_vectors(model) if model.kind == WORD_VECTORS else classify(model)
 
-    def classify(model):
+    def classify(model: "Predictor") -> Response:
         response_type = choose_response_type(request.accept_mimetypes)
         parsed = decode_request(request.get_data(cache=False), request.mimetype, request.mimetype_params.get("charset"))
         query_top_k = parse_top_k(request.args.get("top_k"), "The query parameter top_k")
@@ -62,7 +76,7 @@ def create_app(settings, predictor=None, load_error=None, models=None):
         predictions = model.predict(parsed.headlines, top_k)
         return Response(encode_response(predictions, response_type, top_k), mimetype=response_type)
 
-    def word_vectors(model):
+    def word_vectors(model: "WordVectorPredictor") -> Response:
         check_accept(request.accept_mimetypes)
         words, neighbours = decode_word_request(
             request.get_data(cache=False), request.mimetype, request.mimetype_params.get("charset")
@@ -70,14 +84,14 @@ def create_app(settings, predictor=None, load_error=None, models=None):
         return Response(json.dumps(model.answer(words, neighbours), ensure_ascii=False), mimetype=JSON)
 
     @app.get(contract.EXECUTION_PARAMETERS_PATH)
-    def execution_parameters():
+    def execution_parameters() -> Response:
         return jsonify(settings.execution_parameters())
 
     if models is not None:
         _add_model_routes(app, models, answer)
 
     @app.errorhandler(HTTPException)
-    def http_error(error):
+    def http_error(error: HTTPException) -> Response:
         message = error.description
         if error.code == 413:
             message = (
@@ -86,11 +100,12 @@ def create_app(settings, predictor=None, load_error=None, models=None):
                 f"({contract.MAX_PAYLOAD_ENV}); send fewer headlines per request."
             )
         response = jsonify(error=error.name, message=message)
+        assert error.code is not None, "Flask returns an HTTPException without a code as it is, unhandled"
         response.status_code = error.code
         return response
 
     @app.errorhandler(Exception)
-    def internal_error(error):
+    def internal_error(error: Exception) -> Response:
         logger.exception("internal error in %s %s", request.method, request.path)
         response = jsonify(
             error="Internal Server Error",
@@ -103,31 +118,31 @@ def create_app(settings, predictor=None, load_error=None, models=None):
     return app
 
 
-def _add_model_routes(app, models, answer):
+def _add_model_routes(app: Flask, models: "WorkerModels", answer: Callable[["ServedModel"], Response]) -> None:
     """The multi-model contract's routes; answer(predictor) is /invocations' response for a model."""
     model_path = contract.MODELS_PATH + "/<name>"
 
-    def target_model():
+    def target_model() -> str | None:
         return request.headers.get(contract.TARGET_MODEL_HEADER)
 
     @app.post(contract.MODELS_PATH)
-    def load_model():
+    def load_model() -> Response:
         name, url = parse_load_request(request.get_data(cache=False))
         return jsonify(models.load(name, url, target_model()).describe())
 
     @app.get(contract.MODELS_PATH)
-    def list_models():
+    def list_models() -> Response:
         limit = parse_page_size(request.args.get(contract.PAGE_SIZE_PARAM))
         return jsonify(models.page(request.args.get(contract.NEXT_PAGE_TOKEN_PARAM), limit))
 
     @app.get(model_path)
-    def describe_model(name):
+    def describe_model(name: str) -> Response:
         return jsonify(models.entry(name).describe())
 
     @app.delete(model_path)
-    def unload_model(name):
+    def unload_model(name: str) -> Response:
         return jsonify(models.unload(name, target_model()).describe())
 
     @app.post(model_path + contract.MODEL_INVOKE_SUFFIX)
-    def invoke_model(name):
+    def invoke_model(name: str) -> Response:
         return answer(models.predictor(name))

@@ -3,11 +3,13 @@ network of numpy_networks.py on the weights file, memory-mapped (params_file.py)
 copy of the weights."""
 
 import os
+from collections.abc import Sequence
+from typing import Self
 
 import numpy as np
 
 from ..model_folder import PARAMS_FILE, read_classifier_description
-from ..numpy_networks import build_network, softmax
+from ..numpy_networks import Network, build_network, softmax
 from ..params_file import read_params
 from ..text import TextEncoder, VocabularyTable
 
@@ -15,20 +17,26 @@ from ..text import TextEncoder, VocabularyTable
 class Classifier:
     """Raw headlines in, class probabilities out; thread-safe (the weights are read-only)."""
 
-    def __init__(self, network, encoder, labels, label_names):
+    def __init__(
+        self,
+        network: Network,
+        encoder: TextEncoder[VocabularyTable],
+        labels: list[str],
+        label_names: dict[str, str],
+    ) -> None:
         self.network = network
         self.encoder = encoder
         self.labels = labels
         self.label_names = label_names
 
     @classmethod
-    def load(cls, model_dir):
+    def load(cls, model_dir: str) -> Self:
         config, vocabulary_json, labels, label_names = read_classifier_description(model_dir)
         encoder = TextEncoder.from_config(config["encoder"], VocabularyTable.from_json(vocabulary_json))
         params = read_params(os.path.join(model_dir, PARAMS_FILE))
         return cls(build_network(config["architecture"], params, encoder), encoder, labels, label_names)
 
-    def predict_proba(self, texts):
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Class probabilities, shape (len(texts), len(labels))."""
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)

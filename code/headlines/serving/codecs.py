@@ -15,9 +15,14 @@ import csv
 import dataclasses
 import io
 import json
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.exceptions import BadRequest, NotAcceptable, UnsupportedMediaType
+
+if TYPE_CHECKING:  # the codecs need nothing of the predictor at run time
+    from .predictor import Prediction
 
 JSON = "application/json"
 JSONLINES = "application/jsonlines"
@@ -33,15 +38,15 @@ JSON_REQUEST_KEYS = ("instances", "top_k")
 
 @dataclasses.dataclass(frozen=True)
 class ParsedRequest:
-    headlines: list
-    top_k: int = None  # only a JSON object body can carry it
+    headlines: list[str]
+    top_k: int | None = None  # only a JSON object body can carry it
 
 
-def _canonical(mimetype):
+def _canonical(mimetype: str) -> str:
     return JSONLINES if mimetype in _JSONLINES_ALIASES else mimetype
 
 
-def decode_text(body, charset):
+def decode_text(body: bytes, charset: str | None) -> str:
     """Bytes to str with the Content-Type's charset (UTF-8 when none is given; a UTF-8 BOM is dropped)."""
     charset = (charset or "utf-8").strip().lower()
     try:
@@ -56,14 +61,14 @@ def decode_text(body, charset):
         raise BadRequest(f"The body is not valid {charset}: byte {e.start} cannot be decoded ({e.reason}).") from None
 
 
-def _lines(text):
+def _lines(text: str) -> list[str]:
     """Records of a line-based body: \\n or \\r\\n separated; one final line break is not an empty record."""
     if text.endswith("\n"):
         text = text[:-1]
     return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
 
 
-def _headline(value, where):
+def _headline(value: object, where: str) -> str:
     if isinstance(value, dict):
         keys = [key for key in HEADLINE_KEYS if key in value]
         if len(keys) != 1:
@@ -74,13 +79,13 @@ def _headline(value, where):
     return _non_empty(value, where)
 
 
-def _non_empty(headline, where):
+def _non_empty(headline: str, where: str) -> str:
     if not headline.strip():
         raise BadRequest(f"{where} is empty.")
     return headline
 
 
-def json_kind(value):
+def json_kind(value: object) -> str:
     if value is None:
         return "null"
     return {
@@ -93,7 +98,7 @@ def json_kind(value):
     }.get(type(value), type(value).__name__)
 
 
-def parse_top_k(value, where):
+def parse_top_k(value: object, where: str) -> int | None:
     """top_k from a query string (str) or a JSON field (int): a positive integer, or None when absent."""
     if value is None:
         return None
@@ -107,14 +112,14 @@ def parse_top_k(value, where):
     return value
 
 
-def check_top_k(top_k, num_labels):
+def check_top_k(top_k: int | None, num_labels: int) -> int | None:
     """top_k (or None), refused when the model has fewer labels."""
     if top_k is not None and top_k > num_labels:
         raise BadRequest(f"top_k is {top_k}, but the model knows only {num_labels} labels.")
     return top_k
 
 
-def _decode_json(text):
+def _decode_json(text: str) -> ParsedRequest:
     try:
         value = json.loads(text)
     except ValueError as e:
@@ -139,7 +144,7 @@ def _decode_json(text):
     return ParsedRequest([_headline(item, f"Instance {i}") for i, item in enumerate(value)], top_k)
 
 
-def _decode_jsonlines(text):
+def _decode_jsonlines(text: str) -> ParsedRequest:
     headlines = []
     for number, line in enumerate(_lines(text), start=1):
         try:
@@ -150,7 +155,7 @@ def _decode_jsonlines(text):
     return ParsedRequest(headlines)
 
 
-def _decode_csv(text):
+def _decode_csv(text: str) -> ParsedRequest:
     headlines = []
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
@@ -164,14 +169,19 @@ def _decode_csv(text):
     return ParsedRequest(headlines)
 
 
-def _decode_text(text):
+def _decode_text(text: str) -> ParsedRequest:
     return ParsedRequest([_non_empty(line, f"Line {number}") for number, line in enumerate(_lines(text), start=1)])
 
 
-_DECODERS = {JSON: _decode_json, JSONLINES: _decode_jsonlines, CSV: _decode_csv, TEXT: _decode_text}
+_DECODERS: dict[str, Callable[[str], ParsedRequest]] = {
+    JSON: _decode_json,
+    JSONLINES: _decode_jsonlines,
+    CSV: _decode_csv,
+    TEXT: _decode_text,
+}
 
 
-def decode_request(body, mimetype, charset=None):
+def decode_request(body: bytes, mimetype: str, charset: str | None = None) -> ParsedRequest:
     """The headlines (and top_k, for JSON) in a request body."""
     decoder = _DECODERS.get(_canonical(mimetype))
     if decoder is None:
@@ -187,7 +197,7 @@ def decode_request(body, mimetype, charset=None):
     return parsed
 
 
-def choose_response_type(accept):
+def choose_response_type(accept: MIMEAccept) -> str:
     """The response MIME type for a werkzeug MIMEAccept; JSON when the client accepts anything. Parameters
     such as charset=utf-8 do not keep a type from matching (werkzeug would demand the same parameters)."""
     offered = RESPONSE_TYPES + _JSONLINES_ALIASES
@@ -201,7 +211,7 @@ def choose_response_type(accept):
     return chosen
 
 
-def encode_response(predictions, mimetype, top_k=None):
+def encode_response(predictions: Sequence["Prediction"], mimetype: str, top_k: int | None = None) -> bytes:
     """Predictions (dicts from Predictor) as a response body of the chosen type, in request order. A CSV row is
     `label,probability`, or the top_k `label,probability` pairs when top_k was asked for."""
     mimetype = _canonical(mimetype)

@@ -3,6 +3,7 @@ job's vectors, and a model is served only after it passes its self-check predict
 
 import logging
 import os
+from typing import TypeAlias
 
 from ..errors import JobError
 from ..model_folder import WORD_VECTORS, model_kind
@@ -12,19 +13,22 @@ from .word_vectors import WordVectorPredictor
 
 logger = logging.getLogger(__name__)
 
+# A model folder's predictor: its `kind` (CLASSIFIER or WORD_VECTORS) tells which.
+ServedModel: TypeAlias = Predictor | WordVectorPredictor
 
-def load_model(model_dir):
+
+def load_model(model_dir: str) -> ServedModel:
     """The predictor of the model in model_dir, self-checked. Raises JobError for a folder that is not a model
     this image serves (incomplete, another format version), anything else for a model that fails to load."""
     if model_kind(model_dir) == WORD_VECTORS:
-        predictor = WordVectorPredictor.load(model_dir)
+        predictor: ServedModel = WordVectorPredictor.load(model_dir)
     else:
         predictor = Predictor(Classifier.load(model_dir))
     predictor.self_check()
     return predictor
 
 
-def load_predictor(model_dir):
+def load_predictor(model_dir: str) -> tuple[ServedModel, None] | tuple[None, str]:
     """(predictor, None) when the model loads and answers its self-check, else (None, the reason)."""
     try:
         predictor = load_model(model_dir)

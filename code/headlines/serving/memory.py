@@ -11,6 +11,7 @@ what it maps itself (multi_model.py counts each loaded model's weights).
 """
 
 import ctypes
+import errno
 import logging
 import os
 
@@ -27,14 +28,14 @@ CGROUP_FILES = (
 CACHE_KEYS = {"v2": ("active_file", "inactive_file"), "v1": ("total_active_file", "total_inactive_file")}
 
 
-def available_bytes(cgroup_root=CGROUP_ROOT, meminfo=MEMINFO):
+def available_bytes(cgroup_root: str = CGROUP_ROOT, meminfo: str = MEMINFO) -> int:
     """Bytes the container can still allocate: the least of its cgroup's headroom and the machine's MemAvailable."""
     machine = _meminfo_bytes(meminfo)
     headroom = _cgroup_headroom(cgroup_root, machine["MemTotal"])
     return machine["MemAvailable"] if headroom is None else min(machine["MemAvailable"], headroom)
 
 
-def _cgroup_headroom(cgroup_root, mem_total):
+def _cgroup_headroom(cgroup_root: str, mem_total: int) -> int | None:
     """The memory cgroup's limit less its usage without page cache, or None without a limit below the machine's."""
     for limit_file, usage_file, stat_file in CGROUP_FILES:
         limit = _read(os.path.join(cgroup_root, limit_file))
@@ -42,27 +43,27 @@ def _cgroup_headroom(cgroup_root, mem_total):
             continue
         if limit == "max" or int(limit) >= mem_total:  # v1 writes "no limit" as a huge number
             return None
-        usage = int(_read(os.path.join(cgroup_root, usage_file)))
+        usage = int(_read_required(os.path.join(cgroup_root, usage_file)))
         return int(limit) - (usage - _page_cache(os.path.join(cgroup_root, stat_file)))
     return None
 
 
-def _page_cache(stat_file):
+def _page_cache(stat_file: str) -> int:
     values = dict(line.split() for line in (_read(stat_file) or "").splitlines())
     return sum(int(values.get(key, 0)) for key in CACHE_KEYS["v1" if "total_active_file" in values else "v2"])
 
 
-def _meminfo_bytes(meminfo):
+def _meminfo_bytes(meminfo: str) -> dict[str, int]:
     """MemTotal and MemAvailable, in bytes."""
-    values = {}
-    for line in _read(meminfo).splitlines():
+    values: dict[str, int] = {}
+    for line in _read_required(meminfo).splitlines():
         key, value = line.split(":", 1)
         if key in ("MemTotal", "MemAvailable"):
             values[key] = int(value.split()[0]) * 1024
     return values
 
 
-def _read(path):
+def _read(path: str) -> str | None:
     try:
         with open(path, encoding="ascii") as f:
             return f.read().strip()
@@ -70,7 +71,15 @@ def _read(path):
         return None
 
 
-def return_freed_memory():
+def _read_required(path: str) -> str:
+    """_read() of a file the kernel always provides (/proc/meminfo, a limited cgroup's usage)."""
+    text = _read(path)
+    if text is None:
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+    return text
+
+
+def return_freed_memory() -> None:
     """Ask glibc to hand the heap's free pages back to the kernel. Without it, the memory of an unloaded model stays
     with the process: MXNet's arrays come from the heap once glibc has raised its mmap threshold (measured: a
     31 MB model's 200 MB of three copies stayed in use after they were dropped, until malloc_trim)."""

@@ -11,12 +11,12 @@ from .. import contract
 from .codecs import json_kind
 
 
-def page_token(name):
+def page_token(name: str) -> str:
     """An opaque next_page_token naming the last model of a page (base64url, without "=" for query strings)."""
     return urlsafe_b64encode(name.encode("utf-8")).decode("ascii").rstrip("=")
 
 
-def token_name(token):
+def token_name(token: str) -> str:
     """The model a page_token names."""
     try:
         padded = token.encode("ascii") + b"=" * (-len(token) % 4)
@@ -27,7 +27,7 @@ def token_name(token):
         ) from None
 
 
-def parse_page_size(value):
+def parse_page_size(value: str | None) -> int:
     """The `limit` query parameter: 1-100, 100 when absent."""
     if value is None:
         return contract.MAX_PAGE_SIZE
@@ -40,7 +40,7 @@ def parse_page_size(value):
     return limit
 
 
-def parse_load_request(body):
+def parse_load_request(body: bytes) -> tuple[str, str]:
     """(model_name, url) of a Load Model body, {"model_name": ..., "url": "/opt/ml/models/<name>/model"}; other
     fields are ignored, as Multi Model Server ignores those it does not know."""
     try:

@@ -34,6 +34,8 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from typing import Self
 
 from werkzeug.exceptions import Conflict, HTTPException, InternalServerError, NotFound, UnprocessableEntity
 
@@ -41,7 +43,7 @@ from .. import contract
 from ..errors import JobError
 from ..files import list_files, write_json
 from ..model_folder import CLASSIFIER, PARAMS_FILE, missing_classifier_files, model_kind
-from .loading import load_model
+from .loading import ServedModel, load_model
 from .memory import available_bytes, return_freed_memory
 from .models_api import page_token, token_name
 
@@ -68,11 +70,11 @@ class Entry:
     shared_bytes: int  # the estimated memory all workers' copies share (the memory-mapped weights)
     copy_bytes: int  # the estimated memory of each worker's copy besides
 
-    def describe(self):
+    def describe(self) -> dict[str, str]:
         return {contract.MODEL_NAME_KEY: self.name, contract.MODEL_URL_KEY: self.url}
 
 
-def estimate(model_dir):
+def estimate(model_dir: str) -> tuple[int, int]:
     """(shared, per worker): the estimated memory of the model in model_dir (see the module's docstring)."""
     weights = os.path.join(model_dir, PARAMS_FILE)
     shared = os.path.getsize(weights) if os.path.isfile(weights) else 0
@@ -80,11 +82,11 @@ def estimate(model_dir):
     return shared, int((files - shared) * COPY_FACTOR)
 
 
-def _mib(count):
+def _mib(count: float) -> str:
     return f"{count / 2**20:.0f} MiB"
 
 
-def _read_entry(path):
+def _read_entry(path: str) -> Entry | None:
     try:
         with open(path, encoding="utf-8") as f:
             return Entry(**json.load(f))
@@ -95,29 +97,29 @@ def _read_entry(path):
 class Registry:
     """The models loaded in the container, in a folder every worker reads and writes."""
 
-    def __init__(self, folder):
+    def __init__(self, folder: str) -> None:
         self.folder = folder
         self._models = os.path.join(folder, "models")
         self._copies = os.path.join(folder, "copies")
 
     @classmethod
-    def create(cls, uid=None, gid=None):
+    def create(cls, uid: int | None = None, gid: int | None = None) -> Self:
         """A new, empty registry (made by the master before it forks), owned by the workers' user when given."""
         parent = SHARED_MEMORY if os.path.isdir(SHARED_MEMORY) else None
         folder = tempfile.mkdtemp(prefix="headlines-models-", dir=parent)
         for path in (folder, os.path.join(folder, "models"), os.path.join(folder, "copies")):
             os.makedirs(path, exist_ok=True)
             if uid is not None:
-                os.chown(path, uid, gid)
+                os.chown(path, uid, -1 if gid is None else gid)  # -1: the group stays
         return cls(folder)
 
-    def destroy(self):
+    def destroy(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
 
-    def _path(self, name):
+    def _path(self, name: str) -> str:
         return os.path.join(self._models, hashlib.sha256(name.encode("utf-8")).hexdigest() + ".json")
 
-    def add(self, entry):
+    def add(self, entry: Entry) -> bool:
         """Lists entry; False when its name is listed already."""
         fd, staged = tempfile.mkstemp(prefix=".", dir=self._models)
         os.close(fd)
@@ -130,10 +132,10 @@ class Registry:
         finally:
             os.unlink(staged)
 
-    def get(self, name):
+    def get(self, name: str) -> Entry | None:
         return _read_entry(self._path(name))
 
-    def remove(self, name):
+    def remove(self, name: str) -> Entry | None:
         """Takes name off the list; its entry, or None when it was not listed. Of two removals one gets the entry."""
         claimed = os.path.join(self._models, f".{uuid.uuid4().hex}")
         try:
@@ -144,13 +146,13 @@ class Registry:
         os.unlink(claimed)
         return entry
 
-    def entries(self):
+    def entries(self) -> list[Entry]:
         """Every listed model, by name."""
         paths = [os.path.join(self._models, file) for file in os.listdir(self._models) if not file.startswith(".")]
         return sorted(filter(None, map(_read_entry, paths)), key=lambda entry: entry.name)
 
     @contextlib.contextmanager
-    def load_lock(self):
+    def load_lock(self) -> Iterator[None]:
         """One load at a time in the container, so that a memory check and the load it allows are not interleaved
         with another load's."""
         fd = os.open(os.path.join(self.folder, "load.lock"), os.O_RDWR | os.O_CREAT, 0o600)
@@ -160,26 +162,26 @@ class Registry:
         finally:
             os.close(fd)
 
-    def _marker(self, entry, pid):
+    def _marker(self, entry: Entry, pid: int) -> str:
         return os.path.join(self._copies, f"{entry.id}.{pid}")
 
-    def hold(self, entry, pid):
+    def hold(self, entry: Entry, pid: int) -> None:
         """Worker pid holds a copy of entry's model."""
         open(self._marker(entry, pid), "w").close()
 
-    def release(self, entry, pid):
+    def release(self, entry: Entry, pid: int) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._marker(entry, pid))
 
-    def holders(self, entry):
+    def holders(self, entry: Entry) -> set[int]:
         """The workers holding a copy of entry's model."""
         return {int(file.split(".")[1]) for file in os.listdir(self._copies) if file.startswith(f"{entry.id}.")}
 
-    def copy_counts(self):
+    def copy_counts(self) -> collections.Counter[str]:
         """Entry id -> the number of workers holding a copy of its model."""
         return collections.Counter(file.split(".")[0] for file in os.listdir(self._copies))
 
-    def forget_worker(self, pid):
+    def forget_worker(self, pid: int) -> None:
         """A worker exited (the master calls this): its copies are gone."""
         for file in os.listdir(self._copies):
             if file.endswith(f".{pid}"):
@@ -190,25 +192,31 @@ class Registry:
 @dataclasses.dataclass(frozen=True)
 class _Copy:
     entry: Entry
-    predictor: object
+    predictor: ServedModel
 
 
 class WorkerModels:
     """One worker's side of the registry: loads, its own copies of the loaded models, unloads, the list."""
 
     def __init__(
-        self, registry, workers, loader=load_model, available=available_bytes, pid=None, unload_wait=UNLOAD_WAIT_SECONDS
-    ):
+        self,
+        registry: Registry,
+        workers: int,
+        loader: Callable[[str], ServedModel] = load_model,
+        available: Callable[[], int] = available_bytes,
+        pid: int | None = None,
+        unload_wait: float = UNLOAD_WAIT_SECONDS,
+    ) -> None:
         self.registry = registry
         self.workers = workers
         self._loader = loader
         self._available = available
         self._pid = pid or os.getpid()
         self._unload_wait = unload_wait
-        self._copies = {}  # model name -> _Copy
+        self._copies: dict[str, _Copy] = {}  # model name -> _Copy
         self._lock = threading.Lock()  # this worker loads one copy at a time
 
-    def load(self, name, url, target_model=None):
+    def load(self, name: str, url: str, target_model: str | None = None) -> Entry:
         """Loads and lists a model (POST /models); its entry."""
         _check_folder(url)
         with self.registry.load_lock():
@@ -231,7 +239,7 @@ class WorkerModels:
         )
         return entry
 
-    def _check_memory(self, entry):
+    def _check_memory(self, entry: Entry) -> None:
         need = entry.shared_bytes + self.workers * entry.copy_bytes
         loaded, counts = self.registry.entries(), self.registry.copy_counts()
         weights = sum(other.shared_bytes for other in loaded)
@@ -247,7 +255,7 @@ class WorkerModels:
                 "that workers have yet to load."
             )
 
-    def _load_copy(self, entry):
+    def _load_copy(self, entry: Entry) -> ServedModel:
         try:
             return self._loader(entry.url)
         except JobError as e:
@@ -260,19 +268,19 @@ class WorkerModels:
                 f"Loading model {entry.name} from {entry.url} failed: {type(e).__name__}: {e}"
             ) from None
 
-    def _keep(self, entry, predictor):
+    def _keep(self, entry: Entry, predictor: ServedModel) -> _Copy:
         copy = self._copies[entry.name] = _Copy(entry, predictor)
         self.registry.hold(entry, self._pid)
         return copy
 
-    def entry(self, name):
+    def entry(self, name: str) -> Entry:
         """The entry of a loaded model (GET /models/<name>)."""
         entry = self.registry.get(name)
         if entry is None:
             raise _not_loaded(name)
         return entry
 
-    def predictor(self, name):
+    def predictor(self, name: str) -> ServedModel:
         """This worker's copy of a loaded model (POST /models/<name>/invoke), loaded now if it has none yet."""
         entry = self.registry.get(name)
         if entry is None:
@@ -288,7 +296,7 @@ class WorkerModels:
                     logger.info("worker %d loaded its copy of model %s", self._pid, name)
         return copy.predictor
 
-    def unload(self, name, target_model=None):
+    def unload(self, name: str, target_model: str | None = None) -> Entry:
         """Unlists a model and waits for every worker to drop its copy (DELETE /models/<name>); its entry."""
         entry = self.registry.remove(name)
         if entry is None:
@@ -302,7 +310,7 @@ class WorkerModels:
             logger.warning("model %s unloaded, but workers %s still hold copies", name, self.registry.holders(entry))
         return entry
 
-    def follow(self):
+    def follow(self) -> None:
         """Drops the copies of models the registry no longer lists (unloaded, or loaded anew under their name)."""
         if not self._stale():
             return
@@ -312,20 +320,20 @@ class WorkerModels:
         gc.collect()  # a model's objects may hold cycles: free them now, not at the next collection
         return_freed_memory()
 
-    def _stale(self):
+    def _stale(self) -> list[str]:
         return [name for name, copy in list(self._copies.items()) if self.registry.get(name) != copy.entry]
 
-    def _drop(self, name):
+    def _drop(self, name: str) -> None:
         copy = self._copies.pop(name, None)
         if copy is not None:
             self.registry.release(copy.entry, self._pid)
             logger.info("worker %d dropped its copy of model %s", self._pid, name)
 
-    def start_following(self):
+    def start_following(self) -> None:
         """Follows the registry in a background thread for the rest of the worker's life."""
         threading.Thread(target=self._follow_forever, name="follow-models", daemon=True).start()
 
-    def _follow_forever(self):
+    def _follow_forever(self) -> None:
         while True:
             time.sleep(FOLLOW_SECONDS)
             try:
@@ -333,21 +341,25 @@ class WorkerModels:
             except Exception:  # noqa: BLE001 - the thread must outlive a bad moment (the folder removed at exit)
                 logger.exception("following the model registry failed")
 
-    def page(self, token=None, limit=contract.MAX_PAGE_SIZE):
+    def page(
+        self, token: str | None = None, limit: int = contract.MAX_PAGE_SIZE
+    ) -> dict[str, list[dict[str, str]] | str]:
         """One page of the list (GET /models), after the model a next_page_token names."""
         after = token_name(token) if token is not None else None
         entries = [entry for entry in self.registry.entries() if after is None or entry.name > after]
-        page = {contract.MODELS_KEY: [entry.describe() for entry in entries[:limit]]}
+        page: dict[str, list[dict[str, str]] | str] = {
+            contract.MODELS_KEY: [entry.describe() for entry in entries[:limit]]
+        }
         if len(entries) > limit:
             page[contract.NEXT_PAGE_TOKEN_KEY] = page_token(entries[limit - 1].name)
         return page
 
 
-def _not_loaded(name):
+def _not_loaded(name: str) -> NotFound:
     return NotFound(f"Model {name} is not loaded; load it with POST {contract.MODELS_PATH}.")
 
 
-def _check_folder(url):
+def _check_folder(url: str) -> None:
     """A 4xx before any memory is estimated or used, unless url is a model folder this image serves (a 507 would
     make SageMaker unload other models in vain)."""
     if not os.path.isdir(url):

@@ -1,7 +1,8 @@
 """Headlines to predictions with the model the training job wrote, one forward pass per batch of headlines."""
 
 import logging
-import threading
+from collections.abc import Sequence
+from typing import Literal, Protocol, TypedDict
 
 import numpy as np
 
@@ -16,32 +17,49 @@ SELF_CHECK_HEADLINE = "Stocks rally as the central bank holds interest rates"
 PROBABILITY_SUM_TOLERANCE = 1e-3  # float32 softmax rounding, far below a broken model's error
 
 
+class ClassifierModel(Protocol):
+    """What a Predictor needs of its model: serving's numpy Classifier, or the MXNet HeadlineModel (the tests'
+    reference and the toolkit benchmark's handler)."""
+
+    labels: list[str]  # in id order
+    label_names: dict[str, str]  # label -> readable name
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class Prediction(TypedDict):
+    """One headline's answer (codecs.encode_response writes it in the response's format)."""
+
+    label: str
+    label_name: str
+    probability: float
+    probabilities: dict[str, float]  # label -> probability, most probable first
+
+
 class Predictor:
-    """Thread-safe wrapper of a classifier: serving's numpy Classifier needs no lock, but the MXNet HeadlineModel
-    (the benchmark's toolkit handler) must not run its cached graph on two threads at once."""
+    """A classifier's probabilities as answers. No lock: gunicorn's sync workers and the toolkit's MMS workers are
+    processes that each run one request at a time."""
 
-    kind = CLASSIFIER
+    kind: Literal["classifier"] = CLASSIFIER  # a literal type: app.py tells the predictors apart by it
 
-    def __init__(self, model, max_batch=MAX_BATCH):
+    def __init__(self, model: ClassifierModel, max_batch: int = MAX_BATCH) -> None:
         self.model = model
         self.max_batch = max_batch
-        self._lock = threading.Lock()
 
     @property
-    def num_labels(self):
+    def num_labels(self) -> int:
         return len(self.model.labels)
 
-    def probabilities(self, headlines):
+    def probabilities(self, headlines: Sequence[str]) -> np.ndarray:
         parts = []
         for start in range(0, len(headlines), self.max_batch):
-            with self._lock:
-                parts.append(self.model.predict_proba(headlines[start : start + self.max_batch]))
+            parts.append(self.model.predict_proba(headlines[start : start + self.max_batch]))
         return np.concatenate(parts) if parts else np.zeros((0, self.num_labels), dtype=np.float32)
 
-    def predict(self, headlines, top_k=None):
+    def predict(self, headlines: Sequence[str], top_k: int | None = None) -> list[Prediction]:
         """One dict per headline: the best label, its readable name and probability, and the probabilities of
         all labels (or of the top_k), most probable first."""
-        rows = []
+        rows: list[Prediction] = []
         labels, names = self.model.labels, self.model.label_names
         for probabilities in self.probabilities(headlines):
             order = np.argsort(-probabilities, kind="stable")[: top_k or len(labels)]
@@ -56,10 +74,10 @@ class Predictor:
             )
         return rows
 
-    def describe(self):
+    def describe(self) -> str:
         return f"a classifier of the labels {', '.join(self.model.labels)}"
 
-    def self_check(self):
+    def self_check(self) -> None:
         """Predict one headline; raises unless the model answers with a probability distribution."""
         probabilities = self.probabilities([SELF_CHECK_HEADLINE])
         if (

@@ -9,10 +9,13 @@ importing anything.
 import logging
 import os
 import pwd
+from typing import Any
 
+from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from .. import contract
+from ..environment import ServingEnvironment
 from .app import create_app
 from .loading import load_predictor
 from .multi_model import Registry, WorkerModels
@@ -30,7 +33,7 @@ WORKER_CLASS = "sync"
 GRACEFUL_TIMEOUT = contract.HOSTING_STOP_GRACE_SECONDS - 5
 
 
-def gunicorn_options(settings, euid=None):
+def gunicorn_options(settings: ServingEnvironment, euid: int | None = None) -> dict[str, Any]:
     euid = os.geteuid() if euid is None else euid
     options = {
         "bind": f"0.0.0.0:{settings.port}",
@@ -57,23 +60,24 @@ def gunicorn_options(settings, euid=None):
 
 
 class ServingApplication(BaseApplication):
-    def __init__(self, settings):
+    def __init__(self, settings: ServingEnvironment) -> None:
         self.settings = settings
         self.options = gunicorn_options(settings)
-        self.registry = None
+        self.registry: Registry | None = None
         if settings.multi_model:  # the workers' shared list of loaded models: made before they fork, theirs
             self.registry = Registry.create(self.options.get("user"), self.options.get("group"))
             logger.info("multi-model endpoint: the loaded models are listed in %s", self.registry.folder)
         super().__init__()
 
-    def load_config(self):
+    def load_config(self) -> None:
         for key, value in self.options.items():
             self.cfg.set(key, value)
-        if self.registry is not None:
-            self.cfg.set("child_exit", lambda server, worker: self.registry.forget_worker(worker.pid))
-            self.cfg.set("on_exit", lambda server: self.registry.destroy())
+        registry = self.registry
+        if registry is not None:
+            self.cfg.set("child_exit", lambda server, worker: registry.forget_worker(worker.pid))
+            self.cfg.set("on_exit", lambda server: registry.destroy())
 
-    def load(self):
+    def load(self) -> Flask:
         if self.registry is not None:
             models = WorkerModels(self.registry, self.settings.workers)
             models.start_following()
@@ -82,7 +86,7 @@ class ServingApplication(BaseApplication):
         return create_app(self.settings, predictor, load_error)
 
 
-def serve(settings):
+def serve(settings: ServingEnvironment) -> None:
     logger.info(
         "serving %s on port %d: %d workers, timeout %d s, request limit %d MB, batch %s",
         f"the models SageMaker loads from {settings.models_dir}" if settings.multi_model else settings.model_dir,

@@ -14,11 +14,14 @@ import json
 import logging
 import shutil
 import tempfile
+from collections.abc import Sequence
+from typing import Literal, NotRequired, Self, TypedDict
 
 import numpy as np
+from werkzeug.datastructures import MIMEAccept
 from werkzeug.exceptions import BadRequest, NotAcceptable, UnsupportedMediaType
 
-from ..embeddings.pretrained import MISSING, load_pretrained
+from ..embeddings.pretrained import MISSING, PretrainedVectors, load_pretrained
 from ..model_folder import WORD_VECTORS
 from .codecs import JSON, decode_text, json_kind
 
@@ -30,12 +33,26 @@ CONFIGURATION_KEYS = ("neighbours",)
 MAX_NEIGHBOURS = 100
 
 
+class Neighbour(TypedDict):
+    word: str
+    similarity: float  # cosine
+
+
+class WordAnswer(TypedDict):
+    """One word's answer; the response is a JSON list of them."""
+
+    word: str
+    vector: list[float]
+    source: str  # IN_VOCABULARY, FROM_SUBWORDS or MISSING
+    neighbours: NotRequired[list[Neighbour]]  # when the request asks for them
+
+
 class WordVectorPredictor:
     """Vectors and nearest neighbours of words. Read-only numpy after loading, so threads share it safely."""
 
-    kind = WORD_VECTORS
+    kind: Literal["word-vectors"] = WORD_VECTORS  # a literal type: app.py tells the predictors apart by it
 
-    def __init__(self, vectors):
+    def __init__(self, vectors: PretrainedVectors) -> None:
         self.vectors = vectors
         self.words = vectors.words
         table, _ = vectors.lookup(self.words)  # each listed word's full vector: its own row and its n-grams
@@ -43,7 +60,7 @@ class WordVectorPredictor:
         self._unit_table = table / np.where(norms > 0, norms, 1)
 
     @classmethod
-    def load(cls, model_dir):
+    def load(cls, model_dir: str) -> Self:
         """The vectors of a word-vector model folder (vectors.bin preferred over vectors.txt, as the classifier's
         embeddings channel reads them)."""
         workdir = tempfile.mkdtemp(prefix="word-vectors-")  # for compressed files; the model folder is read-only
@@ -52,10 +69,10 @@ class WordVectorPredictor:
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
-    def answer(self, words, neighbours=None):
+    def answer(self, words: Sequence[str], neighbours: int | None = None) -> list[WordAnswer]:
         """One dict per word, in request order."""
         vectors, sources = self.vectors.lookup(words)
-        rows = [
+        rows: list[WordAnswer] = [
             {"word": word, "vector": vector.tolist(), "source": source}
             for word, vector, source in zip(words, vectors, sources)
         ]
@@ -64,7 +81,7 @@ class WordVectorPredictor:
                 row["neighbours"] = [] if source == MISSING else self._nearest(row["word"], vector, neighbours)
         return rows
 
-    def _nearest(self, word, vector, count):
+    def _nearest(self, word: str, vector: np.ndarray, count: int) -> list[Neighbour]:
         similarities = self._unit_table @ (vector / np.linalg.norm(vector))
         # Only the count + 1 best are sorted (one may be the word itself): not the whole vocabulary per request.
         best = np.argpartition(-similarities, min(count, len(similarities) - 1))[: count + 1]
@@ -72,7 +89,7 @@ class WordVectorPredictor:
         nearest = [i for i in order if self.words[i] != word][:count]
         return [{"word": self.words[i], "similarity": float(similarities[i])} for i in nearest]
 
-    def self_check(self):
+    def self_check(self) -> None:
         """One listed word's vector must be finite and of the model's dimension."""
         if not self.words:
             raise ValueError("the word vectors list no words")
@@ -80,11 +97,11 @@ class WordVectorPredictor:
         if len(vector) != self.vectors.dim or not np.all(np.isfinite(vector)):
             raise ValueError(f"the vector of '{self.words[0]}' is not {self.vectors.dim} finite numbers")
 
-    def describe(self):
+    def describe(self) -> str:
         return f"{len(self.words)} words of dimension {self.vectors.dim} ({self.vectors.format})"
 
 
-def decode_word_request(body, mimetype, charset=None):
+def decode_word_request(body: bytes, mimetype: str, charset: str | None = None) -> tuple[list[str], int | None]:
     """(words, neighbours or None) from a JSON request; every mistake is a 4xx that says what is wrong."""
     if mimetype != JSON:
         raise UnsupportedMediaType(f"Content-Type '{mimetype or '(none)'}' is not supported here; send {JSON}.")
@@ -106,7 +123,7 @@ def decode_word_request(body, mimetype, charset=None):
     return words, _neighbours(value.get("configuration"))
 
 
-def _neighbours(configuration):
+def _neighbours(configuration: object) -> int | None:
     if configuration is None:
         return None
     if not isinstance(configuration, dict) or set(configuration) - set(CONFIGURATION_KEYS):
@@ -119,7 +136,7 @@ def _neighbours(configuration):
     return count
 
 
-def check_accept(accept):
+def check_accept(accept: MIMEAccept) -> None:
     """Word vectors come as JSON only."""
     if accept and accept.best_match([JSON]) is None:
         raise NotAcceptable(f"Accept '{accept}' does not allow {JSON}, the only response type for word vectors.")

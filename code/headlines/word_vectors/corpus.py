@@ -1,4 +1,4 @@
-"""The text corpus of an embedding job, streamed from the `train` channel as fastText and BlazingText read it,
+"""The text corpus of the word-vector job, streamed from the `train` channel as fastText and BlazingText read it,
 then encoded once into a file of token ids that every epoch reads a chunk at a time.
 
 Files are read in fixed-size blocks (gzip or plain, any name), never a line at a time: text8, the workshop's
@@ -9,14 +9,16 @@ the block size and the vocabulary, whatever the corpus size.
 
 import collections
 import dataclasses
+from collections.abc import Iterator, Mapping
+from typing import Self
 
 import numpy as np
+import numpy.typing as npt
 
-from ..embeddings.fasttext_format import DECODE_ERRORS, ENCODING
+from ..embeddings.fasttext_format import DECODE_ERRORS, ENCODING, EOS
 from ..errors import JobError
 from ..files import READ_ERRORS, list_files, open_binary
 
-EOS = "</s>"
 MAX_SENTENCE_TOKENS = 1024  # fastText's MAX_LINE_SIZE
 BLOCK_BYTES = 1 << 20
 # A "token" longer than this is a file that is not text (or has no whitespace at all): fail, do not buffer it.
@@ -25,7 +27,7 @@ _WHITESPACE = (b" ", b"\n", b"\t", b"\r", b"\v", b"\f")
 TOKEN_DTYPE = np.int32
 
 
-def _token_blocks(path):
+def _token_blocks(path: str) -> Iterator[list[str]]:
     """Lists of tokens, block by block, with EOS for every newline; a block never ends inside a token."""
     carry = b""
     try:
@@ -49,9 +51,9 @@ def _token_blocks(path):
         raise JobError(f"Corpus file {path} cannot be read: {e}.") from e
 
 
-def _tokens(data):
+def _tokens(data: bytes) -> list[str]:
     lines = data.decode(ENCODING, DECODE_ERRORS).split("\n")
-    tokens = []
+    tokens: list[str] = []
     for line in lines[:-1]:
         tokens.extend(line.split())
         tokens.append(EOS)
@@ -61,17 +63,17 @@ def _tokens(data):
 
 @dataclasses.dataclass
 class WordCounts:
-    counts: collections.Counter
+    counts: collections.Counter[str]
     tokens: int
     min_count_applied: int  # raised above 1 when the vocabulary had to be pruned while counting
 
 
 class Corpus:
-    def __init__(self, files):
+    def __init__(self, files: list[str]) -> None:
         self.files = files
 
     @classmethod
-    def from_channel(cls, channel, folder):
+    def from_channel(cls, channel: str, folder: str) -> Self:
         files = list_files(folder)
         if not files:
             raise JobError(
@@ -79,14 +81,15 @@ class Corpus:
             )
         return cls(files)
 
-    def token_blocks(self):
+    def token_blocks(self) -> Iterator[list[str]]:
         for path in self.files:
             yield from _token_blocks(path)
 
-    def count_words(self, max_types):
+    def count_words(self, max_types: int) -> WordCounts:
         """Word counts over the whole corpus. Like fastText, when the vocabulary outgrows max_types the
         rarest words are dropped and the count a word needs to be kept rises, so memory stays bounded."""
-        counts, tokens, threshold = collections.Counter(), 0, 1
+        counts: collections.Counter[str] = collections.Counter()
+        tokens, threshold = 0, 1
         for block in self.token_blocks():
             counts.update(block)
             tokens += len(block)
@@ -97,7 +100,9 @@ class Corpus:
             raise JobError(f"The corpus ({len(self.files)} file(s)) holds no tokens.")
         return WordCounts(counts, tokens, threshold)
 
-    def sentences(self, token_to_id):
+    def sentences(
+        self, token_to_id: Mapping[str, int]
+    ) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
         """(ids, sentence_ids) arrays per block: the in-vocabulary tokens (what fastText counts as words
         processed), and for each a sentence number that changes after EOS and every MAX_SENTENCE_TOKENS
         tokens. A context window never crosses a sentence, nor a block."""
@@ -113,10 +118,11 @@ class Corpus:
             sentence = sentence * (len(ids) // MAX_SENTENCE_TOKENS + 1) + position // MAX_SENTENCE_TOKENS
             yield ids, sentence
 
-    def encode(self, token_to_id, path):
+    def encode(self, token_to_id: Mapping[str, int], path: str) -> "EncodedCorpus":
         """Writes the in-vocabulary token ids to `path` and returns the EncodedCorpus: tokenising and looking
         words up is done once, not in every epoch as fastText does."""
-        line_starts, offset = [], 0
+        line_starts: list[npt.NDArray[np.int64]] = []
+        offset = 0
         with open(path, "wb") as f:
             for ids, sentence in self.sentences(token_to_id):
                 if not len(ids):
@@ -134,17 +140,17 @@ class EncodedCorpus:
     tokens[line_starts[i]:line_starts[i + 1]]. Reading a range of lines costs memory for those lines only."""
 
     path: str
-    line_starts: np.ndarray  # int64, one more than there are lines
+    line_starts: npt.NDArray[np.int64]  # one more than there are lines
 
     @property
-    def tokens(self):
+    def tokens(self) -> int:
         return int(self.line_starts[-1])
 
     @property
-    def lines(self):
+    def lines(self) -> int:
         return len(self.line_starts) - 1
 
-    def read(self, first_line, last_line):
+    def read(self, first_line: int, last_line: int) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]:
         """(ids, line starts from 0) of lines first_line..last_line - 1."""
         start, stop = int(self.line_starts[first_line]), int(self.line_starts[last_line])
         ids = np.fromfile(
@@ -152,9 +158,10 @@ class EncodedCorpus:
         )
         return ids, self.line_starts[first_line : last_line + 1] - start
 
-    def block_lines(self, block_tokens):
+    def block_lines(self, block_tokens: int) -> list[tuple[int, int]]:
         """(first line, last line + 1) of blocks of about block_tokens tokens each, whole lines."""
-        bounds, line = [], 0
+        bounds: list[tuple[int, int]] = []
+        line = 0
         while line < self.lines:
             end = np.searchsorted(self.line_starts, self.line_starts[line] + block_tokens, "right") - 1
             last = min(max(line + 1, int(end)), self.lines)
@@ -162,11 +169,11 @@ class EncodedCorpus:
             line = last
         return bounds
 
-    def block(self, first_line, last_line):
+    def block(self, first_line: int, last_line: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """(ids, sentence numbers) of the lines: the MXNet path's input."""
         ids, starts = self.read(first_line, last_line)
         return ids.astype(np.int64), np.repeat(np.arange(last_line - first_line), np.diff(starts))
 
-    def blocks(self, block_tokens):
+    def blocks(self, block_tokens: int) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
         for first, last in self.block_lines(block_tokens):
             yield self.block(first, last)

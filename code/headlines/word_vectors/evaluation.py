@@ -5,8 +5,11 @@ cover. Pair files: `word1 word2 score` per line (spaces, tabs or commas); lines 
 
 import logging
 import os
+from collections.abc import Callable, Sequence
+from typing import TypeAlias, TypedDict
 
 import numpy as np
+import numpy.typing as npt
 
 from ..errors import JobError
 from ..files import list_files, open_text
@@ -15,10 +18,26 @@ logger = logging.getLogger(__name__)
 
 PAIR_FIELDS = 3  # word1 word2 score
 
+WordPair: TypeAlias = tuple[str, str, float]  # word1, word2, human score
+# vectors_of(words) -> (a vector per word, whether the word has one): the vectors being evaluated.
+VectorsLookup: TypeAlias = Callable[[Sequence[str]], tuple[np.ndarray, npt.NDArray[np.bool_]]]
 
-def read_word_pairs(path):
+
+class PairFileScores(TypedDict):
+    """eval.json's entry for one pair file."""
+
+    spearmans_rho: float | None  # None with fewer than two pairs covered
+    total_pairs: int
+    pairs_covered: int
+    not_found: int
+    coverage: float
+    lines_skipped: int
+
+
+def read_word_pairs(path: str) -> tuple[list[WordPair], int]:
     """(word1, word2, score) triples and the number of lines skipped."""
-    pairs, skipped = [], 0
+    pairs: list[WordPair] = []
+    skipped = 0
     try:
         with open_text(path) as f:
             for line in f:
@@ -36,7 +55,7 @@ def read_word_pairs(path):
     return pairs, skipped
 
 
-def spearman_rho(x, y):
+def spearman_rho(x: npt.ArrayLike, y: npt.ArrayLike) -> float:
     """Spearman's rho: Pearson's correlation of the ranks, ties sharing their average rank."""
     rx, ry = _ranks(np.asarray(x, dtype=np.float64)), _ranks(np.asarray(y, dtype=np.float64))
     rx, ry = rx - rx.mean(), ry - ry.mean()
@@ -44,7 +63,7 @@ def spearman_rho(x, y):
     return float((rx * ry).sum() / denominator) if denominator else float("nan")
 
 
-def _ranks(values):
+def _ranks(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     order = np.argsort(values, kind="mergesort")
     ranks = np.empty(len(values))
     ranks[order] = np.arange(1, len(values) + 1)
@@ -55,7 +74,7 @@ def _ranks(values):
     return ranks
 
 
-def evaluate_similarity(folder, vectors_of):
+def evaluate_similarity(folder: str, vectors_of: VectorsLookup) -> dict[str, PairFileScores]:
     """Scores per pair file of the evaluation channel. vectors_of(words) -> (vectors, has_vector)."""
     files = list_files(folder)
     if not files:
@@ -63,7 +82,7 @@ def evaluate_similarity(folder, vectors_of):
             f"The evaluation channel ({folder}) has no files: expected word pairs with scores, "
             f"'word1 word2 score' per line (WordSim-353 layout)."
         )
-    results = {}
+    results: dict[str, PairFileScores] = {}
     for path in files:
         pairs, skipped = read_word_pairs(path)
         name = os.path.relpath(path, folder)

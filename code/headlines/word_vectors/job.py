@@ -1,4 +1,4 @@
-"""The embedding pre-training job (mode skipgram, cbow or batch_skipgram): BlazingText's word2vec step in the
+"""The word-vector job (mode skipgram, cbow or batch_skipgram): BlazingText's word2vec step in the
 training image.
 
     train channel -> Corpus (streamed) -> word counts -> Dictionary -> EncodedCorpus (token ids, a scratch file)
@@ -7,8 +7,9 @@ training image.
                   -> /opt/ml/model: vectors.txt, vectors.bin, eval.json (with an evaluation channel)
                   -> /opt/ml/output/data: metrics.json, word-map.png (the most frequent words, PCA to 2-D)
 
-The model folder is what the classifier's `embeddings` channel reads, unchanged. CPU jobs checkpoint to
-/opt/ml/checkpoints every `checkpoint_seconds` and on SIGTERM, and resume from there.
+The model folder is what the classifier's `embeddings` channel reads, unchanged. Jobs of one host, CPU or GPU,
+checkpoint to /opt/ml/checkpoints every `checkpoint_seconds` and on SIGTERM, and resume from there; jobs of several
+(CPU) hosts do not checkpoint, as for the classifier: every host would write to the same S3 location.
 """
 
 import hashlib
@@ -17,21 +18,26 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from .. import contract
 from ..embeddings.fasttext_format import write_fasttext_binary, write_text_vectors
-from ..environment import check_channels
+from ..environment import TrainingEnvironment, check_channels
 from ..errors import JobError
 from ..files import publish, staging_folder, write_json
-from ..hyperparameters import EmbeddingHyperparameters
+from ..hyperparameters import WordVectorHyperparameters
 from ..model_folder import EVALUATION_FILE, VECTORS_BINARY_FILE, VECTORS_TEXT_FILE
-from ..training.distributed import Cluster, train_as_worker
-from .corpus import Corpus
-from .cpu_training import train_on_cpus
+from ..runtime.distributed import Abort, Cluster, KVStore, train_as_worker
+from ..runtime.signals import StopSignal
+from .corpus import Corpus, WordCounts
+from .cpu.training import train_on_cpus
 from .dictionary import Dictionary
-from .evaluation import evaluate_similarity
+from .evaluation import PairFileScores, VectorsLookup, evaluate_similarity
+from .inputs import TrainingInputs
 from .word_map import WORD_MAP_FILE, plot_word_map, words_to_map
 
 logger = logging.getLogger(__name__)
@@ -44,7 +50,19 @@ DISTRIBUTED_KVSTORE = "dist_sync"  # CPU hosts: the engine's weights are numpy a
 NOT_IN_FINGERPRINT = ("checkpoint_seconds",)
 
 
-def _check_hosts(env, hp):
+class TrainedVectors(Protocol):
+    """What the job reads of a trained engine, CPU (CpuEngine) or GPU (WordVectorModel)."""
+
+    def all_finite(self) -> bool: ...
+
+    def word_vectors(self, dictionary: Dictionary, words: Sequence[str]) -> npt.NDArray[np.float32]: ...
+
+    def input_rows(self, start: int, stop: int) -> npt.NDArray[np.float32]: ...
+
+    def output_rows(self, start: int, stop: int) -> npt.NDArray[np.float32]: ...
+
+
+def _check_hosts(env: TrainingEnvironment, hp: WordVectorHyperparameters) -> None:
     if len(env.hosts) == 1:
         return
     if env.num_gpus:
@@ -59,14 +77,14 @@ def _check_hosts(env, hp):
         )
 
 
-def run(env, stop_signal, abort):
+def run(env: TrainingEnvironment, stop_signal: StopSignal, abort: Abort) -> dict[str, Any]:
     """Train on this host, or with the other CPU hosts of the job: `abort(reason)` ends this process when another
     host fails (see Cluster)."""
     started = time.time()
-    hp = EmbeddingHyperparameters.from_strings(env.hyperparameters)
+    hp = WordVectorHyperparameters.from_strings(env.hyperparameters)
     logger.info("hyperparameters: %s", json.dumps(hp.as_dict()))
     channels = env.channel_dirs
-    check_channels(channels, contract.EMBEDDING_JOB_CHANNELS)
+    check_channels(channels, contract.WORD_VECTOR_CHANNELS)
     _check_hosts(env, hp)
     with Cluster(env.hosts, env.current_host, abort) as cluster:
         if not cluster.is_distributed:
@@ -76,7 +94,9 @@ def run(env, stop_signal, abort):
         )
 
 
-def _read_corpus(channels, hp, started):
+def _read_corpus(
+    channels: Mapping[str, str], hp: WordVectorHyperparameters, started: float
+) -> tuple[Corpus, WordCounts, Dictionary]:
     corpus = Corpus.from_channel(contract.TRAIN_CHANNEL, channels[contract.TRAIN_CHANNEL])
     word_counts = corpus.count_words(MAX_VOCABULARY_TYPES)
     dictionary = Dictionary.from_counts(word_counts, hp.min_count, hp.char_ngrams, hp.buckets)
@@ -95,7 +115,7 @@ def _read_corpus(channels, hp, started):
     return corpus, word_counts, dictionary
 
 
-def _fingerprint(hp, dictionary, hosts):
+def _fingerprint(hp: WordVectorHyperparameters, dictionary: Dictionary, hosts: list[str]) -> str:
     """What a checkpoint (and every host of a job) must agree on: the settings, the vocabulary and its counts."""
     settings = {k: v for k, v in hp.as_dict().items() if k not in NOT_IN_FINGERPRINT}
     digest = hashlib.sha256(json.dumps([settings, hosts], sort_keys=True).encode())
@@ -104,31 +124,43 @@ def _fingerprint(hp, dictionary, hosts):
     return digest.hexdigest()
 
 
-def _run(env, hp, channels, cluster, kvstore, stop_signal, started):
+def _run(
+    env: TrainingEnvironment,
+    hp: WordVectorHyperparameters,
+    channels: Mapping[str, str],
+    cluster: Cluster,
+    kvstore: KVStore | None,
+    stop_signal: StopSignal,
+    started: float,
+) -> dict[str, Any]:
+    """`kvstore`: the created dist_sync kvstore of a job of several hosts, None on one host."""
     corpus, word_counts, dictionary = _read_corpus(channels, hp, started)
+    model: TrainedVectors
+    training: dict[str, Any]
     with tempfile.TemporaryDirectory(prefix="word-vectors-") as scratch:
         encoded = corpus.encode(dictionary.token_to_id, os.path.join(scratch, "tokens.i32"))
         fingerprint = _fingerprint(hp, dictionary, list(env.hosts))
         logger.info(
             "corpus encoded: %d tokens in %d lines, %.1f s", encoded.tokens, encoded.lines, time.time() - started
         )
+        inputs = TrainingInputs(env, hp, dictionary, encoded, fingerprint, stop_signal)
         if env.num_gpus:
-            from .gpu_training import train_on_gpus  # imports MXNet, which CPU jobs of one host do without
+            from .gpu.training import train_on_gpus  # imports MXNet, which CPU jobs of one host do without
 
-            model, training = train_on_gpus(env, hp, dictionary, encoded, fingerprint, stop_signal)
+            model, training = train_on_gpus(inputs)
         else:
-            model, training = train_on_cpus(env, hp, dictionary, encoded, fingerprint, kvstore, stop_signal)
+            model, training = train_on_cpus(inputs, kvstore)
     if not model.all_finite():
         raise JobError(
             f"Training diverged: the vectors overflowed (infinite or NaN values). Lower learning_rate (now "
             f"{hp.learning_rate})."
         )
-    evaluation = None
+    evaluation: dict[str, PairFileScores] | None = None
     if hp.evaluation and contract.EVALUATION_CHANNEL in channels:
         evaluation = evaluate_similarity(channels[contract.EVALUATION_CHANNEL], _vectors_lookup(model, dictionary))
     elif hp.evaluation:
         logger.info("evaluation: no '%s' channel, so no eval.json", contract.EVALUATION_CHANNEL)
-    metrics = {
+    metrics: dict[str, Any] = {
         "mode": hp.mode,
         "hyperparameters": hp.as_dict(),
         "corpus_tokens": word_counts.tokens,
@@ -150,10 +182,10 @@ def _run(env, hp, channels, cluster, kvstore, stop_signal, started):
     return metrics
 
 
-def _vectors_lookup(model, dictionary):
+def _vectors_lookup(model: TrainedVectors, dictionary: Dictionary) -> VectorsLookup:
     """For evaluation: a word's vector from the vocabulary or its n-grams, else its lower-cased form's."""
 
-    def vectors_of(words):
+    def vectors_of(words: Sequence[str]) -> tuple[np.ndarray, npt.NDArray[np.bool_]]:
         known = dictionary.token_to_id
         candidates = [w.lower() if w not in known and w.lower() in known else w for w in words]
         vectors = model.word_vectors(dictionary, candidates)
@@ -162,7 +194,13 @@ def _vectors_lookup(model, dictionary):
     return vectors_of
 
 
-def _write_outputs(model_dir, dictionary, model, hp, evaluation):
+def _write_outputs(
+    model_dir: str,
+    dictionary: Dictionary,
+    model: TrainedVectors,
+    hp: WordVectorHyperparameters,
+    evaluation: Mapping[str, PairFileScores] | None,
+) -> None:
     """Written to a staging folder, then moved into place: a failed job never leaves vectors that look done."""
     staging = staging_folder(model_dir)
     write_text_vectors(
@@ -180,7 +218,9 @@ def _write_outputs(model_dir, dictionary, model, hp, evaluation):
     publish(model_dir)
 
 
-def _write_word_map(output_data_dir, dictionary, model, hp):
+def _write_word_map(
+    output_data_dir: str, dictionary: Dictionary, model: TrainedVectors, hp: WordVectorHyperparameters
+) -> str | None:
     """The workshop's picture of its vectors; None when the vocabulary has no word to show."""
     words = words_to_map(dictionary.words)
     if not words:

@@ -4,8 +4,10 @@ PROGRESS_LOG_SECONDS and after every epoch; a diverged loss ends the job, the ve
 import logging
 import math
 import time
+from collections.abc import Callable, Mapping
 
 from ..errors import JobError
+from ..hyperparameters import WordVectorHyperparameters
 
 logger = logging.getLogger(__name__)
 
@@ -15,7 +17,14 @@ DIVERGED_LOSS_FACTOR = 10
 
 
 class ProgressLog:
-    def __init__(self, total_tokens, hyperparameters, advice="", done=0, clock=time.time):
+    def __init__(
+        self,
+        total_tokens: int,
+        hyperparameters: WordVectorHyperparameters,
+        advice: str = "",
+        done: int = 0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         """advice: what else to lower when the loss diverges, after the learning rate."""
         self.total_tokens = total_tokens
         self.hp = hyperparameters
@@ -27,7 +36,7 @@ class ProgressLog:
         self.resumed_at = self.done = done
         self._loss, self._positives = 0.0, 0
 
-    def add(self, tokens, loss, positives):
+    def add(self, tokens: int, loss: float, positives: int) -> None:
         self.done += tokens
         self._loss += loss
         self._positives += positives
@@ -35,11 +44,11 @@ class ProgressLog:
             self.log()
 
     @property
-    def words_per_second(self):
+    def words_per_second(self) -> float:
         elapsed = self.clock() - self.started
         return (self.done - self.resumed_at) / elapsed if elapsed > 0 else 0.0
 
-    def log(self):
+    def log(self) -> None:
         speed = self.words_per_second
         eta = (self.total_tokens - self.done) / speed if speed else float("nan")
         loss = self._loss / max(1, self._positives)
@@ -59,7 +68,7 @@ class ProgressLog:
         self._loss, self._positives, self._last = 0.0, 0, self.clock()
 
 
-def log_epoch(row):
+def log_epoch(row: Mapping[str, float]) -> None:
     logger.info(
         "epoch=%d loss=%.6f words_per_second=%.0f epoch_seconds=%.3f",
         row["epoch"],

@@ -2,9 +2,11 @@
 written to /opt/ml/output/data so a person can see at a glance whether related words sit together."""
 
 import re
+from collections.abc import Iterable, Sequence
 
 import matplotlib
 import numpy as np
+import numpy.typing as npt
 
 matplotlib.use("Agg")  # no display in a training container
 import matplotlib.pyplot as plt  # noqa: E402
@@ -15,13 +17,13 @@ MAP_WORDS = 150
 _HAS_LETTER = re.compile(r"[^\W\d_]")
 
 
-def words_to_map(words, count=MAP_WORDS):
+def words_to_map(words: Iterable[str], count: int = MAP_WORDS) -> list[str]:
     """The first `count` words (the vocabulary is in descending frequency) that contain a letter: punctuation,
     numbers and fastText's end-of-sentence token say nothing on a map."""
     return [word for word in words if word != "</s>" and _HAS_LETTER.search(word)][:count]
 
 
-def principal_components(vectors, dimensions=2):
+def principal_components(vectors: np.ndarray, dimensions: int = 2) -> npt.NDArray[np.float64]:
     """vectors projected on their first principal components (PCA by SVD of the centred matrix). The sign of each
     component is fixed (its largest coordinate positive), so the same vectors always give the same map."""
     centred = np.asarray(vectors, dtype=np.float64) - np.mean(vectors, axis=0)
@@ -31,7 +33,7 @@ def principal_components(vectors, dimensions=2):
     return centred @ (components * signs[:, None]).T
 
 
-def unit_rows(vectors):
+def unit_rows(vectors: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """Each vector scaled to length 1 (zero vectors stay zero): the map shows directions, which cosine similarity
     compares, so that one long vector cannot squeeze every other word into a corner."""
     vectors = np.asarray(vectors, dtype=np.float64)
@@ -39,7 +41,7 @@ def unit_rows(vectors):
     return vectors / np.where(norms > 0, norms, 1)
 
 
-def plot_word_map(words, vectors, path, title):
+def plot_word_map(words: Sequence[str], vectors: npt.ArrayLike, path: str, title: str) -> str:
     """A scatter of the words at the 2-D PCA coordinates of their unit vectors, each labelled, saved as a PNG."""
     points = principal_components(unit_rows(vectors))
     figure, axis = plt.subplots(figsize=(14, 11))

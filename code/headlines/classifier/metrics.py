@@ -1,15 +1,21 @@
 """Classification metrics from label ids: accuracy, macro-F1, per-class precision/recall, confusion matrix."""
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 
-def confusion_matrix(true_ids, predicted_ids, num_classes):
+def confusion_matrix(true_ids: npt.ArrayLike, predicted_ids: npt.ArrayLike, num_classes: int) -> npt.NDArray[np.int64]:
     matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
     np.add.at(matrix, (np.asarray(true_ids, dtype=np.int64), np.asarray(predicted_ids, dtype=np.int64)), 1)
     return matrix  # rows: true class, columns: predicted class
 
 
-def classification_report(true_ids, predicted_ids, class_names):
+def classification_report(
+    true_ids: npt.ArrayLike, predicted_ids: npt.ArrayLike, class_names: Sequence[str]
+) -> dict[str, Any]:
     matrix = confusion_matrix(true_ids, predicted_ids, len(class_names))
     true_positive = np.diag(matrix).astype(np.float64)
     predicted = matrix.sum(axis=0)

@@ -23,6 +23,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Any, Protocol, Self, TypeAlias, TypeVar
 
 import mxnet as mx
 
@@ -46,8 +49,36 @@ CONNECT_TIMEOUT_SECONDS = 10  # one attempt of a follower to reach the leader's 
 RECEIVE_BYTES = 64  # a liveness message is one short line
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
+T = TypeVar("T")
 
-def kvstore_type(num_hosts, num_gpus):
+
+class KVStore(Protocol):
+    """What this package uses of a created MXNet kvstore (mx.kv.KVStore; MXNet has no type information)."""
+
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def rank(self) -> int: ...
+
+    @property
+    def num_workers(self) -> int: ...
+
+    def init(self, key: str | int, value: mx.nd.NDArray) -> None: ...
+
+    def push(self, key: str | int, value: mx.nd.NDArray) -> None: ...
+
+    def pull(self, key: str | int, out: mx.nd.NDArray) -> None: ...
+
+
+# What a training loop hands Gluon's Trainer: a kvstore type name (one host: kvstore_type's "device") or a created
+# dist_* kvstore (several hosts: train_as_worker's).
+KVStoreArgument: TypeAlias = str | KVStore
+# Cluster's `abort(reason)`: ends the process (called from a background thread).
+Abort: TypeAlias = Callable[[str], None]
+
+
+def kvstore_type(num_hosts: int, num_gpus: int) -> str:
     """`device` on one host; `dist_sync` across hosts (gradients aggregated on the servers every step),
     `dist_device_sync` when the hosts have GPUs (first reduced on each host's GPUs)."""
     if num_hosts == 1:
@@ -55,7 +86,7 @@ def kvstore_type(num_hosts, num_gpus):
     return "dist_device_sync" if num_gpus > 0 else "dist_sync"
 
 
-def role_environment(role, hosts, scheduler_address, port):
+def role_environment(role: str, hosts: Sequence[str], scheduler_address: str, port: int) -> dict[str, str]:
     """DMLC_* variables for `role`, exactly as the toolkit sets them: one server and one worker per host."""
     return {
         "DMLC_NUM_WORKER": str(len(hosts)),
@@ -67,7 +98,7 @@ def role_environment(role, hosts, scheduler_address, port):
     }
 
 
-def train_as_worker(kvstore_name, train):
+def train_as_worker(kvstore_name: str, train: Callable[[KVStore], T]) -> T:
     """Join the parameter server as this host's worker, run train(kvstore), and leave as MXNet expects.
 
     mx.kv.create returns once every host's worker has joined. After training every host waits at a barrier until
@@ -75,7 +106,7 @@ def train_as_worker(kvstore_name, train):
     then the kvstore goes while the other hosts still run: its destructor is the workers' final handshake, after
     which the scheduler and servers stop by themselves. When this host fails, that destructor would wait for hosts
     that never come to the handshake and the failure would never be reported, so it is skipped."""
-    kvstore = mx.kv.create(kvstore_name)
+    kvstore: KVStore = mx.kv.create(kvstore_name)
     try:
         result = train(kvstore)
     except BaseException:
@@ -87,7 +118,13 @@ def train_as_worker(kvstore_name, train):
     return result
 
 
-def retry_until(action, what, deadline_seconds, sleep=time.sleep, clock=time.monotonic):
+def retry_until(
+    action: Callable[[], T],
+    what: str,
+    deadline_seconds: float,
+    sleep: Callable[[float], object] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> T:
     """action() until it stops raising OSError, backing off 0.1 s, 0.2 s, ... 30 s; JobError after the deadline.
     Hosts of one job start at different times: their names and ports appear late."""
     started, wait = clock(), FIRST_RETRY_SECONDS
@@ -106,11 +143,16 @@ def retry_until(action, what, deadline_seconds, sleep=time.sleep, clock=time.mon
             wait = min(wait * 2, LONGEST_RETRY_SECONDS)
 
 
-def lookup_host(host, deadline_seconds=HOST_DEADLINE_SECONDS, resolve=socket.gethostbyname, **retry_options):
+def lookup_host(
+    host: str,
+    deadline_seconds: float = HOST_DEADLINE_SECONDS,
+    resolve: Callable[[str], str] = socket.gethostbyname,
+    **retry_options: Any,
+) -> str:
     return retry_until(lambda: resolve(host), f"cannot resolve host {host}", deadline_seconds, **retry_options)
 
 
-def _die_with_parent():
+def _die_with_parent() -> None:
     # Runs in the child between fork and exec: if the training process dies (even by SIGKILL), the kernel
     # kills its scheduler and server, so no parameter-server process outlives the job.
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -124,7 +166,14 @@ class Cluster:
     `abort(reason)` is called from a background thread when another host fails; it must end the process
     (the main thread may be blocked inside MXNet, where no exception can reach it)."""
 
-    def __init__(self, hosts, current_host, abort, port=None, deadline_seconds=HOST_DEADLINE_SECONDS):
+    def __init__(
+        self,
+        hosts: Sequence[str],
+        current_host: str,
+        abort: Abort,
+        port: int | None = None,
+        deadline_seconds: float = HOST_DEADLINE_SECONDS,
+    ) -> None:
         if current_host not in hosts:
             raise JobError(f"The current host {current_host!r} is not among the job's hosts {hosts}.")
         self.hosts = list(hosts)
@@ -132,25 +181,25 @@ class Cluster:
         self.abort = abort
         self.port = port or int(os.environ.get(PS_PORT_ENV, DEFAULT_PS_PORT))
         self.deadline_seconds = deadline_seconds
-        self._children = []
-        self._links = {}  # peer host -> socket
+        self._children: list[tuple[str, subprocess.Popen[bytes]]] = []  # (role, process)
+        self._links: dict[str, socket.socket] = {}  # peer host -> socket
         self._finished = threading.Event()
-        self._listener = None
+        self._listener: socket.socket | None = None
 
     @property
-    def leader(self):
+    def leader(self) -> str:
         return self.hosts[0]
 
     @property
-    def is_leader(self):
+    def is_leader(self) -> bool:
         return self.current_host == self.leader
 
     @property
-    def is_distributed(self):
+    def is_distributed(self) -> bool:
         return len(self.hosts) > 1
 
     # -- setup -------------------------------------------------------------------------------------------
-    def __enter__(self):
+    def __enter__(self) -> Self:
         if not self.is_distributed:
             return self
         logger.info(
@@ -172,7 +221,7 @@ class Cluster:
         os.environ.update(role_environment("worker", self.hosts, addresses[self.leader], self.port))
         return self
 
-    def _connect_liveness(self, leader_address):
+    def _connect_liveness(self, leader_address: str) -> None:
         port = self.port + LIVENESS_PORT_OFFSET
         if self.is_leader:
             self._listener = socket.create_server(("", port), reuse_port=False)
@@ -207,7 +256,7 @@ class Cluster:
             threading.Thread(target=self._watch, args=(peer, link), name=f"liveness-{peer}", daemon=True).start()
         logger.info("liveness link up with %s", ", ".join(sorted(self._links)))
 
-    def _start(self, role, scheduler_address):
+    def _start(self, role: str, scheduler_address: str) -> None:
         environment = dict(os.environ, **role_environment(role, self.hosts, scheduler_address, self.port))
         # As the toolkit does: importing mxnet with DMLC_ROLE=scheduler/server runs that role until shutdown.
         process = subprocess.Popen([sys.executable, "-c", "import mxnet"], env=environment, preexec_fn=_die_with_parent)
@@ -215,7 +264,7 @@ class Cluster:
         logger.info("started the parameter-server %s (pid %d)", role, process.pid)
 
     # -- watching ----------------------------------------------------------------------------------------
-    def _watch(self, peer, link):
+    def _watch(self, peer: str, link: socket.socket) -> None:
         received = b""
         try:
             while DONE_MESSAGE not in received:
@@ -234,7 +283,9 @@ class Cluster:
         )
 
     # -- teardown ----------------------------------------------------------------------------------------
-    def __exit__(self, exc_type, exc, traceback):
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         if not self.is_distributed:
             return
         if exc_type is None:
@@ -256,7 +307,7 @@ class Cluster:
             self._listener.close()
         self._stop_children()
 
-    def _stop_children(self):
+    def _stop_children(self) -> None:
         for _, process in self._children:
             if process.poll() is None:
                 process.terminate()

@@ -14,15 +14,23 @@ the deltas in. One device or eight, CPU or GPU, it is the same code; a group of 
 exactly what one device computes for that group.
 """
 
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TypeAlias
+
 import mxnet as mx
 import numpy as np
+import numpy.typing as npt
 
-from .epochs import checked_array
-from .examples import Step, unique_inverse
+from ..dictionary import Dictionary
+from ..epochs import Arrays, checked_array
+from .examples import Csr, Step, unique_inverse
+
+# A step's deltas, on the first device: (input rows, their delta, output rows, their delta, summed loss).
+StepDeltas: TypeAlias = tuple[mx.nd.NDArray, mx.nd.NDArray, mx.nd.NDArray, mx.nd.NDArray, mx.nd.NDArray]
 
 
 class WordVectorModel:
-    def __init__(self, input_rows, output_rows, dim, contexts, seed):
+    def __init__(self, input_rows: int, output_rows: int, dim: int, contexts: Iterable[mx.Context], seed: int) -> None:
         self.contexts = list(contexts)
         self.home = self.contexts[0]
         self.dim = dim
@@ -34,11 +42,11 @@ class WordVectorModel:
         self._output_slots = np.zeros(output_rows, np.int64)  # unique_inverse's scratch
 
     @property
-    def group_size(self):
+    def group_size(self) -> int:
         """Steps computed from the same weights, one per device."""
         return len(self.contexts)
 
-    def train_group(self, steps, learning_rate):
+    def train_group(self, steps: Sequence[Step], learning_rate: float) -> mx.nd.NDArray:
         """Every step's deltas from the current weights (step i on device i mod n), then all the deltas added.
         Returns the summed loss as an NDArray on the first device (not waited for: reading it synchronises)."""
         results = [
@@ -53,7 +61,7 @@ class WordVectorModel:
             loss += step_loss.as_in_context(self.home)
         return loss
 
-    def _step_deltas(self, step: Step, context, learning_rate):
+    def _step_deltas(self, step: Step, context: mx.Context, learning_rate: float) -> StepDeltas:
         """The step's deltas for the input and output rows it touches, computed on `context` in the step's own
         row numbering (the rows it reads, gathered once)."""
         home = self.home
@@ -64,7 +72,7 @@ class WordVectorModel:
         step_inputs = mx.nd.take(self.input_weights, input_rows).as_in_context(context)
         step_outputs = mx.nd.take(self.output_weights, output_rows).as_in_context(context)
 
-        def csr(data, indptr_indices, columns):
+        def csr(data: np.ndarray, indptr_indices: Csr, columns: int) -> mx.nd.sparse.CSRNDArray:
             indptr, indices = indptr_indices
             return mx.nd.sparse.csr_matrix((data, indices, indptr), shape=(len(indptr) - 1, columns), ctx=context)
 
@@ -103,29 +111,29 @@ class WordVectorModel:
         return (input_rows, input_delta.as_in_context(home), output_rows, output_delta.as_in_context(home), loss)
 
     @staticmethod
-    def _add_rows(weights, rows, delta):
+    def _add_rows(weights: mx.nd.NDArray, rows: mx.nd.NDArray, delta: mx.nd.NDArray) -> None:
         """weights[rows] += delta for unique rows, in place and touching only those rows (index_copy: 8x faster on
         CPU than an indexed assignment or a row-sparse sgd_update)."""
         mx.nd.contrib.index_copy(weights, rows, mx.nd.take(weights, rows) + delta, out=weights)
 
-    def snapshot(self):
+    def snapshot(self) -> Arrays:
         return {"input_weights": self.input_weights.asnumpy(), "output_weights": self.output_weights.asnumpy()}
 
-    def restore(self, arrays):
+    def restore(self, arrays: Mapping[str, np.ndarray]) -> None:
         for name in ("input_weights", "output_weights"):
             target = getattr(self, name)
             target[:] = mx.nd.array(checked_array(arrays, name, target.shape), ctx=self.home)
 
-    def all_finite(self):
+    def all_finite(self) -> bool:
         return bool(np.isfinite(self.input_weights.sum().asscalar() + self.output_weights.sum().asscalar()))
 
-    def input_rows(self, start, stop):
+    def input_rows(self, start: int, stop: int) -> npt.NDArray[np.float32]:
         return self.input_weights[start:stop].asnumpy()
 
-    def output_rows(self, start, stop):
+    def output_rows(self, start: int, stop: int) -> npt.NDArray[np.float32]:
         return self.output_weights[start:stop].asnumpy()
 
-    def word_vectors(self, dictionary, words):
+    def word_vectors(self, dictionary: Dictionary, words: Sequence[str]) -> npt.NDArray[np.float32]:
         """fastText's get_word_vector for each word: the mean of its input rows (zeros when it has none)."""
         matrix = self.input_weights
         vectors = np.zeros((len(words), self.dim), np.float32)

@@ -18,13 +18,18 @@ step's unique words and rows are found in O(n) with scratch arrays instead of np
 
 import dataclasses
 import typing
+from collections.abc import Iterator, Sequence
+from typing import Any, Self, TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 
-from ..hyperparameters import EMBEDDING_MODES
-from .dictionary import negatives_table
+from ...hyperparameters import WORD_VECTOR_MODES, WordVectorHyperparameters
+from ..dictionary import Dictionary, negatives_table
 
-SKIPGRAM, CBOW, BATCH_SKIPGRAM = EMBEDDING_MODES
+SKIPGRAM, CBOW, BATCH_SKIPGRAM = WORD_VECTOR_MODES
+# A sparse matrix's structure in CSR form: (indptr, indices), each int64.
+Csr: TypeAlias = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]
 
 
 @dataclasses.dataclass
@@ -33,21 +38,21 @@ class Step:
 
     tokens: int  # in-vocabulary corpus tokens this step covers (before sub-sampling): progress and words/s
     positives: int  # positive targets, the unit the loss is averaged over (fastText's examples)
-    input_rows: np.ndarray  # unique input-matrix rows, sorted
-    word_rows: tuple  # CSR (indptr, indices into input_rows) of each unique bag word's rows
-    word_row_weights: np.ndarray  # 1 / the word's row count: its vector is the mean of its rows
-    bags: tuple  # CSR (indptr, indices into the unique bag words) of each example's bag
-    bag_weights: np.ndarray  # the share of the bag's rows that each word contributes
-    targets: np.ndarray  # (examples, width) output rows
-    labels: np.ndarray  # (examples, width) 1 for a positive, 0 for a negative
-    mask: np.ndarray  # (examples, width) 0 where a batch_skipgram example is padded
+    input_rows: npt.NDArray[np.int64]  # unique input-matrix rows, sorted
+    word_rows: Csr  # (indptr, indices into input_rows) of each unique bag word's rows
+    word_row_weights: npt.NDArray[np.float32]  # 1 / the word's row count: its vector is the mean of its rows
+    bags: Csr  # (indptr, indices into the unique bag words) of each example's bag
+    bag_weights: npt.NDArray[np.float32]  # the share of the bag's rows that each word contributes
+    targets: npt.NDArray[np.int64]  # (examples, width) output rows
+    labels: npt.NDArray[np.float32]  # (examples, width) 1 for a positive, 0 for a negative
+    mask: npt.NDArray[np.float32]  # (examples, width) 0 where a batch_skipgram example is padded
 
     @property
-    def examples(self):
+    def examples(self) -> int:
         return len(self.targets)
 
     @classmethod
-    def idle(cls, tokens):
+    def idle(cls, tokens: int) -> Self:
         """Tokens that yielded no example (all sub-sampled away, or no neighbour): progress only."""
         empty = np.zeros(0, np.int64)
         return cls(
@@ -68,14 +73,14 @@ class NegativeTable:
     """Negatives drawn from fastText's table (dictionary.negatives_table): a uniformly drawn slot, redrawn while it
     equals its positive (getNegative). One gather per draw, whatever the vocabulary size."""
 
-    def __init__(self, counts):
+    def __init__(self, counts: Sequence[int] | np.ndarray) -> None:
         self.table = negatives_table(counts)
         self.words = len(counts)
 
-    def _slots(self, rng, shape):
+    def _slots(self, rng: np.random.Generator, shape: int | tuple[int, int]) -> npt.NDArray[np.uint32]:
         return rng.integers(0, len(self.table), shape, dtype=np.uint32)  # uint32: faster to draw than int64
 
-    def draw(self, rng, positives, count):
+    def draw(self, rng: np.random.Generator, positives: npt.NDArray[np.int64], count: int) -> npt.NDArray[np.int32]:
         """(len(positives), count) negatives, none equal to its row's positive (unless there is a single word)."""
         negatives = self.table[self._slots(rng, (len(positives), count))]
         if self.words > 1:
@@ -99,7 +104,9 @@ class _Block(typing.NamedTuple):
 
 
 class ExampleBuilder:
-    def __init__(self, dictionary, hyperparameters, rng):
+    def __init__(
+        self, dictionary: Dictionary, hyperparameters: WordVectorHyperparameters, rng: np.random.Generator
+    ) -> None:
         self.dictionary = dictionary
         self.hp = hyperparameters
         self.rng = rng
@@ -121,7 +128,7 @@ class ExampleBuilder:
             self._compact_row_ids = (np.cumsum(used) - 1)[dictionary.row_ids]
             self._row_slots = np.zeros(len(self._used_rows), np.int64)
 
-    def steps(self, ids, sentence):
+    def steps(self, ids: npt.ArrayLike, sentence: npt.ArrayLike) -> Iterator[Step]:
         """Steps for one block of ids (in-vocabulary tokens, in corpus order) and their sentence numbers."""
         ids = np.asarray(ids, dtype=np.int64)
         update_tokens = self.hp.update_tokens
@@ -137,7 +144,7 @@ class ExampleBuilder:
             first, last = bounds[step], bounds[step + 1]
             yield self._step(block, first, last, tokens) if first < last else Step.idle(tokens)
 
-    def _block(self, ids, sentence):
+    def _block(self, ids: npt.NDArray[np.int64], sentence: np.ndarray) -> _Block | None:
         """Sub-sampling, windows, pairs and examples for a whole block (None when it has no pair)."""
         rng, hp, window = self.rng, self.hp, self.hp.window_size
         kept = np.flatnonzero(rng.random(len(ids)) < self._keep[ids])
@@ -184,7 +191,9 @@ class ExampleBuilder:
             column,
         )
 
-    def _targets(self, block, first, last):
+    def _targets(
+        self, block: _Block, first: int, last: int
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], npt.NDArray[np.float32]]:
         """The targets, labels and mask of examples first..last: the positives, then the negatives."""
         k, rng = self.hp.negative_samples, self.rng
         start, stop = block.positive_starts[first], block.positive_starts[last]
@@ -211,7 +220,7 @@ class ExampleBuilder:
         mask[:, width:] = 1
         return targets, labels, mask
 
-    def _step(self, block, first, last, tokens):
+    def _step(self, block: _Block, first: int, last: int, tokens: int) -> Step:
         """The step of examples first..last of the block, as sparse matrices over the rows it touches."""
         bag_start, bag_end = block.bag_starts[first], block.bag_starts[last]
         bag_offsets = block.bag_starts[first : last + 1] - bag_start
@@ -251,7 +260,9 @@ class ExampleBuilder:
         )
 
 
-def unique_inverse(values, slots):
+def unique_inverse(
+    values: npt.NDArray[np.integer[Any]], slots: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """np.unique(values, return_inverse=True) for ints in 0..len(slots)-1, without sorting `values`: every
     value's slot is written by one of its occurrences (whichever wins, exactly one reads itself back), the
     distinct values are sorted, and their ranks written to their slots. O(n + distinct * log distinct).

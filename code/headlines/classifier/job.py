@@ -4,7 +4,10 @@ _read_data        channels -> rows of train, validation (a channel, or held out 
 _build_encoder    tokenizer -> vocabulary -> the encoder (its n-gram inputs as the architecture declares)
 _initial_embeddings   the embeddings channel's pretrained vectors for the vocabulary, if there is one
 _fit              the model on this host's devices (and share of train), trained with checkpoints
-_write_reports    /opt/ml/output/data: metrics.json and plots; then the model, moved into place last
+_write_reports    the output folder (/opt/ml/output/data): metrics.json and plots
+then the leader host writes the model folder (/opt/ml/model, artifacts.save_model), moved into place last.
+
+Every stage reads what the job was given from one `_Run`; `_fit` hands what it trained on in one `_Fitted`.
 """
 
 import collections
@@ -16,23 +19,27 @@ import os
 import random
 import tempfile
 import time
+from collections.abc import Callable
+from typing import Any
 
 import mxnet as mx
 import numpy as np
 
-from .. import architectures, artifacts, contract
-from ..data.formats import label_names, read_channel
+from .. import architectures, contract
+from ..data.formats import Example, ReadReport, label_names, read_channel
 from ..data.splits import shard, split_validation
-from ..devices import training_contexts
 from ..embeddings.pretrained import build_embedding_matrix, load_pretrained
-from ..environment import check_channels
+from ..environment import TrainingEnvironment, check_channels
 from ..errors import JobError
 from ..files import write_json
 from ..hyperparameters import Hyperparameters
 from ..models import build_model
+from ..runtime.checkpoints import CheckpointStore
+from ..runtime.devices import training_contexts
+from ..runtime.distributed import Cluster, KVStoreArgument, kvstore_type, train_as_worker
+from ..runtime.signals import StopSignal
 from ..text import PADDING_TOKEN, UNKNOWN_TOKEN, TextEncoder, Tokenizer, build_vocabulary
-from .checkpoints import CheckpointStore
-from .distributed import Cluster, kvstore_type, train_as_worker
+from . import artifacts
 from .loop import CLASSIFIER_CHECKPOINT_FILES, ClassifierTrainer, EncodedSet
 from .plots import plot_confusion_matrix, plot_learning_curves
 
@@ -45,13 +52,16 @@ LEARNING_CURVES_PLOT = "learning_curves.png"
 CONFUSION_MATRIX_PLOT = "confusion_matrix.png"
 
 
-def seed_everything(seed):
+def seed_everything(seed: int) -> None:
+    """Seed every generator the job draws from: Python's, numpy's and MXNet's."""
     random.seed(seed)
     np.random.seed(seed)
     mx.random.seed(seed)
 
 
-def _keep_known_labels(examples, report, known_labels, max_bad_row_fraction):
+def _keep_known_labels(
+    examples: list[Example], report: ReadReport, known_labels: set[str], max_bad_row_fraction: float
+) -> list[Example]:
     """Rows of validation/test whose label train never saw cannot be scored: count them as bad rows."""
     kept = []
     for example in examples:
@@ -65,7 +75,9 @@ def _keep_known_labels(examples, report, known_labels, max_bad_row_fraction):
     return kept
 
 
-def _fingerprint(hp, encoder, labels, train_rows):
+def _fingerprint(hp: Hyperparameters, encoder: TextEncoder, labels: list[str], train_rows: list[Any]) -> str:
+    """What a checkpoint must have been trained with to be resumed: the settings, the vocabulary, the labels and
+    the size of train."""
     digest = hashlib.sha256()
     digest.update(json.dumps(hp.as_dict(), sort_keys=True, default=list).encode())
     digest.update(encoder.vocabulary.to_json().encode())
@@ -78,21 +90,46 @@ def _fingerprint(hp, encoder, labels, train_rows):
 class _Data:
     """The job's rows, read and checked: validation and test hold only labels that train has."""
 
-    train: list
-    validation: list
-    test: list  # None without a test channel
-    labels: list
+    train: list[Example]
+    validation: list[Example]
+    test: list[Example] | None  # None without a test channel
+    labels: list[str]
     validation_source: str
-    reports: dict  # channel -> ReadReport
+    reports: dict[str, ReadReport]  # by channel
 
     @property
-    def label_ids(self):
+    def label_ids(self) -> dict[str, int]:
         return {label: i for i, label in enumerate(self.labels)}
 
 
-def run(env, stop_signal, abort):
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    """What this host's part of the job was given, read by every stage."""
+
+    env: TrainingEnvironment
+    hp: Hyperparameters
+    channels: dict[str, str]
+    cluster: Cluster
+    kvstore: KVStoreArgument
+    stop_signal: StopSignal
+    started: float
+
+
+@dataclasses.dataclass
+class _Fitted:
+    """The trained model and what it was trained and is scored on."""
+
+    net: Any
+    trainer: ClassifierTrainer
+    sets: dict[str, EncodedSet | None]  # train, validation, test (None without a test channel)
+    history: list[dict[str, Any]]
+    best_epoch: int
+
+
+def run(env: TrainingEnvironment, stop_signal: StopSignal, abort: Callable[[str], None]) -> dict[str, Any] | None:
     """Train on this host, or with the other hosts of the job: `abort(reason)` ends this process when another
-    host fails (see Cluster)."""
+    host fails (see Cluster). Returns the metrics on the leader host, None on the others."""
+    started = time.time()
     hp = Hyperparameters.from_strings(env.hyperparameters)
     logger.info("hyperparameters: %s", json.dumps(hp.as_dict(), default=list))
     channels = env.channel_dirs
@@ -100,11 +137,13 @@ def run(env, stop_signal, abort):
     with Cluster(env.hosts, env.current_host, abort) as cluster:
         kvstore = kvstore_type(len(env.hosts), env.num_gpus)
         if not cluster.is_distributed:
-            return _train(env, hp, channels, cluster, kvstore, stop_signal)
-        return train_as_worker(kvstore, lambda store: _train(env, hp, channels, cluster, store, stop_signal))
+            return _train(_Run(env, hp, channels, cluster, kvstore, stop_signal, started))
+        return train_as_worker(
+            kvstore, lambda store: _train(_Run(env, hp, channels, cluster, store, stop_signal, started))
+        )
 
 
-def _check_job(env, hp, channels):
+def _check_job(env: TrainingEnvironment, hp: Hyperparameters, channels: dict[str, str]) -> None:
     check_channels(channels, contract.KNOWN_CHANNELS)
     sharded = [
         name
@@ -126,26 +165,24 @@ def _check_job(env, hp, channels):
         )
 
 
-def _train(env, hp, channels, cluster, kvstore, stop_signal):
-    started = time.time()
+def _train(run: _Run) -> dict[str, Any] | None:
+    hp, env = run.hp, run.env
     seed_everything(hp.seed)
-    data = _read_data(channels, hp)
+    data = _read_data(run.channels, hp)
     encoder, token_counts = _build_encoder(data.train, hp)
-    pretrained_matrix, coverage = _initial_embeddings(channels, hp, encoder.vocabulary, token_counts)
-    net, trainer, sets, history, best_epoch = _fit(
-        env, hp, data, encoder, pretrained_matrix, cluster, kvstore, stop_signal
-    )
-    if not cluster.is_leader:
-        logger.info("training finished; %s writes the model and reports", cluster.leader)
+    pretrained_matrix, coverage = _initial_embeddings(run.channels, hp, encoder.vocabulary, token_counts)
+    fitted = _fit(run, data, encoder, pretrained_matrix)
+    if not run.cluster.is_leader:
+        logger.info("training finished; %s writes the model and reports", run.cluster.leader)
         return None
-    metrics = _write_reports(env, hp, data, trainer, sets, history, best_epoch, coverage, kvstore, started)
+    metrics = _write_reports(run, data, fitted, coverage)
     os.makedirs(env.model_dir, exist_ok=True)
-    artifacts.save_model(env.model_dir, net, encoder, data.labels, label_names(data.labels), hp.architecture)
-    logger.info("model written to %s in %.1f s", env.model_dir, time.time() - started)
+    artifacts.save_model(env.model_dir, fitted.net, encoder, data.labels, label_names(data.labels), hp.architecture)
+    logger.info("model written to %s in %.1f s", env.model_dir, time.time() - run.started)
     return metrics
 
 
-def _read_data(channels, hp):
+def _read_data(channels: dict[str, str], hp: Hyperparameters) -> _Data:
     train, train_report = read_channel(
         contract.TRAIN_CHANNEL, channels[contract.TRAIN_CHANNEL], hp.max_bad_row_fraction
     )
@@ -183,7 +220,7 @@ def _read_data(channels, hp):
     return _Data(train, validation, test, labels, validation_source, reports)
 
 
-def _build_encoder(train_examples, hp):
+def _build_encoder(train_examples: list[Example], hp: Hyperparameters) -> tuple[TextEncoder, collections.Counter[str]]:
     """The encoder, and the training tokens' counts (the pretrained vectors' coverage is measured against them)."""
     tokenizer = Tokenizer(lowercase=hp.lowercase)
     train_tokens = [tokenizer(example.text) for example in train_examples]
@@ -201,7 +238,9 @@ def _build_encoder(train_examples, hp):
     return encoder, token_counts
 
 
-def _initial_embeddings(channels, hp, vocabulary, token_counts):
+def _initial_embeddings(
+    channels: dict[str, str], hp: Hyperparameters, vocabulary: Any, token_counts: collections.Counter[str]
+) -> tuple[np.ndarray | None, dict[str, Any] | None]:
     """(matrix, coverage) from the embeddings channel's pretrained vectors, or (None, None) without one."""
     if contract.EMBEDDINGS_CHANNEL not in channels:
         return None, None
@@ -229,15 +268,16 @@ def _initial_embeddings(channels, hp, vocabulary, token_counts):
     return matrix, coverage
 
 
-def _fit(env, hp, data, encoder, pretrained_matrix, cluster, kvstore, stop_signal):
-    """The model trained on this host's devices and share of train; returns (net, trainer, {split: EncodedSet},
-    history, best_epoch)."""
-    contexts = training_contexts(env.num_gpus)
+def _fit(run: _Run, data: _Data, encoder: TextEncoder, pretrained_matrix: np.ndarray | None) -> _Fitted:
+    """The model trained on this host's devices and share of train."""
+    hp, cluster, kvstore = run.hp, run.cluster, run.kvstore
+    contexts = training_contexts(run.env.num_gpus)
     logger.info("devices: %s", ", ".join(str(c) for c in contexts))
     train_examples = data.train
     if cluster.is_distributed:
         # Every host has all the rows (and so builds the same vocabulary and validation set); each worker trains
         # on its own share.
+        assert not isinstance(kvstore, str)  # a job of several hosts trains through a created dist_* kvstore
         train_examples = shard(data.train, kvstore.rank, kvstore.num_workers, hp.seed)
         logger.info(
             "worker %d of %d (%s): training on %d of %d train rows",
@@ -249,14 +289,15 @@ def _fit(env, hp, data, encoder, pretrained_matrix, cluster, kvstore, stop_signa
         )
     label_ids = data.label_ids
 
-    def encode(examples):
+    def encode(examples: list[Example]) -> EncodedSet:
         return EncodedSet(
             [encoder.ids(e.text) for e in examples], np.array([label_ids[e.label] for e in examples], dtype=np.int64)
         )
 
+    train_set, validation_set = encode(train_examples), encode(data.validation)
     sets = {
-        "train": encode(train_examples),
-        "validation": encode(data.validation),
+        "train": train_set,
+        "validation": validation_set,
         "test": encode(data.test) if data.test is not None else None,
     }
     embedding_dim = (
@@ -273,48 +314,52 @@ def _fit(env, hp, data, encoder, pretrained_matrix, cluster, kvstore, stop_signa
     # A distributed job's optimizer state lives on the parameter servers, which MXNet cannot save.
     store = (
         CheckpointStore(
-            env.checkpoint_dir, _fingerprint(hp, encoder, data.labels, sets["train"].rows), CLASSIFIER_CHECKPOINT_FILES
+            run.env.checkpoint_dir, _fingerprint(hp, encoder, data.labels, train_set.rows), CLASSIFIER_CHECKPOINT_FILES
         )
         if not cluster.is_distributed
         else None
     )
-    trainer = ClassifierTrainer(net, encoder, contexts, hp, data.labels, store, stop_signal, kvstore)
-    history, best_epoch = trainer.fit(sets["train"], sets["validation"])
-    return net, trainer, sets, history, best_epoch
+    trainer = ClassifierTrainer(net, encoder, contexts, hp, data.labels, store, run.stop_signal, kvstore)
+    history, best_epoch = trainer.fit(train_set, validation_set)
+    return _Fitted(net, trainer, sets, history, best_epoch)
 
 
-def _write_reports(env, hp, data, trainer, sets, history, best_epoch, coverage, kvstore, started):
+def _write_reports(run: _Run, data: _Data, fitted: _Fitted, coverage: dict[str, Any] | None) -> dict[str, Any]:
+    """metrics.json, the learning curves and the confusion matrix in the output folder; returns the metrics."""
+    env, hp, trainer, sets = run.env, run.hp, fitted.trainer, fitted.sets
+    validation_set, test_set = sets["validation"], sets["test"]
+    assert validation_set is not None
     names = label_names(data.labels)
-    metrics = {
+    metrics: dict[str, Any] = {
         "architecture": hp.architecture,
         "hyperparameters": hp.as_dict(),
         "labels": {label: names[label] for label in data.labels},
-        "best_epoch": best_epoch,
-        "epochs_run": len(history),
+        "best_epoch": fitted.best_epoch,
+        "epochs_run": len(fitted.history),
         "validation_source": data.validation_source,
-        "validation": trainer.evaluate(sets["validation"]),
-        "test": trainer.evaluate(sets["test"]) if sets["test"] is not None else None,
+        "validation": trainer.evaluate(validation_set),
+        "test": trainer.evaluate(test_set) if test_set is not None else None,
         "embedding_coverage": coverage,
         "data": {channel: report.as_dict() for channel, report in data.reports.items()},
         "vocabulary_size": len(trainer.encoder.vocabulary),
         "devices": [str(c) for c in trainer.contexts],
         "hosts": list(env.hosts),
-        "kvstore": kvstore if isinstance(kvstore, str) else kvstore.type,
-        "history": history,
-        "job_seconds": time.time() - started,
+        "kvstore": run.kvstore if isinstance(run.kvstore, str) else run.kvstore.type,
+        "history": fitted.history,
+        "job_seconds": time.time() - run.started,
     }
-    for split in ("validation", "test"):
-        if metrics[split]:
+    for split, report in (("validation", metrics["validation"]), ("test", metrics["test"])):
+        if report:
             logger.info(
                 "final %s: accuracy=%.6f macro_f1=%.6f loss=%.6f",
                 split,
-                metrics[split]["accuracy"],
-                metrics[split]["macro_f1"],
-                metrics[split]["loss"],
+                report["accuracy"],
+                report["macro_f1"],
+                report["loss"],
             )
     os.makedirs(env.output_data_dir, exist_ok=True)
     write_json(os.path.join(env.output_data_dir, METRICS_FILE), metrics)
-    plot_learning_curves(history, os.path.join(env.output_data_dir, LEARNING_CURVES_PLOT))
-    shown = "test" if metrics["test"] else "validation"
-    plot_confusion_matrix(metrics[shown], f"{shown} set", os.path.join(env.output_data_dir, CONFUSION_MATRIX_PLOT))
+    plot_learning_curves(fitted.history, os.path.join(env.output_data_dir, LEARNING_CURVES_PLOT))
+    shown, shown_report = ("test", metrics["test"]) if metrics["test"] else ("validation", metrics["validation"])
+    plot_confusion_matrix(shown_report, f"{shown} set", os.path.join(env.output_data_dir, CONFUSION_MATRIX_PLOT))
     return metrics

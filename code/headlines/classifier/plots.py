@@ -1,12 +1,15 @@
 """PNG plots for /opt/ml/output/data: learning curves and the confusion matrix."""
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 import matplotlib
 
 matplotlib.use("Agg")  # no display in a training container
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def plot_learning_curves(history, path):
+def plot_learning_curves(history: Sequence[Mapping[str, float]], path: str) -> None:
     epochs = [row["epoch"] for row in history]
     figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4))
     for key, style in (("train", "-o"), ("validation", "-s")):
@@ -22,7 +25,7 @@ def plot_learning_curves(history, path):
     plt.close(figure)
 
 
-def plot_confusion_matrix(report, title, path):
+def plot_confusion_matrix(report: Mapping[str, Any], title: str, path: str) -> None:
     labels = report["confusion_matrix"]["labels"]
     matrix = report["confusion_matrix"]["rows_true_columns_predicted"]
     size = max(4, 0.8 * len(labels) + 2)

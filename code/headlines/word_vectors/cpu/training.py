@@ -3,23 +3,29 @@
 
 import logging
 import os
+from typing import Any
 
-from ..training.checkpoints import CheckpointStore
+from ...runtime.checkpoints import CheckpointStore
+from ...runtime.distributed import KVStore
+from ..epochs import WORD_VECTOR_CHECKPOINT_FILES, EpochLoop, load_state, new_state
+from ..inputs import TrainingInputs
 from .engine import CpuEngine
-from .epochs import WORD_VECTOR_CHECKPOINT_FILES, EpochLoop, load_state, new_state
 from .rounds import chunk_lines, learning_rates, rounds_per_epoch
 
 logger = logging.getLogger(__name__)
 
 
-def cpu_threads():
+def cpu_threads() -> int:
+    """The cores this process may run on (the container's CPU set, not the host's count)."""
     return len(os.sched_getaffinity(0))
 
 
 class CpuRun:
     """This host's share of the corpus, cut into rounds: one chunk per thread per round (rounds.py)."""
 
-    def __init__(self, env, hp, dictionary, encoded, fingerprint, kvstore):
+    def __init__(self, inputs: TrainingInputs, kvstore: KVStore | None) -> None:
+        """`kvstore`: the created dist_sync kvstore of a job of several hosts, None on one host."""
+        env, hp, encoded, fingerprint = inputs.env, inputs.hp, inputs.encoded, inputs.fingerprint
         self.hp, self.encoded = hp, encoded
         hosts, host = len(env.hosts), env.hosts.index(env.current_host)
         # Checkpoints on one host only: several hosts would write theirs to the same S3 location, as for the
@@ -30,7 +36,7 @@ class CpuRun:
         state, arrays = load_state(self.store)
         threads = state["threads"] if state else cpu_threads()  # the chunks of a round depend on it
         self.state = state or new_state(threads=threads)
-        self.engine = CpuEngine(dictionary, hp, threads, stream=host)
+        self.engine = CpuEngine(inputs.dictionary, hp, threads, stream=host)
         if arrays:
             self.engine.restore(arrays)
         self.rounds = rounds_per_epoch(encoded.tokens, hosts)
@@ -52,7 +58,8 @@ class CpuRun:
             hosts,
         )
 
-    def train_round(self, epoch, number):
+    def train_round(self, epoch: int, number: int) -> tuple[float, int, int]:
+        """Round `number` of `epoch` on every thread, then the hosts synchronised: (loss, positives, tokens)."""
         chunks, tokens = [], 0
         for thread, (first, last) in enumerate(self.bounds[:, number : number + 2]):
             ids, line_starts = self.encoded.read(first, last)
@@ -67,10 +74,10 @@ class CpuRun:
         return loss, positives, tokens
 
 
-def train_on_cpus(env, hp, dictionary, encoded, fingerprint, kvstore, stop_signal):
+def train_on_cpus(inputs: TrainingInputs, kvstore: KVStore | None) -> tuple[CpuEngine, dict[str, Any]]:
     """Returns the engine (its weights are the vectors) and the metrics of the training."""
-    run = CpuRun(env, hp, dictionary, encoded, fingerprint, kvstore)
-    loop = EpochLoop(hp, run.state, run.rounds, "round", run.host_tokens, run.store, stop_signal)
+    run, hp, env = CpuRun(inputs, kvstore), inputs.hp, inputs.env
+    loop = EpochLoop(hp, run.state, run.rounds, "round", run.host_tokens, run.store, inputs.stop_signal)
     history = loop.run(run.train_round, run.engine.snapshot)
     run.engine.close()
     words_per_second = loop.progress.words_per_second

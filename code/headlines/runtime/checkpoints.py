@@ -10,6 +10,8 @@ import glob
 import json
 import logging
 import os
+from collections.abc import Callable, Mapping
+from typing import Any, TypeAlias
 
 from ..errors import JobError
 
@@ -18,23 +20,29 @@ logger = logging.getLogger(__name__)
 STATE_FILE = "state.json"
 FORMAT_VERSION = 1
 
+# A checkpoint's state.json: what the job needs to resume (JSON values), the generation's file paths under the
+# keys of CheckpointStore's `files`, and the store's own keys (fingerprint, generation, format_version).
+CheckpointState: TypeAlias = dict[str, Any]
+# Writes one file of a generation to the path it is given.
+FileWriter: TypeAlias = Callable[[str], object]
+
 
 class CheckpointStore:
-    def __init__(self, folder, fingerprint, files):
+    def __init__(self, folder: str, fingerprint: str, files: Mapping[str, str]) -> None:
         """files: {state key: file name pattern with one {} for the generation}, e.g. {"params_file":
         "params-{}.params"}; the first pattern tells which generations exist."""
         self.folder = folder
         self.fingerprint = fingerprint
         self.files = dict(files)
 
-    def load(self):
+    def load(self) -> CheckpointState | None:
         """The saved state (with absolute file paths) or None when the folder holds no checkpoint."""
         path = os.path.join(self.folder, STATE_FILE)
         if not os.path.exists(path):
             return None
         try:
             with open(path, encoding="utf-8") as f:
-                state = json.load(f)
+                state: CheckpointState = json.load(f)
         except (OSError, ValueError) as e:
             raise JobError(f"The checkpoint {path} cannot be read ({e}); remove it to start afresh.") from e
         if state.get("fingerprint") != self.fingerprint:
@@ -47,7 +55,7 @@ class CheckpointStore:
         logger.info("resuming from the checkpoint in %s (generation %d)", self.folder, state["generation"])
         return state
 
-    def save(self, writers, state):
+    def save(self, writers: Mapping[str, FileWriter], state: Mapping[str, Any]) -> str:
         """Write a new generation: writers[key](path) writes the file of each key of `files`."""
         os.makedirs(self.folder, exist_ok=True)
         generation = self._next_generation()
@@ -64,19 +72,19 @@ class CheckpointStore:
         self._remove_other_generations(generation)
         return os.path.join(self.folder, STATE_FILE)
 
-    def _generations(self):
+    def _generations(self) -> set[int]:
         prefix, suffix = next(iter(self.files.values())).split("{}")
-        found = set()
+        found: set[int] = set()
         for path in glob.glob(os.path.join(self.folder, glob.escape(prefix) + "*" + glob.escape(suffix))):
             middle = os.path.basename(path)[len(prefix) : len(os.path.basename(path)) - len(suffix)]
             if middle.isdigit():
                 found.add(int(middle))
         return found
 
-    def _next_generation(self):
+    def _next_generation(self) -> int:
         return max(self._generations(), default=0) + 1
 
-    def _remove_other_generations(self, keep):
+    def _remove_other_generations(self, keep: int) -> None:
         for generation in self._generations() - {keep}:
             for pattern in self.files.values():
                 path = os.path.join(self.folder, pattern.format(generation))

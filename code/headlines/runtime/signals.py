@@ -5,6 +5,9 @@ starts there is nothing worth saving, so the job stops at once."""
 import contextlib
 import logging
 import signal
+from collections.abc import Iterator
+from types import FrameType
+from typing import Self
 
 from ..errors import TrainingInterrupted
 
@@ -12,15 +15,15 @@ logger = logging.getLogger(__name__)
 
 
 class StopSignal:
-    def __init__(self):
+    def __init__(self) -> None:
         self.requested = False
         self._checkpointing = False
 
-    def install(self):
+    def install(self) -> Self:
         signal.signal(signal.SIGTERM, self._handle)
         return self
 
-    def _handle(self, signum, frame):
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
         logger.warning(
             "SIGTERM received: %s",
             "finishing the batch, then saving a checkpoint" if self._checkpointing else "stopping",
@@ -30,7 +33,7 @@ class StopSignal:
             raise TrainingInterrupted()
 
     @contextlib.contextmanager
-    def checkpointing(self):
+    def checkpointing(self) -> Iterator[Self]:
         """While inside, SIGTERM only sets `requested`: the training loop checks it between batches."""
         self._checkpointing = True
         try:

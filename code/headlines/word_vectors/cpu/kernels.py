@@ -10,8 +10,11 @@ checkpoint that stores `state` resumes the same stream.
 Sigmoid and log are fastText's lookup tables (512 steps over [-8, 8] and (0, 1]).
 """
 
+from typing import Any, TypeAlias
+
 import numba
 import numpy as np
+import numpy.typing as npt
 
 SKIPGRAM_KERNEL, CBOW_KERNEL, BATCH_SKIPGRAM_KERNEL = 0, 1, 2
 MAX_SIGMOID = 8.0
@@ -23,6 +26,12 @@ STATE_GENERATOR, STATE_NEGATIVE_POSITION = 0, 1
 # would take turns owning it (2 threads ran at 1.07x one thread; padded, see docs/performance.md).
 STATE_ROW = 16
 MAX_NEGATIVE_TRIES = 64
+
+# The kernels' annotations are for the type checker: numba ignores them and compiles each function for the types it
+# is called with. A real number there is a Python float or a numpy float scalar (np.float32 is not a float subtype).
+Real: TypeAlias = float | np.floating[Any]
+Floats: TypeAlias = npt.NDArray[np.float32]  # weights, and the scratch vectors and matrices of a chunk
+Ints: TypeAlias = npt.NDArray[np.int64]  # row offsets and ids, lines, thread state
 
 _sigmoid_steps = np.arange(SIGMOID_TABLE_SIZE + 1, dtype=np.float64) * 2 * MAX_SIGMOID / SIGMOID_TABLE_SIZE
 SIGMOID_TABLE = (1.0 / (1.0 + np.exp(MAX_SIGMOID - _sigmoid_steps))).astype(np.float32)
@@ -40,7 +49,7 @@ _JIT = {
 
 
 @numba.njit(**_JIT)
-def _next(state):
+def _next(state: Ints) -> np.uint64:
     """xorshift64*: the next 64-bit number of the thread's stream."""
     x = np.uint64(state[STATE_GENERATOR])
     x ^= x >> np.uint64(12)
@@ -51,17 +60,17 @@ def _next(state):
 
 
 @numba.njit(**_JIT)
-def _uniform(state):
+def _uniform(state: Ints) -> Real:
     return np.float64(_next(state) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
 @numba.njit(**_JIT)
-def _below(state, n):
+def _below(state: Ints, n: int) -> np.int64:
     return np.int64(_next(state) % np.uint64(n))
 
 
 @numba.njit(**_JIT)
-def _negative(state, table, positive):
+def _negative(state: Ints, table: npt.NDArray[np.int32], positive: int) -> int:
     """fastText's getNegative: the next table entry that is not the positive (after MAX_NEGATIVE_TRIES clashes
     the next one anyway: a one-word vocabulary has no other, and fastText would loop forever)."""
     for _ in range(MAX_NEGATIVE_TRIES):
@@ -74,7 +83,7 @@ def _negative(state, table, positive):
 
 
 @numba.njit(**_JIT)
-def _sigmoid(x):
+def _sigmoid(x: Real) -> Real:
     if x < -MAX_SIGMOID:
         return 0.0
     if x > MAX_SIGMOID:
@@ -85,7 +94,7 @@ def _sigmoid(x):
 
 
 @numba.njit(**_JIT)
-def _log(x):
+def _log(x: Real) -> Real:
     if x > 1.0:
         return 0.0
     if x != x:
@@ -94,7 +103,7 @@ def _log(x):
 
 
 @numba.njit(**_JIT)
-def _logistic(output, target, label, hidden, grad, learning_rate):
+def _logistic(output: Floats, target: int, label: float, hidden: Floats, grad: Floats, learning_rate: Real) -> Real:
     """fastText's binaryLogistic: one target's update of its output row, its share of the input gradient, and
     its loss."""
     dim = len(hidden)
@@ -110,7 +119,19 @@ def _logistic(output, target, label, hidden, grad, learning_rate):
 
 
 @numba.njit(**_JIT)
-def _update(inputs, output, bag, bag_size, target, table, negatives, state, hidden, grad, learning_rate):
+def _update(
+    inputs: Floats,
+    output: Floats,
+    bag: Ints,
+    bag_size: int,
+    target: int,
+    table: npt.NDArray[np.int32],
+    negatives: int,
+    state: Ints,
+    hidden: Floats,
+    grad: Floats,
+    learning_rate: Real,
+) -> Real:
     """fastText's Model::update with negative sampling: hidden = mean of the bag's input rows; the positive and
     `negatives` negatives; then every bag row gets the summed gradient (not divided by the bag size)."""
     dim = inputs.shape[1]
@@ -136,23 +157,23 @@ def _update(inputs, output, bag, bag_size, target, table, negatives, state, hidd
 
 @numba.njit(**_JIT)
 def _batch(
-    inputs,
-    output,
-    row_offsets,
-    row_ids,
-    contexts,
-    count,
-    centre,
-    table,
-    negatives,
-    state,
-    targets,
-    hidden,
-    scores,
-    out_delta,
-    in_delta,
-    learning_rate,
-):
+    inputs: Floats,
+    output: Floats,
+    row_offsets: Ints,
+    row_ids: Ints,
+    contexts: Ints,
+    count: int,
+    centre: int,
+    table: npt.NDArray[np.int32],
+    negatives: int,
+    state: Ints,
+    targets: Ints,
+    hidden: Floats,
+    scores: Floats,
+    out_delta: Floats,
+    in_delta: Floats,
+    learning_rate: Real,
+) -> tuple[Real, int]:
     """Ji et al.'s batched skip-gram step for one centre word: `count` context words (each the mean of its input
     rows, as fastText's skip-gram input) against the centre's output row and `negatives` negatives they share,
     as two small matrix products."""
@@ -161,7 +182,7 @@ def _batch(
     targets[0] = centre
     for j in range(1, width):
         targets[j] = _negative(state, table, centre)
-    loss = 0.0
+    loss: Real = 0.0
     for i in range(count):
         first, last = row_offsets[contexts[i]], row_offsets[contexts[i] + 1]
         for k in range(dim):
@@ -204,22 +225,22 @@ def _batch(
 
 @numba.njit(**_JIT)
 def train_chunk(
-    kernel,
-    tokens,
-    line_starts,
-    inputs,
-    output,
-    row_offsets,
-    row_ids,
-    keep,
-    table,
-    state,
-    window,
-    negatives,
-    batch_size,
-    first_rate,
-    last_rate,
-):
+    kernel: int,
+    tokens: npt.NDArray[np.int32],
+    line_starts: Ints,
+    inputs: Floats,
+    output: Floats,
+    row_offsets: Ints,
+    row_ids: Ints,
+    keep: Floats,
+    table: npt.NDArray[np.int32],
+    state: Ints,
+    window: int,
+    negatives: int,
+    batch_size: int,
+    first_rate: float,
+    last_rate: float,
+) -> tuple[Real, int]:
     """Trains one chunk: the lines tokens[line_starts[i]:line_starts[i + 1]] of in-vocabulary ids. The learning
     rate falls linearly from first_rate to last_rate over the chunk's tokens. Returns (loss sum, positives)."""
     dim = inputs.shape[1]
@@ -235,7 +256,8 @@ def train_chunk(
     batch_hidden = np.empty((batch_size, dim), np.float32)
     out_delta = np.empty((negatives + 1, dim), np.float32)
     total = max(1, line_starts[-1] - line_starts[0])
-    loss, positives = 0.0, 0
+    loss: Real = 0.0
+    positives = 0
     for i in range(len(line_starts) - 1):
         start, stop = line_starts[i], line_starts[i + 1]
         rate = np.float32(first_rate + (last_rate - first_rate) * (start - line_starts[0]) / total)
@@ -306,7 +328,7 @@ def train_chunk(
     return loss, positives
 
 
-def compile_for_this_cpu():
+def compile_for_this_cpu() -> None:
     """Compiles train_chunk for the argument types the engine passes (or loads it from numba's cache, which the
     image fills at build time: loading takes a fraction of a second on the same CPU model, compiling ~5 s)."""
     ids, line_starts = np.arange(2, dtype=np.int32), np.array([0, 2], np.int64)

@@ -10,22 +10,29 @@ instead of re-tokenising it in every epoch, which is where most of the differenc
 import concurrent.futures
 import logging
 import time
+from collections.abc import Mapping, Sequence
+from typing import TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 
-from ..hyperparameters import EMBEDDING_MODES
+from ...hyperparameters import WORD_VECTOR_MODES, WordVectorHyperparameters
+from ..dictionary import Dictionary, negatives_table
+from ..epochs import Arrays, checked_array
 from . import kernels
-from .dictionary import negatives_table
-from .epochs import checked_array
 
-SKIPGRAM, CBOW, BATCH_SKIPGRAM = EMBEDDING_MODES
+SKIPGRAM, CBOW, BATCH_SKIPGRAM = WORD_VECTOR_MODES
 KERNELS = {SKIPGRAM: kernels.SKIPGRAM_KERNEL, CBOW: kernels.CBOW_KERNEL, BATCH_SKIPGRAM: kernels.BATCH_SKIPGRAM_KERNEL}
 INIT_ROWS_AT_ONCE = 1 << 16
 logger = logging.getLogger(__name__)  # the input matrix is drawn in slices: no float64 copy of 2 million rows
+# One thread's share of a round: (token ids, line starts from 0, first learning rate, last learning rate).
+Chunk: TypeAlias = tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], float, float]
 
 
 class CpuEngine:
-    def __init__(self, dictionary, hyperparameters, threads, stream=0):
+    def __init__(
+        self, dictionary: Dictionary, hyperparameters: WordVectorHyperparameters, threads: int, stream: int = 0
+    ) -> None:
         """`stream` tells the hosts of one job apart: same weights at the start, different random streams."""
         hp = self.hp = hyperparameters
         self.threads = threads
@@ -51,14 +58,21 @@ class CpuEngine:
             "CPU engine's kernels ready in %.1f s (compiled for this CPU, or from the cache)", time.time() - started
         )
 
-    def train_round(self, chunks):
+    def train_round(self, chunks: Sequence[Chunk]) -> tuple[float, int]:
         """Trains one chunk per thread at once: chunks[t] = (ids, line_starts, first_rate, last_rate).
         Returns the summed loss and positives."""
         futures = [self._pool.submit(self._train_chunk, t, *chunk) for t, chunk in enumerate(chunks)]
         results = [f.result() for f in futures]
         return sum(loss for loss, _ in results), sum(positives for _, positives in results)
 
-    def _train_chunk(self, thread, ids, line_starts, first_rate, last_rate):
+    def _train_chunk(
+        self,
+        thread: int,
+        ids: npt.NDArray[np.int32],
+        line_starts: npt.NDArray[np.int64],
+        first_rate: float,
+        last_rate: float,
+    ) -> tuple[float, int]:
         if len(line_starts) < 2:
             return 0.0, 0
         hp = self.hp
@@ -80,29 +94,29 @@ class CpuEngine:
             last_rate,
         )
 
-    def close(self):
+    def close(self) -> None:
         self._pool.shutdown()
 
     # -- checkpoints --------------------------------------------------------------------------------------
-    def snapshot(self):
+    def snapshot(self) -> Arrays:
         return {"input_weights": self.input_weights, "output_weights": self.output_weights, "states": self.states}
 
-    def restore(self, arrays):
+    def restore(self, arrays: Mapping[str, np.ndarray]) -> None:
         for name in ("input_weights", "output_weights", "states"):
             target = getattr(self, name)
             target[:] = checked_array(arrays, name, target.shape)
 
     # -- reading the vectors ------------------------------------------------------------------------------
-    def all_finite(self):
+    def all_finite(self) -> bool:
         return bool(np.isfinite(self.input_weights.sum()) and np.isfinite(self.output_weights.sum()))
 
-    def input_rows(self, start, stop):
+    def input_rows(self, start: int, stop: int) -> npt.NDArray[np.float32]:
         return self.input_weights[start:stop]
 
-    def output_rows(self, start, stop):
+    def output_rows(self, start: int, stop: int) -> npt.NDArray[np.float32]:
         return self.output_weights[start:stop]
 
-    def word_vectors(self, dictionary, words):
+    def word_vectors(self, dictionary: Dictionary, words: Sequence[str]) -> npt.NDArray[np.float32]:
         """fastText's get_word_vector for each word: the mean of its input rows (zeros when it has none)."""
         vectors = np.zeros((len(words), self.input_weights.shape[1]), np.float32)
         for i, word in enumerate(words):
@@ -112,7 +126,7 @@ class CpuEngine:
         return vectors
 
 
-def thread_states(seed, stream, threads, table_size):
+def thread_states(seed: int, stream: int, threads: int, table_size: int) -> npt.NDArray[np.int64]:
     """Each thread's generator (non-zero, as xorshift needs) and start in the negatives table, from the seed."""
     rng = np.random.default_rng([seed, stream])
     states = np.zeros((threads, kernels.STATE_ROW), np.int64)

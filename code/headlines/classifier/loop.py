@@ -13,12 +13,19 @@ exactly what the uninterrupted run would have computed (on CPU, where MXNet's ke
 import dataclasses
 import logging
 import time
+from typing import Any
 
 import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon
 
 from ..errors import TrainingInterrupted
+from ..hyperparameters import Hyperparameters
+from ..runtime.checkpoints import CheckpointStore
+from ..runtime.distributed import KVStoreArgument
+from ..runtime.schedule import linear_decay
+from ..runtime.signals import StopSignal
+from ..text import TextEncoder
 from .metrics import classification_report
 
 logger = logging.getLogger(__name__)
@@ -36,18 +43,19 @@ CLASSIFIER_CHECKPOINT_FILES = {
 class EncodedSet:
     """Unpadded id rows and label ids of one data set."""
 
-    rows: list
+    rows: list[list[int]]
     labels: np.ndarray
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.rows)
 
 
-def batch_seed(seed, epoch, batch):
+def batch_seed(seed: int, epoch: int, batch: int) -> int:
+    """MXNet's seed for one batch (its dropout masks), from where the batch is: a resumed run draws the same."""
     return (seed * 1_000_003 + epoch * 10_007 + batch) % (2**31 - 1)
 
 
-def format_epoch_line(row):
+def format_epoch_line(row: dict[str, Any]) -> str:
     """One line per epoch, in the form the metric definitions' regexes parse (docs/training.md)."""
     return (
         "epoch={epoch} train_loss={train_loss:.6f} train_accuracy={train_accuracy:.6f} "
@@ -58,9 +66,20 @@ def format_epoch_line(row):
 
 
 class ClassifierTrainer:
-    def __init__(self, net, encoder, contexts, hyperparameters, class_names, checkpoints, stop_signal, kvstore):
-        """`checkpoints`: a CheckpointStore, or None for a distributed job (nothing to resume from).
-        `kvstore`: a kvstore type name, or a created dist_* kvstore."""
+    """Trains a classifier net on every device of the host, through the kvstore, with checkpoints."""
+
+    def __init__(
+        self,
+        net: Any,
+        encoder: TextEncoder,
+        contexts: list[mx.Context],
+        hyperparameters: Hyperparameters,
+        class_names: list[str],
+        checkpoints: CheckpointStore | None,
+        stop_signal: StopSignal,
+        kvstore: KVStoreArgument,
+    ) -> None:
+        """`checkpoints` is None for a distributed job (nothing to resume from)."""
         self.net = net
         self.encoder = encoder
         self.contexts = contexts
@@ -80,10 +99,10 @@ class ClassifierTrainer:
         self.workers = 1 if isinstance(kvstore, str) else kvstore.num_workers
         self.worker_batch_size = -(-self.hp.batch_size // self.workers)
         self._embedding = net.embedding.weight
-        self._best_params = None
+        self._best_params: dict[str, mx.nd.NDArray] = {}  # set by fit: a snapshot, or the checkpoint's
 
     # -- one step -----------------------------------------------------------------------------------------
-    def train_step(self, rows, labels):
+    def train_step(self, rows: list[list[int]], labels: np.ndarray) -> tuple[float, int]:
         """Forward/backward on every device, then one update normalised by the whole batch. Returns
         (summed loss, correct predictions)."""
         weights = np.ones(len(rows), dtype=np.float32)
@@ -114,7 +133,8 @@ class ClassifierTrainer:
         return loss_sum, int(correct)
 
     # -- evaluation ---------------------------------------------------------------------------------------
-    def predict_logits(self, data):
+    def predict_logits(self, data: EncodedSet) -> np.ndarray:
+        """The net's logits for every row, PREDICT_BATCH_SIZE rows a forward pass on the first device."""
         outputs = []
         for start in range(0, len(data), PREDICT_BATCH_SIZE):
             ids, lengths = self.encoder.pad(data.rows[start : start + PREDICT_BATCH_SIZE])
@@ -122,7 +142,8 @@ class ClassifierTrainer:
             outputs.append(self.net(mx.nd.array(ids, ctx=context), mx.nd.array(lengths, ctx=context)).asnumpy())
         return np.concatenate(outputs) if outputs else np.zeros((0, len(self.class_names)), np.float32)
 
-    def evaluate(self, data):
+    def evaluate(self, data: EncodedSet) -> dict[str, Any]:
+        """Accuracy, macro-F1, per-class scores, the confusion matrix and the mean loss on one data set."""
         logits = self.predict_logits(data)
         shifted = logits - logits.max(axis=1, keepdims=True)
         log_probabilities = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
@@ -132,17 +153,18 @@ class ClassifierTrainer:
         return report
 
     # -- the loop -----------------------------------------------------------------------------------------
-    def _snapshot(self):
+    def _snapshot(self) -> dict[str, mx.nd.NDArray]:
         return {name: p.data(self.contexts[0]).copyto(mx.cpu()) for name, p in self.net.collect_params().items()}
 
-    def _restore(self, params):
+    def _restore(self, params: dict[str, mx.nd.NDArray]) -> None:
         # Written by an operator rather than a copy: on CPU, oneDNN may hold a convolution weight in its own
         # layout after inference, which a plain copy (and so Parameter.set_data) refuses as a destination.
         for name, parameter in self.net.collect_params().items():
             for array in parameter.list_data():
                 mx.nd.identity(params[name], out=array)
 
-    def _save_checkpoint(self, state):
+    def _save_checkpoint(self, state: dict[str, Any]) -> str | None:
+        """A new checkpoint generation; the folder it is in, or None for a job without checkpoints."""
         if self.checkpoints is None:
             return None
         writers = {
@@ -150,9 +172,10 @@ class ClassifierTrainer:
             "trainer_file": self.trainer.save_states,
             "best_params_file": lambda path: mx.nd.save(path, self._best_params),
         }
-        return self.checkpoints.save(writers, state)
+        self.checkpoints.save(writers, state)
+        return self.checkpoints.folder
 
-    def fit(self, train, validation):
+    def fit(self, train: EncodedSet, validation: EncodedSet) -> tuple[list[dict[str, Any]], int]:
         """Train until epochs run out or validation accuracy stops improving; leave the best parameters in
         the net and return the per-epoch history."""
         state = self.checkpoints.load() if self.checkpoints else None
@@ -180,7 +203,7 @@ class ClassifierTrainer:
         self._restore(self._best_params)
         return state["history"], state["best_epoch"]
 
-    def _run_epoch(self, train, validation, state):
+    def _run_epoch(self, train: EncodedSet, validation: EncodedSet, state: dict[str, Any]) -> None:
         hp, epoch = self.hp, state["epoch"]
         self._embedding.lr_mult = 0.0 if epoch <= hp.freeze_embedding_epochs else 1.0
         order = np.random.RandomState(hp.seed + epoch).permutation(len(train))
@@ -190,9 +213,9 @@ class ClassifierTrainer:
         started = time.perf_counter() - running["seconds"]
         for number in range(state["next_batch"], len(batches)):
             mx.random.seed(batch_seed(hp.seed, epoch, number))
-            if hp.lr_schedule == "linear":  # from (epoch, batch) alone, so a resumed run gets the same rates
-                progress = (epoch - 1 + number / len(batches)) / hp.epochs
-                self.trainer.set_learning_rate(hp.effective_learning_rate * (1.0 - progress))
+            if hp.lr_schedule == "linear":
+                done_epochs = epoch - 1 + number / len(batches)
+                self.trainer.set_learning_rate(linear_decay(hp.effective_learning_rate, done_epochs, hp.epochs))
             indices = batches[number]
             loss_sum, correct = self.train_step([train.rows[i] for i in indices], train.labels[indices])
             running["loss"] += loss_sum
@@ -201,7 +224,7 @@ class ClassifierTrainer:
             if self.stop_signal.requested:
                 running["seconds"] = time.perf_counter() - started
                 state.update(next_batch=number + 1, running=running)
-                raise TrainingInterrupted(self._save_checkpoint(state) and self.checkpoints.folder)
+                raise TrainingInterrupted(self._save_checkpoint(state))
         train_seconds = time.perf_counter() - started
         report = self.evaluate(validation)
         row = {
@@ -233,4 +256,4 @@ class ClassifierTrainer:
         state.update(epoch=epoch + 1, next_batch=0, running=None, finished=bool(patience_spent) or epoch >= hp.epochs)
         saved = self._save_checkpoint(state)
         if self.stop_signal.requested and not state["finished"]:
-            raise TrainingInterrupted(saved and self.checkpoints.folder)
+            raise TrainingInterrupted(saved)

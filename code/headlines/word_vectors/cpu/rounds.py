@@ -6,7 +6,11 @@ Each host trains its own contiguous share of the lines; each thread of a host it
 share, one chunk per round. Chunks hold whole lines (a context window never crosses a line).
 """
 
+from typing import Any
+
 import numpy as np
+
+from ...runtime.schedule import linear_decay
 
 # Tokens per host and round: about half a second of training on two cores, short enough for SIGTERM and
 # progress lines to wait for, long enough that starting the threads costs nothing.
@@ -17,18 +21,18 @@ ROUND_TOKENS = 1 << 19
 HOST_ROUND_TOKENS = 1 << 14
 
 
-def rounds_per_epoch(total_tokens, hosts, round_tokens=None):
+def rounds_per_epoch(total_tokens: int, hosts: int, round_tokens: int | None = None) -> int:
     """The same on every host of a job: each host trains about round_tokens of its share a round."""
     round_tokens = round_tokens or (ROUND_TOKENS if hosts == 1 else HOST_ROUND_TOKENS)
     return max(1, -(-total_tokens // (hosts * round_tokens)))
 
 
-def chunk_lines(line_starts, host, hosts, threads, rounds):
+def chunk_lines(line_starts: np.ndarray, host: int, hosts: int, threads: int, rounds: int) -> np.ndarray:
     """(threads, rounds + 1) line numbers: thread t trains lines [b[t, r], b[t, r + 1]) in round r. Shares and
     chunks split tokens, not lines, evenly (up to a line)."""
     total = line_starts[-1]
 
-    def line_at(token):
+    def line_at(token: Any) -> Any:  # one token offset or an array of them
         return np.searchsorted(line_starts, token, side="left")
 
     host_first, host_last = line_at(total * host // hosts), line_at(total * (host + 1) // hosts)
@@ -42,12 +46,11 @@ def chunk_lines(line_starts, host, hosts, threads, rounds):
     return bounds
 
 
-def learning_rates(initial_rate, epoch, epochs, done_tokens, chunk_tokens, thread_tokens):
+def learning_rates(
+    initial_rate: float, epoch: int, epochs: int, done_tokens: int, chunk_tokens: int, thread_tokens: int
+) -> tuple[float, float]:
     """fastText's schedule, falling linearly from initial_rate to 0 over all epochs: the rates at the start and
     end of a chunk, from how far its thread has come (done_tokens of thread_tokens in this epoch)."""
     whole = max(1, thread_tokens) * epochs
     before = epoch * thread_tokens + done_tokens
-    return (
-        initial_rate * max(0.0, 1.0 - before / whole),
-        initial_rate * max(0.0, 1.0 - (before + chunk_tokens) / whole),
-    )
+    return linear_decay(initial_rate, before, whole), linear_decay(initial_rate, before + chunk_tokens, whole)

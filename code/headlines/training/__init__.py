@@ -1,2 +1,0 @@
-"""The classifier training job: orchestration, the device-parallel training loop, checkpoints, SIGTERM,
-metrics and plots."""
