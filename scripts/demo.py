@@ -26,7 +26,7 @@ import tarfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import launch  # noqa: E402 - puts code/ on the path too
+import launch_commands  # noqa: E402 - puts code/ on the path too
 from headlines import gpu_support  # noqa: E402
 from make_demo_data import write_demo_data  # noqa: E402
 
@@ -42,7 +42,7 @@ EXAMPLE_HEADLINES = [
     "Google unveils faster processor for cloud service",
 ]
 # Small and quick on a laptop CPU; the corpus is ~0.2 M words.
-EMBEDDING_HYPERPARAMETERS = {
+WORD_VECTOR_HYPERPARAMETERS = {
     "mode": "skipgram",
     "subwords": "true",
     "vector_dim": "50",
@@ -190,12 +190,12 @@ def run(args, output, progress):
     headlines, test, corpus, transform_input = prepare_data(args, output, progress)
 
     progress.step(2, "Pre-train word vectors (training job, mode=skipgram, subwords)")
-    embeddings = launch.train(
+    embeddings = launch_commands.train(
         train_image,
         instance_type,
         {"train": file_uri(corpus)},
         file_uri(os.path.join(output, "jobs", "embeddings")),
-        EMBEDDING_HYPERPARAMETERS,
+        WORD_VECTOR_HYPERPARAMETERS,
     )
     progress.note(f"vectors in {embeddings['model_data']} ({embeddings['seconds']} s)")
 
@@ -204,7 +204,7 @@ def run(args, output, progress):
     if test:
         channels["test"] = file_uri(test)
     classifier_dir = os.path.join(output, "jobs", "classifier")
-    classifier = launch.train(
+    classifier = launch_commands.train(
         train_image, instance_type, channels, file_uri(classifier_dir), CLASSIFIER_HYPERPARAMETERS
     )
     metrics = read_metrics(classifier_dir)
@@ -219,14 +219,14 @@ def run(args, output, progress):
     progress.note(f"model in {classifier['model_data']} ({classifier['seconds']} s)")
 
     progress.step(4, "Deploy to a local endpoint and classify headlines")
-    result = launch.predict(SERVE_IMAGE, classifier["model_data"], "local", EXAMPLE_HEADLINES)
+    result = launch_commands.predict(SERVE_IMAGE, classifier["model_data"], "local", EXAMPLE_HEADLINES)
     for headline, prediction in zip(EXAMPLE_HEADLINES, result["predictions"]["predictions"]):
         progress.note(f"{prediction['label_name']:<24} {prediction['probability']:.3f}  {headline}")
     progress.note(f"endpoint up in {result['deploy_seconds']} s, deleted")
 
     progress.step(5, "Batch transform over a file of headlines")
     transform_dir = os.path.join(output, "transform")
-    transform = launch.transform(
+    transform = launch_commands.transform(
         SERVE_IMAGE, classifier["model_data"], "local", file_uri(transform_input), file_uri(transform_dir)
     )
     output_file = os.path.join(transform_dir, os.path.basename(transform_input) + ".out")
@@ -255,7 +255,7 @@ def main(argv=None):
     os.makedirs(output)
     log = os.path.join(output, LOG_FILE)
     images = [SERVE_IMAGE, *TRAIN_IMAGES.values()]
-    already_running = set(launch.running_containers(images))
+    already_running = set(launch_commands.running_containers(images))
     try:
         with output_to_log(log) as terminal:
             run(args, output, Progress(terminal))
@@ -266,9 +266,9 @@ def main(argv=None):
     finally:
         # The SDK deletes endpoints and stops jobs it ran to the end; a failure or Ctrl-C half way can leave
         # its docker-compose containers running.
-        left = [name for name in launch.running_containers(images) if name not in already_running]
+        left = [name for name in launch_commands.running_containers(images) if name not in already_running]
         if left:
-            launch.remove_containers(left)
+            launch_commands.remove_containers(left)
             print(f"removed containers left running: {', '.join(left)}", file=sys.stderr)
 
 

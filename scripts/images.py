@@ -4,13 +4,17 @@ repository it is pushed to, its accelerator (also the tag suffix), its Dockerfil
 
 push.py, the size-budget test and the build read this table, so a new image or a new budget is one edit here.
 BENCHMARK_IMAGES are built the same way for the benchmarks only: never pushed, no budget.
+The pushed-images file (build/images.json: what push.py pushed, digest-pinned) is defined here too, with its writer
+(push.py) and reader (scripts/launch.py's modules).
 Standard library only: importable anywhere, also by a bare `python3`.
 
     python3 scripts/images.py            # the table, one image a line (key, local image, repository, ...)
 """
 
 import dataclasses
+import json
 import os
+import pathlib
 import sys
 
 PREFIX_VARIABLE = "IMAGE_PREFIX"  # the local image names' prefix, as scripts/build-images.sh reads it
@@ -57,8 +61,109 @@ BENCHMARK_IMAGES = {
 }
 
 
-def local_prefix():
+def local_prefix() -> str:
+    """The local image names' prefix: IMAGE_PREFIX, or headlines."""
     return os.environ.get(PREFIX_VARIABLE) or DEFAULT_PREFIX
+
+
+# --- the pushed-images file -------------------------------------------------------------------------------------
+#
+# {"schema": 1, "account": "123456789012", "region": "us-east-1", "commit": "<40 hex digits>",
+#  "version": "<git tag at HEAD>" or null,
+#  "images": {"<key of IMAGES>": {"uri": "<registry>/<repository>@sha256:...", "accelerator": "cpu" or "gpu",
+#                                 "local", "repository", "registry", "digest", "tags", "tag_uris", "size_bytes",
+#                                 "media_type", "pushed"}}}
+# An image is there only when it was pushed. Readers take an image's digest-pinned "uri" and its "accelerator"
+# (buildspec.yml reads the "uri"s with jq); the other fields say what was pushed where.
+PUSHED_IMAGES_SCHEMA = 1  # readers refuse any other: a new number for a layout an old reader would misread
+TRAINING_IMAGE_KEYS = {"cpu": "train-cpu", "gpu": "train-gpu"}  # the training image of each accelerator
+SERVING_IMAGE_KEY = "serve"
+# How `make push` pushes each image, for the sentence that asks for one the file lacks.
+PUSH_ARGS = {
+    "train-cpu": "--images train --train-variant cpu",
+    "train-gpu": "--images train --train-variant gpu",
+    SERVING_IMAGE_KEY: "--images serve",
+}
+
+
+class PushedImagesError(ValueError):
+    """A pushed-images file that is missing, malformed or without the image asked for: one sentence saying why."""
+
+
+def pushed_image_record(
+    image: Image,
+    repository: str,
+    registry: str,
+    digest: str | None,
+    tags: list[str],
+    size_bytes: int,
+    media_type: str | None,
+    pushed: bool,
+) -> dict:
+    """One image's record in the pushed-images file; digest and media_type are None in a dry run."""
+    return {
+        "local": image.local(),
+        "repository": repository,
+        "registry": registry,
+        "accelerator": image.accelerator,
+        "digest": digest,
+        "uri": f"{registry}/{repository}@{digest}",
+        "tags": tags,
+        "tag_uris": [f"{registry}/{repository}:{tag}" for tag in tags],
+        "size_bytes": size_bytes,
+        "media_type": media_type,
+        "pushed": pushed,
+    }
+
+
+def write_pushed_images(
+    path: str | os.PathLike,
+    account: str,
+    region: str,
+    commit: str,
+    version: str | None,
+    records: dict[str, dict],
+) -> None:
+    """Writes the pushed-images file whole, through a temporary file, so that no reader ever sees half of one."""
+    document = {
+        "schema": PUSHED_IMAGES_SCHEMA,
+        "account": account,
+        "region": region,
+        "commit": commit,
+        "version": version,
+        "images": records,
+    }
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+    partial.replace(path)
+
+
+def read_pushed_images(path: str | os.PathLike) -> dict:
+    """The pushed-images file at `path`, refused unless it is JSON of PUSHED_IMAGES_SCHEMA."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            document = json.load(f)
+    except FileNotFoundError:
+        raise PushedImagesError(f"{path} does not exist: push the images first (make push).") from None
+    except ValueError:
+        raise PushedImagesError(
+            f"{path} is not JSON: it should be the pushed-images file that make push writes."
+        ) from None
+    if not isinstance(document, dict) or document.get("schema") != PUSHED_IMAGES_SCHEMA:
+        raise PushedImagesError(
+            f"{path} is not a pushed-images file of schema {PUSHED_IMAGES_SCHEMA} (make push writes one)."
+        )
+    return document
+
+
+def read_pushed_image(path: str | os.PathLike, key: str) -> dict:
+    """The record of the image `key` (a key of IMAGES) in the pushed-images file at `path`."""
+    record = read_pushed_images(path).get("images", {}).get(key)
+    if not record:
+        raise PushedImagesError(f"{path} has no {key} image: push it with make push PUSH_ARGS='{PUSH_ARGS[key]}'.")
+    return record
 
 
 def main(argv=None):

@@ -18,7 +18,8 @@ in memory; nothing is written to disk. Tags: `<commit12>-<accelerator>`, and `<g
 is tagged. A tag that already holds the same image is not pushed again; one that holds another image stops the
 push. Pushed manifests must be single-platform Docker v2 schema 2 manifests (SageMaker rejects OCI indexes and
 attestations). The digest-pinned URIs are printed and written to a JSON file (--output) that scripts/launch.py and
-buildspec.yml read. --registry-host (tests only) sends the bytes to another registry; the URIs stay ECR's.
+buildspec.yml read (the pushed-images file, defined in scripts/images.py). --registry-host (tests only) sends the
+bytes to another registry; the URIs stay ECR's.
 Exit status: 0 done, 1 failed (one sentence on stderr), 2 bad arguments.
 """
 
@@ -43,7 +44,6 @@ import images  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = "build/images.json"
-SCHEMA = 1
 FAMILIES = ("train", "serve")
 TRAIN_VARIANTS = {"gpu": ("gpu",), "cpu": ("cpu",), "both": ("gpu", "cpu")}
 DEFAULT_KEEP = 30
@@ -355,8 +355,9 @@ class Pusher:
             manifest.get("config", {}).get("digest"),
         )
 
-    def push(self, local, tags, cache_tags):
-        """Pushes local under the tags ECR does not hold yet; returns its JSON record (digest None in a dry run)."""
+    def push(self, local: Local, tags: list[str], cache_tags: list[tuple[str, str, str]]) -> dict:
+        """Pushes local under the tags ECR does not hold yet; returns its pushed-images record (digest None in a dry
+        run)."""
         repository = local.image.repository(self.prefix)
         held = {tag: self.held(repository, tag) for tag in tags}
         for tag, found in held.items():
@@ -374,19 +375,9 @@ class Pusher:
             check_manifest(media_type, f"{self.registry}/{repository}@{digest}")
         for source, source_id, tag in cache_tags:
             self._push_cache(source, source_id, repository, tag)
-        return {
-            "local": local.image.local(),
-            "repository": repository,
-            "registry": self.registry,
-            "accelerator": local.image.accelerator,
-            "digest": digest,
-            "uri": f"{self.registry}/{repository}@{digest}",
-            "tags": tags,
-            "tag_uris": [f"{self.registry}/{repository}:{tag}" for tag in tags],
-            "size_bytes": local.size,
-            "media_type": media_type,
-            "pushed": bool(missing),
-        }
+        return images.pushed_image_record(
+            local.image, repository, self.registry, digest, tags, local.size, media_type, pushed=bool(missing)
+        )
 
     def _push_cache(self, source, source_id, repository, tag):
         """A moving cache tag, pushed again only when it holds another image than source."""
@@ -469,14 +460,6 @@ def docker_api():
     return docker.APIClient(version="auto", **docker.utils.kwargs_from_env())
 
 
-def write_output(path, document):
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
-    partial.replace(path)
-
-
 def print_login_password(calls, args):
     """--login-password: the decoded ECR password alone on stdout, as `aws ecr get-login-password` prints it."""
     session, region = aws_session(args)
@@ -486,7 +469,7 @@ def print_login_password(calls, args):
     return 0
 
 
-def run(args, calls):
+def run(args: argparse.Namespace, calls: Calls) -> int:
     """Checks what is local first (git, Docker, the images), then brings the repositories to their settings and
     pushes."""
     if args.login_password:
@@ -509,30 +492,36 @@ def run(args, calls):
     policy = pull_policy(args.pull_account) if args.pull_policy or args.pull_account else None
     for repository in dict.fromkeys(image.repository(args.repository_prefix) for image in chosen):
         pusher.ensure_repository(repository, args.keep, policy)
+    records = push_images(pusher, calls, api, locals_, commit, version, args.cache)
+    if args.dry_run:
+        print(f"would write {args.output}")
+        return 0
+    images.write_pushed_images(args.output, account, region, commit, version, records)
+    no_op = "" if calls.changes else " (no-op: every repository and tag was already as wanted)"
+    print(f"wrote {args.output}{no_op}")
+    return 0
+
+
+def push_images(
+    pusher: Pusher,
+    calls: Calls,
+    api: docker.APIClient,
+    locals_: list[Local],
+    commit: str,
+    version: str | None,
+    cache: bool,
+) -> dict[str, dict]:
+    """Pushes each local image under its tags (and with `cache` its cache tags); returns their records by key."""
     records = {}
     for local in locals_:
         started = time.monotonic()
         records[local.image.key] = pusher.push(
             local,
             image_tags(commit, version, local.image.accelerator),
-            cache_tags(calls, api, local) if args.cache else [],
+            cache_tags(calls, api, local) if cache else [],
         )
         print(summary_line(local.image.key, records[local.image.key], time.monotonic() - started))
-    document = {
-        "schema": SCHEMA,
-        "account": account,
-        "region": region,
-        "commit": commit,
-        "version": version,
-        "images": records,
-    }
-    if args.dry_run:
-        print(f"would write {args.output}")
-    else:
-        write_output(args.output, document)
-        no_op = "" if calls.changes else " (no-op: every repository and tag was already as wanted)"
-        print(f"wrote {args.output}{no_op}")
-    return 0
+    return records
 
 
 def summary_line(key, record, seconds):
