@@ -8,7 +8,10 @@ import subprocess
 
 import pytest
 
-from helpers import DATA_DIR_SETTING, REPO, FakeSageMaker, data_set, docker
+from tests.support.containers import docker
+from tests.support.data import DATA_DIR_SETTING, data_set
+from tests.support.fake_sagemaker import FakeSageMaker
+from tests.support.repo import REPO
 
 FOLDER_TIERS = ("container", "localmode", "aws")
 

@@ -8,8 +8,8 @@ import tarfile
 import docker as docker_sdk
 import pytest
 
-from helpers import docker
-from standins import LocalRegistry, MotoServer
+from tests.aws.standins import LocalRegistry, MotoServer
+from tests.support.containers import docker
 
 
 @pytest.fixture(scope="session")

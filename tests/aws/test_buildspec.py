@@ -11,12 +11,13 @@ import uuid
 
 import pytest
 
-from codebuild import NO_ARTIFACTS, download_source, start_build
-from helpers import REPO, docker
+from tests.aws.codebuild import NO_ARTIFACTS, download_source, start_build
+from tests.support.containers import docker
+from tests.support.repo import REPO
 
 # A subset keeps the build short: these and the test files a test writes into the checkout.
-UNIT_TESTS = "tests/unit/test_splits.py"
-UNIT_TEST_COUNT = 4  # with CREDENTIALS_TEST
+UNIT_TESTS = "tests/unit/data/test_splits.py"
+UNIT_TEST_COUNT = 7  # with CREDENTIALS_TEST
 CREDENTIALS_TEST = {
     "tests/unit/test_no_aws_credentials.py": """\
 import boto3

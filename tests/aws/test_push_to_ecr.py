@@ -14,8 +14,10 @@ import urllib.request
 import docker as docker_sdk
 import pytest
 
-from helpers import REPO, ServeContainer, docker, load_script, train_small_model
-from standins import free_port, wait_until
+from tests.aws.standins import free_port, wait_until
+from tests.support.containers import ServeContainer, docker
+from tests.support.fake_sagemaker import train_small_model
+from tests.support.repo import REPO, load_script
 
 PUSH = REPO / "scripts" / "push.py"
 V2_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"

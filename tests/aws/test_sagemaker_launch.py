@@ -13,10 +13,11 @@ import threading
 
 import pytest
 
-from helpers import REPO, load_script
-from pushed_images import write_pushed_images
+from tests.support.pushed_images import write_pushed_images
+from tests.support.repo import REPO, load_script
 
-launch = load_script("launch")
+launch_commands = load_script("launch_commands")
+launch_metrics = load_script("launch_metrics")
 ROLE = "arn:aws:iam::123456789012:role/headlines-sagemaker"
 BUCKET = "headlines-data"
 DATA = f"s3://{BUCKET}"
@@ -200,7 +201,7 @@ def test_classifier_training_job_on_a_gpu_spot_instance_with_checkpoints(run, mo
     assert launched.result["model_data"] == job["ModelArtifacts"]["S3ModelArtifacts"]
     # moto stores a fixed example in place of the metric definitions it is sent, so they are read from the request.
     sent = launched.request("CreateTrainingJob")["AlgorithmSpecification"]["MetricDefinitions"]
-    assert sent == launch.CLASSIFIER_METRICS
+    assert sent == launch_metrics.CLASSIFIER_METRICS
 
 
 def test_word_vector_training_job_on_demand_on_cpu(run, moto, pushed):
@@ -218,16 +219,16 @@ def test_word_vector_training_job_on_demand_on_cpu(run, moto, pushed):
         "subwords=true",
     ).check()
     name = launched.result["job_name"]
-    assert name.startswith(launch.WORD_VECTORS_JOB_NAME + "-")
+    assert name.startswith(launch_commands.WORD_VECTORS_JOB_NAME + "-")
 
     job = moto.client("sagemaker").describe_training_job(TrainingJobName=name)
     assert job["AlgorithmSpecification"]["TrainingImage"] == _uri(pushed, "train-cpu")
     assert _channels(job["InputDataConfig"]) == {"train": f"{DATA}/corpus"}
     assert job["HyperParameters"] == {"mode": "skipgram", "subwords": "true"}
     assert job["EnableManagedSpotTraining"] is False and "CheckpointConfig" not in job
-    assert job["StoppingCondition"] == {"MaxRuntimeInSeconds": launch.DEFAULT_MAX_RUN_SECONDS}
+    assert job["StoppingCondition"] == {"MaxRuntimeInSeconds": launch_commands.DEFAULT_MAX_RUN_SECONDS}
     sent = launched.request("CreateTrainingJob")["AlgorithmSpecification"]["MetricDefinitions"]
-    assert sent == launch.EMBEDDING_METRICS
+    assert sent == launch_metrics.WORD_VECTOR_METRICS
 
 
 def test_tuning_job_over_the_classifiers_numeric_hyperparameters(run, moto, pushed):
@@ -272,7 +273,7 @@ def test_tuning_job_over_the_classifiers_numeric_hyperparameters(run, moto, push
     ]
     definition = tuning["TrainingJobDefinition"]
     assert definition["AlgorithmSpecification"]["TrainingImage"] == _uri(pushed, "train-gpu")
-    assert definition["AlgorithmSpecification"]["MetricDefinitions"] == launch.CLASSIFIER_METRICS
+    assert definition["AlgorithmSpecification"]["MetricDefinitions"] == launch_metrics.CLASSIFIER_METRICS
     assert definition["StaticHyperParameters"] == {"epochs": "10"}
     assert definition["HyperParameterTuningResourceConfig"]["InstanceType"] == "ml.g4dn.xlarge"
     assert set(_channels(definition["InputDataConfig"])) == {"train", "embeddings"}
@@ -290,7 +291,7 @@ def test_default_search_space_leaves_out_what_the_job_fixes(run, moto):
         "--hp",
         "epochs=10",
     ).check()
-    assert launched.result["tuning_job_name"].startswith(launch.TUNING_JOB_NAME + "-")
+    assert launched.result["tuning_job_name"].startswith(launch_commands.TUNING_JOB_NAME + "-")
     tuning = moto.client("sagemaker").describe_hyper_parameter_tuning_job(
         HyperParameterTuningJobName=launched.result["tuning_job_name"]
     )

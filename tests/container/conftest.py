@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from helpers import FakeSageMaker, docker
+from tests.support.containers import docker
+from tests.support.fake_sagemaker import FakeSageMaker
 
 
 class Job:

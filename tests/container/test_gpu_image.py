@@ -10,7 +10,9 @@ import sysconfig
 import pytest
 
 from headlines import gpu_support
-from helpers import MADE_UP_HEADLINE_ROWS, REPO, data_set, docker
+from tests.support.containers import docker
+from tests.support.data import MADE_UP_HEADLINE_ROWS, data_set
+from tests.support.repo import REPO
 
 SITE_PACKAGES = "/opt/venv/lib/python3.11/site-packages"
 LIBMXNET = f"{SITE_PACKAGES}/mxnet/libmxnet.so"
@@ -42,7 +44,7 @@ def _in_image(gpu_image, script, *mounts):
 @pytest.fixture(scope="module")
 def gpu_code(gpu_image):
     """{library path: {"sass": [(major, minor)], "ptx": [...]}} for libmxnet.so and every CUDA library beside it."""
-    script = f"python3 /tests/cuda_fatbin.py {LIBMXNET} {SITE_PACKAGES}/nvidia/*/lib/lib*.so*"
+    script = f"python3 /tests/support/cuda_fatbin.py {LIBMXNET} {SITE_PACKAGES}/nvidia/*/lib/lib*.so*"
     found = json.loads(_in_image(gpu_image, script).stdout)
     return {
         path: {kind: [tuple(arch) for arch in archs] for kind, archs in code.items()} for path, code in found.items()

@@ -15,10 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from headlines import contract
-from headlines.artifacts import HeadlineModel
+from headlines.classifier.mxnet_model import HeadlineModel
 from headlines.serving import multi_model
-from helpers import SMALL_MODEL, SMALL_WORD_VECTORS, FakeSageMaker, ServeContainer, data_set, docker
-from loadgen import http_request, run_load
+from tests.support.containers import ServeContainer, docker
+from tests.support.data import data_set
+from tests.support.fake_sagemaker import SMALL_MODEL, SMALL_WORD_VECTORS, FakeSageMaker
+from tests.support.loadgen import http_request, run_load
 
 DATA = data_set()
 

@@ -11,14 +11,10 @@ import time
 
 import pytest
 
-from helpers import (
-    MADE_UP_HEADLINE_ROWS,
-    SMALL_REFERENCE_VECTORS,
-    data_set,
-    docker,
-    load_script,
-    train_reference_vectors,
-)
+from tests.support.containers import docker
+from tests.support.data import MADE_UP_HEADLINE_ROWS, data_set
+from tests.support.fasttext_reference import SMALL_REFERENCE_VECTORS, train_reference_vectors
+from tests.support.repo import load_script
 
 MODEL_FILES = {"labels.json", "model-0000.params", "model-config.json", "model-symbol.json", "vocabulary.json"}
 MiB = 1024 * 1024
@@ -78,7 +74,7 @@ def test_fasttext_bin_embeddings_channel_in_the_image(cpu_image, make_job, tmp_p
     assert coverage["types_from_subwords"] > 0 and coverage["type_coverage"] > 0.9
 
 
-def test_embedding_job_feeds_the_classifier_unchanged(cpu_image, make_job):
+def test_word_vector_job_feeds_the_classifier_unchanged(cpu_image, make_job):
     """BlazingText's pipeline in one image: mode=skipgram on a corpus, its model folder as the classifier's
     embeddings channel, as is."""
     vectors = make_job(cpu_image, "vectors")

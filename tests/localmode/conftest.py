@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from helpers import REPO, docker
+from tests.support.containers import docker
+from tests.support.repo import REPO
 
 SCRIPTS = REPO / "scripts"
 sys.path.insert(0, str(SCRIPTS))  # launch.py and make_demo_data.py import without the SDK

@@ -12,9 +12,16 @@ import time
 
 import pytest
 
-import launch
-from conftest import NO_NETWORK, SCRIPTS, SdkRun, check_local_gpu_compose, job_metrics, running_containers
-from helpers import docker
+import launch_metrics
+from tests.localmode.conftest import (
+    NO_NETWORK,
+    SCRIPTS,
+    SdkRun,
+    check_local_gpu_compose,
+    job_metrics,
+    running_containers,
+)
+from tests.support.containers import docker
 
 # Small enough for two hosts on two cores: the dense embedding gradient crosses the network every step.
 QUICK = {"epochs": "3", "ngram_buckets": "20000"}
@@ -77,12 +84,12 @@ def test_metric_definitions_parse_the_real_log_lines(demo):
     demo.check()
     history = _metrics(demo.dir / "jobs" / "classifier")["history"]
     log = (demo.dir / "demo.log").read_text()  # the containers' logs, as the SDK streamed them
-    for definition in launch.CLASSIFIER_METRICS + launch.EMBEDDING_METRICS:
+    for definition in launch_metrics.CLASSIFIER_METRICS + launch_metrics.WORD_VECTOR_METRICS:
         values = [float(v) for v in re.findall(definition["Regex"], log)]
         assert values, f"{definition['Name']}: no log line matches {definition['Regex']}"
-    validation = [float(v) for v in re.findall(launch.CLASSIFIER_METRICS[3]["Regex"], log)]
+    validation = [float(v) for v in re.findall(launch_metrics.CLASSIFIER_METRICS[3]["Regex"], log)]
     assert validation == [round(row["validation_accuracy"], 6) for row in history]
-    epoch_losses = re.findall(launch.EMBEDDING_METRICS[0]["Regex"], log)
+    epoch_losses = re.findall(launch_metrics.WORD_VECTOR_METRICS[0]["Regex"], log)
     assert len(epoch_losses) == 5
 
 

@@ -12,7 +12,7 @@ import tarfile
 
 import pytest
 
-from conftest import SdkRun, check_local_gpu_compose, job_metrics
+from tests.localmode.conftest import SdkRun, check_local_gpu_compose, job_metrics
 
 DRIVER = pathlib.Path(__file__).with_name("sdk_v3_train.py")
 QUICK = {"epochs": "3", "ngram_buckets": "20000"}

@@ -14,7 +14,7 @@ def test_reads_configs_channels_and_paths(sagemaker):
     assert env.channel_dirs == {"train": str(sagemaker.base / "input" / "data" / "train")}
     assert env.current_host == "algo-1" and env.hosts == ["algo-1"]
     assert env.num_gpus == 2
-    assert env.model_dir == str(sagemaker.model_dir) and env.failure_file == str(sagemaker.failure_file)
+    assert env.model_dir == str(sagemaker.model_dir)
     assert env.checkpoint_dir == str(sagemaker.base / "checkpoints")
     with pytest.raises(TypeError):
         env.hyperparameters["epochs"] = "4"  # read-only

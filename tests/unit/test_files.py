@@ -8,7 +8,7 @@ import re
 import pytest
 
 from headlines import files
-from helpers import REPO
+from tests.support.repo import REPO
 
 PACKAGE = REPO / "code" / "headlines"
 
@@ -77,4 +77,4 @@ def test_no_other_module_writes_its_own_file_helper(pattern):
         for path in PACKAGE.rglob("*.py")
         if path.name != "files.py" and re.search(pattern, path.read_text(encoding="utf-8"))
     ]
-    assert found == (["training/checkpoints.py"] if pattern == r"json\.dump\(" else [])
+    assert found == (["runtime/checkpoints.py"] if pattern == r"json\.dump\(" else [])

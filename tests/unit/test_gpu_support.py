@@ -5,7 +5,7 @@ the table's architectures to the image's own libraries."""
 import pytest
 
 from headlines import gpu_support, instance_types
-from helpers import REPO
+from tests.support.repo import REPO
 
 SUPPORTED_FAMILIES = ["p3", "p3dn", "g4dn", "p4d", "p4de", "g5", "g6", "g6e"]
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from headlines import mxnet_compat
-from helpers import REPO
+from tests.support.repo import REPO
 
 PACKAGE = REPO / "code" / "headlines"
 # What the package may do with MXNet's private names only in mxnet_compat.py.

@@ -1,0 +1,197 @@
+"""The training contract, run in-process (and as a local subprocess for SIGTERM) against a fake /opt/ml."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from headlines.classifier.mxnet_model import HeadlineModel
+from headlines.cli.train import main
+from headlines.model_folder import MODEL_FILES
+from tests.support.data import data_set
+from tests.support.fake_sagemaker import SMALL_MODEL as SMALL
+
+pytestmark = pytest.mark.usefixtures("default_sigterm")
+
+DATA = data_set()
+# Below the test accuracy of either architecture after SMALL's 2 epochs on 1,200 rows (real: 0.74 fasttext, 0.52
+# cnn; generated, which is easier: 0.96, 0.84), with a margin.
+MIN_TEST_ACCURACY = {"real": 0.4, "generated": 0.7}
+
+
+@pytest.fixture(scope="module")
+def small_data():
+    return DATA.train_rows(1200), DATA.test_rows(300)
+
+
+def _job(sagemaker, small_data, **hyperparameters):
+    train, test = small_data
+    sagemaker.add_channel("train", {"part-0.tsv": train[:600], "part-1.tsv.gz": train[600:]})
+    sagemaker.add_channel("test", {"test.tsv": test})
+    sagemaker.write_config(dict(SMALL, **hyperparameters))
+
+
+@pytest.mark.parametrize("architecture", ["fasttext", "cnn"])
+def test_job_writes_model_metrics_and_plots(sagemaker, small_data, architecture):
+    _job(sagemaker, small_data, architecture=architecture)
+    assert main([]) == 0
+    assert sorted(os.listdir(sagemaker.model_dir)) == sorted(MODEL_FILES)
+    metrics = sagemaker.metrics()
+    assert metrics["architecture"] == architecture and metrics["epochs_run"] == 2
+    assert metrics["test"]["samples"] == 300
+    assert MIN_TEST_ACCURACY[DATA.source] < metrics["test"]["accuracy"] <= 1
+    assert set(metrics["test"]["per_class"]) == {"b", "e", "m", "t"}
+    assert metrics["data"]["train"]["rows"] == 1200 and metrics["data"]["train"]["bad_rows"] == 0
+    assert metrics["validation_source"] == "split of train, grouped by story"
+    for plot in ("learning_curves.png", "confusion_matrix.png"):
+        assert (sagemaker.output_data_dir / plot).read_bytes()[:4] == b"\x89PNG"
+    assert not sagemaker.failure_file.exists()
+    model = HeadlineModel.load(str(sagemaker.model_dir))
+    probabilities = model.predict_proba(["Fed raises interest rates", "Kim Kardashian wedding"])
+    assert probabilities.shape == (2, 4)
+    assert model.label_names == {"b": "business", "e": "entertainment", "m": "health", "t": "science and technology"}
+
+
+def test_same_seed_gives_the_same_model(sagemaker, small_data, tmp_path):
+    _job(sagemaker, small_data, architecture="cnn")
+    assert main([]) == 0
+    first = sagemaker.metrics()
+    (sagemaker.model_dir / "model-0000.params").unlink()
+    for name in os.listdir(sagemaker.checkpoint_dir):
+        os.remove(sagemaker.checkpoint_dir / name)
+    assert main([]) == 0
+    second = sagemaker.metrics()
+    assert second["test"] == first["test"] and second["validation"] == first["validation"]
+
+
+def test_validation_channel_and_unseen_test_labels(sagemaker, small_data):
+    train, test = small_data
+    sagemaker.add_channel("train", {"train.tsv": train})
+    sagemaker.add_channel(
+        "validation",
+        {
+            "valid.jsonl": [
+                json.dumps({"title": "Stocks slide", "category": "b"}),
+                json.dumps({"title": "New film", "category": "e"}),
+            ]
+        },
+    )
+    sagemaker.add_channel(
+        "test",
+        {
+            "test.txt": ["Stocks slide\tb", "Mystery\tz"]
+            + [f"{line.split(chr(9))[1]}\t{line.split(chr(9))[4]}" for line in test]
+        },
+    )
+    sagemaker.write_config(dict(SMALL, epochs=1))
+    assert main([]) == 0
+    metrics = sagemaker.metrics()
+    assert metrics["validation_source"] == "channel" and metrics["validation"]["samples"] == 2
+    assert metrics["data"]["test"]["bad_rows"] == 1 and metrics["test"]["samples"] == 301
+
+
+def test_embeddings_channel_initialises_and_reports_coverage(sagemaker, small_data):
+    _job(sagemaker, small_data, embedding_dim="auto", freeze_embedding_epochs=1)
+    # Words that both the real and the generated headlines have.
+    sagemaker.add_channel("embeddings", {"vectors.txt": ["3 4", "the 1 0 0 0", "on 0 1 0 0", "of 0 0 1 0"]})
+    assert main([]) == 0
+    coverage = sagemaker.metrics()["embedding_coverage"]
+    assert coverage["dim"] == 4 and coverage["types_in_pretrained_vocabulary"] == 3
+    assert 0 < coverage["token_coverage"] < 1 and coverage["format"] == "word2vec-text"
+
+
+def _assert_failed(sagemaker, code, *fragments):
+    assert code == 1
+    reason = sagemaker.failure_file.read_text()
+    assert len(reason) <= 1024
+    for fragment in fragments:
+        assert fragment in reason
+    assert not any((sagemaker.model_dir / name).exists() for name in MODEL_FILES)
+
+
+def test_unknown_hyperparameter_fails_the_job(sagemaker, small_data):
+    _job(sagemaker, small_data, learning_rat=0.1)
+    _assert_failed(sagemaker, main([]), "Unknown hyperparameter 'learning_rat'", "learning_rate")
+
+
+def test_missing_train_channel_fails_the_job(sagemaker, small_data):
+    sagemaker.add_channel("test", {"test.tsv": small_data[1]})
+    _assert_failed(sagemaker, main([]), "'train' channel is required")
+
+
+def test_unknown_channel_fails_the_job(sagemaker, small_data):
+    _job(sagemaker, small_data)
+    sagemaker.add_channel("validaton", {"v.tsv": small_data[1]})
+    _assert_failed(sagemaker, main([]), "Unknown channel(s) validaton")
+
+
+def test_too_many_bad_rows_fail_the_job(sagemaker, small_data):
+    train, test = small_data
+    sagemaker.add_channel("train", {"train.tsv": train[:500] + ["not\ta\tvalid\trow"] * 10})
+    sagemaker.write_config(SMALL)
+    _assert_failed(sagemaker, main([]), "10 malformed rows out of 510", "train.tsv:501")
+
+
+def test_embedding_dimension_mismatch_fails_naming_the_file(sagemaker, small_data):
+    _job(sagemaker, small_data, embedding_dim=16)
+    sagemaker.add_channel("embeddings", {"glove.vec": ["2 4", "the 1 0 0 0", "to 0 1 0 0"]})
+    _assert_failed(sagemaker, main([]), "glove.vec has 4-dimensional vectors but hyperparameter embedding_dim is 16")
+
+
+def test_help_lists_hyperparameters(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "freeze_embedding_epochs" in capsys.readouterr().out
+
+
+def _start(sagemaker, log):
+    env = dict(os.environ, SAGEMAKER_BASE_DIR=str(sagemaker.base), SM_NUM_GPUS="0", PYTHONUNBUFFERED="1")
+    return subprocess.Popen(
+        [sys.executable, "-m", "headlines.cli.train", "train"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+
+
+def test_sigterm_checkpoints_and_the_resumed_run_matches_an_uninterrupted_one(sagemaker, small_data, tmp_path):
+    _job(sagemaker, small_data, architecture="cnn", epochs=3, batch_size=4, dropout=0.5)
+    log_path = tmp_path / "interrupted.log"
+    with open(log_path, "w") as log:
+        process = _start(sagemaker, log)
+        deadline = time.time() + 120
+        while "epoch=1 " not in log_path.read_text() and time.time() < deadline and process.poll() is None:
+            time.sleep(0.1)
+        time.sleep(0.5)  # into the second epoch: the checkpoint is taken mid-epoch
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 128 + 15
+    assert "stopped by SIGTERM" in sagemaker.failure_file.read_text()
+    state = json.loads((sagemaker.checkpoint_dir / "state.json").read_text())
+    assert state["epoch"] == 2 and state["next_batch"] > 0, state
+    assert not (sagemaker.model_dir / "model-0000.params").exists()
+
+    sagemaker.failure_file.unlink()
+    with open(tmp_path / "resumed.log", "w") as log:
+        assert _start(sagemaker, log).wait(timeout=300) == 0
+    assert "resuming from the checkpoint" in (tmp_path / "resumed.log").read_text()
+    resumed = sagemaker.metrics()
+
+    for name in os.listdir(sagemaker.checkpoint_dir):
+        os.remove(sagemaker.checkpoint_dir / name)
+    assert main([]) == 0
+    uninterrupted = sagemaker.metrics()
+    assert resumed["test"] == uninterrupted["test"]
+    assert resumed["validation"] == uninterrupted["validation"]
+    assert _without_timings(resumed["history"]) == _without_timings(uninterrupted["history"])
+
+
+def test_checkpoint_of_another_job_is_refused(sagemaker, small_data):
+    _job(sagemaker, small_data, epochs=1)
+    assert main([]) == 0
+    sagemaker.write_config(dict(SMALL, epochs=1, seed=7))
+    _assert_failed(sagemaker, main([]), "written by a job with other data or hyperparameters")
+
+
+def _without_timings(history):
+    return [{k: v for k, v in row.items() if k not in ("samples_per_second", "epoch_seconds")} for row in history]

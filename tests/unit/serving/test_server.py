@@ -1,0 +1,180 @@
+"""gunicorn settings, and the `serve` command run as a local process (no Docker): ready, 503 without a model,
+graceful SIGTERM, bad settings, a multi-model endpoint's two workers."""
+
+import concurrent.futures
+import glob
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+import requests
+
+from headlines.environment import ServingEnvironment
+from headlines.serving import server
+from headlines.serving.multi_model import Registry
+from tests.support.data import data_set
+from tests.support.fake_sagemaker import train_small_model
+
+
+def test_gunicorn_options_follow_the_settings():
+    settings = ServingEnvironment.from_environ(
+        {
+            "SAGEMAKER_BIND_TO_PORT": "9001",
+            "SAGEMAKER_MODEL_SERVER_WORKERS": "3",
+            "SAGEMAKER_MODEL_SERVER_TIMEOUT": "90",
+        },
+        cpu_count=2,
+    )
+    options = server.gunicorn_options(settings, euid=1000)
+    assert options["bind"] == "0.0.0.0:9001" and options["workers"] == 3 and options["timeout"] == 90
+    assert not options["preload_app"]  # every worker loads its own model
+    assert options["graceful_timeout"] < 30  # drained before SageMaker's SIGKILL
+    assert "user" not in options  # not root: nothing to drop
+
+
+def test_root_drops_workers_to_the_model_server_user(monkeypatch):
+    account = type("Account", (), {"pw_uid": 999, "pw_gid": 998})
+    monkeypatch.setattr(server.pwd, "getpwnam", lambda name: account if name == server.WORKER_USER else None)
+    options = server.gunicorn_options(ServingEnvironment.from_environ({}, cpu_count=1), euid=0)
+    assert (options["user"], options["group"]) == (999, 998)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LocalServer:
+    def __init__(self, base_dir, **environ):
+        self.port = _free_port()
+        env = dict(
+            os.environ,
+            SAGEMAKER_BASE_DIR=str(base_dir),
+            SAGEMAKER_BIND_TO_PORT=str(self.port),
+            SAGEMAKER_MODEL_SERVER_WORKERS="2",
+            **environ,
+        )
+        serve = pathlib.Path(sys.executable).parent / "serve"
+        self.process = subprocess.Popen(
+            [str(serve), "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def wait_for(self, status, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                if requests.get(self.url("/ping"), timeout=2).status_code == status:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        self.process.kill()
+        raise AssertionError(f"no {status} from /ping:\n{self.process.communicate()[0][-3000:]}")
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.communicate()
+
+
+@pytest.fixture(scope="module")
+def model_base(tmp_path_factory):
+    return train_small_model(tmp_path_factory.mktemp("server") / "opt_ml").parent
+
+
+def test_sigterm_drains_the_request_in_flight_then_exits(model_base):
+    local = LocalServer(model_base)
+    try:
+        local.wait_for(200)
+        body = "\n".join(data_set().headlines(20000)).encode()
+        answer = {}
+        request = threading.Thread(
+            target=lambda: answer.update(
+                response=requests.post(
+                    local.url("/invocations"), data=body, headers={"Content-Type": "text/plain"}, timeout=60
+                )
+            )
+        )
+        request.start()
+        time.sleep(0.3)
+        started = time.monotonic()
+        local.process.send_signal(signal.SIGTERM)
+        code = local.process.wait(timeout=30)
+        request.join()
+        assert code == 0 and time.monotonic() - started < 30
+        assert answer["response"].status_code == 200
+        assert len(answer["response"].json()["predictions"]) == 20000
+    finally:
+        local.stop()
+
+
+def test_without_a_model_the_server_runs_and_ping_says_why(tmp_path):
+    local = LocalServer(tmp_path)
+    try:
+        local.wait_for(503)
+        with pytest.raises(urllib.error.HTTPError) as error:
+            urllib.request.urlopen(local.url("/ping"), timeout=2)
+        assert b"is incomplete" in error.value.read()
+    finally:
+        local.stop()
+
+
+def _registry_listing(name):
+    """The registry folder of the server that has loaded the model name (the master makes it in /dev/shm)."""
+    for folder in glob.glob("/dev/shm/headlines-models-*"):
+        if Registry(folder).get(name):
+            return Registry(folder)
+    raise AssertionError(f"no registry lists {name}")
+
+
+def test_multi_model_endpoint_two_workers_share_the_loaded_models(model_base):
+    local = LocalServer(model_base, SAGEMAKER_MULTI_MODEL="true")
+    name = f"m-{uuid.uuid4().hex}"
+    try:
+        local.wait_for(200)  # healthy with no model loaded
+        body = {"model_name": name, "url": str(model_base / "model")}
+        assert requests.post(local.url("/models"), json=body, timeout=30).status_code == 200
+        registry = _registry_listing(name)
+        entry = registry.get(name)
+        invoke = lambda _: requests.post(local.url(f"/models/{name}/invoke"), json=["Fed raises rates"], timeout=30)  # noqa: E731
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            for _ in range(50):  # requests at once, each on its own connection, keep both workers busy
+                assert {response.status_code for response in pool.map(invoke, range(8))} == {200}
+                if len(registry.holders(entry)) == 2:
+                    break
+        assert len(registry.holders(entry)) == 2
+        killed = min(registry.holders(entry))
+        os.kill(killed, signal.SIGKILL)  # the master forgets its copy, and a new worker loads its own when asked
+        deadline = time.monotonic() + 30
+        while killed in registry.holders(entry) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert killed not in registry.holders(entry)
+        assert requests.delete(local.url(f"/models/{name}"), timeout=30).status_code == 200
+        assert registry.holders(entry) == set()  # the unload answered once both workers had dropped their copies
+        assert requests.post(local.url(f"/models/{name}/invoke"), json=["x"], timeout=30).status_code == 404
+        local.process.send_signal(signal.SIGTERM)
+        output = local.process.communicate(timeout=30)[0]
+        assert not os.path.exists(registry.folder)  # the master removes it at exit
+        assert output.count(f"dropped its copy of model {name}") == 1, output[-3000:]  # the worker not killed
+    finally:
+        local.stop()
+
+
+def test_bad_settings_stop_the_server_with_a_message(tmp_path):
+    local = LocalServer(tmp_path, SAGEMAKER_MAX_PAYLOAD_IN_MB="500")
+    output = local.process.communicate(timeout=30)[0]
+    assert local.process.returncode == 1
+    assert "SAGEMAKER_MAX_PAYLOAD_IN_MB=500 is out of range" in output
