@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 FASTTEXT_WHEEL := fasttext-numpy2-wheel==0.9.2
 
 .PHONY: help venv images images-gpu docker registry demo push test test-unit test-container test-localmode test-aws bench \
-	bench-train bench-serve bench-toolkit-image bench-embeddings bench-gpu-path bench-localmode bench-images bench-report clean
+	bench-train bench-serve bench-toolkit-image bench-word-vectors bench-gpu-path bench-localmode bench-images bench-report clean
 # make demo DATA=your-headlines CORPUS=your-text: the demo on your own data (files or folders).
 DATA ?=
 CORPUS ?=
@@ -21,13 +21,14 @@ help:
 	@echo "                  batch transform, on data it makes itself (DATA=... CORPUS=... for your own)"
 	@echo "make test         every test tier (unit, container, localmode, aws), as CI runs it"
 	@echo "make test-unit    unit tests only (no Docker); test-container, test-localmode, test-aws: the other tiers"
-	@echo "make lint         ruff (ruff.toml): lint and format check; test and test-unit run it first"
+	@echo "make lint         ruff (ruff.toml): lint and format check; mypy (mypy.ini): type check of code/headlines;"
+	@echo "                  test and test-unit run them first"
 	@echo "make push         push the images to ECR (scripts/push.py; PUSH_ARGS=...), URIs in build/images.json"
 	@echo "make images       build the CPU training image and the serving image (headlines-train:cpu, headlines-serve:cpu)"
 	@echo "make images-gpu   build the GPU training image (headlines-train:gpu)"
 	@echo "make bench        every benchmark, then docs/benchmarks.md from their records (bench-results/):"
 	@echo "                  bench-train (accuracy vs fastText supervised), bench-serve (load, ours and AWS's MXNet"
-	@echo "                  toolkit side by side; its image: make bench-toolkit-image), bench-embeddings"
+	@echo "                  toolkit side by side; its image: make bench-toolkit-image), bench-word-vectors"
 	@echo "                  (word vectors vs fastText), bench-gpu-path (word vectors' GPU path: host side and"
 	@echo "                  device steps on CPU), bench-localmode (SDK v2: one vs two hosts), bench-images;"
 	@echo "                  QUICK=1 checks the harness on generated data in a few minutes (bench-results/quick/)"
@@ -109,32 +110,32 @@ clean:
 # it); records and page go to bench-results/quick/ and docs/ is left alone.
 QUICK ?=
 export QUICK
-bench: bench-train bench-serve bench-embeddings bench-gpu-path bench-localmode bench-images bench-report
+bench: bench-train bench-serve bench-word-vectors bench-gpu-path bench-localmode bench-images bench-report
 
 bench-report: venv
-	$(BIN)/python benchmarks/report.py
+	$(BIN)/python -m benchmarks.report
 
 bench-train: venv images
-	$(BIN)/python benchmarks/train_uci.py
+	$(BIN)/python -m benchmarks.train_uci
 
 # Ours and AWS's MXNet inference toolkit side by side; the toolkit's image is benchmarks/toolkit/Dockerfile, built
 # like ours (scripts/images.py's BENCHMARK_IMAGES: never pushed). Its first build takes about a minute.
 bench-serve: venv images bench-toolkit-image
-	$(BIN)/python benchmarks/serve_load.py
+	$(BIN)/python -m benchmarks.serve_load
 
 bench-toolkit-image: docker
 	scripts/build-images.sh bench-toolkit
 
-bench-embeddings: venv images
-	$(BIN)/python benchmarks/embeddings_wikitext2.py
+bench-word-vectors: venv images
+	$(BIN)/python -m benchmarks.word_vectors_wikitext2
 
 # The word-vector job's MXNet (GPU) path on this CPU: its host side alone on one core, and its device steps timed
 # in an MXNet CPU context (not GPU timings). No image: it runs the package in the virtualenv.
 bench-gpu-path: venv
-	$(BIN)/python benchmarks/word_vectors_gpu_path.py
+	$(BIN)/python -m benchmarks.word_vectors_gpu_path
 
 bench-localmode: venv images
-	$(BIN)/python benchmarks/localmode_uci.py
+	$(BIN)/python -m benchmarks.localmode_uci
 
 bench-images: venv images images-gpu
-	$(BIN)/python benchmarks/image_sizes.py
+	$(BIN)/python -m benchmarks.image_sizes

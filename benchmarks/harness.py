@@ -1,7 +1,7 @@
 """What every benchmark shares: a full or a quick run, the data it runs on, and the record it leaves in
 bench-results/ for benchmarks/report.py, which writes docs/benchmarks.md from those records alone.
 
-A full run (`make bench`) measures the real data (tests/helpers.py's HEADLINES_DATA_DIR: the UCI story split and
+A full run (`make bench`) measures the real data (tests/support/data.py's HEADLINES_DATA_DIR: the UCI story split and
 WikiText-2) and stops, saying what to fetch, without it. A quick run (`make bench QUICK=1`) checks the harness on
 the generated demo data with small sizes, in a few minutes, into bench-results/quick/: its figures are not meant to
 be read, and nothing asserts timings.
@@ -13,11 +13,11 @@ import os
 import pathlib
 import platform
 import subprocess
-import sys
+
+from tests.support.containers import docker
+from tests.support.data import WIKITEXT_DIR, generated_data, require_real_data
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
-from helpers import WIKITEXT_DIR, docker, generated_data, require_real_data  # noqa: E402
 
 QUICK_SETTING = "QUICK"
 QUICK = os.environ.get(QUICK_SETTING, "") not in ("", "0")

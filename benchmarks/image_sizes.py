@@ -8,8 +8,8 @@ project adds is the difference). Writes bench-results/images.json.
 import argparse
 import json
 
-from harness import write_result
-from helpers import docker
+from benchmarks.harness import write_result
+from tests.support.containers import docker
 
 IMAGES = ("headlines-train:cpu", "headlines-train:gpu", "headlines-serve:cpu")
 LARGEST_LAYERS = 3

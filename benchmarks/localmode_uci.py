@@ -16,7 +16,7 @@ import tarfile
 import tempfile
 import time
 
-from harness import PAIRS, QUICK, REPO, bench_data, full_or_quick, write_corpus, write_result
+from benchmarks.harness import PAIRS, QUICK, REPO, bench_data, full_or_quick, write_corpus, write_result
 
 # Quick runs keep the two-host job short: the dense embedding gradient every step is (words + buckets) x dim.
 HYPERPARAMETERS = full_or_quick({}, {"ngram_buckets": 20000, "epochs": 2})

@@ -15,7 +15,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display on a build machine
 import matplotlib.pyplot as plt  # noqa: E402
 
-from harness import QUICK, REPO, RESULTS_DIR  # noqa: E402
+from benchmarks.harness import QUICK, REPO, RESULTS_DIR  # noqa: E402
 
 PAGE = RESULTS_DIR / "benchmarks.md" if QUICK else REPO / "docs" / "benchmarks.md"
 PLOTS = RESULTS_DIR if QUICK else REPO / "docs" / "benchmarks"
@@ -184,8 +184,8 @@ def _log_ticks(axis, values):
 @section("Serving", "serve", "bench-serve")
 def serving(record):
     out = [
-        f"Single-headline JSON requests from `tests/loadgen.py` (on the same machine, to the container's own address; "
-        f"a connection is kept while the server keeps it: ours closes it after each answer), "
+        f"Single-headline JSON requests from `tests/support/loadgen.py` (on the same machine, to the container's own "
+        f"address; a connection is kept while the server keeps it: ours closes it after each answer), "
         f"{record['seconds_per_run']} s per run; image {record['image_bytes'] / 1e6:.0f} MB uncompressed."
     ]
     rows = []
@@ -404,7 +404,7 @@ def serving_against_toolkit(record):
         "multi-model-server 1.1.11, MXNet 1.9.1, started the way AWS's MXNet inference container starts it; "
         "`benchmarks/toolkit/`) serving the same model folder, each in a fresh container with "
         f"`SAGEMAKER_MODEL_SERVER_WORKERS={toolkit['workers']}`, {rounds} alternating ours and the toolkit's. "
-        f"One-headline JSON requests from `tests/loadgen.py`, {toolkit['seconds_per_run']} s per concurrency; "
+        f"One-headline JSON requests from `tests/support/loadgen.py`, {toolkit['seconds_per_run']} s per concurrency; "
         f"1,000 headlines: the median of {toolkit['thousand_runs']} requests; cold start: from `docker run`; "
         "memory: every process in the container after the load (PSS counts pages shared between processes "
         "once). Each cell is the mean of the rounds, each round's figure in parentheses; the ratio is ours / "
@@ -433,7 +433,7 @@ def serving_against_toolkit(record):
     return out
 
 
-@section("Word vectors: our job against fastText", "embeddings", "bench-embeddings")
+@section("Word vectors: our job against fastText", "word_vectors", "bench-word-vectors")
 def word_vectors(record):
     speed = record["speed"]
     out = [

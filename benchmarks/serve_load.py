@@ -15,10 +15,11 @@ servers' predictions of the same headlines must agree to 1e-5. A quick run measu
 
 Writes bench-results/serve.json.
 
-    make bench-serve      (QUICK=1: generated data, short runs; or: .venv/bin/python benchmarks/serve_load.py
-                           [--seconds 10] [--reuse-models] [--toolkit-image IMAGE])
+    make bench-serve      (QUICK=1: generated data, short runs; or, from the repository root:
+                           .venv/bin/python -m benchmarks.serve_load [--seconds 10] [--reuse-models]
+                           [--toolkit-image IMAGE])
 
-The load generator (tests/loadgen.py) runs on the same machine as the container, so the figures include the
+The load generator (tests/support/loadgen.py) runs on the same machine as the container, so the figures include the
 client's share of the CPU.
 """
 
@@ -32,10 +33,11 @@ import time
 import urllib.error
 import urllib.request
 
-from harness import QUICK, RESULTS_DIR, bench_data, full_or_quick, write_result
-from helpers import ServeContainer, docker, load_script
-from loadgen import http_request, run_load
-from train_uci import run_job
+from benchmarks.harness import QUICK, RESULTS_DIR, bench_data, full_or_quick, write_result
+from benchmarks.train_uci import run_job
+from tests.support.containers import ServeContainer, docker
+from tests.support.loadgen import http_request, run_load
+from tests.support.repo import load_script
 
 CONCURRENCIES = full_or_quick((1, 2, 4, 8, 16, 32), (1, 8))
 COLD_STARTS = full_or_quick(3, 1)

@@ -26,12 +26,13 @@ import time
 
 import numpy as np
 
-from harness import bench_data, corpus_files, full_or_quick, write_result
+from benchmarks.harness import bench_data, corpus_files, full_or_quick, write_result
 from headlines.data.formats import UCI_CATEGORY, UCI_STORY, UCI_TITLE
 from headlines.data.splits import split_validation
 from headlines.hyperparameters import Hyperparameters
 from headlines.text import Tokenizer
-from helpers import FakeSageMaker, train_reference_vectors, write_vec
+from tests.support.fake_sagemaker import FakeSageMaker
+from tests.support.fasttext_reference import train_reference_vectors, write_vec
 
 # fastText settings for the pretrained vectors: skip-gram, dim 100 (the classifier's embedding size), 5 epochs,
 # character n-grams 3-6.
@@ -119,7 +120,7 @@ def run_job(
     validation_file=None,
     test_file=None,
 ):
-    """One classifier job in the image; embeddings: a vectors file or a whole folder (an embedding job's model
+    """One classifier job in the image; embeddings: a vectors file or a whole folder (a word-vector job's model
     folder, passed on unchanged). Returns its figures and per-epoch history."""
     fake = FakeSageMaker(base)
     fake.add_channel("train", {pathlib.Path(train_file).name: str(train_file)})

@@ -30,16 +30,16 @@ import time  # noqa: E402
 import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
 
-from harness import bench_data, corpus_files, full_or_quick, write_result  # noqa: E402
-from headlines.hyperparameters import EmbeddingHyperparameters  # noqa: E402
+from benchmarks.harness import bench_data, corpus_files, full_or_quick, write_result  # noqa: E402
+from headlines.hyperparameters import WordVectorHyperparameters  # noqa: E402
 from headlines.word_vectors.corpus import Corpus  # noqa: E402
 from headlines.word_vectors.dictionary import Dictionary  # noqa: E402
-from headlines.word_vectors.examples import ExampleBuilder, unique_inverse  # noqa: E402
-from headlines.word_vectors.gpu_training import GPU_BLOCK_TOKENS  # noqa: E402
+from headlines.word_vectors.gpu.examples import ExampleBuilder, unique_inverse  # noqa: E402
+from headlines.word_vectors.gpu.training import GPU_BLOCK_TOKENS  # noqa: E402
+from headlines.word_vectors.gpu.word2vec import WordVectorModel  # noqa: E402
 from headlines.word_vectors.job import MAX_VOCABULARY_TYPES  # noqa: E402
-from headlines.word_vectors.word2vec import WordVectorModel  # noqa: E402
 
-DEFAULTS = EmbeddingHyperparameters.from_strings({})
+DEFAULTS = WordVectorHyperparameters.from_strings({})
 DEFAULT_UPDATE_TOKENS = DEFAULTS.update_tokens
 # A GPU step should carry tens of thousands of examples: 16384 tokens make ~40k skipgram examples (~7k cbow and
 # batch_skipgram ones), 65536 tokens ~145k skipgram and ~25k cbow examples (WikiText-2, default sub-sampling).
@@ -53,7 +53,7 @@ VECTOR_DIM = DEFAULTS.vector_dim
 
 
 def hyperparameters(mode, subwords, update_tokens):
-    return EmbeddingHyperparameters.from_strings(
+    return WordVectorHyperparameters.from_strings(
         {"mode": mode, "subwords": str(subwords).lower(), "update_tokens": str(update_tokens)}
     )
 

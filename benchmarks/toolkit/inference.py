@@ -12,7 +12,7 @@ from werkzeug.datastructures import MIMEAccept
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import parse_accept_header, parse_options_header
 
-from headlines.artifacts import HeadlineModel
+from headlines.classifier.mxnet_model import HeadlineModel
 from headlines.serving.codecs import check_top_k, choose_response_type, decode_request, encode_response
 from headlines.serving.predictor import Predictor
 

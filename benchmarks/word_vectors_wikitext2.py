@@ -10,7 +10,7 @@
    for the first;
 3. memory: peak RSS of our job on 1x and 8x the corpus (one epoch each; the corpus repeated).
 
-    make bench-embeddings   (QUICK=1: the generated corpus, one epoch, fewer runs)
+    make bench-word-vectors   (QUICK=1: the generated corpus, one epoch, fewer runs)
 Writes bench-results/embeddings.json.
 """
 
@@ -27,10 +27,10 @@ import time
 import fasttext
 import numpy as np
 
-from harness import PAIRS, bench_data, full_or_quick, write_corpus, write_result
+from benchmarks.harness import PAIRS, bench_data, full_or_quick, write_corpus, write_result
+from benchmarks.train_uci import run_job
 from headlines.word_vectors.evaluation import evaluate_similarity
-from helpers import FakeSageMaker
-from train_uci import run_job
+from tests.support.fake_sagemaker import FakeSageMaker
 
 THREADS = 2
 EPOCHS = full_or_quick(5, 1)
@@ -93,7 +93,7 @@ def run_ours(corpus, base, hyperparameters):
     env = {**os.environ, "SAGEMAKER_BASE_DIR": str(fake.base), "SM_NUM_GPUS": "0"}
     result, wall, peak = peak_rss([str(pathlib.Path(sys.executable).parent / "train")], env)
     if result.returncode != 0:
-        raise SystemExit(f"embedding job failed:\n{result.stderr[-3000:]}")
+        raise SystemExit(f"word-vector job failed:\n{result.stderr[-3000:]}")
     return fake, fake.metrics(), wall, peak
 
 
@@ -219,8 +219,8 @@ def main():
         quality = quality_runs(args.image, data, models, folder)
         memory = memory_runs(data, folder)
     write_result(
-        "embeddings",
-        "bench-embeddings",
+        "word_vectors",
+        "bench-word-vectors",
         "fastText train_unsupervised (the fasttext package) with the "
         "same settings, text and threads, run after each of our jobs",
         data=data,
