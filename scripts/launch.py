@@ -43,12 +43,10 @@ import logging
 import os
 import sys
 
-SCRIPTS = os.path.dirname(os.path.abspath(__file__))
-# The headlines modules come from the source tree, as in launch_checks.py; the scripts import each other by name.
-sys.path.insert(0, os.path.join(os.path.dirname(SCRIPTS), "code"))
-sys.path.insert(0, SCRIPTS)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the scripts import each other by name
 import images  # noqa: E402
 import launch_commands  # noqa: E402
+import source_tree  # noqa: E402, F401 - the headlines package from the source tree
 from headlines import instance_types  # noqa: E402
 from headlines.instance_types import HOSTING, TRAINING, TRANSFORM  # noqa: E402
 from launch_checks import (  # noqa: E402
@@ -247,9 +245,14 @@ def command_image(args: argparse.Namespace, use: str) -> LaunchImage:
     return pushed_image(args.images, images.SERVING_IMAGE_KEY)
 
 
-def training_settings(args: argparse.Namespace) -> dict:
-    """The arguments train and tune take alike, from their shared options."""
+def job_arguments(args: argparse.Namespace) -> dict:
+    """The arguments train and tune take alike, from their shared options (the image checked first)."""
     return {
+        "image": command_image(args, TRAINING),
+        "instance_type": args.instance_type,
+        "channels": key_values(args.channel, "--channel"),
+        "output": args.output,
+        "hyperparameters": key_values(args.hyperparameter, "--hyperparameter"),
         "instance_count": args.instance_count,
         "role": args.role,
         "job_name": args.job_name,
@@ -258,41 +261,23 @@ def training_settings(args: argparse.Namespace) -> dict:
     }
 
 
-def job_inputs(args: argparse.Namespace) -> tuple[LaunchImage, dict[str, str], dict[str, str]]:
-    """The training image, channels and hyperparameters that train and tune take alike."""
-    image = command_image(args, TRAINING)  # checked first, as each command always has
-    return image, key_values(args.channel, "--channel"), key_values(args.hyperparameter, "--hyperparameter")
-
-
 def run_train(args: argparse.Namespace) -> dict:
     """The train command."""
-    image, channels, hyperparameters = job_inputs(args)
     return launch_commands.train(
-        image,
-        args.instance_type,
-        channels,
-        args.output,
-        hyperparameters,
+        **job_arguments(args),
         spot=args.spot,
         max_wait_seconds=args.max_wait,
         checkpoint_s3_uri=args.checkpoint_s3_uri,
-        **training_settings(args),
     )
 
 
 def run_tune(args: argparse.Namespace) -> dict:
     """The tune command."""
-    image, channels, hyperparameters = job_inputs(args)
     return launch_commands.tune(
-        image,
-        args.instance_type,
-        channels,
-        args.output,
-        hyperparameters,
-        parse_ranges(args.range),
-        args.max_jobs,
-        args.max_parallel_jobs,
-        **training_settings(args),
+        **job_arguments(args),
+        ranges=parse_ranges(args.range),
+        max_jobs=args.max_jobs,
+        max_parallel_jobs=args.max_parallel_jobs,
     )
 
 

@@ -11,13 +11,9 @@ import re
 import sys
 import typing
 
-SCRIPTS = os.path.dirname(os.path.abspath(__file__))
-# The SDK's virtualenv has neither MXNet nor the headlines package: these modules come from the source tree. That
-# works because they, and what they import, use the standard library only (tests/unit/scripts/test_launch.py runs the
-# launcher with nothing else on the path); the SDK itself is imported where it is used.
-sys.path.insert(0, os.path.join(os.path.dirname(SCRIPTS), "code"))
-sys.path.insert(0, SCRIPTS)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the scripts import each other by name
 import images  # noqa: E402
+import source_tree  # noqa: E402, F401 - the headlines package from the source tree
 from headlines import contract, gpu_support, instance_types  # noqa: E402
 from headlines import hyperparameters as schema  # noqa: E402
 from headlines.environment import check_channels  # noqa: E402

@@ -12,10 +12,8 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-SCRIPTS = os.path.dirname(os.path.abspath(__file__))
-# The headlines modules come from the source tree, as in launch_checks.py.
-sys.path.insert(0, os.path.join(os.path.dirname(SCRIPTS), "code"))
-sys.path.insert(0, SCRIPTS)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the scripts import each other by name
+import source_tree  # noqa: E402, F401 - the headlines package from the source tree
 from headlines import hyperparameters as schema  # noqa: E402
 from headlines import instance_types  # noqa: E402
 from headlines.instance_types import HOSTING, TRAINING, TRANSFORM  # noqa: E402

@@ -54,7 +54,7 @@ def test_the_launcher_imports_with_the_standard_library_only():
         [sys.executable, "-S", "-c", code, str(REPO / "scripts" / "launch.py")], capture_output=True, text=True, cwd="/"
     )
     assert result.returncode == 0, result.stderr
-    scripts = {"images", "launch_checks", "launch_commands", "launch_metrics"}
+    scripts = {"images", "launch_checks", "launch_commands", "launch_metrics", "source_tree"}
     assert {name.split(".")[0] for name in result.stdout.split()} == {"__main__", "headlines", *scripts}
 
 
