@@ -7,14 +7,17 @@ import io
 import json
 import os
 import shutil
+import zlib
 from typing import Any
 
 GZIP_MAGIC = b"\x1f\x8b"
 # Outputs are written into this folder inside their destination and moved out of it only when all are written, so a
 # job that fails half-way never leaves files that look finished.
 STAGING_DIR = ".incomplete"
-# What reading a damaged or truncated (gzip) file raises.
-READ_ERRORS = (OSError, EOFError, gzip.BadGzipFile)
+# What reading a damaged or truncated gzip file raises: a truncated stream, a bad header or CRC, bad deflate data.
+GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
+# What reading any file may raise: the above, and the operating system's errors.
+READ_ERRORS = (OSError, *GZIP_ERRORS)
 
 
 def is_gzip(path: str) -> bool:

@@ -38,6 +38,16 @@ def test_a_truncated_gzip_file_raises_one_of_the_read_errors(tmp_path):
         f.read()
 
 
+@pytest.mark.parametrize("at", [10, 100], ids=["block header", "deflate data"])
+def test_a_gzip_file_with_damaged_deflate_data_raises_one_of_the_read_errors(tmp_path, at):
+    """zlib.error (invalid block type, invalid distance too far back), not only EOFError and BadGzipFile."""
+    data = gzip.compress(b"".join(b"Headline %d\tb\n" % i for i in range(1000)), mtime=0)
+    path = tmp_path / "damaged.gz"
+    path.write_bytes(data[:at] + b"\xff" * 8 + data[at + 8 :])
+    with pytest.raises(files.READ_ERRORS), files.open_binary(path) as f:
+        f.read()
+
+
 def test_list_files_in_a_fixed_order_without_hidden_files_and_folders(tmp_path):
     for name in ("b.tsv", "a/c.tsv", ".DS_Store", ".ipynb_checkpoints/a.tsv", "a/.hidden"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)

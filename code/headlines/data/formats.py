@@ -5,7 +5,9 @@ Formats (each file may be gzip-compressed; a channel may mix files of different 
   ID TITLE URL PUBLISHER CATEGORY STORY HOSTNAME TIMESTAMP. STORY groups near-duplicate headlines.
 - ``tsv``: ``text<TAB>label`` lines (an optional ``text<TAB>label`` header line is skipped).
 - ``csv``: RFC 4180 CSV with a header naming the text column (title/headline/text) and the label column
-  (category/label); an optional story column groups rows.
+  (category/label); an optional story column groups rows. One row per line, as BigQuery (allow_quoted_newlines
+  off), Spark (multiLine off) and SageMaker's text/csv read CSV: a quote left open is one bad row, where a quoted
+  field allowed to span lines would swallow the rows after it.
 - ``jsonl``: JSON Lines objects with the same keys.
 - ``fasttext``: ``__label__X text`` lines (the first label of a line is used).
 """
@@ -20,7 +22,7 @@ from collections.abc import Collection, Container, Iterable, Iterator
 from typing import Any, TypeAlias
 
 from ..errors import JobError
-from ..files import READ_ERRORS, list_files, open_text
+from ..files import GZIP_ERRORS, READ_ERRORS, list_files, open_text
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +111,7 @@ def detect_format(first_line: str, path: str = "") -> str:
             return "uci"
         if len(columns) == TSV_COLUMNS:
             return "tsv"
-    header = [c.strip().lower() for c in next(csv.reader([stripped]), [])]
+    header = _csv_header(line)
     if any(k in header for k in TEXT_KEYS) and any(k in header for k in LABEL_KEYS):
         return "csv"
     raise JobError(
@@ -136,13 +138,13 @@ def _rows_uci(lines: Iterable[tuple[int, str]]) -> Iterator[NumberedRow]:
 
 
 def _rows_tsv(lines: Iterable[tuple[int, str]]) -> Iterator[NumberedRow]:
-    for number, line in lines:
+    for index, (number, line) in enumerate(lines):
         columns = line.split("\t")
         if len(columns) != TSV_COLUMNS:
             yield number, _BadRow(f"expected text<TAB>label, found {len(columns)} tab-separated columns")
             continue
-        if number == 1 and columns[0].strip().lower() in TEXT_KEYS and columns[1].strip().lower() in LABEL_KEYS:
-            continue  # a header line
+        if index == 0 and columns[0].strip().lower() in TEXT_KEYS and columns[1].strip().lower() in LABEL_KEYS:
+            continue  # a header: the first line that is not blank
         yield number, (columns[0], columns[1], None)
 
 
@@ -164,6 +166,9 @@ def _rows_jsonl(lines: Iterable[tuple[int, str]]) -> Iterator[NumberedRow]:
         except ValueError as e:
             yield number, _BadRow(f"not valid JSON ({e})")
             continue
+        except RecursionError:  # what json.loads raises for nesting deeper than the interpreter's recursion limit
+            yield number, _BadRow("JSON nested too deeply")
+            continue
         if not isinstance(record, dict):
             yield number, _BadRow("not a JSON object")
             continue
@@ -175,33 +180,53 @@ def _rows_jsonl(lines: Iterable[tuple[int, str]]) -> Iterator[NumberedRow]:
         yield number, (record[text_key], record[label_key], record[group_key] if group_key else None)
 
 
-def _rows_csv(handle: Iterable[str]) -> Iterator[NumberedRow]:
-    reader = csv.reader(handle)
+def _csv_header(line: str) -> list[str]:
+    """A CSV header line's column names, lower-cased: how detect_format and the CSV reader both read it."""
+    try:
+        return [cell.strip().lower() for cell in next(csv.reader([line.lstrip("\ufeff").strip()]), [])]
+    except csv.Error:  # a field over csv.field_size_limit(): not a header
+        return []
+
+
+def _csv_cells(line: str) -> list[str] | None:
+    """The cells of one CSV line, or None when a quoted field does not end on it."""
+    reader = csv.reader([line, ""])  # the empty line: where an open quote would carry the record on to
+    cells = next(reader)
+    return cells if reader.line_num == 1 else None
+
+
+def _rows_csv(lines: Iterable[tuple[int, str]]) -> Iterator[NumberedRow]:
+    numbered = iter(lines)
     # The header is the first line that is not blank: the one detect_format found both keys in.
-    first = next(row for row in reader if any(cell.strip() for cell in row))
-    header = [c.strip().lower().lstrip("\ufeff") for c in first]
+    header = _csv_header(next(numbered)[1])
     text_key, label_key = _first_key(header, TEXT_KEYS), _first_key(header, LABEL_KEYS)
     assert text_key is not None and label_key is not None, "detect_format found both in this header"
     text_col = header.index(text_key)
     label_col = header.index(label_key)
     group_key = _first_key(header, GROUP_KEYS)
     group_col = header.index(group_key) if group_key else None
-    try:
-        for row in reader:
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) != len(header):
-                yield reader.line_num, _BadRow(f"expected {len(header)} columns, found {len(row)}")
-                continue
-            yield reader.line_num, (row[text_col], row[label_col], row[group_col] if group_col is not None else None)
-    except csv.Error as e:
-        yield reader.line_num, _BadRow(f"broken CSV quoting ({e}); the rest of the file was not read")
+    for number, line in numbered:
+        try:
+            row = _csv_cells(line)
+        except csv.Error as e:  # a field over csv.field_size_limit()
+            yield number, _BadRow(f"not a CSV row ({e})")
+            continue
+        if row is None:
+            yield number, _BadRow("unmatched quote: a quoted field must end on its line")
+            continue
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            yield number, _BadRow(f"expected {len(header)} columns, found {len(row)}")
+            continue
+        yield number, (row[text_col], row[label_col], row[group_col] if group_col is not None else None)
 
 
-_LINE_READERS = {"uci": _rows_uci, "tsv": _rows_tsv, "fasttext": _rows_fasttext, "jsonl": _rows_jsonl}
+_READERS = {"uci": _rows_uci, "tsv": _rows_tsv, "fasttext": _rows_fasttext, "jsonl": _rows_jsonl, "csv": _rows_csv}
 
 
 def _numbered_lines(handle: Iterable[str]) -> Iterator[tuple[int, str]]:
+    """The lines that are not blank, numbered from 1, without their line break (nor the first one's BOM)."""
     for number, line in enumerate(handle, start=1):
         line = line.rstrip("\r\n")
         if number == 1:
@@ -210,21 +235,30 @@ def _numbered_lines(handle: Iterable[str]) -> Iterator[tuple[int, str]]:
             yield number, line
 
 
+def _unencodable(text: str, label: str) -> str | None:
+    """Why text or label cannot be written as UTF-8, as the model files are (a JSON Lines escape of a lone
+    surrogate), or None when both can."""
+    for field, value in (("text", text), ("label", label)):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as e:
+            return f"the {field} holds {value[e.start]!r}, a lone surrogate that UTF-8 cannot encode"
+    return None
+
+
 def read_file(path: str, report: ReadReport) -> Iterator[Example]:
     """Yield the Examples of one file, counting every rejected row in report."""
     name = os.path.relpath(path)
     try:
         with open_text(path) as handle:
-            first = handle.readline()
-            while first and not first.strip():
-                first = handle.readline()
-            if not first:
+            first = next(_numbered_lines(handle), None)
+            if first is None:
                 logger.warning("%s is empty", name)
                 return
-            kind = detect_format(first, name)
+            kind = detect_format(first[1], name)
             report.formats[kind] += 1
             handle.seek(0)
-            rows = _rows_csv(handle) if kind == "csv" else _LINE_READERS[kind](_numbered_lines(handle))
+            rows = _READERS[kind](_numbered_lines(handle))
             for number, row in rows:
                 if isinstance(row, _BadRow):
                     report.reject(f"{name}:{number}", str(row))
@@ -238,10 +272,16 @@ def read_file(path: str, report: ReadReport) -> Iterator[Example]:
                 if not label:
                     report.reject(f"{name}:{number}", "empty label")
                     continue
+                unencodable = _unencodable(text, label)
+                if unencodable:
+                    report.reject(f"{name}:{number}", unencodable)
+                    continue
                 report.rows += 1
                 yield Example(text, label, str(group) if group not in (None, "") else None)
     except UnicodeDecodeError as e:
         raise JobError(f"{name} is not UTF-8 text ({e.reason} at byte {e.start}).") from e
+    except GZIP_ERRORS as e:
+        raise JobError(f"Cannot read {name}: it is a damaged or truncated gzip file ({e}).") from e
     except READ_ERRORS as e:
         raise JobError(f"Cannot read {name}: {e}.") from e
 

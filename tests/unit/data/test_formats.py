@@ -57,6 +57,23 @@ def test_csv_header_after_blank_lines_is_the_header(tmp_path):
     assert examples == [Example("Plain one", "b", None)] and report.bad_rows == 0
 
 
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["text\tlabel", "Plain one\tb"],
+        ["headline,category", "Plain one,b"],
+        ['{"headline": "Plain one", "label": "b"}'],
+        ["__label__b Plain one"],
+        [UCI_ROW.replace("Fed raises rates", "Plain one").replace("story1", "")],
+    ],
+    ids=["tsv", "csv", "jsonl", "fasttext", "uci"],
+)
+def test_every_format_reads_the_same_after_a_byte_order_mark_and_blank_lines(tmp_path, lines):
+    """The first line that is not blank is the header (or first row), even after a BOM on a line of its own."""
+    examples, report = read(write_lines(tmp_path / "a.txt", ["\ufeff", " ", *lines]))
+    assert examples == [Example("Plain one", "b", None)] and report.bad_rows == 0
+
+
 def test_jsonl_with_either_key_spelling(tmp_path):
     lines = [json.dumps({"title": "One", "category": "b"}), json.dumps({"text": "Two", "label": "e", "story": "s"})]
     examples, _ = read(write_lines(tmp_path / "a.jsonl", lines))
@@ -76,6 +93,18 @@ def test_gzip_is_detected_by_content_not_name(tmp_path):
     assert read(renamed)[0][0].label == "b"
 
 
+@pytest.mark.parametrize(
+    "damage",
+    [lambda data: data[:-20], lambda data: data[:10] + b"\xff" + data[11:]],
+    ids=["truncated", "deflate block of the reserved type"],
+)
+def test_damaged_gzip_fails_in_one_sentence_naming_the_file(tmp_path, damage):
+    path = write_lines(tmp_path / "a.tsv.gz", [UCI_ROW.replace("story1", f"story{i}") for i in range(500)], True)
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(JobError, match=r"^Cannot read .*a\.tsv\.gz: it is a damaged or truncated gzip file \(.*\)\.$"):
+        read(path)
+
+
 def test_malformed_rows_are_counted_with_examples(tmp_path):
     lines = [UCI_ROW, "1\tonly\tthree", UCI_ROW.replace("\tb\t", "\t\t"), UCI_ROW]
     examples, report = read(write_lines(tmp_path / "news.tsv", lines))
@@ -89,6 +118,23 @@ def test_bad_json_line_is_counted(tmp_path):
         write_lines(tmp_path / "a.jsonl", ['{"text": "ok", "label": "b"}', "{broken", "[1]", '{"text": "no label"}'])
     )
     assert len(examples) == 1 and report.bad_rows == 3
+
+
+def test_deeply_nested_json_line_is_counted(tmp_path):
+    good = '{"text": "ok", "label": "b"}'
+    examples, report = read(write_lines(tmp_path / "a.jsonl", [good, '{"text": ' + "[" * 100_000, good]))
+    assert len(examples) == 2 and report.bad_rows == 1
+    assert report.bad_examples[0].endswith("a.jsonl:2: JSON nested too deeply")
+
+
+def test_lone_surrogate_in_a_label_or_text_is_counted(tmp_path):
+    """json.loads turns a \\ud800 escape into a str that UTF-8 cannot encode: the model files could not be written."""
+    lines = [r'{"headline": "x", "label": "\ud800"}', r'{"headline": "a \udfff b", "label": "b"}']
+    examples, report = read(write_lines(tmp_path / "a.jsonl", ['{"text": "ok", "label": "b"}', *lines]))
+    assert examples == [Example("ok", "b")] and report.bad_rows == 2
+    reason = "a lone surrogate that UTF-8 cannot encode"
+    assert report.bad_examples[0].endswith(f"a.jsonl:2: the label holds '\\ud800', {reason}")
+    assert report.bad_examples[1].endswith(f"a.jsonl:3: the text holds '\\udfff', {reason}")
 
 
 def test_channel_fails_when_too_many_rows_are_bad(tmp_path):
@@ -127,3 +173,13 @@ def test_non_utf8_file_fails_naming_it(tmp_path):
 def test_label_names():
     assert label_names(["b", "t"]) == {"b": "business", "t": "science and technology"}
     assert label_names(["sports"]) == {"sports": "sports"}
+
+
+def test_csv_unmatched_quote_is_one_bad_row_and_the_rows_after_it_are_read(tmp_path):
+    """A quote left open does not swallow the rest of the file (to EOF, or to the next quote) into one field."""
+    good = [f"Headline {i},b" for i in range(100)]
+    after = [f"Later headline {i},e" for i in range(10_000)] + ['"Apple, Inc. ""beats"" views",t']
+    examples, report = read(write_lines(tmp_path / "a.csv", ["headline,category", *good, '"broken,b', *after]))
+    assert len(examples) == report.rows == 10_101 and report.bad_rows == 1
+    assert examples[-1] == Example('Apple, Inc. "beats" views', "t")
+    assert report.bad_examples[0].endswith("a.csv:102: unmatched quote: a quoted field must end on its line")
