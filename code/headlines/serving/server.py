@@ -1,9 +1,9 @@
 """gunicorn around the Flask app: workers, timeouts, graceful stop and unprivileged workers.
 
 The master runs as whoever started the container (root on SageMaker) and only manages processes; each worker
-drops to WORKER_USER, then loads its own copy of the model and passes a self-check prediction before it accepts
-a connection. The serving code (numpy, Flask) is imported once in the master, so forked workers start without
-importing anything.
+drops to WORKER_USER, leaving the master's supplementary groups (drop_supplementary_groups), then loads its own
+copy of the model and passes a self-check prediction before it accepts a connection. The serving code (numpy,
+Flask) is imported once in the master, so forked workers start without importing anything.
 """
 
 import logging
@@ -33,6 +33,16 @@ WORKER_CLASS = "sync"
 GRACEFUL_TIMEOUT = contract.HOSTING_STOP_GRACE_SECONDS - 5
 
 
+def drop_supplementary_groups(server: Any, worker: Any) -> None:
+    """gunicorn's post_fork hook: the forked worker, still root, leaves every supplementary group before gunicorn
+    drops it to WORKER_USER. gunicorn (util.set_owner_process) calls only setgid and setuid, so without this the
+    worker keeps the master's groups: group 0 (root) at least, so every root-group-readable or -writable file stays
+    open to it, and whatever else the runtime gave the master (`docker run --group-add`, /etc/group entries naming
+    root, such as disk, which reads block devices). (gunicorn's --initgroups would not do: it calls initgroups
+    instead of setgid, leaving the worker's primary group root.)"""
+    os.setgroups([])
+
+
 def gunicorn_options(settings: ServingEnvironment, euid: int | None = None) -> dict[str, Any]:
     euid = os.geteuid() if euid is None else euid
     options = {
@@ -55,7 +65,7 @@ def gunicorn_options(settings: ServingEnvironment, euid: int | None = None) -> d
         except KeyError:
             logger.warning("user %s does not exist: workers run as root", WORKER_USER)
         else:
-            options.update(user=account.pw_uid, group=account.pw_gid)
+            options.update(user=account.pw_uid, group=account.pw_gid, post_fork=drop_supplementary_groups)
     return options
 
 

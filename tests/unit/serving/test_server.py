@@ -47,6 +47,74 @@ def test_root_drops_workers_to_the_model_server_user(monkeypatch):
     options = server.gunicorn_options(ServingEnvironment.from_environ({}, cpu_count=1), euid=0)
     assert (options["user"], options["group"]) == (999, 998)
 
+    dropped = []
+    monkeypatch.setattr(server.os, "setgroups", dropped.append)
+    options["post_fork"](None, None)  # gunicorn calls it in the forked worker, before its own setgid and setuid
+    assert dropped == [[]]
+
+
+WORKER_GROUPS = r"""
+import os, pwd, sys
+
+from gunicorn.app.base import BaseApplication
+
+from headlines.environment import ServingEnvironment
+from headlines.serving import server
+
+os.setgroups([0, 6])  # as a container's root holds (root, disk, ...)
+server.WORKER_USER = "nobody"
+
+
+def app(environ, start_response):
+    status = open("/proc/self/status").read()
+    lines = [line for line in status.splitlines() if line.startswith(("Uid:", "Gid:", "Groups:"))]
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return ["\n".join(lines).encode()]
+
+
+class Application(BaseApplication):
+    def load_config(self):
+        settings = ServingEnvironment.from_environ({"SAGEMAKER_BIND_TO_PORT": sys.argv[1]}, cpu_count=1)
+        for key, value in server.gunicorn_options(settings).items():
+            self.cfg.set(key, value)
+        self.cfg.set("workers", 1)
+
+    def load(self):
+        return app
+
+
+Application().run()
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="dropping privileges needs root")
+def test_workers_keep_none_of_the_masters_supplementary_groups(tmp_path):
+    """A real gunicorn master as root with supplementary groups: its worker, dropped to the worker user, has none."""
+    import pwd
+
+    script = tmp_path / "worker_groups.py"
+    script.write_text(WORKER_GROUPS)
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(script), str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        deadline, answer = time.monotonic() + 30, None
+        while answer is None and time.monotonic() < deadline and process.poll() is None:
+            try:
+                answer = requests.get(f"http://127.0.0.1:{port}/", timeout=2).text
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        assert answer is not None, process.communicate(timeout=10)[0] if process.poll() is not None else "no answer"
+        status = dict(line.split(":", 1) for line in answer.splitlines())
+        nobody = pwd.getpwnam("nobody")
+        assert status["Uid"].split() == [str(nobody.pw_uid)] * 4
+        assert status["Gid"].split() == [str(nobody.pw_gid)] * 4
+        assert status["Groups"].split() == []
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+
 
 def _free_port():
     with socket.socket() as s:
