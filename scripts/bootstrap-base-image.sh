@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Builds a Debian bookworm base image from Debian packages with debootstrap, for machines that cannot pull
 # debian:bookworm-slim (no registry reachable). The mirror is read from the host's own apt sources, so no
-# host name lives in this repository.
+# host name lives in this repository. No digest pins what it builds (the packages are the mirror's of the day):
+# its image ID is the record, which it prints, and which scripts/build-images.sh prints and labels on every image.
 #
 #   scripts/bootstrap-base-image.sh [TAG]     (default TAG: headlines-base:bookworm)
 set -euo pipefail
 
 tag=${1:-headlines-base:bookworm}
 suite=bookworm
+docker=${DOCKER_CLI:-docker}
 
-if docker image inspect "$tag" >/dev/null 2>&1; then
-    echo "base image $tag already exists"
+if "$docker" image inspect "$tag" >/dev/null 2>&1; then
+    echo "base image $tag already exists: $("$docker" image inspect -f '{{.Id}}' "$tag")"
     exit 0
 fi
 
@@ -57,5 +59,5 @@ find "$rootfs/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -dele
 find "$rootfs/usr/share/doc" -mindepth 1 -type d -empty -delete
 rm -rf "$rootfs"/usr/share/man/* "$rootfs"/usr/share/groff/* "$rootfs"/usr/share/info/* \
        "$rootfs"/usr/share/lintian/* "$rootfs"/usr/share/linda/* "$rootfs"/usr/share/locale/*
-tar -C "$rootfs" -c . | docker import --change 'CMD ["bash"]' - "$tag" >/dev/null
-echo "built base image $tag"
+tar -C "$rootfs" -c . | "$docker" import --change 'CMD ["bash"]' - "$tag" >/dev/null
+echo "built base image $tag from $mirror: $("$docker" image inspect -f '{{.Id}}' "$tag")"

@@ -5,8 +5,11 @@
 #   scripts/build-images.sh bench-toolkit                      (benchmarks/serve_load.py's other side, never pushed)
 #
 # Environment:
-#   BASE_IMAGE        base for every stage (default: debian:bookworm-slim when it is present or can be pulled,
-#                     else a debootstrapped equivalent from scripts/bootstrap-base-image.sh)
+#   BASE_IMAGE        base for every stage (default: debian:bookworm-slim pinned by the Dockerfiles' digest when it
+#                     is present or can be pulled, else a debootstrapped equivalent from scripts/bootstrap-base-image.sh,
+#                     built from the host's Debian mirror: no digest pins that one, so its image ID is the record).
+#                     The base used is printed (`base image: REF (DIGEST or image ID)`) and labelled on every image
+#                     built (org.opencontainers.image.base.name and .base.digest).
 #   IMAGE_PREFIX      image name prefix (default: headlines)
 #   CACHE_REGISTRY    a registry holding the images push.py --cache pushed (e.g. the account's ECR registry): the
 #                     build reuses their layers, so a code change does not reinstall the wheels even on a build host
@@ -14,7 +17,9 @@
 #                     stage (tagged <image>-build-env) and the image, both with inline cache metadata, from
 #                     <CACHE_REGISTRY>/<REPOSITORY_PREFIX>-<name>:cache-<key>[-build-env]. The Docker CLI is logged
 #                     in there for this run only (ECR password from push.py --login-password, in a temporary
-#                     DOCKER_CONFIG that is removed on exit).
+#                     DOCKER_CONFIG that is removed on exit). Off unless set: BuildKit trusts a cache image's
+#                     metadata, so whoever can push those mutable cache-* tags decides what the hash-locked pip
+#                     layers hold (docs/delivery.md, "Layer reuse"); buildspec.yml leaves it empty by default.
 #   REPOSITORY_PREFIX the repositories' prefix, as push.py --repository-prefix (default: headlines)
 #   CA bundle         the first of PIP_CERT, REQUESTS_CA_BUNDLE, SSL_CERT_FILE that names a file is passed to the
 #                     build as the BuildKit secret "ca" (trusted by pip in the builder stage, never stored in a layer)
@@ -24,22 +29,35 @@ cd "$(dirname "$0")/.."
 prefix=${IMAGE_PREFIX:-headlines}
 repository_prefix=${REPOSITORY_PREFIX:-headlines}
 # BuildKit (needed for build secrets) without the buildx plugin: Debian's docker client 20.10 has it built in.
-docker_cli=docker
-if [ -x /usr/bin/docker ]; then docker_cli=/usr/bin/docker; fi
+# (DOCKER_CLI: another client, e.g. the unit tests' recorder.)
+docker_cli=${DOCKER_CLI:-docker}
+if [ -z "${DOCKER_CLI:-}" ] && [ -x /usr/bin/docker ]; then docker_cli=/usr/bin/docker; fi
 export DOCKER_BUILDKIT=1
 # The stage whose filesystem the project's code is built on: it holds the installed wheels (scripts/images.py).
 cache_stage=build-env
 
+# The Dockerfiles' default, digest-pinned (their comment says how to update it; a unit test holds them equal).
+pinned_base=debian:bookworm-slim@sha256:3783cc01769c7b2b1b83a5c5ad96c815348e28ed7da68e2e3687004faa906251
+
 choose_base_image() {
     if [ -n "${BASE_IMAGE:-}" ]; then echo "$BASE_IMAGE"; return; fi
-    local public=debian:bookworm-slim
+    local public=$pinned_base
     if "$docker_cli" image inspect "$public" >/dev/null 2>&1 || "$docker_cli" pull -q "$public" >/dev/null 2>&1; then
         echo "$public"
     else
         echo "cannot pull $public: building an equivalent base with debootstrap" >&2
-        scripts/bootstrap-base-image.sh headlines-base:bookworm >&2
+        DOCKER_CLI=$docker_cli scripts/bootstrap-base-image.sh headlines-base:bookworm >&2
         echo headlines-base:bookworm
     fi
+}
+
+# The base's record: its digest when it is named by one, else its image ID (a debootstrapped base, or a BASE_IMAGE
+# given by tag).
+base_digest() {
+    case $1 in
+        *@sha256:*) echo "${1##*@}" ;;
+        *) "$docker_cli" image inspect -f '{{.Id}}' "$1" ;;
+    esac
 }
 
 ca_secret=()
@@ -63,6 +81,8 @@ login_to_cache_registry() {
 [ $# -gt 0 ] || set -- train-cpu
 table=$(python3 scripts/images.py "$@")  # exits 2 on an unknown key
 base=$(choose_base_image)
+base_id=$(base_digest "$base") || { echo "base image $base: no image ID (neither built nor pulled)" >&2; exit 1; }
+echo "base image: $base ($base_id)"
 if [ -n "${CACHE_REGISTRY:-}" ]; then login_to_cache_registry; fi
 
 build() {  # build IMAGE DOCKERFILE [DOCKER BUILD ARGUMENT...]
@@ -71,6 +91,7 @@ build() {  # build IMAGE DOCKERFILE [DOCKER BUILD ARGUMENT...]
     echo "building $image on $base"
     start=$(date +%s)
     "$docker_cli" build --progress=plain -f "$dockerfile" --build-arg "BASE_IMAGE=$base" "$@" "${ca_secret[@]}" \
+        --label "org.opencontainers.image.base.name=$base" --label "org.opencontainers.image.base.digest=$base_id" \
         -t "$image" .
     size=$("$docker_cli" image inspect -f '{{.Size}}' "$image")
     echo "built $image in $(( $(date +%s) - start )) s, $(( size / 1000000 )) MB uncompressed"

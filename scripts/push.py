@@ -12,8 +12,9 @@ checkout this script is in (git's own GIT_DIR/GIT_WORK_TREE pick another).
 
 Each repository is created when missing and otherwise brought to these settings: scan on push; tags immutable
 except the moving build-cache tags `cache-*`; a lifecycle policy (untagged images expire after a day, the last
---keep tagged images stay); with --pull-policy, a repository policy that lets SageMaker and the --pull-account
-accounts pull, without which CreateModel fails across accounts. The Docker engine is logged in with the ECR token
+--keep tagged images stay); with --pull-policy, a repository policy that lets SageMaker (for jobs and models of
+this account and the --pull-account accounts only: aws:SourceAccount) and the --pull-account accounts pull, without
+which CreateModel fails across accounts. The Docker engine is logged in with the ECR token
 in memory; nothing is written to disk. Tags: `<commit12>-<accelerator>`, and `<git tag>-<accelerator>` when HEAD
 is tagged. A tag that already holds the same image is not pushed again; one that holds another image stops the
 push. Pushed manifests must be single-platform Docker v2 schema 2 manifests (SageMaker rejects OCI indexes and
@@ -218,13 +219,22 @@ def lifecycle_policy(keep):
     }
 
 
-def pull_policy(accounts):
+def pull_policy(account, accounts):
+    """The repository policy of --pull-policy: SageMaker pulls, and the --pull-account accounts' principals pull.
+
+    SageMaker's statement carries the confused-deputy condition AWS asks for on service principals: SageMaker pulls
+    for a job or model only when the account that owns it is this one or a --pull-account (aws:SourceAccount is
+    the account SageMaker acts for), not for any SageMaker customer who learns the repository's URI. No
+    aws:SourceArn condition: the account in that ARN is the one aws:SourceAccount already names, and which SageMaker
+    resource's ARN (training job, model, endpoint...) a pull carries is not documented: a narrower pattern could
+    refuse real pulls."""
     statements = [
         {
             "Sid": "SageMakerPull",
             "Effect": "Allow",
             "Principal": {"Service": SAGEMAKER_PRINCIPAL},
             "Action": PULL_ACTIONS,
+            "Condition": {"StringEquals": {"aws:SourceAccount": list(dict.fromkeys([account, *accounts]))}},
         }
     ]
     if accounts:
@@ -489,7 +499,7 @@ def run(args: argparse.Namespace, calls: Calls) -> int:
         args.registry_host or registry,
         args.repository_prefix,
     )
-    policy = pull_policy(args.pull_account) if args.pull_policy or args.pull_account else None
+    policy = pull_policy(account, args.pull_account) if args.pull_policy or args.pull_account else None
     for repository in dict.fromkeys(image.repository(args.repository_prefix) for image in chosen):
         pusher.ensure_repository(repository, args.keep, policy)
     records = push_images(pusher, calls, api, locals_, commit, version, args.cache)

@@ -60,7 +60,7 @@ def run_buildspec(tmp_path, moto, registry, image_prefix, extra_files):
         "PUSH_ARGS": f"--images train,serve --train-variant cpu --registry-host {registry.host}",
         "UNIT_TEST_ARGS": " ".join([UNIT_TESTS, *extra_files]),
         "BASE_IMAGE": LOCAL_BASE_IMAGE,
-        "CACHE_REGISTRY": registry.host,
+        "CACHE_REGISTRY": registry.host,  # layer reuse is opt-in (off by default): this build exercises it
         "IMAGE_PREFIX": image_prefix,
     }
     build = start_build(

@@ -35,3 +35,51 @@ def test_the_exported_variables_are_the_buildspecs():
 def test_the_report_group_and_artifact_are_the_buildspecs():
     assert list(BUILDSPEC["reports"]) == ["unit-tests"] and "report group `unit-tests`" in DOC
     assert BUILDSPEC["artifacts"]["files"] == ["images.json"] and "artifact: `images.json`" in DOC
+
+
+# --- buildspec.yml's commands, run by the CodeBuild stand-in with the scripts they call replaced by recorders ----
+
+RECORDER = """#!/usr/bin/env bash
+printf '%s\\n' "$0 CACHE_REGISTRY=${CACHE_REGISTRY:-} $*" >> "$CODEBUILD_SRC_DIR/calls"
+"""
+PYTHON_RECORDER = (
+    RECORDER
+    + """mkdir -p build && echo '{"images": {}}' > build/images.json
+"""
+)
+
+
+def run_buildspec_commands(tmp_path, overrides=None):
+    """The lines scripts/build-images.sh and scripts/push.py were called with, each with the CACHE_REGISTRY it saw."""
+    import shutil
+
+    from tests.aws.codebuild import start_build
+
+    source = tmp_path / "src"
+    (source / "scripts").mkdir(parents=True)
+    (source / ".venv" / "bin").mkdir(parents=True)
+    shutil.copy(REPO / "buildspec.yml", source)
+    (source / "Makefile").write_text("venv:\n\ttrue\ntest-unit:\n\tmkdir -p build/reports\n")
+    for path, text in (("scripts/build-images.sh", RECORDER), (".venv/bin/python", PYTHON_RECORDER)):
+        (source / path).write_text(text)
+        (source / path).chmod(0o755)
+    build = start_build(source, tmp_path / "work", overrides=overrides)
+    assert build.status in ("SUCCEEDED", "FAILED"), build.log  # FAILED: the stand-in's empty test report
+    lines = (source / "calls").read_text().splitlines()
+    return {line.split()[0].rsplit("/", 1)[-1]: " ".join(line.split()[1:]) for line in lines}
+
+
+def test_by_default_the_build_trusts_no_mutable_cache_tag(tmp_path):
+    """CodeBuild builds without --cache-from of the moving cache-* tags (whoever could push them would decide what
+    the hash-locked pip layers hold) and so pushes none."""
+    calls = run_buildspec_commands(tmp_path)
+    assert calls["build-images.sh"] == "CACHE_REGISTRY= train-gpu train-cpu serve"
+    assert calls["python"].startswith("CACHE_REGISTRY= scripts/push.py ")
+    assert "--cache" not in calls["python"].split()
+    assert "--pull-policy" not in calls["python"] and "--pull-account" not in calls["python"]
+
+
+def test_a_cache_registry_turns_layer_reuse_on(tmp_path):
+    calls = run_buildspec_commands(tmp_path, overrides={"CACHE_REGISTRY": "registry.example:5000"})
+    assert calls["build-images.sh"] == "CACHE_REGISTRY=registry.example:5000 train-gpu train-cpu serve"
+    assert "--cache" in calls["python"].split()

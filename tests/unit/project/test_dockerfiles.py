@@ -1,4 +1,6 @@
+import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -39,3 +41,100 @@ def test_lock_files_pin_every_package_with_hashes():
         assert requirements, lock
         for line in requirements:
             assert "==" in line and line.endswith("\\"), f"{lock.name}: {line}"
+
+
+# --- the base image: pinned by digest where it is pulled ---------------------------------------------------------
+
+DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
+def from_references(dockerfile):
+    """(reference, its default when it is an ARG, else None) of each FROM, and the stage names defined before it."""
+    text = dockerfile.read_text()
+    args = dict(re.findall(r"^ARG (\w+)=(\S+)$", text, re.M))
+    stages, references = set(), []
+    for reference, stage in re.findall(r"^FROM (?:--platform=\S+ )?(\S+)(?: AS (\S+))?$", text, re.M | re.I):
+        argument = re.fullmatch(r"\$\{?(\w+)\}?", reference)
+        references.append((reference, args.get(argument.group(1)) if argument else None, reference in stages))
+        if stage:
+            stages.add(stage)
+    return references
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_pulled_base_is_pinned_by_digest(dockerfile):
+    """A tag moves: the same commit would build on whatever the registry serves that day."""
+    references = from_references(dockerfile)
+    assert references
+    for reference, default, internal_stage in references:
+        if internal_stage:
+            continue
+        pulled = default if default is not None else reference
+        assert DIGEST.search(pulled), f"{dockerfile.name}: FROM {reference} ({pulled}) is not pinned by digest"
+
+
+def test_the_base_digest_is_the_same_everywhere():
+    """The Dockerfiles' default, the build script's pull and CodeBuild's ECR Public copy name one base."""
+    places = [*DOCKERFILES, REPO / "scripts" / "build-images.sh", REPO / "buildspec.yml"]
+    found = {
+        path.name: set(re.findall(r"debian:bookworm-slim(@sha256:[0-9a-f]{64})", path.read_text())) for path in places
+    }
+    assert all(found.values()), found
+    assert len(set().union(*found.values())) == 1, found
+
+
+FAKE_DOCKER = """#!/usr/bin/env bash
+# docker as build-images.sh calls it; every call recorded. PULLABLE=1: the pinned base can be pulled.
+echo "$*" >> "$CALLS"
+case "$1 $2" in
+    "image inspect")
+        ref=${!#}
+        case $ref in
+            debian:*) [ "${PULLABLE:-}" = 1 ] || exit 1 ;;
+        esac
+        case "$*" in
+            *'{{.Id}}'*) echo "sha256:$(printf '%s' "$ref" | sha256sum | cut -c1-64)" ;;
+            *'{{.Size}}'*) echo 1000000 ;;
+        esac ;;
+    "pull "*) [ "${PULLABLE:-}" = 1 ] || exit 1 ;;
+esac
+exit 0
+"""
+
+
+def run_build_script(tmp_path, pullable):
+    docker = tmp_path / "docker"
+    docker.write_text(FAKE_DOCKER)
+    docker.chmod(0o755)
+    calls = tmp_path / "calls"
+    environment = {
+        key: value for key, value in os.environ.items() if key not in ("BASE_IMAGE", "CACHE_REGISTRY", "IMAGE_PREFIX")
+    }
+    result = subprocess.run(
+        [str(REPO / "scripts" / "build-images.sh"), "serve"],
+        env={**environment, "DOCKER_CLI": str(docker), "CALLS": str(calls), "PULLABLE": "1" if pullable else ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    builds = [line for line in calls.read_text().splitlines() if line.startswith("build ")]
+    return result, builds
+
+
+def test_the_build_pulls_the_pinned_base_and_records_it(tmp_path):
+    result, [build] = run_build_script(tmp_path, pullable=True)
+    pinned = re.search(r"debian:bookworm-slim@sha256:[0-9a-f]{64}", (REPO / "buildspec.yml").read_text()).group(0)
+    assert f"base image: {pinned} ({pinned.split('@')[1]})" in result.stdout
+    assert f"--build-arg BASE_IMAGE={pinned} " in build
+    assert f"--label org.opencontainers.image.base.name={pinned} " in build
+    assert f"--label org.opencontainers.image.base.digest={pinned.split('@')[1]} " in build
+
+
+def test_without_a_registry_the_debootstrapped_base_is_recorded_by_its_image_id(tmp_path):
+    result, [build] = run_build_script(tmp_path, pullable=False)
+    assert "building an equivalent base with debootstrap" in result.stderr
+    base_id = re.search(r"^base image: headlines-base:bookworm \((sha256:[0-9a-f]{64})\)$", result.stdout, re.M)
+    assert base_id, result.stdout
+    assert "--build-arg BASE_IMAGE=headlines-base:bookworm " in build
+    assert f"--label org.opencontainers.image.base.digest={base_id.group(1)} " in build

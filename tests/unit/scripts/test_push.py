@@ -179,7 +179,7 @@ def _pusher(calls, api=None, host=REGISTRY):
 
 def test_a_missing_repository_is_created_with_every_setting(mock_ecr, capsys):
     pusher = _pusher(push.Calls())
-    pusher.ensure_repository("headlines-serve", 7, push.pull_policy(["210987654321"]))
+    pusher.ensure_repository("headlines-serve", 7, push.pull_policy(ACCOUNT, ["210987654321"]))
     [repository] = pusher.ecr.describe_repositories()["repositories"]
     assert repository["imageScanningConfiguration"] == {"scanOnPush": True}
     assert repository["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
@@ -189,9 +189,22 @@ def test_a_missing_repository_is_created_with_every_setting(mock_ecr, capsys):
     assert rules["rules"][1]["selection"]["countNumber"] == 7
     policy = json.loads(pusher.ecr.get_repository_policy(repositoryName="headlines-serve")["policyText"])
     assert policy["Statement"][0]["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+    assert policy["Statement"][0]["Condition"] == {"StringEquals": {"aws:SourceAccount": [ACCOUNT, "210987654321"]}}
     assert policy["Statement"][1]["Principal"] == {"AWS": ["arn:aws:iam::210987654321:root"]}
     assert "ecr:BatchGetImage" in policy["Statement"][0]["Action"]
     assert capsys.readouterr().err.splitlines()[0].startswith('ecr.CreateRepository(repositoryName="headlines-serve"')
+
+
+def test_sagemaker_pulls_only_for_this_account_and_the_pull_accounts():
+    """The service principal's statement carries aws:SourceAccount (AWS's confused-deputy guard): without it any
+    SageMaker customer who knows the URI could have SageMaker pull the image into their own job or model."""
+    [alone] = push.pull_policy(ACCOUNT, [])["Statement"]
+    assert alone["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+    assert alone["Condition"] == {"StringEquals": {"aws:SourceAccount": [ACCOUNT]}}
+    sagemaker, accounts = push.pull_policy(ACCOUNT, ["210987654321", ACCOUNT])["Statement"]
+    # SageMaker acts for the account that owns the job or model: a pull account's CreateModel is allowed too.
+    assert sagemaker["Condition"] == {"StringEquals": {"aws:SourceAccount": [ACCOUNT, "210987654321"]}}
+    assert "Condition" not in accounts  # an IAM principal of those accounts is named, not a service acting for one
 
 
 def test_an_existing_repository_is_corrected_and_then_left_alone(mock_ecr, capsys):
@@ -205,13 +218,13 @@ def test_an_existing_repository_is_corrected_and_then_left_alone(mock_ecr, capsy
     assert repository["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
     pusher.ensure_repository("headlines-train", 30, None)
     assert len(calls.changes) == 3  # nothing more to change
-    pusher.ensure_repository("headlines-train", 31, push.pull_policy([]))
+    pusher.ensure_repository("headlines-train", 31, push.pull_policy(ACCOUNT, []))
     assert calls.changes[3:] == ["ecr.PutLifecyclePolicy", "ecr.SetRepositoryPolicy"]
 
 
 def test_a_dry_run_makes_only_read_calls_and_lists_the_rest(mock_ecr, capsys):
     pusher = _pusher(push.Calls(dry_run=True))
-    pusher.ensure_repository("headlines-serve", 30, push.pull_policy([]))
+    pusher.ensure_repository("headlines-serve", 30, push.pull_policy(ACCOUNT, []))
     assert pusher.ecr.describe_repositories()["repositories"] == []
     out = capsys.readouterr().out.splitlines()
     assert out[0] == 'call ecr.DescribeRepositories(repositoryNames=["headlines-serve"])'
@@ -521,3 +534,82 @@ def test_the_output_file_is_replaced_whole_and_reads_back(tmp_path):
 def test_the_push_args_asked_for_a_missing_image_push_that_image(key):
     args = push.parser().parse_args(images.PUSH_ARGS[key].split())
     assert [image.key for image in push.selected_images(args.images, args.train_variant)] == [key]
+
+
+# --- the CodeBuild role against what buildspec.yml's push makes ---------------------------------------------------
+
+# What a Docker push and BuildKit's cache pull ask ECR's registry for (as in tests/aws/test_push_to_ecr.py): the
+# registry front end authorizes these, so the role holds them beside the API calls push.py makes.
+REGISTRY_ACTIONS = {
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:InitiateLayerUpload",
+    "ecr:UploadLayerPart",
+    "ecr:CompleteLayerUpload",
+    "ecr:PutImage",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+}
+
+
+class RecordingCalls(push.Calls):
+    """Calls that remember every call, read-only ones too."""
+
+    def __init__(self):
+        super().__init__()
+        self.made = set()
+
+    def __call__(self, label, function, *args, **kwargs):
+        self.made.add(label)
+        return super().__call__(label, function, *args, **kwargs)
+
+
+class LocalDocker(FakeDocker):
+    def inspect_image(self, name):
+        return {"Id": LOCAL_ID if not name.endswith("-build-env") else OTHER_ID, "Size": 1000}
+
+
+def buildspec_push_arguments(cache_registry):
+    """push.py's arguments in buildspec.yml's post_build, expanded by bash with the buildspec's variables."""
+    import re
+
+    import yaml
+
+    spec = yaml.safe_load((REPO / "buildspec.yml").read_text())
+    [command] = [c for c in spec["phases"]["post_build"]["commands"] if "scripts/push.py" in c]
+    words = re.search(r"scripts/push\.py (.*?);", command, re.S).group(1)
+    environment = {**spec["env"]["variables"], "CACHE_REGISTRY": cache_registry, "PATH": "/usr/bin:/bin"}
+    expanded = subprocess.run(
+        ["bash", "-c", f"printf '%s\\n' {words}"], env=environment, capture_output=True, text=True, check=True
+    )
+    return expanded.stdout.split()
+
+
+@pytest.mark.parametrize("cache_registry", ["", "registry.example:5000"])
+def test_the_codebuild_role_grants_exactly_what_the_buildspecs_push_uses(
+    mock_ecr, monkeypatch, tmp_path, cache_registry
+):
+    """The ECR actions of docs/iam/codebuild-service-role.json are the calls buildspec.yml's push makes (creating
+    the repositories, then correcting each setting) and the registry's: no ecr:SetRepositoryPolicy, which would let
+    the build's role rewrite who may pull or push, since the buildspec never passes --pull-policy."""
+    import boto3
+
+    arguments = buildspec_push_arguments(cache_registry)
+    assert "--pull-policy" not in arguments and not any(a.startswith("--pull-account") for a in arguments)
+    monkeypatch.setattr(push, "docker_api", LocalDocker)
+    monkeypatch.setattr(push, "source_state", lambda allow_dirty: ("0" * 40, None))
+    calls = RecordingCalls()
+    args = push.parser().parse_args([*arguments, "--output", str(tmp_path / "images.json")])
+    assert push.run(args, calls) == 0
+    ecr = boto3.client("ecr", region_name="us-east-1")
+    for repository in ("headlines-train", "headlines-serve"):  # an administrator changed every setting
+        ecr.put_image_scanning_configuration(
+            repositoryName=repository, imageScanningConfiguration={"scanOnPush": False}
+        )
+        ecr.put_image_tag_mutability(repositoryName=repository, imageTagMutability="MUTABLE")
+        ecr.put_lifecycle_policy(repositoryName=repository, lifecyclePolicyText=json.dumps(push.lifecycle_policy(5)))
+    assert push.run(args, calls) == 0
+    used = {label.replace(".", ":") for label in calls.made if label.startswith("ecr.")}
+    role = json.loads((REPO / "docs" / "iam" / "codebuild-service-role.json").read_text())
+    granted = {action for statement in role["Statement"] for action in statement["Action"] if action.startswith("ecr:")}
+    assert used <= granted
+    assert granted == used | REGISTRY_ACTIONS, f"granted but never used: {granted - used - REGISTRY_ACTIONS}"
