@@ -61,6 +61,18 @@ MAX_CONCURRENT_TRANSFORMS_ENV = "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS"
 DEFAULT_MAX_PAYLOAD_MB = 6
 MAX_BATCH_PAYLOAD_MB = 100  # also the limit of MaxConcurrentTransforms x MaxPayloadInMB
 BATCH_STRATEGIES = ("MULTI_RECORD", "SINGLE_RECORD")
+# What one request may hold (this image's own limits, in the style of SageMaker's names; docs/serving.md's limits
+# table): instances (headlines or words), characters per headline, characters per token (a run of characters
+# between whitespace; a word of the word-vector route), and words x neighbours of a word-vector request. The
+# instance limit's default is one per BYTES_PER_INSTANCE bytes of the body limit.
+MAX_INSTANCES_ENV = "SAGEMAKER_MAX_INSTANCES_PER_REQUEST"
+BYTES_PER_INSTANCE = 32
+MAX_HEADLINE_CHARS_ENV = "SAGEMAKER_MAX_HEADLINE_CHARS"
+DEFAULT_MAX_HEADLINE_CHARS = 10_000
+MAX_TOKEN_CHARS_ENV = "SAGEMAKER_MAX_TOKEN_CHARS"
+DEFAULT_MAX_TOKEN_CHARS = 256
+MAX_NEIGHBOURS_ENV = "SAGEMAKER_MAX_NEIGHBOURS_PER_REQUEST"
+DEFAULT_MAX_NEIGHBOURS = 100_000
 PING_PATH = "/ping"
 INVOCATIONS_PATH = "/invocations"
 EXECUTION_PARAMETERS_PATH = "/execution-parameters"
@@ -80,6 +92,9 @@ MODELS_PATH = "/models"
 MODEL_INVOKE_SUFFIX = "/invoke"
 TARGET_MODEL_HEADER = "X-Amzn-SageMaker-Target-Model"
 LOAD_MODEL_FIELDS = ("model_name", "url")
+# A model_name: printable, starting with a non-space, at most this long (InvokeEndpoint's TargetModel pattern
+# \A\S[\p{Print}]*\z and its 1,024-character maximum), and without "/".
+MAX_MODEL_NAME_CHARS = 1024
 MODELS_KEY = "models"  # List Models' answer: {"models": [{"modelName": ..., "modelUrl": ...}], "nextPageToken": ...}
 MODEL_NAME_KEY = "modelName"
 MODEL_URL_KEY = "modelUrl"

@@ -145,6 +145,28 @@ def default_workers(cpu_count: int) -> int:
 
 
 @dataclasses.dataclass(frozen=True)
+class RequestLimits:
+    """What one request may hold; a request beyond a limit is a 413 that names the limit's env var."""
+
+    body_chars: int  # the decoded body's characters, never more than the body's byte limit
+    instances: int  # headlines, or words of a word-vector request
+    headline_chars: int
+    token_chars: int  # a run of characters between whitespace in a headline; a word of a word-vector request
+    neighbours: int  # words x neighbours of a word-vector request
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str], body_bytes: int) -> Self:
+        """The limits the env vars set, for bodies of up to body_bytes."""
+        return cls(
+            body_chars=body_bytes,
+            instances=_int_env(environ, contract.MAX_INSTANCES_ENV, body_bytes // contract.BYTES_PER_INSTANCE, 1),
+            headline_chars=_int_env(environ, contract.MAX_HEADLINE_CHARS_ENV, contract.DEFAULT_MAX_HEADLINE_CHARS, 1),
+            token_chars=_int_env(environ, contract.MAX_TOKEN_CHARS_ENV, contract.DEFAULT_MAX_TOKEN_CHARS, 1),
+            neighbours=_int_env(environ, contract.MAX_NEIGHBOURS_ENV, contract.DEFAULT_MAX_NEIGHBOURS, 1),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
 class ServingEnvironment:
     """The hosting and batch-transform settings SageMaker passes as env vars, parsed and checked once."""
 
@@ -154,11 +176,11 @@ class ServingEnvironment:
     timeout: int
     batch: bool
     max_payload_mb: int  # what /execution-parameters proposes, and the request limit when it was set
-    max_payload_set: bool
     batch_strategy: str
     max_concurrent_transforms: int
     multi_model: bool  # a multi-model endpoint: models come and go through the /models routes
     models_dir: str  # where SageMaker places them, one folder each
+    limits: RequestLimits
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None, cpu_count: int | None = None) -> Self:
@@ -179,31 +201,29 @@ class ServingEnvironment:
         proposed_payload_mb = max_payload_mb or contract.DEFAULT_MAX_PAYLOAD_MB
         # SageMaker requires MaxConcurrentTransforms x MaxPayloadInMB <= 100.
         concurrency_cap = max(1, contract.MAX_BATCH_PAYLOAD_MB // proposed_payload_mb)
+        batch = _bool_env(environ, contract.BATCH_ENV)
+        limit_mb = proposed_payload_mb if max_payload_mb is not None or not batch else contract.MAX_BATCH_PAYLOAD_MB
         return cls(
             model_dir=os.path.join(base_dir, contract.MODEL_DIR),
             port=_int_env(environ, contract.SERVING_PORT_ENV, contract.DEFAULT_SERVING_PORT, 1, 65535),
             workers=workers,
             timeout=_int_env(environ, contract.MODEL_SERVER_TIMEOUT_ENV, contract.DEFAULT_MODEL_SERVER_TIMEOUT, 1),
-            batch=_bool_env(environ, contract.BATCH_ENV),
+            batch=batch,
             max_payload_mb=proposed_payload_mb,
-            max_payload_set=max_payload_mb is not None,
             batch_strategy=strategy,
             max_concurrent_transforms=_int_env(
                 environ, contract.MAX_CONCURRENT_TRANSFORMS_ENV, min(workers, concurrency_cap), 1
             ),
             multi_model=_bool_env(environ, contract.MULTI_MODEL_ENV),
             models_dir=os.path.join(base_dir, contract.MULTI_MODEL_DIR),
+            limits=RequestLimits.from_environ(environ, limit_mb * 1024 * 1024),
         )
 
     @property
     def request_limit_bytes(self) -> int:
         """The largest body /invocations accepts (413 above it): SAGEMAKER_MAX_PAYLOAD_IN_MB when set; else 6 MB
         for an endpoint and 100 MB for a batch transform job, whose mini-batches may be that large."""
-        if self.max_payload_set or not self.batch:
-            megabytes = self.max_payload_mb
-        else:
-            megabytes = contract.MAX_BATCH_PAYLOAD_MB
-        return megabytes * 1024 * 1024
+        return self.limits.body_chars
 
     def execution_parameters(self) -> dict[str, int | str]:
         """What GET /execution-parameters answers a batch transform job."""

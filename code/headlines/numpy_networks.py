@@ -16,7 +16,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from . import architectures
 from .architectures import OUTSIDE_WINDOW_PENALTY
 from .errors import JobError
-from .text import TextEncoder, per_headline
+from .text import CACHED_TOKEN_CHARS, TextEncoder, per_headline
 
 # Headlines per convolution pass: bounds the temporary copy of their windows.
 HEADLINES_PER_PASS = 128
@@ -56,11 +56,16 @@ class FastTextNetwork:
         self.output_weight = _parameter(params, f"{prefix}dense0_weight")
         self.output_bias = _parameter(params, f"{prefix}dense0_bias")
         self.encoder = encoder
-        self._char_ngram_sum = functools.lru_cache(maxsize=TOKEN_SUMS_CACHED)(self._sum_char_ngram_rows)
+        self._cached_char_ngram_sum = functools.lru_cache(maxsize=TOKEN_SUMS_CACHED)(self._sum_char_ngram_rows)
+
+    def _char_ngram_sum(self, token: str) -> tuple[np.ndarray, int]:
+        if len(token) > CACHED_TOKEN_CHARS:  # a long token's key would outweigh its sum: not kept
+            return self._sum_char_ngram_rows(token)
+        return self._cached_char_ngram_sum(token)
 
     def _sum_char_ngram_rows(self, token: str) -> tuple[np.ndarray, int]:
         rows = self.encoder.char_ngram_ids(token)
-        return self.embedding[list(rows)].sum(axis=0), len(rows)
+        return self.embedding[rows].sum(axis=0), len(rows)
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         token_lists = self.encoder.tokens(texts)

@@ -26,6 +26,10 @@ TOKEN_PATTERN = r"\w+(?:['’\-]\w+)*|[^\w\s]"
 _FNV_OFFSET, _FNV_PRIME, _UINT32 = 2166136261, 16777619, 0xFFFFFFFF
 # fastText's multiplier for combining word hashes into word n-gram hashes (Dictionary::addWordNgrams).
 _NGRAM_MULTIPLIER, _UINT64 = 116049371, 0xFFFFFFFFFFFFFFFF
+# The hashes and character n-gram ids of tokens up to this long are kept (LRU caches of a fixed count); longer
+# tokens, rare in headlines, are hashed each time, so the caches hold at most their count x a short token's entry
+# however long the tokens a request sends.
+CACHED_TOKEN_CHARS = 24
 
 
 class Tokenizer:
@@ -103,10 +107,16 @@ def _fnv1a_extend(h: int, data: bytes) -> int:
     return h
 
 
-@functools.lru_cache(maxsize=1 << 18)
-def fnv1a_32(word: str) -> int:
-    """fastText's word hash (FNV-1a, 32 bit, over UTF-8 bytes)."""
+def _fnv1a_32(word: str) -> int:
     return _fnv1a_extend(_FNV_OFFSET, word.encode("utf-8"))
+
+
+_cached_fnv1a_32 = functools.lru_cache(maxsize=1 << 16)(_fnv1a_32)
+
+
+def fnv1a_32(word: str) -> int:
+    """fastText's word hash (FNV-1a, 32 bit, over UTF-8 bytes); kept for tokens of up to CACHED_TOKEN_CHARS."""
+    return (_cached_fnv1a_32 if len(word) <= CACHED_TOKEN_CHARS else _fnv1a_32)(word)
 
 
 def char_ngram_buckets(word: str, ngrams: Collection[int], buckets: int) -> tuple[int, ...]:
@@ -198,12 +208,17 @@ class TextEncoder(Generic[V]):
         self.min_length = min_length
         self.padding_id = vocabulary[PADDING_TOKEN]
         # Token -> its character n-gram ids (bucket + vocabulary size): hashing them is the costly part of
-        # encoding. Bounded, so a stream of odd inputs cannot grow it.
-        self._char_ngram_ids = functools.lru_cache(maxsize=1 << 16)(
-            lambda token: tuple(
-                len(vocabulary) + b for b in char_ngram_buckets(token, self.char_ngrams, self.ngram_buckets)
-            )
-        )
+        # encoding. Bounded in count and, by CACHED_TOKEN_CHARS, in entry size, so odd inputs cannot grow it.
+        self._cached_char_ngram_ids = functools.lru_cache(maxsize=1 << 15)(self._uncached_char_ngram_ids)
+
+    def _uncached_char_ngram_ids(self, token: str) -> np.ndarray:
+        buckets = char_ngram_buckets(token, self.char_ngrams, self.ngram_buckets)
+        return np.fromiter(buckets, dtype=np.int64, count=len(buckets)) + len(self.vocabulary)  # 8 bytes an id
+
+    def _char_ngram_ids(self, token: str) -> np.ndarray:
+        if len(token) > CACHED_TOKEN_CHARS:
+            return self._uncached_char_ngram_ids(token)
+        return self._cached_char_ngram_ids(token)
 
     @property
     def uses_buckets(self) -> bool:
@@ -230,9 +245,9 @@ class TextEncoder(Generic[V]):
             pieces.append((found + len(self.vocabulary), per_headline))
         return _interleave(pieces)
 
-    def char_ngram_ids(self, token: str) -> tuple[int, ...]:
-        """The bucket rows (after the vocabulary) of a token's character n-grams; () without char_ngrams."""
-        return self._char_ngram_ids(token) if self.char_ngrams else ()
+    def char_ngram_ids(self, token: str) -> np.ndarray:
+        """The bucket rows (after the vocabulary) of a token's character n-grams; none without char_ngrams."""
+        return self._char_ngram_ids(token) if self.char_ngrams else np.zeros(0, dtype=np.int64)
 
     def flat_ids(self, texts: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
         """All headlines' ids end to end (int64) and how many each has: a headline's word_ids, then its tokens'
@@ -242,7 +257,7 @@ class TextEncoder(Generic[V]):
         if self.char_ngrams:
             per_token = [self._char_ngram_ids(token) for token in itertools.chain.from_iterable(token_lists)]
             sizes = np.fromiter(map(len, per_token), dtype=np.int64, count=len(per_token))
-            values = np.fromiter(itertools.chain.from_iterable(per_token), dtype=np.int64, count=int(sizes.sum()))
+            values = np.concatenate(per_token) if per_token else np.zeros(0, dtype=np.int64)
             pieces.append((values, per_headline(sizes, [len(tokens) for tokens in token_lists])))
         return _interleave(pieces)
 

@@ -17,7 +17,15 @@ from werkzeug.exceptions import BadRequest, HTTPException, NotFound, ServiceUnav
 
 from .. import contract
 from ..model_folder import WORD_VECTORS
-from .codecs import JSON, check_top_k, choose_response_type, decode_request, encode_response, parse_top_k
+from .codecs import (
+    JSON,
+    LimitExceeded,
+    check_top_k,
+    choose_response_type,
+    decode_request,
+    encode_response,
+    parse_top_k,
+)
 from .models_api import parse_load_request, parse_page_size
 from .word_vectors import check_accept, decode_word_request
 
@@ -68,7 +76,9 @@ def create_app(
 
     def classify(model: "Predictor") -> Response:
         response_type = choose_response_type(request.accept_mimetypes)
-        parsed = decode_request(request.get_data(cache=False), request.mimetype, request.mimetype_params.get("charset"))
+        parsed = decode_request(
+            request.get_data(cache=False), request.mimetype, request.mimetype_params.get("charset"), settings.limits
+        )
         query_top_k = parse_top_k(request.args.get("top_k"), "The query parameter top_k")
         if query_top_k is not None and parsed.top_k is not None:
             raise BadRequest("top_k is given both as a query parameter and in the body; give it once.")
@@ -79,7 +89,7 @@ def create_app(
     def word_vectors(model: "WordVectorPredictor") -> Response:
         check_accept(request.accept_mimetypes)
         words, neighbours = decode_word_request(
-            request.get_data(cache=False), request.mimetype, request.mimetype_params.get("charset")
+            request.get_data(cache=False), request.mimetype, request.mimetype_params.get("charset"), settings.limits
         )
         return Response(json.dumps(model.answer(words, neighbours), ensure_ascii=False), mimetype=JSON)
 
@@ -88,12 +98,12 @@ def create_app(
         return jsonify(settings.execution_parameters())
 
     if models is not None:
-        _add_model_routes(app, models, answer)
+        _add_model_routes(app, models, answer, settings.models_dir)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
         message = error.description
-        if error.code == 413:
+        if error.code == 413 and not isinstance(error, LimitExceeded):  # werkzeug's, for MAX_CONTENT_LENGTH
             message = (
                 f"The body is larger than this endpoint's limit of "
                 f"{settings.request_limit_bytes // (1024 * 1024)} MB "
@@ -118,8 +128,11 @@ def create_app(
     return app
 
 
-def _add_model_routes(app: Flask, models: "WorkerModels", answer: Callable[["ServedModel"], Response]) -> None:
-    """The multi-model contract's routes; answer(predictor) is /invocations' response for a model."""
+def _add_model_routes(
+    app: Flask, models: "WorkerModels", answer: Callable[["ServedModel"], Response], models_dir: str
+) -> None:
+    """The multi-model contract's routes; answer(predictor) is /invocations' response for a model, and a model is
+    loaded only from a folder in models_dir."""
     model_path = contract.MODELS_PATH + "/<name>"
 
     def target_model() -> str | None:
@@ -127,7 +140,7 @@ def _add_model_routes(app: Flask, models: "WorkerModels", answer: Callable[["Ser
 
     @app.post(contract.MODELS_PATH)
     def load_model() -> Response:
-        name, url = parse_load_request(request.get_data(cache=False))
+        name, url = parse_load_request(request.get_data(cache=False), models_dir)
         return jsonify(models.load(name, url, target_model()).describe())
 
     @app.get(contract.MODELS_PATH)

@@ -8,6 +8,7 @@ from typing import Self
 
 import numpy as np
 
+from ..errors import JobError
 from ..model_folder import PARAMS_FILE, read_classifier_description
 from ..numpy_networks import Network, build_network, softmax
 from ..params_file import read_params
@@ -31,9 +32,14 @@ class Classifier:
 
     @classmethod
     def load(cls, model_dir: str) -> Self:
+        """The classifier of a model folder; JobError for a folder whose files this image cannot read."""
         config, vocabulary_json, labels, label_names = read_classifier_description(model_dir)
         encoder = TextEncoder.from_config(config["encoder"], VocabularyTable.from_json(vocabulary_json))
-        params = read_params(os.path.join(model_dir, PARAMS_FILE))
+        path = os.path.join(model_dir, PARAMS_FILE)
+        try:
+            params = read_params(path)
+        except ValueError as e:  # numpy's, for a header no array can have (a negative dimension)
+            raise JobError(f"{path} is not a valid parameters file: {e}.") from None
         return cls(build_network(config["architecture"], params, encoder), encoder, labels, label_names)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:

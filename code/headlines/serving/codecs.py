@@ -15,11 +15,15 @@ import csv
 import dataclasses
 import io
 import json
+import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from werkzeug.datastructures import MIMEAccept
-from werkzeug.exceptions import BadRequest, NotAcceptable, UnsupportedMediaType
+from werkzeug.exceptions import BadRequest, NotAcceptable, RequestEntityTooLarge, UnsupportedMediaType
+
+from .. import contract
+from ..environment import RequestLimits
 
 if TYPE_CHECKING:  # the codecs need nothing of the predictor at run time
     from .predictor import Prediction
@@ -34,6 +38,16 @@ REQUEST_TYPES = (JSON, JSONLINES, CSV, TEXT)
 RESPONSE_TYPES = (JSON, JSONLINES, CSV)
 HEADLINE_KEYS = ("headline", "text")
 JSON_REQUEST_KEYS = ("instances", "top_k")
+# The limits of a caller that gives none (the toolkit benchmark's handler): an endpoint's defaults.
+DEFAULT_LIMITS = RequestLimits.from_environ({}, contract.DEFAULT_MAX_PAYLOAD_MB * 1024 * 1024)
+# Codecs that decode bytes to text but are no charset a client means: "undefined" refuses every byte.
+_REFUSED_CHARSETS = ("undefined",)
+_DECODE_CHUNK = 1 << 16
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class LimitExceeded(RequestEntityTooLarge):
+    """A request over one of RequestLimits' limits; its description names the limit and its env var."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,19 +60,76 @@ def _canonical(mimetype: str) -> str:
     return JSONLINES if mimetype in _JSONLINES_ALIASES else mimetype
 
 
-def decode_text(body: bytes, charset: str | None) -> str:
-    """Bytes to str with the Content-Type's charset (UTF-8 when none is given; a UTF-8 BOM is dropped)."""
+def decode_text(body: bytes, charset: str | None, limits: RequestLimits = DEFAULT_LIMITS) -> str:
+    """Bytes to str with the Content-Type's charset (UTF-8 when none is given; a UTF-8 BOM is dropped): a text
+    encoding only, decoded a chunk at a time so that a body never becomes more than limits.body_chars characters."""
     charset = (charset or "utf-8").strip().lower()
     try:
         codec = codecs.lookup(charset)
     except LookupError:
-        raise UnsupportedMediaType(f"The charset '{charset}' is not supported; send UTF-8.") from None
+        codec = None
+    if codec is None or not codec._is_text_encoding or codec.name in _REFUSED_CHARSETS:
+        raise UnsupportedMediaType(f"The charset {charset!r} is not a supported text encoding; send UTF-8.")
     if codec.name == "utf-8":
         codec = codecs.lookup("utf-8-sig")
+    decoder = codec.incrementaldecoder()
+    parts, chars = [], 0
     try:
-        return codec.decode(body)[0]
+        for start in range(0, len(body) or 1, _DECODE_CHUNK):
+            parts.append(decoder.decode(body[start : start + _DECODE_CHUNK], final=start + _DECODE_CHUNK >= len(body)))
+            chars += len(parts[-1])
+            if chars > limits.body_chars:
+                raise LimitExceeded(
+                    f"The body decodes to more than {limits.body_chars:,} characters, this endpoint's limit "
+                    f"({contract.MAX_PAYLOAD_ENV})."
+                )
+    except UnicodeError:
+        raise BadRequest(f"The body is not valid {charset}: {_decode_error(codec, body)}.") from None
+    return "".join(parts)
+
+
+def _decode_error(codec: codecs.CodecInfo, body: bytes) -> str:
+    """Where and why body does not decode, from the whole body at once (a chunk's error knows only its chunk)."""
+    try:
+        codec.decode(body)
     except UnicodeDecodeError as e:
-        raise BadRequest(f"The body is not valid {charset}: byte {e.start} cannot be decoded ({e.reason}).") from None
+        return f"byte {e.start} cannot be decoded ({e.reason})"
+    except UnicodeError as e:
+        return str(e)
+    return "it does not decode in chunks"
+
+
+def check_text(value: str, where: str, limits: RequestLimits, max_chars: int, limit_env: str) -> str:
+    """value, unless it is longer than max_chars (limit_env's limit), has a token over limits.token_chars, or holds
+    a lone surrogate (a JSON \\ud800 escape without its pair), which is no character."""
+    if len(value) > max_chars:
+        raise LimitExceeded(
+            f"{where} has {len(value):,} characters; this endpoint's limit is {max_chars:,} ({limit_env})."
+        )
+    surrogate = _SURROGATE.search(value)
+    if surrogate:
+        raise BadRequest(
+            f"{where} holds a lone surrogate (U+{ord(surrogate.group()):04X}) at character {surrogate.start()}, "
+            "which is no character; a JSON \\ud800-\\udfff escape must be a pair."
+        )
+    if max_chars > limits.token_chars:
+        token = re.search(r"\S{%d,}" % (limits.token_chars + 1), value)
+        if token:
+            raise LimitExceeded(
+                f"{where} has a token (characters between spaces) longer than {limits.token_chars:,} characters at "
+                f"character {token.start()}; this endpoint's limit is {limits.token_chars:,} "
+                f"({contract.MAX_TOKEN_CHARS_ENV})."
+            )
+    return value
+
+
+def check_instances(count: int, limits: RequestLimits) -> None:
+    """A request of count instances (headlines or words), refused above limits.instances."""
+    if count > limits.instances:
+        raise LimitExceeded(
+            f"The body holds more than {limits.instances:,} instances, this endpoint's limit per request "
+            f"({contract.MAX_INSTANCES_ENV}); send fewer per request."
+        )
 
 
 def _lines(text: str) -> list[str]:
@@ -68,7 +139,7 @@ def _lines(text: str) -> list[str]:
     return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
 
 
-def _headline(value: object, where: str) -> str:
+def _headline(value: object, where: str, limits: RequestLimits) -> str:
     if isinstance(value, dict):
         keys = [key for key in HEADLINE_KEYS if key in value]
         if len(keys) != 1:
@@ -76,13 +147,23 @@ def _headline(value: object, where: str) -> str:
         value = value[keys[0]]
     if not isinstance(value, str):
         raise BadRequest(f'{where} is {json_kind(value)}; expected a string or an object {{"headline": "..."}}.')
-    return _non_empty(value, where)
+    return _non_empty(value, where, limits)
 
 
-def _non_empty(headline: str, where: str) -> str:
+def _non_empty(headline: str, where: str, limits: RequestLimits) -> str:
     if not headline.strip():
         raise BadRequest(f"{where} is empty.")
-    return headline
+    return check_text(headline, where, limits, limits.headline_chars, contract.MAX_HEADLINE_CHARS_ENV)
+
+
+def parse_json(text: str, what: str = "The body") -> object:
+    """JSON text's value; a 400 that says why for text that is not JSON or is nested too deep to parse."""
+    try:
+        return json.loads(text)
+    except ValueError as e:
+        raise BadRequest(f"{what} is not valid JSON: {e}.") from None
+    except RecursionError:
+        raise BadRequest(f"{what} is JSON nested too deep; a request needs no more than a few levels.") from None
 
 
 def json_kind(value: object) -> str:
@@ -119,11 +200,8 @@ def check_top_k(top_k: int | None, num_labels: int) -> int | None:
     return top_k
 
 
-def _decode_json(text: str) -> ParsedRequest:
-    try:
-        value = json.loads(text)
-    except ValueError as e:
-        raise BadRequest(f"The body is not valid JSON: {e}.") from None
+def _decode_json(text: str, limits: RequestLimits) -> ParsedRequest:
+    value = parse_json(text)
     top_k = None
     if isinstance(value, dict):
         unknown = sorted(set(value) - set(JSON_REQUEST_KEYS))
@@ -135,45 +213,49 @@ def _decode_json(text: str) -> ParsedRequest:
         top_k = parse_top_k(value.get("top_k"), 'The field "top_k"')
         value = value["instances"]
     if isinstance(value, str):
-        return ParsedRequest([_non_empty(value, "The headline")], top_k)
+        return ParsedRequest([_non_empty(value, "The headline", limits)], top_k)
     if not isinstance(value, list):
         raise BadRequest(
             f"The JSON body is {json_kind(value)}; expected a list of headlines, one headline, "
             'or {"instances": [...]}.'
         )
-    return ParsedRequest([_headline(item, f"Instance {i}") for i, item in enumerate(value)], top_k)
+    check_instances(len(value), limits)
+    return ParsedRequest([_headline(item, f"Instance {i}", limits) for i, item in enumerate(value)], top_k)
 
 
-def _decode_jsonlines(text: str) -> ParsedRequest:
-    headlines = []
-    for number, line in enumerate(_lines(text), start=1):
-        try:
-            value = json.loads(line)
-        except ValueError as e:
-            raise BadRequest(f"Line {number} is not valid JSON: {e}.") from None
-        headlines.append(_headline(value, f"Line {number}"))
-    return ParsedRequest(headlines)
+def _decode_jsonlines(text: str, limits: RequestLimits) -> ParsedRequest:
+    lines = _lines(text)
+    check_instances(len(lines), limits)
+    return ParsedRequest(
+        [
+            _headline(parse_json(line, f"Line {number}"), f"Line {number}", limits)
+            for number, line in enumerate(lines, start=1)
+        ]
+    )
 
 
-def _decode_csv(text: str) -> ParsedRequest:
-    headlines = []
+def _decode_csv(text: str, limits: RequestLimits) -> ParsedRequest:
+    headlines: list[str] = []
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         for row in reader:
             where = f"CSV row {reader.line_num}"
             if not row:
                 raise BadRequest(f"{where} is empty.")
-            headlines.append(_non_empty(row[0], where))
+            check_instances(len(headlines) + 1, limits)
+            headlines.append(_non_empty(row[0], where, limits))
     except csv.Error as e:
         raise BadRequest(f"The CSV body is malformed at line {reader.line_num}: {e}.") from None
     return ParsedRequest(headlines)
 
 
-def _decode_text(text: str) -> ParsedRequest:
-    return ParsedRequest([_non_empty(line, f"Line {number}") for number, line in enumerate(_lines(text), start=1)])
+def _decode_text(text: str, limits: RequestLimits) -> ParsedRequest:
+    lines = _lines(text)
+    check_instances(len(lines), limits)
+    return ParsedRequest([_non_empty(line, f"Line {number}", limits) for number, line in enumerate(lines, start=1)])
 
 
-_DECODERS: dict[str, Callable[[str], ParsedRequest]] = {
+_DECODERS: dict[str, Callable[[str, RequestLimits], ParsedRequest]] = {
     JSON: _decode_json,
     JSONLINES: _decode_jsonlines,
     CSV: _decode_csv,
@@ -181,17 +263,19 @@ _DECODERS: dict[str, Callable[[str], ParsedRequest]] = {
 }
 
 
-def decode_request(body: bytes, mimetype: str, charset: str | None = None) -> ParsedRequest:
-    """The headlines (and top_k, for JSON) in a request body."""
+def decode_request(
+    body: bytes, mimetype: str, charset: str | None = None, limits: RequestLimits = DEFAULT_LIMITS
+) -> ParsedRequest:
+    """The headlines (and top_k, for JSON) in a request body, within limits (a 413 beyond them)."""
     decoder = _DECODERS.get(_canonical(mimetype))
     if decoder is None:
         raise UnsupportedMediaType(
             f"Content-Type '{mimetype or '(none)'}' is not supported; send one of {', '.join(REQUEST_TYPES)}."
         )
-    text = decode_text(body, charset)
+    text = decode_text(body, charset, limits)
     if not text.strip():
         raise BadRequest("The body is empty: send at least one headline.")
-    parsed = decoder(text)
+    parsed = decoder(text, limits)
     if not parsed.headlines:
         raise BadRequest("The body holds no headlines.")
     return parsed

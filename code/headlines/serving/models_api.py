@@ -5,10 +5,10 @@ import json
 import os
 from base64 import b64decode, urlsafe_b64encode
 
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, NotFound
 
 from .. import contract
-from .codecs import json_kind
+from .codecs import json_kind, parse_json
 
 
 def page_token(name: str) -> str:
@@ -40,18 +40,32 @@ def parse_page_size(value: str | None) -> int:
     return limit
 
 
-def parse_load_request(body: bytes) -> tuple[str, str]:
+def parse_load_request(body: bytes, models_dir: str) -> tuple[str, str]:
     """(model_name, url) of a Load Model body, {"model_name": ..., "url": "/opt/ml/models/<name>/model"}; other
-    fields are ignored, as Multi Model Server ignores those it does not know."""
+    fields are ignored, as Multi Model Server ignores those it does not know. A url that is not a folder inside
+    models_dir is a 404, the same whether it is elsewhere or not there."""
     try:
-        value = json.loads(body)
-    except ValueError as e:
-        raise BadRequest(f"The body is not valid JSON: {e}.") from None
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BadRequest(f"The body is not valid UTF-8: byte {e.start} cannot be decoded ({e.reason}).") from None
+    value = parse_json(text)
     if not isinstance(value, dict):
         raise BadRequest(f'The body is {json_kind(value)}; expected {{"model_name": ..., "url": ...}}.')
     name, url = (value.get(field) for field in contract.LOAD_MODEL_FIELDS)
-    if not isinstance(name, str) or not name.strip() or "/" in name:
-        raise BadRequest(f'"model_name" must be a non-empty string without "/"; got {json.dumps(name)}.')
-    if not isinstance(url, str) or not os.path.isabs(url):
-        raise BadRequest(f'"url" must be the model folder\'s absolute path; got {json.dumps(url)}.')
+    if (
+        not isinstance(name, str)
+        or not 1 <= len(name) <= contract.MAX_MODEL_NAME_CHARS
+        or not name.isprintable()
+        or name[0].isspace()
+        or "/" in name
+    ):
+        raise BadRequest(
+            f'"model_name" must be 1 to {contract.MAX_MODEL_NAME_CHARS} printable characters, without "/" and not '
+            f"starting with a space; got {json.dumps(name)[:200]}."
+        )
+    if not isinstance(url, str) or not url.isprintable() or not os.path.isabs(url):
+        raise BadRequest(f'"url" must be the model folder\'s absolute path; got {json.dumps(url)[:200]}.')
+    folder, root = os.path.realpath(url), os.path.realpath(models_dir)
+    if not folder.startswith(root + os.sep) or not os.path.isdir(folder):
+        raise NotFound(f"There is no model folder at {url} in {models_dir}, where SageMaker places the models.")
     return name, url

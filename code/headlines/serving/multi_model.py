@@ -230,7 +230,7 @@ class WorkerModels:
                     raise Conflict(f"Model {name} is already loaded; unload it first.")
                 self._keep(entry, predictor)
         logger.info(
-            "worker %d loaded model %s (target model %s) from %s: %s",
+            "worker %d loaded model %r (target model %r) from %r: %s",
             self._pid,
             name,
             target_model,
@@ -301,7 +301,7 @@ class WorkerModels:
         entry = self.registry.remove(name)
         if entry is None:
             raise _not_loaded(name)
-        logger.info("worker %d unloads model %s (target model %s)", self._pid, name, target_model)
+        logger.info("worker %d unloads model %r (target model %r)", self._pid, name, target_model)
         self.follow()
         deadline = time.monotonic() + self._unload_wait
         while self.registry.holders(entry) and time.monotonic() < deadline:
@@ -360,10 +360,8 @@ def _not_loaded(name: str) -> NotFound:
 
 
 def _check_folder(url: str) -> None:
-    """A 4xx before any memory is estimated or used, unless url is a model folder this image serves (a 507 would
-    make SageMaker unload other models in vain)."""
-    if not os.path.isdir(url):
-        raise NotFound(f"There is no model folder at {url}.")
+    """A 422 before any memory is estimated or used, unless the folder url holds a model this image serves (a 507
+    would make SageMaker unload other models in vain)."""
     missing = missing_classifier_files(url)
     if model_kind(url) == CLASSIFIER and missing:
         raise UnprocessableEntity(f"{url} does not hold a model this image serves: {', '.join(missing)} missing.")

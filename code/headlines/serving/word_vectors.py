@@ -21,9 +21,11 @@ import numpy as np
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.exceptions import BadRequest, NotAcceptable, UnsupportedMediaType
 
+from .. import contract
 from ..embeddings.pretrained import MISSING, PretrainedVectors, load_pretrained
+from ..environment import RequestLimits
 from ..model_folder import WORD_VECTORS
-from .codecs import JSON, decode_text, json_kind
+from .codecs import DEFAULT_LIMITS, JSON, LimitExceeded, check_instances, check_text, decode_text, json_kind, parse_json
 
 logger = logging.getLogger(__name__)
 
@@ -101,14 +103,14 @@ class WordVectorPredictor:
         return f"{len(self.words)} words of dimension {self.vectors.dim} ({self.vectors.format})"
 
 
-def decode_word_request(body: bytes, mimetype: str, charset: str | None = None) -> tuple[list[str], int | None]:
-    """(words, neighbours or None) from a JSON request; every mistake is a 4xx that says what is wrong."""
+def decode_word_request(
+    body: bytes, mimetype: str, charset: str | None = None, limits: RequestLimits = DEFAULT_LIMITS
+) -> tuple[list[str], int | None]:
+    """(words, neighbours or None) from a JSON request within limits; every mistake is a 4xx that says what is
+    wrong."""
     if mimetype != JSON:
         raise UnsupportedMediaType(f"Content-Type '{mimetype or '(none)'}' is not supported here; send {JSON}.")
-    try:
-        value = json.loads(decode_text(body, charset))
-    except ValueError as e:
-        raise BadRequest(f"The body is not valid JSON: {e}.") from None
+    value = parse_json(decode_text(body, charset, limits))
     if not isinstance(value, dict) or "instances" not in value or set(value) - set(REQUEST_KEYS):
         got = f"the field(s) {', '.join(sorted(value)) or 'none'}" if isinstance(value, dict) else json_kind(value)
         raise BadRequest(
@@ -117,10 +119,18 @@ def decode_word_request(body: bytes, mimetype: str, charset: str | None = None) 
     words = value["instances"]
     if not isinstance(words, list) or not words:
         raise BadRequest(f'"instances" must be a non-empty list of words; got {json_kind(words)}.')
+    check_instances(len(words), limits)
     for index, word in enumerate(words):
         if not isinstance(word, str) or not word.strip():
             raise BadRequest(f"Instance {index} is {json_kind(word)}; expected a non-empty string.")
-    return words, _neighbours(value.get("configuration"))
+        check_text(word, f"Instance {index}", limits, limits.token_chars, contract.MAX_TOKEN_CHARS_ENV)
+    neighbours = _neighbours(value.get("configuration"))
+    if neighbours and len(words) * neighbours > limits.neighbours:
+        raise LimitExceeded(
+            f"{len(words):,} words x {neighbours} neighbours is more than {limits.neighbours:,} neighbours, this "
+            f"endpoint's limit per request ({contract.MAX_NEIGHBOURS_ENV}); ask for fewer words or neighbours."
+        )
+    return words, neighbours
 
 
 def _neighbours(configuration: object) -> int | None:

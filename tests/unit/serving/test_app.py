@@ -1,5 +1,6 @@
 """The serving app in-process (Flask test client): every content type, Accept, error and limit."""
 
+import codecs
 import json
 
 import numpy as np
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 from headlines.classifier.mxnet_model import HeadlineModel
 from headlines.environment import ServingEnvironment
 from headlines.serving.app import create_app
+from headlines.serving.codecs import LimitExceeded, decode_text
 from headlines.serving.predictor import Predictor
 from tests.support.data import data_set
 from tests.support.fake_sagemaker import train_small_model
@@ -139,6 +141,83 @@ def test_other_charsets_are_decoded(client):
     assert _post(client, body, "text/plain; charset=iso-8859-1").status_code == 200
     assert_json_error(_post(client, body, "text/plain"), 400, "not valid utf-8", "byte 3")
     assert_json_error(_post(client, b"x", "text/plain; charset=klingon"), 415, "klingon")
+
+
+@pytest.mark.parametrize("charset", ["bz2", "zlib", "rot13", "base64", "hex", "uu", "quopri", "undefined"])
+def test_a_charset_that_is_no_text_encoding_is_a_415_that_names_it(model, charset):
+    client = _client(model, SAGEMAKER_MAX_PAYLOAD_IN_MB="1")
+    body = codecs.encode(b'["' + b"Fed raises rates " * 300_000 + b'"]', "bz2")  # 875 bytes, 5.1 MB decoded
+    assert len(body) < 2000
+    response = _post(client, body, f"application/json; charset={charset}")
+    assert_json_error(response, 415, f"'{charset}' is not a supported text encoding")
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "utf-16", "utf-32", "utf-7"])
+def test_a_body_never_decodes_to_more_characters_than_the_payload_limit(charset):
+    limits = ServingEnvironment.from_environ({"SAGEMAKER_MAX_PAYLOAD_IN_MB": "1"}, cpu_count=1).limits
+    assert len(decode_text(("a" * 2**20).encode(charset), charset, limits)) == 2**20
+    with pytest.raises(LimitExceeded, match="more than 1,048,576 characters.*SAGEMAKER_MAX_PAYLOAD_IN_MB"):
+        decode_text(("a" * (2**20 + 1)).encode(charset), charset, limits)
+
+
+def _limited(model, **limits):
+    return _client(model, **{name: str(value) for name, value in limits.items()})
+
+
+def test_more_instances_than_the_limit_is_a_413_for_every_request_type(model):
+    client = _limited(model, SAGEMAKER_MAX_INSTANCES_PER_REQUEST=3)
+    assert _post(client, HEADLINES[:3]).status_code == 200
+    for body, content_type in [
+        (HEADLINES, "application/json"),
+        ({"instances": HEADLINES}, "application/json"),
+        ("\n".join(json.dumps(h) for h in HEADLINES), "application/jsonlines"),
+        ("\n".join(HEADLINES), "text/csv"),
+        ("\n".join(HEADLINES), "text/plain"),
+    ]:
+        response = _post(client, body, content_type)
+        assert_json_error(response, 413, "more than 3 instances", "SAGEMAKER_MAX_INSTANCES_PER_REQUEST")
+
+
+def test_the_default_instance_limit_is_one_per_32_bytes_of_the_body_limit(model):
+    assert ServingEnvironment.from_environ({}, cpu_count=1).limits.instances == 6 * 2**20 // 32
+    batch = ServingEnvironment.from_environ({"SAGEMAKER_BATCH": "true"}, cpu_count=1)
+    assert batch.limits.instances == 100 * 2**20 // 32
+    client = _limited(model, SAGEMAKER_MAX_PAYLOAD_IN_MB=1)
+    assert_json_error(_post(client, "a\n" * (2**19 - 1), "text/plain"), 413, "more than 32,768 instances")
+
+
+def test_a_headline_or_token_over_its_limit_is_a_413_that_names_it(model):
+    client = _limited(model, SAGEMAKER_MAX_HEADLINE_CHARS=60, SAGEMAKER_MAX_TOKEN_CHARS=10)
+    assert _post(client, ["a" * 10 + " " + "b" * 10]).status_code == 200
+    assert_json_error(
+        _post(client, ["ok", "x " * 31]), 413, "Instance 1 has 62 characters", "SAGEMAKER_MAX_HEADLINE_CHARS"
+    )
+    assert_json_error(
+        _post(client, "ok\nfine " + "y" * 11, "text/plain"), 413, "Line 2 has a token", "SAGEMAKER_MAX_TOKEN_CHARS"
+    )
+    default = _limited(model)
+    assert_json_error(_post(default, ["a" * 500_000]), 413, "10,000 (SAGEMAKER_MAX_HEADLINE_CHARS)")
+    assert_json_error(_post(default, ["a" * 9_000]), 413, "longer than 256 characters")
+    assert _post(default, ["Fed raises rates " * 500]).status_code == 200  # 8,500 characters of ordinary words
+
+
+@pytest.mark.parametrize(
+    "body,content_type,fragment",
+    [
+        ("[" * 100_000 + "]" * 100_000, "application/json", "nested too deep"),
+        ('{"instances": ' + "[" * 50_000, "application/json", "nested too deep"),
+        ('"a"\n' + "[" * 100_000, "application/jsonlines", "Line 2 is JSON nested too deep"),
+        ('["\\ud800"]', "application/json", "Instance 0 holds a lone surrogate (U+D800)"),
+        (
+            '{"headline": "ok \\udfff"}',
+            "application/jsonlines",
+            "Line 1 holds a lone surrogate (U+DFFF) at character 3",
+        ),
+        (b"\\ud800", "text/plain; charset=unicode_escape", "Line 1 holds a lone surrogate"),
+    ],
+)
+def test_deep_nesting_and_lone_surrogates_are_a_400(client, body, content_type, fragment):
+    assert_json_error(_post(client, body, content_type), 400, fragment)
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,8 @@ client), with gunicorn's workers simulated as apps of their own on one registry 
 
 import errno
 import json
+import shutil
+import struct
 import threading
 
 import numpy as np
@@ -21,14 +23,24 @@ HEADLINES = ["Fed raises interest rates again", "Kim Kardashian wedding photos",
 PLENTY = 1 << 40
 
 
+@pytest.fixture(scope="module", autouse=True)
+def opt_ml(tmp_path_factory):
+    """The simulated workers' /opt/ml (SAGEMAKER_BASE_DIR): they load models from its models folder only."""
+    base = tmp_path_factory.mktemp("opt_ml")
+    (base / "models").mkdir()
+    Worker.environ = {"SAGEMAKER_MULTI_MODEL": "true", "SAGEMAKER_BASE_DIR": str(base)}
+    return base
+
+
 @pytest.fixture(scope="module")
-def folders(tmp_path_factory):
-    """Model folders: a fasttext and a cnn classifier, and the word-vector job's vectors."""
-    base = tmp_path_factory.mktemp("multi-model")
+def folders(opt_ml):
+    """Model folders where SageMaker places them: a fasttext and a cnn classifier, and the word-vector job's
+    vectors."""
+    models = opt_ml / "models"
     return {
-        "fasttext": str(train_small_model(base / "fasttext", "fasttext")),
-        "cnn": str(train_small_model(base / "cnn", "cnn")),
-        "vectors": str(train_small_word_vectors(base / "vectors")),
+        "fasttext": str(train_small_model(models / "fasttext", "fasttext")),
+        "cnn": str(train_small_model(models / "cnn", "cnn")),
+        "vectors": str(train_small_word_vectors(models / "vectors")),
     }
 
 
@@ -42,9 +54,11 @@ def registry():
 class Worker:
     """One simulated gunicorn worker: its WorkerModels and its Flask test client."""
 
+    environ = {"SAGEMAKER_MULTI_MODEL": "true"}  # and SAGEMAKER_BASE_DIR, from the opt_ml fixture
+
     def __init__(self, registry, pid, workers=2, available=lambda: PLENTY, **options):
         self.models = WorkerModels(registry, workers, available=available, pid=pid, **options)
-        settings = ServingEnvironment.from_environ({"SAGEMAKER_MULTI_MODEL": "true"}, cpu_count=workers)
+        settings = ServingEnvironment.from_environ(self.environ, cpu_count=workers)
         self.client = create_app(settings, models=self.models).test_client()
 
     def load(self, name, url, **headers):
@@ -176,8 +190,15 @@ def test_of_two_registrations_of_one_name_exactly_one_wins(registry):
     [
         ("{not json", "not valid JSON"),
         ("[1]", "The body is a list"),
-        ('{"url": "/opt/ml/models/m/model"}', '"model_name" must be a non-empty string'),
+        ('{"url": "/opt/ml/models/m/model"}', '"model_name" must be 1 to 1024 printable characters'),
         ('{"model_name": "a/b", "url": "/opt/ml/models/m/model"}', 'without "/"'),
+        ('{"model_name": "a\\nb", "url": "/opt/ml/models/m/model"}', "printable characters"),
+        ('{"model_name": "a\\u001b[31m", "url": "/opt/ml/models/m/model"}', "printable characters"),
+        ('{"model_name": " a", "url": "/opt/ml/models/m/model"}', "not starting with a space"),
+        ('{"model_name": "\\ud800", "url": "/opt/ml/models/m/model"}', "printable characters"),
+        ('{"model_name": "%s", "url": "/opt/ml/models/m/model"}' % ("m" * 1025), "1 to 1024"),
+        ('{"model_name": "m", "url": "/opt/ml/models/m\\u0000/model"}', '"url" must be'),
+        ("[" * 100_000, "nested too deep"),
         ('{"model_name": "m"}', '"url" must be the model folder\'s absolute path'),
         ('{"model_name": "m", "url": "models/m/model"}', "absolute path"),
     ],
@@ -186,11 +207,31 @@ def test_bad_load_bodies_are_a_400(workers, body, fragment):
     assert_json_error(workers[0].client.post("/models", data=body, content_type="application/json"), 400, fragment)
 
 
-def test_a_url_that_is_not_a_model_folder_is_a_4xx_that_says_why(workers, tmp_path):
+def test_a_url_that_is_not_a_model_folder_is_a_4xx_that_says_why(workers, opt_ml):
     a, _ = workers
-    assert_json_error(a.load("m", str(tmp_path / "missing")), 404, "no model folder at")
+    assert_json_error(a.load("m", str(opt_ml / "models" / "missing")), 404, "no model folder at")
+    (opt_ml / "models" / "text").mkdir()
+    (opt_ml / "models" / "text" / "readme.txt").write_text("not a model")
+    assert_json_error(
+        a.load("m", str(opt_ml / "models" / "text")),
+        422,
+        "does not hold a model this image serves",
+        "model-symbol.json",
+    )
+    assert a.client.get("/models").get_json() == {"models": []}
+
+
+def test_a_url_outside_the_models_folder_is_the_same_404_whether_it_exists_or_not(workers, folders, opt_ml, tmp_path):
+    a, _ = workers
     (tmp_path / "readme.txt").write_text("not a model")
-    assert_json_error(a.load("m", str(tmp_path)), 422, "does not hold a model this image serves", "model-symbol.json")
+    (opt_ml / "models" / "elsewhere").symlink_to(tmp_path)
+    outside = [str(tmp_path), str(tmp_path / "missing"), "/", "/etc", folders["cnn"] + "/../../../..", str(opt_ml)]
+    messages = set()
+    for url in outside + [str(opt_ml / "models" / "elsewhere")]:
+        response = a.load("m", url)
+        assert_json_error(response, 404, "no model folder at", "in " + str(opt_ml / "models"))
+        messages.add(response.get_json()["message"].replace(f"at {url} in", "at URL in"))
+    assert len(messages) == 1
     assert a.client.get("/models").get_json() == {"models": []}
 
 
@@ -308,3 +349,13 @@ def test_the_registry_lives_in_shared_memory_and_is_removed_at_exit():
     registry.destroy()
     with pytest.raises(FileNotFoundError):
         registry.entries()
+
+
+def test_a_weights_file_with_a_negative_dimension_is_a_422(workers, folders, opt_ml):
+    broken = opt_ml / "models" / "negative" / "model"
+    shutil.copytree(folders["cnn"], broken)
+    params = broken / "model-0000.params"
+    data = bytearray(params.read_bytes())
+    data[36:44] = struct.pack("<q", -1)  # the first array's first dimension: after the list's and array's headers
+    params.write_bytes(bytes(data))
+    assert_json_error(workers[0].load("m", str(broken)), 422, "model-0000.params is not a valid parameters file")

@@ -5,6 +5,7 @@ import concurrent.futures
 import glob
 import os
 import pathlib
+import shutil
 import signal
 import socket
 import subprocess
@@ -213,7 +214,9 @@ def test_multi_model_endpoint_two_workers_share_the_loaded_models(model_base):
     name = f"m-{uuid.uuid4().hex}"
     try:
         local.wait_for(200)  # healthy with no model loaded
-        body = {"model_name": name, "url": str(model_base / "model")}
+        # SageMaker places each model in a folder of its own under /opt/ml/models: the only folders it may load.
+        folder = shutil.copytree(model_base / "model", model_base / "models" / name)
+        body = {"model_name": name, "url": str(folder)}
         assert requests.post(local.url("/models"), json=body, timeout=30).status_code == 200
         registry = _registry_listing(name)
         entry = registry.get(name)

@@ -137,6 +137,10 @@ def test_ping_and_the_worker_log_describe_the_vectors(client, predictor):
         ({"instances": ["ok"], "configuration": {"neighbours": 0}}, "application/json", 400, "from 1 to 100"),
         ({"instances": ["ok"], "configuration": {"neighbours": MAX_NEIGHBOURS + 1}}, JSON, 400, "got 101"),
         ({"instances": ["ok"], "configuration": {"neighbours": True}}, "application/json", 400, "got true"),
+        ('{"instances": ["\\ud800"]}', JSON, 400, "Instance 0 holds a lone surrogate (U+D800)"),
+        ('{"instances": ' + "[" * 100_000, JSON, 400, "nested too deep"),
+        ({"instances": ["ok", "a" * 257]}, JSON, 413, "Instance 1 has 257 characters; this endpoint's limit is 256"),
+        (b'{"instances": ["ok"]}', "application/json; charset=bz2", 415, "'bz2' is not a supported text encoding"),
     ],
 )
 def test_bad_requests_say_what_is_wrong(client, body, content_type, status, fragment):
@@ -180,3 +184,15 @@ def test_the_vectors_are_served_without_mxnet_or_gluonnlp(vectors_dir, reference
         assert rows == predictor.answer(words, 3)  # what the predictor loaded with MXNet importable answers
     else:
         assert rows[2]["source"] == "missing"
+
+
+def test_words_and_words_x_neighbours_over_their_limits_are_a_413(predictor):
+    environ = {"SAGEMAKER_MAX_INSTANCES_PER_REQUEST": "100", "SAGEMAKER_MAX_NEIGHBOURS_PER_REQUEST": "500"}
+    client = create_app(ServingEnvironment.from_environ(environ, cpu_count=2), predictor).test_client()
+    words = predictor.words[:100]
+    assert _post(client, {"instances": words, "configuration": {"neighbours": 5}}).status_code == 200
+    response = _post(client, {"instances": words, "configuration": {"neighbours": 6}})
+    assert response.status_code == 413 and "100 words x 6 neighbours is more than 500" in response.get_json()["message"]
+    assert "SAGEMAKER_MAX_NEIGHBOURS_PER_REQUEST" in response.get_json()["message"]
+    response = _post(client, {"instances": words + ["one more"]})
+    assert response.status_code == 413 and "SAGEMAKER_MAX_INSTANCES_PER_REQUEST" in response.get_json()["message"]
