@@ -14,6 +14,7 @@ import pytest
 from tests.support.containers import docker
 from tests.support.data import MADE_UP_HEADLINE_ROWS, data_set
 from tests.support.fasttext_reference import SMALL_REFERENCE_VECTORS, train_reference_vectors
+from tests.support.floors import Floor, assert_beats_majority, labels_of
 from tests.support.repo import load_script
 
 MODEL_FILES = {"labels.json", "model-0000.params", "model-config.json", "model-symbol.json", "vocabulary.json"}
@@ -21,9 +22,10 @@ MiB = 1024 * 1024
 IMAGES = load_script("images").IMAGES
 IMAGE_FIXTURES = {"train-cpu": "cpu_image", "train-gpu": "gpu_image", "serve": "serve_image"}
 DATA = data_set()
-# Below the test accuracy of the default classifier after 3 epochs on the whole train split (real: 0.91;
-# generated, which is easier: 0.98), with a margin.
-MIN_TEST_ACCURACY = {"real": 0.8, "generated": 0.9}
+# The default classifier after 3 epochs on the whole train split, scored on the whole test split (majority rate:
+# real 0.511, `b`; generated 0.265, `t`): real accuracy 0.91 (docs/benchmarks.md: 0.9144, macro-F1 0.8611);
+# generated, which is easier, 0.98. Floors: about the fixed 0.8 and 0.9 these replace, and a macro-F1 floor.
+FLOORS = {"real": Floor(margin=0.28, min_macro_f1=0.7), "generated": Floor(margin=0.63, min_macro_f1=0.85)}
 WORDSIM353 = pathlib.Path(__file__).parents[2] / "benchmarks" / "data" / "wordsim353.tsv"
 # Corpus tokens of the docker-stop word-vector job, whichever data is at hand: two rounds of 2^19 an epoch.
 WORD_VECTOR_TOKENS = 800_000
@@ -44,7 +46,8 @@ def test_no_command_trains_on_the_whole_split_and_writes_every_artifact(cpu_imag
     assert {"metrics.json", "learning_curves.png", "confusion_matrix.png"} <= set(os.listdir(job.fake.output_data_dir))
     metrics = job.metrics()
     assert metrics["test"]["samples"] == len(DATA.test_rows())
-    assert metrics["test"]["accuracy"] > MIN_TEST_ACCURACY[DATA.source]
+    floor = FLOORS[DATA.source]
+    assert_beats_majority(metrics["test"], labels_of(DATA.test_rows()), floor.margin, floor.min_macro_f1)
     assert "epoch=1 train_loss=" in result.stdout and "final test: accuracy=" in result.stdout
     assert not job.fake.failure_file.exists()
 

@@ -14,13 +14,22 @@ from headlines.cli.train import main
 from headlines.model_folder import MODEL_FILES
 from tests.support.data import data_set
 from tests.support.fake_sagemaker import SMALL_MODEL as SMALL
+from tests.support.floors import Floor, assert_beats_majority, labels_of
 
 pytestmark = pytest.mark.usefixtures("default_sigterm")
 
 DATA = data_set()
-# Below the test accuracy of either architecture after SMALL's 2 epochs on 1,200 rows (real: 0.74 fasttext, 0.52
-# cnn; generated, which is easier: 0.96, 0.84), with a margin.
-MIN_TEST_ACCURACY = {"real": 0.4, "generated": 0.7}
+# What each architecture trains with on top of SMALL: at cnn's default learning rate (0.001) SMALL's 2 epochs (about
+# 70 steps) leave it answering `b` for nearly every real headline (accuracy 0.52, the majority rate; macro-F1 0.17).
+TRAINING = {"fasttext": {}, "cnn": {"learning_rate": 0.01}}
+# The first 300 test rows' majority rate: real 0.52 (`b`), generated 0.28 (`t`). Measured after 2 epochs on 1,200
+# rows, seeds 42 and 1-4: real fasttext accuracy 0.743-0.770 (macro-F1 0.401-0.417), cnn 0.717-0.737 (0.387-0.398;
+# m and t, 17% of the rows, are never answered); generated, which is easier, 0.960 (0.958) for both. Floors: that
+# much above the majority rate, and a macro-F1 well above the majority answer's (real 0.17, generated 0.11).
+FLOORS = {
+    "real": {"fasttext": Floor(margin=0.1, min_macro_f1=0.3), "cnn": Floor(margin=0.1, min_macro_f1=0.3)},
+    "generated": {"fasttext": Floor(margin=0.5, min_macro_f1=0.75), "cnn": Floor(margin=0.5, min_macro_f1=0.75)},
+}
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +46,14 @@ def _job(sagemaker, small_data, **hyperparameters):
 
 @pytest.mark.parametrize("architecture", ["fasttext", "cnn"])
 def test_job_writes_model_metrics_and_plots(sagemaker, small_data, architecture):
-    _job(sagemaker, small_data, architecture=architecture)
+    _job(sagemaker, small_data, architecture=architecture, **TRAINING[architecture])
     assert main([]) == 0
     assert sorted(os.listdir(sagemaker.model_dir)) == sorted(MODEL_FILES)
     metrics = sagemaker.metrics()
     assert metrics["architecture"] == architecture and metrics["epochs_run"] == 2
-    assert metrics["test"]["samples"] == 300
-    assert MIN_TEST_ACCURACY[DATA.source] < metrics["test"]["accuracy"] <= 1
+    assert metrics["test"]["samples"] == 300 and metrics["test"]["accuracy"] <= 1
+    floor = FLOORS[DATA.source][architecture]
+    assert_beats_majority(metrics["test"], labels_of(small_data[1]), floor.margin, floor.min_macro_f1)
     assert set(metrics["test"]["per_class"]) == {"b", "e", "m", "t"}
     assert metrics["data"]["train"]["rows"] == 1200 and metrics["data"]["train"]["bad_rows"] == 0
     assert metrics["validation_source"] == "split of train, grouped by story"
