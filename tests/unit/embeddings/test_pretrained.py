@@ -26,8 +26,6 @@ from headlines.text import PADDING_TOKEN, UNKNOWN_TOKEN, build_vocabulary
 from tests.support.data import data_set
 from tests.support.fasttext_reference import SMALL_REFERENCE_VECTORS, train_reference_vectors, write_vec
 
-fasttext = pytest.importorskip("fasttext")
-
 OOV_WORDS = ["lobsterish", "unheardofword", "xylophonist", "gammarusian", "zz"]
 # Unknown words for the n-gram rules: one and two characters, multi-byte characters, a word ending in "<".
 TRICKY_WORDS = ["a", "zq", "naïveté", "日本語テキスト", "Ärger", "x<", "</s>", "<", "MixedCase"]

@@ -1,5 +1,6 @@
 """The CPU engine's compiled kernels against a plain-Python reading of fastText's rules (and Ji et al.'s batched
-skip-gram): the updates, the learning rate across a chunk, NaN weights, and a one-word vocabulary's negatives."""
+skip-gram): the updates, the learning rate across a chunk, NaN weights, and a one-word vocabulary's negatives; and
+the kernels' sigmoid and log tables against numpy's, within the tables' resolution."""
 
 import numpy as np
 import pytest
@@ -10,10 +11,44 @@ from headlines.word_vectors.cpu.engine import CpuEngine
 from headlines.word_vectors.dictionary import Dictionary
 from tests.support.word_vectors import TEXT, corpus_and_dictionary, encode_corpus, word_vector_hp
 
+# fastText's tables (SIGMOID_TABLE_SIZE 512 steps over [-MAX_SIGMOID, MAX_SIGMOID] = [-8, 8]; LOG_TABLE_SIZE 512
+# steps over (0, 1]), computed here with numpy in float64, not read from the product: a lookup returns the exact
+# value at the table point at or below x (the index truncates), so it lies between the exact value one step below x
+# and the exact value at x.
+MAX_SIGMOID, SIGMOID_STEP, LOG_STEP = 8.0, 16.0 / 512, 1.0 / 512
+
+
+def exact_sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, np.float64)))
+
+
+def exact_log(x):
+    return np.log(np.asarray(x, np.float64))
+
+
+def table_sigmoid(x):
+    """fastText's sigmoid: 0 below -8, 1 above 8, else the exact sigmoid of the table point at or below x."""
+    x = float(x)
+    if x < -MAX_SIGMOID:
+        return 0.0
+    if x > MAX_SIGMOID:
+        return 1.0
+    return float(exact_sigmoid(np.floor((x + MAX_SIGMOID) / SIGMOID_STEP) * SIGMOID_STEP - MAX_SIGMOID))
+
+
+def table_log(x):
+    """fastText's log: 0 above 1, else the exact log of the table point at or below x (plus 1e-5 of a step, so
+    the first point is not log 0)."""
+    x = float(x)
+    if x > 1.0:
+        return 0.0
+    return float(exact_log((np.floor(x / LOG_STEP) + 1e-5) * LOG_STEP))
+
 
 class Reference:
     """fastText's Word2Vec::skipgram / cbow and Model::update, and the batched skip-gram, one update at a time in
-    float64 numpy, drawing from the same generator functions as the kernels."""
+    float64 numpy with fastText's sigmoid and log tables computed above (not the product's), drawing from the
+    same generator functions as the kernels."""
 
     def __init__(self, engine, dictionary):
         self.w_in = engine.input_weights.astype(np.float64)
@@ -23,11 +58,11 @@ class Reference:
         self.state = engine.states[0].copy()
 
     def logistic(self, target, label, hidden, grad, rate):
-        probability = kernels._sigmoid(np.float32(self.w_out[target] @ hidden))
+        probability = table_sigmoid(np.float32(self.w_out[target] @ hidden))
         alpha = rate * (label - probability)
         grad += alpha * self.w_out[target]
         self.w_out[target] += alpha * hidden
-        return -kernels._log(probability if label else 1.0 - probability)
+        return -table_log(probability if label else 1.0 - probability)
 
     def update(self, bag, target, negatives, rate):
         hidden, grad = self.w_in[bag].mean(axis=0), np.zeros(self.w_in.shape[1])
@@ -42,11 +77,11 @@ class Reference:
         targets = [centre] + [kernels._negative(self.state, self.table, centre) for _ in range(negatives)]
         hidden = np.array([self.w_in[self.rows[c]].mean(axis=0) for c in contexts])
         out = self.w_out[targets]
-        scores = np.array([[kernels._sigmoid(np.float32(h @ o)) for o in out] for h in hidden])
+        scores = np.array([[table_sigmoid(np.float32(h @ o)) for o in out] for h in hidden])
         labels = np.zeros_like(scores)
         labels[:, 0] = 1
         gains = rate * (labels - scores)
-        loss = -sum(kernels._log(s if j == 0 else 1 - s) for row in scores for j, s in enumerate(row))
+        loss = -sum(table_log(s if j == 0 else 1 - s) for row in scores for j, s in enumerate(row))
         for c, delta in zip(contexts, gains @ out):
             np.add.at(self.w_in, self.rows[c], delta)  # a word may hash two n-grams to one bucket
         np.add.at(self.w_out, targets, gains.T @ hidden)
@@ -91,6 +126,40 @@ def test_kernels_follow_fasttexts_rules(tmp_path, mode, subwords):
     np.testing.assert_allclose(engine.output_weights, reference.w_out, rtol=1e-4, atol=1e-6)
     assert loss == pytest.approx(expected, rel=1e-4)
     assert positives > 0 and 0 < kernels._uniform(engine.states[0].copy()) < 1
+
+
+def test_sigmoid_is_fasttexts_table_within_its_resolution():
+    # Every 1/1024 over [-9, 9] (table points, the steps between them, and beyond +-8), and random points.
+    grid = np.arange(-9 * 1024, 9 * 1024 + 1) / 1024
+    points = np.concatenate([grid, np.random.default_rng(0).uniform(-9, 9, 2000)]).astype(np.float32)
+    product = np.array([kernels._sigmoid(x) for x in points])
+    np.testing.assert_allclose(product, [table_sigmoid(x) for x in points], rtol=0, atol=1e-6)
+    inside = np.abs(points) <= MAX_SIGMOID
+    x = points[inside].astype(np.float64)
+    assert np.all(product[inside] <= exact_sigmoid(x) + 1e-6)
+    assert np.all(product[inside] >= exact_sigmoid(x - SIGMOID_STEP) - 1e-6)
+    # One step of x moves the sigmoid by at most a quarter of the step (its steepest slope, at 0).
+    assert np.max(np.abs(product[inside] - exact_sigmoid(x))) <= SIGMOID_STEP / 4 + 1e-6
+    assert np.all(product[points > MAX_SIGMOID] == 1.0) and np.all(product[points < -MAX_SIGMOID] == 0.0)
+
+
+def test_log_is_fasttexts_table_within_its_resolution():
+    # Every 1/8192 of (0, 1] (the kernels pass a probability, or 1 minus one), random points, and some above 1.
+    grid = np.arange(1, 8192 + 1) / 8192
+    points = np.concatenate([grid, np.random.default_rng(0).uniform(0, 1, 2000), [1.0 + 1e-6, 1.5, 2.0]])
+    product = np.array([kernels._log(x) for x in points])
+    np.testing.assert_allclose(product, [table_log(x) for x in points], rtol=1e-6, atol=1e-6)
+    inside = points <= 1.0
+    x = points[inside]
+    # The table's points sit 1e-5 of a step above the steps.
+    assert np.all(product[inside] <= exact_log(x + 1e-5 * LOG_STEP) + 1e-6)
+    assert np.all(product[inside] >= exact_log(np.maximum(x - LOG_STEP, 1e-5 * LOG_STEP)) - 1e-6)
+    above_a_step = x >= LOG_STEP  # below the first step the table reads log(1e-5 / 512), about -17.7
+    np.testing.assert_allclose(product[inside][~above_a_step], np.log(1e-5 / 512), rtol=1e-6)
+    # From 0.5 on, one step of x moves the log by at most log(1 / (1 - 2 / 512)).
+    upper = x >= 0.5
+    assert np.max(np.abs(product[inside][upper] - exact_log(x[upper]))) <= -np.log1p(-2 * LOG_STEP) + 1e-6
+    assert np.all(product[~inside] == 0.0)
 
 
 def test_the_rate_falls_linearly_across_a_chunk(tmp_path):
