@@ -26,6 +26,9 @@ or endpoint (--wait waits for it):
         --instance-type ml.m5.large                      # or: --serverless-memory 2048 --max-concurrency 5
     $PY scripts/launch.py transform --images build/images.json --instance-type ml.m5.xlarge --role $ROLE \\
         --model-data s3://.../model.tar.gz --input s3://bucket/headlines.txt --output s3://bucket/transform
+    # a CSV of id,headline: the headline column in, each row joined with its prediction out
+    $PY scripts/launch.py transform ... --content-type text/csv --input-filter '$[1]' --join-source Input \
+        --accept text/csv --input s3://bucket/headlines.csv --output s3://bucket/transform
 
 Before any API call it refuses what SageMaker would refuse later, or what could only fail: an instance type
 SageMaker does not offer for that use, a GPU image on an instance without a GPU (and a CPU image on one with
@@ -47,7 +50,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the scripts im
 import images  # noqa: E402
 import launch_commands  # noqa: E402
 import source_tree  # noqa: E402, F401 - the headlines package from the source tree
-from headlines import instance_types  # noqa: E402
+from headlines import contract, instance_types  # noqa: E402
 from headlines.instance_types import HOSTING, TRAINING, TRANSFORM  # noqa: E402
 from launch_checks import (  # noqa: E402
     REFUSALS,
@@ -214,6 +217,19 @@ def add_transform_command(commands: argparse._SubParsersAction) -> None:
     command.add_argument("--input", required=True)
     command.add_argument("--output", required=True)
     command.add_argument("--instance-count", type=positive_int, default=1)
+    command.add_argument(
+        "--content-type", default="text/plain", help=f"the input's type, one of {', '.join(contract.REQUEST_TYPES)}"
+    )
+    command.add_argument(
+        "--accept",
+        default="application/jsonlines",
+        help=f"the output's type, one of {', '.join(contract.RESPONSE_TYPES)} (default: one JSON object a line)",
+    )
+    command.add_argument("--input-filter", metavar="JSONPATH", help="the part of each record to send, e.g. $[1]")
+    command.add_argument("--output-filter", metavar="JSONPATH", help="the part of each (joined) record to keep")
+    command.add_argument(
+        "--join-source", metavar="Input|None", help="Input: write each input record beside its prediction"
+    )
     add_wait_option(command)
 
 
@@ -312,8 +328,13 @@ def run_transform(args: argparse.Namespace) -> dict:
         args.input,
         args.output,
         args.role,
+        accept=args.accept,
         instance_count=args.instance_count,
         wait=args.wait,
+        content_type=args.content_type,
+        input_filter=args.input_filter,
+        output_filter=args.output_filter,
+        join_source=args.join_source,
     )
 
 

@@ -268,6 +268,57 @@ def check_serverless(memory_mb: int, max_concurrency: int) -> None:
         )
 
 
+# --- batch transform ---------------------------------------------------------------------------------------------
+
+
+def check_transform(
+    accept: str,
+    content_type: str,
+    input_filter: str | None = None,
+    output_filter: str | None = None,
+    join_source: str | None = None,
+) -> str | None:
+    """A transform job's Accept and ContentType (types the serving image answers and reads) and its DataProcessing:
+    JSONPath filters of at most 63 characters and a JoinSource of Input or None, which SageMaker applies to CSV and
+    JSON records only; returns the JoinSource as SageMaker spells it."""
+    if accept not in contract.RESPONSE_TYPES:
+        raise UsageError(
+            f"--accept must be one of {', '.join(contract.RESPONSE_TYPES)} (what the serving image answers); "
+            f"got {accept!r}."
+        )
+    if content_type not in contract.REQUEST_TYPES:
+        raise UsageError(
+            f"--content-type must be one of {', '.join(contract.REQUEST_TYPES)} (what the serving image reads); "
+            f"got {content_type!r}."
+        )
+    for option, path in (("--input-filter", input_filter), ("--output-filter", output_filter)):
+        if path is not None and (not path.startswith("$") or len(path) > contract.MAX_JSONPATH_CHARS):
+            raise UsageError(
+                f"{option} must be a JSONPath starting with $ (such as $[1] or $.headline), at most "
+                f"{contract.MAX_JSONPATH_CHARS} characters; got {path!r}."
+            )
+    if join_source is not None:
+        found = next((known for known in contract.JOIN_SOURCES if known.lower() == join_source.lower()), None)
+        if found is None:
+            raise UsageError(f"--join-source must be {' or '.join(contract.JOIN_SOURCES)}; got {join_source!r}.")
+        join_source = found
+    processing = [
+        option
+        for option, used in (
+            ("--input-filter", input_filter),
+            ("--output-filter", output_filter),
+            ("--join-source Input", join_source == "Input"),
+        )
+        if used
+    ]
+    if processing and content_type not in contract.DATA_PROCESSING_TYPES:
+        raise UsageError(
+            f"{processing[0]} works on CSV and JSON records only: give --content-type "
+            f"{' or '.join(contract.DATA_PROCESSING_TYPES)}, not {content_type}."
+        )
+    return join_source
+
+
 # --- tune's search ranges ---------------------------------------------------------------------------------------
 
 

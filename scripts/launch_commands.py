@@ -33,6 +33,7 @@ from launch_checks import (  # noqa: E402
     check_sagemaker,
     check_serverless,
     check_spot,
+    check_transform,
     check_tuning_limits,
     is_local,
     search_ranges,
@@ -371,11 +372,17 @@ def transform(
     accept: str = "application/jsonlines",
     instance_count: int = 1,
     wait: bool = False,
+    content_type: str = "text/plain",
+    input_filter: str | None = None,
+    output_filter: str | None = None,
+    join_source: str | None = None,
 ) -> dict:
-    """Batch transform of a file (or prefix) of one headline per line; returns where the output goes. Local mode
-    runs it to its end and deletes the model; on SageMaker the model stays (the job uses it) and the command
-    returns once the job is created unless `wait`."""
+    """Batch transform of a file (or prefix) of one record per line, with SageMaker's DataProcessing (input_filter,
+    output_filter, join_source) when given; returns where the output goes. Local mode runs it to its end and
+    deletes the model; on SageMaker the model stays (the job uses it) and the command returns once the job is
+    created unless `wait`."""
     image = as_image(image)
+    join_source = check_transform(accept, content_type, input_filter, output_filter, join_source)
     check_model(image, model_data, instance_type, TRANSFORM, role)
     check_s3({"--input": input_uri, "--output": output}, instance_type)
     from sagemaker.utils import name_from_base
@@ -394,11 +401,14 @@ def transform(
     try:
         transformer.transform(
             input_uri,
-            content_type="text/plain",
+            content_type=content_type,
             split_type="Line",
             job_name=name_from_base(TRANSFORM_JOB_NAME),
             wait=wait or local,
             logs=False,
+            input_filter=input_filter,
+            output_filter=output_filter,
+            join_source=join_source,
         )
     finally:
         if local:

@@ -73,6 +73,23 @@ MAX_TOKEN_CHARS_ENV = "SAGEMAKER_MAX_TOKEN_CHARS"
 DEFAULT_MAX_TOKEN_CHARS = 256
 MAX_NEIGHBOURS_ENV = "SAGEMAKER_MAX_NEIGHBOURS_PER_REQUEST"
 DEFAULT_MAX_NEIGHBOURS = 100_000
+# InvokeEndpoint's CustomAttributes (the SDK's custom_attributes=; up to 1,024 visible ASCII characters) reach the
+# container as this header, the caller's free-form string. Here it is key=value pairs separated by ";" or ",", of
+# which these keys are read (other keys are ignored: other tooling may add its own).
+CUSTOM_ATTRIBUTES_HEADER = "X-Amzn-SageMaker-Custom-Attributes"
+TOP_K_ATTRIBUTE = "top_k"  # the classifier's
+NEIGHBOURS_ATTRIBUTE = "neighbours"  # the word vectors'
+# A batch transform job's Accept (TransformOutput.Accept), which SageMaker also passes in this env var
+# (aws/sagemaker-inference-toolkit's environment.py reads it as the default Accept).
+DEFAULT_ACCEPT_ENV = "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT"
+# What /invocations answers (serving/codecs.py); a transform job's Accept must be one of them.
+RESPONSE_TYPES = ("application/json", "application/jsonlines", "text/csv")
+# What /invocations reads (serving/codecs.py), and which of them batch transform's InputFilter, OutputFilter and
+# JoinSource can select in (CSV and JSON records only).
+REQUEST_TYPES = ("application/json", "application/jsonlines", "text/csv", "text/plain")
+DATA_PROCESSING_TYPES = ("application/json", "application/jsonlines", "text/csv")
+JOIN_SOURCES = ("Input", "None")
+MAX_JSONPATH_CHARS = 63  # DataProcessing's InputFilter and OutputFilter
 PING_PATH = "/ping"
 INVOCATIONS_PATH = "/invocations"
 EXECUTION_PARAMETERS_PATH = "/execution-parameters"

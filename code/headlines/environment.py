@@ -1,5 +1,6 @@
 """Read-only views of the SageMaker environment: /opt/ml (or SAGEMAKER_BASE_DIR) and the env vars, for
-training (TrainingEnvironment) and for hosting and batch transform (ServingEnvironment).
+training (TrainingEnvironment) and for hosting and batch transform (ServingEnvironment), and the CPUs the container's
+cgroup allows (container_cpus; serving/memory.py reads its memory cgroup with the same read_system_file).
 
 Modelled on sagemaker_training.environment.Environment, but built from an explicit base directory instead of
 module-level paths frozen at import time, so one process (and one test session) can look at many fake /opt/ml
@@ -8,6 +9,7 @@ trees.
 
 import dataclasses
 import json
+import math
 import os
 import socket
 from collections.abc import Collection, Mapping, Sequence
@@ -18,6 +20,13 @@ from . import contract
 from .errors import JobError
 
 D = TypeVar("D")
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+# The CPU cgroup's quota, CPU time per period (`docker run --cpus`, or what SageMaker gives the container), below
+# CGROUP_ROOT: v2 writes both on one line ("max 100000" without a quota, "150000 100000" for 1.5 CPUs); v1 in two
+# files, the quota -1 without one.
+CPU_MAX_FILE = "cpu.max"
+CPU_QUOTA_FILES = ("cpu/cpu.cfs_quota_us", "cpu/cpu.cfs_period_us")
 
 
 def _read_json(path: str, default: dict[str, Any] | None = None) -> Any:
@@ -137,10 +146,43 @@ def _bool_env(environ: Mapping[str, str], name: str) -> bool:
     return value == "true"
 
 
+def read_system_file(path: str) -> str | None:
+    """A kernel file's text (a cgroup's, /proc's), stripped, or None when it does not exist."""
+    try:
+        with open(path, encoding="ascii") as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        return None
+
+
+def cpu_quota(cgroup_root: str = CGROUP_ROOT) -> float | None:
+    """The CPUs the container's cgroup allows (quota / period, 1.5 for `--cpus 1.5`), or None without a quota."""
+    v2 = read_system_file(os.path.join(cgroup_root, CPU_MAX_FILE))
+    if v2 is not None:
+        quota, _, period = v2.partition(" ")
+    else:
+        quota, period = (read_system_file(os.path.join(cgroup_root, name)) or "" for name in CPU_QUOTA_FILES)
+    if not quota or not period or quota in ("max", "-1") or int(period) <= 0:
+        return None
+    return int(quota) / int(period)
+
+
+def container_cpus(cgroup_root: str = CGROUP_ROOT) -> int:
+    """The CPUs this container may use: the cores it may run on, fewer when the CPU cgroup's quota says so."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    quota = cpu_quota(cgroup_root)
+    # A fractional quota is rounded up (1.5 CPUs: 2 workers, 0.5: 1): a sync worker is off the CPU for part of each
+    # request (reading the body, writing the answer), so the next whole worker keeps the quota busy, and the kernel
+    # throttles the container at its quota rather than failing it. Never above the cores: a worker beyond them only
+    # adds a copy of the model.
+    return max(1, min(cores, math.ceil(quota)) if quota is not None else cores)
+
+
 def default_workers(cpu_count: int) -> int:
-    """gunicorn workers when SAGEMAKER_MODEL_SERVER_WORKERS is unset: one per core. `make bench-serve` swept 1-4
-    workers on 2 cores: one worker used one core; 2, 3 and 4 were within run-to-run noise of each other in
-    requests/s and p99 (two sweeps ranked them differently), and each worker holds its own model."""
+    """gunicorn workers when SAGEMAKER_MODEL_SERVER_WORKERS is unset: one per CPU the container may use
+    (container_cpus). `make bench-serve` swept 1-4 workers on 2 cores: one worker used one core; 2, 3 and 4 were
+    within run-to-run noise of each other in requests/s and p99 (two sweeps ranked them differently), and each worker
+    holds its own model."""
     return max(1, cpu_count)
 
 
@@ -181,13 +223,17 @@ class ServingEnvironment:
     multi_model: bool  # a multi-model endpoint: models come and go through the /models routes
     models_dir: str  # where SageMaker places them, one folder each
     limits: RequestLimits
+    default_accept: str | None = None  # a batch transform job's Accept, for requests without one
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str] | None = None, cpu_count: int | None = None) -> Self:
+    def from_environ(
+        cls, environ: Mapping[str, str] | None = None, cpu_count: int | None = None, cgroup_root: str = CGROUP_ROOT
+    ) -> Self:
+        """The settings in environ (os.environ); workers default to cpu_count, or else the CPUs the cgroup allows."""
         environ = os.environ if environ is None else environ
         base_dir = environ.get(contract.BASE_DIR_ENV, contract.DEFAULT_BASE_DIR)
         workers = _int_env(
-            environ, contract.MODEL_SERVER_WORKERS_ENV, default_workers(cpu_count or os.cpu_count() or 1), 1
+            environ, contract.MODEL_SERVER_WORKERS_ENV, default_workers(cpu_count or container_cpus(cgroup_root)), 1
         )
         max_payload_mb = _int_env(environ, contract.MAX_PAYLOAD_ENV, None, 0, contract.MAX_BATCH_PAYLOAD_MB)
         # 0 is how a batch job says "no fixed size" (chunked); the most SageMaker ever sends is the cap.
@@ -217,6 +263,7 @@ class ServingEnvironment:
             multi_model=_bool_env(environ, contract.MULTI_MODEL_ENV),
             models_dir=os.path.join(base_dir, contract.MULTI_MODEL_DIR),
             limits=RequestLimits.from_environ(environ, limit_mb * 1024 * 1024),
+            default_accept=environ.get(contract.DEFAULT_ACCEPT_ENV, "").strip() or None,
         )
 
     @property

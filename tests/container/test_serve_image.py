@@ -130,6 +130,50 @@ def test_master_is_root_and_the_workers_are_not(serve):
     assert {row[0] for row in workers} == {model_server_uid}
 
 
+def test_workers_default_to_the_containers_cpu_quota_not_the_hosts_cores(serve):
+    container = serve(docker_options=["--cpus", "1"]).wait_ready()  # on a machine of 2 cores or more
+    assert "port 8080: 1 workers," in container.logs(), container.logs()[-3000:]
+    assert len(container.wait_for_workers(1)) == 1
+
+
+# How locked-down runtimes run a container: not root, a read-only root filesystem, only /tmp writable (and the
+# /dev/shm tmpfs that Docker always mounts).
+LOCKED_DOWN = ["--user", "12345:12345", "--read-only", "--tmpfs", "/tmp"]
+
+
+def test_serves_as_a_non_root_user_on_a_read_only_filesystem(serve):
+    container = serve(env={"SAGEMAKER_MODEL_SERVER_WORKERS": "2"}, docker_options=LOCKED_DOWN).wait_ready()
+    container.wait_for_workers(2)
+    uids = [line.split()[0] for line in docker("top", container.name, "-eo", "uid,pid").stdout.splitlines()[1:]]
+    assert len(uids) == 3 and set(uids) == {"12345"}, uids  # the master and both workers
+    assert requests.get(container.url("/ping"), timeout=2).status_code == 200
+    headlines = DATA.headlines(20)
+    bodies = {
+        "application/json": json.dumps({"instances": headlines}),
+        "application/jsonlines": "\n".join(json.dumps(headline) for headline in headlines),
+        "text/csv": "\n".join('"' + headline.replace('"', '""') + '"' for headline in headlines),
+        "text/plain": "\n".join(headlines),
+    }
+    labels = {}
+    for content_type, body in bodies.items():
+        response = requests.post(
+            container.url("/invocations"),
+            data=body.encode(),
+            headers={"Content-Type": content_type, "Accept": "application/json"},
+            timeout=30,
+        )
+        assert response.status_code == 200, (content_type, response.text)
+        labels[content_type] = [prediction["label"] for prediction in response.json()["predictions"]]
+    assert all(found == labels["application/json"] for found in labels.values()) and len(labels["text/plain"]) == 20
+    assert requests.get(container.url("/execution-parameters"), timeout=2).json() == {
+        "MaxConcurrentTransforms": 2,
+        "BatchStrategy": "MULTI_RECORD",
+        "MaxPayloadInMB": 6,
+    }
+    logs = container.logs()
+    assert "Traceback" not in logs and "Read-only file system" not in logs and "Permission denied" not in logs, logs
+
+
 def test_sigterm_finishes_the_request_in_flight_and_exits_in_time(serve):
     container = serve().wait_ready()
     body = "\n".join(DATA.headlines(40000)).encode()
@@ -137,7 +181,10 @@ def test_sigterm_finishes_the_request_in_flight_and_exits_in_time(serve):
 
     def slow_request():
         answer["response"] = requests.post(
-            container.url("/invocations"), data=body, headers={"Content-Type": "text/plain"}, timeout=60
+            container.url("/invocations"),
+            data=body,
+            headers={"Content-Type": "text/plain", "Accept": "application/json"},
+            timeout=60,
         )
 
     thread = threading.Thread(target=slow_request)
@@ -407,3 +454,15 @@ def test_multi_model_endpoint_answers_507_when_a_third_copy_does_not_fit_and_kee
     assert _invoke(container, "m3", DATA.headlines(10)).status_code == 200
     assert container.wait_for_workers(2) == workers and not container.state()["OOMKilled"]
     assert "SIGKILL" not in container.logs(), container.logs()[-3000:]
+
+
+def test_multi_model_endpoint_as_a_non_root_user_on_a_read_only_filesystem(serve, models, tmp_path):
+    root = _place_models(tmp_path / "models", {"ft": models["fasttext"]})
+    container = serve(model_dir=root, mount_at=MODELS_DIR, env=MULTI_MODEL, docker_options=LOCKED_DOWN).wait_ready()
+    assert _load(container, "ft").status_code == 200
+    for _ in range(4):  # a connection each: both workers answer, one with the copy it loads lazily
+        assert _invoke(container, "ft", DATA.headlines(5)).status_code == 200
+    assert requests.delete(container.url("/models/ft"), timeout=30).status_code == 200
+    assert _invoke(container, "ft", DATA.headlines(5)).status_code == 404
+    logs = container.logs()
+    assert "Traceback" not in logs and "Read-only file system" not in logs and "Permission denied" not in logs, logs

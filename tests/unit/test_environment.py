@@ -1,8 +1,9 @@
 import json
+import os
 
 import pytest
 
-from headlines.environment import ServingEnvironment, TrainingEnvironment
+from headlines.environment import ServingEnvironment, TrainingEnvironment, container_cpus, cpu_quota
 from headlines.errors import JobError
 
 
@@ -105,3 +106,61 @@ def test_bad_serving_env_vars_are_clear_errors(name, value, fragment):
     with pytest.raises(JobError, match=fragment) as error:
         ServingEnvironment.from_environ({name: value}, cpu_count=1)
     assert name in str(error.value)
+
+
+def _cgroup(root, files):
+    for name, content in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(content + "\n")
+    return str(root)
+
+
+@pytest.mark.parametrize(
+    "files,expected",
+    [
+        ({"cpu.max": "150000 100000"}, 1.5),
+        ({"cpu.max": "max 100000"}, None),
+        ({"cpu/cpu.cfs_quota_us": "200000", "cpu/cpu.cfs_period_us": "100000"}, 2.0),
+        ({"cpu/cpu.cfs_quota_us": "-1", "cpu/cpu.cfs_period_us": "100000"}, None),
+        ({"cpu/cpu.cfs_quota_us": "50000"}, None),  # no period: no quota to divide
+        ({}, None),
+    ],
+    ids=["v2-limited", "v2-unlimited", "v1-limited", "v1-unlimited", "v1-no-period", "no-files"],
+)
+def test_the_cpu_quota_of_cgroup_v2_and_v1(tmp_path, files, expected):
+    assert cpu_quota(_cgroup(tmp_path, files)) == expected
+
+
+@pytest.mark.parametrize(
+    "cpu_max,cores,expected",
+    [
+        ("150000 100000", 8, 2),  # a fractional CPU rounds up
+        ("50000 100000", 8, 1),
+        ("100000 100000", 8, 1),
+        ("400000 100000", 2, 2),  # never more than the cores it may run on
+        ("max 100000", 3, 3),
+        (None, 3, 3),  # no cpu.max: no cgroup v2 quota
+    ],
+)
+def test_default_workers_follow_the_cgroup_cpu_quota_and_the_cores(tmp_path, monkeypatch, cpu_max, cores, expected):
+    _cgroup(tmp_path, {"cpu.max": cpu_max} if cpu_max else {})
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)))
+    assert ServingEnvironment.from_environ({}, cgroup_root=str(tmp_path)).workers == expected
+
+
+def test_default_workers_follow_the_cgroup_v1_cpu_quota(tmp_path):
+    root = _cgroup(tmp_path, {"cpu/cpu.cfs_quota_us": "100000", "cpu/cpu.cfs_period_us": "100000"})
+    assert container_cpus(root) == 1
+    _cgroup(tmp_path, {"cpu/cpu.cfs_quota_us": "-1"})
+    assert container_cpus(root) == len(os.sched_getaffinity(0))
+
+
+def test_sagemaker_model_server_workers_wins_over_the_cpu_quota(tmp_path):
+    root = _cgroup(tmp_path, {"cpu.max": "100000 100000"})
+    assert ServingEnvironment.from_environ({"SAGEMAKER_MODEL_SERVER_WORKERS": "3"}, cgroup_root=root).workers == 3
+
+
+def test_default_workers_follow_the_cpu_affinity_mask_not_the_hosts_cores(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})  # docker run --cpuset-cpus 0
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert ServingEnvironment.from_environ({}).workers == 1

@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ..environment import ServingEnvironment
+from ..environment import ServingEnvironment, container_cpus
 from ..errors import JobError
 from . import configure_logging
 
@@ -32,9 +32,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except JobError as e:
         logging.getLogger("headlines.serve").error("cannot start: %s", e)
         return EXIT_FAILED
-    # Workers share the cores: each gets its share of numpy's BLAS threads unless the user says otherwise. Set
-    # before numpy (OpenBLAS) is loaded, which reads it once.
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // settings.workers)))
+    # Workers share the container's CPUs (its quota, not the host's cores): each gets its share of numpy's BLAS
+    # threads unless the user says otherwise. Set before numpy (OpenBLAS) is loaded, which reads it once.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", str(max(1, container_cpus() // settings.workers)))
     from ..serving.server import serve
 
     serve(settings)

@@ -5,6 +5,11 @@ instead (serving/multi_model.py), and /invocations is a 404 that says so.
 
 Errors are JSON {"error": ..., "message": ...}: 4xx for anything the client can fix, 503 while no model is
 loaded, 500 (logged with its trace) for our own bugs, which never take the worker down.
+
+top_k (classifier) and neighbours (word vectors) may also come from the X-Amzn-SageMaker-Custom-Attributes header
+(`top_k=3;neighbours=5`), the only place SageMaker lets a CSV, JSON Lines or text request set them; the body's or
+the query string's value wins over the header's. An Accept that names no type gives way to
+SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT (a batch transform job's Accept), and then to the body's own kind (codecs.py).
 """
 
 import json
@@ -20,14 +25,17 @@ from ..model_folder import WORD_VECTORS
 from .codecs import (
     JSON,
     LimitExceeded,
+    attribute_where,
     check_top_k,
     choose_response_type,
+    custom_attribute,
     decode_request,
+    default_response_type,
     encode_response,
     parse_top_k,
 )
 from .models_api import parse_load_request, parse_page_size
-from .word_vectors import check_accept, decode_word_request
+from .word_vectors import check_accept, decode_word_request, parse_neighbours
 
 if TYPE_CHECKING:
     from ..environment import ServingEnvironment
@@ -74,22 +82,36 @@ def create_app(
     def answer(model: "ServedModel") -> Response:
         return word_vectors(model) if model.kind == WORD_VECTORS else classify(model)
 
+    def attribute(key: str) -> str | None:
+        """The value of key in the request's custom attributes (codecs.custom_attribute)."""
+        return custom_attribute(request.headers.get(contract.CUSTOM_ATTRIBUTES_HEADER), key)
+
     def classify(model: "Predictor") -> Response:
-        response_type = choose_response_type(request.accept_mimetypes)
+        response_type = choose_response_type(
+            request.accept_mimetypes, default_response_type(request.mimetype), settings.default_accept
+        )
+        header_top_k = parse_top_k(attribute(contract.TOP_K_ATTRIBUTE), attribute_where(contract.TOP_K_ATTRIBUTE))
+        query_top_k = parse_top_k(request.args.get("top_k"), "The query parameter top_k")
         parsed = decode_request(
             request.get_data(cache=False), request.mimetype, request.mimetype_params.get("charset"), settings.limits
         )
-        query_top_k = parse_top_k(request.args.get("top_k"), "The query parameter top_k")
         if query_top_k is not None and parsed.top_k is not None:
             raise BadRequest("top_k is given both as a query parameter and in the body; give it once.")
-        top_k = check_top_k(query_top_k or parsed.top_k, model.num_labels)
+        top_k = check_top_k(query_top_k or parsed.top_k or header_top_k, model.num_labels)
         predictions = model.predict(parsed.headlines, top_k)
         return Response(encode_response(predictions, response_type, top_k), mimetype=response_type)
 
     def word_vectors(model: "WordVectorPredictor") -> Response:
-        check_accept(request.accept_mimetypes)
+        check_accept(request.accept_mimetypes, settings.default_accept)
+        header_neighbours = parse_neighbours(
+            attribute(contract.NEIGHBOURS_ATTRIBUTE), attribute_where(contract.NEIGHBOURS_ATTRIBUTE)
+        )
         words, neighbours = decode_word_request(
-            request.get_data(cache=False), request.mimetype, request.mimetype_params.get("charset"), settings.limits
+            request.get_data(cache=False),
+            request.mimetype,
+            request.mimetype_params.get("charset"),
+            settings.limits,
+            header_neighbours,
         )
         return Response(json.dumps(model.answer(words, neighbours), ensure_ascii=False), mimetype=JSON)
 

@@ -8,6 +8,10 @@ Requests                                    Responses (Accept)
   application/jsonlines  a JSON string or {"headline"|"text": ...} a line           one prediction object a line
   text/csv               the first column of each row (RFC 4180), no header         label,probability a row
   text/plain             one headline a line
+
+Without an Accept that names a type (none, or */*), SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT (a batch transform job's
+Accept) stands in for it; without that either, a JSON body is answered in JSON and a line-based one in JSON Lines,
+one object per input record. top_k may also come from the X-Amzn-SageMaker-Custom-Attributes header (top_k=k).
 """
 
 import codecs
@@ -21,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.exceptions import BadRequest, NotAcceptable, RequestEntityTooLarge, UnsupportedMediaType
+from werkzeug.http import parse_accept_header
 
 from .. import contract
 from ..environment import RequestLimits
@@ -34,8 +39,8 @@ CSV = "text/csv"
 TEXT = "text/plain"
 # Other names clients use for JSON Lines.
 _JSONLINES_ALIASES = ("application/x-jsonlines", "application/jsonl")
-REQUEST_TYPES = (JSON, JSONLINES, CSV, TEXT)
-RESPONSE_TYPES = (JSON, JSONLINES, CSV)
+REQUEST_TYPES = contract.REQUEST_TYPES  # JSON, JSONLINES, CSV, TEXT
+RESPONSE_TYPES = contract.RESPONSE_TYPES  # JSON, JSONLINES, CSV
 HEADLINE_KEYS = ("headline", "text")
 JSON_REQUEST_KEYS = ("instances", "top_k")
 # The limits of a caller that gives none (the toolkit benchmark's handler): an endpoint's defaults.
@@ -193,6 +198,27 @@ def parse_top_k(value: object, where: str) -> int | None:
     return value
 
 
+def custom_attribute(header: str | None, key: str) -> str | None:
+    """The value of key (any case) in an X-Amzn-SageMaker-Custom-Attributes header of `key=value` pairs separated by
+    ";" or ","; None when absent, "" when the key has no "=", a 400 when given twice; other keys are ignored."""
+    values = [
+        value.strip()
+        for name, _, value in (pair.partition("=") for pair in re.split("[;,]", header or ""))
+        if name.strip().lower() == key
+    ]
+    if len(values) > 1:
+        raise BadRequest(
+            f"The custom attribute {key} is given {len(values)} times in the {contract.CUSTOM_ATTRIBUTES_HEADER} "
+            "header; give it once."
+        )
+    return values[0] if values else None
+
+
+def attribute_where(key: str) -> str:
+    """How an error message names a custom attribute."""
+    return f"The custom attribute {key} in the {contract.CUSTOM_ATTRIBUTES_HEADER} header"
+
+
 def check_top_k(top_k: int | None, num_labels: int) -> int | None:
     """top_k (or None), refused when the model has fewer labels."""
     if top_k is not None and top_k > num_labels:
@@ -281,17 +307,33 @@ def decode_request(
     return parsed
 
 
-def choose_response_type(accept: MIMEAccept) -> str:
-    """The response MIME type for a werkzeug MIMEAccept; JSON when the client accepts anything. Parameters
-    such as charset=utf-8 do not keep a type from matching (werkzeug would demand the same parameters)."""
-    offered = RESPONSE_TYPES + _JSONLINES_ALIASES
+def default_response_type(mimetype: str) -> str:
+    """What a body of this request type is answered in when nothing asks for a type: JSON for JSON, JSON Lines (one
+    object per record, so that batch transform's output lines up with its input) for a line-based body."""
+    return JSON if _canonical(mimetype) not in (JSONLINES, CSV, TEXT) else JSONLINES
+
+
+def effective_accept(accept: MIMEAccept, default_accept: str | None = None) -> tuple[MIMEAccept, str]:
+    """The Accept to answer and how to name it in an error: the request's, or default_accept (the value of
+    SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT) when the request names no type (no Accept, or only */*)."""
+    if default_accept and all(value.split(";")[0].strip() == "*/*" for value, _ in accept):
+        return parse_accept_header(default_accept, MIMEAccept), f"{contract.DEFAULT_ACCEPT_ENV}={default_accept!r}"
+    return accept, f"Accept '{accept}'"
+
+
+def choose_response_type(accept: MIMEAccept, default: str = JSON, default_accept: str | None = None) -> str:
+    """The response MIME type for a werkzeug MIMEAccept (default_accept standing in for one that names no type);
+    default when the client accepts anything. Parameters such as charset=utf-8 do not keep a type from matching
+    (werkzeug would demand the same parameters)."""
+    accept, named = effective_accept(accept, default_accept)
     if not accept:
-        return JSON
+        return default
+    offered = (default, *(t for t in RESPONSE_TYPES + _JSONLINES_ALIASES if t != default))  # a wildcard: default
     chosen = MIMEAccept([(value.split(";")[0].strip().lower(), quality) for value, quality in accept]).best_match(
         offered
     )
     if chosen is None:
-        raise NotAcceptable(f"Accept '{accept}' matches no response type; ask for one of {', '.join(RESPONSE_TYPES)}.")
+        raise NotAcceptable(f"{named} matches no response type; ask for one of {', '.join(RESPONSE_TYPES)}.")
     return chosen
 
 

@@ -7,7 +7,8 @@ memory.usage_in_bytes, memory.stat). The machine's MemAvailable (/proc/meminfo) 
 without a cgroup limit. Both count the page cache as free, for two reasons: the kernel drops cache that nothing maps
 before it kills a process, and the cache a process maps (a classifier's weights) is charged to whichever cgroup read
 it first, the container's or not (the files SageMaker or a test just wrote are cached already), so a caller counts
-what it maps itself (multi_model.py counts each loaded model's weights).
+what it maps itself (multi_model.py counts each loaded model's weights). The cgroup's files are read as
+environment.py reads the CPU cgroup's quota (read_system_file).
 """
 
 import ctypes
@@ -15,9 +16,10 @@ import errno
 import logging
 import os
 
+from ..environment import CGROUP_ROOT, read_system_file
+
 logger = logging.getLogger(__name__)
 
-CGROUP_ROOT = "/sys/fs/cgroup"
 MEMINFO = "/proc/meminfo"
 # (limit, usage, statistics) per cgroup version, below CGROUP_ROOT.
 CGROUP_FILES = (
@@ -38,7 +40,7 @@ def available_bytes(cgroup_root: str = CGROUP_ROOT, meminfo: str = MEMINFO) -> i
 def _cgroup_headroom(cgroup_root: str, mem_total: int) -> int | None:
     """The memory cgroup's limit less its usage without page cache, or None without a limit below the machine's."""
     for limit_file, usage_file, stat_file in CGROUP_FILES:
-        limit = _read(os.path.join(cgroup_root, limit_file))
+        limit = read_system_file(os.path.join(cgroup_root, limit_file))
         if limit is None:
             continue
         if limit == "max" or int(limit) >= mem_total:  # v1 writes "no limit" as a huge number
@@ -49,7 +51,7 @@ def _cgroup_headroom(cgroup_root: str, mem_total: int) -> int | None:
 
 
 def _page_cache(stat_file: str) -> int:
-    values = dict(line.split() for line in (_read(stat_file) or "").splitlines())
+    values = dict(line.split() for line in (read_system_file(stat_file) or "").splitlines())
     return sum(int(values.get(key, 0)) for key in CACHE_KEYS["v1" if "total_active_file" in values else "v2"])
 
 
@@ -63,17 +65,9 @@ def _meminfo_bytes(meminfo: str) -> dict[str, int]:
     return values
 
 
-def _read(path: str) -> str | None:
-    try:
-        with open(path, encoding="ascii") as f:
-            return f.read().strip()
-    except FileNotFoundError:
-        return None
-
-
 def _read_required(path: str) -> str:
-    """_read() of a file the kernel always provides (/proc/meminfo, a limited cgroup's usage)."""
-    text = _read(path)
+    """read_system_file() of a file the kernel always provides (/proc/meminfo, a limited cgroup's usage)."""
+    text = read_system_file(path)
     if text is None:
         raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
     return text

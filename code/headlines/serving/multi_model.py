@@ -105,7 +105,7 @@ class Registry:
     @classmethod
     def create(cls, uid: int | None = None, gid: int | None = None) -> Self:
         """A new, empty registry (made by the master before it forks), owned by the workers' user when given."""
-        parent = SHARED_MEMORY if os.path.isdir(SHARED_MEMORY) else None
+        parent = SHARED_MEMORY if os.access(SHARED_MEMORY, os.W_OK) else None  # else the temporary folder
         folder = tempfile.mkdtemp(prefix="headlines-models-", dir=parent)
         for path in (folder, os.path.join(folder, "models"), os.path.join(folder, "copies")):
             os.makedirs(path, exist_ok=True)

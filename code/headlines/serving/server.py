@@ -57,7 +57,7 @@ def gunicorn_options(settings: ServingEnvironment, euid: int | None = None) -> d
         "loglevel": "info",
         "proc_name": "headlines-serve",
     }
-    if os.path.isdir("/dev/shm"):
+    if os.access("/dev/shm", os.W_OK):  # a folder we may write: some runtimes mount it read-only
         options["worker_tmp_dir"] = "/dev/shm"  # worker heartbeats off the container's overlay filesystem
     if euid == 0:
         try:

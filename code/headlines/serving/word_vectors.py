@@ -7,7 +7,8 @@
 BlazingText answers an unknown word with zeros; from a fastText binary (`vectors.bin` with subwords) this answers
 with the vector its character n-grams give, as fastText's get_word_vector does, and says so in "source"
 (in_vocabulary, from_subwords, or missing: zeros). "neighbours" (optional) asks for that many nearest listed
-words by cosine similarity.
+words by cosine similarity; the X-Amzn-SageMaker-Custom-Attributes header's `neighbours=k` asks for it too, when the
+body does not.
 """
 
 import json
@@ -25,7 +26,17 @@ from .. import contract
 from ..embeddings.pretrained import MISSING, PretrainedVectors, load_pretrained
 from ..environment import RequestLimits
 from ..model_folder import WORD_VECTORS
-from .codecs import DEFAULT_LIMITS, JSON, LimitExceeded, check_instances, check_text, decode_text, json_kind, parse_json
+from .codecs import (
+    DEFAULT_LIMITS,
+    JSON,
+    LimitExceeded,
+    check_instances,
+    check_text,
+    decode_text,
+    effective_accept,
+    json_kind,
+    parse_json,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -104,10 +115,14 @@ class WordVectorPredictor:
 
 
 def decode_word_request(
-    body: bytes, mimetype: str, charset: str | None = None, limits: RequestLimits = DEFAULT_LIMITS
+    body: bytes,
+    mimetype: str,
+    charset: str | None = None,
+    limits: RequestLimits = DEFAULT_LIMITS,
+    default_neighbours: int | None = None,
 ) -> tuple[list[str], int | None]:
-    """(words, neighbours or None) from a JSON request within limits; every mistake is a 4xx that says what is
-    wrong."""
+    """(words, neighbours or None) from a JSON request within limits, neighbours being default_neighbours when the
+    body's configuration gives none; every mistake is a 4xx that says what is wrong."""
     if mimetype != JSON:
         raise UnsupportedMediaType(f"Content-Type '{mimetype or '(none)'}' is not supported here; send {JSON}.")
     value = parse_json(decode_text(body, charset, limits))
@@ -125,6 +140,8 @@ def decode_word_request(
             raise BadRequest(f"Instance {index} is {json_kind(word)}; expected a non-empty string.")
         check_text(word, f"Instance {index}", limits, limits.token_chars, contract.MAX_TOKEN_CHARS_ENV)
     neighbours = _neighbours(value.get("configuration"))
+    if neighbours is None:
+        neighbours = default_neighbours
     if neighbours and len(words) * neighbours > limits.neighbours:
         raise LimitExceeded(
             f"{len(words):,} words x {neighbours} neighbours is more than {limits.neighbours:,} neighbours, this "
@@ -139,14 +156,26 @@ def _neighbours(configuration: object) -> int | None:
     if not isinstance(configuration, dict) or set(configuration) - set(CONFIGURATION_KEYS):
         allowed = ", ".join(CONFIGURATION_KEYS)
         raise BadRequest(f'"configuration" takes only {allowed}; got {json.dumps(configuration)}.')
-    count = configuration.get("neighbours")
-    whole = isinstance(count, int) and not isinstance(count, bool)
-    if count is not None and not (whole and 1 <= count <= MAX_NEIGHBOURS):
-        raise BadRequest(f'"neighbours" must be a whole number from 1 to {MAX_NEIGHBOURS}; got {json.dumps(count)}.')
+    return parse_neighbours(configuration.get("neighbours"), '"neighbours"')
+
+
+def parse_neighbours(count: object, where: str) -> int | None:
+    """A neighbour count from the JSON configuration (int) or a custom attribute (str): 1 to MAX_NEIGHBOURS, or None
+    when absent."""
+    if count is None:
+        return None
+    if isinstance(count, str):
+        try:
+            count = int(count.strip())
+        except ValueError:
+            raise BadRequest(f"{where} must be a whole number from 1 to {MAX_NEIGHBOURS}; got {count!r}.") from None
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_NEIGHBOURS:
+        raise BadRequest(f"{where} must be a whole number from 1 to {MAX_NEIGHBOURS}; got {json.dumps(count)}.")
     return count
 
 
-def check_accept(accept: MIMEAccept) -> None:
-    """Word vectors come as JSON only."""
+def check_accept(accept: MIMEAccept, default_accept: str | None = None) -> None:
+    """Word vectors come as JSON only (default_accept stands in for an Accept that names no type)."""
+    accept, named = effective_accept(accept, default_accept)
     if accept and accept.best_match([JSON]) is None:
-        raise NotAcceptable(f"Accept '{accept}' does not allow {JSON}, the only response type for word vectors.")
+        raise NotAcceptable(f"{named} does not allow {JSON}, the only response type for word vectors.")

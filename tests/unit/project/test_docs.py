@@ -55,6 +55,7 @@ def test_the_serving_settings_table_is_the_contracts():
         contract.BATCH_STRATEGY_ENV,
         contract.MAX_CONCURRENT_TRANSFORMS_ENV,
         contract.MULTI_MODEL_ENV,
+        contract.DEFAULT_ACCEPT_ENV,
     }
     assert documented[contract.SERVING_PORT_ENV].strip() == str(contract.DEFAULT_SERVING_PORT)
     assert documented[contract.MODEL_SERVER_TIMEOUT_ENV].strip() == str(contract.DEFAULT_MODEL_SERVER_TIMEOUT)

@@ -413,3 +413,92 @@ def test_launcher_metric_definitions_follow_the_mode():
 def test_launcher_argument_errors_are_clear(argv, message, capsys):
     assert launch.main(argv) == 2  # a usage error
     assert message in capsys.readouterr().err
+
+
+# --- batch transform's options ----------------------------------------------------------------------------------
+
+TRANSFORM = ["transform", *MODEL, "--instance-type", "ml.c5.xlarge", "--input", "s3://b/i.csv", "--output", "s3://b/o"]
+
+
+class RecordingModel:
+    """A stand-in of the SDK's Model: records what transformer() and its transform() were given."""
+
+    name = "headlines-serve-recorded"
+
+    def __init__(self):
+        self.calls = {}
+
+    def transformer(self, **kwargs):
+        self.calls["transformer"] = kwargs
+        model = self
+
+        class Transformer:
+            latest_transform_job = type("Job", (), {"name": "headlines-transform-recorded"})
+
+            def transform(self, data, **kwargs):
+                model.calls["transform"] = {"data": data, **kwargs}
+
+        return Transformer()
+
+    def delete_model(self):
+        self.calls["delete_model"] = True
+
+
+@pytest.fixture
+def recording_sdk(monkeypatch):
+    """launch_commands with the SDK's Model replaced by a RecordingModel, and sagemaker.utils by a stand-in."""
+    model = RecordingModel()
+    monkeypatch.setattr(launch_commands, "build_model", lambda *args: model)
+    utils = type(sys)("sagemaker.utils")
+    utils.name_from_base = lambda base: base + "-1"
+    monkeypatch.setitem(sys.modules, "sagemaker", type(sys)("sagemaker"))
+    monkeypatch.setitem(sys.modules, "sagemaker.utils", utils)
+    return model
+
+
+def test_transform_passes_accept_filters_and_join_source_to_the_sdk(aws_region, recording_sdk, capsys):
+    argv = [*TRANSFORM, "--content-type", "text/csv", "--accept", "text/csv", "--input-filter", "$[1]"]
+    assert launch.main([*argv, "--output-filter", "$[0,-1]", "--join-source", "input"]) == 0, capsys.readouterr().err
+    assert recording_sdk.calls["transformer"]["accept"] == "text/csv"
+    transform = recording_sdk.calls["transform"]
+    assert transform["data"] == "s3://b/i.csv" and transform["content_type"] == "text/csv"
+    assert (transform["input_filter"], transform["output_filter"], transform["join_source"]) == (
+        "$[1]",
+        "$[0,-1]",
+        "Input",
+    )
+    assert transform["split_type"] == "Line"
+
+
+def test_transform_without_the_options_keeps_its_defaults(aws_region, recording_sdk):
+    assert launch.main(TRANSFORM) == 0
+    assert recording_sdk.calls["transformer"]["accept"] == "application/jsonlines"
+    transform = recording_sdk.calls["transform"]
+    assert transform["content_type"] == "text/plain"
+    assert (transform["input_filter"], transform["output_filter"], transform["join_source"]) == (None, None, None)
+
+
+@pytest.mark.parametrize(
+    "options,message",
+    [
+        (["--accept", "application/xml"], "--accept must be one of application/json, application/jsonlines, text/csv"),
+        (["--accept", "text/plain"], "--accept must be one of"),
+        (["--content-type", "image/png"], "--content-type must be one of"),
+        (
+            ["--content-type", "text/csv", "--input-filter", "[1]"],
+            "--input-filter must be a JSONPath starting with \\$",
+        ),
+        (["--content-type", "text/csv", "--output-filter", "$" + "[0]" * 21], "at most 63 characters"),
+        (
+            ["--content-type", "text/csv", "--join-source", "Output"],
+            "--join-source must be Input or None; got 'Output'",
+        ),
+        (["--input-filter", "$[1]"], "--input-filter works on CSV and JSON records only: give --content-type"),
+        (["--join-source", "Input"], "--join-source Input works on CSV and JSON records only"),
+    ],
+)
+def test_transform_refuses_bad_options_before_any_api_call(aws_region, recording_sdk, capsys, options, message):
+    assert launch.main([*TRANSFORM, *options]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("launch.py transform: ") and re.search(message, error), error
+    assert recording_sdk.calls == {}

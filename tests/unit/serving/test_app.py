@@ -132,8 +132,72 @@ def test_csv_takes_the_first_column_with_rfc4180_quoting(client):
 
 
 def test_text_plain_is_one_headline_a_line(client):
-    response = _post(client, "\n".join(HEADLINES) + "\n", "text/plain")
+    response = _post(client, "\n".join(HEADLINES) + "\n", "text/plain", accept="application/json")
     assert _labels(response) == _labels(_post(client, HEADLINES))
+
+
+def _jsonlines_labels(response):
+    assert response.status_code == 200 and response.mimetype == "application/jsonlines", response.data
+    return [json.loads(line)["label"] for line in response.data.decode().split("\n")]
+
+
+LINE_BODIES = {
+    "text/plain": "\n".join(HEADLINES) + "\n",
+    "text/csv": "\n".join(HEADLINES),
+    "application/jsonlines": "\n".join(json.dumps(h) for h in HEADLINES),
+    "application/x-jsonlines": "\n".join(json.dumps({"headline": h}) for h in HEADLINES),
+}
+
+
+@pytest.mark.parametrize("accept", [None, "*/*"])
+@pytest.mark.parametrize("content_type", sorted(LINE_BODIES))
+def test_a_line_based_body_without_accept_is_answered_line_for_line(client, content_type, accept):
+    # Batch transform with SplitType=Line and JoinSource=Input needs one output line per input line.
+    response = _post(client, LINE_BODIES[content_type], content_type, accept=accept)
+    assert _jsonlines_labels(response) == _labels(_post(client, HEADLINES))
+
+
+@pytest.mark.parametrize("accept", [None, "*/*"])
+def test_a_json_body_without_accept_is_still_answered_in_json(client, accept):
+    response = _post(client, {"instances": HEADLINES}, accept=accept)
+    assert response.mimetype == "application/json" and len(response.get_json()["predictions"]) == len(HEADLINES)
+
+
+@pytest.mark.parametrize(
+    "env_accept,accept,content_type,mimetype",
+    [
+        ("text/csv", None, "text/plain", "text/csv"),
+        ("text/csv", "*/*", "application/json", "text/csv"),
+        ("application/jsonlines", None, "application/json", "application/jsonlines"),
+        ("application/json", None, "text/plain", "application/json"),
+        ("application/json; charset=utf-8", None, "text/csv", "application/json"),
+        ("text/csv", "application/jsonlines", "text/plain", "application/jsonlines"),  # the request's own wins
+        ("*/*", None, "text/plain", "application/jsonlines"),
+    ],
+)
+def test_the_transform_jobs_accept_stands_in_for_a_missing_one(model, env_accept, accept, content_type, mimetype):
+    client = _client(model, SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT=env_accept)
+    body = HEADLINES if content_type == "application/json" else "\n".join(HEADLINES)
+    response = _post(client, body, content_type, accept=accept)
+    assert response.status_code == 200 and response.mimetype == mimetype, response.data
+    if mimetype != "application/json":
+        assert len(response.data.decode().split("\n")) == len(HEADLINES)
+
+
+def test_a_transform_accept_the_image_cannot_answer_is_a_406_naming_the_env_var(model):
+    client = _client(model, SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT="application/x-recordio-protobuf")
+    response = _post(client, "\n".join(HEADLINES), "text/plain")
+    assert_json_error(
+        response, 406, "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT='application/x-recordio-protobuf'", "text/csv"
+    )
+    assert _post(client, "\n".join(HEADLINES), "text/plain", accept="text/csv").status_code == 200
+
+
+def test_a_single_column_csv_with_quoted_commas_is_one_headline_a_row(client):
+    # What SageMaker's InputFilter ($[1], say) hands the container: one column, quoted where it holds a comma.
+    headlines = ["Fed raises rates, again", 'Apple says "no, thanks"', "plain, simple, headline", HEADLINES[0]]
+    body = "".join('"' + h.replace('"', '""') + '"\n' if "," in h else h + "\n" for h in headlines)
+    assert _jsonlines_labels(_post(client, body, "text/csv")) == _labels(_post(client, headlines))
 
 
 def test_other_charsets_are_decoded(client):

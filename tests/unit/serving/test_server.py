@@ -173,7 +173,10 @@ def test_sigterm_drains_the_request_in_flight_then_exits(model_base):
         request = threading.Thread(
             target=lambda: answer.update(
                 response=requests.post(
-                    local.url("/invocations"), data=body, headers={"Content-Type": "text/plain"}, timeout=60
+                    local.url("/invocations"),
+                    data=body,
+                    headers={"Content-Type": "text/plain", "Accept": "application/json"},
+                    timeout=60,
                 )
             )
         )

@@ -155,6 +155,22 @@ def test_only_json_responses(client):
     assert _post(client, {"instances": ["the"]}, accept="application/json, text/csv").status_code == 200
 
 
+def test_a_transform_jobs_accept_stands_in_for_a_missing_one(predictor):
+    settings = ServingEnvironment.from_environ({"SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "text/csv"}, cpu_count=2)
+    client = create_app(settings, predictor).test_client()
+    response = _post(client, {"instances": ["the"]})
+    assert response.status_code == 406
+    assert (
+        "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT='text/csv' does not allow application/json"
+        in response.get_json()["message"]
+    )
+    assert _post(client, {"instances": ["the"]}, accept="application/json").status_code == 200
+    settings = ServingEnvironment.from_environ(
+        {"SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "application/json"}, cpu_count=2
+    )
+    assert _post(create_app(settings, predictor).test_client(), {"instances": ["the"]}, accept="*/*").status_code == 200
+
+
 def test_a_folder_without_words_is_reported_by_ping(tmp_path):
     (tmp_path / "vectors.txt").write_text("0 16\n", encoding="utf-8")
     predictor, error = load_predictor(str(tmp_path))
