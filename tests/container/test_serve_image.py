@@ -401,7 +401,7 @@ def test_multi_model_endpoint_loads_invokes_lists_unloads_and_reloads(serve, ser
     assert _invoke(container, "ft", headlines).status_code == 200
     assert requests.post(container.url("/invocations"), json=headlines, timeout=2).status_code == 404
     logs = container.logs()
-    assert "target model ft.tar.gz" in logs and logs.count("dropped its copy of model ft") >= 1
+    assert "target model 'ft.tar.gz'" in logs and logs.count("dropped its copy of model ft") >= 1
     assert "Traceback" not in logs, logs[-3000:]
 
 
