@@ -16,6 +16,7 @@ import pytest
 
 from tests.aws.standins import free_port, wait_until
 from tests.support.containers import ServeContainer, docker
+from tests.support.ecr import REGISTRY_ACTIONS
 from tests.support.fake_sagemaker import train_small_model
 from tests.support.repo import REPO, load_script
 
@@ -340,17 +341,6 @@ IAM_USERS = {
     "cannot-set-policy": DENY_REPOSITORY_POLICY,
     "codebuild": MOTO_CODEBUILD_POLICY,
     "admin": ADMIN,
-}
-# What a Docker push and BuildKit's cache pull ask ECR's registry for: the registry front end authorizes these
-# actions (moto and the local registry cannot), so the policy must hold them beside the API calls push.py makes.
-REGISTRY_ACTIONS = {
-    "ecr:BatchCheckLayerAvailability",
-    "ecr:InitiateLayerUpload",
-    "ecr:UploadLayerPart",
-    "ecr:CompleteLayerUpload",
-    "ecr:PutImage",
-    "ecr:BatchGetImage",
-    "ecr:GetDownloadUrlForLayer",
 }
 ECR_TARGET_PREFIX = "AmazonEC2ContainerRegistry_V20150921."
 

@@ -12,6 +12,7 @@ import pytest
 import requests
 from moto import mock_aws
 
+from tests.support.ecr import REGISTRY_ACTIONS
 from tests.support.repo import REPO, load_script
 
 images = load_script("images")
@@ -537,18 +538,6 @@ def test_the_push_args_asked_for_a_missing_image_push_that_image(key):
 
 
 # --- the CodeBuild role against what buildspec.yml's push makes ---------------------------------------------------
-
-# What a Docker push and BuildKit's cache pull ask ECR's registry for (as in tests/aws/test_push_to_ecr.py): the
-# registry front end authorizes these, so the role holds them beside the API calls push.py makes.
-REGISTRY_ACTIONS = {
-    "ecr:BatchCheckLayerAvailability",
-    "ecr:InitiateLayerUpload",
-    "ecr:UploadLayerPart",
-    "ecr:CompleteLayerUpload",
-    "ecr:PutImage",
-    "ecr:BatchGetImage",
-    "ecr:GetDownloadUrlForLayer",
-}
 
 
 class RecordingCalls(push.Calls):
