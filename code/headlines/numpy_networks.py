@@ -6,7 +6,6 @@ Parameter names are those Gluon gives the blocks of models.py: "<architecture>_e
 "<architecture>_conv<i>_weight/bias" in kernel order, and the output layer "<architecture>_dense0_weight/bias".
 """
 
-import functools
 from collections.abc import Mapping, Sequence
 from typing import TypeAlias
 
@@ -16,7 +15,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from . import architectures
 from .architectures import OUTSIDE_WINDOW_PENALTY
 from .errors import JobError
-from .text import CACHED_TOKEN_CHARS, TextEncoder, per_headline
+from .text import TextEncoder, cache_short_tokens, per_headline
 
 # Headlines per convolution pass: bounds the temporary copy of their windows.
 HEADLINES_PER_PASS = 128
@@ -56,12 +55,7 @@ class FastTextNetwork:
         self.output_weight = _parameter(params, f"{prefix}dense0_weight")
         self.output_bias = _parameter(params, f"{prefix}dense0_bias")
         self.encoder = encoder
-        self._cached_char_ngram_sum = functools.lru_cache(maxsize=TOKEN_SUMS_CACHED)(self._sum_char_ngram_rows)
-
-    def _char_ngram_sum(self, token: str) -> tuple[np.ndarray, int]:
-        if len(token) > CACHED_TOKEN_CHARS:  # a long token's key would outweigh its sum: not kept
-            return self._sum_char_ngram_rows(token)
-        return self._cached_char_ngram_sum(token)
+        self._char_ngram_sum = cache_short_tokens(self._sum_char_ngram_rows, maxsize=TOKEN_SUMS_CACHED)
 
     def _sum_char_ngram_rows(self, token: str) -> tuple[np.ndarray, int]:
         rows = self.encoder.char_ngram_ids(token)

@@ -9,7 +9,7 @@ import functools
 import itertools
 import json
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar, cast
 
 import numpy as np
@@ -30,6 +30,18 @@ _NGRAM_MULTIPLIER, _UINT64 = 116049371, 0xFFFFFFFFFFFFFFFF
 # tokens, rare in headlines, are hashed each time, so the caches hold at most their count x a short token's entry
 # however long the tokens a request sends.
 CACHED_TOKEN_CHARS = 24
+_Result = TypeVar("_Result")
+
+
+def cache_short_tokens(function: Callable[[str], _Result], maxsize: int) -> Callable[[str], _Result]:
+    """`function` with an LRU cache of maxsize results, kept for tokens of up to CACHED_TOKEN_CHARS characters only:
+    a long token, which a client chooses, would make its entry outweigh what caching it saves."""
+    cached = functools.lru_cache(maxsize=maxsize)(function)
+
+    def call(token: str) -> _Result:
+        return cached(token) if len(token) <= CACHED_TOKEN_CHARS else function(token)
+
+    return call
 
 
 class Tokenizer:
@@ -108,15 +120,11 @@ def _fnv1a_extend(h: int, data: bytes) -> int:
 
 
 def _fnv1a_32(word: str) -> int:
+    """fastText's word hash (FNV-1a, 32 bit, over UTF-8 bytes)."""
     return _fnv1a_extend(_FNV_OFFSET, word.encode("utf-8"))
 
 
-_cached_fnv1a_32 = functools.lru_cache(maxsize=1 << 16)(_fnv1a_32)
-
-
-def fnv1a_32(word: str) -> int:
-    """fastText's word hash (FNV-1a, 32 bit, over UTF-8 bytes); kept for tokens of up to CACHED_TOKEN_CHARS."""
-    return (_cached_fnv1a_32 if len(word) <= CACHED_TOKEN_CHARS else _fnv1a_32)(word)
+fnv1a_32 = cache_short_tokens(_fnv1a_32, maxsize=1 << 16)
 
 
 def char_ngram_buckets(word: str, ngrams: Collection[int], buckets: int) -> tuple[int, ...]:
@@ -209,16 +217,11 @@ class TextEncoder(Generic[V]):
         self.padding_id = vocabulary[PADDING_TOKEN]
         # Token -> its character n-gram ids (bucket + vocabulary size): hashing them is the costly part of
         # encoding. Bounded in count and, by CACHED_TOKEN_CHARS, in entry size, so odd inputs cannot grow it.
-        self._cached_char_ngram_ids = functools.lru_cache(maxsize=1 << 15)(self._uncached_char_ngram_ids)
+        self._char_ngram_ids = cache_short_tokens(self._uncached_char_ngram_ids, maxsize=1 << 15)
 
     def _uncached_char_ngram_ids(self, token: str) -> np.ndarray:
         buckets = char_ngram_buckets(token, self.char_ngrams, self.ngram_buckets)
         return np.fromiter(buckets, dtype=np.int64, count=len(buckets)) + len(self.vocabulary)  # 8 bytes an id
-
-    def _char_ngram_ids(self, token: str) -> np.ndarray:
-        if len(token) > CACHED_TOKEN_CHARS:
-            return self._uncached_char_ngram_ids(token)
-        return self._cached_char_ngram_ids(token)
 
     @property
     def uses_buckets(self) -> bool:
