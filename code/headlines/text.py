@@ -61,10 +61,16 @@ class Tokenizer:
         return cls(**config)
 
 
-def build_vocabulary(token_lists: Iterable[Iterable[str]], min_count: int) -> "gluonnlp.Vocab":
+def build_vocabulary(
+    token_lists: Iterable[Iterable[str]], min_count: int, extra_words: Iterable[str] = ()
+) -> "gluonnlp.Vocab":
+    """The words seen at least min_count times, and every one of `extra_words` (pretrained vectors' words, which
+    carry what they mean whether or not the training text has them)."""
     import gluonnlp as nlp
 
     counter = nlp.data.count_tokens(token for tokens in token_lists for token in tokens)
+    for word in extra_words:
+        counter[word] = max(counter[word], min_count)
     return nlp.Vocab(
         counter,
         min_freq=min_count,

@@ -9,6 +9,7 @@ Supported (each may be gzip-compressed, or inside a .tar.gz such as BlazingText'
 - word2vec binary (a ``.bin`` without the fastText magic number): ``N d`` header, then word, space, d float32.
 """
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -33,6 +34,7 @@ BINARY_SUFFIXES = (".bin",)
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 # How each word of the vocabulary found its vector.
 IN_VOCABULARY, FROM_SUBWORDS, MISSING = "in_vocabulary", "from_subwords", "missing"
+_HASH_SPACE = 1 << 32  # char_ngram_buckets with this many buckets gives an n-gram's whole 32-bit hash
 
 
 class FastTextBinaryVectors:
@@ -72,6 +74,41 @@ class FastTextBinaryVectors:
             status.append(IN_VOCABULARY if index is not None else FROM_SUBWORDS)
             vectors[i] = self._matrix[rows].sum(axis=0) * np.float32(1 / len(rows))
         return vectors, status
+
+    def has_subwords(self, char_ngrams: Sequence[int]) -> bool:
+        """Whether this model's character n-grams are the lengths `char_ngrams`: then its n-gram rows can be
+        handed on to a model that hashes the same n-grams."""
+        return bool(self._char_ngrams) and set(self._char_ngrams) == set(char_ngrams)
+
+    def own_rows(self, words: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+        """Each word's own input row (zeros for a word the model does not list), and how each was found: the
+        part of a word's vector that is not its n-grams'."""
+        vectors = np.zeros((len(words), self.dim), dtype=np.float32)
+        status: list[str] = []
+        for i, word in enumerate(words):
+            index = self.token_to_idx.get(word)
+            if index is not None:
+                vectors[i] = self._matrix[index]
+            status.append(IN_VOCABULARY if index is not None else FROM_SUBWORDS if word != EOS else MISSING)
+        return vectors, status
+
+    def ngram_rows(self, words: Iterable[str], buckets: int) -> tuple[np.ndarray, np.ndarray]:
+        """(bucket ids, rows): the model's row of every character n-gram of `words`, placed in the bucket
+        (0..buckets-1) that a model of `buckets` buckets hashes the n-gram to; n-grams that share such a bucket
+        but not this model's bucket share the mean of their rows."""
+        pairs = {
+            (full_hash % buckets, full_hash % self._buckets)
+            for word in words
+            if word != EOS
+            for full_hash in char_ngram_buckets(word, self._char_ngrams, _HASH_SPACE)
+        }
+        if not pairs:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, self.dim), dtype=np.float32)
+        ordered = np.array(sorted(pairs), dtype=np.int64)
+        rows = np.asarray(self._matrix[self._ngram_offset + ordered[:, 1]], dtype=np.float32)
+        targets, starts = np.unique(ordered[:, 0], return_index=True)
+        shared = np.diff(np.append(starts, len(ordered))).astype(np.float32)
+        return targets, np.add.reduceat(rows, starts, axis=0) / shared[:, None]
 
 
 class TextVectors:
@@ -269,6 +306,16 @@ def load_pretrained(folder: str, workdir: str) -> PretrainedVectors:
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class InitialEmbedding:
+    """The classifier's starting embedding rows from pretrained vectors, and how well they cover the training text."""
+
+    word_rows: np.ndarray  # (len(vocabulary), dim): row i for word i
+    bucket_ids: np.ndarray  # n-gram buckets (0..buckets-1) that start from the vectors' n-gram rows
+    bucket_rows: np.ndarray  # (len(bucket_ids), dim)
+    coverage: dict[str, Any]
+
+
 def build_embedding_matrix(
     vocabulary: "gluonnlp.Vocab",
     token_counts: Mapping[str, int],
@@ -276,13 +323,46 @@ def build_embedding_matrix(
     seed: int,
     unknown_token: str,
     padding_token: str,
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """Rows for every vocabulary word from the pretrained vectors, and the coverage they achieved.
+    char_ngrams: Sequence[int] = (),
+    ngram_buckets: int = 0,
+) -> InitialEmbedding:
+    """Starting rows for every vocabulary word, and for the n-gram buckets when the classifier hashes the same
+    character n-grams as a fastText binary model (`char_ngrams` into `ngram_buckets`).
 
-    Words the vectors do not cover (a text file lists only what it lists) try their lower-cased form, then get
-    random normal vectors with the pretrained vectors' own standard deviation, so they sit at the same scale.
+    With shared n-grams a classifier averages a word's own row with its n-gram rows, as fastText does, so each
+    takes the model's own row and the mean is the model's vector for the word: listed words, and every word the
+    labelled data or the serving requests bring, from its n-grams. Otherwise each word row is the word's whole
+    vector, and words the vectors do not cover (a text file lists only what it lists) try their lower-cased form,
+    then get random normal vectors with the pretrained vectors' own standard deviation, so they sit at the same
+    scale.
     """
     words = list(vocabulary.idx_to_token)
+    special = {unknown_token, padding_token}
+    if isinstance(pretrained, FastTextBinaryVectors) and ngram_buckets and pretrained.has_subwords(char_ngrams):
+        vectors, status = pretrained.own_rows(words)
+        bucket_ids, bucket_rows = pretrained.ngram_rows((w for w in words if w not in special), ngram_buckets)
+        scale = None
+    else:
+        vectors, status, scale = _whole_word_rows(words, pretrained, seed)
+        bucket_ids, bucket_rows = np.zeros(0, dtype=np.int64), np.zeros((0, pretrained.dim), dtype=np.float32)
+    for token in special:
+        vectors[vocabulary[token]] = 0.0
+    coverage = _coverage(words, status, token_counts, special)
+    coverage.update(
+        file=pretrained.name,
+        format=pretrained.format,
+        dim=pretrained.dim,
+        fallback_std=scale,
+        subword_buckets_initialised=len(bucket_ids),
+    )
+    return InitialEmbedding(vectors, bucket_ids, bucket_rows, coverage)
+
+
+def _whole_word_rows(
+    words: Sequence[str], pretrained: PretrainedVectors, seed: int
+) -> tuple[np.ndarray, list[str], float]:
+    """Each word's whole vector, its lower-cased form's, or a random one at the vectors' scale; the statuses and
+    that scale."""
     vectors, status = pretrained.lookup(words)
     lowered = [i for i, (w, s) in enumerate(zip(words, status)) if s == MISSING and w.lower() != w]
     if lowered:
@@ -294,10 +374,7 @@ def build_embedding_matrix(
     scale = float(vectors[found].std()) if found.any() else 0.1
     rng = np.random.RandomState(seed)
     vectors[~found] = rng.normal(0.0, scale, size=(int((~found).sum()), pretrained.dim)).astype(np.float32)
-    vectors[vocabulary[padding_token]] = 0.0
-    coverage = _coverage(words, status, token_counts, {unknown_token, padding_token})
-    coverage.update(file=pretrained.name, format=pretrained.format, dim=pretrained.dim, fallback_std=scale)
-    return vectors, coverage
+    return vectors, status, scale
 
 
 def _coverage(

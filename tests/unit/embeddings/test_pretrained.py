@@ -21,8 +21,9 @@ from headlines.embeddings.pretrained import (
     build_embedding_matrix,
     load_pretrained,
 )
+from headlines.embeddings.fasttext_format import EOS
 from headlines.errors import JobError
-from headlines.text import PADDING_TOKEN, UNKNOWN_TOKEN, build_vocabulary
+from headlines.text import PADDING_TOKEN, UNKNOWN_TOKEN, build_vocabulary, char_ngram_buckets
 from tests.support.data import data_set
 from tests.support.fasttext_reference import SMALL_REFERENCE_VECTORS, train_reference_vectors, write_vec
 
@@ -232,18 +233,55 @@ def test_embedding_matrix_and_coverage(tmp_path, fasttext_model):
     tokens = [[known, known, known, "Qqqzzz"]]  # 3 running tokens covered, 1 not (even lower-cased)
     vocabulary = build_vocabulary(tokens, 1)
     counts = {known: 3, "Qqqzzz": 1}
-    matrix, coverage = build_embedding_matrix(vocabulary, counts, vec, 0, UNKNOWN_TOKEN, PADDING_TOKEN)
-    assert matrix.shape == (len(vocabulary), 16)
+    initial = build_embedding_matrix(vocabulary, counts, vec, 0, UNKNOWN_TOKEN, PADDING_TOKEN)
+    matrix, coverage = initial.word_rows, initial.coverage
+    assert matrix.shape == (len(vocabulary), 16) and len(initial.bucket_ids) == 0
     np.testing.assert_allclose(matrix[vocabulary[known]], model.get_word_vector(known), atol=1e-5)
-    assert not matrix[vocabulary[PADDING_TOKEN]].any()
+    assert not matrix[vocabulary[PADDING_TOKEN]].any() and not matrix[vocabulary[UNKNOWN_TOKEN]].any()
     assert coverage["vocabulary_types"] == 2 and coverage["types_in_pretrained_vocabulary"] == 1
     assert coverage["type_coverage"] == 0.5 and coverage["token_coverage"] == 0.75
     assert abs(matrix[vocabulary["Qqqzzz"]].std() - coverage["fallback_std"]) < coverage["fallback_std"]
     # The .bin builds a vector for the unknown word from its character n-grams.
     binary = load_pretrained(str(_channel(tmp_path / "b", folder / "model.bin")), str(tmp_path))
-    matrix, coverage = build_embedding_matrix(vocabulary, counts, binary, 0, UNKNOWN_TOKEN, PADDING_TOKEN)
-    assert coverage["types_from_subwords"] == 1 and coverage["token_coverage"] == 1.0
-    np.testing.assert_allclose(matrix[vocabulary["Qqqzzz"]], model.get_word_vector("Qqqzzz"), atol=1e-4)
+    initial = build_embedding_matrix(vocabulary, counts, binary, 0, UNKNOWN_TOKEN, PADDING_TOKEN)
+    assert initial.coverage["types_from_subwords"] == 1 and initial.coverage["token_coverage"] == 1.0
+    np.testing.assert_allclose(initial.word_rows[vocabulary["Qqqzzz"]], model.get_word_vector("Qqqzzz"), atol=1e-4)
+
+
+@pytest.mark.parametrize("buckets", [200000, 50000, 7919])
+def test_shared_ngrams_split_each_vector_into_its_own_row_and_its_ngram_rows(tmp_path, fasttext_model, buckets):
+    """A classifier hashing the .bin's character n-grams averages a word's row with its n-gram rows: started from
+    the .bin's own rows, that mean is fastText's vector for every word, listed or only built from n-grams, whatever
+    the classifier's bucket count (n-grams sharing one of its buckets share their mean)."""
+    model, folder = fasttext_model
+    binary = load_pretrained(str(_channel(tmp_path, folder / "model.bin")), str(tmp_path))
+    # Not fastText's end of line (no n-grams) nor the corpus's "<unk>" (the classifier's own unknown-word row).
+    words = [w for w in model.get_words()[:50] if w not in (EOS, UNKNOWN_TOKEN)] + OOV_WORDS
+    vocabulary = build_vocabulary([words], 1)
+    ngrams = tuple(range(model.f.getArgs().minn, model.f.getArgs().maxn + 1))
+    initial = build_embedding_matrix(vocabulary, {}, binary, 0, UNKNOWN_TOKEN, PADDING_TOKEN, ngrams, buckets)
+    table = np.zeros((len(vocabulary) + buckets, 16), dtype=np.float32)
+    table[: len(vocabulary)] = initial.word_rows
+    table[len(vocabulary) + initial.bucket_ids] = initial.bucket_rows
+    exact = 0
+    for word in words:
+        rows = ([vocabulary[word]] if word in model.get_words() else []) + [
+            len(vocabulary) + b for b in char_ngram_buckets(word, ngrams, buckets)
+        ]
+        exact += np.allclose(table[rows].mean(axis=0), model.get_word_vector(word), atol=1e-5)
+    # With as many buckets as the .bin, every vector comes out exactly; with fewer, collisions blur a few.
+    assert exact == len(words) if buckets == 200000 else exact >= len(words) // 2
+    assert initial.coverage["subword_buckets_initialised"] == len(initial.bucket_ids) > 0
+
+
+def test_ngram_rows_need_the_same_ngram_lengths(tmp_path, fasttext_model):
+    model, folder = fasttext_model
+    binary = load_pretrained(str(_channel(tmp_path, folder / "model.bin")), str(tmp_path))
+    vocabulary = build_vocabulary([model.get_words()[:20]], 1)
+    initial = build_embedding_matrix(vocabulary, {}, binary, 0, UNKNOWN_TOKEN, PADDING_TOKEN, (2, 3), 1000)
+    assert len(initial.bucket_ids) == 0  # whole vectors in the word rows instead
+    word = model.get_words()[3]
+    np.testing.assert_allclose(initial.word_rows[vocabulary[word]], model.get_word_vector(word), atol=1e-5)
 
 
 def test_uppercase_word_falls_back_to_its_lowercase_vector(tmp_path, fasttext_model):
@@ -251,6 +289,7 @@ def test_uppercase_word_falls_back_to_its_lowercase_vector(tmp_path, fasttext_mo
     vec = load_pretrained(str(_channel(tmp_path, folder / "model.vec")), str(tmp_path))
     known = model.get_words()[5]
     vocabulary = build_vocabulary([[known.upper()]], 1)
-    matrix, coverage = build_embedding_matrix(vocabulary, {known.upper(): 1}, vec, 0, UNKNOWN_TOKEN, PADDING_TOKEN)
+    initial = build_embedding_matrix(vocabulary, {known.upper(): 1}, vec, 0, UNKNOWN_TOKEN, PADDING_TOKEN)
+    matrix, coverage = initial.word_rows, initial.coverage
     np.testing.assert_allclose(matrix[vocabulary[known.upper()]], model.get_word_vector(known), atol=1e-5)
     assert coverage["type_coverage"] == 1.0
