@@ -216,17 +216,24 @@ class Hyperparameters(_Schema):
     )
     epochs: int = _field(20, _int(1), "maximum number of passes over the training data")
     batch_size: int = _field(64, _int(1), "headlines per optimizer step, summed over all devices")
-    optimizer: str = _field("adam", _choice(*OPTIMIZERS), "gradient descent flavour")
+    optimizer: str | None = _field(
+        None,
+        _optional(_choice(*OPTIMIZERS)),
+        "gradient descent flavour; auto: sgd, as fastText, for a fasttext model started from pretrained vectors with "
+        "too few validation rows to pick epochs on, else adam (docs/training.md, 'At every scale')",
+    )
     learning_rate: float | None = _field(
         None,
-        _optional(_float(0, 10, include_minimum=False)),
-        "step size; auto: "
-        + ", ".join(f"{a.default_learning_rate} for {a.name}" for a in architectures.ARCHITECTURES.values()),
+        _optional(_float(0, 100, include_minimum=False)),
+        "initial step size; auto: for adam "
+        + ", ".join(f"{a.default_learning_rate} for {a.name}" for a in architectures.ARCHITECTURES.values())
+        + ", for sgd fastText's 0.1 per headline times batch_size",
     )
-    lr_schedule: str = _field(
-        "constant",
-        _choice(*LR_SCHEDULES),
-        "linear: decay the learning rate linearly to 0 over all epochs, as fastText does",
+    lr_schedule: str | None = _field(
+        None,
+        _optional(_choice(*LR_SCHEDULES)),
+        "linear: decay the learning rate linearly to 0 over all epochs, as fastText does; auto: linear when "
+        "validation is too small to pick epochs on (and one host), else constant",
     )
     weight_decay: float = _field(0.0, _float(0, 1), "L2 penalty")
     embedding_dim: int | None = _field(
@@ -236,6 +243,12 @@ class Hyperparameters(_Schema):
         0, _int(0), "keep the (pretrained) word embeddings fixed for this many epochs, then fine-tune them"
     )
     min_count: int = _field(1, _int(1), "words seen fewer times in train become <unk>")
+    pretrained_words: int = _field(
+        100_000,
+        _int(0),
+        "words of the embeddings channel's vectors (most frequent first) added to the vocabulary, so that words "
+        "train lacks keep their pretrained vectors (fastText adds them all); 0: the vocabulary of train alone",
+    )
     max_length: int = _field(64, _int(1), "tokens kept per headline")
     lowercase: bool = _field(True, _bool, "lower-case text before tokenizing")
     word_ngrams: int = _field(2, _int(1, 5), "fasttext: longest word n-gram hashed into extra embeddings")
@@ -264,10 +277,6 @@ class Hyperparameters(_Schema):
         if self.min_char == 0 or self.max_char == 0:
             return ()
         return tuple(range(self.min_char, self.max_char + 1))
-
-    @property
-    def effective_learning_rate(self) -> float:
-        return self.learning_rate or architectures.get(self.architecture).default_learning_rate
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,8 +9,7 @@ def test_defaults_when_nothing_is_given():
     assert hp.architecture == "fasttext"
     assert hp.epochs == 20
     assert hp.kernel_sizes == (3, 4, 5)
-    assert hp.effective_learning_rate == 0.01
-    assert Hyperparameters.from_strings({"architecture": "cnn"}).effective_learning_rate == 0.001
+    assert hp.optimizer is hp.learning_rate is hp.lr_schedule is None  # auto: classifier/recipe.py chooses
 
 
 def test_strings_become_typed_values():

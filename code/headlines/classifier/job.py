@@ -1,8 +1,10 @@
 """The headline-classifier training job, from channels to artifacts, one function per stage:
 
 _read_data        channels -> rows of train, validation (a channel, or held out of train) and test
-_build_encoder    tokenizer -> vocabulary -> the encoder (its n-gram inputs as the architecture declares)
-_initial_embeddings   the embeddings channel's pretrained vectors for the vocabulary, if there is one
+_load_pretrained  the embeddings channel's vectors, if there is one
+_build_encoder    tokenizer -> vocabulary (train's words and the vectors') -> the encoder (its n-gram inputs as
+                  the architecture declares)
+_initial_embeddings   the starting rows the vectors give the vocabulary and the n-gram buckets
 _fit              the model on this host's devices (and share of train), trained with checkpoints
 _write_reports    the output folder (/opt/ml/output/data): metrics.json and plots
 then the leader host writes the model folder (/opt/ml/model, artifacts.save_model), moved into place last.
@@ -28,7 +30,7 @@ import numpy as np
 from .. import architectures, contract
 from ..data.formats import Example, ReadReport, label_names, read_channel
 from ..data.splits import shard, split_validation
-from ..embeddings.pretrained import build_embedding_matrix, load_pretrained
+from ..embeddings.pretrained import InitialEmbedding, PretrainedVectors, build_embedding_matrix, load_pretrained
 from ..environment import TrainingEnvironment, check_channels
 from ..errors import JobError
 from ..files import write_json
@@ -42,6 +44,7 @@ from ..text import PADDING_TOKEN, UNKNOWN_TOKEN, TextEncoder, Tokenizer, build_v
 from . import artifacts
 from .loop import CLASSIFIER_CHECKPOINT_FILES, ClassifierTrainer, EncodedSet
 from .plots import plot_confusion_matrix, plot_learning_curves
+from .recipe import Recipe, choose_recipe
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +127,7 @@ class _Fitted:
     sets: dict[str, EncodedSet | None]  # train, validation, test (None without a test channel)
     history: list[dict[str, Any]]
     best_epoch: int
+    recipe: Recipe
 
 
 def run(env: TrainingEnvironment, stop_signal: StopSignal, abort: Callable[[str], None]) -> dict[str, Any] | None:
@@ -157,7 +161,7 @@ def _check_job(env: TrainingEnvironment, hp: Hyperparameters, channels: dict[str
             f"they must agree. Use FullyReplicated; each host then trains on its own equal share of "
             f"train."
         )
-    if len(env.hosts) > 1 and hp.lr_schedule != "constant":
+    if len(env.hosts) > 1 and hp.lr_schedule == "linear":
         raise JobError(
             f"lr_schedule={hp.lr_schedule} needs one host: with {len(env.hosts)} hosts the parameter "
             f"servers apply the updates with the learning rate they were given at the start. Use "
@@ -169,13 +173,15 @@ def _train(run: _Run) -> dict[str, Any] | None:
     hp, env = run.hp, run.env
     seed_everything(hp.seed)
     data = _read_data(run.channels, hp)
-    encoder, token_counts = _build_encoder(data.train, hp)
-    pretrained_matrix, coverage = _initial_embeddings(run.channels, hp, encoder.vocabulary, token_counts)
-    fitted = _fit(run, data, encoder, pretrained_matrix)
+    with tempfile.TemporaryDirectory() as workdir:  # where a compressed or archived vectors file is unpacked
+        pretrained = _load_pretrained(run.channels, hp, workdir)
+        encoder, token_counts = _build_encoder(data.train, hp, pretrained)
+        initial = _initial_embeddings(pretrained, hp, encoder, token_counts) if pretrained else None
+    fitted = _fit(run, data, encoder, initial)
     if not run.cluster.is_leader:
         logger.info("training finished; %s writes the model and reports", run.cluster.leader)
         return None
-    metrics = _write_reports(run, data, fitted, coverage)
+    metrics = _write_reports(run, data, fitted, initial.coverage if initial else None)
     os.makedirs(env.model_dir, exist_ok=True)
     artifacts.save_model(env.model_dir, fitted.net, encoder, data.labels, label_names(data.labels), hp.architecture)
     logger.info("model written to %s in %.1f s", env.model_dir, time.time() - run.started)
@@ -220,17 +226,23 @@ def _read_data(channels: dict[str, str], hp: Hyperparameters) -> _Data:
     return _Data(train, validation, test, labels, validation_source, reports)
 
 
-def _build_encoder(train_examples: list[Example], hp: Hyperparameters) -> tuple[TextEncoder, collections.Counter[str]]:
-    """The encoder, and the training tokens' counts (the pretrained vectors' coverage is measured against them)."""
+def _build_encoder(
+    train_examples: list[Example], hp: Hyperparameters, pretrained: PretrainedVectors | None
+) -> tuple[TextEncoder, collections.Counter[str]]:
+    """The encoder, and the training tokens' counts (the pretrained vectors' coverage is measured against them).
+    The vocabulary is train's words and the vectors' first pretrained_words words that the tokenizer can produce:
+    a headline word that train lacks then still has its pretrained row, as in fastText's supervised training."""
     tokenizer = Tokenizer(lowercase=hp.lowercase)
     train_tokens = [tokenizer(example.text) for example in train_examples]
-    vocabulary = build_vocabulary(train_tokens, hp.min_count)
+    pretrained_words = [] if pretrained is None else _tokens_among(pretrained.words, tokenizer, hp.pretrained_words)
+    vocabulary = build_vocabulary(train_tokens, hp.min_count, pretrained_words)
     token_counts = collections.Counter(token for tokens in train_tokens for token in tokens)
     logger.info(
-        "vocabulary: %d words (min_count=%d) from %d training tokens",
+        "vocabulary: %d words (min_count=%d) from %d training tokens and %d words of the pretrained vectors",
         len(vocabulary),
         hp.min_count,
         sum(token_counts.values()),
+        len(pretrained_words),
     )
     encoder = TextEncoder(
         tokenizer, vocabulary, hp.max_length, **architectures.get(hp.architecture).encoder_options(hp)
@@ -238,37 +250,63 @@ def _build_encoder(train_examples: list[Example], hp: Hyperparameters) -> tuple[
     return encoder, token_counts
 
 
-def _initial_embeddings(
-    channels: dict[str, str], hp: Hyperparameters, vocabulary: Any, token_counts: collections.Counter[str]
-) -> tuple[np.ndarray | None, dict[str, Any] | None]:
-    """(matrix, coverage) from the embeddings channel's pretrained vectors, or (None, None) without one."""
+def _tokens_among(words: list[str], tokenizer: Tokenizer, limit: int) -> list[str]:
+    """The first `limit` of `words` that the tokenizer produces as they are (a vector for "New York" or "</s>",
+    or an upper-case word when text is lower-cased, would never be looked up)."""
+    kept: list[str] = []
+    for word in words:
+        if len(kept) == limit:
+            break
+        if tokenizer(word) == [word]:
+            kept.append(word)
+    return kept
+
+
+def _load_pretrained(channels: dict[str, str], hp: Hyperparameters, workdir: str) -> PretrainedVectors | None:
+    """The embeddings channel's vectors, None without one; their width must be embedding_dim's, if it is set."""
     if contract.EMBEDDINGS_CHANNEL not in channels:
-        return None, None
-    with tempfile.TemporaryDirectory() as workdir:
-        pretrained = load_pretrained(channels[contract.EMBEDDINGS_CHANNEL], workdir)
-        if hp.embedding_dim is not None and hp.embedding_dim != pretrained.dim:
-            raise JobError(
-                f"Embeddings file {pretrained.name} has {pretrained.dim}-dimensional vectors but "
-                f"hyperparameter embedding_dim is {hp.embedding_dim}; set embedding_dim to "
-                f"{pretrained.dim} or auto."
-            )
-        matrix, coverage = build_embedding_matrix(
-            vocabulary, token_counts, pretrained, hp.seed, UNKNOWN_TOKEN, PADDING_TOKEN
+        return None
+    pretrained = load_pretrained(channels[contract.EMBEDDINGS_CHANNEL], workdir)
+    if hp.embedding_dim is not None and hp.embedding_dim != pretrained.dim:
+        raise JobError(
+            f"Embeddings file {pretrained.name} has {pretrained.dim}-dimensional vectors but "
+            f"hyperparameter embedding_dim is {hp.embedding_dim}; set embedding_dim to "
+            f"{pretrained.dim} or auto."
         )
+    return pretrained
+
+
+def _initial_embeddings(
+    pretrained: PretrainedVectors, hp: Hyperparameters, encoder: TextEncoder, token_counts: collections.Counter[str]
+) -> InitialEmbedding:
+    """The starting rows the pretrained vectors give the vocabulary and (sharing a .bin's n-grams) the buckets."""
+    initial = build_embedding_matrix(
+        encoder.vocabulary,
+        token_counts,
+        pretrained,
+        hp.seed,
+        UNKNOWN_TOKEN,
+        PADDING_TOKEN,
+        encoder.char_ngrams,
+        encoder.ngram_buckets,
+    )
+    coverage = initial.coverage
     logger.info(
         "embedding coverage: %.1f%% of vocabulary words, %.1f%% of training tokens found a "
-        "pretrained vector (%d in its vocabulary, %d from subwords, %d without) [%s]",
+        "pretrained vector (%d in its vocabulary, %d from subwords, %d without); %d n-gram buckets start from "
+        "its subword rows [%s]",
         100 * coverage["type_coverage"],
         100 * coverage["token_coverage"],
         coverage["types_in_pretrained_vocabulary"],
         coverage["types_from_subwords"],
         coverage["types_without_vector"],
+        coverage["subword_buckets_initialised"],
         coverage["file"],
     )
-    return matrix, coverage
+    return initial
 
 
-def _fit(run: _Run, data: _Data, encoder: TextEncoder, pretrained_matrix: np.ndarray | None) -> _Fitted:
+def _fit(run: _Run, data: _Data, encoder: TextEncoder, initial: InitialEmbedding | None) -> _Fitted:
     """The model trained on this host's devices and share of train."""
     hp, cluster, kvstore = run.hp, run.cluster, run.kvstore
     contexts = training_contexts(run.env.num_gpus)
@@ -300,16 +338,13 @@ def _fit(run: _Run, data: _Data, encoder: TextEncoder, pretrained_matrix: np.nda
         "validation": validation_set,
         "test": encode(data.test) if data.test is not None else None,
     }
-    embedding_dim = (
-        pretrained_matrix.shape[1] if pretrained_matrix is not None else hp.embedding_dim or DEFAULT_EMBEDDING_DIM
-    )
+    embedding_dim = initial.word_rows.shape[1] if initial is not None else hp.embedding_dim or DEFAULT_EMBEDDING_DIM
     net = build_model(
         hp.architecture, encoder.input_size, embedding_dim, len(data.labels), hp, sparse_grad=not cluster.is_distributed
     )
     net.initialize(mx.init.Xavier(), ctx=contexts)
-    if pretrained_matrix is not None:
-        for context in contexts:
-            net.embedding.weight.data(context)[: len(encoder.vocabulary)] = mx.nd.array(pretrained_matrix, ctx=context)
+    if initial is not None:
+        _set_initial_rows(net.embedding.weight, initial, len(encoder.vocabulary), contexts[0])
     net.hybridize(static_alloc=True)
     # A distributed job's optimizer state lives on the parameter servers, which MXNet cannot save.
     store = (
@@ -319,9 +354,26 @@ def _fit(run: _Run, data: _Data, encoder: TextEncoder, pretrained_matrix: np.nda
         if not cluster.is_distributed
         else None
     )
-    trainer = ClassifierTrainer(net, encoder, contexts, hp, data.labels, store, run.stop_signal, kvstore)
+    recipe = choose_recipe(hp, len(data.validation), initial is not None, len(run.env.hosts))
+    logger.info(
+        "training: %s at learning rate %g, %s; %s",
+        recipe.optimizer,
+        recipe.learning_rate,
+        "decayed linearly to 0" if recipe.linear_decay else "constant",
+        recipe.reason,
+    )
+    trainer = ClassifierTrainer(net, encoder, contexts, hp, data.labels, store, run.stop_signal, kvstore, recipe)
     history, best_epoch = trainer.fit(train_set, validation_set)
-    return _Fitted(net, trainer, sets, history, best_epoch)
+    return _Fitted(net, trainer, sets, history, best_epoch, recipe)
+
+
+def _set_initial_rows(weight: Any, initial: InitialEmbedding, vocabulary_size: int, context: mx.Context) -> None:
+    """The embedding's vocabulary rows, and the buckets' the vectors give, from the pretrained vectors; other
+    bucket rows keep their random start."""
+    table = weight.data(context).asnumpy()
+    table[:vocabulary_size] = initial.word_rows
+    table[vocabulary_size + initial.bucket_ids] = initial.bucket_rows
+    weight.set_data(mx.nd.array(table))
 
 
 def _write_reports(run: _Run, data: _Data, fitted: _Fitted, coverage: dict[str, Any] | None) -> dict[str, Any]:
@@ -335,6 +387,7 @@ def _write_reports(run: _Run, data: _Data, fitted: _Fitted, coverage: dict[str, 
         "hyperparameters": hp.as_dict(),
         "labels": {label: names[label] for label in data.labels},
         "best_epoch": fitted.best_epoch,
+        "recipe": fitted.recipe.as_dict(),
         "epochs_run": len(fitted.history),
         "validation_source": data.validation_source,
         "validation": trainer.evaluate(validation_set),

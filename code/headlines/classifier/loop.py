@@ -1,5 +1,6 @@
-"""The training loop: data parallel over every device with one code path, early stopping on validation
-accuracy, a checkpoint after every epoch and on SIGTERM, exact resumption.
+"""The training loop: data parallel over every device with one code path, the optimizer, rate schedule and epoch
+choice of the job's recipe (classifier/recipe.py: early stopping on validation accuracy, or every epoch with a
+decaying rate), a checkpoint after every epoch and on SIGTERM, exact resumption.
 
 On several hosts (a `dist_*` kvstore) each worker runs batch_size / workers rows of every step on its own
 share of train, the servers sum the gradients and apply the update, and every worker pulls the same weights:
@@ -27,6 +28,7 @@ from ..runtime.schedule import linear_decay
 from ..runtime.signals import StopSignal
 from ..text import TextEncoder
 from .metrics import classification_report
+from .recipe import Recipe
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +80,10 @@ class ClassifierTrainer:
         checkpoints: CheckpointStore | None,
         stop_signal: StopSignal,
         kvstore: KVStoreArgument,
+        recipe: Recipe,
     ) -> None:
-        """`checkpoints` is None for a distributed job (nothing to resume from)."""
+        """`checkpoints` is None for a distributed job (nothing to resume from); `recipe` says how to train
+        (optimizer, rate, schedule) and which epoch to keep."""
         self.net = net
         self.encoder = encoder
         self.contexts = contexts
@@ -92,11 +96,12 @@ class ClassifierTrainer:
         # update (on one host) or pulls the servers' updated weights (on several).
         self.trainer = gluon.Trainer(
             net.collect_params(),
-            self.hp.optimizer,
-            {"learning_rate": self.hp.effective_learning_rate, "wd": self.hp.weight_decay},
+            recipe.optimizer,
+            {"learning_rate": recipe.learning_rate, "wd": self.hp.weight_decay},
             kvstore=kvstore,
         )
         self.workers = 1 if isinstance(kvstore, str) else kvstore.num_workers
+        self.recipe = recipe
         self.worker_batch_size = -(-self.hp.batch_size // self.workers)
         self._embedding = net.embedding.weight
         self._best_params: dict[str, mx.nd.NDArray] = {}  # set by fit: a snapshot, or the checkpoint's
@@ -213,9 +218,9 @@ class ClassifierTrainer:
         started = time.perf_counter() - running["seconds"]
         for number in range(state["next_batch"], len(batches)):
             mx.random.seed(batch_seed(hp.seed, epoch, number))
-            if hp.lr_schedule == "linear":
+            if self.recipe.linear_decay:
                 done_epochs = epoch - 1 + number / len(batches)
-                self.trainer.set_learning_rate(linear_decay(hp.effective_learning_rate, done_epochs, hp.epochs))
+                self.trainer.set_learning_rate(linear_decay(self.recipe.learning_rate, done_epochs, hp.epochs))
             indices = batches[number]
             loss_sum, correct = self.train_step([train.rows[i] for i in indices], train.labels[indices])
             running["loss"] += loss_sum
@@ -239,13 +244,15 @@ class ClassifierTrainer:
         }
         logger.info(format_epoch_line(row))
         state["history"].append(row)
-        if report["accuracy"] > state["best_accuracy"]:
+        if report["accuracy"] > state["best_accuracy"] or not self.recipe.select_on_validation:
             state.update(best_accuracy=report["accuracy"], best_epoch=epoch, epochs_without_improvement=0)
             self._best_params = self._snapshot()
         else:
             state["epochs_without_improvement"] += 1
         patience_spent = (
-            hp.early_stopping_patience and state["epochs_without_improvement"] >= hp.early_stopping_patience
+            self.recipe.select_on_validation
+            and hp.early_stopping_patience
+            and state["epochs_without_improvement"] >= hp.early_stopping_patience
         )
         if patience_spent:
             logger.info(

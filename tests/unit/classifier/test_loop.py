@@ -7,6 +7,7 @@ import pytest
 
 from headlines import architectures
 from headlines.classifier.loop import ClassifierTrainer
+from headlines.classifier.recipe import MIN_SELECTION_ROWS, choose_recipe
 from headlines.hyperparameters import Hyperparameters
 from headlines.models import build_model
 from headlines.text import TextEncoder, Tokenizer, build_vocabulary
@@ -43,8 +44,17 @@ def _trainer(contexts, architecture):
     net = build_model(architecture, encoder.input_size, 6, 4, hp)
     net.initialize(mx.init.Xavier(), ctx=contexts)
     net.hybridize()
+    recipe = choose_recipe(hp, validation_rows=MIN_SELECTION_ROWS, pretrained=False, hosts=1)
     trainer = ClassifierTrainer(
-        net, encoder, contexts, hp, ["a", "b", "c", "d"], checkpoints=None, stop_signal=None, kvstore="device"
+        net,
+        encoder,
+        contexts,
+        hp,
+        ["a", "b", "c", "d"],
+        checkpoints=None,
+        stop_signal=None,
+        kvstore="device",
+        recipe=recipe,
     )
     return trainer, encoder
 
