@@ -64,15 +64,17 @@ def provenance(record):
     )
 
 
+FASTTEXT_SUPERVISED = "fastText supervised"  # the anchor's runs, as benchmarks/train_uci.py names them
+
+
 @section("Training: accuracy against fastText", "train-uci", "bench-train")
 def training(record):
+    if "vector_hyperparameters" not in record:
+        return ["This record predates the vectors of our own word-vector job; the next `make bench-train` measures it."]
     rows = record["rows"]
     out = [
         f"Train {rows['train']:,} / validation {rows['validation']:,} / test {rows['test']:,} headlines. "
-        "Default hyperparameters; `bin`/`vec`: subword vectors fastText trained on the word-vector corpus plus "
-        "the training headlines' text ("
-        + ", ".join(f"{k} {v}" for k, v in record["vector_settings"].items() if k != "verbose")
-        + ")."
+        f"Default hyperparameters; `bin`/`vec`: {_vectors_sentence(record)}"
     ]
     out.append(
         table(
@@ -112,27 +114,148 @@ def training(record):
         )
     )
     out.append(plot("accuracy-epochs.png", lambda figure: _accuracy_epochs(figure, record)))
-    out.append(
-        "Accuracy against the number of labelled headlines (seeded subsets of the training part; the same "
-        "validation and test rows), without and with the pretrained vectors (ours: `.bin` with its subwords; "
-        "fastText: the same vectors as `.vec`, `-pretrainedVectors`):"
+    return out + _labelled(record) + _unseen(record) + _ablation(record)
+
+
+def _vectors_sentence(record):
+    """Where the vectors come from, in words made of the record's hyperparameters and corpus."""
+    corpus = record["vector_corpus"]
+    settings = ", ".join(
+        key if value == "true" else f"no {key}" if value == "false" else f"{key} {value}"
+        for key, value in record["vector_hyperparameters"].items()
     )
-    out.append(
+    return (
+        f"our word-vector job ({settings}) on {corpus['text']} plus the text of train.tsv's headlines "
+        f"({' and '.join(corpus['headline_parts'])} parts, {corpus['headlines']:,} headlines; "
+        f"{corpus['lines']:,} lines, {corpus['job_wall_seconds']} s); `bin` is its vectors.bin (with subwords), `vec` "
+        "its vectors.txt (fastText's `-pretrainedVectors`)."
+    )
+
+
+def _seeds_text(record):
+    return f"mean ± population standard deviation over seeds {', '.join(str(seed) for seed in record['seeds'])}"
+
+
+def model_name(run):
+    """ours ARCHITECTURE, or fastText supervised (the record's architecture of fastText's runs)."""
+    return run["architecture"] if run["architecture"] == FASTTEXT_SUPERVISED else f"ours {run['architecture']}"
+
+
+def mean_sd(values):
+    """(mean, population standard deviation) of the seeds' figures; None for no figures."""
+    values = [value for value in values if value is not None]
+    return (statistics.fmean(values), statistics.pstdev(values)) if values else None
+
+
+def labelled_summary(runs):
+    """{(labelled, model, init): (mean, sd)} of test accuracy over the seeds, in the runs' order."""
+    groups = {}
+    for run in runs:
+        groups.setdefault((run["labelled"], model_name(run), run["init"]), []).append(run["test_accuracy"])
+    return {key: mean_sd(values) for key, values in groups.items()}
+
+
+def spread_cell(summary, digits=4):
+    return "-" if summary is None else f"{summary[0]:.{digits}f} ± {summary[1]:.{digits}f}"
+
+
+def labelled_rows(summary):
+    """Table rows: labelled size, model, without and with vectors (mean ± sd) and the gain of the means in points."""
+    rows = []
+    for size, model in dict.fromkeys((size, model) for size, model, _ in summary):
+        without = summary.get((size, model, "none"))
+        inits = [init for s, m, init in summary if (s, m) == (size, model) and init != "none"]
+        with_vectors = summary.get((size, model, inits[0])) if inits else None
+        gain = f"{100 * (with_vectors[0] - without[0]):+.2f}" if without and with_vectors else "-"
+        rows.append([f"{size:,}", model, spread_cell(without), spread_cell(with_vectors), gain])
+    return rows
+
+
+def _labelled(record):
+    """Section 2: accuracy against labelled headlines, each side on the labelled rows alone."""
+    return [
+        "Accuracy against the number of labelled headlines: a seeded subset of the training part for each seed (all "
+        "rows: the same rows, seeded jobs). Each side sees only those rows. Ours gets them as its train channel and "
+        "holds out its own validation part; where that part has "
+        f"{record['min_selection_rows']} rows or more ours picks its epoch on it, and fastText supervised then trains "
+        "on the rest and picks its epoch count from "
+        f"{', '.join(str(epochs) for epochs in record['selection_epochs'])} on the same part; with fewer, neither "
+        "picks anything and fastText trains on every row (its defaults otherwise). With vectors: ours `bin`, "
+        f"fastText `vec`. Test accuracy, {_seeds_text(record)}; the gain is the difference of the means:",
         table(
-            ["labelled headlines", "pretrained", "ours (fasttext) test accuracy", "fastText supervised test accuracy"],
+            ["labelled headlines", "model", "no vectors: mean ± sd", "with vectors: mean ± sd", "gain (points)"],
+            labelled_rows(labelled_summary(record["labelled"])),
+        ),
+        plot("accuracy-labelled.png", lambda figure: _accuracy_labelled(figure, record)),
+    ]
+
+
+def unseen_rows(record):
+    """Goal 3's table rows: per labelled size, the unseen-word headlines and their accuracy with the vectors' words
+    in the vocabulary (section 2's runs) and without (the runs that had `unseen` among the variants)."""
+    with_words = [run for run in record["labelled"] if run.get("unseen")]
+    without = [run for run in record["variants"] if run.get("unseen")]
+    rows = []
+    for size in dict.fromkeys(run["labelled"] for run in with_words):
+        pair = [[run["unseen"] for run in runs if run["labelled"] == size] for runs in (with_words, without)]
+        headlines = statistics.fmean(unseen["headlines"] for unseen in pair[0])
+        cells = [spread_cell(mean_sd([unseen["accuracy"] for unseen in side])) for side in pair]
+        rows.append([f"{size:,}", f"{headlines:,.0f} of {record['rows']['test']:,}", *cells])
+    return rows
+
+
+def _hyperparameters_text(hyperparameters):
+    return ", ".join(f"{key}={value}" for key, value in hyperparameters.items()) or "defaults"
+
+
+def _unseen(record):
+    """Section 3: whether words the labelled data never saw still count."""
+    without = next((run for run in record["variants"] if run.get("unseen")), None)
+    if without is None:
+        return []
+    return [
+        "Headlines with a word the labelled rows lack (tokenised as the job does): the fasttext architecture with "
+        "`bin`, its vocabulary with the vectors' words (the default) and without them "
+        f"({_hyperparameters_text(without['hyperparameters'])}: the labelled rows' words alone), scored on the test "
+        "headlines that have such a word, from the model folder's predictions (the serving package's predictor); "
+        f"{_seeds_text(record)}:",
+        table(
             [
-                [
-                    f"{r['labelled']:,}",
-                    "yes" if r["pretrained"] else "no",
-                    accuracy_cell(r["ours_test_accuracy"]),
-                    accuracy_cell(r["fasttext_test_accuracy"]),
-                ]
-                for r in record["labelled"]
+                "labelled",
+                "headlines with an unseen word (mean)",
+                "accuracy with the vectors' words (default)",
+                f"with {_hyperparameters_text(without['hyperparameters'])}",
             ],
-        )
-    )
-    out.append(plot("accuracy-labelled.png", lambda figure: _accuracy_labelled(figure, record)))
-    return out
+            unseen_rows(record),
+        ),
+    ]
+
+
+def ablation_rows(record):
+    """One row per ablation setting: its test accuracy (mean ± sd over seeds) at each ablation size."""
+    runs = [run for run in record["labelled"] + record["variants"] if run["architecture"] == "fasttext"]
+    rows = []
+    for setting in record["ablation"]:
+        same = [r for r in runs if r["init"] == setting["init"] and r["hyperparameters"] == setting["hyperparameters"]]
+        cells = [
+            mean_sd([r["test_accuracy"] for r in same if r["labelled"] == size]) for size in record["ablation_sizes"]
+        ]
+        rows.append([setting["name"], *(spread_cell(cell) for cell in cells)])
+    return rows
+
+
+def _ablation(record):
+    """Section 4: what each part of the vectors gives the fasttext architecture."""
+    if not record["ablation_sizes"]:
+        return ["The ablation (what each part of the vectors gives) is measured in full runs only."]
+    return [
+        "What each part of the vectors gives ours (fasttext architecture), test accuracy on the labelled rows alone, "
+        f"{_seeds_text(record)}:",
+        table(
+            ["setting"] + [f"{size:,} labelled" for size in record["ablation_sizes"]],
+            ablation_rows(record),
+        ),
+    ]
 
 
 def _accuracy_epochs(figure, record):
@@ -158,18 +281,24 @@ def _accuracy_epochs(figure, record):
 
 def _accuracy_labelled(figure, record):
     axis = figure.add_subplot()
-    for who, style in (("ours", "-o"), ("fasttext", "--s")):
-        for pretrained in (False, True):
-            points = [r for r in record["labelled"] if r["pretrained"] == pretrained]
-            axis.plot(
-                [r["labelled"] for r in points],
-                [r[f"{who}_test_accuracy"] for r in points],
-                style,
-                label=f"{'ours (fasttext)' if who == 'ours' else 'fastText supervised'}, "
-                f"{'pretrained vectors' if pretrained else 'no pretrained vectors'}",
-            )
-    _log_ticks(axis, sorted({r["labelled"] for r in record["labelled"]}))
-    axis.set(xlabel="labelled training headlines", ylabel="test accuracy", title="Where pretrained vectors pay")
+    summary = labelled_summary(record["labelled"])
+    for model, init in dict.fromkeys((model, init) for _, model, init in summary):
+        points = [(size, figures) for (size, m, i), figures in summary.items() if (m, i) == (model, init) and figures]
+        axis.errorbar(
+            [size for size, _ in points],
+            [figures[0] for _, figures in points],
+            yerr=[figures[1] for _, figures in points],
+            fmt="--s" if model == FASTTEXT_SUPERVISED else "-o",
+            markersize=4,
+            capsize=3,
+            label=f"{model}, {'no vectors' if init == 'none' else init}",
+        )
+    _log_ticks(axis, sorted({size for size, _, _ in summary}))
+    axis.set(
+        xlabel="labelled training headlines",
+        ylabel="test accuracy (mean ± sd over seeds)",
+        title="Where pretrained vectors pay",
+    )
     axis.grid(alpha=0.3)
     axis.legend(fontsize=7)
 

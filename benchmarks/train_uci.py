@@ -1,15 +1,23 @@
 """Training benchmark: the CPU training image on the UCI News Aggregator story split against fastText's own
-supervised classifier, both on the same train, validation and test headlines, alternating.
+supervised classifier, alternating, with word vectors that our own word-vector job trained.
 
-1. Accuracy: both architectures with default hyperparameters, without and with subword vectors (.bin and .vec) that
-   Facebook's `fasttext` trained on WikiText-2 plus the training headlines (their text only); fastText supervised
-   (its defaults) without and with the same .vec as -pretrainedVectors. Each job's validation accuracy per epoch
-   gives the accuracy-against-epochs plot; fastText's curve is one model per epoch count.
-2. Labelled headlines: the fasttext architecture and fastText supervised on seeded subsets of the training part
-   (100 headlines up to all of them), without and with the pretrained vectors: where initialisation pays.
-
-The validation part is held out from train.tsv once, here, with the job's own grouped split and defaults, and
-given to every job as a validation channel, so ours and fastText's see the same rows.
+0. Vectors: our word-vector job (VECTOR_HYPERPARAMETERS) in the training image on the word-vector corpus plus the
+   text of train.tsv's headlines (training and validation parts, never the test rows), tokenised like the
+   classifier. Its vectors.bin (fastText binary with subwords) is the `bin` initialisation, its vectors.txt (word2vec
+   text) the `vec` one, and fastText's -pretrainedVectors.
+1. Accuracy: both architectures with default hyperparameters, without and with the vectors; fastText supervised (its
+   defaults) without and with vectors.txt. The validation part is held out from train.tsv once, here, with the
+   job's own grouped split and defaults, and given to every job as a validation channel, so ours and fastText's see
+   the same rows. Each job's validation accuracy per epoch gives the accuracy-against-epochs plot; fastText's curve
+   is one model per epoch count.
+2. Labelled headlines: seeded subsets of the training part (LABELLED_SIZES, then all of it), one per seed. Each side
+   gets only the labelled rows: ours as train channel (it holds out its own validation rows from them) with the test
+   channel, fastText supervised as its training file; ours without and with vectors.bin, fastText without and with
+   vectors.txt.
+3. Unseen words: the fasttext architecture with vectors.bin, with the vectors' words in its vocabulary (the default)
+   and without (pretrained_words=0), scored on the test headlines with a word the labelled rows lack, from
+   per-headline predictions of the serving package's predictor.
+4. Ablation (full runs): what each part of the vectors gives the fasttext architecture (ABLATION).
 
     make bench-train        (QUICK=1: the generated data, fewer runs)
 Writes bench-results/train-uci.json.
@@ -19,6 +27,7 @@ import argparse
 import collections
 import json
 import pathlib
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,22 +36,54 @@ import time
 import numpy as np
 
 from benchmarks.harness import bench_data, corpus_files, full_or_quick, write_result
+from headlines.classifier.recipe import MIN_SELECTION_ROWS
 from headlines.data.formats import UCI_CATEGORY, UCI_STORY, UCI_TITLE
 from headlines.data.splits import split_validation
 from headlines.hyperparameters import Hyperparameters
+from headlines.model_folder import VECTORS_BINARY_FILE, VECTORS_TEXT_FILE
+from headlines.serving.loading import load_model
 from headlines.text import Tokenizer
 from tests.support.fake_sagemaker import FakeSageMaker
-from tests.support.fasttext_reference import train_reference_vectors, write_vec
 
-# fastText settings for the pretrained vectors: skip-gram, dim 100 (the classifier's embedding size), 5 epochs,
-# character n-grams 3-6.
-VECTOR_SETTINGS = dict(model="skipgram", dim=100, epoch=5, minn=3, maxn=6, minCount=2, thread=2, verbose=0)
+# Our word-vector job's hyperparameters for the pretrained vectors (its other defaults: dim 100, the classifier's
+# embedding width; character n-grams 3-6).
+VECTOR_HYPERPARAMETERS = {
+    "mode": "skipgram",
+    "subwords": "true",
+    "min_count": "2",
+    "epochs": "10",
+    "evaluation": "false",
+}
 ARCHITECTURES = full_or_quick(("fasttext", "cnn"), ("fasttext",))
 INITIALISATIONS = full_or_quick(("none", "bin", "vec"), ("none", "bin"))
-LABELLED_SIZES = full_or_quick((100, 300, 1000, 3000), (100,))  # and all of the training part
+ALL = "all"  # the whole training part, as a labelled size
+LABELLED_SIZES = full_or_quick((100, 300, 1000, 3000), (100,))  # and ALL
+SEEDS = full_or_quick((1, 2, 3), (1,))
+UNSEEN_SIZES = full_or_quick((100, 1000, ALL), (100,))
+ABLATION_SIZES = full_or_quick((100, 1000, ALL), ())
+NO_PRETRAINED_WORDS = {"pretrained_words": "0"}
+OLD_RECIPE = {
+    "optimizer": "adam",
+    "learning_rate": "0.01",
+    "lr_schedule": "constant",
+    "early_stopping_patience": "3",
+    "epochs": "20",
+}
+# The ablation's rows: (name, initialisation, hyperparameters beyond architecture and seed), fasttext architecture.
+ABLATION = (
+    ("no vectors", "none", {}),
+    ("subword rows only (bin, pretrained_words=0)", "bin", NO_PRETRAINED_WORDS),
+    ("the vectors' words only (vec)", "vec", {}),
+    ("both (bin, the default)", "bin", {}),
+    ("both, the old recipe (" + ", ".join(f"{k}={v}" for k, v in OLD_RECIPE.items()) + ")", "bin", OLD_RECIPE),
+)
+FASTTEXT_SUPERVISED_NAME = "fastText supervised"
 FASTTEXT_EPOCHS = full_or_quick(tuple(range(1, 13)), (1, 2, 3))
-SUBSET_SEED = 7
+# fastText's epoch counts to pick from where ours picks its epoch on validation: its default 5, and up to ours' 20.
+SELECTION_EPOCHS = (1, 2, 3, 5, 10, 15, 20)
 Row = collections.namedtuple("Row", "line title label group")
+# A seeded subset of the training part with its files: size as asked (a number or ALL), rows as drawn.
+Draw = collections.namedtuple("Draw", "size seed rows train_file fasttext_train folder")
 # argv: train file, settings, {name: file} to evaluate; prints {name: accuracy, "train_seconds": s}.
 FASTTEXT_SUPERVISED = """
 import json, sys, time, fasttext
@@ -66,6 +107,7 @@ def uci_rows(path):
 
 
 def write_rows(path, rows):
+    """The rows' original lines in a file a job's channel can take."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(row.line for row in rows), encoding="utf-8")
     return path
@@ -87,68 +129,92 @@ def prepare_splits(data, folder):
     }
 
 
-def labelled_subset(rows, size, seed=SUBSET_SEED):
-    """size rows drawn without replacement, seeded: each size is a fixed sample of the training part."""
+def labelled_subset(rows, size, seed):
+    """size rows drawn without replacement with this seed (ALL: every row), so each seed labels its own sample."""
+    if size == ALL:
+        return list(rows)
     picked = np.random.RandomState(seed).choice(len(rows), size=min(size, len(rows)), replace=False)
     return [rows[i] for i in sorted(picked)]
 
 
-def train_vectors(data, headlines, folder):
-    """Subword vectors from the word-vector corpus and the training headlines (rows of train.tsv, their text
-    only), tokenised like the classifier."""
-    tokenizer = Tokenizer()
-    corpus = folder / "corpus.txt"
-    with open(corpus, "w", encoding="utf-8") as out:
-        for path in corpus_files(data):
-            for line in open(path, encoding="utf-8"):
-                if line.strip():
-                    out.write(" ".join(tokenizer(line)) + "\n")
-        for row in headlines:
-            out.write(" ".join(tokenizer(row.title)) + "\n")
-    model = train_reference_vectors(corpus, folder / "vectors.bin", **VECTOR_SETTINGS)
-    write_vec(model, folder / "vectors.vec", digits=5)
-    return {"none": None, "bin": folder / "vectors.bin", "vec": folder / "vectors.vec"}
-
-
-def run_job(
-    image,
-    base,
-    architecture,
-    train_file,
-    embeddings=None,
-    label=None,
-    validation_file=None,
-    test_file=None,
-):
-    """One classifier job in the image; embeddings: a vectors file or a whole folder (a word-vector job's model
-    folder, passed on unchanged). Returns its figures and per-epoch history."""
-    fake = FakeSageMaker(base)
-    fake.add_channel("train", {pathlib.Path(train_file).name: str(train_file)})
-    for channel, path in (("validation", validation_file), ("test", test_file)):
-        if path:
-            fake.add_channel(channel, {pathlib.Path(path).name: str(path)})
-    if embeddings:
-        files = sorted(embeddings.iterdir()) if embeddings.is_dir() else [embeddings]
-        fake.add_channel("embeddings", {f.name: str(f) for f in files})
-    fake.write_config({"architecture": architecture})
+def docker_train(image, fake, what):
+    """The image's train command on a fake /opt/ml tree, as SageMaker starts it; returns its wall seconds."""
     started = time.time()
     result = subprocess.run(
         ["docker", "run", "--rm", "-v", f"{fake.base}:/opt/ml", image, "train"], capture_output=True, text=True
     )
-    seconds = time.time() - started
     if result.returncode != 0:
-        raise SystemExit(f"{architecture} job failed:\n{result.stdout[-3000:]}{result.stderr[-2000:]}")
-    metrics = fake.metrics()
+        raise SystemExit(f"{what} job failed:\n{result.stdout[-3000:]}{result.stderr[-2000:]}")
+    return round(time.time() - started, 1)
+
+
+def write_vector_corpus(data, headlines, path):
+    """The word-vector corpus and the headlines' text, one line each, tokenised as the classifier tokenises."""
+    tokenizer = Tokenizer()
+    lines = 0
+    with open(path, "w", encoding="utf-8") as out:
+        texts = [line for name in corpus_files(data) for line in open(name, encoding="utf-8") if line.strip()]
+        for text in texts + [row.title for row in headlines]:
+            out.write(" ".join(tokenizer(text)) + "\n")
+            lines += 1
+    return lines
+
+
+def train_vectors(image, data, headlines, folder):
+    """({init: vectors file or None}, the record's words on them) from our word-vector job in the image on the
+    corpus plus the headlines' text (never the test rows), so every initialised run starts from our own vectors."""
+    fake = FakeSageMaker(folder / "word-vectors")
+    channel = fake.add_channel("train", {})
+    lines = write_vector_corpus(data, headlines, channel / "corpus.txt")
+    fake.write_config(VECTOR_HYPERPARAMETERS)
+    seconds = docker_train(image, fake, "word-vector")
+    vectors = {"none": None, "bin": fake.model_dir / VECTORS_BINARY_FILE, "vec": fake.model_dir / VECTORS_TEXT_FILE}
+    corpus = {
+        "text": "WikiText-2" if data.source == "real" else "the generated corpus",
+        "headline_parts": ["training", "validation"],
+        "headlines": len(headlines),
+        "lines": lines,
+        "job_wall_seconds": seconds,
+    }
+    print(corpus, flush=True)
+    return vectors, corpus
+
+
+def run_job(image, base, architecture, train_file, init="none", vectors=None, hyperparameters=None, **channels):
+    """One classifier job's figures; vectors: a file or a whole folder (a word-vector job's model folder, passed on
+    unchanged); channels: validation_file, test_file, evaluate(model folder) for more figures, and remove=True to
+    delete the job's folder after (a model folder is ~100 MB and the labelled runs are ~100 jobs)."""
+    fake = FakeSageMaker(base)
+    fake.add_channel("train", {pathlib.Path(train_file).name: str(train_file)})
+    for channel in ("validation", "test"):
+        if channels.get(f"{channel}_file"):
+            path = pathlib.Path(channels[f"{channel}_file"])
+            fake.add_channel(channel, {path.name: str(path)})
+    if vectors:
+        files = sorted(vectors.iterdir()) if vectors.is_dir() else [vectors]
+        fake.add_channel("embeddings", {f.name: str(f) for f in files})
+    fake.write_config({"architecture": architecture, **(hyperparameters or {})})
+    seconds = docker_train(image, fake, architecture)
+    row = job_figures(fake.metrics(), architecture, init, seconds)
+    if channels.get("evaluate"):
+        row.update(channels["evaluate"](fake.model_dir))
+    if channels.get("remove"):
+        shutil.rmtree(fake.base)
+    return row
+
+
+def job_figures(metrics, architecture, init, seconds):
+    """The figures of one job's metrics.json that the report prints."""
     coverage = metrics["embedding_coverage"] or {}
     return {
         "architecture": architecture,
-        "embeddings": label or (embeddings.suffix[1:] if embeddings else "none"),
+        "embeddings": init,
         "test_accuracy": metrics["test"]["accuracy"] if "test" in metrics else None,
         "test_macro_f1": metrics["test"]["macro_f1"] if "test" in metrics else None,
         "validation_accuracy": metrics["validation"]["accuracy"],
         "best_epoch": metrics["best_epoch"],
         "epochs_run": metrics["epochs_run"],
-        "job_wall_seconds": round(seconds, 1),
+        "job_wall_seconds": seconds,
         "validation_accuracy_per_epoch": [row["validation_accuracy"] for row in metrics["history"]],
         "type_coverage": coverage.get("type_coverage"),
         "token_coverage": coverage.get("token_coverage"),
@@ -158,6 +224,7 @@ def run_job(
 def fasttext_file(rows, path):
     """rows in fastText's supervised format, tokenised like the classifier."""
     tokenizer = Tokenizer()
+    path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as out:
         for row in rows:
             out.write(f"__label__{row.label} " + " ".join(tokenizer(row.title)) + "\n")
@@ -169,10 +236,10 @@ def fasttext_files(evaluations, folder):
     return {name: str(fasttext_file(rows, folder / f"fasttext-{name}.txt")) for name, rows in evaluations.items()}
 
 
-def fasttext_accuracy(train_file, evaluation_files, vectors=None, epoch=5, attempts=5):
+def fasttext_accuracy(train_file, evaluation_files, vectors=None, epoch=5, seed=0, attempts=5):
     """fastText supervised (its defaults, dim 100) on train_file: accuracy on each evaluation file and seconds.
     Each attempt in its own process: the wheel now and then ends in NaN, and a fresh process then succeeds."""
-    settings = {"epoch": epoch, "dim": 100, "thread": 2, "verbose": 0}
+    settings = {"epoch": epoch, "dim": 100, "thread": 2, "verbose": 0, "seed": seed}
     if vectors:
         settings["pretrainedVectors"] = str(vectors)
     command = [
@@ -205,9 +272,11 @@ def accuracy_runs(image, splits, vectors, folder):
                 folder / f"{architecture}-{init}",
                 architecture,
                 train_file,
+                init,
                 vectors[init],
                 validation_file=splits["files"]["validation"],
                 test_file=splits["files"]["test"],
+                remove=True,
             )
             print(row, flush=True)
             ours.append(row)
@@ -225,37 +294,127 @@ def accuracy_runs(image, splits, vectors, folder):
     return ours, anchor
 
 
-def labelled_runs(image, splits, vectors, folder, full_size_rows):
-    """Section 2: accuracy against the number of labelled headlines, ours and fastText's, without and with the
-    pretrained vectors; the full size reuses section 1's fasttext rows."""
+def unseen_mask(test_rows, labelled_rows, tokenizer=None):
+    """For each test row: whether it has a token no labelled row has, where only the vectors can say what it means."""
+    tokenizer = tokenizer or Tokenizer()
+    seen = {token for row in labelled_rows for token in tokenizer(row.title)}
+    return [any(token not in seen for token in tokenizer(row.title)) for row in test_rows]
+
+
+def predicted_labels(model_dir, titles):
+    """Each title's label from the job's model folder, by the serving package's own loader and numpy predictor."""
+    return [prediction["label"] for prediction in load_model(str(model_dir)).predict(titles)]
+
+
+def unseen_word_accuracy(model_dir, test_rows, labelled_rows):
+    """Test accuracy on the headlines with a word the labelled rows lack, their count, and on every headline."""
+    predicted = predicted_labels(model_dir, [row.title for row in test_rows])
+    correct = [label == row.label for label, row in zip(predicted, test_rows)]
+    unseen = [right for right, masked in zip(correct, unseen_mask(test_rows, labelled_rows)) if masked]
+    return {
+        "unseen": {
+            "headlines": len(unseen),
+            "accuracy": sum(unseen) / len(unseen) if unseen else None,
+            "test_accuracy": sum(correct) / len(correct),
+        }
+    }
+
+
+def draw_labelled(splits, size, seed, folder):
+    """The seed's subset of the training part, written for our job and for fastText."""
+    rows = labelled_subset(splits["train"], size, seed)
+    where = folder / f"labelled-{size}-{seed}"
+    train_file = write_rows(where / "train" / "train.tsv", rows)
+    return Draw(size, seed, rows, train_file, fasttext_file(rows, where / "fasttext-train.txt"), where)
+
+
+def ours_labelled(image, draw, splits, vectors, architecture, init, extra=None, unseen=False):
+    """One of our jobs on a draw's labelled rows alone, without a validation channel, so the rows it holds out to
+    pick epochs count as labelled too; unseen: also score the unseen-word headlines."""
+    extra = extra or {}
+    name = "-".join([architecture, init] + [f"{k}-{v}" for k, v in extra.items()])
+    evaluate = (lambda model: unseen_word_accuracy(model, splits["test"], draw.rows)) if unseen else None
+    run = run_job(
+        image,
+        draw.folder / name,
+        architecture,
+        draw.train_file,
+        init,
+        vectors[init],
+        {"seed": str(draw.seed), **extra},
+        test_file=splits["files"]["test"],
+        evaluate=evaluate,
+        remove=True,
+    )
+    row = {
+        "labelled": len(draw.rows),
+        "seed": draw.seed,
+        "architecture": architecture,
+        "init": init,
+        "hyperparameters": extra,
+        **{key: run[key] for key in ("test_accuracy", "best_epoch", "epochs_run", "unseen") if key in run},
+    }
+    print(row, flush=True)
+    return row
+
+
+def fasttext_labelled(draw, evaluations, vectors, init):
+    """fastText supervised on the same labelled rows, choosing what ours chooses with the rows ours chooses it on.
+    Where the job's own validation part of the rows (its split, its seed) is large enough for ours to pick epochs
+    on, fastText trains on the rest and picks its epoch count from SELECTION_EPOCHS on that part; otherwise ours
+    picks nothing, and fastText trains on every row with its defaults."""
+    train_part, validation_part = split_validation(draw.rows, Hyperparameters().validation_fraction, draw.seed)
+    row = {"labelled": len(draw.rows), "seed": draw.seed, "architecture": FASTTEXT_SUPERVISED_NAME, "init": init}
+    if len(validation_part) < MIN_SELECTION_ROWS:
+        row.update(
+            test_accuracy=fasttext_accuracy(draw.fasttext_train, evaluations, vectors[init], seed=draw.seed)["test"]
+        )
+    else:
+        files = {
+            "validation": str(fasttext_file(validation_part, draw.folder / "fasttext-validation.txt")),
+            "test": evaluations["test"],
+        }
+        train_file = fasttext_file(train_part, draw.folder / "fasttext-train-part.txt")
+        results = {e: fasttext_accuracy(train_file, files, vectors[init], e, draw.seed) for e in SELECTION_EPOCHS}
+        chosen = max(SELECTION_EPOCHS, key=lambda epochs: results[epochs]["validation"])  # the first of equals
+        row.update(test_accuracy=results[chosen]["test"], epochs_chosen=chosen, validation_rows=len(validation_part))
+    print(row, flush=True)
+    return row
+
+
+def extra_runs(size):
+    """(init, hyperparameters) of this size's runs beyond section 2's (goal 3's partner, the ablation's other
+    rows), so that no setting runs twice."""
+    extra = [("bin", NO_PRETRAINED_WORDS)] if size in UNSEEN_SIZES else []
+    if size in ABLATION_SIZES:
+        measured = [("none", {}), ("bin", {})] + extra
+        extra += [(init, hp) for _, init, hp in ABLATION if (init, hp) not in measured]
+    return extra
+
+
+def labelled_runs(image, splits, vectors, folder):
+    """(runs, extra runs) of sections 2-4 per labelled size and seed, ours and fastText's alternating so that a
+    slower or busier machine moves both sides alike."""
     evaluations = fasttext_files({"test": splits["test"]}, folder)
-    rows = []
-    for size in LABELLED_SIZES + (len(splits["train"]),):
-        subset = labelled_subset(splits["train"], size)
-        train_file = write_rows(folder / f"labelled-{size}" / "train" / "train.tsv", subset)
-        fasttext_train = fasttext_file(subset, folder / f"labelled-{size}" / "fasttext-train.txt")
-        for init in ("none", "bin"):
-            ours = full_size_rows.get(init) if size == len(splits["train"]) else None
-            ours = ours or run_job(
-                image,
-                folder / f"labelled-{size}-{init}",
-                "fasttext",
-                train_file,
-                vectors[init],
-                validation_file=splits["files"]["validation"],
-                test_file=splits["files"]["test"],
-            )
-            fasttext = fasttext_accuracy(fasttext_train, evaluations, vectors["vec"] if init == "bin" else None)
-            rows.append(
-                {
-                    "labelled": len(subset),
-                    "pretrained": init != "none",
-                    "ours_test_accuracy": ours["test_accuracy"],
-                    "fasttext_test_accuracy": fasttext["test"],
-                }
-            )
-            print(rows[-1], flush=True)
-    return rows
+    runs, variants = [], []
+    for size in LABELLED_SIZES + (ALL,):
+        for seed in SEEDS:
+            draw = draw_labelled(splits, size, seed, folder)
+            for init, fasttext_init in (("none", "none"), ("bin", "vec")):
+                for architecture in ARCHITECTURES:
+                    unseen = init == "bin" and architecture == "fasttext" and size in UNSEEN_SIZES
+                    runs.append(ours_labelled(image, draw, splits, vectors, architecture, init, unseen=unseen))
+                runs.append(fasttext_labelled(draw, evaluations, vectors, fasttext_init))
+            for init, extra in extra_runs(size):
+                unseen = extra == NO_PRETRAINED_WORDS
+                variants.append(ours_labelled(image, draw, splits, vectors, "fasttext", init, extra, unseen))
+            shutil.rmtree(draw.folder)
+    return runs, variants
+
+
+def resolved(sizes, rows):
+    """Sizes as the record counts them: ALL as the number of rows of the training part."""
+    return [len(rows) if size == ALL else size for size in sizes]
 
 
 def main():
@@ -266,22 +425,27 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         folder = pathlib.Path(tmp)
         splits = prepare_splits(data, folder)
-        vectors = train_vectors(data, splits["train"] + splits["validation"], folder)
+        vectors, corpus = train_vectors(args.image, data, splits["train"] + splits["validation"], folder)
         ours, anchor = accuracy_runs(args.image, splits, vectors, folder)
-        full_size = {row["embeddings"]: row for row in ours if row["architecture"] == "fasttext"}
-        labelled = labelled_runs(args.image, splits, vectors, folder, full_size)
+        labelled, variants = labelled_runs(args.image, splits, vectors, folder)
     write_result(
         "train-uci",
         "bench-train",
-        "fastText supervised (the fasttext package, its defaults) on the same "
-        "train/validation/test rows, run between our jobs",
+        "fastText supervised (the fasttext package, its defaults) on the same rows, run between our jobs",
         data=data,
         images=[args.image],
         rows={name: len(splits[name]) for name in ("train", "validation", "test")},
-        vector_settings=VECTOR_SETTINGS,
+        vector_hyperparameters=VECTOR_HYPERPARAMETERS,
+        vector_corpus=corpus,
         results=ours,
         fasttext=anchor,
+        seeds=list(SEEDS),
+        min_selection_rows=MIN_SELECTION_ROWS,
+        selection_epochs=list(SELECTION_EPOCHS),
         labelled=labelled,
+        variants=variants,
+        ablation_sizes=resolved(ABLATION_SIZES, splits["train"]),
+        ablation=[{"name": name, "init": init, "hyperparameters": hp} for name, init, hp in ABLATION],
     )
 
 

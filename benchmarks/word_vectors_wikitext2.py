@@ -174,8 +174,8 @@ def quality_runs(image, data, models, folder):
                     folder / f"classifier-{number}-{label}-{architecture}",
                     architecture,
                     data.train,
-                    embeddings,
                     label,
+                    embeddings,
                     test_file=data.test,
                 )
                 row["mode"] = mode

@@ -1,0 +1,168 @@
+"""The training benchmark's pure parts, without Docker or real data: the labelled subsets, the unseen-word
+headlines, which extra runs a size gets, the quick run's sizes, and the report's aggregation over seeds."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from benchmarks import report, train_uci
+from benchmarks.harness import QUICK, REPO
+from headlines.classifier.recipe import MIN_SELECTION_ROWS
+from headlines.data.splits import split_validation
+from headlines.hyperparameters import Hyperparameters
+
+
+def row(title, label="b"):
+    return train_uci.Row(f"1\t{title}\turl\tpublisher\t{label}\tstory\thost\t0\n", title, label, "story")
+
+
+def run(labelled, seed, architecture, init, accuracy, **more):
+    return {
+        "labelled": labelled,
+        "seed": seed,
+        "architecture": architecture,
+        "init": init,
+        "test_accuracy": accuracy,
+        **more,
+    }
+
+
+def test_each_seed_labels_its_own_subset_and_all_rows_are_all_rows():
+    rows = [row(f"headline {i}") for i in range(50)]
+    first, again, other = (train_uci.labelled_subset(rows, 10, seed) for seed in (1, 1, 2))
+    assert len(first) == 10 and first == again and first != other
+    assert set(first) <= set(rows)
+    assert train_uci.labelled_subset(rows, train_uci.ALL, 3) == rows
+
+
+def test_unseen_headlines_are_those_with_a_word_no_labelled_row_has():
+    labelled = [row("Stocks rally as rates hold"), row("Central bank holds rates")]
+    test = [row("STOCKS hold"), row("Zorblax stocks rally"), row("rates, rates!"), row("Glimmerphone sales")]
+    assert train_uci.unseen_mask(test, labelled) == [False, True, True, True]  # "," and "!" are tokens too
+    assert train_uci.unseen_mask(test[:1], labelled) == [False]  # lower-cased, as the job tokenises by default
+
+
+def test_unseen_word_accuracy_scores_the_unseen_headlines_apart(monkeypatch):
+    labelled = [row("stocks rally")]
+    test = [row("stocks rally", "b"), row("zorblax rally", "t"), row("glimmer stocks", "e"), row("stocks", "m")]
+    monkeypatch.setattr(train_uci, "predicted_labels", lambda model_dir, titles: ["b", "t", "b", "b"])
+    figures = train_uci.unseen_word_accuracy("model", test, labelled)["unseen"]
+    assert figures == {"headlines": 2, "accuracy": 0.5, "test_accuracy": 0.5}
+
+
+@pytest.mark.skipif(QUICK, reason="the full run's settings")
+def test_extra_runs_add_goal_three_and_the_ablation_without_repeating_section_two():
+    extra = train_uci.extra_runs(100)
+    assert extra[0] == ("bin", train_uci.NO_PRETRAINED_WORDS) and extra.count(extra[0]) == 1
+    assert ("none", {}) not in extra and ("bin", {}) not in extra
+    assert ("vec", {}) in extra and ("bin", train_uci.OLD_RECIPE) in extra
+    assert train_uci.extra_runs(300) == []
+
+
+def test_a_quick_run_is_small():
+    code = (
+        "import json; from benchmarks import train_uci as t; print(json.dumps([t.LABELLED_SIZES, t.SEEDS, "
+        "t.ARCHITECTURES, t.UNSEEN_SIZES, t.ABLATION_SIZES, t.extra_runs(100), t.extra_runs(t.ALL)]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env={**os.environ, "QUICK": "1"}, cwd=REPO, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    sizes, seeds, architectures, unseen, ablation, extra_100, extra_all = json.loads(result.stdout)
+    assert (sizes, seeds, architectures, unseen, ablation) == ([100], [1], ["fasttext"], [100], [])
+    assert extra_100 == [["bin", {"pretrained_words": "0"}]] and extra_all == []
+
+
+def fake_runs():
+    return [
+        run(100, 1, "fasttext", "none", 0.5),
+        run(100, 2, "fasttext", "none", 0.6),
+        run(100, 3, "fasttext", "none", 0.7),
+        run(100, 1, "fasttext", "bin", 0.8),
+        run(100, 2, "fasttext", "bin", 0.8),
+        run(100, 1, "fastText supervised", "vec", 0.4),
+        run(1000, 1, "fasttext", "none", 0.9),
+    ]
+
+
+def test_the_report_groups_runs_by_size_model_and_initialisation_over_seeds():
+    summary = report.labelled_summary(fake_runs())
+    assert list(summary) == [
+        (100, "ours fasttext", "none"),
+        (100, "ours fasttext", "bin"),
+        (100, "fastText supervised", "vec"),
+        (1000, "ours fasttext", "none"),
+    ]
+    mean, sd = summary[(100, "ours fasttext", "none")]
+    assert mean == pytest.approx(0.6) and sd == pytest.approx((0.02 / 3) ** 0.5)  # population sd
+    assert summary[(100, "ours fasttext", "bin")] == pytest.approx((0.8, 0.0))
+
+
+def test_the_labelled_table_pairs_no_vectors_with_vectors_and_gives_the_gain():
+    rows = report.labelled_rows(report.labelled_summary(fake_runs()))
+    assert rows[0] == ["100", "ours fasttext", "0.6000 ± 0.0816", "0.8000 ± 0.0000", "+20.00"]
+    assert rows[1] == ["100", "fastText supervised", "-", "0.4000 ± 0.0000", "-"]
+    assert rows[2] == ["1,000", "ours fasttext", "0.9000 ± 0.0000", "-", "-"]
+
+
+def test_the_goal_three_and_ablation_tables_come_from_the_records_runs():
+    without = train_uci.NO_PRETRAINED_WORDS
+    unseen = [{"headlines": h, "accuracy": a, "test_accuracy": 0.9} for h, a in ((10, 0.6), (20, 0.8), (10, 0.3))]
+    record = {
+        "rows": {"test": 500},
+        "labelled": [
+            run(100, 1, "fasttext", "bin", 0.7, hyperparameters={}, unseen=unseen[0]),
+            run(100, 2, "fasttext", "bin", 0.9, hyperparameters={}, unseen=unseen[1]),
+            run(100, 1, "fasttext", "none", 0.5, hyperparameters={}),
+            run(100, 1, "fastText supervised", "none", 0.1),
+        ],
+        "variants": [run(100, 1, "fasttext", "bin", 0.6, hyperparameters=without, unseen=unseen[2])],
+        "ablation": [
+            {"name": "none", "init": "none", "hyperparameters": {}},
+            {"name": "subwords", "init": "bin", "hyperparameters": without},
+            {"name": "both", "init": "bin", "hyperparameters": {}},
+        ],
+        "ablation_sizes": [100, 1000],
+    }
+    assert report.unseen_rows(record) == [["100", "15 of 500", "0.7000 ± 0.1000", "0.3000 ± 0.0000"]]
+    assert report.ablation_rows(record) == [
+        ["none", "0.5000 ± 0.0000", "-"],
+        ["subwords", "0.6000 ± 0.0000", "-"],
+        ["both", "0.8000 ± 0.1000", "-"],
+    ]
+
+
+@pytest.mark.parametrize("size", [100, 4000])
+def test_fasttext_picks_its_epochs_on_the_rows_ours_picks_on_and_only_then(tmp_path, monkeypatch, size):
+    """Ours holds out its own validation part (split_validation, the job's fraction and seed) and picks its epoch
+    there when it has MIN_SELECTION_ROWS rows; fastText must get that choice on those rows, and no choice otherwise."""
+    rows = [row(f"headline {i}", "be"[i % 2])._replace(group=f"story {i}") for i in range(size)]
+    draw = train_uci.Draw(size, 1, rows, tmp_path / "train.tsv", tmp_path / "ft-all.txt", tmp_path)
+    calls = []
+    by_epochs = {
+        epochs: {"validation": 0.5 + epochs / 100, "test": epochs / 100} for epochs in train_uci.SELECTION_EPOCHS
+    }
+    by_epochs[10]["validation"] = 0.99  # best on validation, not on test
+
+    def fake_accuracy(train_file, files, vectors, epoch=5, seed=0):
+        lines = pathlib.Path(train_file).read_text().splitlines() if pathlib.Path(train_file).exists() else []
+        calls.append((pathlib.Path(train_file).name, len(lines), epoch, sorted(files)))
+        return by_epochs[epoch]
+
+    monkeypatch.setattr(train_uci, "fasttext_accuracy", fake_accuracy)
+    result = train_uci.fasttext_labelled(draw, {"test": "test.txt"}, {"vec": None}, "vec")
+    if size == 100:  # 10 validation rows: ours picks nothing, fastText trains on every row with its defaults
+        assert calls == [("ft-all.txt", 0, 5, ["test"])]
+        assert result["test_accuracy"] == by_epochs[5]["test"] and "epochs_chosen" not in result
+    else:
+        train_part, validation_part = split_validation(rows, Hyperparameters().validation_fraction, 1)
+        assert len(validation_part) >= MIN_SELECTION_ROWS
+        assert {(name, lines) for name, lines, _, _ in calls} == {("fasttext-train-part.txt", len(train_part))}
+        assert [epoch for _, _, epoch, _ in calls] == list(train_uci.SELECTION_EPOCHS)
+        assert result["epochs_chosen"] == 10 and result["test_accuracy"] == 0.1
+        validation_file = tmp_path / "fasttext-validation.txt"
+        assert len(validation_file.read_text().splitlines()) == len(validation_part)
