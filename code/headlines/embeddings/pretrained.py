@@ -380,16 +380,19 @@ def _whole_word_rows(
 def _coverage(
     words: Sequence[str], status: Sequence[str], token_counts: Mapping[str, int], special: Container[str]
 ) -> dict[str, Any]:
+    """How well the vectors cover the training text: its vocabulary words (the vectors' own words, which the
+    vocabulary may hold too, cover themselves and are counted apart) and its running tokens."""
     types = {IN_VOCABULARY: 0, FROM_SUBWORDS: 0, MISSING: 0}
     tokens = {IN_VOCABULARY: 0, FROM_SUBWORDS: 0, MISSING: 0}
     for word, word_status in zip(words, status):
-        if word in special:
+        if word in special or not token_counts.get(word):
             continue
         types[word_status] += 1
-        tokens[word_status] += token_counts.get(word, 0)
+        tokens[word_status] += token_counts[word]
     total_types, total_tokens = sum(types.values()), sum(tokens.values())
     return {
         "vocabulary_types": total_types,
+        "words_only_in_the_vectors": len(words) - total_types - sum(1 for word in words if word in special),
         "types_in_pretrained_vocabulary": types[IN_VOCABULARY],
         "types_from_subwords": types[FROM_SUBWORDS],
         "types_without_vector": types[MISSING],

@@ -130,6 +130,7 @@ def test_words_of_the_vectors_that_train_lacks_keep_their_vectors(sagemaker, sma
     model = HeadlineModel.load(str(sagemaker.model_dir))
     vocabulary = model.encoder.vocabulary
     assert "zymurgist" in vocabulary.token_to_idx
+    assert sagemaker.metrics()["embedding_coverage"]["words_only_in_the_vectors"] == 1
     assert "Zymurgy" not in vocabulary.token_to_idx  # text is lower-cased: the tokenizer never produces it
     params = mx.nd.load(str(sagemaker.model_dir / PARAMS_FILE))
     embedding = next(value for name, value in params.items() if "embedding" in name)

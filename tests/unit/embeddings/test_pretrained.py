@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 import pytest
 
+from headlines.embeddings.fasttext_format import EOS
 from headlines.embeddings.pretrained import (
     FROM_SUBWORDS,
     IN_VOCABULARY,
@@ -21,7 +22,6 @@ from headlines.embeddings.pretrained import (
     build_embedding_matrix,
     load_pretrained,
 )
-from headlines.embeddings.fasttext_format import EOS
 from headlines.errors import JobError
 from headlines.text import PADDING_TOKEN, UNKNOWN_TOKEN, build_vocabulary, char_ngram_buckets
 from tests.support.data import data_set
