@@ -248,11 +248,11 @@ def test_embedding_matrix_and_coverage(tmp_path, fasttext_model):
     np.testing.assert_allclose(initial.word_rows[vocabulary["Qqqzzz"]], model.get_word_vector("Qqqzzz"), atol=1e-4)
 
 
-@pytest.mark.parametrize("buckets", [200000, 50000, 7919])
+@pytest.mark.parametrize("buckets", [200000, 10_000_019])
 def test_shared_ngrams_split_each_vector_into_its_own_row_and_its_ngram_rows(tmp_path, fasttext_model, buckets):
     """A classifier hashing the .bin's character n-grams averages a word's row with its n-gram rows: started from
     the .bin's own rows, that mean is fastText's vector for every word, listed or only built from n-grams, whatever
-    the classifier's bucket count (n-grams sharing one of its buckets share their mean)."""
+    the classifier's bucket count (here the .bin's, and one that is not a divisor nor a multiple of it)."""
     model, folder = fasttext_model
     binary = load_pretrained(str(_channel(tmp_path, folder / "model.bin")), str(tmp_path))
     # Not fastText's end of line (no n-grams) nor the corpus's "<unk>" (the classifier's own unknown-word row).
@@ -260,18 +260,27 @@ def test_shared_ngrams_split_each_vector_into_its_own_row_and_its_ngram_rows(tmp
     vocabulary = build_vocabulary([words], 1)
     ngrams = tuple(range(model.f.getArgs().minn, model.f.getArgs().maxn + 1))
     initial = build_embedding_matrix(vocabulary, {}, binary, 0, UNKNOWN_TOKEN, PADDING_TOKEN, ngrams, buckets)
-    table = np.zeros((len(vocabulary) + buckets, 16), dtype=np.float32)
-    table[: len(vocabulary)] = initial.word_rows
-    table[len(vocabulary) + initial.bucket_ids] = initial.bucket_rows
-    exact = 0
+    rows = dict(zip(initial.bucket_ids.tolist(), initial.bucket_rows))
     for word in words:
-        rows = ([vocabulary[word]] if word in model.get_words() else []) + [
-            len(vocabulary) + b for b in char_ngram_buckets(word, ngrams, buckets)
-        ]
-        exact += np.allclose(table[rows].mean(axis=0), model.get_word_vector(word), atol=1e-5)
-    # With as many buckets as the .bin, every vector comes out exactly; with fewer, collisions blur a few.
-    assert exact == len(words) if buckets == 200000 else exact >= len(words) // 2
+        own = [initial.word_rows[vocabulary[word]]] if word in model.get_words() else []
+        mean = np.mean(own + [rows[b] for b in char_ngram_buckets(word, ngrams, buckets)], axis=0)
+        np.testing.assert_allclose(mean, model.get_word_vector(word), atol=1e-5, err_msg=word)
     assert initial.coverage["subword_buckets_initialised"] == len(initial.bucket_ids) > 0
+
+
+def test_ngrams_that_share_a_classifier_bucket_start_from_the_mean_of_their_rows(tmp_path, fasttext_model):
+    model, folder = fasttext_model
+    binary = load_pretrained(str(_channel(tmp_path, folder / "model.bin")), str(tmp_path))
+    ngrams = tuple(range(model.f.getArgs().minn, model.f.getArgs().maxn + 1))
+    words = OOV_WORDS[:2]
+    initial = build_embedding_matrix(
+        build_vocabulary([words], 1), {}, binary, 0, UNKNOWN_TOKEN, PADDING_TOKEN, ngrams, 1
+    )
+    # get_subwords' ids are input-matrix rows: the word's own (when listed), then its n-grams' after the words'.
+    rows = {i for word in words for i in model.get_subwords(word)[1] if i >= len(model.get_words())}
+    expected = np.mean([model.get_input_matrix()[i] for i in rows], axis=0)
+    assert initial.bucket_ids.tolist() == [0]
+    np.testing.assert_allclose(initial.bucket_rows[0], expected, atol=1e-6)
 
 
 def test_ngram_rows_need_the_same_ngram_lengths(tmp_path, fasttext_model):
