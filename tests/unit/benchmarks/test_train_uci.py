@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from benchmarks import report, train_uci
-from benchmarks.harness import QUICK, REPO
+from benchmarks.harness import REPO
 from headlines.classifier.recipe import MIN_SELECTION_ROWS
 from headlines.data.splits import split_validation
 from headlines.hyperparameters import Hyperparameters
@@ -54,25 +54,34 @@ def test_unseen_word_accuracy_scores_the_unseen_headlines_apart(monkeypatch):
     assert figures == {"headlines": 2, "accuracy": 0.5, "test_accuracy": 0.5}
 
 
-@pytest.mark.skipif(QUICK, reason="the full run's settings")
+def _settings(quick, expression):
+    """`expression` over benchmarks.train_uci (as t), evaluated in a fresh process of a quick or a full run: the
+    module reads QUICK once, at import."""
+    environment = {key: value for key, value in os.environ.items() if key != "QUICK"}
+    if quick:
+        environment["QUICK"] = "1"
+    code = f"import json; from benchmarks import train_uci as t; print(json.dumps({expression}))"
+    result = subprocess.run([sys.executable, "-c", code], env=environment, cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
 def test_extra_runs_add_goal_three_and_the_ablation_without_repeating_section_two():
-    extra = train_uci.extra_runs(100)
-    assert extra[0] == ("bin", train_uci.NO_PRETRAINED_WORDS) and extra.count(extra[0]) == 1
-    assert ("none", {}) not in extra and ("bin", {}) not in extra
-    assert ("vec", {}) in extra and ("bin", train_uci.OLD_RECIPE) in extra
-    assert train_uci.extra_runs(300) == []
+    extra_100, extra_300, no_words, old_recipe = _settings(
+        False, "[t.extra_runs(100), t.extra_runs(300), t.NO_PRETRAINED_WORDS, t.OLD_RECIPE]"
+    )
+    assert extra_100[0] == ["bin", no_words] and extra_100.count(extra_100[0]) == 1
+    assert ["none", {}] not in extra_100 and ["bin", {}] not in extra_100
+    assert ["vec", {}] in extra_100 and ["bin", old_recipe] in extra_100
+    assert extra_300 == []
 
 
 def test_a_quick_run_is_small():
-    code = (
-        "import json; from benchmarks import train_uci as t; print(json.dumps([t.LABELLED_SIZES, t.SEEDS, "
-        "t.ARCHITECTURES, t.UNSEEN_SIZES, t.ABLATION_SIZES, t.extra_runs(100), t.extra_runs(t.ALL)]))"
+    sizes, seeds, architectures, unseen, ablation, extra_100, extra_all = _settings(
+        True,
+        "[t.LABELLED_SIZES, t.SEEDS, t.ARCHITECTURES, t.UNSEEN_SIZES, t.ABLATION_SIZES, t.extra_runs(100), "
+        "t.extra_runs(t.ALL)]",
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], env={**os.environ, "QUICK": "1"}, cwd=REPO, capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr
-    sizes, seeds, architectures, unseen, ablation, extra_100, extra_all = json.loads(result.stdout)
     assert (sizes, seeds, architectures, unseen, ablation) == ([100], [1], ["fasttext"], [100], [])
     assert extra_100 == [["bin", {"pretrained_words": "0"}]] and extra_all == []
 
