@@ -22,6 +22,8 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 QUICK_SETTING = "QUICK"
 QUICK = os.environ.get(QUICK_SETTING, "") not in ("", "0")
 RESULTS_DIR = REPO / "bench-results" / "quick" if QUICK else REPO / "bench-results"
+# The `architecture` that the training benchmark's records give fastText's own supervised runs, and the report reads.
+FASTTEXT_SUPERVISED_NAME = "fastText supervised"
 # WordSim-353 as gensim's test data ships it; its header names the source.
 PAIRS = REPO / "benchmarks" / "data" / "wordsim353.tsv"
 

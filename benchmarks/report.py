@@ -15,7 +15,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display on a build machine
 import matplotlib.pyplot as plt  # noqa: E402
 
-from benchmarks.harness import QUICK, REPO, RESULTS_DIR  # noqa: E402
+from benchmarks.harness import FASTTEXT_SUPERVISED_NAME, QUICK, REPO, RESULTS_DIR  # noqa: E402
 
 PAGE = RESULTS_DIR / "benchmarks.md" if QUICK else REPO / "docs" / "benchmarks.md"
 PLOTS = RESULTS_DIR if QUICK else REPO / "docs" / "benchmarks"
@@ -62,9 +62,6 @@ def provenance(record):
         f"*Measured {record['date']} on {record['machine']}; `{record['command']}`; anchor: {record['anchor']};"
         f" data: {data}; images: {images}.*"
     )
-
-
-FASTTEXT_SUPERVISED = "fastText supervised"  # the anchor's runs, as benchmarks/train_uci.py names them
 
 
 @section("Training: accuracy against fastText", "train-uci", "bench-train")
@@ -138,7 +135,7 @@ def _seeds_text(record):
 
 def model_name(run):
     """ours ARCHITECTURE, or fastText supervised (the record's architecture of fastText's runs)."""
-    return run["architecture"] if run["architecture"] == FASTTEXT_SUPERVISED else f"ours {run['architecture']}"
+    return run["architecture"] if run["architecture"] == FASTTEXT_SUPERVISED_NAME else f"ours {run['architecture']}"
 
 
 def mean_sd(values):
@@ -288,7 +285,7 @@ def _accuracy_labelled(figure, record):
             [size for size, _ in points],
             [figures[0] for _, figures in points],
             yerr=[figures[1] for _, figures in points],
-            fmt="--s" if model == FASTTEXT_SUPERVISED else "-o",
+            fmt="--s" if model == FASTTEXT_SUPERVISED_NAME else "-o",
             markersize=4,
             capsize=3,
             label=f"{model}, {'no vectors' if init == 'none' else init}",

@@ -12,8 +12,8 @@ supervised classifier, alternating, with word vectors that our own word-vector j
    is one model per epoch count.
 2. Labelled headlines: seeded subsets of the training part (LABELLED_SIZES, then all of it), one per seed. Each side
    gets only the labelled rows: ours as train channel (it holds out its own validation rows from them) with the test
-   channel, fastText supervised as its training file; ours without and with vectors.bin, fastText without and with
-   vectors.txt.
+   channel, fastText supervised as its training file, making the choice ours makes on the rows ours makes it on
+   (fasttext_labelled); ours without and with vectors.bin, fastText without and with vectors.txt.
 3. Unseen words: the fasttext architecture with vectors.bin, with the vectors' words in its vocabulary (the default)
    and without (pretrained_words=0), scored on the test headlines with a word the labelled rows lack, from
    per-headline predictions of the serving package's predictor.
@@ -35,7 +35,7 @@ import time
 
 import numpy as np
 
-from benchmarks.harness import bench_data, corpus_files, full_or_quick, write_result
+from benchmarks.harness import FASTTEXT_SUPERVISED_NAME, bench_data, corpus_files, full_or_quick, write_result
 from headlines.classifier.recipe import MIN_SELECTION_ROWS
 from headlines.data.formats import UCI_CATEGORY, UCI_STORY, UCI_TITLE
 from headlines.data.splits import split_validation
@@ -77,7 +77,6 @@ ABLATION = (
     ("both (bin, the default)", "bin", {}),
     ("both, the old recipe (" + ", ".join(f"{k}={v}" for k, v in OLD_RECIPE.items()) + ")", "bin", OLD_RECIPE),
 )
-FASTTEXT_SUPERVISED_NAME = "fastText supervised"
 FASTTEXT_EPOCHS = full_or_quick(tuple(range(1, 13)), (1, 2, 3))
 # fastText's epoch counts to pick from where ours picks its epoch on validation: its default 5, and up to ours' 20.
 SELECTION_EPOCHS = (1, 2, 3, 5, 10, 15, 20)
