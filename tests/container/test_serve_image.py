@@ -21,6 +21,7 @@ from tests.support.containers import ServeContainer, docker
 from tests.support.data import data_set
 from tests.support.fake_sagemaker import SMALL_MODEL, SMALL_WORD_VECTORS, FakeSageMaker
 from tests.support.loadgen import http_request, run_load
+from tests.support.responses import BackgroundInvocation
 
 DATA = data_set()
 
@@ -177,30 +178,18 @@ def test_serves_as_a_non_root_user_on_a_read_only_filesystem(serve):
 def test_sigterm_finishes_the_request_in_flight_and_exits_in_time(serve):
     container = serve().wait_ready()
     body = "\n".join(DATA.headlines(80000)).encode()  # about 5 MB: seconds of work, under the 6 MB limit
-    answer = {}
-
-    def slow_request():
-        answer["response"] = requests.post(
-            container.url("/invocations"),
-            data=body,
-            headers={"Content-Type": "text/plain", "Accept": "application/json"},
-            timeout=60,
-        )
-        answer["at"] = time.monotonic()
-
-    thread = threading.Thread(target=slow_request)
-    thread.start()
+    request = BackgroundInvocation(container.url("/invocations"), body)
     time.sleep(0.5)
     started = time.monotonic()
     docker("stop", "-t", "30", container.name)
     stopped_after = time.monotonic() - started
-    thread.join()
+    request.join()
     print(f"docker stop took {stopped_after:.1f} s")
     assert stopped_after < 30
     assert container.state()["ExitCode"] == 0, container.logs()[-3000:]
-    assert answer["response"].status_code == 200 and len(answer["response"].json()["predictions"]) == 80000
+    assert request.response.status_code == 200 and len(request.response.json()["predictions"]) == 80000
     # Sent before docker stop and answered after it: the request was in flight when SIGTERM came.
-    assert answer["at"] > started, "the request was answered before SIGTERM: make it longer"
+    assert request.answered_at > started, "the request was answered before SIGTERM: make it longer"
 
 
 def test_without_a_model_ping_is_503_with_the_reason_and_the_server_stays_up(serve, tmp_path):

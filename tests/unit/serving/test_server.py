@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -24,6 +23,7 @@ from headlines.serving import server
 from headlines.serving.multi_model import Registry
 from tests.support.data import data_set
 from tests.support.fake_sagemaker import train_small_model
+from tests.support.responses import BackgroundInvocation
 
 
 def test_gunicorn_options_follow_the_settings():
@@ -169,30 +169,18 @@ def test_sigterm_drains_the_request_in_flight_then_exits(model_base):
     try:
         local.wait_for(200)
         body = "\n".join(data_set().headlines(60000)).encode()  # over a second of work
-        answer = {}
-
-        def request() -> None:
-            answer["response"] = requests.post(
-                local.url("/invocations"),
-                data=body,
-                headers={"Content-Type": "text/plain", "Accept": "application/json"},
-                timeout=60,
-            )
-            answer["at"] = time.monotonic()
-
-        thread = threading.Thread(target=request)
-        thread.start()
+        request = BackgroundInvocation(local.url("/invocations"), body)
         time.sleep(0.3)
         signalled = time.monotonic()
         local.process.send_signal(signal.SIGTERM)
         code = local.process.wait(timeout=30)
-        thread.join()
+        request.join()
         assert code == 0 and time.monotonic() - signalled < 30
-        assert answer["response"].status_code == 200
-        assert len(answer["response"].json()["predictions"]) == 60000
+        assert request.response.status_code == 200
+        assert len(request.response.json()["predictions"]) == 60000
         # Sent before the signal and answered after it: the request was in flight when SIGTERM came (had it been
         # answered first, the test would prove nothing, so it fails).
-        assert answer["at"] > signalled, "the request was answered before SIGTERM: make it longer"
+        assert request.answered_at > signalled, "the request was answered before SIGTERM: make it longer"
     finally:
         local.stop()
 
