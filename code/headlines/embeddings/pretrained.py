@@ -311,7 +311,7 @@ class InitialEmbedding:
     """The classifier's starting embedding rows from pretrained vectors, and how well they cover the training text."""
 
     word_rows: np.ndarray  # (len(vocabulary), dim): row i for word i
-    bucket_ids: np.ndarray  # n-gram buckets (0..buckets-1) that start from the vectors' n-gram rows
+    bucket_ids: np.ndarray  # n-gram buckets (0..buckets-1) whose starting rows the vectors decide
     bucket_rows: np.ndarray  # (len(bucket_ids), dim)
     coverage: dict[str, Any]
 
@@ -326,25 +326,30 @@ def build_embedding_matrix(
     char_ngrams: Sequence[int] = (),
     ngram_buckets: int = 0,
 ) -> InitialEmbedding:
-    """Starting rows for every vocabulary word, and for the n-gram buckets when the classifier hashes the same
-    character n-grams as a fastText binary model (`char_ngrams` into `ngram_buckets`).
+    """Starting rows for every vocabulary word, and for its words' n-gram buckets when the classifier hashes
+    character n-grams (`char_ngrams` into `ngram_buckets`).
 
     With shared n-grams a classifier averages a word's own row with its n-gram rows, as fastText does, so each
     takes the model's own row and the mean is the model's vector for the word: listed words, and every word the
-    labelled data or the serving requests bring, from its n-grams. Otherwise each word row is the word's whole
+    labelled data or the serving requests bring, from its n-grams. Otherwise each word starts from its whole
     vector, and words the vectors do not cover (a text file lists only what it lists) try their lower-cased form,
     then get random normal vectors with the pretrained vectors' own standard deviation, so they sit at the same
-    scale.
+    scale. A classifier with character n-grams still averages each word with them: there the word row holds the
+    vector times the word's number of ids and its n-grams' buckets start at zero, so the mean is the vector, not
+    a fraction of it lost among random rows.
     """
     words = list(vocabulary.idx_to_token)
     special = {unknown_token, padding_token}
     if isinstance(pretrained, FastTextBinaryVectors) and ngram_buckets and pretrained.has_subwords(char_ngrams):
         vectors, status = pretrained.own_rows(words)
         bucket_ids, bucket_rows = pretrained.ngram_rows((w for w in words if w not in special), ngram_buckets)
-        scale = None
+        scale, subword_buckets = None, len(bucket_ids)
     else:
         vectors, status, scale = _whole_word_rows(words, pretrained, seed)
-        bucket_ids, bucket_rows = np.zeros(0, dtype=np.int64), np.zeros((0, pretrained.dim), dtype=np.float32)
+        bucket_ids = _spread_over_ngrams(vectors, words, special, char_ngrams, ngram_buckets)
+        # Every one of those buckets starts at zero: one shared zero row, not a (buckets, dim) array of them.
+        bucket_rows = np.broadcast_to(np.zeros(pretrained.dim, dtype=np.float32), (len(bucket_ids), pretrained.dim))
+        subword_buckets = 0
     for token in special:
         vectors[vocabulary[token]] = 0.0
     coverage = _coverage(words, status, token_counts, special)
@@ -353,7 +358,7 @@ def build_embedding_matrix(
         format=pretrained.format,
         dim=pretrained.dim,
         fallback_std=scale,
-        subword_buckets_initialised=len(bucket_ids),
+        subword_buckets_initialised=subword_buckets,
     )
     return InitialEmbedding(vectors, bucket_ids, bucket_rows, coverage)
 
@@ -375,6 +380,22 @@ def _whole_word_rows(
     rng = np.random.RandomState(seed)
     vectors[~found] = rng.normal(0.0, scale, size=(int((~found).sum()), pretrained.dim)).astype(np.float32)
     return vectors, status, scale
+
+
+def _spread_over_ngrams(
+    rows: np.ndarray, words: Sequence[str], special: Container[str], char_ngrams: Sequence[int], buckets: int
+) -> np.ndarray:
+    """Multiplies each word's row by its number of ids (itself and its character n-grams), so that with those
+    n-grams' buckets at zero the mean over its ids is the row it had; returns those buckets (none without n-grams)."""
+    if not (char_ngrams and buckets):
+        return np.zeros(0, dtype=np.int64)
+    touched: set[int] = set()
+    for i, word in enumerate(words):
+        if word not in special:
+            ngrams = char_ngram_buckets(word, char_ngrams, buckets)
+            rows[i] *= 1 + len(ngrams)
+            touched.update(ngrams)
+    return np.array(sorted(touched), dtype=np.int64)
 
 
 def _coverage(

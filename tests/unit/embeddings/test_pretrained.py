@@ -283,14 +283,43 @@ def test_ngrams_that_share_a_classifier_bucket_start_from_the_mean_of_their_rows
     np.testing.assert_allclose(initial.bucket_rows[0], expected, atol=1e-6)
 
 
+def _mean_over_ids(initial, vocabulary, word, ngrams, buckets):
+    """The classifier's starting mean over a word's ids: its own row and its character n-grams' buckets."""
+    rows = dict(zip(initial.bucket_ids.tolist(), initial.bucket_rows))
+    ids = char_ngram_buckets(word, ngrams, buckets)
+    return np.mean([initial.word_rows[vocabulary[word]]] + [rows[b] for b in ids], axis=0)
+
+
 def test_ngram_rows_need_the_same_ngram_lengths(tmp_path, fasttext_model):
+    """With other n-gram lengths than the .bin's, each word's ids average to its whole vector: the word row holds
+    it times the number of ids, the n-grams' buckets start at zero."""
     model, folder = fasttext_model
     binary = load_pretrained(str(_channel(tmp_path, folder / "model.bin")), str(tmp_path))
     vocabulary = build_vocabulary([model.get_words()[:20]], 1)
     initial = build_embedding_matrix(vocabulary, {}, binary, 0, UNKNOWN_TOKEN, PADDING_TOKEN, (2, 3), 1000)
-    assert len(initial.bucket_ids) == 0  # whole vectors in the word rows instead
+    assert initial.coverage["subword_buckets_initialised"] == 0 and not initial.bucket_rows.any()
     word = model.get_words()[3]
-    np.testing.assert_allclose(initial.word_rows[vocabulary[word]], model.get_word_vector(word), atol=1e-5)
+    mean = _mean_over_ids(initial, vocabulary, word, (2, 3), 1000)
+    np.testing.assert_allclose(mean, model.get_word_vector(word), atol=1e-5)
+
+
+def test_whole_vectors_under_character_ngrams_start_as_the_mean_over_a_words_ids(tmp_path, fasttext_model):
+    """Text vectors have no n-gram rows: a word's own row carries its vector times its number of ids and its
+    n-grams' buckets start at zero, so the classifier's mean starts at the vector, for listed words and for the
+    random rows of words the vectors lack, and no bucket outside the vocabulary's words is touched."""
+    model, folder = fasttext_model
+    vec = load_pretrained(str(_channel(tmp_path, folder / "model.vec")), str(tmp_path))
+    words = [w for w in model.get_words()[:30] if w not in (EOS, UNKNOWN_TOKEN)] + ["Qqqzzz"]
+    vocabulary = build_vocabulary([words], 1)
+    ngrams, buckets = (3, 4, 5, 6), 5000
+    plain = build_embedding_matrix(vocabulary, {}, vec, 0, UNKNOWN_TOKEN, PADDING_TOKEN)
+    initial = build_embedding_matrix(vocabulary, {}, vec, 0, UNKNOWN_TOKEN, PADDING_TOKEN, ngrams, buckets)
+    for word in words:
+        mean = _mean_over_ids(initial, vocabulary, word, ngrams, buckets)
+        np.testing.assert_allclose(mean, plain.word_rows[vocabulary[word]], atol=1e-6, err_msg=word)
+    touched = {b for word in words for b in char_ngram_buckets(word, ngrams, buckets)}
+    assert initial.bucket_ids.tolist() == sorted(touched) and not initial.bucket_rows.any()
+    assert not initial.word_rows[vocabulary[PADDING_TOKEN]].any()
 
 
 def test_uppercase_word_falls_back_to_its_lowercase_vector(tmp_path, fasttext_model):
