@@ -16,6 +16,8 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
+from ...kernel_options import JIT_OPTIONS
+
 SKIPGRAM_KERNEL, CBOW_KERNEL, BATCH_SKIPGRAM_KERNEL = 0, 1, 2
 MAX_SIGMOID = 8.0
 SIGMOID_TABLE_SIZE = 512
@@ -37,18 +39,8 @@ _sigmoid_steps = np.arange(SIGMOID_TABLE_SIZE + 1, dtype=np.float64) * 2 * MAX_S
 SIGMOID_TABLE = (1.0 / (1.0 + np.exp(MAX_SIGMOID - _sigmoid_steps))).astype(np.float32)
 LOG_TABLE = np.log((np.arange(LOG_TABLE_SIZE + 1, dtype=np.float64) + 1e-5) / LOG_TABLE_SIZE).astype(np.float32)
 
-# fastmath for vectorised dot products (reassociation), but not "no NaNs": a NaN from diverged weights must stay
-# one, not become a table index.
-_JIT = {
-    "nogil": True,
-    "fastmath": {"nsz", "arcp", "contract", "afn", "reassoc"},
-    "cache": True,
-    "error_model": "numpy",
-    "boundscheck": False,
-}
 
-
-@numba.njit(**_JIT)
+@numba.njit(**JIT_OPTIONS)
 def _next(state: Ints) -> np.uint64:
     """xorshift64*: the next 64-bit number of the thread's stream."""
     x = np.uint64(state[STATE_GENERATOR])
@@ -59,17 +51,17 @@ def _next(state: Ints) -> np.uint64:
     return x * np.uint64(2685821657736338717)
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT_OPTIONS)
 def _uniform(state: Ints) -> Real:
     return np.float64(_next(state) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT_OPTIONS)
 def _below(state: Ints, n: int) -> np.int64:
     return np.int64(_next(state) % np.uint64(n))
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT_OPTIONS)
 def _negative(state: Ints, table: npt.NDArray[np.int32], positive: int) -> int:
     """fastText's getNegative: the next table entry that is not the positive (after MAX_NEGATIVE_TRIES clashes
     the next one anyway: a one-word vocabulary has no other, and fastText would loop forever)."""
@@ -82,7 +74,7 @@ def _negative(state: Ints, table: npt.NDArray[np.int32], positive: int) -> int:
     return negative
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT_OPTIONS)
 def _sigmoid(x: Real) -> Real:
     if x < -MAX_SIGMOID:
         return 0.0
@@ -93,7 +85,7 @@ def _sigmoid(x: Real) -> Real:
     return SIGMOID_TABLE[int((x + MAX_SIGMOID) * SIGMOID_TABLE_SIZE / MAX_SIGMOID / 2)]
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT_OPTIONS)
 def _log(x: Real) -> Real:
     if x > 1.0:
         return 0.0
@@ -102,7 +94,7 @@ def _log(x: Real) -> Real:
     return LOG_TABLE[int(x * LOG_TABLE_SIZE)]
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT_OPTIONS)
 def _logistic(output: Floats, target: int, label: float, hidden: Floats, grad: Floats, learning_rate: Real) -> Real:
     """fastText's binaryLogistic: one target's update of its output row, its share of the input gradient, and
     its loss."""
@@ -118,7 +110,7 @@ def _logistic(output: Floats, target: int, label: float, hidden: Floats, grad: F
     return -_log(probability) if label > 0 else -_log(1.0 - probability)
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT_OPTIONS)
 def _update(
     inputs: Floats,
     output: Floats,
@@ -155,7 +147,7 @@ def _update(
     return loss
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT_OPTIONS)
 def _batch(
     inputs: Floats,
     output: Floats,
@@ -223,7 +215,7 @@ def _batch(
     return loss, count
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT_OPTIONS)
 def train_chunk(
     kernel: int,
     tokens: npt.NDArray[np.int32],
