@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import random
+import resource
 import tempfile
 import time
 from collections.abc import Callable
@@ -42,9 +43,12 @@ from ..runtime.distributed import Cluster, KVStoreArgument, kvstore_type, train_
 from ..runtime.signals import StopSignal
 from ..text import PADDING_TOKEN, UNKNOWN_TOKEN, TextEncoder, Tokenizer, build_vocabulary
 from . import artifacts
-from .loop import CLASSIFIER_CHECKPOINT_FILES, ClassifierTrainer, EncodedSet
+from .cpu import steps as compiled_steps
+from .loop import CLASSIFIER_CHECKPOINT_FILES, ClassifierTrainer
+from .mxnet_steps import MXNetSteps
 from .plots import plot_confusion_matrix, plot_learning_curves
 from .recipe import Recipe, choose_recipe
+from .steps import EncodedSet, Steps
 
 logger = logging.getLogger(__name__)
 
@@ -78,14 +82,15 @@ def _keep_known_labels(
     return kept
 
 
-def _fingerprint(hp: Hyperparameters, encoder: TextEncoder, labels: list[str], train_rows: list[Any]) -> str:
-    """What a checkpoint must have been trained with to be resumed: the settings, the vocabulary, the labels and
-    the size of train."""
+def _fingerprint(hp: Hyperparameters, encoder: TextEncoder, labels: list[str], train_ids: int, steps_name: str) -> str:
+    """What a checkpoint must have been trained with to be resumed: the settings, the vocabulary, the labels, the
+    number of ids in train and the kind of steps (whose optimizer states differ)."""
     digest = hashlib.sha256()
     digest.update(json.dumps(hp.as_dict(), sort_keys=True, default=list).encode())
     digest.update(encoder.vocabulary.to_json().encode())
     digest.update(json.dumps(labels).encode())
-    digest.update(str(sum(len(row) for row in train_rows)).encode())
+    digest.update(str(train_ids).encode())
+    digest.update(steps_name.encode())
     return digest.hexdigest()
 
 
@@ -328,9 +333,8 @@ def _fit(run: _Run, data: _Data, encoder: TextEncoder, initial: InitialEmbedding
     label_ids = data.label_ids
 
     def encode(examples: list[Example]) -> EncodedSet:
-        return EncodedSet(
-            [encoder.ids(e.text) for e in examples], np.array([label_ids[e.label] for e in examples], dtype=np.int64)
-        )
+        labels = np.array([label_ids[e.label] for e in examples], dtype=np.int64)
+        return EncodedSet.encode(encoder, [e.text for e in examples], labels)
 
     train_set, validation_set = encode(train_examples), encode(data.validation)
     sets = {
@@ -346,25 +350,46 @@ def _fit(run: _Run, data: _Data, encoder: TextEncoder, initial: InitialEmbedding
     if initial is not None:
         _set_initial_rows(net.embedding.weight, initial, len(encoder.vocabulary), contexts[0])
     net.hybridize(static_alloc=True)
-    # A distributed job's optimizer state lives on the parameter servers, which MXNet cannot save.
-    store = (
-        CheckpointStore(
-            run.env.checkpoint_dir, _fingerprint(hp, encoder, data.labels, train_set.rows), CLASSIFIER_CHECKPOINT_FILES
-        )
-        if not cluster.is_distributed
-        else None
-    )
     recipe = choose_recipe(hp, len(data.validation), initial is not None, len(run.env.hosts))
+    steps = _steps(run, net, encoder, contexts, recipe)
     logger.info(
-        "training: %s at learning rate %g, %s; %s",
+        "training (%s steps): %s at learning rate %g, %s; %s",
+        steps.name,
         recipe.optimizer,
         recipe.learning_rate,
         "decayed linearly to 0" if recipe.linear_decay else "constant",
         recipe.reason,
     )
-    trainer = ClassifierTrainer(net, encoder, contexts, hp, data.labels, store, run.stop_signal, kvstore, recipe)
+    # A distributed job's optimizer state lives on the parameter servers, which MXNet cannot save.
+    store = (
+        CheckpointStore(
+            run.env.checkpoint_dir,
+            _fingerprint(hp, encoder, data.labels, len(train_set.ids), steps.name),
+            CLASSIFIER_CHECKPOINT_FILES,
+        )
+        if not cluster.is_distributed
+        else None
+    )
+    trainer = ClassifierTrainer(
+        net, steps, encoder, contexts, hp, data.labels, store, run.stop_signal, recipe, _worker_batch_size(run)
+    )
     history, best_epoch = trainer.fit(train_set, validation_set)
     return _Fitted(net, trainer, sets, history, best_epoch, recipe)
+
+
+def _worker_batch_size(run: _Run) -> int:
+    """The rows of a worker's step: batch_size split over the hosts' workers (rounded up)."""
+    workers = 1 if isinstance(run.kvstore, str) else run.kvstore.num_workers
+    return -(-run.hp.batch_size // workers)
+
+
+def _steps(run: _Run, net: Any, encoder: TextEncoder, contexts: list[mx.Context], recipe: Recipe) -> Steps:
+    """The compiled steps where they apply (a fasttext model on one CPU host), MXNet's everywhere else."""
+    hp = run.hp
+    if compiled_steps.supports(architectures.get(hp.architecture).hashed_ngrams, recipe.optimizer, contexts,
+                               len(run.env.hosts)):  # fmt: skip
+        return compiled_steps.CompiledSteps(net, recipe, hp.weight_decay, encoder.padding_id, hp.batch_size)
+    return MXNetSteps(net, encoder, contexts, recipe, hp.weight_decay, run.kvstore, _worker_batch_size(run))
 
 
 def _set_initial_rows(weight: Any, initial: InitialEmbedding, vocabulary_size: int, context: mx.Context) -> None:
@@ -400,6 +425,9 @@ def _write_reports(run: _Run, data: _Data, fitted: _Fitted, coverage: dict[str, 
         "kvstore": run.kvstore if isinstance(run.kvstore, str) else run.kvstore.type,
         "history": fitted.history,
         "job_seconds": time.time() - run.started,
+        "steps": fitted.trainer.steps.name,
+        # The most memory the job's process has held (Linux counts ru_maxrss in KiB).
+        "peak_resident_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     for split, report in (("validation", metrics["validation"]), ("test", metrics["test"])):
         if report:

@@ -57,6 +57,9 @@ def test_job_writes_model_metrics_and_plots(sagemaker, small_data, architecture)
     metrics = sagemaker.metrics()
     epochs = dict(SMALL, **TRAINING[architecture])["epochs"]
     assert metrics["architecture"] == architecture and metrics["epochs_run"] == epochs
+    # On CPU a fasttext model takes the compiled steps, the cnn MXNet's; the job's memory is counted.
+    assert metrics["steps"] == {"fasttext": "compiled-cpu", "cnn": "mxnet"}[architecture]
+    assert metrics["peak_resident_mb"] > 100  # MXNet alone takes more
     assert metrics["test"]["samples"] == 300 and metrics["test"]["accuracy"] <= 1
     floor = FLOORS[DATA.source][architecture]
     assert_beats_majority(metrics["test"], labels_of(small_data[1]), floor.margin, floor.min_macro_f1)

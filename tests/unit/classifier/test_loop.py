@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from headlines import architectures
-from headlines.classifier.loop import ClassifierTrainer
+from headlines.classifier.mxnet_steps import MXNetSteps
 from headlines.classifier.recipe import MIN_SELECTION_ROWS, choose_recipe
+from headlines.classifier.steps import EncodedSet
 from headlines.hyperparameters import Hyperparameters
 from headlines.models import build_model
 from headlines.text import TextEncoder, Tokenizer, build_vocabulary
@@ -45,18 +46,8 @@ def _trainer(contexts, architecture):
     net.initialize(mx.init.Xavier(), ctx=contexts)
     net.hybridize()
     recipe = choose_recipe(hp, validation_rows=MIN_SELECTION_ROWS, pretrained=False, hosts=1)
-    trainer = ClassifierTrainer(
-        net,
-        encoder,
-        contexts,
-        hp,
-        ["a", "b", "c", "d"],
-        checkpoints=None,
-        stop_signal=None,
-        kvstore="device",
-        recipe=recipe,
-    )
-    return trainer, encoder
+    steps = MXNetSteps(net, encoder, contexts, recipe, hp.weight_decay, kvstore="device", worker_batch_size=9)
+    return steps, encoder
 
 
 @pytest.mark.parametrize("architecture", ["fasttext", "cnn"])
@@ -64,10 +55,11 @@ def _trainer(contexts, architecture):
 def test_two_devices_take_the_same_step_as_one(architecture, batch):
     single, encoder = _trainer([mx.cpu(0)], architecture)
     double, _ = _trainer([mx.cpu(0), mx.cpu(1)], architecture)
-    rows = [encoder.ids(t) for t in TEXTS]
+    encoded = EncodedSet.encode(encoder, TEXTS, LABELS)
+    indices = np.arange(len(TEXTS))[batch]
     for _ in range(3):
-        loss_one, correct_one = single.train_step(rows[batch], LABELS[batch])
-        loss_two, correct_two = double.train_step(rows[batch], LABELS[batch])
+        loss_one, correct_one = single.train_step(*encoded.gather(indices), LABELS[indices])
+        loss_two, correct_two = double.train_step(*encoded.gather(indices), LABELS[indices])
         assert loss_two == pytest.approx(loss_one, rel=1e-5) and correct_one == correct_two
     one = {k.split("_", 1)[1]: p.data(mx.cpu(0)).asnumpy() for k, p in single.net.collect_params().items()}
     for name, parameter in double.net.collect_params().items():

@@ -1,0 +1,81 @@
+"""What the training loop asks of the code that takes its optimizer steps (mxnet_steps.py: gluon's Trainer on any
+devices and hosts; cpu/steps.py: the fasttext architecture compiled for one CPU host), and the encoded rows both
+read."""
+
+import dataclasses
+from collections.abc import Iterable
+from typing import Protocol
+
+import numpy as np
+
+from ..text import TextEncoder
+
+ENCODE_CHUNK = 10_000  # headlines encoded at a time
+
+
+@dataclasses.dataclass
+class EncodedSet:
+    """A data set's headlines as embedding rows end to end (int32: 4 bytes an id, where lists of Python ints took
+    ~36), where each headline's start, and their label ids."""
+
+    ids: np.ndarray
+    starts: np.ndarray  # one more than the headlines: headline i is ids[starts[i] : starts[i + 1]]
+    labels: np.ndarray
+
+    @classmethod
+    def encode(cls, encoder: TextEncoder, texts: list[str], labels: np.ndarray) -> "EncodedSet":
+        """The texts encoded ENCODE_CHUNK at a time: the encoder's int64 ids of a whole large set would double the
+        peak memory."""
+        pieces, sizes = [], []
+        for start in range(0, len(texts), ENCODE_CHUNK):
+            ids, counts = encoder.flat_ids(texts[start : start + ENCODE_CHUNK])
+            pieces.append(ids.astype(np.int32))
+            sizes.append(counts)
+        starts = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(np.concatenate(sizes) if sizes else np.zeros(0, np.int64), out=starts[1:])
+        return cls(np.concatenate(pieces) if pieces else np.zeros(0, np.int32), starts, labels)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def gather(self, indices: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The ids of the headlines `indices` end to end, and how many each has (TextEncoder.pad_flat's input)."""
+        rows = [self.ids[self.starts[i] : self.starts[i + 1]] for i in indices]
+        ids = np.concatenate(rows) if rows else np.zeros(0, np.int32)
+        return ids, np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+
+    def span(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ids of headlines start..stop-1 end to end, and how many each has (TextEncoder.pad_flat's input)."""
+        return self.ids[self.starts[start] : self.starts[stop]], np.diff(self.starts[start : stop + 1])
+
+
+class Steps(Protocol):
+    """Optimizer steps on the net's parameters. The net holds them whenever the loop reads or writes it: after
+    publish(), until the next step; after writing the net, pull() gives them back to the steps."""
+
+    name: str  # recorded in the checkpoint's fingerprint: one kind's optimizer state does not resume the other
+
+    def begin(self, train: EncodedSet) -> None:
+        """Prepares to step through `train`'s rows (once per fit)."""
+
+    def step(self, indices: np.ndarray, seed: int) -> tuple[float, int]:
+        """One update from train's rows `indices`, drawing anything random (dropout) from `seed`; returns their
+        summed loss and how many were predicted right."""
+
+    def set_learning_rate(self, rate: float) -> None:
+        """The rate of the following steps (before the embedding's multiplier)."""
+
+    def freeze_embedding(self, frozen: bool) -> None:
+        """While frozen, steps leave the embedding rows where they are (their optimizer state still moves)."""
+
+    def publish(self) -> None:
+        """Leaves the current parameters in the net."""
+
+    def pull(self) -> None:
+        """Takes the parameters the net holds now."""
+
+    def save_states(self, path: str) -> None:
+        """Writes the optimizer's state (with its step count) to `path`."""
+
+    def load_states(self, path: str) -> None:
+        """Reads what save_states wrote."""
