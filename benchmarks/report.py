@@ -111,7 +111,7 @@ def training(record):
         )
     )
     out.append(plot("accuracy-epochs.png", lambda figure: _accuracy_epochs(figure, record)))
-    return out + _labelled(record) + _unseen(record) + _ablation(record)
+    return out + _labelled(record) + _unseen(record) + _ablation(record) + _speed(record)
 
 
 def _vectors_sentence(record):
@@ -239,6 +239,76 @@ def ablation_rows(record):
         ]
         rows.append([setting["name"], *(spread_cell(cell) for cell in cells)])
     return rows
+
+
+def _speed(record):
+    """Section 5: headlines a second, ours against fastText supervised, and the run at scale."""
+    if "scale" not in record:
+        return ["Training speed is measured from the next `make bench-train` on."]
+    rows, threads = record["rows"]["train"], record["fasttext_threads"]
+    anchor = {a["embeddings"]: a for a in record["fasttext"]}
+
+    def fasttext_rate(run, epochs, count):
+        return count * epochs / run["train_seconds"]
+
+    lines = []
+    for r in record["results"]:
+        a = anchor.get(r["embeddings"])
+        one, every = (fasttext_rate(a[k], 5, rows) for k in ("one_thread", "default_epochs")) if a else (None, None)
+        lines.append(
+            [
+                f"ours, {r['architecture']} ({r['steps']} steps)",
+                r["embeddings"],
+                f"{r['headlines_per_second']:,.0f}",
+                "-" if one is None else f"{one:,.0f}",
+                "-" if one is None else f"{r['headlines_per_second'] / one:.3f}",
+                "-" if every is None else f"{every:,.0f}",
+                f"{r['peak_resident_mb']:,.0f}",
+            ]
+        )
+    scale, ours = record["scale"], record["scale"]["ours"]
+    at_scale = {int(k): fasttext_rate(v, scale["epochs"], scale["rows"]) for k, v in scale["fasttext"].items()}
+    return [
+        f"Training speed: headlines a second of section 1's jobs (the median epoch's `samples_per_second`, one "
+        f"thread) against fastText supervised on the same {rows:,} rows (rows x 5 epochs over its `train_supervised` "
+        f"seconds, reading the file included), on one thread and on {threads}:",
+        table(
+            [
+                "model",
+                "initialisation",
+                "ours: headlines/s",
+                "fastText, 1 thread",
+                "ours / fastText (1 thread)",
+                f"fastText, {threads} threads",
+                "ours: peak MB",
+            ],
+            lines,
+        ),
+        f"At scale: the training part repeated to {scale['rows']:,} headlines (each copy its own stories), "
+        f"{scale['epochs']} epochs, default hyperparameters, fasttext architecture:",
+        table(
+            ["", "headlines/s", "job wall s", "peak MB", "test accuracy"],
+            [
+                [
+                    f"ours ({ours['steps']} steps)",
+                    f"{ours['headlines_per_second']:,.0f}",
+                    ours["job_wall_seconds"],
+                    f"{ours['peak_resident_mb']:,.0f}",
+                    accuracy_cell(ours["test_accuracy"]),
+                ]
+            ]
+            + [
+                [
+                    f"fastText supervised, {k} thread{'s' if k > 1 else ''}",
+                    f"{at_scale[k]:,.0f}",
+                    scale["fasttext"][str(k)]["train_seconds"],
+                    "-",
+                    accuracy_cell(scale["fasttext"][str(k)]["test"]),
+                ]
+                for k in sorted(at_scale)
+            ],
+        ),
+    ]
 
 
 def _ablation(record):

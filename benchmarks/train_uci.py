@@ -18,6 +18,10 @@ supervised classifier, alternating, with word vectors that our own word-vector j
    and without (pretrained_words=0), scored on the test headlines with a word the labelled rows lack, from
    per-headline predictions of the serving package's predictor.
 4. Ablation (full runs): what each part of the vectors gives the fasttext architecture (ABLATION).
+5. Speed: section 1's jobs' headlines a second (the median epoch's samples_per_second) against fastText supervised's
+   on the same rows (its rows x epochs over its train_supervised seconds, reading the file included), on one
+   thread as ours and on every core; and at scale: the training part repeated to SCALE_ROWS headlines (each copy
+   its own stories), 3 epochs, ours (wall time, peak memory) and fastText's.
 
     make bench-train        (QUICK=1: the generated data, fewer runs)
 Writes bench-results/train-uci.json.
@@ -28,6 +32,7 @@ import collections
 import json
 import pathlib
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -78,6 +83,9 @@ ABLATION = (
     ("both, the old recipe (" + ", ".join(f"{k}={v}" for k, v in OLD_RECIPE.items()) + ")", "bin", OLD_RECIPE),
 )
 FASTTEXT_EPOCHS = full_or_quick(tuple(range(1, 13)), (1, 2, 3))
+FASTTEXT_THREADS = 2  # every core of the benchmark machine
+SCALE_ROWS = full_or_quick(400_000, 20_000)
+SCALE_EPOCHS = 3
 # fastText's epoch counts to pick from where ours picks its epoch on validation: its default 5, and up to ours' 20.
 SELECTION_EPOCHS = (1, 2, 3, 5, 10, 15, 20)
 Row = collections.namedtuple("Row", "line title label group")
@@ -214,6 +222,9 @@ def job_figures(metrics, architecture, init, seconds):
         "best_epoch": metrics["best_epoch"],
         "epochs_run": metrics["epochs_run"],
         "job_wall_seconds": seconds,
+        "headlines_per_second": statistics.median(row["samples_per_second"] for row in metrics["history"]),
+        "steps": metrics["steps"],
+        "peak_resident_mb": metrics["peak_resident_mb"],
         "validation_accuracy_per_epoch": [row["validation_accuracy"] for row in metrics["history"]],
         "type_coverage": coverage.get("type_coverage"),
         "token_coverage": coverage.get("token_coverage"),
@@ -235,10 +246,12 @@ def fasttext_files(evaluations, folder):
     return {name: str(fasttext_file(rows, folder / f"fasttext-{name}.txt")) for name, rows in evaluations.items()}
 
 
-def fasttext_accuracy(train_file, evaluation_files, vectors=None, epoch=5, seed=0, attempts=5):
+def fasttext_accuracy(
+    train_file, evaluation_files, vectors=None, epoch=5, seed=0, attempts=5, threads=FASTTEXT_THREADS
+):
     """fastText supervised (its defaults, dim 100) on train_file: accuracy on each evaluation file and seconds.
     Each attempt in its own process: the wheel now and then ends in NaN, and a fresh process then succeeds."""
-    settings = {"epoch": epoch, "dim": 100, "thread": 2, "verbose": 0, "seed": seed}
+    settings = {"epoch": epoch, "dim": 100, "thread": threads, "verbose": 0, "seed": seed}
     if vectors:
         settings["pretrainedVectors"] = str(vectors)
     command = [
@@ -287,10 +300,51 @@ def accuracy_runs(image, splits, vectors, folder):
                     "epochs": list(FASTTEXT_EPOCHS),
                     "per_epoch": curve,
                     "default_epochs": fasttext_accuracy(fasttext_train, evaluations, vectors[init]),
+                    "one_thread": fasttext_accuracy(fasttext_train, evaluations, vectors[init], threads=1),
                 }
             )
             print(anchor[-1]["default_epochs"], flush=True)
     return ours, anchor
+
+
+def scale_rows(rows, count):
+    """`count` rows: `rows` over and over, each copy with its own ids and stories (so no story straddles the job's
+    validation split more than the original's do)."""
+    out = []
+    for number in range(count):
+        row = rows[number % len(rows)]
+        copy = number // len(rows)
+        fields = row.line.rstrip("\n").split("\t")
+        fields[0], fields[UCI_STORY] = str(number), f"{fields[UCI_STORY]}-{copy}"
+        out.append(Row("\t".join(fields) + "\n", row.title, row.label, fields[UCI_STORY]))
+    return out
+
+
+def scale_runs(image, splits, folder):
+    """Section 5's run at scale: ours (fasttext, default hyperparameters, SCALE_EPOCHS epochs) and fastText
+    supervised on one thread and on every core, on the same SCALE_ROWS rows."""
+    rows = scale_rows(splits["train"], SCALE_ROWS)
+    train_file = write_rows(folder / "scale" / "train.tsv", rows)
+    ours = run_job(
+        image,
+        folder / "scale-job",
+        "fasttext",
+        train_file,
+        hyperparameters={"epochs": str(SCALE_EPOCHS)},
+        validation_file=splits["files"]["validation"],
+        test_file=splits["files"]["test"],
+        remove=True,
+    )
+    print(ours, flush=True)
+    fasttext_train = fasttext_file(rows, folder / "scale" / "fasttext-train.txt")
+    evaluations = fasttext_files({"test": splits["test"]}, folder / "scale")
+    anchor = {
+        threads: fasttext_accuracy(fasttext_train, evaluations, epoch=SCALE_EPOCHS, threads=threads)
+        for threads in (1, FASTTEXT_THREADS)
+    }
+    print(anchor, flush=True)
+    shutil.rmtree(folder / "scale")
+    return {"rows": SCALE_ROWS, "epochs": SCALE_EPOCHS, "ours": ours, "fasttext": anchor}
 
 
 def unseen_mask(test_rows, labelled_rows, tokenizer=None):
@@ -427,6 +481,7 @@ def main():
         vectors, corpus = train_vectors(args.image, data, splits["train"] + splits["validation"], folder)
         ours, anchor = accuracy_runs(args.image, splits, vectors, folder)
         labelled, variants = labelled_runs(args.image, splits, vectors, folder)
+        scale = scale_runs(args.image, splits, folder)
     write_result(
         "train-uci",
         "bench-train",
@@ -445,6 +500,8 @@ def main():
         variants=variants,
         ablation_sizes=resolved(ABLATION_SIZES, splits["train"]),
         ablation=[{"name": name, "init": init, "hyperparameters": hp} for name, init, hp in ABLATION],
+        fasttext_threads=FASTTEXT_THREADS,
+        scale=scale,
     )
 
 

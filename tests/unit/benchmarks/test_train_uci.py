@@ -175,3 +175,31 @@ def test_fasttext_picks_its_epochs_on_the_rows_ours_picks_on_and_only_then(tmp_p
         assert result["epochs_chosen"] == 10 and result["test_accuracy"] == 0.1
         validation_file = tmp_path / "fasttext-validation.txt"
         assert len(validation_file.read_text().splitlines()) == len(validation_part)
+
+
+def test_scale_rows_repeat_the_headlines_with_their_own_ids_and_stories():
+    rows = [row("fed raises rates"), row("apple beats views", "t")]
+    scaled = train_uci.scale_rows(rows, 5)
+    assert [r.title for r in scaled] == [rows[i % 2].title for i in range(5)]
+    assert len({r.line.split("\t")[0] for r in scaled}) == 5 and scaled[4].group == "story-2"
+    assert all(r.line.split("\t")[5] == r.group and r.line.endswith("\n") for r in scaled)
+
+
+def test_the_speed_tables_set_ours_against_fastText_per_headline():
+    ours = {"architecture": "fasttext", "embeddings": "none", "steps": "compiled-cpu", "headlines_per_second": 40000.0,
+            "peak_resident_mb": 900.0, "job_wall_seconds": 50.0, "test_accuracy": 0.91}  # fmt: skip
+    record = {
+        "rows": {"train": 1000},
+        "fasttext_threads": 2,
+        "results": [ours],
+        "fasttext": [
+            {"embeddings": "none", "one_thread": {"train_seconds": 0.05}, "default_epochs": {"train_seconds": 0.025}}
+        ],
+        "scale": {"rows": 4000, "epochs": 3, "ours": ours, "fasttext": {"1": {"train_seconds": 0.3, "test": 0.88},
+                                                                         "2": {"train_seconds": 0.2, "test": 0.87}}},
+    }  # fmt: skip
+    lines = "\n".join(report._speed(record))
+    # fastText: 1,000 rows x 5 epochs in 0.05 s on one thread, 0.025 s on two; at scale 4,000 x 3 in 0.3 / 0.2 s.
+    assert "| ours, fasttext (compiled-cpu steps) | none | 40,000 | 100,000 | 0.400 | 200,000 | 900 |" in lines
+    assert "| fastText supervised, 1 thread | 40,000 | 0.3 | - | 0.8800 |" in lines
+    assert "| fastText supervised, 2 threads | 60,000 | 0.2 | - | 0.8700 |" in lines
