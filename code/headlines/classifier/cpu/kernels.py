@@ -135,35 +135,42 @@ def _row_slots(
     return count, distinct
 
 
-@numba.njit(**JIT_OPTIONS)
+@numba.njit(parallel=True, **JIT_OPTIONS)
 def train_batch(
     embedding: Floats, weight: Floats, bias: Floats, embedding_state: Floats, weight_state: Floats,
     bias_state: Floats, ids: Ids, starts: Offsets, labels: Offsets, batch: Offsets, padding_id: int,
     optimizer: int, embedding_rate: Real, dense_rate: Real, wd: Real, beta1: Real, beta2: Real, epsilon: Real,
-    headline_grads: Floats, row_grads: Floats, slot: Ids, touched: Offsets, positions: Offsets, owners: Offsets,
+    threads: int, headline_grads: Floats, row_grads: Floats, slot: Ids, touched: Offsets, positions: Offsets,
+    owners: Offsets,
 ) -> tuple[float, int]:  # fmt: skip
-    """One step over the headlines `batch` (rows of starts/labels); returns their summed loss and how many were
-    predicted right. Rates are the optimizer's for this step (adam's with its bias correction); adam's states are
-    (2, rows, dim) for the embedding, (2, classes, dim) and (2, classes) for the output layer (sgd reads none of
-    the embedding's). `slot` is -1 for every embedding row, and is left so; headline_grads has a row per
-    headline, row_grads, touched, positions and owners one per id of the batch."""
+    """One step over the headlines `batch` (rows of starts/labels) on `threads` threads (numba's); returns their
+    summed loss and how many were predicted right. Rates are the optimizer's for this step (adam's with its bias
+    correction); adam's states are (2, rows, dim) for the embedding, (2, classes, dim) and (2, classes) for the
+    output layer (sgd reads none of the embedding's). `slot` is -1 for every embedding row, and is left so;
+    headline_grads has a row per headline, row_grads, touched, positions and owners one per id of the batch.
+
+    The headlines run in parallel; then each thread sums the gradients of its share of the distinct rows, in the
+    batch's order, and the rows are updated in parallel. Every sum runs in the same order on any number of
+    threads, so the result is the same on all of them, and a resumed run computes what the uninterrupted one did.
+    """
     size, dim, classes = len(batch), embedding.shape[1], len(bias)
     hidden, delta = np.empty((size, dim), np.float32), np.empty((size, classes), np.float32)
-    loss, correct = 0.0, 0
-    for k in range(size):
+    losses, right = np.empty(size, np.float64), np.empty(size, np.int64)
+    for k in numba.prange(size):
         r = batch[k]
-        headline_loss, right = _headline(
+        losses[k], right[k] = _headline(
             embedding, weight, bias, ids[starts[r] : starts[r + 1]], labels[r], padding_id, hidden[k], delta[k],
             headline_grads[k],
         )  # fmt: skip
-        loss += headline_loss
-        correct += right
     count, distinct = _row_slots(ids, starts, batch, padding_id, slot, touched, positions, owners)
-    row_grads[:distinct] = 0.0
-    for o in range(count):
-        row_grads[positions[o]] += headline_grads[owners[o]]
+    for thread in numba.prange(threads):
+        for position in range(thread, distinct, threads):
+            row_grads[position] = 0.0
+        for o in range(count):
+            if positions[o] % threads == thread:
+                row_grads[positions[o]] += headline_grads[owners[o]]
     rescale = np.float32(1.0) / np.float32(size)
-    for position in range(distinct):
+    for position in numba.prange(distinct):
         row = touched[position]
         slot[row] = -1
         if optimizer == ADAM:
@@ -172,7 +179,10 @@ def train_batch(
         else:
             _sgd(embedding[row], row_grads[position], embedding_rate, rescale, wd)
     weight_grad, bias_grad = np.zeros((classes, dim), np.float32), np.zeros(classes, np.float32)
-    for k in range(size):
+    loss, correct = 0.0, 0
+    for k in range(size):  # in order (np.sum would be a parallel reduction here)
+        loss += losses[k]
+        correct += right[k]
         for c in range(classes):
             bias_grad[c] += delta[k, c]
             for d in range(dim):
@@ -192,4 +202,4 @@ def compile_for_this_cpu() -> None:
     ids, starts, labels = np.array([1], np.int32), np.array([0, 1], np.int64), np.array([0], np.int64)
     scratch = [np.zeros((2, 2), f32), np.zeros((2, 2), f32), np.full(3, -1, np.int32)]
     train_batch(*weights, ids, starts, labels, labels, 0, ADAM, f32(0.1), f32(0.1), f32(0.0), f32(0.9), f32(0.999),
-                f32(1e-8), *scratch, *(np.zeros(2, np.int64) for _ in range(3)))  # fmt: skip
+                f32(1e-8), 1, *scratch, *(np.zeros(2, np.int64) for _ in range(3)))  # fmt: skip

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import mxnet as mx
+import numba
 import numpy as np
 
 from ..recipe import Recipe
@@ -60,6 +61,8 @@ class CompiledSteps:
 
     def step(self, indices: np.ndarray, seed: int) -> tuple[float, int]:
         """One step (the fasttext architecture draws nothing at random: `seed` goes unused)."""
+        if len(indices) > self.batch_size:  # the kernel's scratch space holds batch_size headlines
+            raise ValueError(f"a step of {len(indices)} headlines, more than the {self.batch_size} it was sized for")
         self.updates += 1
         rate = self.rate
         if self.optimizer == kernels.ADAM:  # as MXNet's Adam.update computes it, in double precision
@@ -69,7 +72,8 @@ class CompiledSteps:
             self.embedding, self.weight, self.bias, self.embedding_state, self.weight_state, self.bias_state,
             self._ids, self._starts, self._labels, np.asarray(indices, dtype=np.int64), self.padding_id,
             self.optimizer, f32(rate * self.embedding_multiplier), f32(rate), f32(self.weight_decay),
-            f32(ADAM_BETA1), f32(ADAM_BETA2), f32(ADAM_EPSILON), self._headline_grads, self._row_grads, self._slot,
+            f32(ADAM_BETA1), f32(ADAM_BETA2), f32(ADAM_EPSILON), numba.get_num_threads(), self._headline_grads,
+            self._row_grads, self._slot,
             self._touched, self._positions, self._owners,
         )  # fmt: skip
         return float(loss), int(correct)

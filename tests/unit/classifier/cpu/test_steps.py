@@ -3,6 +3,7 @@ losses, predictions, parameters and optimizer progress, for adam and sgd, weight
 empty headline and a batch with repeated ids."""
 
 import mxnet as mx
+import numba
 import numpy as np
 import pytest
 
@@ -140,3 +141,28 @@ def test_the_image_compiles_the_one_signature_the_steps_call():
     _, compiled = _pair("sgd", 0.5, 0.0)
     compiled.step(np.array(BATCHES[0]), 0)
     assert len(train_batch.signatures) == 1
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="one core: no other number of threads to compare")
+def test_steps_are_the_same_on_any_number_of_threads():
+    """Each row's gradient is summed by one thread in the batch's order: one thread and two give the same bits
+    (which exact resumption and the equivalence with MXNet's steps rest on)."""
+    runs = []
+    for threads in (1, 2):
+        numba.set_num_threads(threads)
+        try:
+            _, compiled = _pair("adam", 0.05, 0.0)
+            results = [compiled.step(np.array(batch), number) for number, batch in enumerate(BATCHES * 3)]
+        finally:
+            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        runs.append((results, compiled.embedding, compiled.weight, compiled.embedding_state))
+    assert runs[0][0] == runs[1][0]
+    for one, two in zip(runs[0][1:], runs[1][1:]):
+        np.testing.assert_array_equal(one, two)
+
+
+def test_a_batch_larger_than_the_steps_were_sized_for_is_refused():
+    """The kernel writes into scratch space sized for batch_size headlines, without bounds checks."""
+    _, compiled = _pair("adam", 0.05, 0.0)
+    with pytest.raises(ValueError, match="5 headlines, more than the 4"):
+        compiled.step(np.arange(5), 0)
