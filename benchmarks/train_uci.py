@@ -18,9 +18,9 @@ supervised classifier, alternating, with word vectors that our own word-vector j
    and without (pretrained_words=0), scored on the test headlines with a word the labelled rows lack, from
    per-headline predictions of the serving package's predictor.
 4. Ablation (full runs): what each part of the vectors gives the fasttext architecture (ABLATION).
-5. Speed: section 1's jobs' headlines a second (the median epoch's samples_per_second) against fastText supervised's
-   on the same rows (its rows x epochs over its train_supervised seconds, reading the file included), on one
-   thread as ours and on every core; and at scale: the training part repeated to SCALE_ROWS headlines (each copy
+5. Speed: section 1's jobs' headlines a second (the median epoch's samples_per_second, every core) against fastText
+   supervised's on the same rows (its rows x epochs over its train_supervised seconds, reading the file included),
+   on every core and on one; and at scale: the training part repeated to SCALE_ROWS headlines (each copy
    its own stories), 3 epochs, ours (wall time, peak memory) and fastText's.
 
     make bench-train        (QUICK=1: the generated data, fewer runs)
