@@ -201,14 +201,12 @@ def test_a_host_lost_mid_training_ends_the_job_with_the_reason(
     log = "".join(lines)
     assert process.returncode != 0
     assert ended < 60, f"the job took {ended:.0f} s to end after a host was lost"
-    # The surviving host says why it stopped: the lost host, or the stop that docker-compose sent it.
-    assert re.search(r"algo-1-\w+\s*\|.*(Host algo-2-\w+ stopped before training finished|stopped by SIGTERM)", log), (
-        log[-4000:]
-    )
+    # The surviving host names the lost one, though docker-compose stops it with SIGTERM a moment later.
+    assert re.search(r"algo-1-\w+\s*\|.*Host algo-2-\w+ stopped before training finished", log), log[-4000:]
     # Local mode packs what the hosts left: the failure reason, and no model files.
     with tarfile.open(output / "output.tar.gz") as archive:
         reason = archive.extractfile("failure").read().decode()
-    assert re.match(r"Host algo-2-\w+ stopped before training finished", reason) or "SIGTERM" in reason, reason
+    assert re.match(r"Host algo-2-\w+ stopped before training finished", reason), reason
     with tarfile.open(output / "model.tar.gz") as archive:
         assert archive.getnames() == []
 

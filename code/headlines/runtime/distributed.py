@@ -8,8 +8,10 @@ between the hosts, because a worker whose peer has died stays blocked in a kvsto
     hosts[0]: scheduler + server + worker, liveness listener     hosts[1:]: server + worker, liveness client
 
 Each follower connects to the leader's liveness port and says who it is; each side tells the other "done"
-when it has finished. A connection that closes without "done" means that host failed: its own failure file
-has the reason, and this host ends too (failure file naming that host), so the job ends instead of hanging.
+when it has finished, or "stopped" when SIGTERM stopped it. A connection that closes without either means that
+host failed: its own failure file has the reason, and this host ends too (failure file naming that host), so the
+job ends instead of hanging. A SIGTERM that follows such a loss (local mode's docker-compose stops every container
+once one exits) still names the lost host.
 """
 
 import contextlib
@@ -29,7 +31,7 @@ from typing import Any, Protocol, Self, TypeAlias, TypeVar
 
 import mxnet as mx
 
-from ..errors import JobError
+from ..errors import JobError, TrainingInterrupted
 from ..mxnet_compat import abandon_kvstore, kvstore_barrier
 
 logger = logging.getLogger(__name__)
@@ -44,7 +46,12 @@ FIRST_RETRY_SECONDS, LONGEST_RETRY_SECONDS = 0.1, 30.0
 # The liveness link listens next to the scheduler.
 LIVENESS_PORT_OFFSET = 1
 DONE_MESSAGE = b"done\n"
+STOPPED_MESSAGE = b"stopped\n"  # this host was stopped by SIGTERM: not lost
 CHILD_STOP_SECONDS = 5
+# How long a host stopped by SIGTERM waits to hear whether a peer was lost first: SageMaker local mode
+# (docker-compose) stops every container as soon as one exits, so the SIGTERM often follows a lost host by a
+# fraction of a second, and the lost host is the reason to report.
+LOST_HOST_GRACE_SECONDS = 2.0
 CONNECT_TIMEOUT_SECONDS = 10  # one attempt of a follower to reach the leader's liveness port; retried
 RECEIVE_BYTES = 64  # a liveness message is one short line
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -184,6 +191,8 @@ class Cluster:
         self._children: list[tuple[str, subprocess.Popen[bytes]]] = []  # (role, process)
         self._links: dict[str, socket.socket] = {}  # peer host -> socket
         self._finished = threading.Event()
+        self._lost = threading.Event()
+        self._lost_reason = ""
         self._listener: socket.socket | None = None
 
     @property
@@ -267,7 +276,7 @@ class Cluster:
     def _watch(self, peer: str, link: socket.socket) -> None:
         received = b""
         try:
-            while DONE_MESSAGE not in received:
+            while DONE_MESSAGE not in received and STOPPED_MESSAGE not in received:
                 chunk = link.recv(RECEIVE_BYTES)
                 if not chunk:
                     break
@@ -276,11 +285,19 @@ class Cluster:
             pass
         if DONE_MESSAGE in received or self._finished.is_set():
             return
+        if STOPPED_MESSAGE in received:
+            reason = (
+                f"Host {peer} was stopped by SIGTERM before training finished, so this host ({self.current_host}) "
+                f"stops too."
+            )
+        else:
+            reason = self._lost_reason = (
+                f"Host {peer} stopped before training finished, so this host ({self.current_host}) stops "
+                f"too; the log and failure reason of {peer} say why."
+            )
+            self._lost.set()  # before stopping the children: a SIGTERM may end the main thread meanwhile
         self._stop_children()
-        self.abort(
-            f"Host {peer} stopped before training finished, so this host ({self.current_host}) stops "
-            f"too; the log and failure reason of {peer} say why."
-        )
+        self.abort(reason)
 
     # -- teardown ----------------------------------------------------------------------------------------
     def __exit__(
@@ -288,13 +305,13 @@ class Cluster:
     ) -> None:
         if not self.is_distributed:
             return
+        interrupted = isinstance(exc, TrainingInterrupted)
+        if interrupted:  # the peers are told, so that they do not take this host for lost
+            self._send(STOPPED_MESSAGE)
+        peer_lost = interrupted and self._lost.wait(LOST_HOST_GRACE_SECONDS)
         if exc_type is None:
             self._finished.set()
-            for link in self._links.values():
-                try:
-                    link.sendall(DONE_MESSAGE)
-                except OSError:
-                    pass
+            self._send(DONE_MESSAGE)
         else:
             self._finished.set()  # this host's own error is the reason to report, not the peers' reaction
         for link in self._links.values():
@@ -306,6 +323,13 @@ class Cluster:
         if self._listener is not None:
             self._listener.close()
         self._stop_children()
+        if peer_lost:
+            raise JobError(self._lost_reason) from exc
+
+    def _send(self, message: bytes) -> None:
+        for link in self._links.values():
+            with contextlib.suppress(OSError):
+                link.sendall(message)
 
     def _stop_children(self) -> None:
         for _, process in self._children:

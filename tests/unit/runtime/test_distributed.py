@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from headlines.cli.train import EXIT_FAILED, EXIT_INTERRUPTED
 from headlines.errors import JobError
 from headlines.runtime import distributed
 from headlines.word_vectors.cpu.rounds import rounds_per_epoch
@@ -193,14 +194,23 @@ def test_a_host_failing_before_training_ends_the_other_with_its_name(tmp_path):
     assert _parameter_server_processes(port) == []
 
 
-def _kill_the_follower_once_the_leader_logs(leader, follower, port, line):
-    """Both hosts started; SIGKILL to the follower once the leader's log has `line`: the leader must end within
-    seconds, naming the follower, and no parameter-server process may outlive them."""
+def _start_both_until_the_leader_logs(leader, follower, port, line):
+    """Both hosts started; returns their processes once the leader's log has `line`."""
     processes = [_start(leader, port), _start(follower, port)]
     deadline = time.monotonic() + JOB_SECONDS
     while line not in (leader.base / "log.txt").read_text():
         assert time.monotonic() < deadline and processes[0].poll() is None, (leader.base / "log.txt").read_text()
         time.sleep(0.2)
+    return processes
+
+
+def _kill_the_follower_once_the_leader_logs(leader, follower, port, line, then_stop_the_leader=False):
+    """SIGKILL to the follower once the leader's log has `line` (and SIGTERM to the leader at the same moment,
+    as local mode's docker-compose sends it once a container exits): the leader must end within seconds, naming
+    the follower, and no parameter-server process may outlive them."""
+    processes = _start_both_until_the_leader_logs(leader, follower, port, line)
+    if then_stop_the_leader:  # first, so that the leader hears of the stop before it can notice the loss
+        processes[0].send_signal(signal.SIGTERM)
     processes[1].send_signal(signal.SIGKILL)
     killed = time.monotonic()
     assert _wait(processes[:1], 60) == [1]
@@ -211,13 +221,32 @@ def _kill_the_follower_once_the_leader_logs(leader, follower, port, line):
     assert _parameter_server_processes(port) == []
 
 
-def test_a_host_killed_during_training_ends_the_other_within_seconds(tmp_path):
+@pytest.mark.parametrize("then_stop_the_leader", [False, True], ids=["killed", "killed-as-sigterm-arrives"])
+def test_a_host_killed_during_training_ends_the_other_within_seconds(tmp_path, then_stop_the_leader):
     port = _free_port()
     leader, follower = (
         _host(tmp_path, LEADER, 1600, {"epochs": 50, "early_stopping_patience": 0}),
         _host(tmp_path, FOLLOWER, 1600, {"epochs": 50, "early_stopping_patience": 0}),
     )
-    _kill_the_follower_once_the_leader_logs(leader, follower, port, "epoch=1 ")
+    _kill_the_follower_once_the_leader_logs(leader, follower, port, "epoch=1 ", then_stop_the_leader)
+
+
+def test_hosts_stopped_together_by_sigterm_say_so_and_take_no_one_for_lost(tmp_path):
+    """A stopped job (StopTrainingJob, MaxRuntime) sends SIGTERM to every host: each tells the others it was
+    stopped, so none reports a lost host."""
+    port = _free_port()
+    hyperparameters = {"epochs": 50, "early_stopping_patience": 0}
+    leader, follower = _host(tmp_path, LEADER, 1600, hyperparameters), _host(tmp_path, FOLLOWER, 1600, hyperparameters)
+    processes = _start_both_until_the_leader_logs(leader, follower, port, "epoch=1 ")
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    codes = _wait(processes, 60)
+    assert set(codes) <= {EXIT_FAILED, EXIT_INTERRUPTED}, codes
+    for fake in (leader, follower):
+        reason = fake.failure_file.read_text()
+        assert "SIGTERM" in reason and "stopped before training finished" not in reason, reason
+    time.sleep(1)  # the kernel delivers the parent-death signal to the children asynchronously
+    assert _parameter_server_processes(port) == []
 
 
 @pytest.mark.parametrize(
