@@ -8,6 +8,7 @@ be read, and nothing asserts timings.
 """
 
 import datetime
+import hashlib
 import json
 import os
 import pathlib
@@ -88,9 +89,32 @@ def image_id(image):
     return docker("image", "inspect", "-f", "{{.Id}}", image).stdout.strip()[:19]
 
 
-def write_result(name, make_target, anchor, data=None, images=(), **results):
+def source_state(repo=REPO):
+    """The commit the benchmark ran (None outside a git checkout) and whether the working tree differed from it
+    (tracked or untracked files; ignored ones such as bench-results/ do not count)."""
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
+
+    head = git("rev-parse", "HEAD")
+    if head.returncode != 0:
+        return {"commit": None, "dirty": True}
+    return {"commit": head.stdout.strip(), "dirty": bool(git("status", "--porcelain").stdout.strip())}
+
+
+def data_hashes(data):
+    """sha256 of each file of the data set a benchmark read, by its folder and name: the same figures need the same
+    bytes."""
+    files = sorted({data.train, data.test, *corpus_files(data)})
+    return {f"{path.parent.name}/{path.name}": hashlib.sha256(path.read_bytes()).hexdigest() for path in files}
+
+
+def write_result(name, make_target, anchor, data=None, images=(), image_ids=None, **results):
     """bench-results/NAME.json: the results with what the report prints above each table: the machine, the UTC
-    date, the command, the anchor measured side by side in the same run, the data and the images' IDs."""
+    date, the command, the anchor measured side by side in the same run, the data and the images' IDs, and what
+    traces the figures to one build: the commit (and whether the tree differed from it), the CPUs the benchmark
+    could run on and the data's hashes. image_ids: IDs known otherwise (the image that trained reused models)."""
+    known = image_ids or {}
     record = {
         "benchmark": name,
         "command": f"make {make_target}" + (f" {QUICK_SETTING}=1" if QUICK else ""),
@@ -99,7 +123,12 @@ def write_result(name, make_target, anchor, data=None, images=(), **results):
         "data": data and data.source,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
-        "images": {image: image_id(image) for image in images},
+        "images": {image: known.get(image) or image_id(image) for image in images},
+        "provenance": {
+            **source_state(),
+            "cpus_available": len(os.sched_getaffinity(0)),
+            "data_sha256": data_hashes(data) if data else {},
+        },
         **results,
     }
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)

@@ -1,13 +1,17 @@
 """docs/benchmarks.md and its plots, written from bench-results/*.json alone: every figure on the page comes from
-a record a benchmark wrote, each section says where and when it was measured, by which command, against which
-anchor. A quick run (QUICK=1) writes bench-results/quick/benchmarks.md instead and leaves docs/ alone.
+a record a benchmark wrote, each section says where and when it was measured, at which commit, by which command,
+against which anchor, and the page says whether its sections share one commit. The records it rendered are copied
+beside the page (docs/benchmarks/records/), where a test renders the page again from them, byte for byte.
+A quick run (QUICK=1) writes bench-results/quick/benchmarks.md instead and leaves docs/ alone.
 
     make bench-report       (make bench ends with it)
 """
 
 import argparse
+import contextvars
 import dataclasses
 import json
+import shutil
 import statistics
 
 import matplotlib
@@ -19,7 +23,11 @@ from benchmarks.harness import FASTTEXT_SUPERVISED_NAME, QUICK, REPO, RESULTS_DI
 
 PAGE = RESULTS_DIR / "benchmarks.md" if QUICK else REPO / "docs" / "benchmarks.md"
 PLOTS = RESULTS_DIR if QUICK else REPO / "docs" / "benchmarks"
+PLOTS_LINK = PLOTS.relative_to(PAGE.parent)  # how the page names the plots' folder
+# The records the committed page was rendered from, committed with it.
+PUBLISHED_RECORDS = REPO / "docs" / "benchmarks" / "records"
 SECTIONS = []  # (title, record name, make target, writer), in page order
+_plots_dir = contextvars.ContextVar("plots_dir", default=PLOTS)  # where plot() saves: page() sets it
 
 
 def section(title, name, target):
@@ -41,14 +49,38 @@ def accuracy_cell(value):
 
 
 def plot(name, draw, size=(7, 4)):
-    """Saves one figure drawn by draw(figure) as PLOTS/name; returns the markdown that shows it."""
+    """Saves one figure drawn by draw(figure) in the plots folder; returns the markdown that shows it."""
     figure = plt.figure(figsize=size)
     draw(figure)
     figure.tight_layout()
-    PLOTS.mkdir(parents=True, exist_ok=True)
-    figure.savefig(PLOTS / name, dpi=90)
+    folder = _plots_dir.get()
+    folder.mkdir(parents=True, exist_ok=True)
+    figure.savefig(folder / name, dpi=90)
     plt.close(figure)
-    return f"![{name}]({(PLOTS / name).relative_to(PAGE.parent)})"
+    return f"![{name}]({PLOTS_LINK / name})"
+
+
+def commit_text(record):
+    """The commit a record was measured at, as the page names it."""
+    state = record.get("provenance") or {}
+    if not state.get("commit"):
+        return "an unrecorded commit"
+    return f"commit `{state['commit'][:12]}`" + (" with uncommitted changes" if state["dirty"] else "")
+
+
+def commits_sentence(records):
+    """One sentence on whether the measured sections share one clean commit; records: (title, record) pairs."""
+    commits = {}
+    for title, record in records:
+        commits.setdefault(commit_text(record), []).append(title)
+    if not commits:
+        return "Nothing is measured yet."
+    if len(commits) == 1:
+        return f"Every measured section comes from {next(iter(commits))}."
+    parts = "; ".join(f"{commit}: {', '.join(titles)}" for commit, titles in commits.items())
+    return (
+        f"**The sections come from {len(commits)} builds**, so figures of different sections may not compare: {parts}."
+    )
 
 
 def provenance(record):
@@ -59,8 +91,8 @@ def provenance(record):
         None: "no data",
     }[record["data"]]
     return (
-        f"*Measured {record['date']} on {record['machine']}; `{record['command']}`; anchor: {record['anchor']};"
-        f" data: {data}; images: {images}.*"
+        f"*Measured {record['date']} at {commit_text(record)} on {record['machine']}; `{record['command']}`; "
+        f"anchor: {record['anchor']}; data: {data}; images: {images}.*"
     )
 
 
@@ -861,28 +893,58 @@ def image_sizes(record):
     return [table(["image", "MB uncompressed", "MB over the base", "largest layers"], rows)]
 
 
-def render():
+def page(records_dir, plots_dir):
+    """The page's text from the records in records_dir (a section without its record says which target measures
+    it); its plots are saved in plots_dir."""
+    measured = [
+        (title, name, json.loads((records_dir / f"{name}.json").read_text()))
+        for title, name, _, _ in SECTIONS
+        if (records_dir / f"{name}.json").exists()
+    ]
+    records = {name: record for _, name, record in measured}
     lines = [
         "# Benchmarks",
         "",
-        "Written by `make bench` (`benchmarks/report.py`) from the records in `bench-results/`; nothing on "
-        "this page is typed by hand. Back to the [README](../README.md)."
+        "Written by `make bench` (`benchmarks/report.py`) from the records in `bench-results/`, which it copies to "
+        "`docs/benchmarks/records/`: nothing on this page is typed by hand, and a test renders it again from those "
+        "records. Back to the [README](../README.md)."
         if not QUICK
         else "A quick run (`QUICK=1`): the harness on the generated data; its figures are not meant to be read.",
         "",
+        commits_sentence([(title, record) for title, _, record in measured]),
+        "",
     ]
-    for title, name, target, writer in SECTIONS:
-        lines += [f"## {title}", ""]
-        path = RESULTS_DIR / f"{name}.json"
-        if not path.exists():
-            lines += [f"Not measured yet: `make {target}`.", ""]
-            continue
-        record = json.loads(path.read_text())
-        lines += [provenance(record), ""]
-        for block in writer(record):
-            lines += [block, ""]
-    PAGE.write_text("\n".join(lines).rstrip("\n") + "\n")
+    token = _plots_dir.set(plots_dir)
+    try:
+        for title, name, target, writer in SECTIONS:
+            lines += [f"## {title}", ""]
+            if name not in records:
+                lines += [f"Not measured yet: `make {target}`.", ""]
+                continue
+            lines += [provenance(records[name]), ""]
+            for block in writer(records[name]):
+                lines += [block, ""]
+    finally:
+        _plots_dir.reset(token)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def publish_records(records_dir, published):
+    """Copies the records the page was rendered from into published, byte for byte, and removes any other."""
+    published.mkdir(parents=True, exist_ok=True)
+    names = {f"{name}.json" for _, name, _, _ in SECTIONS if (records_dir / f"{name}.json").exists()}
+    for stale in set(path.name for path in published.glob("*.json")) - names:
+        (published / stale).unlink()
+    for name in sorted(names):
+        shutil.copyfile(records_dir / name, published / name)
+
+
+def render():
+    PAGE.write_text(page(RESULTS_DIR, PLOTS))
     print(f"wrote {PAGE.relative_to(REPO)}", flush=True)
+    if not QUICK:
+        publish_records(RESULTS_DIR, PUBLISHED_RECORDS)
+        print(f"copied its records to {PUBLISHED_RECORDS.relative_to(REPO)}", flush=True)
 
 
 if __name__ == "__main__":

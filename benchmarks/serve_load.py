@@ -33,7 +33,7 @@ import time
 import urllib.error
 import urllib.request
 
-from benchmarks.harness import QUICK, RESULTS_DIR, bench_data, full_or_quick, write_result
+from benchmarks.harness import QUICK, RESULTS_DIR, bench_data, full_or_quick, image_id, write_result
 from benchmarks.train_uci import run_job
 from tests.support.containers import ServeContainer, docker
 from tests.support.loadgen import http_request, run_load
@@ -62,6 +62,7 @@ print(json.dumps({"one_p50_ms": round(one[len(one) // 2] * 1000, 3),
 """
 
 ARCHITECTURES = full_or_quick(("fasttext", "cnn"), ("fasttext",))
+TRAINED_BY = "trained-by"  # beside a model: the ID of the image that trained it, for --reuse-models
 MEMORY_SCRIPT = """
 import os
 for pid in sorted(filter(str.isdigit, os.listdir('/proc')), key=int):
@@ -75,14 +76,24 @@ for pid in sorted(filter(str.isdigit, os.listdir('/proc')), key=int):
 
 
 def train_models(folder, image, data, reuse):
-    models = {}
+    """{architecture: model folder}, and the ID of the image that trained them: with reuse, a model an earlier run
+    left is kept with the ID that run recorded beside it (TRAINED_BY); every model must come from one image."""
+    models, trained_by = {}, set()
     for architecture in ARCHITECTURES:
         base = folder / architecture
-        if not (reuse and (base / "model" / "model-symbol.json").exists()):
+        record = base / TRAINED_BY
+        if not (reuse and (base / "model" / "model-symbol.json").exists() and record.exists()):
             print(f"training {architecture} on {data.source} data with {image}", flush=True)
             run_job(image, base, architecture, data.train, test_file=data.test)
+            record.write_text(image_id(image))
+        trained_by.add(record.read_text())
         models[architecture] = base / "model"
-    return models
+    if len(trained_by) > 1:
+        raise SystemExit(
+            f"the reused models in {folder} come from different images ({sorted(trained_by)}): run "
+            f"without --reuse-models"
+        )
+    return models, trained_by.pop()
 
 
 def cold_starts(image, model_dir):
@@ -425,7 +436,7 @@ def main():
     parser.add_argument("--reuse-models", action="store_true", help="keep models from an earlier run")
     args = parser.parse_args()
     data = bench_data()
-    models = train_models(RESULTS_DIR / "serve-models", args.train_image, data, args.reuse_models)
+    models, trained_by = train_models(RESULTS_DIR / "serve-models", args.train_image, data, args.reuse_models)
     results = {
         "image_bytes": int(docker("image", "inspect", "-f", "{{.Size}}", args.image).stdout),
         "seconds_per_run": args.seconds,
@@ -444,6 +455,7 @@ def main():
         "inference toolkit serving the same model, alternating with ours",
         data=data,
         images=[args.image, args.train_image] + ([args.toolkit_image] if "architectures" in results["toolkit"] else []),
+        image_ids={args.train_image: trained_by},
         **results,
     )
 

@@ -136,3 +136,40 @@ def test_the_memory_script_reads_rss_and_pss_of_other_processes_and_leaves_itsel
     ours = [p for p in processes if p["pid"] == os.getpid()]  # this test's process, readable by its own user
     assert len(ours) == 1 and ours[0]["pss_kib"] <= ours[0]["rss_kib"] and ours[0]["rss_kib"] > 10_000
     assert all(p["ppid"] != os.getpid() for p in processes)  # the script itself, this process's child
+
+
+def _fake_training(monkeypatch, image_ids):
+    """serve_load.train_models with jobs that only write a model file, and images whose ID the test sets."""
+    trained = []
+
+    def run_job(image, base, architecture, train, test_file):
+        (base / "model").mkdir(parents=True, exist_ok=True)
+        (base / "model" / "model-symbol.json").write_text("{}")
+        trained.append(architecture)
+
+    monkeypatch.setattr(serve_load, "run_job", run_job)
+    monkeypatch.setattr(serve_load, "image_id", lambda image: image_ids[image])
+    return trained
+
+
+def test_reused_models_keep_the_id_of_the_image_that_trained_them(tmp_path, monkeypatch):
+    data = type("Data", (), {"source": "generated", "train": "train.tsv", "test": "test.tsv"})()
+    trained = _fake_training(monkeypatch, {"train:old": "sha256:old", "train:new": "sha256:new"})
+    _, first = serve_load.train_models(tmp_path, "train:old", data, reuse=False)
+    models, reused = serve_load.train_models(tmp_path, "train:new", data, reuse=True)
+    assert (first, reused) == ("sha256:old", "sha256:old") and trained == list(serve_load.ARCHITECTURES)
+    assert set(models) == set(serve_load.ARCHITECTURES)
+    _, retrained = serve_load.train_models(tmp_path, "train:new", data, reuse=False)
+    assert retrained == "sha256:new"
+
+
+def test_a_reused_model_without_its_record_is_trained_again_and_two_images_are_not_mixed(tmp_path, monkeypatch):
+    data = type("Data", (), {"source": "generated", "train": "train.tsv", "test": "test.tsv"})()
+    monkeypatch.setattr(serve_load, "ARCHITECTURES", ("fasttext", "cnn"))
+    trained = _fake_training(monkeypatch, {"train:old": "sha256:old", "train:new": "sha256:new"})
+    serve_load.train_models(tmp_path, "train:old", data, reuse=False)
+    (tmp_path / "fasttext" / serve_load.TRAINED_BY).unlink()  # as an older harness left it: no record
+    trained.clear()
+    with pytest.raises(SystemExit, match="different images"):
+        serve_load.train_models(tmp_path, "train:new", data, reuse=True)
+    assert trained == ["fasttext"]
