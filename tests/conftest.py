@@ -2,7 +2,6 @@
 images), localmode (the real SageMaker SDK), aws (delivery against AWS stand-ins: moto and a local registry). The
 Docker engine and image fixtures serve every Docker tier."""
 
-import os
 import shutil
 import subprocess
 
@@ -11,7 +10,7 @@ import pytest
 from tests.support.containers import docker
 from tests.support.data import DATA_DIR_SETTING, data_set
 from tests.support.fake_sagemaker import FakeSageMaker
-from tests.support.repo import REPO
+from tests.support.repo import REPO, load_script
 
 FOLDER_TIERS = ("container", "localmode", "aws")
 
@@ -64,9 +63,9 @@ def fake_libcuda(tmp_path_factory):
     return library
 
 
-CPU_IMAGE = os.environ.get("HEADLINES_TRAIN_IMAGE", "headlines-train:cpu")
-GPU_IMAGE = os.environ.get("HEADLINES_TRAIN_GPU_IMAGE", "headlines-train:gpu")
-SERVE_IMAGE = os.environ.get("HEADLINES_SERVE_IMAGE", "headlines-serve:cpu")
+# The local images as scripts/build-images.sh names them (IMAGE_PREFIX, as CodeBuild's build sets it).
+IMAGES = load_script("images").IMAGES
+CPU_IMAGE, GPU_IMAGE, SERVE_IMAGE = (IMAGES[key].local() for key in ("train-cpu", "train-gpu", "serve"))
 
 
 def ensure_image(name, target):

@@ -1,6 +1,6 @@
 """buildspec.yml end to end, run by the CodeBuild stand-in (codebuild.py) on a clean checkout of this working tree,
 against moto and the local registry: a green build pushes and exports the images' URIs; a build whose unit tests
-fail pushes nothing and still publishes the test report."""
+or container tests fail pushes nothing and still publishes the test reports."""
 
 import json
 import re
@@ -28,6 +28,20 @@ def test_the_unit_tests_get_no_aws_credentials():
 """
 }
 FAILING_TEST = {"tests/unit/test_fails_on_purpose.py": "def test_fails_on_purpose():\n    assert 1 == 2\n"}
+# The container tests of the build: a subset that runs the images it built (their names follow IMAGE_PREFIX).
+# (CodeBuild expands the variable unquoted, so node IDs rather than a -k expression with spaces.)
+CONTAINER_TESTS = " ".join(
+    f"tests/container/test_train_image.py::{test}"
+    for test in (
+        "test_cpu_image_libraries_all_resolve",
+        "test_image_size_budget[train-cpu]",
+        "test_image_size_budget[serve]",
+    )
+)
+CONTAINER_TEST_COUNT = 3
+FAILING_CONTAINER_TEST = {
+    "tests/container/test_fails_on_purpose.py": "def test_fails_on_purpose(serve_image):\n    assert not serve_image\n"
+}
 # The base the images here are built on (ECR Public cannot be reached from this machine): all layers are cached.
 LOCAL_BASE_IMAGE = "headlines-base:bookworm"
 BUILT_TAGS = ("train:cpu", "train:cpu-build-env", "serve:cpu", "serve:cpu-build-env")
@@ -58,7 +72,10 @@ def run_buildspec(tmp_path, moto, registry, image_prefix, extra_files):
     overrides = {  # as a start-build call's environmentVariablesOverride
         "IMAGES": "train-cpu serve",
         "PUSH_ARGS": f"--images train,serve --train-variant cpu --registry-host {registry.host}",
-        "UNIT_TEST_ARGS": " ".join([UNIT_TESTS, *extra_files]),
+        "UNIT_TEST_ARGS": " ".join([UNIT_TESTS, *(name for name in extra_files if name.startswith("tests/unit/"))]),
+        "CONTAINER_TEST_ARGS": " ".join(
+            [CONTAINER_TESTS, *(name for name in extra_files if name.startswith("tests/container/"))]
+        ),
         "BASE_IMAGE": LOCAL_BASE_IMAGE,
         "CACHE_REGISTRY": registry.host,  # layer reuse is opt-in (off by default): this build exercises it
         "IMAGE_PREFIX": image_prefix,
@@ -82,6 +99,8 @@ def test_a_green_build_pushes_the_images_and_exports_their_uris(tmp_path, moto, 
     assert [phase.status for phase in build.phases.values()] == ["SUCCEEDED"] * 5
     report = build.reports["unit-tests"]
     assert (report.tests, report.failures, report.errors, report.status) == (UNIT_TEST_COUNT, 0, 0, "SUCCEEDED")
+    report = build.reports["container-tests"]
+    assert (report.tests, report.failures, report.errors, report.status) == (CONTAINER_TEST_COUNT, 0, 0, "SUCCEEDED")
     assert build.artifacts == ["images.json"]
     pushed = json.loads((build.artifacts_dir / "images.json").read_text())
     assert pushed["commit"] == head and set(pushed["images"]) == {"train-cpu", "serve"}
@@ -131,3 +150,23 @@ def test_a_failing_unit_test_fails_the_build_and_nothing_is_built_or_pushed(tmp_
     assert moto.client("ecr").describe_repositories()["repositories"] == []
     assert registry.repositories() == []
     assert docker("image", "ls", "-q", "--filter", f"reference={image_prefix}-*").stdout == ""
+
+
+def test_a_failing_container_test_fails_the_build_and_nothing_is_pushed(tmp_path, moto, registry, image_prefix):
+    build, _ = run_buildspec(tmp_path, moto, registry, image_prefix, {**CREDENTIALS_TEST, **FAILING_CONTAINER_TEST})
+
+    assert build.status == "FAILED"
+    assert {name: phase.status for name, phase in build.phases.items()} == {
+        "INSTALL": "SUCCEEDED",
+        "PRE_BUILD": "SUCCEEDED",
+        "BUILD": "FAILED",
+        "POST_BUILD": "SUCCEEDED",
+        "UPLOAD_ARTIFACTS": "FAILED",
+    }
+    assert "Not pushing: the build failed." in build.log
+    report = build.reports["container-tests"]
+    assert (report.tests, report.failures, report.status) == (CONTAINER_TEST_COUNT + 1, 1, "FAILED")
+    assert report.failed_cases == ["tests.container.test_fails_on_purpose.test_fails_on_purpose"]
+    assert build.artifacts == [] and build.exported_variables == {}
+    assert moto.client("ecr").describe_repositories()["repositories"] == []
+    assert registry.repositories() == []

@@ -33,7 +33,8 @@ def test_the_exported_variables_are_the_buildspecs():
 
 
 def test_the_report_group_and_artifact_are_the_buildspecs():
-    assert list(BUILDSPEC["reports"]) == ["unit-tests"] and "report group `unit-tests`" in DOC
+    assert list(BUILDSPEC["reports"]) == ["unit-tests", "container-tests"]
+    assert all(f"report group `{group}`" in DOC for group in BUILDSPEC["reports"])
     assert BUILDSPEC["artifacts"]["files"] == ["images.json"] and "artifact: `images.json`" in DOC
 
 
@@ -49,8 +50,9 @@ PYTHON_RECORDER = (
 )
 
 
-def run_buildspec_commands(tmp_path, overrides=None):
-    """The lines scripts/build-images.sh and scripts/push.py were called with, each with the CACHE_REGISTRY it saw."""
+def recorded_calls(tmp_path, overrides=None):
+    """The calls of scripts/build-images.sh and of the virtualenv's python, in order: "<program> CACHE_REGISTRY=...
+    <arguments>"."""
     import shutil
 
     from tests.aws.codebuild import start_build
@@ -65,8 +67,25 @@ def run_buildspec_commands(tmp_path, overrides=None):
         (source / path).chmod(0o755)
     build = start_build(source, tmp_path / "work", overrides=overrides)
     assert build.status in ("SUCCEEDED", "FAILED"), build.log  # FAILED: the stand-in's empty test report
-    lines = (source / "calls").read_text().splitlines()
-    return {line.split()[0].rsplit("/", 1)[-1]: " ".join(line.split()[1:]) for line in lines}
+    return [
+        line.split(maxsplit=1)[0].rsplit("/", 1)[-1] + " " + line.split(maxsplit=1)[1]
+        for line in (source / "calls").read_text().splitlines()
+    ]
+
+
+def run_buildspec_commands(tmp_path, overrides=None):
+    """The lines scripts/build-images.sh and scripts/push.py were called with, each with the CACHE_REGISTRY it saw."""
+    calls = [call for call in recorded_calls(tmp_path, overrides) if " -m pytest " not in call]
+    return {call.split()[0]: " ".join(call.split()[1:]) for call in calls}
+
+
+def test_the_container_tests_run_the_built_images_before_any_push(tmp_path):
+    calls = recorded_calls(tmp_path, overrides={"CONTAINER_TEST_ARGS": "tests/container/test_serve_image.py"})
+    assert [call.split()[0] for call in calls] == ["build-images.sh", "python", "python"]
+    assert calls[1].endswith(
+        " -m pytest -m container --junitxml=build/reports/container-tests.xml tests/container/test_serve_image.py"
+    )
+    assert " scripts/push.py " in calls[2]
 
 
 def test_by_default_the_build_trusts_no_mutable_cache_tag(tmp_path):
