@@ -23,6 +23,8 @@
 #   REPOSITORY_PREFIX the repositories' prefix, as push.py --repository-prefix (default: headlines)
 #   CA bundle         the first of PIP_CERT, REQUESTS_CA_BUNDLE, SSL_CERT_FILE that names a file is passed to the
 #                     build as the BuildKit secret "ca" (trusted by pip in the builder stage, never stored in a layer)
+#   BUILD_NO_CACHE    1: every layer is built again (docker build --no-cache), e.g. for the Debian and pip updates
+#                     of a cached layer; the container tests build with it to see a CA of theirs used and not kept
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -60,6 +62,9 @@ base_digest() {
     esac
 }
 
+no_cache=()
+if [ "${BUILD_NO_CACHE:-}" = 1 ]; then no_cache=(--no-cache); fi
+
 ca_secret=()
 for candidate in "${PIP_CERT:-}" "${REQUESTS_CA_BUNDLE:-}" "${SSL_CERT_FILE:-}"; do
     if [ -n "$candidate" ] && [ -f "$candidate" ]; then ca_secret=(--secret "id=ca,src=$candidate"); break; fi
@@ -90,7 +95,7 @@ build() {  # build IMAGE DOCKERFILE [DOCKER BUILD ARGUMENT...]
     shift 2
     echo "building $image on $base"
     start=$(date +%s)
-    "$docker_cli" build --progress=plain -f "$dockerfile" --build-arg "BASE_IMAGE=$base" "$@" "${ca_secret[@]}" \
+    "$docker_cli" build --progress=plain -f "$dockerfile" --build-arg "BASE_IMAGE=$base" "$@" "${ca_secret[@]}" "${no_cache[@]}" \
         --label "org.opencontainers.image.base.name=$base" --label "org.opencontainers.image.base.digest=$base_id" \
         -t "$image" .
     size=$("$docker_cli" image inspect -f '{{.Size}}' "$image")

@@ -102,17 +102,26 @@ exit 0
 """
 
 
-def run_build_script(tmp_path, pullable):
+def run_build_script(tmp_path, pullable, settings=None):
+    tmp_path.mkdir(parents=True, exist_ok=True)
     docker = tmp_path / "docker"
     docker.write_text(FAKE_DOCKER)
     docker.chmod(0o755)
     calls = tmp_path / "calls"
     environment = {
-        key: value for key, value in os.environ.items() if key not in ("BASE_IMAGE", "CACHE_REGISTRY", "IMAGE_PREFIX")
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("BASE_IMAGE", "CACHE_REGISTRY", "IMAGE_PREFIX", "BUILD_NO_CACHE")
     }
     result = subprocess.run(
         [str(REPO / "scripts" / "build-images.sh"), "serve"],
-        env={**environment, "DOCKER_CLI": str(docker), "CALLS": str(calls), "PULLABLE": "1" if pullable else ""},
+        env={
+            **environment,
+            "DOCKER_CLI": str(docker),
+            "CALLS": str(calls),
+            "PULLABLE": "1" if pullable else "",
+            **(settings or {}),
+        },
         capture_output=True,
         text=True,
         timeout=60,
@@ -138,3 +147,9 @@ def test_without_a_registry_the_debootstrapped_base_is_recorded_by_its_image_id(
     assert base_id, result.stdout
     assert "--build-arg BASE_IMAGE=headlines-base:bookworm " in build
     assert f"--label org.opencontainers.image.base.digest={base_id.group(1)} " in build
+
+
+def test_build_no_cache_builds_every_layer_again_and_the_default_reuses_them(tmp_path):
+    _, [cached] = run_build_script(tmp_path / "default", pullable=True)
+    _, [fresh] = run_build_script(tmp_path / "fresh", pullable=True, settings={"BUILD_NO_CACHE": "1"})
+    assert " --no-cache " not in cached and " --no-cache " in fresh
