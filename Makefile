@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 # which mxnet cannot use, but its extension runs with numpy 1.23, so it is installed without dependencies.
 FASTTEXT_WHEEL := fasttext-numpy2-wheel==0.9.2
 
-.PHONY: help venv images images-gpu docker registry demo push test test-unit test-container test-localmode test-aws bench \
+.PHONY: help venv images images-gpu docker registry demo push test test-unit test-container test-localmode test-aws test-mutants bench \
 	bench-train bench-serve bench-toolkit-image bench-word-vectors bench-gpu-path bench-localmode bench-images bench-report clean
 # make demo DATA=your-headlines CORPUS=your-text: the demo on your own data (files or folders).
 DATA ?=
@@ -21,6 +21,8 @@ help:
 	@echo "                  batch transform, on data it makes itself (DATA=... CORPUS=... for your own)"
 	@echo "make test         every test tier (unit, container, localmode, aws), as CI runs it"
 	@echo "make test-unit    unit tests only (no Docker); test-container, test-localmode, test-aws: the other tiers"
+	@echo "make test-mutants each deliberate break of tests/mutants/catalogue.py applied to a copy of the repository:"
+	@echo "                  its tests must fail there (a table of mutants and the tests that killed them)"
 	@echo "make lint         ruff (ruff.toml): lint and format check; mypy (mypy.ini): type check of code/headlines;"
 	@echo "                  test and test-unit run them first"
 	@echo "make push         push the images to ECR (scripts/push.py; PUSH_ARGS=...), URIs in build/images.json"
@@ -97,6 +99,10 @@ test-localmode: venv images
 # Delivery against AWS stand-ins (moto server, a local registry): push, buildspec.yml, launch.
 test-aws: venv registry images
 	$(BIN)/python -m pytest -m aws $(PYTEST_ARGS)
+
+# The tests must fail on a broken product: each mutant of tests/mutants/catalogue.py on its own copy of the repository.
+test-mutants: venv docker
+	$(BIN)/python -m tests.mutants.run
 
 # Every tier in one pytest run, so the summary line counts them all.
 test: venv lint registry images images-gpu

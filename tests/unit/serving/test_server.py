@@ -176,6 +176,7 @@ def test_sigterm_drains_the_request_in_flight_then_exits(model_base):
         code = local.process.wait(timeout=30)
         request.join()
         assert code == 0 and time.monotonic() - signalled < 30
+        assert request.response is not None, "the request in flight got no answer: the drain dropped it"
         assert request.response.status_code == 200
         assert len(request.response.json()["predictions"]) == 60000
         # Sent before the signal and answered after it: the request was in flight when SIGTERM came (had it been

@@ -1,0 +1,91 @@
+"""The deliberately broken products the test suite must catch: each mutant is one text replacement in one file of
+the repository and the tests that must fail on it. `make test-mutants` (tests/mutants/run.py) applies each to a
+copy of the repository and runs its tests there; a replacement whose text is no longer in the file fails the run
+loudly, so the catalogue follows the code it breaks."""
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class Mutant:
+    name: str
+    finding: str  # what broken product the tests once let through, or what they guard
+    path: str  # relative to the repository root
+    original: str  # must occur exactly once in the file
+    mutated: str
+    tests: tuple[str, ...]  # pytest node IDs or files that must fail on the mutant
+
+
+MUTANTS = (
+    Mutant(
+        "majority-class classifier",
+        "accuracy floors below the majority class passed a model that answers one label",
+        "code/headlines/classifier/loop.py",
+        "classification_report(data.labels, logits.argmax(axis=1), self.class_names)",
+        "classification_report(data.labels, np.full(len(data), np.bincount(data.labels).argmax()), self.class_names)",
+        ("tests/unit/classifier/test_job.py::test_job_writes_model_metrics_and_plots",),
+    ),
+    Mutant(
+        "drain that drops the request",
+        "the SIGTERM-drain test did not prove a request was in flight",
+        "code/headlines/serving/server.py",
+        '"graceful_timeout": GRACEFUL_TIMEOUT,',
+        '"graceful_timeout": 0,',
+        ("tests/unit/serving/test_server.py::test_sigterm_drains_the_request_in_flight_then_exits",),
+    ),
+    Mutant(
+        "vectors from a shuffled corpus",
+        "nothing checked that the word vectors are good",
+        "code/headlines/word_vectors/corpus.py",
+        "    tokens.extend(lines[-1].split())\n    return tokens\n",
+        "    tokens.extend(lines[-1].split())\n    return __import__('random').Random(0).sample(tokens, len(tokens))\n",
+        ("tests/unit/word_vectors/test_quality.py::test_vectors_put_topic_words_next_to_their_own_topic",),
+    ),
+    Mutant(
+        "wrong sigmoid table",
+        "the CPU engine's reference reused the product's own sigmoid table",
+        "code/headlines/word_vectors/cpu/kernels.py",
+        "np.exp(MAX_SIGMOID - _sigmoid_steps)",
+        "np.exp(MAX_SIGMOID - _sigmoid_steps * 1.01)",
+        ("tests/unit/word_vectors/cpu/test_kernels.py::test_sigmoid_is_fasttexts_table_within_its_resolution",),
+    ),
+    Mutant(
+        "a stopped host taken for lost",
+        "two hosts stopped by SIGTERM reported each other as lost",
+        "code/headlines/runtime/distributed.py",
+        "        if interrupted:  # the peers are told, so that they do not take this host for lost\n"
+        "            self._send(STOPPED_MESSAGE)\n",
+        "",
+        (
+            "tests/unit/runtime/test_distributed.py::"
+            "test_hosts_stopped_together_by_sigterm_say_so_and_take_no_one_for_lost",
+        ),
+    ),
+    Mutant(
+        "build CA kept in the image",
+        "the proxy-CA check was skipped on every machine without a proxy CA",
+        "containers/serve/Dockerfile",
+        "then export PIP_CERT=/run/secrets/ca; fi",
+        "then cp /run/secrets/ca /opt/venv/pip-ca.pem && export PIP_CERT=/opt/venv/pip-ca.pem; fi",
+        ("tests/container/test_build_ca.py",),
+    ),
+    Mutant(
+        "push without the container tests",
+        "CodeBuild pushed images that only the unit tier had checked",
+        "buildspec.yml",
+        "\n        && .venv/bin/python -m pytest -m container",
+        "\n        && true",
+        ("tests/unit/project/test_delivery_docs.py::test_the_container_tests_run_the_built_images_before_any_push",),
+    ),
+    Mutant(
+        "benchmark record blind to new files",
+        "benchmark records could not be traced to one build",
+        "benchmarks/harness.py",
+        'git("status", "--porcelain")',
+        'git("status", "--porcelain", "--untracked-files=no")',
+        (
+            "tests/unit/benchmarks/test_provenance.py::"
+            "test_a_record_names_the_commit_and_whether_the_tree_differed_from_it",
+        ),
+    ),
+)
