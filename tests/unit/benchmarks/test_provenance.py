@@ -75,3 +75,13 @@ def test_the_records_of_the_page_are_copied_beside_it_and_no_others(tmp_path):
     assert sorted(path.name for path in published.iterdir()) == ["train-uci.json"]
     assert (published / "train-uci.json").read_bytes() == (results / "train-uci.json").read_bytes()
     assert json.loads((published / "train-uci.json").read_text()) == {"b": 1, "a": 2}
+
+
+def test_the_committed_page_is_its_committed_records_rendered_again(tmp_path):
+    """docs/benchmarks.md byte for byte from docs/benchmarks/records/: a figure edited by hand, or a record changed
+    without the page, fails here; and every record comes from one commit with nothing uncommitted."""
+    assert report.page(report.PUBLISHED_RECORDS, tmp_path) == report.PAGE.read_text(encoding="utf-8")
+    records = [json.loads(path.read_text()) for path in sorted(report.PUBLISHED_RECORDS.glob("*.json"))]
+    assert records, "no records beside the page"
+    assert len({record["provenance"]["commit"] for record in records}) == 1
+    assert not any(record["provenance"]["dirty"] or record["quick"] for record in records)
