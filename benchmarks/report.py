@@ -135,7 +135,7 @@ def training(record):
                     accuracy_cell(a["default_epochs"]["test"]),
                     "-",
                     "-/5",
-                    a["default_epochs"]["train_seconds"],
+                    f"{a['default_epochs']['train_seconds']:.2f}",
                     "-",
                 ]
                 for a in record["fasttext"]
@@ -333,7 +333,7 @@ def _speed(record):
                 [
                     f"fastText supervised, {k} thread{'s' if k > 1 else ''}",
                     f"{at_scale[k]:,.0f}",
-                    scale["fasttext"][str(k)]["train_seconds"],
+                    f"{scale['fasttext'][str(k)]['train_seconds']:.2f}",
                     "-",
                     accuracy_cell(scale["fasttext"][str(k)]["test"]),
                 ]

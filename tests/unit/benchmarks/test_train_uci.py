@@ -201,5 +201,5 @@ def test_the_speed_tables_set_ours_against_fastText_per_headline():
     lines = "\n".join(report._speed(record))
     # fastText: 1,000 rows x 5 epochs in 0.05 s on one thread, 0.025 s on two; at scale 4,000 x 3 in 0.3 / 0.2 s.
     assert "| ours, fasttext (compiled-cpu steps) | none | 40,000 | 200,000 | 0.200 | 100,000 | 900 |" in lines
-    assert "| fastText supervised, 1 thread | 40,000 | 0.3 | - | 0.8800 |" in lines
-    assert "| fastText supervised, 2 threads | 60,000 | 0.2 | - | 0.8700 |" in lines
+    assert "| fastText supervised, 1 thread | 40,000 | 0.30 | - | 0.8800 |" in lines
+    assert "| fastText supervised, 2 threads | 60,000 | 0.20 | - | 0.8700 |" in lines
