@@ -1,6 +1,7 @@
 """`make test-mutants`: each mutant of catalogue.py applied to its own copy of the repository (the working tree's
 files less those git ignores), its tests run there, and a table of which tests killed which mutant. The tests
-first run on an unmutated copy: a test that fails there proves nothing. Exit status 1 unless every mutant is killed.
+first run on an unmutated copy: a test that fails there proves nothing. A mutant is killed when its tests fail on
+an assertion; a crash does not count. Exit status 1 unless every mutant is killed.
 
     .venv/bin/python -m tests.mutants.run [--only NAME]
 """
@@ -18,6 +19,9 @@ from tests.mutants.catalogue import MUTANTS, Mutant
 from tests.support.repo import REPO
 
 PYTEST_FAILED = 1  # pytest's exit status when tests ran and some failed; others mean it could not run them
+# How a failed check starts on pytest's `E ` lines: a failing assert, pytest.fail or a pytest.raises not raised.
+# Anything else (a NameError, an ImportError) is the mutant breaking the test, not the test catching the mutant.
+ASSERTION_STARTS = ("assert", "AssertionError", "Failed:")
 TEST_SECONDS = 900
 
 
@@ -65,8 +69,7 @@ def run_tests(copy: pathlib.Path, tests: tuple[str, ...]) -> tuple[int, float, s
 
 
 def first_error(output: str) -> str:
-    """The first `E ` line of pytest's report: why the tests failed (an assertion, not a crash, is a kill that means
-    something)."""
+    """The first `E ` line of pytest's report: why the tests failed."""
     line = next((line for line in output.splitlines() if line.startswith("E ")), "no error line")
     return line[1:].strip()[:120].replace("|", "/")
 
@@ -88,7 +91,7 @@ def main() -> int:
             mutated = working_copy(pathlib.Path(folder) / f"{number}-mutant")
             mutate(mutated, mutant)
             status, seconds, output = run_tests(mutated, mutant.tests)
-            killed = status == PYTEST_FAILED
+            killed = status == PYTEST_FAILED and first_error(output).startswith(ASSERTION_STARTS)
             survivors += not killed
             outcome = f"killed: {first_error(output)}" if killed else f"SURVIVED (pytest exit status {status})"
             tests = " ".join(mutant.tests)
