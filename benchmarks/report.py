@@ -893,13 +893,17 @@ def image_sizes(record):
     return [table(["image", "MB uncompressed", "MB over the base", "largest layers"], rows)]
 
 
+def recorded_sections(records_dir):
+    """(title, record name) of each section whose record is in records_dir, in page order."""
+    return [(title, name) for title, name, _, _ in SECTIONS if (records_dir / f"{name}.json").exists()]
+
+
 def page(records_dir, plots_dir):
     """The page's text from the records in records_dir (a section without its record says which target measures
     it); its plots are saved in plots_dir."""
     measured = [
         (title, name, json.loads((records_dir / f"{name}.json").read_text()))
-        for title, name, _, _ in SECTIONS
-        if (records_dir / f"{name}.json").exists()
+        for title, name in recorded_sections(records_dir)
     ]
     records = {name: record for _, name, record in measured}
     lines = [
@@ -932,7 +936,7 @@ def page(records_dir, plots_dir):
 def publish_records(records_dir, published):
     """Copies the records the page was rendered from into published, byte for byte, and removes any other."""
     published.mkdir(parents=True, exist_ok=True)
-    names = {f"{name}.json" for _, name, _, _ in SECTIONS if (records_dir / f"{name}.json").exists()}
+    names = {f"{name}.json" for _, name in recorded_sections(records_dir)}
     for stale in set(path.name for path in published.glob("*.json")) - names:
         (published / stale).unlink()
     for name in sorted(names):
