@@ -8,6 +8,7 @@ import pytest
 from headlines.cli.train import main
 from headlines.word_vectors.cpu import training as cpu_training
 from tests.support.word_vectors import (
+    TOPIC_AGREEMENT_FLOOR,
     chance_agreement,
     read_text_vectors,
     shuffled_across_topics,
@@ -19,10 +20,7 @@ pytestmark = pytest.mark.usefixtures("default_sigterm")
 
 SENTENCES = 2000  # about 37,000 tokens, 4 topics of 56-67 topic words
 NEIGHBOURS = 10
-# Share of a topic word's 10 nearest topic words in its own topic. Chance (vectors that know nothing of topics) is
-# about 0.25; measured: skipgram and batch_skipgram 1.0, skipgram with subwords 0.98, cbow 0.91; the shuffled
-# corpus 0.26-0.27.
-FLOOR = 0.75
+FLOOR = TOPIC_AGREEMENT_FLOOR  # share of a topic word's 10 nearest topic words in its own topic
 SETTINGS = {"vector_dim": 16, "epochs": 5, "min_count": 2, "buckets": 5000, "evaluation": "false"}
 
 
