@@ -7,26 +7,8 @@ import pytest
 from headlines.errors import JobError
 from headlines.word_vectors.cpu.engine import CpuEngine
 from headlines.word_vectors.cpu.host_sync import WeightSync
+from tests.support.kvstore import SummingKVStore
 from tests.support.word_vectors import TEXT, corpus_and_dictionary, word_vector_hp
-
-
-class SummingKVStore:
-    """What a dist_sync kvstore without an optimizer does for n workers that push in step: pull returns the sum
-    of the pushes. The other workers' pushes are given."""
-
-    num_workers = 2
-
-    def __init__(self, others):
-        self.others, self.stored = others, {}
-
-    def init(self, key, value):
-        self.stored[key] = value.asnumpy()
-
-    def push(self, key, value):
-        self.stored[key] = value.asnumpy() + self.others(key, value.asnumpy())
-
-    def pull(self, key, out):
-        out[:] = self.stored[key]
 
 
 def test_hosts_add_each_others_round_deltas(tmp_path):

@@ -1,0 +1,50 @@
+"""Arrays summed over the hosts of a job through MXNet's parameter servers (the `dist_sync` kvstore that
+distributed.py starts, with no optimizer on the servers: a pull returns the sum of the hosts' pushes). The CPU
+engines of both jobs exchange their weights this way; first every host checks that the others set out from the
+same vocabulary and settings, or the rows they add up would mean different things."""
+
+import hashlib
+
+import mxnet as mx
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import JobError
+from .distributed import KVStore
+
+FINGERPRINT_KEY = "fingerprint"
+FINGERPRINT_PARTS = 8  # 16-bit parts of a SHA-256 prefix: exact in float32, and in their sum over hosts
+
+
+def fingerprint_parts(text: str) -> npt.NDArray[np.float32]:
+    """The first 16 bytes of text's SHA-256 as 8 float32 numbers, each below 2^16."""
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return np.frombuffer(digest[: 2 * FINGERPRINT_PARTS], dtype=np.uint16).astype(np.float32)
+
+
+class HostExchange:
+    def __init__(self, kvstore: KVStore, fingerprint: str, differ_reason: str) -> None:
+        """Joins the exchange; raises JobError(differ_reason) unless every host pushed the same fingerprint."""
+        self.kvstore = kvstore
+        self.hosts: int = kvstore.num_workers
+        self.bytes_exchanged = 0
+        own = fingerprint_parts(fingerprint)
+        if not np.array_equal(self._sum_once(FINGERPRINT_KEY, own), own * self.hosts):
+            raise JobError(differ_reason)
+        self.bytes_exchanged = 0  # the weights' bytes pushed and pulled by this host, from here on
+
+    def _sum_once(self, key: str, array: np.ndarray) -> np.ndarray:
+        self.kvstore.init(key, mx.nd.zeros(array.shape))
+        return self.sum(key, array)
+
+    def add_key(self, key: str, shape: tuple[int, ...]) -> None:
+        """Makes `key` an array of this shape that sum() can add up (every host adds the same keys)."""
+        self.kvstore.init(key, mx.nd.zeros(shape))
+
+    def sum(self, key: str, array: np.ndarray) -> np.ndarray:
+        """The sum over the hosts of the array each pushes under `key` (float32); every host must call it."""
+        total = mx.nd.zeros(array.shape)
+        self.kvstore.push(key, mx.nd.array(array))
+        self.kvstore.pull(key, out=total)
+        self.bytes_exchanged += 2 * array.size * 4
+        return total.asnumpy()
