@@ -74,6 +74,8 @@ def train(python, image, data_set, folder, instance_count):
     return {
         "hosts": instance_count,
         "kvstore": metrics["kvstore"],
+        "steps": metrics["steps"],
+        "bytes_exchanged_per_epoch": metrics["bytes_exchanged_per_epoch"],
         "test_accuracy": metrics["test"]["accuracy"],
         "test_macro_f1": metrics["test"]["macro_f1"],
         "best_epoch": metrics["best_epoch"],

@@ -817,13 +817,17 @@ def local_mode(record):
         + (", ".join(f"`{k}={v}`" for k, v in record["hyperparameters"].items()) or "defaults")
         + "."
     ]
+    # Records from before the hosts averaged their models once an epoch carry neither the steps nor the bytes.
+    exchange = "bytes_exchanged_per_epoch" in record["training"][0]
     out.append(
         table(
-            ["hosts", "kvstore", "test accuracy", "test macro-F1", "best/run epochs", "mean epoch s", "job wall s"],
+            ["hosts", "kvstore"]
+            + (["steps", "MiB exchanged an epoch, a host"] if exchange else [])
+            + ["test accuracy", "test macro-F1", "best/run epochs", "mean epoch s", "job wall s"],
             [
-                [
-                    r["hosts"],
-                    r["kvstore"],
+                [r["hosts"], r["kvstore"]]
+                + ([r["steps"], f"{r['bytes_exchanged_per_epoch'] / 2**20:,.1f}"] if exchange else [])
+                + [
                     accuracy_cell(r["test_accuracy"]),
                     accuracy_cell(r["test_macro_f1"]),
                     f"{r['best_epoch']}/{r['epochs_run']}",

@@ -40,10 +40,12 @@ from ..models import build_model
 from ..runtime.checkpoints import CheckpointStore
 from ..runtime.devices import training_contexts
 from ..runtime.distributed import Cluster, KVStoreArgument, kvstore_type, train_as_worker
+from ..runtime.host_exchange import HostExchange
 from ..runtime.signals import StopSignal
 from ..text import PADDING_TOKEN, UNKNOWN_TOKEN, TextEncoder, Tokenizer, build_vocabulary
 from . import artifacts
 from .cpu import steps as compiled_steps
+from .cpu.averaging import DIFFERENT_SETUP, AveragedSteps
 from .loop import CLASSIFIER_CHECKPOINT_FILES, ClassifierTrainer
 from .mxnet_steps import MXNetSteps
 from .plots import plot_confusion_matrix, plot_learning_curves
@@ -82,14 +84,15 @@ def _keep_known_labels(
     return kept
 
 
-def _fingerprint(hp: Hyperparameters, encoder: TextEncoder, labels: list[str], train_ids: int, steps_name: str) -> str:
-    """What a checkpoint must have been trained with to be resumed: the settings, the vocabulary, the labels, the
-    number of ids in train and the kind of steps (whose optimizer states differ)."""
+def _fingerprint(hp: Hyperparameters, encoder: TextEncoder, labels: list[str], train_size: int, steps_name: str) -> str:
+    """What a checkpoint must have been trained with to be resumed (the settings, the vocabulary, the labels, the
+    number of ids in train and the kind of steps, whose optimizer states differ), or what the hosts of a job must
+    share (the same, with the rows of train and no steps)."""
     digest = hashlib.sha256()
     digest.update(json.dumps(hp.as_dict(), sort_keys=True, default=list).encode())
     digest.update(encoder.vocabulary.to_json().encode())
     digest.update(json.dumps(labels).encode())
-    digest.update(str(train_ids).encode())
+    digest.update(str(train_size).encode())
     digest.update(steps_name.encode())
     return digest.hexdigest()
 
@@ -351,7 +354,7 @@ def _fit(run: _Run, data: _Data, encoder: TextEncoder, initial: InitialEmbedding
         _set_initial_rows(net.embedding.weight, initial, len(encoder.vocabulary), contexts[0])
     net.hybridize(static_alloc=True)
     recipe = choose_recipe(hp, len(data.validation), initial is not None, len(run.env.hosts))
-    steps = _steps(run, net, encoder, contexts, recipe)
+    steps = _steps(run, net, encoder, contexts, recipe, _fingerprint(hp, encoder, data.labels, len(data.train), ""))
     logger.info(
         "training (%s steps): %s at learning rate %g, %s; %s",
         steps.name,
@@ -383,13 +386,16 @@ def _worker_batch_size(run: _Run) -> int:
     return -(-run.hp.batch_size // workers)
 
 
-def _steps(run: _Run, net: Any, encoder: TextEncoder, contexts: list[mx.Context], recipe: Recipe) -> Steps:
-    """The compiled steps where they apply (a fasttext model on one CPU host), MXNet's everywhere else."""
+def _steps(run: _Run, net: Any, encoder: TextEncoder, contexts: list[mx.Context], recipe: Recipe, setup: str) -> Steps:
+    """The compiled steps where they apply (a fasttext model on CPU hosts; on several, averaged every epoch),
+    MXNet's everywhere else. `setup`: what every host must have built alike (a fingerprint)."""
     hp = run.hp
-    if compiled_steps.supports(architectures.get(hp.architecture).hashed_ngrams, recipe.optimizer, contexts,
-                               len(run.env.hosts)):  # fmt: skip
-        return compiled_steps.CompiledSteps(net, recipe, hp.weight_decay, encoder.padding_id, hp.batch_size)
-    return MXNetSteps(net, encoder, contexts, recipe, hp.weight_decay, run.kvstore, _worker_batch_size(run))
+    if not compiled_steps.supports(architectures.get(hp.architecture).hashed_ngrams, recipe.optimizer, contexts):
+        return MXNetSteps(net, encoder, contexts, recipe, hp.weight_decay, run.kvstore, _worker_batch_size(run))
+    steps = compiled_steps.CompiledSteps(net, recipe, hp.weight_decay, encoder.padding_id, _worker_batch_size(run))
+    if isinstance(run.kvstore, str):
+        return steps
+    return AveragedSteps(steps, HostExchange(run.kvstore, setup, DIFFERENT_SETUP))
 
 
 def _set_initial_rows(weight: Any, initial: InitialEmbedding, vocabulary_size: int, context: mx.Context) -> None:
@@ -426,6 +432,7 @@ def _write_reports(run: _Run, data: _Data, fitted: _Fitted, coverage: dict[str, 
         "history": fitted.history,
         "job_seconds": time.time() - run.started,
         "steps": fitted.trainer.steps.name,
+        "bytes_exchanged_per_epoch": fitted.trainer.steps.bytes_exchanged / max(len(fitted.history), 1),
         # The most memory the job's process has held (Linux counts ru_maxrss in KiB).
         "peak_resident_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }

@@ -44,6 +44,11 @@ class MXNetSteps:
             kvstore=kvstore,
         )
         self.workers = 1 if isinstance(kvstore, str) else kvstore.num_workers
+        self.bytes_exchanged = 0
+        # On several hosts each step pushes every parameter's dense gradient and pulls its weights (float32).
+        self._bytes_a_step = (
+            0 if self.workers == 1 else 2 * 4 * sum(p.data().size for p in net.collect_params().values())
+        )
         self.worker_batch_size = worker_batch_size
         self._train: EncodedSet | None = None
 
@@ -80,6 +85,7 @@ class MXNetSteps:
         # Distributed: the servers fixed the gradient scale at the first step (MXNet raises if it changes), so
         # a short last batch is scaled as a full one.
         self.trainer.step(int(weights.sum()) if self.workers == 1 else self.worker_batch_size * self.workers)
+        self.bytes_exchanged += self._bytes_a_step
         loss_sum = sum(float(loss.sum().asscalar()) for loss in losses)
         correct = sum(
             float(((o.argmax(axis=1) == y) * w).sum().asscalar()) for o, y, w in zip(outputs, parts[2], parts[3])

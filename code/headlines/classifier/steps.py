@@ -55,6 +55,10 @@ class Steps(Protocol):
 
     name: str  # recorded in the checkpoint's fingerprint: one kind's optimizer state does not resume the other
 
+    @property
+    def bytes_exchanged(self) -> int:
+        """Bytes this host has pushed to and pulled from the other hosts of the job (0 on one host)."""
+
     def begin(self, train: EncodedSet) -> None:
         """Prepares to step through `train`'s rows (once per fit)."""
 

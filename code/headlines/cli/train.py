@@ -89,8 +89,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop_signal = StopSignal().install()
     try:
         check_gpus(logging.getLogger("headlines.train"))
-        load_mxnet()
         env = TrainingEnvironment.from_base_dir()
+        if len(env.hosts) > 1:
+            # Read by OpenMP when MXNet loads it. The hosts' containers may share one machine's cores (SageMaker
+            # local mode), where threads that spin while they wait starve the other host's: its compiled steps
+            # ran 3-20x slower. Waiting passively cost one host nothing measurable (docs/performance.md).
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        load_mxnet()
         run: Callable[[TrainingEnvironment, StopSignal, Callable[[str], None]], object]  # either job's run()
         if job_mode(env.hyperparameters) == SUPERVISED:
             from ..classifier.job import run

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import mxnet as mx
 import pytest
 
 from headlines.cli.train import EXIT_FAILED, EXIT_INTERRUPTED
@@ -154,6 +155,10 @@ def test_two_hosts_train_one_model_written_by_the_first(tmp_path):
 
     metrics = leader.metrics()
     assert metrics["hosts"] == list(HOSTS) and metrics["kvstore"] == "dist_sync"
+    # Model averaging: each host pushes and pulls every parameter once an epoch, not once a step.
+    assert metrics["steps"] == "compiled-cpu-averaged"
+    parameters = mx.nd.load(str(leader.model_dir / "model-0000.params")).values()
+    assert metrics["bytes_exchanged_per_epoch"] == 2 * sum(p.size * 4 for p in parameters)
     floor = FLOORS[DATA.source]
     assert_beats_majority(metrics["test"], labels_of(DATA.test_rows(TEST_ROWS)), floor.margin, floor.min_macro_f1)
     assert (leader.model_dir / "model-0000.params").exists()
@@ -333,3 +338,16 @@ def test_a_word_vector_host_killed_mid_training_ends_the_other(tmp_path):
     lines = _corpus_lines()
     leader, follower = (_word_vector_host(tmp_path, name, lines, epochs=1000) for name in HOSTS)
     _kill_the_follower_once_the_leader_logs(leader, follower, port, "epoch=2 ")
+
+
+@pytest.mark.parametrize("hosts, policy", [(("algo-1", "algo-2"), "PASSIVE"), (("algo-1",), None)])
+def test_openmp_threads_of_several_hosts_wait_passively(sagemaker, monkeypatch, hosts, policy):
+    """Local mode's hosts share one machine's cores: spinning OpenMP threads would starve each other."""
+    from headlines.cli.train import main
+
+    monkeypatch.setenv("OMP_WAIT_POLICY", "unset by the test")  # so that monkeypatch restores its absence
+    monkeypatch.delenv("OMP_WAIT_POLICY")
+    sagemaker.add_channel("train", {"train.tsv": DATA.train_rows(200)})
+    sagemaker.write_config({"lr_schedule": "linear"}, current_host="algo-1", hosts=hosts)
+    main([])
+    assert os.environ.get("OMP_WAIT_POLICY") == policy

@@ -18,14 +18,16 @@ ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON = 0.9, 0.999, 1e-8
 _OPTIMIZERS = {"adam": kernels.ADAM, "sgd": kernels.SGD}
 
 
-def supports(architecture_hashes_ngrams: bool, optimizer: str, contexts: list[mx.Context], hosts: int) -> bool:
-    """Whether a job trains with these steps: a fasttext model, adam or sgd, on one host's CPU."""
+def supports(architecture_hashes_ngrams: bool, optimizer: str, contexts: list[mx.Context]) -> bool:
+    """Whether a job trains with these steps: a fasttext model, adam or sgd, on CPU hosts (on several, averaged:
+    averaging.py)."""
     on_cpu = all(context.device_type == "cpu" for context in contexts) and len(contexts) == 1
-    return architecture_hashes_ngrams and optimizer in _OPTIMIZERS and on_cpu and hosts == 1
+    return architecture_hashes_ngrams and optimizer in _OPTIMIZERS and on_cpu
 
 
 class CompiledSteps:
     name = "compiled-cpu"
+    bytes_exchanged = 0  # one host's steps
 
     def __init__(self, net: Any, recipe: Recipe, weight_decay: float, padding_id: int, batch_size: int) -> None:
         self.net = net

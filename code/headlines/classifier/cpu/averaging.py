@@ -1,0 +1,63 @@
+"""The compiled steps on several CPU hosts: model averaging. Each host steps through its own share of train with
+its own optimizer state, and at the end of every epoch the hosts replace their parameters by the mean of all
+hosts' (runtime/host_exchange.py), so every host evaluates, picks and keeps the same model.
+
+Why not MXNet's synchronous parameter server, as the other architectures and GPUs use: it pushes and pulls the
+whole dense embedding every step (MXNet 1.9's distributed kvstore crashes on row-sparse gradients), about 170 MB
+a step on the UCI split, which made two hosts 25-60x slower than one. Averaging once an epoch exchanges the same
+170 MB once (docs/performance.md, 'Two hosts').
+"""
+
+import numpy as np
+
+from ...runtime.host_exchange import HostExchange
+from ..steps import EncodedSet
+from .steps import CompiledSteps
+
+PARAMETERS = ("embedding", "weight", "bias")  # CompiledSteps' arrays
+DIFFERENT_SETUP = (
+    "The hosts of this job read different data or settings, so their vocabularies or labels differ: every host "
+    "needs all of train (S3DataDistributionType FullyReplicated, not ShardedByS3Key) and the same hyperparameters."
+)
+
+
+class AveragedSteps:
+    name = "compiled-cpu-averaged"
+
+    def __init__(self, steps: CompiledSteps, exchange: HostExchange) -> None:
+        self.steps = steps
+        self.exchange = exchange
+        for name in PARAMETERS:
+            exchange.add_key(name, getattr(steps, name).shape)
+
+    @property
+    def bytes_exchanged(self) -> int:
+        return self.exchange.bytes_exchanged
+
+    def begin(self, train: EncodedSet) -> None:
+        self.steps.begin(train)
+
+    def step(self, indices: np.ndarray, seed: int) -> tuple[float, int]:
+        return self.steps.step(indices, seed)
+
+    def set_learning_rate(self, rate: float) -> None:
+        self.steps.set_learning_rate(rate)
+
+    def freeze_embedding(self, frozen: bool) -> None:
+        self.steps.freeze_embedding(frozen)
+
+    def publish(self) -> None:
+        """The mean of every host's parameters, in the net and in the steps (every host calls it after an epoch)."""
+        for name in PARAMETERS:
+            mean = self.exchange.sum(name, getattr(self.steps, name)) / self.exchange.hosts
+            getattr(self.steps, name)[...] = mean
+        self.steps.publish()
+
+    def pull(self) -> None:
+        self.steps.pull()
+
+    def save_states(self, path: str) -> None:
+        self.steps.save_states(path)
+
+    def load_states(self, path: str) -> None:
+        self.steps.load_states(path)
