@@ -53,7 +53,7 @@ class TrainingEnvironment:
     @classmethod
     def from_base_dir(cls, base_dir: str | None = None, environ: Mapping[str, str] | None = None) -> Self:
         environ = os.environ if environ is None else environ
-        base_dir = base_dir or environ.get(contract.BASE_DIR_ENV, contract.DEFAULT_BASE_DIR)
+        base_dir = base_dir or _base_dir(environ)
         path = lambda relative: os.path.join(base_dir, relative)  # noqa: E731
         hyperparameters = _read_json(path(contract.HYPERPARAMETERS_FILE), default={})
         input_data_config = _read_json(path(contract.INPUT_DATA_CONFIG_FILE), default={})
@@ -115,6 +115,19 @@ def check_channels(channels: Collection[str], known: Sequence[str]) -> None:
     unknown = sorted(set(channels) - set(known))
     if unknown:
         raise JobError(f"Unknown channel(s) {', '.join(unknown)}; this job reads {', '.join(known)}.")
+
+
+def _base_dir(environ: Mapping[str, str]) -> str:
+    return environ.get(contract.BASE_DIR_ENV, contract.DEFAULT_BASE_DIR)
+
+
+def configured_host_count(environ: Mapping[str, str] | None = None) -> int:
+    """How many hosts resourceconfig.json lists (1 without it), read alone: TrainingEnvironment loads MXNet to count
+    GPUs where SM_NUM_GPUS is not set, and some settings must be made before MXNet loads."""
+    config = _read_json(
+        os.path.join(_base_dir(os.environ if environ is None else environ), contract.RESOURCE_CONFIG_FILE), default={}
+    )
+    return max(len(config.get("hosts") or []), 1)
 
 
 def _count_gpus(environ: Mapping[str, str]) -> int:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence  # noqa: E402
 from typing import NoReturn  # noqa: E402
 
 from .. import contract  # noqa: E402
-from ..environment import TrainingEnvironment  # noqa: E402
+from ..environment import TrainingEnvironment, configured_host_count  # noqa: E402
 from ..errors import JobError, TrainingInterrupted  # noqa: E402
 from ..gpu_check import check_gpus  # noqa: E402
 from ..hyperparameters import SUPERVISED, Hyperparameters, WordVectorHyperparameters, job_mode  # noqa: E402
@@ -89,13 +89,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop_signal = StopSignal().install()
     try:
         check_gpus(logging.getLogger("headlines.train"))
-        env = TrainingEnvironment.from_base_dir()
-        if len(env.hosts) > 1:
+        if configured_host_count() > 1:
             # Read by OpenMP when MXNet loads it. The hosts' containers may share one machine's cores (SageMaker
             # local mode), where threads that spin while they wait starve the other host's: its compiled steps
             # ran 3-20x slower. Waiting passively cost one host nothing measurable (docs/performance.md).
             os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         load_mxnet()
+        env = TrainingEnvironment.from_base_dir()
         run: Callable[[TrainingEnvironment, StopSignal, Callable[[str], None]], object]  # either job's run()
         if job_mode(env.hyperparameters) == SUPERVISED:
             from ..classifier.job import run

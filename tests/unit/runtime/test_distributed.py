@@ -340,14 +340,33 @@ def test_a_word_vector_host_killed_mid_training_ends_the_other(tmp_path):
     _kill_the_follower_once_the_leader_logs(leader, follower, port, "epoch=2 ")
 
 
-@pytest.mark.parametrize("hosts, policy", [(("algo-1", "algo-2"), "PASSIVE"), (("algo-1",), None)])
-def test_openmp_threads_of_several_hosts_wait_passively(sagemaker, monkeypatch, hosts, policy):
-    """Local mode's hosts share one machine's cores: spinning OpenMP threads would starve each other."""
-    from headlines.cli.train import main
+PROBE_OPENMP = """
+import os, sys
+import headlines.cli.train as train
 
-    monkeypatch.setenv("OMP_WAIT_POLICY", "unset by the test")  # so that monkeypatch restores its absence
-    monkeypatch.delenv("OMP_WAIT_POLICY")
-    sagemaker.add_channel("train", {"train.tsv": DATA.train_rows(200)})
-    sagemaker.write_config({"lr_schedule": "linear"}, current_host="algo-1", hosts=hosts)
-    main([])
-    assert os.environ.get("OMP_WAIT_POLICY") == policy
+def probe():  # in place of loading MXNet: is OpenMP loaded yet, and how will it wait?
+    print("openmp loaded" if "libgomp" in open("/proc/self/maps").read() else "openmp not loaded")
+    print("wait policy", os.environ.get("OMP_WAIT_POLICY"))
+    sys.exit(0)
+
+train.load_mxnet = probe
+train.main([])
+"""
+
+
+@pytest.mark.parametrize("hosts, policy", [(("algo-1", "algo-2"), "PASSIVE"), (("algo-1",), "None")])
+def test_openmp_threads_of_several_hosts_wait_passively(tmp_path, hosts, policy):
+    """Local mode's hosts share one machine's cores: spinning OpenMP threads would starve each other. OpenMP reads
+    the policy once, when MXNet loads it, and nothing may load it before (SM_NUM_GPUS unset: the GPU count)."""
+    fake = FakeSageMaker(tmp_path / "opt_ml")
+    fake.add_channel("train", {"train.tsv": DATA.train_rows(10)})
+    fake.write_config({}, current_host="algo-1", hosts=hosts)
+    environment = {k: v for k, v in os.environ.items() if k not in ("SM_NUM_GPUS", "OMP_WAIT_POLICY")}
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE_OPENMP],
+        env=dict(environment, SAGEMAKER_BASE_DIR=str(fake.base)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.splitlines() == ["openmp not loaded", f"wait policy {policy}"], result.stdout + result.stderr
