@@ -290,6 +290,9 @@ class Cluster:
                 f"Host {peer} was stopped by SIGTERM before training finished, so this host ({self.current_host}) "
                 f"stops too."
             )
+            # Passed on: a peer that was still training when the stop reached this host (it may wait in an
+            # exchange for it) would otherwise take it for lost.
+            self._send(STOPPED_MESSAGE)
         else:
             reason = self._lost_reason = (
                 f"Host {peer} stopped before training finished, so this host ({self.current_host}) stops "
