@@ -37,14 +37,15 @@ class HostExchange:
         self.kvstore.init(key, mx.nd.zeros(array.shape))
         return self.sum(key, array)
 
-    def add_key(self, key: str, shape: tuple[int, ...]) -> None:
-        """Makes `key` an array of this shape that sum() can add up (every host adds the same keys)."""
-        self.kvstore.init(key, mx.nd.zeros(shape))
+    def add_key(self, key: str, shape: tuple[int, ...], dtype: type = np.float32) -> None:
+        """Makes `key` an array of this shape and type that sum() can add up (every host adds the same keys)."""
+        self.kvstore.init(key, mx.nd.zeros(shape, dtype=dtype))
 
     def sum(self, key: str, array: np.ndarray) -> np.ndarray:
-        """The sum over the hosts of the array each pushes under `key` (float32); every host must call it."""
-        total = mx.nd.zeros(array.shape)
-        self.kvstore.push(key, mx.nd.array(array))
+        """The sum over the hosts of the array each pushes under `key`, in its type (the key's); every host must
+        call it."""
+        total = mx.nd.zeros(array.shape, dtype=array.dtype)
+        self.kvstore.push(key, mx.nd.array(array, dtype=array.dtype))
         self.kvstore.pull(key, out=total)
-        self.bytes_exchanged += 2 * array.size * 4
+        self.bytes_exchanged += 2 * array.nbytes
         return total.asnumpy()

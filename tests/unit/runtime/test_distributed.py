@@ -155,10 +155,11 @@ def test_two_hosts_train_one_model_written_by_the_first(tmp_path):
 
     metrics = leader.metrics()
     assert metrics["hosts"] == list(HOSTS) and metrics["kvstore"] == "dist_sync"
-    # Model averaging: each host pushes and pulls every parameter once an epoch, not once a step.
+    # Model averaging: each host pushes and pulls every parameter's change once an epoch (as float16), not its
+    # gradient once a step.
     assert metrics["steps"] == "compiled-cpu-averaged"
     parameters = mx.nd.load(str(leader.model_dir / "model-0000.params")).values()
-    assert metrics["bytes_exchanged_per_epoch"] == 2 * sum(p.size * 4 for p in parameters)
+    assert metrics["bytes_exchanged_per_epoch"] == 2 * sum(p.size * 2 for p in parameters)
     floor = FLOORS[DATA.source]
     assert_beats_majority(metrics["test"], labels_of(DATA.test_rows(TEST_ROWS)), floor.margin, floor.min_macro_f1)
     assert (leader.model_dir / "model-0000.params").exists()

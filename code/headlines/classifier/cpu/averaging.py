@@ -15,6 +15,9 @@ from ..steps import EncodedSet
 from .steps import CompiledSteps
 
 PARAMETERS = ("embedding", "weight", "bias")  # CompiledSteps' arrays
+# An epoch's change of a parameter, as the hosts exchange it: half of float32's bytes, and its 3 significant digits
+# round a change, not the parameter (every host adds the same rounded mean to the same float32 parameters).
+EXCHANGE_TYPE = np.float16
 DIFFERENT_SETUP = (
     "The hosts of this job read different data or settings, so their vocabularies or labels differ: every host "
     "needs all of train (S3DataDistributionType FullyReplicated, not ShardedByS3Key) and the same hyperparameters."
@@ -27,8 +30,10 @@ class AveragedSteps:
     def __init__(self, steps: CompiledSteps, exchange: HostExchange) -> None:
         self.steps = steps
         self.exchange = exchange
+        self._last = {}  # the parameters every host held after the last averaging
         for name in PARAMETERS:
-            exchange.add_key(name, getattr(steps, name).shape)
+            self._last[name] = getattr(steps, name).copy()
+            exchange.add_key(name, self._last[name].shape, EXCHANGE_TYPE)
 
     @property
     def bytes_exchanged(self) -> int:
@@ -47,10 +52,13 @@ class AveragedSteps:
         self.steps.freeze_embedding(frozen)
 
     def publish(self) -> None:
-        """The mean of every host's parameters, in the net and in the steps (every host calls it after an epoch)."""
+        """The mean of every host's parameters, in the net and in the steps (every host calls it after an epoch):
+        the last mean plus the mean of the hosts' changes since, which travel as float16."""
         for name in PARAMETERS:
-            mean = self.exchange.sum(name, getattr(self.steps, name)) / self.exchange.hosts
-            getattr(self.steps, name)[...] = mean
+            parameters, last = getattr(self.steps, name), self._last[name]
+            change = (parameters - last).astype(EXCHANGE_TYPE)
+            last += self.exchange.sum(name, change).astype(np.float32) / self.exchange.hosts
+            parameters[...] = last
         self.steps.publish()
 
     def pull(self) -> None:
