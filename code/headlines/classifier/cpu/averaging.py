@@ -31,8 +31,10 @@ class AveragedSteps:
         self.steps = steps
         self.exchange = exchange
         self._last = {}  # the parameters every host held after the last averaging
+        self._change = {}  # where a parameter's change since then is written, as exchanged
         for name in PARAMETERS:
             self._last[name] = getattr(steps, name).copy()
+            self._change[name] = np.empty(self._last[name].shape, EXCHANGE_TYPE)
             exchange.add_key(name, self._last[name].shape, EXCHANGE_TYPE)
 
     @property
@@ -54,11 +56,13 @@ class AveragedSteps:
     def publish(self) -> None:
         """The mean of every host's parameters, in the net and in the steps (every host calls it after an epoch):
         the last mean plus the mean of the hosts' changes since, which travel as float16."""
+        share = EXCHANGE_TYPE(1 / self.exchange.hosts)
         for name in PARAMETERS:
             parameters, last = getattr(self.steps, name), self._last[name]
-            change = (parameters - last).astype(EXCHANGE_TYPE)
-            last += self.exchange.sum(name, change).astype(np.float32) / self.exchange.hosts
-            parameters[...] = last
+            # One pass over the parameters each: the change written as float16, the mean change added in place.
+            change = np.subtract(parameters, last, out=self._change[name], casting="same_kind")
+            np.add(last, self.exchange.sum(name, change) * share, out=last, casting="same_kind")
+            np.copyto(parameters, last)
         self.steps.publish()
 
     def pull(self) -> None:
