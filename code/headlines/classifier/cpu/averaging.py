@@ -1,11 +1,13 @@
 """The compiled steps on several CPU hosts: model averaging. Each host steps through its own share of train with
 its own optimizer state, and at the end of every epoch the hosts replace their parameters by the mean of all
-hosts' (runtime/host_exchange.py), so every host evaluates, picks and keeps the same model.
+hosts' (runtime/host_exchange.py), so every host evaluates, picks and keeps the same model. The hosts start from
+the same parameters: the job seeds the initialisation alike on every host, and they have checked that they share
+the vocabulary, labels and settings.
 
-Why not MXNet's synchronous parameter server, as the other architectures and GPUs use: it pushes and pulls the
-whole dense embedding every step (MXNet 1.9's distributed kvstore crashes on row-sparse gradients), about 170 MB
-a step on the UCI split, which made two hosts 25-60x slower than one. Averaging once an epoch exchanges the same
-170 MB once (docs/performance.md, 'Two hosts').
+Why not MXNet's synchronous parameter server, as the other architectures and GPUs use: it pushes the dense float32
+gradient and pulls the weights every step (MXNet 1.9's distributed kvstore crashes on row-sparse gradients), about
+170 MB a step on the UCI split, which made two hosts 25-60x slower than one. Averaging exchanges each parameter's
+change once an epoch, as float16: 85 MB (docs/performance.md, 'Two hosts in local mode').
 """
 
 import numpy as np
