@@ -1,6 +1,7 @@
 """Serving benchmark: the serving container with models the CPU training image trained on the UCI story split
 (both architectures). Cold start, single-headline requests at several concurrencies, one request of 1,000
-headlines, /ping under load, memory per worker, a sweep of worker counts, image size. The anchor, measured in the
+headlines, /ping under load (one-headline requests, and beside the largest requests an endpoint and a batch
+transform accept), memory per worker, a sweep of worker counts, image size. The anchor, measured in the
 same run: the model's own Predictor called in-process inside the same container, one thread, no HTTP — the floor
 that the server's latency adds to.
 
@@ -35,13 +36,16 @@ import urllib.request
 
 from benchmarks.harness import QUICK, RESULTS_DIR, bench_data, full_or_quick, image_id, write_result
 from benchmarks.train_uci import run_job
+from headlines.environment import ServingEnvironment
 from tests.support.containers import ServeContainer, docker
 from tests.support.loadgen import http_request, run_load
 from tests.support.repo import load_script
+from tests.support.responses import pings_beside_invocations
 
 CONCURRENCIES = full_or_quick((1, 2, 4, 8, 16, 32), (1, 8))
 COLD_STARTS = full_or_quick(3, 1)
 SWEEP_WORKERS = full_or_quick((1, 2, 3, 4), ())
+LARGEST_REQUESTS = {"endpoint": {}, "batch transform": {"SAGEMAKER_BATCH": "true"}}
 # Inside the serving container: the model's Predictor on its own, one thread, on the benchmark's headlines.
 IN_PROCESS_SCRIPT = """
 import json, statistics, time
@@ -136,6 +140,19 @@ def pings_under_load(container, request, seconds):
     return latencies
 
 
+def pings_beside_largest_requests(image, model_dir, data, environ):
+    """/ping latencies (ms) while two workers run four requests of the largest body the endpoint accepts (6 MB; 100
+    MB with SAGEMAKER_BATCH=true), until the first is answered or 30 pings (the container test's measure)."""
+    environ = {**environ, "SAGEMAKER_MODEL_SERVER_WORKERS": "2"}
+    body = data.headlines_body(ServingEnvironment.from_environ(environ).request_limit_bytes)
+    container = ServeContainer(image, model_dir, env=environ).start().use_container_address().wait_ready()
+    try:
+        latencies, _ = pings_beside_invocations(container.url(""), body)
+    finally:
+        container.remove()  # the requests still running end with it
+    return {"body_mib": round(len(body) / 2**20, 1), "ping_ms": [round(s * 1000, 1) for s in latencies]}
+
+
 def invocation(headlines):
     return http_request("localhost", "/invocations", json.dumps({"instances": headlines}).encode())
 
@@ -161,6 +178,10 @@ def benchmark_architecture(image, model_dir, data, seconds):
         result["in_process"] = in_process(container, data.headlines(1000))
     finally:
         container.remove()
+    result["ping_beside_largest_requests"] = {
+        kind: pings_beside_largest_requests(image, model_dir, data, environ)
+        for kind, environ in LARGEST_REQUESTS.items()
+    }
     return result
 
 

@@ -55,6 +55,12 @@ class DataSet:
         titles = [row.split("\t")[1] for row in self.test_rows()]
         return [titles[i % len(titles)] for i in range(count)]
 
+    def headlines_body(self, limit_bytes):
+        """A text/plain body of test-split titles, one a line, filling just under limit_bytes (the largest request an
+        endpoint with that limit accepts)."""
+        piece = "\n".join(self.headlines(2000)).encode()
+        return b"\n".join([piece] * (limit_bytes // len(piece) + 1))[: limit_bytes - 1000].rsplit(b"\n", 1)[0]
+
 
 def _lines(path, limit):
     with open(path, encoding="utf-8") as f:

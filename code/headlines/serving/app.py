@@ -12,7 +12,6 @@ the query string's value wins over the header's. An Accept that names no type gi
 SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT (a batch transform job's Accept), and then to the body's own kind (codecs.py).
 """
 
-import json
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -32,6 +31,7 @@ from .codecs import (
     decode_request,
     default_response_type,
     encode_response,
+    json_body,
     parse_top_k,
 )
 from .models_api import parse_load_request, parse_page_size
@@ -113,7 +113,7 @@ def create_app(
             settings.limits,
             header_neighbours,
         )
-        return Response(json.dumps(model.answer(words, neighbours), ensure_ascii=False), mimetype=JSON)
+        return Response(json_body(model.answer(words, neighbours)), mimetype=JSON)
 
     @app.get(contract.EXECUTION_PARAMETERS_PATH)
     def execution_parameters() -> Response:

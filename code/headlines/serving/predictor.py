@@ -37,8 +37,8 @@ class Prediction(TypedDict):
 
 
 class Predictor:
-    """A classifier's probabilities as answers. No lock: gunicorn's sync workers and the toolkit's MMS workers are
-    processes that each run one request at a time."""
+    """A classifier's probabilities as answers. No lock: our gunicorn workers (serving/worker.py; their second thread
+    answers only /ping) and the toolkit's MMS workers are processes that each run one request at a time."""
 
     kind: Literal["classifier"] = CLASSIFIER  # a literal type: app.py tells the predictors apart by it
 

@@ -19,16 +19,11 @@ from ..environment import ServingEnvironment
 from .app import create_app
 from .loading import load_predictor
 from .multi_model import Registry, WorkerModels
+from .worker import InferenceWorker
 
 logger = logging.getLogger(__name__)
 
 WORKER_USER = "model-server"
-# One request at a time per worker process (gunicorn's sync worker): a worker takes the next connection from the
-# shared listening socket only when it is free, so the kernel hands each request to a free worker, as MMS's front
-# end does. Threaded workers (gthread, 16 threads each) held keep-alive connections: with 8 clients the two
-# workers held [7, 1] of them, one queued while the other idled, and request threads fought for the GIL.
-# Measured in `make bench-serve` (docs/performance.md). A /ping waits behind at most the requests queued before it.
-WORKER_CLASS = "sync"
 # SIGTERM: stop accepting, finish in-flight requests, exit before SageMaker's SIGKILL 30 s later.
 GRACEFUL_TIMEOUT = contract.HOSTING_STOP_GRACE_SECONDS - 5
 
@@ -48,8 +43,10 @@ def gunicorn_options(settings: ServingEnvironment, euid: int | None = None) -> d
     options = {
         "bind": f"0.0.0.0:{settings.port}",
         "workers": settings.workers,
-        "worker_class": WORKER_CLASS,
-        # A sync worker busy longer than this is restarted, as MMS does past SAGEMAKER_MODEL_SERVER_TIMEOUT.
+        # One request at a time in each worker, /ping answered beside a long one (serving/worker.py).
+        "worker_class": InferenceWorker,
+        # A request running longer than this gets its worker restarted, as MMS does past
+        # SAGEMAKER_MODEL_SERVER_TIMEOUT.
         "timeout": settings.timeout,
         "graceful_timeout": GRACEFUL_TIMEOUT,
         "preload_app": False,  # each worker loads its own model, after dropping privileges

@@ -173,3 +173,17 @@ def test_a_reused_model_without_its_record_is_trained_again_and_two_images_are_n
     with pytest.raises(SystemExit, match="different images"):
         serve_load.train_models(tmp_path, "train:new", data, reuse=True)
     assert trained == ["fasttext"]
+
+
+def test_the_serving_section_shows_pings_beside_the_largest_requests_when_the_record_has_them():
+    record = json.loads((report.PUBLISHED_RECORDS / "serve.json").read_text())
+    assert not any("beside the largest" in block for block in report.serving(record))  # measured before they were
+    for architecture, result in record["architectures"].items():
+        result["ping_beside_largest_requests"] = {
+            "endpoint": {"body_mib": 6.0, "ping_ms": [5.0, 41.5 if architecture == "cnn" else 12.0]},
+            "batch transform": {"body_mib": 100.0, "ping_ms": [7.5, 98.0]},
+        }
+    table = next(block for block in report.serving(record) if "beside the largest requests: batch" in block)
+    rows = {line.split(" | ")[0].strip("| "): line for line in table.splitlines()}
+    assert "| 41.5 (6.0 MiB bodies, 2 pings) | 98.0 (100.0 MiB bodies, 2 pings) |" in rows["cnn"]
+    assert "| 12.0 (6.0 MiB bodies, 2 pings) |" in rows["fasttext"]
