@@ -88,4 +88,21 @@ MUTANTS = (
             "test_a_record_names_the_commit_and_whether_the_tree_differed_from_it",
         ),
     ),
+    Mutant(
+        "no /ping lookout",
+        "/ping waited behind the largest requests (8-22 s beside 6 MB ones, past SageMaker's 2 s)",
+        "code/headlines/serving/worker.py",
+        '        threading.Thread(target=self._look_out, name="ping-lookout", daemon=True).start()\n',
+        "",
+        ("tests/unit/serving/test_worker.py::test_pings_are_answered_at_once_while_every_worker_runs_a_long_request",),
+    ),
+    Mutant(
+        "kept requests dropped at SIGTERM",
+        "the connections a worker's lookout keeps were closed unanswered when the worker stopped",
+        "code/headlines/serving/worker.py",
+        "        while self.waiting:  # taken off the accept queue for this worker: answered before it exits\n"
+        "            self._handle(*self.waiting.popleft())\n",
+        "",
+        ("tests/unit/serving/test_worker.py::test_sigterm_answers_every_request_the_lookout_kept",),
+    ),
 )
