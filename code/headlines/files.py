@@ -2,12 +2,15 @@
 listing a channel's data files, writing JSON, and writing a set of outputs so that they appear all at once or not at
 all. Standard library only."""
 
+import contextlib
+import fcntl
 import gzip
 import io
 import json
 import os
 import shutil
 import zlib
+from collections.abc import Iterator
 from typing import Any
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -49,6 +52,18 @@ def write_json(path: str, value: Any) -> None:
     """Readable JSON (indented, UTF-8 as is); sets and tuples become lists."""
     with open(path, "w", encoding="utf-8") as f:
         json.dump(value, f, indent=1, ensure_ascii=False, default=list)
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str) -> Iterator[None]:
+    """Holds an exclusive flock on the file at path (made if missing) for the with block: one holder at a time, be
+    it another process or another thread."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def staging_folder(folder: str) -> str:

@@ -68,20 +68,22 @@ class _Reader:
         return name
 
 
-def read_params(path: str) -> dict[str, np.ndarray]:
-    """{parameter name: read-only array} of an MXNet parameters file, names without export's "arg:"/"aux:"."""
+def read_params(path: str, name: str | None = None) -> dict[str, np.ndarray]:
+    """{parameter name: read-only array} of an MXNet parameters file, names without export's "arg:"/"aux:". Errors
+    call the file `name` (a copy's original), else path."""
+    name = name or path
     try:
         data = np.memmap(path, dtype=np.uint8, mode="r")
     except (OSError, ValueError) as e:  # ValueError: an empty file cannot be mapped
-        raise JobError(f"Cannot read the parameters file {path}: {e}") from e
-    reader = _Reader(path, data)
+        raise JobError(f"Cannot read the parameters file {name}: {e}") from e
+    reader = _Reader(name, data)
     magic, _, count = reader.take("<QQQ")
     if magic != LIST_MAGIC:
-        raise JobError(f"{path} is not an MXNet parameters file (magic {magic:#x}, expected {LIST_MAGIC:#x}).")
+        raise JobError(f"{name} is not an MXNet parameters file (magic {magic:#x}, expected {LIST_MAGIC:#x}).")
     arrays = [reader.array() for _ in range(count)]
     (names,) = reader.take("<Q")
     if names != count:
-        raise JobError(f"{path} names {names} parameters but holds {count} arrays.")
+        raise JobError(f"{name} names {names} parameters but holds {count} arrays.")
     return {_without_prefix(reader.name()): array for array in arrays}
 
 

@@ -105,4 +105,12 @@ MUTANTS = (
         "",
         ("tests/unit/serving/test_worker.py::test_sigterm_answers_every_request_the_lookout_kept",),
     ),
+    Mutant(
+        "workers map the served files themselves",
+        "a weights file rewritten in place under the server killed the worker that read it (SIGBUS)",
+        "code/headlines/serving/server.py",
+        "predictor, load_error = load_predictor(model_dir, copies)",
+        "predictor, load_error = load_predictor(model_dir)",
+        ("tests/unit/serving/test_server.py::test_weights_rewritten_in_place_under_the_server_change_no_answer",),
+    ),
 )

@@ -4,6 +4,7 @@ import gzip
 import json
 import os
 import re
+import threading
 
 import pytest
 
@@ -88,3 +89,20 @@ def test_no_other_module_writes_its_own_file_helper(pattern):
         if path.name != "files.py" and re.search(pattern, path.read_text(encoding="utf-8"))
     ]
     assert found == (["runtime/checkpoints.py"] if pattern == r"json\.dump\(" else [])
+
+
+def test_exclusive_lock_has_one_holder_at_a_time(tmp_path):
+    path = str(tmp_path / "lock")
+    order = []
+
+    def take():
+        with files.exclusive_lock(path):
+            order.append("other")
+
+    with files.exclusive_lock(path):
+        other = threading.Thread(target=take)
+        other.start()
+        other.join(timeout=0.3)
+        order.append("first")  # the other thread is still waiting
+    other.join(timeout=5)
+    assert order == ["first", "other"]

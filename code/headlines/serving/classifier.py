@@ -13,6 +13,7 @@ from ..model_folder import PARAMS_FILE, read_classifier_description
 from ..numpy_networks import Network, build_network, softmax
 from ..params_file import read_params
 from ..text import TextEncoder, VocabularyTable
+from .snapshots import WeightCopies
 
 
 class Classifier:
@@ -31,13 +32,15 @@ class Classifier:
         self.label_names = label_names
 
     @classmethod
-    def load(cls, model_dir: str) -> Self:
-        """The classifier of a model folder; JobError for a folder whose files this image cannot read."""
+    def load(cls, model_dir: str, copies: WeightCopies | None = None) -> Self:
+        """The classifier of a model folder; JobError for a folder whose files this image cannot read. With copies,
+        the weights are mapped from the folder copies([PARAMS_FILE]) names (serving/snapshots.py), not model_dir."""
         config, vocabulary_json, labels, label_names = read_classifier_description(model_dir)
         encoder = TextEncoder.from_config(config["encoder"], VocabularyTable.from_json(vocabulary_json))
         path = os.path.join(model_dir, PARAMS_FILE)
+        weights_dir = model_dir if copies is None else copies([PARAMS_FILE])
         try:
-            params = read_params(path)
+            params = read_params(os.path.join(weights_dir, PARAMS_FILE), name=path)
         except ValueError as e:  # numpy's, for a header no array can have (a negative dimension)
             raise JobError(f"{path} is not a valid parameters file: {e}.") from None
         return cls(build_network(config["architecture"], params, encoder), encoder, labels, label_names)

@@ -9,6 +9,7 @@ from ..errors import JobError
 from ..model_folder import WORD_VECTORS, model_kind
 from .classifier import Classifier
 from .predictor import Predictor
+from .snapshots import WeightCopies
 from .word_vectors import WordVectorPredictor
 
 logger = logging.getLogger(__name__)
@@ -17,21 +18,22 @@ logger = logging.getLogger(__name__)
 ServedModel: TypeAlias = Predictor | WordVectorPredictor
 
 
-def load_model(model_dir: str) -> ServedModel:
-    """The predictor of the model in model_dir, self-checked. Raises JobError for a folder that is not a model
-    this image serves (incomplete, another format version), anything else for a model that fails to load."""
+def load_model(model_dir: str, copies: WeightCopies | None = None) -> ServedModel:
+    """The predictor of the model in model_dir, self-checked, its weights mapped from copies() when given (a
+    server's: serving/snapshots.py). Raises JobError for a folder that is not a model this image serves
+    (incomplete, another format version), anything else for a model that fails to load."""
     if model_kind(model_dir) == WORD_VECTORS:
-        predictor: ServedModel = WordVectorPredictor.load(model_dir)
+        predictor: ServedModel = WordVectorPredictor.load(model_dir, copies)
     else:
-        predictor = Predictor(Classifier.load(model_dir))
+        predictor = Predictor(Classifier.load(model_dir, copies))
     predictor.self_check()
     return predictor
 
 
-def load_predictor(model_dir: str) -> tuple[ServedModel, None] | tuple[None, str]:
+def load_predictor(model_dir: str, copies: WeightCopies | None = None) -> tuple[ServedModel, None] | tuple[None, str]:
     """(predictor, None) when the model loads and answers its self-check, else (None, the reason)."""
     try:
-        predictor = load_model(model_dir)
+        predictor = load_model(model_dir, copies)
     except JobError as e:
         logger.error("cannot serve: %s", e)
         return None, str(e)

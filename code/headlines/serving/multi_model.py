@@ -23,7 +23,7 @@ import collections
 import contextlib
 import dataclasses
 import errno
-import fcntl
+import functools
 import gc
 import hashlib
 import json
@@ -41,11 +41,12 @@ from werkzeug.exceptions import Conflict, HTTPException, InternalServerError, No
 
 from .. import contract
 from ..errors import JobError
-from ..files import list_files, write_json
+from ..files import exclusive_lock, list_files, write_json
 from ..model_folder import CLASSIFIER, PARAMS_FILE, missing_classifier_files, model_kind
 from .loading import ServedModel, load_model
 from .memory import available_bytes, return_freed_memory
 from .models_api import page_token, token_name
+from .snapshots import WeightCopies, WeightSnapshots
 
 logger = logging.getLogger(__name__)
 
@@ -155,12 +156,8 @@ class Registry:
     def load_lock(self) -> Iterator[None]:
         """One load at a time in the container, so that a memory check and the load it allows are not interleaved
         with another load's."""
-        fd = os.open(os.path.join(self.folder, "load.lock"), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with exclusive_lock(os.path.join(self.folder, "load.lock")):
             yield
-        finally:
-            os.close(fd)
 
     def _marker(self, entry: Entry, pid: int) -> str:
         return os.path.join(self._copies, f"{entry.id}.{pid}")
@@ -202,12 +199,16 @@ class WorkerModels:
         self,
         registry: Registry,
         workers: int,
-        loader: Callable[[str], ServedModel] = load_model,
+        loader: Callable[[str, WeightCopies | None], ServedModel] = load_model,
         available: Callable[[], int] = available_bytes,
         pid: int | None = None,
         unload_wait: float = UNLOAD_WAIT_SECONDS,
+        snapshots: WeightSnapshots | None = None,
     ) -> None:
+        """snapshots: where the workers copy the weights they map (serving/snapshots.py), one folder per load of a
+        model; without it they map the models' own files."""
         self.registry = registry
+        self._snapshots = snapshots
         self.workers = workers
         self._loader = loader
         self._available = available
@@ -224,7 +225,11 @@ class WorkerModels:
                 raise Conflict(f"Model {name} is already loaded; unload it first.")
             entry = Entry(name, url, uuid.uuid4().hex, *estimate(url))
             self._check_memory(entry)
-            predictor = self._load_copy(entry)
+            try:
+                predictor = self._load_copy(entry)
+            except Exception:
+                self._discard_copies(entry)
+                raise
             with self._lock:
                 if not self.registry.add(entry):
                     raise Conflict(f"Model {name} is already loaded; unload it first.")
@@ -256,8 +261,9 @@ class WorkerModels:
             )
 
     def _load_copy(self, entry: Entry) -> ServedModel:
+        copies = None if self._snapshots is None else functools.partial(self._snapshots.copies, entry.id, entry.url)
         try:
-            return self._loader(entry.url)
+            return self._loader(entry.url, copies)
         except JobError as e:
             raise UnprocessableEntity(f"{entry.url} does not hold a model this image serves: {e}") from None
         except Exception as e:  # noqa: BLE001 - every failure is the load's answer
@@ -308,7 +314,12 @@ class WorkerModels:
             time.sleep(0.02)
         if self.registry.holders(entry):
             logger.warning("model %s unloaded, but workers %s still hold copies", name, self.registry.holders(entry))
+        self._discard_copies(entry)
         return entry
+
+    def _discard_copies(self, entry: Entry) -> None:
+        if self._snapshots is not None:
+            self._snapshots.discard(entry.id)
 
     def follow(self) -> None:
         """Drops the copies of models the registry no longer lists (unloaded, or loaded anew under their name)."""

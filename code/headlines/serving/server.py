@@ -6,6 +6,7 @@ copy of the model and passes a self-check prediction before it accepts a connect
 Flask) is imported once in the master, so forked workers start without importing anything.
 """
 
+import functools
 import logging
 import os
 import pwd
@@ -19,6 +20,7 @@ from ..environment import ServingEnvironment
 from .app import create_app
 from .loading import load_predictor
 from .multi_model import Registry, WorkerModels
+from .snapshots import SINGLE_MODEL, WeightSnapshots
 from .worker import InferenceWorker
 
 logger = logging.getLogger(__name__)
@@ -70,26 +72,38 @@ class ServingApplication(BaseApplication):
     def __init__(self, settings: ServingEnvironment) -> None:
         self.settings = settings
         self.options = gunicorn_options(settings)
+        owner = self.options.get("user"), self.options.get("group")
+        # The workers' copies of the weights they map, and on a multi-model endpoint their shared list of loaded
+        # models: made before they fork, theirs.
+        self.snapshots = WeightSnapshots.create(*owner)
+        logger.info("workers map copies of the weights in %s", self.snapshots.folder)
         self.registry: Registry | None = None
-        if settings.multi_model:  # the workers' shared list of loaded models: made before they fork, theirs
-            self.registry = Registry.create(self.options.get("user"), self.options.get("group"))
+        if settings.multi_model:
+            self.registry = Registry.create(*owner)
             logger.info("multi-model endpoint: the loaded models are listed in %s", self.registry.folder)
         super().__init__()
 
     def load_config(self) -> None:
         for key, value in self.options.items():
             self.cfg.set(key, value)
+        self.cfg.set("on_exit", lambda server: self._remove_folders())
         registry = self.registry
         if registry is not None:
             self.cfg.set("child_exit", lambda server, worker: registry.forget_worker(worker.pid))
-            self.cfg.set("on_exit", lambda server: registry.destroy())
+
+    def _remove_folders(self) -> None:
+        self.snapshots.destroy()
+        if self.registry is not None:
+            self.registry.destroy()
 
     def load(self) -> Flask:
         if self.registry is not None:
-            models = WorkerModels(self.registry, self.settings.workers)
+            models = WorkerModels(self.registry, self.settings.workers, snapshots=self.snapshots)
             models.start_following()
             return create_app(self.settings, models=models)
-        predictor, load_error = load_predictor(self.settings.model_dir)
+        model_dir = self.settings.model_dir
+        copies = functools.partial(self.snapshots.copies, SINGLE_MODEL, model_dir)
+        predictor, load_error = load_predictor(model_dir, copies)
         return create_app(self.settings, predictor, load_error)
 
 

@@ -13,6 +13,7 @@ body does not.
 
 import json
 import logging
+import os
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -23,8 +24,10 @@ from werkzeug.datastructures import MIMEAccept
 from werkzeug.exceptions import BadRequest, NotAcceptable, UnsupportedMediaType
 
 from .. import contract
-from ..embeddings.pretrained import MISSING, PretrainedVectors, load_pretrained
+from ..embeddings.fasttext_format import is_fasttext_binary
+from ..embeddings.pretrained import BINARY_SUFFIXES, MISSING, PretrainedVectors, load_pretrained
 from ..environment import RequestLimits
+from ..files import list_files
 from ..model_folder import WORD_VECTORS
 from .codecs import (
     DEFAULT_LIMITS,
@@ -37,6 +40,7 @@ from .codecs import (
     json_kind,
     parse_json,
 )
+from .snapshots import WeightCopies
 
 logger = logging.getLogger(__name__)
 
@@ -73,12 +77,19 @@ class WordVectorPredictor:
         self._unit_table = table / np.where(norms > 0, norms, 1)
 
     @classmethod
-    def load(cls, model_dir: str) -> Self:
+    def load(cls, model_dir: str, copies: WeightCopies | None = None) -> Self:
         """The vectors of a word-vector model folder (vectors.bin preferred over vectors.txt, as the classifier's
-        embeddings channel reads them)."""
+        embeddings channel reads them). With copies, a fastText binary is mapped from the folder copies() gives
+        (serving/snapshots.py), not from model_dir; the other formats are read whole."""
+        binaries = [
+            os.path.relpath(path, model_dir)
+            for path in list_files(model_dir)
+            if path.endswith(BINARY_SUFFIXES) and is_fasttext_binary(path)
+        ]
+        folder = model_dir if copies is None or not binaries else copies(binaries)  # the fastText binary wins
         workdir = tempfile.mkdtemp(prefix="word-vectors-")  # for compressed files; the model folder is read-only
         try:
-            return cls(load_pretrained(model_dir, workdir))
+            return cls(load_pretrained(folder, workdir))
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 

@@ -3,6 +3,7 @@ client), with gunicorn's workers simulated as apps of their own on one registry 
 
 import errno
 import json
+import pathlib
 import shutil
 import struct
 import threading
@@ -15,6 +16,7 @@ from headlines.environment import ServingEnvironment
 from headlines.serving import multi_model
 from headlines.serving.app import create_app
 from headlines.serving.multi_model import Entry, Registry, WorkerModels
+from headlines.serving.snapshots import WeightSnapshots
 from headlines.serving.word_vectors import WordVectorPredictor
 from tests.support.fake_sagemaker import train_small_model, train_small_word_vectors
 from tests.support.responses import assert_json_error
@@ -272,7 +274,7 @@ def test_loaded_models_weights_and_the_copies_workers_have_yet_to_load_count_as_
 
 @pytest.mark.parametrize("failure", [MemoryError(), OSError(errno.ENOMEM, "Cannot allocate memory")])
 def test_running_out_of_memory_while_loading_is_a_507(registry, folders, failure):
-    def loader(url):
+    def loader(url, copies):
         raise failure
 
     worker = Worker(registry, 101, loader=loader)
@@ -281,7 +283,7 @@ def test_running_out_of_memory_while_loading_is_a_507(registry, folders, failure
 
 
 def test_a_model_that_fails_to_load_is_a_500_with_the_reason(registry, folders, caplog):
-    def loader(url):
+    def loader(url, copies):
         raise RuntimeError("the params file is corrupt")
 
     assert_json_error(Worker(registry, 101, loader=loader).load("m", folders["cnn"]), 500, "corrupt")
@@ -359,3 +361,30 @@ def test_a_weights_file_with_a_negative_dimension_is_a_422(workers, folders, opt
     data[36:44] = struct.pack("<q", -1)  # the first array's first dimension: after the list's and array's headers
     params.write_bytes(bytes(data))
     assert_json_error(workers[0].load("m", str(broken)), 422, "model-0000.params is not a valid parameters file")
+
+
+def test_workers_map_one_copy_of_a_loaded_models_weights_and_the_unload_removes_it(registry, folders, tmp_path):
+    snapshots = WeightSnapshots(str(tmp_path))
+    a, b = Worker(registry, 101, snapshots=snapshots), Worker(registry, 102, snapshots=snapshots)
+    for name in ("fasttext", "vectors"):
+        assert a.load(name, folders[name]).status_code == 200
+        assert b.invoke(name, {"instances": ["rates"]}).status_code == 200  # b's copy, from the same files
+    copied = sorted(str(path.relative_to(tmp_path)) for path in tmp_path.rglob("*") if path.is_file())
+    ids = {entry.name: entry.id for entry in registry.entries()}
+    assert copied == sorted([".lock", f"{ids['fasttext']}/model-0000.params", f"{ids['vectors']}/vectors.bin"])
+    for name in ("fasttext", "vectors"):
+        assert a.client.delete(f"/models/{name}").status_code == 200
+    assert sorted(path.name for path in tmp_path.iterdir()) == [".lock"]
+
+
+def test_a_model_that_fails_to_load_leaves_no_copies(registry, folders, tmp_path):
+    broken = pathlib.Path(folders["cnn"]).parent.parent / "broken" / "model"  # in the models folder
+    shutil.copytree(folders["cnn"], broken)
+    (broken / "model-0000.params").write_bytes(b"not MXNet")
+    snapshots = WeightSnapshots(str(tmp_path / "snapshots"))
+    (tmp_path / "snapshots").mkdir()
+    try:
+        assert_json_error(Worker(registry, 101, snapshots=snapshots).load("m", str(broken)), 422, "model-0000.params")
+    finally:
+        shutil.rmtree(broken.parent)
+    assert sorted(path.name for path in (tmp_path / "snapshots").iterdir()) == [".lock"]

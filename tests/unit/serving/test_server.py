@@ -5,6 +5,7 @@ import concurrent.futures
 import glob
 import os
 import pathlib
+import re
 import shutil
 import signal
 import socket
@@ -22,7 +23,7 @@ from headlines.environment import ServingEnvironment
 from headlines.serving import server
 from headlines.serving.multi_model import Registry
 from tests.support.data import data_set
-from tests.support.fake_sagemaker import train_small_model
+from tests.support.fake_sagemaker import train_small_model, train_small_word_vectors
 from tests.support.responses import BackgroundInvocation
 
 
@@ -184,6 +185,48 @@ def test_sigterm_drains_the_request_in_flight_then_exits(model_base):
         assert request.answered_at > signalled, "the request was answered before SIGTERM: make it longer"
     finally:
         local.stop()
+
+
+def _answers(url, body, count=4):
+    """count POSTs of body: each one's status code and JSON answer, or the error it ended with (a dead worker)."""
+    outcomes = []
+    for _ in range(count):
+        try:
+            response = requests.post(url, json=body, timeout=30)
+            outcomes.append((response.status_code, response.json()))
+        except requests.RequestException as e:
+            outcomes.append(type(e).__name__)
+    return outcomes
+
+
+@pytest.mark.parametrize("kind", ["classifier", "word-vectors"])
+def test_weights_rewritten_in_place_under_the_server_change_no_answer(model_base, tmp_path, kind):
+    """`cp` over a served weights file truncates it first: a worker reading the memory-mapped file then died of
+    SIGBUS. The server maps its own copies, made at load, and removes them when it stops."""
+    if kind == "classifier":
+        shutil.copytree(model_base / "model", tmp_path / "model")
+        mapped, body = "model-0000.params", {"instances": ["Fed raises interest rates", "Ebola outbreak spreads"]}
+    else:
+        shutil.copytree(train_small_word_vectors(tmp_path / "trained"), tmp_path / "model")
+        mapped, body = "vectors.bin", {"instances": ["market", "film"], "configuration": {"neighbours": 3}}
+    path = tmp_path / "model" / mapped
+    local = LocalServer(tmp_path)
+    try:
+        local.wait_for(200)
+        before = _answers(local.url("/invocations"), body)
+        content = path.read_bytes()
+        with open(path, "r+b") as f:
+            f.truncate(0)
+        truncated = _answers(local.url("/invocations"), body)
+        path.write_bytes(content[: len(content) // 2])
+        shorter = _answers(local.url("/invocations"), body)
+        assert truncated == before and shorter == before
+        local.process.terminate()
+        output = local.process.communicate(timeout=30)[0]
+    finally:
+        local.stop()
+    copies = re.search(r"workers map copies of the weights in (\S+)", output).group(1)
+    assert not os.path.exists(copies)
 
 
 def test_without_a_model_the_server_runs_and_ping_says_why(tmp_path):
