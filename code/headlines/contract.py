@@ -32,6 +32,14 @@ NUM_GPUS_ENV = "SM_NUM_GPUS"
 # inputdataconfig.json: how a channel's S3 objects are spread over the hosts.
 S3_DISTRIBUTION_KEY = "S3DistributionType"
 SHARDED_BY_S3_KEY = "ShardedByS3Key"
+# inputdataconfig.json: how a channel reaches the container. File: a folder of the objects; FastFile: the same
+# folder, its files streamed from S3 as they are read; Pipe: a FIFO a pass, input/data/<channel>_<pass>, each
+# streaming the channel's objects one after another.
+INPUT_MODE_KEY = "TrainingInputMode"
+FILE_MODES = ("File", "FastFile")
+PIPE_MODE = "Pipe"
+RECORD_WRAPPER_KEY = "RecordWrapperType"
+NO_RECORD_WRAPPER = "None"
 
 # Hyperparameters that SageMaker and its SDKs add on their own; an algorithm ignores them. A tuning job adds the
 # objective's name to each of its training jobs.

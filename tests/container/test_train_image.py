@@ -11,6 +11,7 @@ import pytest
 
 from tests.support.containers import docker
 from tests.support.data import MADE_UP_HEADLINE_ROWS, data_set
+from tests.support.fake_sagemaker import SMALL_MODEL
 from tests.support.fasttext_reference import SMALL_REFERENCE_VECTORS, train_reference_vectors
 from tests.support.floors import Floor, assert_beats_majority, labels_of
 from tests.support.repo import load_script
@@ -52,6 +53,28 @@ def test_no_command_trains_on_the_whole_split_and_writes_every_artifact(cpu_imag
     assert_beats_majority(metrics["test"], labels_of(DATA.test_rows()), floor.margin, floor.min_macro_f1)
     assert "epoch=1 train_loss=" in result.stdout and "final test: accuracy=" in result.stdout
     assert not job.fake.failure_file.exists()
+
+
+def test_a_pipe_channel_fed_as_sagemaker_feeds_it_trains_the_model_its_file_would(cpu_image, make_job):
+    """The train channel through FIFOs train_0, train_1, ... (PipeFeeder, as SageMaker offers them), and the same
+    rows as one file: the same seed gives the same model (cnn: MXNet's steps, the same on every run)."""
+    rows, runs = DATA.train_rows(1200), {}
+    for mode in ("File", "Pipe"):
+        job = make_job(cpu_image, name=mode)
+        feeder = job.fake.add_pipe_channel("train", rows) if mode == "Pipe" else None
+        if feeder is None:
+            job.fake.add_channel("train", {"train.tsv": rows})
+        job.fake.write_config(dict(SMALL_MODEL, architecture="cnn"))
+        try:
+            result = job.run("train")
+        finally:
+            if feeder is not None:
+                feeder.stop()
+        assert result.returncode == 0, result.stdout[-3000:]
+        runs[mode] = job.metrics(), (job.fake.model_dir / "model-0000.params").read_bytes()
+    assert "channel train (Pipe): " in result.stdout and feeder.passes_read == 1
+    assert runs["Pipe"][0]["validation"] == runs["File"][0]["validation"]
+    assert runs["Pipe"][1] == runs["File"][1]
 
 
 def test_bad_job_leaves_a_failure_file_and_no_model(cpu_image, make_job):

@@ -113,4 +113,15 @@ MUTANTS = (
         "predictor, load_error = load_predictor(model_dir)",
         ("tests/unit/serving/test_server.py::test_weights_rewritten_in_place_under_the_server_change_no_answer",),
     ),
+    Mutant(
+        "a Pipe channel cut after its first block",
+        "Pipe-mode channels were not read at all (FIFOs ignored); a copy that stops early trains on part of the data",
+        "code/headlines/runtime/channels.py",
+        "while block := source.read(COPY_BLOCK_BYTES):",
+        "for block in [source.read(COPY_BLOCK_BYTES)]:",
+        (
+            "tests/unit/runtime/test_channels.py::"
+            "test_a_pipe_channel_is_copied_once_and_its_later_fifos_are_never_opened",
+        ),
+    ),
 )

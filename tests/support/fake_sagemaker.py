@@ -1,8 +1,11 @@
 """A fake /opt/ml tree (FakeSageMaker) for the training contract, and small models trained in-process on it."""
 
+import errno
 import json
 import os
 import pathlib
+import threading
+import time
 
 from tests.support.data import data_set, write_lines
 
@@ -34,6 +37,18 @@ class FakeSageMaker:
         self._write("inputdataconfig.json", self.channels)
         return folder
 
+    def add_pipe_channel(self, name, lines, content_type="text/plain", wrapper="None"):
+        """A Pipe-mode channel, as SageMaker offers one: FIFOs input/data/<name>_0, _1, ..., each giving the lines
+        once a job opens it (PipeFeeder); returns the feeder, whose stop() ends it."""
+        self.channels[name] = {
+            "ContentType": content_type,
+            "TrainingInputMode": "Pipe",
+            "S3DistributionType": "FullyReplicated",
+            "RecordWrapperType": wrapper,
+        }
+        self._write("inputdataconfig.json", self.channels)
+        return PipeFeeder(self.base / "input" / "data", name, "".join(line + "\n" for line in lines).encode())
+
     def write_config(self, hyperparameters, current_host="algo-1", hosts=("algo-1",)):
         self._write("hyperparameters.json", {k: str(v) for k, v in hyperparameters.items()})
         self._write(
@@ -64,6 +79,52 @@ class FakeSageMaker:
 
     def metrics(self):
         return json.loads((self.output_data_dir / "metrics.json").read_text())
+
+
+class PipeFeeder:
+    """SageMaker's side of a Pipe channel: FIFO <name>_0 holds the data for the first pass; once a reader has read
+    it to the end, <name>_1 is made for the next pass, and so on. A FIFO nobody opens is never written (the writer
+    waits for a reader without blocking, until stop())."""
+
+    def __init__(self, folder, name, data):
+        self.folder, self.name, self.data = pathlib.Path(folder), name, data
+        self.passes_read = 0
+        self._stop = threading.Event()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._thread = threading.Thread(target=self._feed, daemon=True)
+        self._make_fifo(0)
+        self._thread.start()
+
+    def _make_fifo(self, number):
+        path = self.folder / f"{self.name}_{number}"
+        os.mkfifo(path)
+        os.chmod(path, 0o666)  # the container's job may run as another user
+        return path
+
+    def _feed(self):
+        number = 0
+        while not self._stop.is_set():
+            path = self.folder / f"{self.name}_{number}"
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)  # ENXIO until a reader has it open
+            except OSError as e:
+                if e.errno != errno.ENXIO:
+                    raise
+                time.sleep(0.01)
+                continue
+            os.set_blocking(fd, True)
+            try:
+                with os.fdopen(fd, "wb") as fifo:
+                    fifo.write(self.data)
+            except BrokenPipeError:  # the reader stopped early
+                return
+            self.passes_read += 1
+            number += 1
+            self._make_fifo(number)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(timeout=10)
 
 
 SMALL_MODEL = {"epochs": 2, "batch_size": 32, "ngram_buckets": 5000, "embedding_dim": 16, "num_filters": 8}

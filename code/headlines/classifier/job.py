@@ -37,6 +37,7 @@ from ..errors import JobError
 from ..files import write_json
 from ..hyperparameters import Hyperparameters
 from ..models import build_model
+from ..runtime.channels import channel_folders
 from ..runtime.checkpoints import CheckpointStore
 from ..runtime.devices import training_contexts
 from ..runtime.distributed import Cluster, KVStoreArgument, kvstore_type, train_as_worker
@@ -144,8 +145,8 @@ def run(env: TrainingEnvironment, stop_signal: StopSignal, abort: Callable[[str]
     started = time.time()
     hp = Hyperparameters.from_strings(env.hyperparameters)
     logger.info("hyperparameters: %s", json.dumps(hp.as_dict(), default=list))
-    channels = env.channel_dirs
-    _check_job(env, hp, channels)
+    _check_job(env, hp, env.channel_dirs)
+    channels = channel_folders(env)  # after the checks: a Pipe channel is copied to disk here
     with Cluster(env.hosts, env.current_host, abort) as cluster:
         kvstore = kvstore_type(len(env.hosts), env.num_gpus)
         if not cluster.is_distributed:

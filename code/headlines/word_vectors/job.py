@@ -31,6 +31,7 @@ from ..errors import JobError
 from ..files import publish, staging_folder, write_json
 from ..hyperparameters import WordVectorHyperparameters
 from ..model_folder import EVALUATION_FILE, VECTORS_BINARY_FILE, VECTORS_TEXT_FILE
+from ..runtime.channels import channel_folders
 from ..runtime.distributed import Abort, Cluster, KVStore, train_as_worker
 from ..runtime.signals import StopSignal
 from .corpus import Corpus, WordCounts
@@ -83,9 +84,9 @@ def run(env: TrainingEnvironment, stop_signal: StopSignal, abort: Abort) -> dict
     started = time.time()
     hp = WordVectorHyperparameters.from_strings(env.hyperparameters)
     logger.info("hyperparameters: %s", json.dumps(hp.as_dict()))
-    channels = env.channel_dirs
-    check_channels(channels, contract.WORD_VECTOR_CHANNELS)
+    check_channels(env.channel_dirs, contract.WORD_VECTOR_CHANNELS)
     _check_hosts(env, hp)
+    channels = channel_folders(env)  # after the checks: a Pipe channel is copied to disk here
     with Cluster(env.hosts, env.current_host, abort) as cluster:
         if not cluster.is_distributed:
             return _run(env, hp, channels, cluster, None, stop_signal, started)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -85,6 +86,27 @@ def test_same_seed_gives_the_same_model(sagemaker, small_data, tmp_path):
     assert main([]) == 0
     second = sagemaker.metrics()
     assert second["test"] == first["test"] and second["validation"] == first["validation"]
+
+
+def test_a_pipe_channel_trains_the_model_its_file_would(sagemaker, small_data):
+    """SageMaker's Pipe mode: the rows through FIFO train_0, copied once; the same model as from one file."""
+    train, test = small_data
+    sagemaker.add_channel("train", {"train.tsv": train})
+    sagemaker.add_channel("test", {"test.tsv": test})
+    sagemaker.write_config(dict(SMALL, architecture="cnn"))
+    assert main([]) == 0
+    from_file = sagemaker.metrics()
+    (sagemaker.model_dir / PARAMS_FILE).unlink()
+    shutil.rmtree(sagemaker.checkpoint_dir)
+    shutil.rmtree(sagemaker.base / "input" / "data" / "train")
+    feeder = sagemaker.add_pipe_channel("train", train)
+    try:
+        assert main([]) == 0
+    finally:
+        feeder.stop()
+    piped = sagemaker.metrics()
+    assert piped["data"]["train"]["rows"] == 1200 and feeder.passes_read == 1
+    assert piped["test"] == from_file["test"] and piped["validation"] == from_file["validation"]
 
 
 def test_validation_channel_and_unseen_test_labels(sagemaker, small_data):

@@ -98,6 +98,23 @@ def test_same_seed_gives_the_same_vectors(sagemaker, corpus_lines, monkeypatch):
     assert (sagemaker.model_dir / "vectors.bin").read_bytes() == first
 
 
+def test_a_pipe_channel_gives_the_vectors_its_file_would(sagemaker, corpus_lines, monkeypatch):
+    """SageMaker's Pipe mode: the corpus through FIFO train_0, copied once; the same vectors as from one file."""
+    monkeypatch.setattr(cpu_training, "cpu_threads", lambda: 1)  # one thread: the same seed, the same vectors
+    sagemaker.add_channel("train", {"corpus.txt": corpus_lines[:300]})
+    sagemaker.write_config(dict(SMALL_WORD_VECTORS, subwords="true"))
+    assert main([]) == 0
+    from_file = (sagemaker.model_dir / "vectors.bin").read_bytes()
+    shutil.rmtree(sagemaker.base / "input" / "data" / "train")
+    feeder = sagemaker.add_pipe_channel("train", corpus_lines[:300])
+    try:
+        assert main([]) == 0
+    finally:
+        feeder.stop()
+    assert (sagemaker.model_dir / "vectors.bin").read_bytes() == from_file
+    assert feeder.passes_read == 1  # read once, for every epoch
+
+
 def test_classifier_takes_the_output_as_its_embeddings_channel(sagemaker, corpus_lines, tmp_path):
     _job(sagemaker, corpus_lines, subwords="true")
     assert main([]) == 0
