@@ -355,7 +355,7 @@ def _fit(run: _Run, data: _Data, encoder: TextEncoder, initial: InitialEmbedding
         _set_initial_rows(net.embedding.weight, initial, len(encoder.vocabulary), contexts[0])
     net.hybridize(static_alloc=True)
     recipe = choose_recipe(hp, len(data.validation), initial is not None, len(run.env.hosts))
-    steps = _steps(run, net, encoder, contexts, recipe, _fingerprint(hp, encoder, data.labels, len(data.train), ""))
+    steps = _steps(run, net, encoder, contexts, recipe, data)
     logger.info(
         "training (%s steps): %s at learning rate %g, %s; %s",
         steps.name,
@@ -387,15 +387,16 @@ def _worker_batch_size(run: _Run) -> int:
     return -(-run.hp.batch_size // workers)
 
 
-def _steps(run: _Run, net: Any, encoder: TextEncoder, contexts: list[mx.Context], recipe: Recipe, setup: str) -> Steps:
-    """The compiled steps where they apply (a fasttext model on CPU hosts; on several, averaged every epoch),
-    MXNet's everywhere else. `setup`: what every host must have built alike (a fingerprint)."""
+def _steps(run: _Run, net: Any, encoder: TextEncoder, contexts: list[mx.Context], recipe: Recipe, data: _Data) -> Steps:
+    """The compiled steps where they apply (a fasttext model on CPU hosts; on several, averaged every epoch, once
+    the hosts agree that they built the same setup from data), MXNet's everywhere else."""
     hp = run.hp
     if not compiled_steps.supports(architectures.get(hp.architecture).hashed_ngrams, recipe.optimizer, contexts):
         return MXNetSteps(net, encoder, contexts, recipe, hp.weight_decay, run.kvstore, _worker_batch_size(run))
     steps = compiled_steps.CompiledSteps(net, recipe, hp.weight_decay, encoder.padding_id, _worker_batch_size(run))
     if isinstance(run.kvstore, str):
         return steps
+    setup = _fingerprint(hp, encoder, data.labels, len(data.train), "")  # what every host must have built alike
     return AveragedSteps(steps, HostExchange(run.kvstore, setup, DIFFERENT_SETUP))
 
 

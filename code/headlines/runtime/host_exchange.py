@@ -34,7 +34,7 @@ class HostExchange:
         self.bytes_exchanged = 0  # the weights' bytes pushed and pulled by this host, from here on
 
     def _sum_once(self, key: str, array: np.ndarray) -> np.ndarray:
-        self.kvstore.init(key, mx.nd.zeros(array.shape))
+        self.add_key(key, array.shape, array.dtype.type)
         return self.sum(key, array)
 
     def add_key(self, key: str, shape: tuple[int, ...], dtype: type = np.float32) -> None:
