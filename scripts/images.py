@@ -33,6 +33,9 @@ class Image:
     dockerfile: str
     build_args: tuple
     budget_bytes: int | None  # uncompressed, as `docker image inspect` reports .Size; None: a benchmark's image
+    # The CPU architecture it is built for, as `docker image inspect` reports .Architecture: push.py refuses an image
+    # built for another (one built on Apple Silicon is arm64, and fails with "exec format error" on x86 instances).
+    architecture: str = "amd64"
 
     def local(self, prefix=None):
         return f"{prefix or local_prefix()}-{self.name}:{self.accelerator}"
@@ -168,8 +171,8 @@ def read_pushed_image(path: str | os.PathLike, key: str) -> dict:
 
 def main(argv=None):
     """Prints the table for shell scripts: key, local image, repository, accelerator, Dockerfile, build args
-    (comma-separated, `-` for none) and budget in bytes (`-` for none), tab-separated. No keys: every image of
-    IMAGES; a benchmark's image only when named."""
+    (comma-separated, `-` for none), budget in bytes (`-` for none) and CPU architecture, tab-separated. No keys:
+    every image of IMAGES; a benchmark's image only when named."""
     known = {**IMAGES, **BENCHMARK_IMAGES}
     keys = (argv if argv is not None else sys.argv[1:]) or list(IMAGES)
     unknown = [key for key in keys if key not in known]
@@ -187,6 +190,7 @@ def main(argv=None):
                     image.dockerfile,
                     ",".join(image.build_args) or "-",
                     "-" if image.budget_bytes is None else str(image.budget_bytes),
+                    image.architecture,
                 )
             )
         )

@@ -435,7 +435,8 @@ class Pusher:
 
 
 def local_image(calls, api, image):
-    """The local image's Id and size; refuses one that is missing or over its budget."""
+    """The local image's Id and size; refuses one that is missing, over its budget or built for another CPU
+    architecture."""
     name = image.local()
     try:
         found = calls("docker.inspect_image", api.inspect_image, name)
@@ -449,6 +450,13 @@ def local_image(calls, api, image):
             f"{name} is {found['Size'] / 1e9:.2f} GB, over its budget of {image.budget_bytes / 1e9:.2f} "
             f"GB (scripts/images.py; serverless endpoints refuse images over "
             f"{images.SERVERLESS_CAP_BYTES / 1024**3:.0f} GiB)"
+        )
+    if found.get("Architecture") != image.architecture:
+        raise PushError(
+            f"{name} is built for {found.get('Architecture')}, not {image.architecture}: SageMaker runs "
+            f"{image.repository()} on {image.architecture} instances, where it would fail with 'exec format error'. "
+            f"Build it for linux/{image.architecture} (on Docker Desktop for Apple Silicon: "
+            f"DOCKER_DEFAULT_PLATFORM=linux/{image.architecture} scripts/build-images.sh {image.key})"
         )
     return Local(image, found["Id"], found["Size"])
 

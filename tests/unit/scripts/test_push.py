@@ -51,7 +51,8 @@ def test_image_table_prints_for_shell_scripts(monkeypatch, capsys):
         "cpu",
         "containers/train/Dockerfile",
         "VARIANT=cpu",
-        "1200000000\n",
+        "1200000000",
+        "amd64\n",
     ]
     assert images.main(["nope"]) == 2 and "unknown image nope" in capsys.readouterr().err
 
@@ -554,7 +555,23 @@ class RecordingCalls(push.Calls):
 
 class LocalDocker(FakeDocker):
     def inspect_image(self, name):
-        return {"Id": LOCAL_ID if not name.endswith("-build-env") else OTHER_ID, "Size": 1000}
+        return {
+            "Id": LOCAL_ID if not name.endswith("-build-env") else OTHER_ID,
+            "Size": 1000,
+            "Architecture": "amd64",
+        }
+
+
+@pytest.mark.parametrize("architecture", ["arm64", None])
+def test_an_image_built_for_another_architecture_is_not_pushed(architecture):
+    class BuiltElsewhere:
+        def inspect_image(self, name):
+            return {"Id": LOCAL_ID, "Size": 1000, "Architecture": architecture}
+
+    with pytest.raises(push.PushError) as error:
+        push.local_image(push.Calls(), BuiltElsewhere(), images.IMAGES["serve"])
+    assert f"is built for {architecture}, not amd64" in str(error.value)
+    assert "exec format error" in str(error.value) and "DOCKER_DEFAULT_PLATFORM=linux/amd64" in str(error.value)
 
 
 def buildspec_push_arguments(cache_registry):
