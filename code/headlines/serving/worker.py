@@ -95,9 +95,8 @@ class InferenceWorker(SyncWorker):
     def _look_out(self) -> None:
         while self.alive:
             started = self.busy_since
-            if started is None or time.monotonic() - started < LOOKOUT_AFTER_SECONDS:
-                time.sleep(LOOKOUT_AFTER_SECONDS / 4)
-            elif len(self.waiting) >= CONNECTIONS_PER_WORKER:
+            short = started is None or time.monotonic() - started < LOOKOUT_AFTER_SECONDS
+            if short or len(self.waiting) >= CONNECTIONS_PER_WORKER:
                 time.sleep(LOOKOUT_AFTER_SECONDS / 4)
             else:
                 ready, _, _ = select.select(self.sockets, [], [], LOOKOUT_AFTER_SECONDS / 4)
