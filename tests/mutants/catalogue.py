@@ -117,8 +117,8 @@ MUTANTS = (
         "a Pipe channel cut after its first block",
         "Pipe-mode channels were not read at all (FIFOs ignored); a copy that stops early trains on part of the data",
         "code/headlines/runtime/channels.py",
-        "while block := source.read(COPY_BLOCK_BYTES):",
-        "for block in [source.read(COPY_BLOCK_BYTES)]:",
+        "shutil.copyfileobj(source, target, COPY_BLOCK_BYTES)",
+        "target.write(source.read(COPY_BLOCK_BYTES))",
         (
             "tests/unit/runtime/test_channels.py::"
             "test_a_pipe_channel_is_copied_once_and_its_later_fifos_are_never_opened",

@@ -12,6 +12,7 @@ gzip (concatenated members are one gzip stream). RecordIO-wrapped records are re
 
 import logging
 import os
+import shutil
 import time
 
 from .. import contract
@@ -63,14 +64,13 @@ def copy_fifo(fifo: str, folder: str, name: str) -> int:
     returns the byte count."""
     if not os.path.exists(fifo):
         raise JobError(f"Channel {name} is in Pipe mode, but SageMaker's FIFO {fifo} is not there.")
-    started, copied = time.monotonic(), 0
+    started = time.monotonic()
     try:
         os.makedirs(folder, exist_ok=True)
         staging = staging_folder(folder)
         with open(fifo, "rb") as source, open(os.path.join(staging, name), "wb") as target:
-            while block := source.read(COPY_BLOCK_BYTES):
-                target.write(block)
-                copied += len(block)
+            shutil.copyfileobj(source, target, COPY_BLOCK_BYTES)
+            copied = target.tell()
         publish(folder)
     except OSError as e:
         raise JobError(f"Copying channel {name} from its FIFO {fifo} to {folder} failed: {e}.") from e
