@@ -28,7 +28,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import launch_commands  # noqa: E402 - puts code/ on the path too
 from headlines import gpu_support  # noqa: E402
-from make_demo_data import write_demo_data  # noqa: E402
+from make_demo_data import write_demo_data, write_titles  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERVE_IMAGE = "headlines-serve:cpu"
@@ -157,20 +157,19 @@ def prepare_data(args, output, progress):
     """Returns (headlines, test or None, corpus, transform input file)."""
     progress.step(1, "Data")
     generated = write_demo_data(os.path.join(output, "data")) if not (args.data and args.corpus) else None
+    transform_input = os.path.join(output, "data", "transform-input", "headlines.txt")
+    os.makedirs(os.path.dirname(transform_input), exist_ok=True)
     if args.data:
-        headlines, test, titles = channel_folder(args.data, output, "your-headlines"), None, EXAMPLE_HEADLINES
+        headlines, test = channel_folder(args.data, output, "your-headlines"), None
         progress.note(f"headlines: {headlines} (yours; any format the training image reads)")
+        with open(transform_input, "w", encoding="utf-8") as sink:
+            sink.writelines(title + "\n" for title in EXAMPLE_HEADLINES)
     else:
         headlines, test = os.path.dirname(generated["train"]), os.path.dirname(generated["test"])
-        with open(generated["test"], encoding="utf-8") as source:
-            titles = [line.split("\t")[1] for line in source]
+        write_titles(generated["test"], transform_input)
         progress.note(f"made {generated['train']} and {generated['test']} (UCI newsCorpora layout, split by story)")
     corpus = channel_folder(args.corpus, output, "your-corpus") if args.corpus else os.path.dirname(generated["corpus"])
     progress.note(f"text corpus for the word vectors: {corpus}")
-    transform_input = os.path.join(output, "data", "transform-input", "headlines.txt")
-    os.makedirs(os.path.dirname(transform_input), exist_ok=True)
-    with open(transform_input, "w", encoding="utf-8") as sink:
-        sink.writelines(title + "\n" for title in titles)
     return headlines, test, corpus, transform_input
 
 

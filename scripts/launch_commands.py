@@ -132,8 +132,11 @@ def build_estimator(
     )
 
 
-def build_model(image: LaunchImage, model_data: str, instance_type: str | None, role: str | None) -> "Model":
-    """The SDK's Model of the serving image and model data; instance_type None: serverless, on SageMaker."""
+def build_model(
+    image: LaunchImage, model_data: str, instance_type: str | None, role: str | None, name: str | None = None
+) -> "Model":
+    """The SDK's Model of the serving image and model data; instance_type None: serverless, on SageMaker. Its name
+    is `name`, or one made from MODEL_BASE_NAME and the time."""
     from sagemaker.model import Model
     from sagemaker.predictor import Predictor
     from sagemaker.utils import name_from_base
@@ -144,7 +147,7 @@ def build_model(image: LaunchImage, model_data: str, instance_type: str | None, 
         model_data=model_data,
         role=role or LOCAL_ROLE,
         predictor_cls=Predictor,
-        name=name_from_base(MODEL_BASE_NAME),
+        name=name or name_from_base(MODEL_BASE_NAME),
         sagemaker_session=make_session(instance_type),
     )
 
@@ -343,6 +346,7 @@ def deploy(
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     endpoint_name: str | None = None,
     wait: bool = False,
+    model_name: str | None = None,
 ) -> dict:
     """A model and an endpoint on SageMaker that stay up (predict is the local round trip): real-time on
     `instance_type`, or serverless with `serverless_memory_mb`."""
@@ -354,7 +358,7 @@ def deploy(
     else:
         assert instance_type is not None  # check_endpoint_kind refused neither
         placement = real_time_placement(image, model_data, role, instance_type, instance_count)
-    model = build_model(image, model_data, instance_type, role)
+    model = build_model(image, model_data, instance_type, role, model_name)
     predictor = model.deploy(endpoint_name=endpoint_name, wait=wait, **placement)
     return {"endpoint_name": predictor.endpoint_name, "model_name": model.name}
 
@@ -376,6 +380,8 @@ def transform(
     input_filter: str | None = None,
     output_filter: str | None = None,
     join_source: str | None = None,
+    job_name: str | None = None,
+    model_name: str | None = None,
 ) -> dict:
     """Batch transform of a file (or prefix) of one record per line, with SageMaker's DataProcessing (input_filter,
     output_filter, join_source) when given; returns where the output goes. Local mode runs it to its end and
@@ -387,7 +393,8 @@ def transform(
     check_s3({"--input": input_uri, "--output": output}, instance_type)
     from sagemaker.utils import name_from_base
 
-    model = build_model(image, model_data, instance_type, role)
+    check_name("--job-name", job_name)
+    model = build_model(image, model_data, instance_type, role, model_name)
     transformer = model.transformer(
         instance_count=instance_count,
         instance_type=instance_type,
@@ -403,7 +410,7 @@ def transform(
             input_uri,
             content_type=content_type,
             split_type="Line",
-            job_name=name_from_base(TRANSFORM_JOB_NAME),
+            job_name=job_name or name_from_base(TRANSFORM_JOB_NAME),
             wait=wait or local,
             logs=False,
             input_filter=input_filter,

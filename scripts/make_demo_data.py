@@ -277,6 +277,16 @@ def write_demo_data(output_dir, train_stories=1600, test_stories=400, corpus_sen
     return paths
 
 
+def write_titles(headlines_path, output_path, limit=None):
+    """Writes the titles of a newsCorpora-layout file one a line (a batch transform's input); returns them."""
+    with open(headlines_path, encoding="utf-8") as source:
+        titles = [line.split("\t")[1] for line in source][:limit]
+    os.makedirs(os.path.dirname(output_path), exist_ok=True)
+    with open(output_path, "w", encoding="utf-8") as sink:
+        sink.writelines(title + "\n" for title in titles)
+    return titles
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("output_dir")

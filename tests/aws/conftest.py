@@ -3,13 +3,21 @@ Nothing here reaches AWS: every endpoint is on 127.0.0.1."""
 
 import io
 import json
+import os
+import subprocess
 import tarfile
+import time
+import types
 
 import docker as docker_sdk
 import pytest
 
+from tests.aws.script_runs import ClosedInternet
 from tests.aws.standins import LocalRegistry, MotoServer
 from tests.support.containers import docker
+from tests.support.repo import REPO
+
+CHECKOUT_VERSION = "v9.9.9"  # the git tag of `checkout`
 
 
 @pytest.fixture(scope="session")
@@ -54,3 +62,37 @@ def tiny_images(docker_engine):
     yield make
     for image_id in made:
         docker("rmi", "-f", image_id, check=False)
+
+
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory):
+    """A clean clone of this repository's HEAD, tagged CHECKOUT_VERSION (`.version`); `.env` points git (and so
+    push.py) at it."""
+    clone = tmp_path_factory.mktemp("checkout") / "repo"
+    subprocess.run(["git", "clone", "-q", "--shared", str(REPO), str(clone)], check=True)
+    subprocess.run(["git", "-C", str(clone), "tag", CHECKOUT_VERSION], check=True)
+    commit = subprocess.run(
+        ["git", "-C", str(clone), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    return types.SimpleNamespace(
+        path=clone,
+        commit=commit,
+        tag=commit[:12],
+        version=CHECKOUT_VERSION,
+        env={"GIT_DIR": str(clone / ".git"), "GIT_WORK_TREE": str(clone)},
+    )
+
+
+@pytest.fixture
+def prefix():
+    """An IMAGE_PREFIX of this test's own, for local images made for it."""
+    return f"pushtest{os.getpid()}x{time.monotonic_ns() % 10**6}"
+
+
+@pytest.fixture
+def internet():
+    """The scripts' only way out (tests/aws/script_runs.py); the test fails if anything tried it."""
+    proxy = ClosedInternet()
+    yield proxy
+    proxy.close()
+    assert not proxy.attempts, f"the script tried to reach the internet: {proxy.attempts}"

@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 import time
-import types
 import urllib.request
 
 import docker as docker_sdk
@@ -22,22 +21,7 @@ from tests.support.repo import REPO, load_script
 
 PUSH = REPO / "scripts" / "push.py"
 V2_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-VERSION = "v9.9.9"
 ENV_DROPPED = ("AWS_", "DOCKER_HOST", "IMAGE_PREFIX", "GIT_")
-
-
-@pytest.fixture(scope="module")
-def checkout(tmp_path_factory):
-    """A clean clone of this repository's HEAD, tagged VERSION; `.env` points git (and so push.py) at it."""
-    clone = tmp_path_factory.mktemp("checkout") / "repo"
-    subprocess.run(["git", "clone", "-q", "--shared", str(REPO), str(clone)], check=True)
-    subprocess.run(["git", "-C", str(clone), "tag", VERSION], check=True)
-    commit = subprocess.run(
-        ["git", "-C", str(clone), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    return types.SimpleNamespace(
-        path=clone, commit=commit, tag=commit[:12], env={"GIT_DIR": str(clone / ".git"), "GIT_WORK_TREE": str(clone)}
-    )
 
 
 def run_push(*args, env=None, timeout=600):
@@ -83,12 +67,6 @@ def registry_state(registry):
     return {repository: registry.tags(repository) for repository in registry.repositories()}
 
 
-@pytest.fixture
-def prefix():
-    """An IMAGE_PREFIX of this test's own, for local images made for it."""
-    return f"pushtest{os.getpid()}x{time.monotonic_ns() % 10**6}"
-
-
 def predict(container, headlines):
     request = urllib.request.Request(
         container.url("/invocations"),
@@ -115,10 +93,10 @@ def test_push_pull_by_digest_serve_and_push_again_as_a_no_op(
         moto.account,
         moto.region,
         checkout.commit,
-        VERSION,
+        checkout.version,
     )
     assert sorted(pushed["images"]) == ["serve", "train-cpu"]
-    tags = [f"{checkout.tag}-cpu", f"{VERSION}-cpu"]
+    tags = [f"{checkout.tag}-cpu", f"{checkout.version}-cpu"]
     for key, repository in (("train-cpu", "headlines-train"), ("serve", "headlines-serve")):
         image = pushed["images"][key]
         assert image["uri"] == f"{canonical}/{repository}@{image['digest']}" and image["registry"] == canonical
@@ -212,9 +190,12 @@ def test_cache_tags_move_and_stay_out_of_the_json(moto, registry, checkout, tiny
     command = ("--images", "serve", "--registry-host", registry.host, "--output", str(output), "--cache")
     assert run_push(*command, env=env).returncode == 0
     assert registry.tags("headlines-serve") == sorted(
-        [f"{checkout.tag}-cpu", f"{VERSION}-cpu", "cache-serve", "cache-serve-build-env"]
+        [f"{checkout.tag}-cpu", f"{checkout.version}-cpu", "cache-serve", "cache-serve-build-env"]
     )
-    assert json.loads(output.read_text())["images"]["serve"]["tags"] == [f"{checkout.tag}-cpu", f"{VERSION}-cpu"]
+    assert json.loads(output.read_text())["images"]["serve"]["tags"] == [
+        f"{checkout.tag}-cpu",
+        f"{checkout.version}-cpu",
+    ]
     first_stage_digest = registry.manifest("headlines-serve", "cache-serve-build-env")[1]
     registry.wait_mirrored("headlines-serve", "cache-serve-build-env")
     registry.wait_mirrored("headlines-serve", "cache-serve")

@@ -5,108 +5,29 @@ command is seen to make none; anything that tries to leave 127.0.0.1 (the SDK's 
 here that refuses and notes it."""
 
 import json
-import os
 import pathlib
-import socketserver
-import subprocess
-import threading
 
 import pytest
 
+from tests.aws.script_runs import ScriptRun, sdk_env
 from tests.support.pushed_images import write_pushed_images
-from tests.support.repo import REPO, load_script
+from tests.support.repo import load_script
 
 launch_commands = load_script("launch_commands")
 launch_metrics = load_script("launch_metrics")
 ROLE = "arn:aws:iam::123456789012:role/headlines-sagemaker"
 BUCKET = "headlines-data"
 DATA = f"s3://{BUCKET}"
-# Runs launch.py as its own __main__ after wrapping botocore's one entry point for API calls, which records
-# service, operation and parameters into the JSON file argv[1], also when the launcher exits early.
-RECORDING_RUNNER = """
-import json, runpy, sys
-import botocore.client
-calls, make_api_call = [], botocore.client.BaseClient._make_api_call
-def recorded(client, operation, params):
-    calls.append({"service": client.meta.service_model.service_name, "operation": operation, "params": params})
-    return make_api_call(client, operation, params)
-botocore.client.BaseClient._make_api_call = recorded
-record, sys.argv = sys.argv[1], sys.argv[2:]
-try:
-    runpy.run_path(sys.argv[0], run_name="__main__")
-finally:
-    with open(record, "w") as f:
-        json.dump(calls, f, default=str)
-"""
 
 
-class ClosedInternet:
-    """The launcher's HTTP(S) proxy: every request for somewhere other than 127.0.0.1 comes here, is refused and
-    noted."""
-
-    def __init__(self):
-        attempts = self.attempts = []
-
-        class Refuse(socketserver.StreamRequestHandler):
-            def handle(self):
-                attempts.append(self.rfile.readline().decode("latin-1").strip())
-                self.wfile.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-
-        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Refuse)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class Launch:
+class Launch(ScriptRun):
     """One launch.py run: exit code, output, the API calls it made and its --result."""
 
     def __init__(self, python, env, workdir, *args):
-        record, result = workdir / "calls.json", workdir / "result.json"
-        for path in (record, result):
-            path.unlink(missing_ok=True)
-        self.process = subprocess.run(
-            [
-                python,
-                "-c",
-                RECORDING_RUNNER,
-                str(record),
-                str(REPO / "scripts" / "launch.py"),
-                *args,
-                "--result",
-                str(result),
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=300,
-        )
-        self.output = self.process.stdout + self.process.stderr
-        self.calls = json.loads(record.read_text())
+        result = workdir / "result.json"
+        result.unlink(missing_ok=True)
+        super().__init__(python, env, workdir, "launch.py", *args, "--result", str(result))
         self.result = json.loads(result.read_text()) if result.exists() else None
-
-    def check(self):
-        assert self.process.returncode == 0, self.output[-4000:]
-        return self
-
-    def operations(self):
-        return [call["operation"] for call in self.calls]
-
-    def request(self, operation):
-        (params,) = [call["params"] for call in self.calls if call["operation"] == operation]
-        return params
-
-
-@pytest.fixture
-def internet():
-    proxy = ClosedInternet()
-    yield proxy
-    proxy.close()
-    assert not proxy.attempts, f"the launcher tried to reach the internet: {proxy.attempts}"
 
 
 @pytest.fixture
@@ -120,16 +41,7 @@ def run(sdk_v2_python, moto, internet, pushed, tmp_path):
     """run(command, *args, image=None): launch.py against moto with --role, and --images unless an --image is
     given; no other way out."""
     moto.client("s3").create_bucket(Bucket=BUCKET)
-    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
-    env.update(
-        moto.env,
-        HTTP_PROXY=internet.url,
-        HTTPS_PROXY=internet.url,
-        http_proxy=internet.url,
-        https_proxy=internet.url,
-        NO_PROXY="127.0.0.1,localhost",
-        no_proxy="127.0.0.1,localhost",
-    )
+    env = sdk_env(moto, internet)
 
     def launch_(command, *args, image=None):
         chosen = ["--image", image] if image else ["--images", str(pushed)]
