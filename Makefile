@@ -8,13 +8,16 @@ PYTEST_ARGS ?=
 # which mxnet cannot use, but its extension runs with numpy 1.23, so it is installed without dependencies.
 FASTTEXT_WHEEL := fasttext-numpy2-wheel==0.9.2
 
-.PHONY: help venv images images-gpu docker registry demo push test test-unit test-container test-localmode test-aws test-mutants bench \
+.PHONY: help venv images images-gpu docker registry demo push smoke-aws test test-unit test-container test-localmode test-aws test-mutants bench \
 	bench-train bench-serve bench-toolkit-image bench-word-vectors bench-gpu-path bench-localmode bench-images bench-report clean
 # make demo DATA=your-headlines CORPUS=your-text: the demo on your own data (files or folders).
 DATA ?=
 CORPUS ?=
 # make push PUSH_ARGS="--train-variant both --pull-policy": arguments of scripts/push.py (--help lists them).
 PUSH_ARGS ?=
+# make smoke-aws SMOKE_ARGS="--role ARN --yes": arguments of scripts/smoke_aws.py; without any, the plan and the
+# cost estimate only (--dry-run).
+SMOKE_ARGS ?= --dry-run
 
 help:
 	@echo "make demo         local mode end to end with the SageMaker SDK: word vectors -> classifier -> endpoint ->"
@@ -26,6 +29,9 @@ help:
 	@echo "make lint         ruff (ruff.toml): lint and format check; mypy (mypy.ini): type check of code/headlines;"
 	@echo "                  test and test-unit run them first"
 	@echo "make push         push the images to ECR (scripts/push.py; PUSH_ARGS=...), URIs in build/images.json"
+	@echo "make smoke-aws    the workshop end to end on your AWS account (push, both training jobs, endpoint,"
+	@echo "                  batch transform, serverless), then all of it deleted: SMOKE_ARGS=\"--role ARN --yes\";"
+	@echo "                  alone it prints the plan and the cost estimate (scripts/smoke_aws.py; never run by CI)"
 	@echo "make images       build the CPU training image and the serving image (headlines-train:cpu, headlines-serve:cpu)"
 	@echo "make images-gpu   build the GPU training image (headlines-train:gpu)"
 	@echo "make bench        every benchmark, then docs/benchmarks.md from their records (bench-results/):"
@@ -76,6 +82,11 @@ demo: docker
 # The images on the machine as they are: build them first (make images, make images-gpu).
 push: venv docker
 	$(BIN)/python scripts/push.py $(PUSH_ARGS)
+
+# The images are built first unless the arguments need none (a dry run, a cleanup, images pushed before).
+smoke-aws: venv
+	@case "$(SMOKE_ARGS)" in *--dry-run*|*--cleanup*|*--images*) ;; *) $(MAKE) images;; esac
+	@sdk_python=$$(scripts/sdk-venv.sh v2) && $$sdk_python scripts/smoke_aws.py --push-python $(BIN)/python $(SMOKE_ARGS)
 
 # ruff, configured in ruff.toml, and mypy, configured in mypy.ini (every function of the package annotated), both
 # pinned in tests/requirements-dev.lock. `$(BIN)/ruff check --fix .` and `$(BIN)/ruff format .` fix most of what ruff
