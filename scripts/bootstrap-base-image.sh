@@ -4,12 +4,20 @@
 # host name lives in this repository. No digest pins what it builds (the packages are the mirror's of the day):
 # its image ID is the record, which it prints, and which scripts/build-images.sh prints and labels on every image.
 #
-#   scripts/bootstrap-base-image.sh [TAG]     (default TAG: headlines-base:bookworm)
+#   scripts/bootstrap-base-image.sh [TAG [ARCH]]   (default TAG: headlines-base:bookworm; ARCH: the host's, as
+#                                                   Docker names it: amd64 or arm64)
+#
+# Another architecture than the host's (arm64 on an x86 machine) is debootstrapped in two stages: the packages are
+# unpacked here, then configured inside the new root under qemu (scripts/ensure-docker.sh --with-arm64 registers
+# it). `docker import` cannot mark an image as another architecture, so the root goes in through a one-line
+# Dockerfile built for linux/ARCH instead.
 set -euo pipefail
 
 tag=${1:-headlines-base:bookworm}
 suite=bookworm
 docker=${DOCKER_CLI:-docker}
+host_arch=$(dpkg --print-architecture)
+arch=${2:-$host_arch}
 
 if "$docker" image inspect "$tag" >/dev/null 2>&1; then
     echo "base image $tag already exists: $("$docker" image inspect -f '{{.Id}}' "$tag")"
@@ -33,8 +41,16 @@ mirror=$(apt_mirror)
 rootfs=$(mktemp -d)
 trap 'rm -rf "$rootfs"' EXIT
 
-echo "debootstrapping $suite from $mirror into $rootfs"
-debootstrap --variant=minbase --include=ca-certificates "$suite" "$rootfs" "$mirror" >/dev/null
+echo "debootstrapping $suite ($arch) from $mirror into $rootfs"
+if [ "$arch" = "$host_arch" ]; then
+    debootstrap --variant=minbase --include=ca-certificates "$suite" "$rootfs" "$mirror" >/dev/null
+else
+    debootstrap --arch "$arch" --foreign --variant=minbase --include=ca-certificates "$suite" "$rootfs" "$mirror" >/dev/null
+    chroot "$rootfs" /debootstrap/debootstrap --second-stage >/dev/null || {
+        echo "configuring the $arch root under emulation failed: scripts/ensure-docker.sh --with-$arch sets it up" >&2
+        exit 1
+    }
+fi
 # Trim as the official slim image does: no downloaded packages, apt lists, docs, man pages or translations,
 # now or in what later layers install.
 rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb
@@ -59,5 +75,13 @@ find "$rootfs/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -dele
 find "$rootfs/usr/share/doc" -mindepth 1 -type d -empty -delete
 rm -rf "$rootfs"/usr/share/man/* "$rootfs"/usr/share/groff/* "$rootfs"/usr/share/info/* \
        "$rootfs"/usr/share/lintian/* "$rootfs"/usr/share/linda/* "$rootfs"/usr/share/locale/*
-tar -C "$rootfs" -c . | "$docker" import --change 'CMD ["bash"]' - "$tag" >/dev/null
+if [ "$arch" = "$host_arch" ]; then
+    tar -C "$rootfs" -c . | "$docker" import --change 'CMD ["bash"]' - "$tag" >/dev/null
+else
+    context=$(mktemp -d)
+    trap 'rm -rf "$rootfs" "$context"' EXIT
+    tar -C "$rootfs" -cf "$context/rootfs.tar" .
+    printf 'FROM scratch\nADD rootfs.tar /\nCMD ["bash"]\n' > "$context/Dockerfile"
+    DOCKER_BUILDKIT=1 "$docker" build -q --platform "linux/$arch" -t "$tag" "$context" >/dev/null
+fi
 echo "built base image $tag from $mirror: $("$docker" image inspect -f '{{.Id}}' "$tag")"

@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # Builds the project's images from the repository root.
 #
-#   scripts/build-images.sh train-cpu|train-gpu|serve ...     (the keys of scripts/images.py)
+#   scripts/build-images.sh train-cpu|train-gpu|serve|serve-arm64 ...     (the keys of scripts/images.py)
+#
+# Each image is built for the CPU architecture its row names (docker build --platform linux/ARCH). One for another
+# architecture than the Docker engine's (serve-arm64 on an x86 machine) runs its RUN steps under qemu: scripts/
+# ensure-docker.sh --with-arm64 sets that up, and the build stops early with that advice when it is missing.
 #   scripts/build-images.sh bench-toolkit                      (benchmarks/serve_load.py's other side, never pushed)
 #
 # Environment:
 #   BASE_IMAGE        base for every stage (default: debian:bookworm-slim pinned by the Dockerfiles' digest when it
 #                     is present or can be pulled, else a debootstrapped equivalent from scripts/bootstrap-base-image.sh,
 #                     built from the host's Debian mirror: no digest pins that one, so its image ID is the record).
+#                     Another architecture than the engine's always builds on a debootstrapped base of its own
+#                     (headlines-base:bookworm-ARCH): Docker's image store keeps one platform under a reference, and
+#                     pulling the pinned base for another platform would replace the engine's own under the same name.
 #                     The base used is printed (`base image: REF (DIGEST or image ID)`) and labelled on every image
 #                     built (org.opencontainers.image.base.name and .base.digest).
 #   IMAGE_PREFIX      image name prefix (default: headlines)
@@ -41,8 +48,15 @@ cache_stage=build-env
 # The Dockerfiles' default, digest-pinned (their comment says how to update it; a unit test holds them equal).
 pinned_base=debian:bookworm-slim@sha256:3783cc01769c7b2b1b83a5c5ad96c815348e28ed7da68e2e3687004faa906251
 
-choose_base_image() {
+engine_architecture=$("$docker_cli" version -f '{{.Server.Arch}}')
+
+choose_base_image() {  # choose_base_image ARCHITECTURE
     if [ -n "${BASE_IMAGE:-}" ]; then echo "$BASE_IMAGE"; return; fi
+    if [ "$1" != "$engine_architecture" ]; then
+        DOCKER_CLI=$docker_cli scripts/bootstrap-base-image.sh "headlines-base:bookworm-$1" "$1" >&2
+        echo "headlines-base:bookworm-$1"
+        return
+    fi
     local public=$pinned_base
     if "$docker_cli" image inspect "$public" >/dev/null 2>&1 || "$docker_cli" pull -q "$public" >/dev/null 2>&1; then
         echo "$public"
@@ -83,11 +97,21 @@ login_to_cache_registry() {
         "$docker_cli" login --username AWS --password-stdin "$CACHE_REGISTRY" >/dev/null
 }
 
+# The base of one architecture: chosen, checked to run here, and printed (as `base image: REF (DIGEST or ID)`).
+use_base_image() {  # use_base_image ARCHITECTURE: sets base and base_id
+    base=$(choose_base_image "$1")
+    base_id=$(base_digest "$base") || { echo "base image $base: no image ID (neither built nor pulled)" >&2; exit 1; }
+    if [ "$1" != "$engine_architecture" ] &&
+        ! "$docker_cli" run --rm --platform "linux/$1" "$base" true >/dev/null 2>&1; then
+        echo "this machine cannot run linux/$1 programs, which the build of a $1 image runs:" \
+            "scripts/ensure-docker.sh --with-$1 sets up emulation (as root)" >&2
+        exit 1
+    fi
+    echo "base image: $base ($base_id)"
+}
+
 [ $# -gt 0 ] || set -- train-cpu
 table=$(python3 scripts/images.py "$@")  # exits 2 on an unknown key
-base=$(choose_base_image)
-base_id=$(base_digest "$base") || { echo "base image $base: no image ID (neither built nor pulled)" >&2; exit 1; }
-echo "base image: $base ($base_id)"
 if [ -n "${CACHE_REGISTRY:-}" ]; then login_to_cache_registry; fi
 
 build() {  # build IMAGE DOCKERFILE [DOCKER BUILD ARGUMENT...]
@@ -95,14 +119,15 @@ build() {  # build IMAGE DOCKERFILE [DOCKER BUILD ARGUMENT...]
     shift 2
     echo "building $image on $base"
     start=$(date +%s)
-    "$docker_cli" build --progress=plain -f "$dockerfile" --build-arg "BASE_IMAGE=$base" "$@" "${ca_secret[@]}" "${no_cache[@]}" \
+    "$docker_cli" build --progress=plain --platform "linux/$architecture" -f "$dockerfile" --build-arg "BASE_IMAGE=$base" "$@" "${ca_secret[@]}" "${no_cache[@]}" \
         --label "org.opencontainers.image.base.name=$base" --label "org.opencontainers.image.base.digest=$base_id" \
         -t "$image" .
     size=$("$docker_cli" image inspect -f '{{.Size}}' "$image")
     echo "built $image in $(( $(date +%s) - start )) s, $(( size / 1000000 )) MB uncompressed"
 }
 
-while IFS=$'\t' read -r -u 3 key image _ _ dockerfile build_args _; do
+while IFS=$'\t' read -r -u 3 key image _ _ dockerfile build_args _ architecture; do
+    use_base_image "$architecture"
     arguments=()
     if [ "$build_args" != - ]; then
         IFS=, read -r -a pairs <<<"$build_args"

@@ -84,9 +84,12 @@ def test_the_base_digest_is_the_same_everywhere():
 
 
 FAKE_DOCKER = """#!/usr/bin/env bash
-# docker as build-images.sh calls it; every call recorded. PULLABLE=1: the pinned base can be pulled.
+# docker as build-images.sh calls it; every call recorded. PULLABLE=1: the pinned base can be pulled. The engine is
+# amd64's; EMULATED=1: it runs other architectures' programs too.
 echo "$*" >> "$CALLS"
 case "$1 $2" in
+    "version -f") echo amd64 ;;
+    "run --rm") [ "${EMULATED:-}" = 1 ] || exit 1 ;;
     "image inspect")
         ref=${!#}
         case $ref in
@@ -102,7 +105,7 @@ exit 0
 """
 
 
-def run_build_script(tmp_path, pullable, settings=None):
+def run_build_script(tmp_path, pullable, settings=None, key="serve", status=0):
     tmp_path.mkdir(parents=True, exist_ok=True)
     docker = tmp_path / "docker"
     docker.write_text(FAKE_DOCKER)
@@ -114,7 +117,7 @@ def run_build_script(tmp_path, pullable, settings=None):
         if key not in ("BASE_IMAGE", "CACHE_REGISTRY", "IMAGE_PREFIX", "BUILD_NO_CACHE")
     }
     result = subprocess.run(
-        [str(REPO / "scripts" / "build-images.sh"), "serve"],
+        [str(REPO / "scripts" / "build-images.sh"), key],
         env={
             **environment,
             "DOCKER_CLI": str(docker),
@@ -126,7 +129,7 @@ def run_build_script(tmp_path, pullable, settings=None):
         text=True,
         timeout=60,
     )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.returncode == status, result.stdout + result.stderr
     builds = [line for line in calls.read_text().splitlines() if line.startswith("build ")]
     return result, builds
 
@@ -135,7 +138,7 @@ def test_the_build_pulls_the_pinned_base_and_records_it(tmp_path):
     result, [build] = run_build_script(tmp_path, pullable=True)
     pinned = re.search(r"debian:bookworm-slim@sha256:[0-9a-f]{64}", (REPO / "buildspec.yml").read_text()).group(0)
     assert f"base image: {pinned} ({pinned.split('@')[1]})" in result.stdout
-    assert f"--build-arg BASE_IMAGE={pinned} " in build
+    assert f"--build-arg BASE_IMAGE={pinned} " in build and " --platform linux/amd64 " in build
     assert f"--label org.opencontainers.image.base.name={pinned} " in build
     assert f"--label org.opencontainers.image.base.digest={pinned.split('@')[1]} " in build
 
@@ -153,3 +156,16 @@ def test_build_no_cache_builds_every_layer_again_and_the_default_reuses_them(tmp
     _, [cached] = run_build_script(tmp_path / "default", pullable=True)
     _, [fresh] = run_build_script(tmp_path / "fresh", pullable=True, settings={"BUILD_NO_CACHE": "1"})
     assert " --no-cache " not in cached and " --no-cache " in fresh
+
+
+def test_the_arm64_image_builds_for_linux_arm64_on_a_debootstrapped_arm64_base(tmp_path):
+    result, [build] = run_build_script(tmp_path, pullable=True, key="serve-arm64", settings={"EMULATED": "1"})
+    assert "base image: headlines-base:bookworm-arm64 (sha256:" in result.stdout  # never the pinned amd64 pull
+    assert " --platform linux/arm64 " in build and "--build-arg BASE_IMAGE=headlines-base:bookworm-arm64 " in build
+    assert build.endswith(" -t headlines-serve:cpu-arm64 .")
+
+
+def test_without_emulation_the_arm64_build_stops_before_it_starts_and_says_how(tmp_path):
+    result, builds = run_build_script(tmp_path, pullable=True, key="serve-arm64", status=1)
+    assert builds == []
+    assert "scripts/ensure-docker.sh --with-arm64 sets up emulation" in result.stderr
