@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 # which mxnet cannot use, but its extension runs with numpy 1.23, so it is installed without dependencies.
 FASTTEXT_WHEEL := fasttext-numpy2-wheel==0.9.2
 
-.PHONY: help venv images images-gpu docker registry demo push smoke-aws test test-unit test-container test-localmode test-aws test-mutants bench \
+.PHONY: help venv images images-gpu images-arm64 docker registry demo push smoke-aws test test-unit test-container test-localmode test-aws test-mutants bench \
 	bench-train bench-serve bench-toolkit-image bench-word-vectors bench-gpu-path bench-localmode bench-images bench-report clean
 # make demo DATA=your-headlines CORPUS=your-text: the demo on your own data (files or folders).
 DATA ?=
@@ -34,6 +34,7 @@ help:
 	@echo "                  alone it prints the plan and the cost estimate (scripts/smoke_aws.py; never run by CI)"
 	@echo "make images       build the CPU training image and the serving image (headlines-train:cpu, headlines-serve:cpu)"
 	@echo "make images-gpu   build the GPU training image (headlines-train:gpu)"
+	@echo "make images-arm64 build the Graviton serving image (headlines-serve:cpu-arm64), under qemu on x86"
 	@echo "make bench        every benchmark, then docs/benchmarks.md from their records (bench-results/):"
 	@echo "                  bench-train (accuracy vs fastText supervised), bench-serve (load, ours and AWS's MXNet"
 	@echo "                  toolkit side by side; its image: make bench-toolkit-image), bench-word-vectors"
@@ -65,6 +66,11 @@ images: docker
 
 images-gpu: docker
 	scripts/build-images.sh train-gpu
+
+# On an x86 machine its RUN steps run under qemu, which ensure-docker.sh --with-arm64 registers.
+images-arm64: docker
+	@scripts/ensure-docker.sh --with-arm64
+	scripts/build-images.sh serve-arm64
 
 # Sets up what it needs (Docker engine, images, the SDK's virtualenv; their output in DEMO_SETUP_LOG, its end shown
 # when something fails), then runs scripts/demo.py, which logs the rest to demo-output/demo.log.
@@ -100,7 +106,7 @@ lint: venv
 test-unit: venv lint
 	$(BIN)/python -m pytest -m unit $(PYTEST_ARGS)
 
-test-container: venv images images-gpu
+test-container: venv images images-gpu images-arm64
 	$(BIN)/python -m pytest -m container $(PYTEST_ARGS)
 
 # The real SageMaker SDK (v2 and v3, each in its own virtualenv that the tests create) in local mode.
@@ -116,7 +122,7 @@ test-mutants: venv docker
 	$(BIN)/python -m tests.mutants.run
 
 # Every tier in one pytest run, so the summary line counts them all.
-test: venv lint registry images images-gpu
+test: venv lint registry images images-gpu images-arm64
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The project's images, one row per build target of scripts/build-images.sh: the local image it builds, the ECR
-repository it is pushed to, its accelerator (also the tag suffix), its Dockerfile and its size budget.
+repository it is pushed to, its accelerator and CPU architecture (together the tag suffix: cpu, gpu, cpu-arm64),
+its Dockerfile and its size budget.
 
 push.py, the size-budget test and the build read this table, so a new image or a new budget is one edit here.
 BENCHMARK_IMAGES are built the same way for the benchmarks only: never pushed, no budget.
@@ -37,8 +38,13 @@ class Image:
     # built for another (one built on Apple Silicon is arm64, and fails with "exec format error" on x86 instances).
     architecture: str = "amd64"
 
+    @property
+    def variant(self):
+        """The tag suffix: the accelerator, and the architecture when it is not amd64 (cpu, gpu, cpu-arm64)."""
+        return self.accelerator if self.architecture == "amd64" else f"{self.accelerator}-{self.architecture}"
+
     def local(self, prefix=None):
-        return f"{prefix or local_prefix()}-{self.name}:{self.accelerator}"
+        return f"{prefix or local_prefix()}-{self.name}:{self.variant}"
 
     def stage(self, stage, prefix=None):
         """The local image of one build stage, e.g. headlines-train:cpu-build-env."""
@@ -55,6 +61,8 @@ IMAGES = {
         Image("train-gpu", "train", "gpu", "containers/train/Dockerfile", ("VARIANT=gpu",), 4_200_000_000),
         Image("train-cpu", "train", "cpu", "containers/train/Dockerfile", ("VARIANT=cpu",), 1_200_000_000),
         Image("serve", "serve", "cpu", "containers/serve/Dockerfile", (), 250_000_000),
+        # Graviton (ml.c7g, m7g, r7g, ...): the same Dockerfile built for linux/arm64.
+        Image("serve-arm64", "serve", "cpu", "containers/serve/Dockerfile", (), 250_000_000, "arm64"),
     )
 }
 # AWS's MXNet inference toolkit serving our model, the other side of benchmarks/serve_load.py.
@@ -74,18 +82,20 @@ def local_prefix() -> str:
 # {"schema": 1, "account": "123456789012", "region": "us-east-1", "commit": "<40 hex digits>",
 #  "version": "<git tag at HEAD>" or null,
 #  "images": {"<key of IMAGES>": {"uri": "<registry>/<repository>@sha256:...", "accelerator": "cpu" or "gpu",
-#                                 "local", "repository", "registry", "digest", "tags", "tag_uris", "size_bytes",
-#                                 "media_type", "pushed"}}}
-# An image is there only when it was pushed. Readers take an image's digest-pinned "uri" and its "accelerator"
-# (buildspec.yml reads the "uri"s with jq); the other fields say what was pushed where.
+#                                 "architecture": "amd64" or "arm64", "local", "repository", "registry",
+#                                 "digest", "tags", "tag_uris", "size_bytes", "media_type", "pushed"}}}
+# An image is there only when it was pushed. Readers take an image's digest-pinned "uri", its "accelerator" and
+# its "architecture" (buildspec.yml reads the "uri"s with jq); the other fields say what was pushed where.
 PUSHED_IMAGES_SCHEMA = 1  # readers refuse any other: a new number for a layout an old reader would misread
 TRAINING_IMAGE_KEYS = {"cpu": "train-cpu", "gpu": "train-gpu"}  # the training image of each accelerator
 SERVING_IMAGE_KEY = "serve"
+SERVING_IMAGE_KEYS = {"amd64": SERVING_IMAGE_KEY, "arm64": "serve-arm64"}  # the serving image of each architecture
 # How `make push` pushes each image, for the sentence that asks for one the file lacks.
 PUSH_ARGS = {
     "train-cpu": "--images train --train-variant cpu",
     "train-gpu": "--images train --train-variant gpu",
     SERVING_IMAGE_KEY: "--images serve",
+    "serve-arm64": "--images serve --serve-architecture arm64",
 }
 
 
@@ -109,6 +119,7 @@ def pushed_image_record(
         "repository": repository,
         "registry": registry,
         "accelerator": image.accelerator,
+        "architecture": image.architecture,
         "digest": digest,
         "uri": f"{registry}/{repository}@{digest}",
         "tags": tags,

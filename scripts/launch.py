@@ -60,6 +60,7 @@ from launch_checks import (  # noqa: E402
     UsageError,
     image_from_uri,
     instance_accelerator,
+    instance_architecture,
     pushed_image,
 )
 from launch_commands import DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_RUN_SECONDS  # noqa: E402
@@ -258,7 +259,8 @@ def command_image(args: argparse.Namespace, use: str) -> LaunchImage:
     if use == TRAINING:
         accelerator = instance_accelerator(args.instance_type, use)
         return pushed_image(args.images, images.TRAINING_IMAGE_KEYS[accelerator])
-    return pushed_image(args.images, images.SERVING_IMAGE_KEY)
+    architecture = instance_architecture(args.instance_type, use)  # Graviton instances get the arm64 image
+    return pushed_image(args.images, images.SERVING_IMAGE_KEYS[architecture])
 
 
 def job_arguments(args: argparse.Namespace) -> dict:

@@ -18,13 +18,14 @@ from headlines import contract, gpu_support, instance_types  # noqa: E402
 from headlines import hyperparameters as schema  # noqa: E402
 from headlines.environment import check_channels  # noqa: E402
 from headlines.errors import JobError  # noqa: E402
-from headlines.instance_types import CPU, GPU, OTHER, InstanceTypeError  # noqa: E402
+from headlines.instance_types import CPU, GPU, OTHER, TRAINING, InstanceTypeError  # noqa: E402
 
 LOCAL_ACCELERATORS = {"local": CPU, "local_gpu": GPU}
 ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/\S+")
 S3_SCHEME = "s3://"
 ECR_HOST = re.compile(r"\d{12}\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/")
-IMAGE_ARCHITECTURE = instance_types.X86_64  # the images are built for linux/amd64
+# An instance family's CPU architecture as Docker names the images built for it (scripts/images.py).
+IMAGE_ARCHITECTURES = {instance_types.X86_64: "amd64", instance_types.ARM64: "arm64"}
 NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*")  # SageMaker's pattern for job, model and endpoint names
 MAX_NAME_LENGTH = 63
 MAX_TUNING_JOB_NAME_LENGTH = 32
@@ -60,6 +61,7 @@ class LaunchImage:
     uri: str
     accelerator: str | None = None  # cpu or gpu; None when nothing says
     key: str | None = None  # the pushed-images file's key, when it came from there
+    architecture: str | None = None  # amd64 or arm64; None when nothing says
 
     @property
     def name(self) -> str:
@@ -74,10 +76,13 @@ class LaunchImage:
 
 
 def image_from_uri(uri: str) -> LaunchImage:
-    """--image: the project's local names and ECR tags end in the accelerator (headlines-train:gpu, <commit>-cpu)."""
+    """--image: the project's local names and ECR tags end in the variant (headlines-train:gpu, <commit>-cpu,
+    headlines-serve:cpu-arm64): the accelerator, and the architecture when it is not amd64."""
     tag = uri.rsplit("/", 1)[-1].split("@")[0].partition(":")[2]
-    match = re.search(r"(?:^|-)(cpu|gpu)$", tag)
-    return LaunchImage(uri, match.group(1) if match else None)
+    match = re.search(r"(?:^|-)(cpu|gpu)(?:-(arm64))?$", tag)
+    if not match:
+        return LaunchImage(uri)
+    return LaunchImage(uri, match.group(1), architecture=match.group(2) or "amd64")
 
 
 def as_image(image: LaunchImage | str) -> LaunchImage:
@@ -91,7 +96,7 @@ def pushed_image(path: str, key: str) -> LaunchImage:
         record = images.read_pushed_image(path, key)
     except images.PushedImagesError as error:
         raise UsageError(str(error)) from None
-    return LaunchImage(record["uri"], record["accelerator"], key)
+    return LaunchImage(record["uri"], record["accelerator"], key, images.IMAGES[key].architecture)
 
 
 # --- instance types, accelerators, role and region --------------------------------------------------------------
@@ -107,17 +112,40 @@ def instance_accelerator(instance_type: str, use: str) -> str:
     if is_local(instance_type):
         return LOCAL_ACCELERATORS[instance_type]
     family = instance_types.family(instance_type, use)
-    if family.architecture != IMAGE_ARCHITECTURE:
-        raise UsageError(
-            f"{instance_type} has {family.architecture} processors and the images are built for "
-            f"{IMAGE_ARCHITECTURE}: pick an {IMAGE_ARCHITECTURE} instance type."
-        )
     if family.accelerator == OTHER:
         raise UsageError(
             f"{instance_type} carries AWS Inferentia or Trainium or Habana Gaudi accelerators, which "
             f"the images cannot use: pick a CPU or NVIDIA GPU instance type."
         )
     return family.accelerator
+
+
+def instance_architecture(instance_type: str | None, use: str) -> str:
+    """amd64 or arm64: the images an instance type runs; serverless endpoints run on x86. Local mode runs on this
+    machine, which builds the images for itself: amd64 too."""
+    if instance_type is None or is_local(instance_type):
+        return IMAGE_ARCHITECTURES[instance_types.X86_64]
+    return IMAGE_ARCHITECTURES[instance_types.family(instance_type, use).architecture]
+
+
+def check_architecture(image: LaunchImage, instance_type: str | None, use: str) -> None:
+    """An image runs on the CPUs it was built for only: elsewhere it fails with 'exec format error'. instance_type
+    None: a serverless endpoint."""
+    architecture = instance_architecture(instance_type, use)
+    if image.architecture is None or image.architecture == architecture:
+        return
+    if architecture == IMAGE_ARCHITECTURES[instance_types.X86_64]:
+        remedy = "pick an arm64 (Graviton) instance type"
+    elif use == TRAINING:
+        remedy = "the training images are built for amd64 only: pick an amd64 instance type"
+    else:
+        remedy = (
+            f"serve it with the arm64 serving image (make images-arm64, then make push PUSH_ARGS="
+            f"'{images.PUSH_ARGS['serve-arm64']}'), which --images picks for Graviton instance types"
+        )
+    where = instance_type or "a serverless endpoint"
+    built = f"{image.name} is built for {image.architecture}"
+    raise UsageError(f"{where} has {architecture} processors and {built}: {remedy}.")
 
 
 def check_accelerator(image: LaunchImage, accelerator: str, where: str) -> None:
@@ -158,6 +186,7 @@ def check_compute(image: LaunchImage, instance_type: str, use: str, role: str | 
     and off local mode role and region."""
     accelerator = instance_accelerator(instance_type, use)
     check_accelerator(image, accelerator, instance_type)
+    check_architecture(image, instance_type, use)
     if accelerator == GPU and not is_local(instance_type):
         gpu_support.check_instance_type(instance_type)
     if not is_local(instance_type):

@@ -24,6 +24,7 @@ from launch_checks import (  # noqa: E402
     UsageError,
     as_image,
     check_accelerator,
+    check_architecture,
     check_compute,
     check_endpoint_kind,
     check_job,
@@ -328,6 +329,7 @@ def serverless_placement(
     """deploy's arguments for a serverless endpoint, once the size and the model are checked."""
     check_serverless(memory_mb, max_concurrency)
     check_accelerator(image, instance_types.SERVERLESS_ACCELERATOR, "a serverless endpoint")
+    check_architecture(image, None, HOSTING)
     check_sagemaker(image, role, session_region())
     check_s3({"--model-data": model_data}, instance_type=None)  # a serverless endpoint: on SageMaker
     from sagemaker.serverless import ServerlessInferenceConfig

@@ -3,6 +3,7 @@
 
     .venv/bin/python scripts/push.py                          # train (GPU) and serve, tagged with the commit
     .venv/bin/python scripts/push.py --train-variant both --pull-policy --pull-account 210987654321
+    .venv/bin/python scripts/push.py --images serve --serve-architecture both   # x86 and Graviton serving images
     .venv/bin/python scripts/push.py --dry-run                # every AWS and Docker call it would make
     .venv/bin/python scripts/push.py --login-password         # the ECR password alone, for `docker login`
 
@@ -10,14 +11,16 @@ Account and region: --account/--region, then AWS_REGION/AWS_DEFAULT_REGION, then
 account). Endpoints: boto3's own AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>. The commit is that of the
 checkout this script is in (git's own GIT_DIR/GIT_WORK_TREE pick another).
 
-Each repository is created when missing and otherwise brought to these settings: scan on push; tags immutable
-except the moving build-cache tags `cache-*`; a lifecycle policy (untagged images expire after a day, the last
---keep tagged images stay); with --pull-policy, a repository policy that lets SageMaker (for jobs and models of
-this account and the --pull-account accounts only: aws:SourceAccount) and the --pull-account accounts pull, without
-which CreateModel fails across accounts. The Docker engine is logged in with the ECR token
-in memory; nothing is written to disk. Tags: `<commit12>-<accelerator>`, and `<git tag>-<accelerator>` when HEAD
-is tagged. A tag that already holds the same image is not pushed again; one that holds another image stops the
-push. Pushed manifests must be single-platform Docker v2 schema 2 manifests (SageMaker rejects OCI indexes and
+Each repository is created when missing and otherwise brought to these settings: scan on push; tags immutable except
+the moving build-cache tags `cache-*`; a lifecycle policy (untagged images expire after a day, the last --keep
+tagged images stay); with --pull-policy, a repository policy that lets SageMaker (for jobs and models of this
+account and the --pull-account accounts only: aws:SourceAccount) and the --pull-account accounts pull, without which
+CreateModel fails across accounts. The Docker engine is logged in with the ECR token in memory; nothing is written
+to disk. Tags: `<commit12>-<variant>`, and `<git tag>-<variant>` when HEAD is tagged; the variant is the
+accelerator, with the architecture when it is not amd64 (`cpu-arm64`, the Graviton serving image of
+--serve-architecture arm64 or both), and an image built for another architecture than its tag says is refused before
+anything is pushed. A tag that already holds the same image is not pushed again; one that holds another image stops
+the push. Pushed manifests must be single-platform Docker v2 schema 2 manifests (SageMaker rejects OCI indexes and
 attestations). The digest-pinned URIs are printed and written to a JSON file (--output) that scripts/launch.py and
 buildspec.yml read (the pushed-images file, defined in scripts/images.py). --registry-host (tests only) sends the
 bytes to another registry; the URIs stay ECR's.
@@ -47,6 +50,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = "build/images.json"
 FAMILIES = ("train", "serve")
 TRAIN_VARIANTS = {"gpu": ("gpu",), "cpu": ("cpu",), "both": ("gpu", "cpu")}
+SERVE_ARCHITECTURES = {"amd64": ("amd64",), "arm64": ("arm64",), "both": ("amd64", "arm64")}
 DEFAULT_KEEP = 30
 UNTAGGED_EXPIRY_DAYS = 1
 ECR_USER = "AWS"
@@ -121,9 +125,11 @@ def _arguments(args, kwargs):
 # --- what to push: images, git state, account and region -----------------------------------------------------
 
 
-def selected_images(families, train_variant):
+def selected_images(families, train_variant, serve_architecture="amd64"):
     keys = [f"train-{variant}" for variant in TRAIN_VARIANTS[train_variant]] if "train" in families else []
-    return [images.IMAGES[key] for key in keys + (["serve"] if "serve" in families else [])]
+    if "serve" in families:
+        keys += [images.SERVING_IMAGE_KEYS[arch] for arch in SERVE_ARCHITECTURES[serve_architecture]]
+    return [images.IMAGES[key] for key in keys]
 
 
 def _git(*args):
@@ -152,9 +158,10 @@ def docker_tag(text):
     return re.sub(r"[^A-Za-z0-9_.-]", "-", text)[:128]
 
 
-def image_tags(commit, version, accelerator):
-    tags = [f"{commit[:12]}-{accelerator}"]
-    return tags + [docker_tag(f"{version}-{accelerator}")] if version else tags
+def image_tags(commit, version, variant):
+    """The commit's tag and, when HEAD is tagged, the version's, each ending in the image's variant (cpu-arm64)."""
+    tags = [f"{commit[:12]}-{variant}"]
+    return tags + [docker_tag(f"{version}-{variant}")] if version else tags
 
 
 def aws_region(given, profile_region):
@@ -492,7 +499,7 @@ def run(args: argparse.Namespace, calls: Calls) -> int:
     pushes."""
     if args.login_password:
         return print_login_password(calls, args)
-    chosen = selected_images(args.images, args.train_variant)
+    chosen = selected_images(args.images, args.train_variant, args.serve_architecture)
     commit, version = source_state(args.allow_dirty)
     api = docker_api()
     locals_ = [local_image(calls, api, image) for image in chosen]
@@ -535,7 +542,7 @@ def push_images(
         started = time.monotonic()
         records[local.image.key] = pusher.push(
             local,
-            image_tags(commit, version, local.image.accelerator),
+            image_tags(commit, version, local.image.variant),
             cache_tags(calls, api, local) if cache else [],
         )
         print(summary_line(local.image.key, records[local.image.key], time.monotonic() - started))
@@ -640,6 +647,12 @@ def parser():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--images", type=_families, default=list(FAMILIES), help="train,serve (default both)")
     p.add_argument("--train-variant", choices=list(TRAIN_VARIANTS), default="gpu", help="default gpu")
+    p.add_argument(
+        "--serve-architecture",
+        choices=list(SERVE_ARCHITECTURES),
+        default="amd64",
+        help="the serving image for x86 (amd64, the default), Graviton (arm64) or both",
+    )
     p.add_argument("--account", type=_account)
     p.add_argument("--region")
     p.add_argument("--profile")

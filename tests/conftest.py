@@ -65,7 +65,9 @@ def fake_libcuda(tmp_path_factory):
 
 # The local images as scripts/build-images.sh names them (IMAGE_PREFIX, as CodeBuild's build sets it).
 IMAGES = load_script("images").IMAGES
-CPU_IMAGE, GPU_IMAGE, SERVE_IMAGE = (IMAGES[key].local() for key in ("train-cpu", "train-gpu", "serve"))
+CPU_IMAGE, GPU_IMAGE, SERVE_IMAGE, SERVE_ARM64_IMAGE = (
+    IMAGES[key].local() for key in ("train-cpu", "train-gpu", "serve", "serve-arm64")
+)
 
 
 def ensure_image(name, target):
@@ -93,6 +95,11 @@ def gpu_image(docker_engine):
 @pytest.fixture(scope="session")
 def serve_image(docker_engine):
     return ensure_image(SERVE_IMAGE, "serve")
+
+
+@pytest.fixture(scope="session")
+def serve_arm64_image(docker_engine):
+    return ensure_image(SERVE_ARM64_IMAGE, "serve-arm64")
 
 
 def sdk_python(generation):

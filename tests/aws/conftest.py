@@ -18,6 +18,8 @@ from tests.support.containers import docker
 from tests.support.repo import REPO
 
 CHECKOUT_VERSION = "v9.9.9"  # the git tag of `checkout`
+# A client that builds with BuildKit without the buildx plugin (Debian's), as scripts/build-images.sh picks it.
+BUILDKIT_DOCKER = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else "docker"
 
 
 @pytest.fixture(scope="session")
@@ -43,11 +45,26 @@ def registry(moto, tmp_path, docker_engine):
 
 
 @pytest.fixture
-def tiny_images(docker_engine):
-    """make(name, content): a one-file image made on the spot (nothing to pull or build), tagged name."""
+def tiny_images(docker_engine, tmp_path):
+    """make(name, content, architecture="amd64"): a one-file image made on the spot (nothing to pull or build),
+    tagged name. Another architecture's is built FROM scratch for that platform: no program of it runs."""
     client, made = docker_sdk.from_env(), []
 
-    def make(name, content):
+    def make(name, content, architecture="amd64"):
+        if architecture != "amd64":
+            context = tmp_path / f"tiny-{len(made)}"
+            context.mkdir()
+            (context / "content.txt").write_bytes(content)
+            (context / "Dockerfile").write_text("FROM scratch\nCOPY content.txt /\n")
+            built = subprocess.run(
+                [BUILDKIT_DOCKER, "build", "-q", "--platform", f"linux/{architecture}", "-t", name, str(context)],
+                capture_output=True,
+                text=True,
+                check=True,
+                env={**os.environ, "DOCKER_BUILDKIT": "1"},
+            )
+            made.append(built.stdout.strip())
+            return made[-1]
         archive = io.BytesIO()
         with tarfile.open(fileobj=archive, mode="w") as tar:
             info = tarfile.TarInfo("content.txt")

@@ -209,6 +209,35 @@ def test_cache_tags_move_and_stay_out_of_the_json(moto, registry, checkout, tiny
     assert json.loads(registry.manifest("headlines-serve", f"{checkout.tag}-cpu")[2])["config"]["digest"] == image_id
 
 
+def test_the_graviton_serving_image_goes_beside_the_x86_one_under_its_own_tag(
+    moto, registry, checkout, tiny_images, prefix, tmp_path
+):
+    tiny_images(f"{prefix}-serve:cpu", b"x86 serving image")
+    arm64_id = tiny_images(f"{prefix}-serve:cpu-arm64", b"arm64 serving image", architecture="arm64")
+    env = {**moto.env, **checkout.env, "IMAGE_PREFIX": prefix}
+    both = ("--images", "serve", "--serve-architecture", "both", "--registry-host", registry.host)
+    output = tmp_path / "images.json"
+    result = run_push(*both, "--output", str(output), env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    variants = ("cpu", "cpu-arm64")
+    assert registry.tags("headlines-serve") == sorted(
+        f"{t}-{v}" for t in (checkout.tag, checkout.version) for v in variants
+    )
+    records = json.loads(output.read_text())["images"]
+    assert {key: record["architecture"] for key, record in records.items()} == {
+        "serve": "amd64",
+        "serve-arm64": "arm64",
+    }
+    assert records["serve-arm64"]["tags"] == [f"{checkout.tag}-cpu-arm64", f"{checkout.version}-cpu-arm64"]
+    pushed = json.loads(registry.manifest("headlines-serve", f"{checkout.tag}-cpu-arm64")[2])
+    assert pushed["config"]["digest"] == arm64_id
+
+    tiny_images(f"{prefix}-serve:cpu-arm64", b"built for x86 by mistake")  # under the arm64 image's name
+    refused = run_push(*both, "--output", str(tmp_path / "again.json"), env=env)
+    assert_fails(refused, f"{prefix}-serve:cpu-arm64 is built for amd64, not arm64")
+    assert not (tmp_path / "again.json").exists()
+
+
 def test_a_different_image_under_the_commit_tag_is_refused(moto, registry, checkout, tiny_images, prefix, tmp_path):
     first_id = tiny_images(f"{prefix}-serve:cpu", b"first build")
     env = {**moto.env, **checkout.env, "IMAGE_PREFIX": prefix}

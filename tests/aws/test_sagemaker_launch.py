@@ -240,6 +240,14 @@ def test_real_time_endpoint_of_the_serving_image(run, moto, pushed):
     assert launched.result == {"endpoint_name": "headlines", "model_name": variant["ModelName"]}
 
 
+def test_a_graviton_endpoint_gets_the_arm64_serving_image(run, moto, pushed):
+    launched = run("deploy", "--instance-type", "ml.c7g.xlarge", "--model-data", f"{DATA}/model.tar.gz")
+    # moto's list of hosting instance types predates Graviton: it refuses the endpoint config, after the model.
+    assert "AWS refused CreateEndpointConfig: Value 'ml.c7g.xlarge' at 'instanceType'" in launched.process.stderr
+    image = launched.request("CreateModel")["PrimaryContainer"]["Image"]
+    assert image == _uri(pushed, "serve-arm64") != _uri(pushed, "serve")
+
+
 def test_serverless_endpoint(run, moto, pushed):
     launched = run(
         "deploy",

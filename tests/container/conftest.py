@@ -8,7 +8,8 @@ import time
 import pytest
 
 from tests.support.containers import docker
-from tests.support.fake_sagemaker import FakeSageMaker
+from tests.support.data import data_set
+from tests.support.fake_sagemaker import SMALL_MODEL, FakeSageMaker
 
 
 class Job:
@@ -59,3 +60,18 @@ def make_job(tmp_path):
     yield factory
     for job in created:
         docker("rm", "-f", job.name, check=False)
+
+
+@pytest.fixture(scope="session")
+def models(cpu_image, tmp_path_factory):
+    """architecture -> model folder, each trained by the CPU training image on 1,200 rows (shared by the serving
+    images' tests)."""
+    folders = {}
+    for architecture in ("fasttext", "cnn"):
+        fake = FakeSageMaker(tmp_path_factory.mktemp(architecture))
+        fake.add_channel("train", {"train.tsv": data_set().train_rows(1200)})
+        fake.write_config(dict(SMALL_MODEL, architecture=architecture))
+        result = docker("run", "--rm", "-v", f"{fake.base}:/opt/ml", cpu_image, "train", check=False)
+        assert result.returncode == 0, result.stdout[-3000:]
+        folders[architecture] = fake.model_dir
+    return folders

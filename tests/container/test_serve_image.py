@@ -28,20 +28,6 @@ DATA = data_set()
 
 
 @pytest.fixture(scope="module")
-def models(cpu_image, tmp_path_factory):
-    """architecture -> model folder, each trained by the CPU training image on 1,200 rows."""
-    folders = {}
-    for architecture in ("fasttext", "cnn"):
-        fake = FakeSageMaker(tmp_path_factory.mktemp(architecture))
-        fake.add_channel("train", {"train.tsv": DATA.train_rows(1200)})
-        fake.write_config(dict(SMALL_MODEL, architecture=architecture))
-        result = docker("run", "--rm", "-v", f"{fake.base}:/opt/ml", cpu_image, "train", check=False)
-        assert result.returncode == 0, result.stdout[-3000:]
-        folders[architecture] = fake.model_dir
-    return folders
-
-
-@pytest.fixture(scope="module")
 def word_vectors(cpu_image, tmp_path_factory):
     """The word-vector job's model folder, as the CPU training image writes it (subwords on)."""
     fake = FakeSageMaker(tmp_path_factory.mktemp("word-vectors"))

@@ -221,9 +221,9 @@ def test_cpu_image_libraries_all_resolve(cpu_image):
     assert "not found" not in result.stdout, result.stdout
 
 
-@pytest.mark.parametrize("key", list(IMAGES))
+@pytest.mark.parametrize("key", list(IMAGE_FIXTURES))
 def test_image_size_budget(key, request):
-    """The budgets of scripts/images.py, which push.py enforces too."""
+    """The budgets of scripts/images.py, which push.py enforces too (the Graviton image's: test_serve_arm64.py)."""
     image = request.getfixturevalue(IMAGE_FIXTURES[key])
     size = int(docker("image", "inspect", "-f", "{{.Size}}", image).stdout)
     print(f"{image}: {size / 1e6:.0f} MB uncompressed, budget {IMAGES[key].budget_bytes / 1e6:.0f} MB")

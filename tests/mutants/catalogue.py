@@ -124,4 +124,12 @@ MUTANTS = (
             "test_a_pipe_channel_is_copied_once_and_its_later_fifos_are_never_opened",
         ),
     ),
+    Mutant(
+        "Graviton endpoints given the x86 serving image",
+        "an arm64 instance type would run the amd64 image and fail with 'exec format error'",
+        "scripts/launch.py",
+        "return pushed_image(args.images, images.SERVING_IMAGE_KEYS[architecture])",
+        "return pushed_image(args.images, images.SERVING_IMAGE_KEY)",
+        ("tests/unit/scripts/test_launch.py::test_the_pushed_image_follows_the_use_and_the_instance_type",),
+    ),
 )

@@ -79,10 +79,25 @@ def test_image_accelerator_and_region_from_the_uri(uri, accelerator, region):
     assert (image.accelerator, image.region) == (accelerator, region)
 
 
+@pytest.mark.parametrize(
+    "uri,architecture",
+    [
+        ("headlines-serve:cpu", "amd64"),
+        ("headlines-serve:cpu-arm64", "arm64"),
+        ("123456789012.dkr.ecr.us-east-1.amazonaws.com/headlines-serve:0123456789ab-cpu-arm64", "arm64"),
+        ("my-registry.example.com/server:latest", None),
+    ],
+)
+def test_image_architecture_from_the_uri_as_push_tags_it(uri, architecture):
+    assert launch_checks.image_from_uri(uri).architecture == architecture
+
+
 def test_the_pushed_image_keys_are_the_image_tables():
     for accelerator, key in images.TRAINING_IMAGE_KEYS.items():
         assert images.IMAGES[key].accelerator == accelerator and images.IMAGES[key].name == "train"
     assert images.IMAGES[images.SERVING_IMAGE_KEY].accelerator == CPU
+    for architecture, key in images.SERVING_IMAGE_KEYS.items():
+        assert (images.IMAGES[key].name, images.IMAGES[key].architecture) == ("serve", architecture)
     assert set(images.PUSH_ARGS) == set(images.IMAGES)
 
 
@@ -94,6 +109,8 @@ def test_the_pushed_image_keys_are_the_image_tables():
         (TRAINING, "local_gpu", "train-gpu"),
         (TRAINING, "local", "train-cpu"),
         (HOSTING, "ml.m5.large", "serve"),
+        (HOSTING, "ml.c7g.xlarge", "serve-arm64"),  # Graviton
+        (HOSTING, "ml.r8g.large", "serve-arm64"),
         (HOSTING, None, "serve"),  # serverless
         (TRANSFORM, "ml.c5.xlarge", "serve"),
     ],
@@ -103,6 +120,7 @@ def test_the_pushed_image_follows_the_use_and_the_instance_type(tmp_path, use, i
     image = launch.command_image(argparse.Namespace(image=None, images=path, instance_type=instance_type), use)
     document = json.loads(open(path).read())["images"][key]
     assert (image.uri, image.accelerator, image.key) == (document["uri"], document["accelerator"], key)
+    assert image.architecture == document["architecture"] == images.IMAGES[key].architecture
     assert "@sha256:" in image.uri
 
 
@@ -134,6 +152,7 @@ TRAIN_GPU = ["train", "--image", "headlines-train:gpu", "--instance-type", "ml.g
 ON_SAGEMAKER_CPU = ["--image", "headlines-train:cpu", "--instance-type", "ml.c5.xlarge", "--role", ROLE]
 TUNE = ["tune", *ON_SAGEMAKER_CPU, *S3]
 MODEL = ["--image", "headlines-serve:cpu", "--role", ROLE, "--model-data", "s3://b/model.tar.gz"]
+ARM64_MODEL = ["--image", "headlines-serve:cpu-arm64", "--role", ROLE, "--model-data", "s3://b/model.tar.gz"]
 
 
 @pytest.mark.parametrize(
@@ -176,7 +195,19 @@ MODEL = ["--image", "headlines-serve:cpu", "--role", ROLE, "--model-data", "s3:/
             ["tune", "--image", "headlines-train:gpu", "--instance-type", "ml.g7e.2xlarge", "--role", ROLE, *S3],
             "ml.g7e.2xlarge .NVIDIA RTX PRO 6000 Blackwell. has compute capability 12.0, and this image's MXNet",
         ),
-        (["deploy", *MODEL, "--instance-type", "ml.c7g.xlarge"], "ml.c7g.xlarge has arm64 processors"),
+        (
+            ["deploy", *MODEL, "--instance-type", "ml.c7g.xlarge"],
+            "ml.c7g.xlarge has arm64 processors and headlines-serve:cpu is built for amd64: serve it with the arm64 "
+            "serving image .make images-arm64, then make push PUSH_ARGS='--images serve --serve-architecture arm64'.",
+        ),
+        (
+            ["deploy", *ARM64_MODEL, "--instance-type", "ml.m5.large"],
+            "ml.m5.large has amd64 processors and headlines-serve:cpu-arm64 is built for arm64: pick an arm64",
+        ),
+        (
+            ["deploy", *ARM64_MODEL, "--serverless-memory", "2048"],
+            "a serverless endpoint has amd64 processors and headlines-serve:cpu-arm64 is built for arm64",
+        ),
         (["deploy", *MODEL, "--instance-type", "ml.inf2.xlarge"], "Inferentia"),
         (
             ["transform", *MODEL, "--instance-type", "ml.p4d.24xlarge", "--input", "s3://b/i", "--output", "s3://b/o"],

@@ -535,7 +535,8 @@ def test_the_output_file_is_replaced_whole_and_reads_back(tmp_path):
 @pytest.mark.parametrize("key", sorted(images.PUSH_ARGS))
 def test_the_push_args_asked_for_a_missing_image_push_that_image(key):
     args = push.parser().parse_args(images.PUSH_ARGS[key].split())
-    assert [image.key for image in push.selected_images(args.images, args.train_variant)] == [key]
+    chosen = push.selected_images(args.images, args.train_variant, args.serve_architecture)
+    assert [image.key for image in chosen] == [key]
 
 
 # --- the CodeBuild role against what buildspec.yml's push makes ---------------------------------------------------
