@@ -114,7 +114,7 @@ def plan_lines(names: Names, region: str, bucket: str) -> list[str]:
     """The plan printed before anything starts: the steps, where they run, and what the run may cost."""
     lines = [f"run {names.run_id} in {region}: every name starts with {prefix(names.run_id)}"]
     for number, step in enumerate(STEPS, 1):
-        where = f" on {step.instance_type}" if step.instance_type else ""
+        where = f" ({step.instance_type})" if step.instance_type else ""
         if step.billing == "serverless":
             where = f" ({SERVERLESS_MEMORY_MB} MB)"
         lines.append(f"  {number}. {step.title}{where}")
