@@ -12,9 +12,11 @@
 #   BASE_IMAGE        base for every stage (default: debian:bookworm-slim pinned by the Dockerfiles' digest when it
 #                     is present or can be pulled, else a debootstrapped equivalent from scripts/bootstrap-base-image.sh,
 #                     built from the host's Debian mirror: no digest pins that one, so its image ID is the record).
-#                     Another architecture than the engine's always builds on a debootstrapped base of its own
-#                     (headlines-base:bookworm-ARCH): Docker's image store keeps one platform under a reference, and
-#                     pulling the pinned base for another platform would replace the engine's own under the same name.
+#                     BASE_IMAGE is the base of the images of the engine's own architecture.
+#   BASE_IMAGE_ARM64  base of the arm64 images when the engine is not arm64 (default: a debootstrapped arm64 base,
+#                     headlines-base:bookworm-arm64, from scripts/bootstrap-base-image.sh). Not the pinned public base:
+#                     Docker's image store keeps one platform under a reference, and pulling the pinned index for
+#                     another platform would replace the engine's own image under the same name.
 #                     The base used is printed (`base image: REF (DIGEST or image ID)`) and labelled on every image
 #                     built (org.opencontainers.image.base.name and .base.digest).
 #   IMAGE_PREFIX      image name prefix (default: headlines)
@@ -51,12 +53,14 @@ pinned_base=debian:bookworm-slim@sha256:3783cc01769c7b2b1b83a5c5ad96c815348e28ed
 engine_architecture=$("$docker_cli" version -f '{{.Server.Arch}}')
 
 choose_base_image() {  # choose_base_image ARCHITECTURE
-    if [ -n "${BASE_IMAGE:-}" ]; then echo "$BASE_IMAGE"; return; fi
     if [ "$1" != "$engine_architecture" ]; then
+        local given="BASE_IMAGE_${1^^}"
+        if [ -n "${!given:-}" ]; then echo "${!given}"; return; fi
         DOCKER_CLI=$docker_cli scripts/bootstrap-base-image.sh "headlines-base:bookworm-$1" "$1" >&2
         echo "headlines-base:bookworm-$1"
         return
     fi
+    if [ -n "${BASE_IMAGE:-}" ]; then echo "$BASE_IMAGE"; return; fi
     local public=$pinned_base
     if "$docker_cli" image inspect "$public" >/dev/null 2>&1 || "$docker_cli" pull -q "$public" >/dev/null 2>&1; then
         echo "$public"

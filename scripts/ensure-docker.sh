@@ -11,6 +11,7 @@ install() { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install
 
 ensure_arm64_emulation() {
     local entry=/proc/sys/fs/binfmt_misc/qemu-aarch64
+    if [ "$(uname -m)" = aarch64 ]; then return 0; fi  # an arm64 machine runs arm64 programs itself
     if [ -f "$entry" ] && grep -q '^enabled' "$entry" && grep -q '^flags: .*F' "$entry"; then return 0; fi
     if ! command -v update-binfmts >/dev/null || [ ! -e /usr/libexec/qemu-binfmt/aarch64-binfmt-P ]; then
         echo "installing qemu-user-static and binfmt-support from Debian"

@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import botocore.exceptions
+from botocore import xform_name
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the scripts import each other by name
 import launch_commands  # noqa: E402 - puts code/ on the path too
@@ -49,7 +50,7 @@ TRANSFORM_RECORDS = 1000
 SHOWN_LINES = 3
 SHOWN_CHARACTERS = 120
 INTERRUPTED = 130
-ENDPOINT_POLL_SECONDS = 15
+POLL_SECONDS = 15
 
 
 class StepFailed(Exception):
@@ -174,17 +175,22 @@ def predictions(run: Run, endpoint_name: str) -> None:
     say(f"    {len(rows)} predictions in {seconds:.2f} s")
 
 
-def wait_in_service(run: Run, endpoint_name: str, limit_seconds: int) -> None:
-    """Waits for the endpoint (polling as SageMaker's own waiter does); a failed one fails the step with its reason."""
+def await_state(run: Run, waiter: str, kind: str, name: str, wanted: str, limit_seconds: int) -> None:
+    """Waits, polling as SageMaker's own waiter does, until the endpoint or transform job `name` is in `wanted`
+    state; one that failed or is still not there after limit_seconds fails the step, with SageMaker's reason."""
     sagemaker = run.boto.client("sagemaker")
-    config = {"Delay": ENDPOINT_POLL_SECONDS, "MaxAttempts": limit_seconds // ENDPOINT_POLL_SECONDS}
+    config = {"Delay": POLL_SECONDS, "MaxAttempts": max(1, limit_seconds // POLL_SECONDS)}
+    describe = getattr(sagemaker, xform_name(f"Describe{kind}"))
     try:
-        sagemaker.get_waiter("endpoint_in_service").wait(EndpointName=endpoint_name, WaiterConfig=config)
+        sagemaker.get_waiter(waiter).wait(**{f"{kind}Name": name}, WaiterConfig=config)
     except botocore.exceptions.WaiterError:
-        endpoint = sagemaker.describe_endpoint(EndpointName=endpoint_name)
-        reason = endpoint.get("FailureReason", f"not in service after {limit_seconds} s")
-        raise StepFailed(f"{endpoint_name} is {endpoint['EndpointStatus']}: {reason}") from None
-    say(f"    {sagemaker.describe_endpoint(EndpointName=endpoint_name)['EndpointArn']}: InService")
+        found = describe(**{f"{kind}Name": name})
+        reason = found.get("FailureReason", f"not {wanted} after {limit_seconds} s")
+        raise StepFailed(f"{name} is {found[f'{kind}Status']}: {reason}") from None
+    found = describe(**{f"{kind}Name": name})
+    if found[f"{kind}Status"] != wanted:  # a transform job stopped by someone else ends the waiter too
+        raise StepFailed(f"{name} is {found[f'{kind}Status']}, not {wanted}")
+    say(f"    {found[f'{kind}Arn']}: {wanted}")
 
 
 def endpoint_step(run: Run, step: Step, **placement: object) -> None:
@@ -198,7 +204,7 @@ def endpoint_step(run: Run, step: Step, **placement: object) -> None:
         model_name=model_name,
         **placement,
     )
-    wait_in_service(run, endpoint_name, step.limit_seconds)
+    await_state(run, "endpoint_in_service", "Endpoint", endpoint_name, "InService", step.limit_seconds)
     predictions(run, endpoint_name)
     sagemaker = run.boto.client("sagemaker")
     for deleted in smoke_cleanup.delete_endpoint_and_model(sagemaker, endpoint_name, model_name):
@@ -227,12 +233,12 @@ def transform(run: Run) -> None:
         run.found["transform"],
         output,
         role=run.role,
-        wait=True,
         job_name=run.names.resource("transform"),
         model_name=model_name,
     )
+    limit = smoke_plan.step("transform").limit_seconds  # transform jobs have no time limit of their own
+    await_state(run, "transform_job_completed_or_stopped", "TransformJob", done["job_name"], "Completed", limit)
     sagemaker = run.boto.client("sagemaker")
-    say(f"    {sagemaker.describe_transform_job(TransformJobName=done['job_name'])['TransformJobArn']}: Completed")
     key = f"{run.names.s3_prefix}transform/{os.path.basename(run.found['transform'])}.out"
     try:
         body = run.boto.client("s3").get_object(Bucket=run.bucket, Key=key)["Body"].read()
@@ -285,17 +291,24 @@ def run_steps(run: Run, times: list[tuple[str, str, float]]) -> None:
             STEP_FUNCTIONS[step.key](run)
 
 
-def clean(boto: Any, run_id: str, bucket: str | None) -> bool:
-    """The run's cleanup, saying what it deleted; False when it could not finish."""
-    say(f"\n==> cleanup of run {run_id}")
+def clean(boto: Any, names: Names, region: str, bucket: str) -> bool:
+    """The run's cleanup, saying what it deleted and what it could not; False when something may be left."""
+    say(f"\n==> cleanup of run {names.run_id}")
+    errors: list[BaseException] = []
     try:
-        for done in smoke_cleanup.cleanup(boto, run_id, bucket):
-            say(f"    {done}")
-    except KeyboardInterrupt:
-        print(f"cleanup interrupted: finish it with --cleanup {run_id}", file=sys.stderr)
-        return False
-    except Exception as error:  # noqa: BLE001 - one sentence, and how to finish
-        print(f"cleanup failed ({error}): finish it with --cleanup {run_id}", file=sys.stderr)
+        for done in smoke_cleanup.cleanup(boto, names.run_id, bucket):
+            if isinstance(done, Exception):
+                errors.append(done)
+                say(f"    could not finish: {done}")
+            else:
+                say(f"    {done}")
+    except KeyboardInterrupt as interrupt:
+        errors.append(interrupt)
+    if errors:
+        how = smoke_plan.cleanup_command(names, region, bucket)
+        print(
+            f"smoke-aws: the cleanup did not finish ({type(errors[0]).__name__}); finish it with {how}", file=sys.stderr
+        )
         return False
     say("    nothing of the run is left but its jobs' records")
     return True
@@ -321,7 +334,7 @@ def smoke(run: Run) -> int:
     except Exception as error:  # noqa: BLE001 - the step's failure in one sentence; the cleanup still runs
         print(f"\nsmoke-aws: step '{times[-1][0]}' failed: {type(error).__name__}: {error}", file=sys.stderr)
         status = 1
-    cleaned = clean(run.boto, run.names.run_id, run.bucket)
+    cleaned = clean(run.boto, run.names, run.region, run.bucket)
     summary(times, time.monotonic() - started)
     return status or (0 if cleaned else 1)
 
@@ -347,10 +360,15 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def default_bucket(boto: Any, region: str) -> str:
-    """The SDK's default bucket's name, which it creates on first use."""
-    account = boto.client("sts").get_caller_identity()["Account"]
-    return f"sagemaker-{region}-{account}"
+def default_bucket(boto: Any, region: str, create: bool = False) -> str:
+    """The SDK's default bucket, sagemaker-<region>-<account>, made when missing if `create`, as the SDK makes it
+    (whose own call to STS ignores AWS_ENDPOINT_URL)."""
+    name = f"sagemaker-{region}-{boto.client('sts').get_caller_identity()['Account']}"
+    s3 = boto.client("s3")
+    if create and not smoke_cleanup.unless_gone(s3.head_bucket, Bucket=name):
+        where = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        s3.create_bucket(Bucket=name, **where)
+    return name
 
 
 def confirmed(yes: bool) -> bool:
@@ -371,7 +389,10 @@ def prepare(args: argparse.Namespace, boto: Any, region: str, workdir: str) -> R
         push_command = [args.push_python, PUSH_SCRIPT, "--images", "train,serve", "--train-variant", "cpu"]
         push_command += ["--repository-prefix", names.repository_prefix, "--region", region]
         push_command += ["--output", images_file, *args.push_option]
-    bucket = args.bucket or ("<the SDK's default bucket>" if args.dry_run else default_bucket(boto, region))
+    if args.bucket or args.dry_run:
+        bucket = args.bucket or "<the SDK's default bucket>"
+    else:
+        bucket = default_bucket(boto, region, create=True)
     return Run(names, boto, region, bucket, args.role or "", workdir, push_command, images_file)
 
 
@@ -388,8 +409,8 @@ def main(argv: list[str] | None = None) -> int:
         if not region:
             raise UsageError("No AWS region: give --region or set AWS_DEFAULT_REGION.")
         if args.cleanup:
-            run_id = smoke_plan.check_run_id(args.cleanup)
-            return 0 if clean(boto, run_id, args.bucket or default_bucket(boto, region)) else 1
+            names = Names(smoke_plan.check_run_id(args.cleanup))
+            return 0 if clean(boto, names, region, args.bucket or default_bucket(boto, region)) else 1
         if not args.role and not args.dry_run:
             raise UsageError("--role is needed: the execution role SageMaker runs the jobs and endpoints with.")
         with tempfile.TemporaryDirectory(prefix="smoke-aws-") as workdir:
@@ -405,6 +426,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, ValueError) as error:
         print(f"smoke-aws: {error}", file=sys.stderr)
         return 2
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:  # before any step
+        print(f"smoke-aws: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """Deletes what one `make smoke-aws` run created, found by the names it gave them (scripts/smoke_plan.py): its
 endpoints, endpoint configs and models, its S3 objects, its ECR repositories and its log groups and streams; its
-training and transform jobs are stopped when still running. SageMaker keeps a job's record after it ends (it
-costs nothing), so those stay. Calling it twice is harmless: what is gone already is skipped.
+training and transform jobs are stopped when still running, and waited for, since a stopping job still uploads its
+model and writes its log. SageMaker keeps a job's record after it ends (it costs nothing), so those stay. Each kind
+of resource is tried whatever happened to the one before; calling it twice is harmless: what is gone already is
+skipped.
 """
 
 import os
@@ -15,9 +17,10 @@ import botocore.exceptions
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the scripts import each other by name
 from smoke_plan import Names, prefix  # noqa: E402
 
-GONE = ("ResourceNotFoundException", "RepositoryNotFoundException", "NoSuchBucket", "NoSuchKey")
-BUSY_ENDPOINT = ("Creating", "Updating", "SystemUpdating", "RollingBack")
-ENDPOINT_WAIT = {"Delay": 15, "MaxAttempts": 80}  # an endpoint still being created: up to 20 minutes
+# A bucket that does not exist is not "gone": the objects are in another one (the --bucket the run was given).
+GONE = ("ResourceNotFoundException", "RepositoryNotFoundException", "NoSuchKey", "404")
+BUSY_ENDPOINT = ("Creating", "Updating", "SystemUpdating", "RollingBack")  # SageMaker refuses DeleteEndpoint then
+WAIT = {"Delay": 15, "MaxAttempts": 80}  # an endpoint being created or deleted, a job stopping: up to 20 minutes
 JOB_LOG_GROUPS = ("/aws/sagemaker/TrainingJobs", "/aws/sagemaker/TransformJobs")
 ENDPOINT_LOG_GROUP = "/aws/sagemaker/Endpoints/"
 S3_DELETE_BATCH = 1000  # DeleteObjects takes at most 1,000 keys
@@ -48,8 +51,20 @@ def listed(client: Client, operation: str, key: str, name_key: str, run_prefix: 
         yield from (item for item in page[key] if item[name_key].startswith(run_prefix))
 
 
+def wait_for(sagemaker: Client, waiter: str, what: str, **params: object) -> None:
+    """Waits (saying so first: it can take minutes) until the waiter's state; a failed end counts as an end."""
+    print(f"    waiting for {what}", flush=True)
+    try:
+        sagemaker.get_waiter(waiter).wait(**params, WaiterConfig=WAIT)
+    except botocore.exceptions.WaiterError as error:
+        if "Max attempts exceeded" in str(error):
+            raise
+        # A failed endpoint or job is over too.
+
+
 def delete_endpoint(sagemaker: Client, name: str) -> bool:
-    """Deletes an endpoint, after waiting out a creation or update in progress (SageMaker refuses it then)."""
+    """Deletes an endpoint, after waiting out a creation or update in progress (SageMaker refuses it then), and
+    waits until it is gone, so that nothing writes to its log group after the cleanup."""
     try:
         status = sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"]
     except botocore.exceptions.ClientError as error:
@@ -57,12 +72,10 @@ def delete_endpoint(sagemaker: Client, name: str) -> bool:
             return False
         raise
     if status in BUSY_ENDPOINT:
-        waiter = sagemaker.get_waiter("endpoint_in_service")
-        try:
-            waiter.wait(EndpointName=name, WaiterConfig=ENDPOINT_WAIT)
-        except botocore.exceptions.WaiterError:
-            pass  # failed endpoints can be deleted
-    return unless_gone(sagemaker.delete_endpoint, EndpointName=name)
+        wait_for(sagemaker, "endpoint_in_service", f"endpoint {name} ({status}) to settle", EndpointName=name)
+    deleted = status != "Deleting" and unless_gone(sagemaker.delete_endpoint, EndpointName=name)
+    wait_for(sagemaker, "endpoint_deleted", f"endpoint {name} to go", EndpointName=name)
+    return deleted
 
 
 def delete_endpoint_and_model(sagemaker: Client, endpoint_name: str, model_name: str) -> list[str]:
@@ -95,17 +108,23 @@ def sagemaker_resources(sagemaker: Client, run_prefix: str) -> list[str]:
 
 
 def running_jobs(sagemaker: Client, run_prefix: str) -> list[str]:
-    """Stops the run's training and transform jobs that still run (billed until they end)."""
+    """Stops the run's training and transform jobs that still run (billed until they end), and waits until they
+    have: a stopping training job still uploads its model and writes its log."""
     stopped = []
     kinds = (
         ("list_training_jobs", "TrainingJobSummaries", "TrainingJob", "stop_training_job", "training job"),
         ("list_transform_jobs", "TransformJobSummaries", "TransformJob", "stop_transform_job", "transform job"),
     )
     for operation, key, kind, stop, what in kinds:
+        waiter = f"{what.replace(' ', '_')}_completed_or_stopped"  # botocore's waiter for that kind of job
         for job in list(listed(sagemaker, operation, key, f"{kind}Name", run_prefix)):
-            if job[f"{kind}Status"] == "InProgress":
-                unless_gone(getattr(sagemaker, stop), **{f"{kind}Name": job[f"{kind}Name"]})
-                stopped.append(f"stopped {what} {job[f'{kind}Name']}")
+            name, status = job[f"{kind}Name"], job[f"{kind}Status"]
+            if status not in ("InProgress", "Stopping"):
+                continue
+            if status == "InProgress":
+                unless_gone(getattr(sagemaker, stop), **{f"{kind}Name": name})
+            wait_for(sagemaker, waiter, f"{what} {name} to stop", **{f"{kind}Name": name})
+            stopped.append(f"stopped {what} {name}")
     return stopped
 
 
@@ -144,7 +163,9 @@ def s3_objects(s3: Client, bucket: str, key_prefix: str) -> list[str]:
         raise
     for start in range(0, len(keys), S3_DELETE_BATCH):
         batch = [{"Key": key} for key in keys[start : start + S3_DELETE_BATCH]]
-        s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+        errors = s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True}).get("Errors", [])
+        if errors:
+            raise RuntimeError(f"S3 kept {len(errors)} objects, {errors[0]['Key']} first: {errors[0]['Message']}")
     return [f"{len(keys)} objects under s3://{bucket}/{key_prefix}"] if keys else []
 
 
@@ -158,12 +179,20 @@ def repositories(ecr: Client, repository_prefix: str) -> list[str]:
     return deleted
 
 
-def cleanup(session: boto3.Session, run_id: str, bucket: str | None) -> list[str]:
-    """Deletes everything the run created (in the order AWS allows) and says what it deleted or stopped."""
+def cleanup(session: boto3.Session, run_id: str, bucket: str) -> Iterator[str | Exception]:
+    """Deletes everything the run created, in the order AWS allows: yields what it deleted or stopped, and the
+    error of each kind of resource it could not finish (the next kind is tried all the same)."""
     names, run_prefix = Names(run_id), prefix(run_id)
     sagemaker = session.client("sagemaker")
-    done = sagemaker_resources(sagemaker, run_prefix) + running_jobs(sagemaker, run_prefix)
-    done += log_streams(session.client("logs"), run_prefix)
-    if bucket:
-        done += s3_objects(session.client("s3"), bucket, names.s3_prefix)
-    return done + repositories(session.client("ecr"), names.repository_prefix)
+    kinds: list[Callable[[], list[str]]] = [
+        lambda: sagemaker_resources(sagemaker, run_prefix),
+        lambda: running_jobs(sagemaker, run_prefix),  # before their outputs and logs go: they still write
+        lambda: log_streams(session.client("logs"), run_prefix),
+        lambda: s3_objects(session.client("s3"), bucket, names.s3_prefix),
+        lambda: repositories(session.client("ecr"), names.repository_prefix),
+    ]
+    for kind in kinds:
+        try:
+            yield from kind()
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, RuntimeError) as error:
+            yield error

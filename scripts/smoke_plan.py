@@ -94,6 +94,11 @@ class Names:
         return f"{NAME_PREFIX}/{self.run_id}/"
 
 
+def cleanup_command(names: Names, region: str, bucket: str) -> str:
+    """The command that finishes the run's cleanup from another shell."""
+    return f"scripts/smoke_aws.py --cleanup {names.run_id} --region {region} --bucket {bucket}"
+
+
 def step_cost(step: Step, seconds: int) -> float:
     """What `seconds` of a step cost in USD at the list prices."""
     if step.billing is None:
@@ -125,6 +130,7 @@ def plan_lines(names: Names, region: str, bucket: str) -> list[str]:
         "(us-east-1 on-demand list prices; other regions cost up to ~30% more)"
     )
     lines.append(
-        f"everything it creates is deleted at the end, also on failure or Ctrl-C; later: --cleanup {names.run_id}"
+        "everything it creates is deleted at the end, also on failure or Ctrl-C; or later, from another shell: "
+        + cleanup_command(names, region, bucket)
     )
     return lines

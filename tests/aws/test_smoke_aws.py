@@ -26,6 +26,7 @@ TRAINING_LOGS = "/aws/sagemaker/TrainingJobs"
 # What belongs to others (another run, another user) and must outlive the cleanup.
 OTHER_RUN_PREFIX = smoke_plan.prefix("20261206-071501")
 OTHERS_OBJECT = f"{smoke_plan.Names('20261206-071501').s3_prefix}data/keep.txt"
+TRANSFORM_OUTPUT = f"{smoke_plan.Names(RUN_ID).s3_prefix}transform/headlines.txt.out"  # where the run reads it
 
 
 def queue_endpoint_answers(moto, count):
@@ -49,12 +50,20 @@ def transform_records(tmp_path):
 
 
 def others(moto):
-    """Resources that are not the run's: a model of another run, an object beside the run's, a log stream."""
-    moto.client("sagemaker").create_model(
+    """Resources that are not the run's: another run's endpoint (with its config and model) and repository, an
+    object beside the run's, a log stream."""
+    sagemaker = moto.client("sagemaker")
+    sagemaker.create_model(
         ModelName=OTHER_RUN_PREFIX + "model",
         ExecutionRoleArn=ROLE,
         PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/other:1"},
     )
+    variant = {"VariantName": "all", "ModelName": OTHER_RUN_PREFIX + "model", "InstanceType": "ml.m5.large"}
+    sagemaker.create_endpoint_config(EndpointConfigName=OTHER_RUN_PREFIX + "endpoint", ProductionVariants=[variant])
+    sagemaker.create_endpoint(
+        EndpointName=OTHER_RUN_PREFIX + "endpoint", EndpointConfigName=OTHER_RUN_PREFIX + "endpoint"
+    )
+    moto.client("ecr").create_repository(repositoryName=OTHER_RUN_PREFIX + "serve")
     moto.client("s3").put_object(Bucket=BUCKET, Key=OTHERS_OBJECT, Body=b"not the run's")
     logs = moto.client("logs")
     logs.create_log_group(logGroupName=TRAINING_LOGS)
@@ -92,7 +101,11 @@ def left_behind(moto):
 
 
 def assert_others_stay(moto):
-    assert moto.client("sagemaker").describe_model(ModelName=OTHER_RUN_PREFIX + "model")
+    sagemaker = moto.client("sagemaker")
+    assert sagemaker.describe_endpoint(EndpointName=OTHER_RUN_PREFIX + "endpoint")["EndpointStatus"] == "InService"
+    assert sagemaker.describe_endpoint_config(EndpointConfigName=OTHER_RUN_PREFIX + "endpoint")
+    assert sagemaker.describe_model(ModelName=OTHER_RUN_PREFIX + "model")
+    assert moto.client("ecr").describe_repositories(repositoryNames=[OTHER_RUN_PREFIX + "serve"])
     assert moto.client("s3").get_object(Bucket=BUCKET, Key=OTHERS_OBJECT)["Body"].read() == b"not the run's"
     streams = moto.client("logs").describe_log_streams(logGroupName=TRAINING_LOGS)["logStreams"]
     assert [s["logStreamName"] for s in streams] == [OTHER_RUN_PREFIX + "classifier/algo-1"]
@@ -109,15 +122,23 @@ def smoke(sdk_v2_python, moto, registry, internet, checkout, tiny_images, prefix
     logs_as_sagemaker_writes_them(moto)
     queue_endpoint_answers(moto, 2)
     output = "\n".join(json.dumps(PREDICTION) for _ in range(transform_records(tmp_path))) + "\n"
-    transform_output = f"{smoke_plan.Names(RUN_ID).s3_prefix}transform/headlines.txt.out"
-    moto.client("s3").put_object(Bucket=BUCKET, Key=transform_output, Body=output.encode())
+    moto.client("s3").put_object(Bucket=BUCKET, Key=TRANSFORM_OUTPUT, Body=output.encode())
     env = sdk_env(moto, internet, IMAGE_PREFIX=prefix, **checkout.env)
-    options = ["--role", ROLE, "--bucket", BUCKET, "--run-id", RUN_ID, "--push-python", sys.executable]
+    options = ["--role", ROLE, "--run-id", RUN_ID, "--push-python", sys.executable]
     options.append(f"--push-option=--registry-host={registry.host}")
 
-    def run(*args, fault=None, yes=True):
+    def run(*args, fault=None, yes=True, bucket=BUCKET):
+        chosen = ["--bucket", bucket] if bucket else []
         return ScriptRun(
-            sdk_v2_python, env, tmp_path, "smoke_aws.py", *options, *(["--yes"] if yes else []), *args, fault=fault
+            sdk_v2_python,
+            env,
+            tmp_path,
+            "smoke_aws.py",
+            *options,
+            *chosen,
+            *(["--yes"] if yes else []),
+            *args,
+            fault=fault,
         )
 
     return run
@@ -137,7 +158,7 @@ def test_nothing_starts_without_a_yes(smoke, moto):
     ran = smoke(yes=False)
     assert ran.process.returncode == 2, ran.output[-3000:]
     assert ran.process.stderr.strip() == "smoke-aws: Not started: add --yes to run it (it creates billable resources)."
-    assert ran.calls == [] and moto.client("ecr").describe_repositories()["repositories"] == []
+    assert ran.calls == [] and "repositories" not in left_behind(moto)
 
 
 def test_the_workshop_end_to_end_leaves_nothing_behind(smoke, moto, registry):
@@ -235,3 +256,29 @@ def test_a_killed_run_is_cleaned_up_later_by_its_run_id(smoke, moto):
     assert_others_stay(moto)
     again = smoke("--cleanup", RUN_ID, yes=False).check()  # nothing left to do is not an error
     assert "nothing of the run is left" in again.process.stdout
+
+
+def test_without_a_bucket_the_sdks_default_one_is_made_and_used(smoke, moto):
+    default = f"sagemaker-{moto.region}-{moto.account}"
+    moto.client("s3").delete_object(Bucket=BUCKET, Key=TRANSFORM_OUTPUT)  # this run never gets that far
+    ran = smoke(fault={"operation": "CreateTrainingJob", "kind": "refuse"}, bucket=None)
+    assert ran.process.returncode == 1, ran.output[-3000:]
+    uploads = [call["params"]["Bucket"] for call in ran.calls if call["operation"] == "PutObject"]
+    assert uploads and set(uploads) == {default}
+    assert moto.client("s3").list_objects_v2(Bucket=default).get("KeyCount") == 0  # the bucket stays, empty
+    assert left_behind(moto) == {}
+
+
+def test_a_cleanup_that_cannot_finish_one_kind_still_does_the_others_and_says_how_to_finish(smoke, moto):
+    ran = smoke(fault={"operation": "DeleteLogStream", "kind": "refuse"})
+    assert ran.process.returncode == 1, ran.output[-3000:]
+    how = f"scripts/smoke_aws.py --cleanup {RUN_ID} --region {moto.region} --bucket {BUCKET}"
+    assert ran.process.stderr.strip().endswith(f"the cleanup did not finish (ClientError); finish it with {how}")
+    assert "could not finish: An error occurred (ValidationException)" in ran.process.stdout
+    # Only the logs are left: the S3 objects and the repositories after them went all the same.
+    assert left_behind(moto) == {
+        "log groups": [f"/aws/sagemaker/Endpoints/{RUN_PREFIX}endpoint"],
+        "log streams": [RUN_PREFIX + "word-vectors/algo-1-1765000000"],
+    }
+    smoke("--cleanup", RUN_ID, yes=False).check()
+    assert left_behind(moto) == {}

@@ -114,7 +114,7 @@ def run_build_script(tmp_path, pullable, settings=None, key="serve", status=0):
     environment = {
         key: value
         for key, value in os.environ.items()
-        if key not in ("BASE_IMAGE", "CACHE_REGISTRY", "IMAGE_PREFIX", "BUILD_NO_CACHE")
+        if key not in ("BASE_IMAGE", "BASE_IMAGE_ARM64", "CACHE_REGISTRY", "IMAGE_PREFIX", "BUILD_NO_CACHE")
     }
     result = subprocess.run(
         [str(REPO / "scripts" / "build-images.sh"), key],
@@ -163,6 +163,15 @@ def test_the_arm64_image_builds_for_linux_arm64_on_a_debootstrapped_arm64_base(t
     assert "base image: headlines-base:bookworm-arm64 (sha256:" in result.stdout  # never the pinned amd64 pull
     assert " --platform linux/arm64 " in build and "--build-arg BASE_IMAGE=headlines-base:bookworm-arm64 " in build
     assert build.endswith(" -t headlines-serve:cpu-arm64 .")
+
+
+def test_base_image_is_the_engines_architectures_and_base_image_arm64_the_arm64_images(tmp_path):
+    settings = {"EMULATED": "1", "BASE_IMAGE": "x86-base:1"}
+    _, [build] = run_build_script(tmp_path / "default", pullable=True, key="serve-arm64", settings=settings)
+    assert "--build-arg BASE_IMAGE=headlines-base:bookworm-arm64 " in build
+    settings["BASE_IMAGE_ARM64"] = "arm64-base:1"
+    _, [build] = run_build_script(tmp_path / "given", pullable=True, key="serve-arm64", settings=settings)
+    assert "--build-arg BASE_IMAGE=arm64-base:1 " in build
 
 
 def test_without_emulation_the_arm64_build_stops_before_it_starts_and_says_how(tmp_path):
