@@ -364,8 +364,14 @@ def default_bucket(boto: Any, region: str, create: bool = False) -> str:
     """The SDK's default bucket, sagemaker-<region>-<account>, made when missing if `create`, as the SDK makes it
     (whose own call to STS ignores AWS_ENDPOINT_URL)."""
     name = f"sagemaker-{region}-{boto.client('sts').get_caller_identity()['Account']}"
+    if not create:
+        return name
     s3 = boto.client("s3")
-    if create and not smoke_cleanup.unless_gone(s3.head_bucket, Bucket=name):
+    try:
+        s3.head_bucket(Bucket=name)
+    except botocore.exceptions.ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "404":
+            raise
         where = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
         s3.create_bucket(Bucket=name, **where)
     return name

@@ -15,10 +15,11 @@ import boto3
 import botocore.exceptions
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the scripts import each other by name
+import images  # noqa: E402
 from smoke_plan import Names, prefix  # noqa: E402
 
 # A bucket that does not exist is not "gone": the objects are in another one (the --bucket the run was given).
-GONE = ("ResourceNotFoundException", "RepositoryNotFoundException", "NoSuchKey", "404")
+GONE = ("ResourceNotFoundException", "RepositoryNotFoundException", "NoSuchKey")
 BUSY_ENDPOINT = ("Creating", "Updating", "SystemUpdating", "RollingBack")  # SageMaker refuses DeleteEndpoint then
 WAIT = {"Delay": 15, "MaxAttempts": 80}  # an endpoint being created or deleted, a job stopping: up to 20 minutes
 JOB_LOG_GROUPS = ("/aws/sagemaker/TrainingJobs", "/aws/sagemaker/TransformJobs")
@@ -170,10 +171,9 @@ def s3_objects(s3: Client, bucket: str, key_prefix: str) -> list[str]:
 
 
 def repositories(ecr: Client, repository_prefix: str) -> list[str]:
-    """The run's own ECR repositories, with their images."""
+    """The run's own ECR repositories (one for each image family of scripts/images.py), with their images."""
     deleted = []
-    for family in ("train", "serve"):
-        name = f"{repository_prefix}-{family}"
+    for name in sorted({image.repository(repository_prefix) for image in images.IMAGES.values()}):
         if unless_gone(ecr.delete_repository, repositoryName=name, force=True):
             deleted.append(f"repository {name}")
     return deleted
