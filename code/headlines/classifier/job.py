@@ -45,6 +45,7 @@ from ..runtime.host_exchange import HostExchange
 from ..runtime.signals import StopSignal
 from ..text import PADDING_TOKEN, UNKNOWN_TOKEN, TextEncoder, Tokenizer, build_vocabulary
 from . import artifacts
+from .cpu import convolutional
 from .cpu import steps as compiled_steps
 from .cpu.averaging import DIFFERENT_SETUP, AveragedSteps
 from .loop import CLASSIFIER_CHECKPOINT_FILES, ClassifierTrainer
@@ -388,12 +389,17 @@ def _worker_batch_size(run: _Run) -> int:
 
 
 def _steps(run: _Run, net: Any, encoder: TextEncoder, contexts: list[mx.Context], recipe: Recipe, data: _Data) -> Steps:
-    """The compiled steps where they apply (a fasttext model on CPU hosts; on several, averaged every epoch, once
-    the hosts agree that they built the same setup from data), MXNet's everywhere else."""
+    """The CPU steps where they apply (compiled for a fasttext model, numpy's for a cnn; on several hosts averaged
+    every epoch, once the hosts agree that they built the same setup from data), MXNet's everywhere else."""
     hp = run.hp
-    if not compiled_steps.supports(architectures.get(hp.architecture).hashed_ngrams, recipe.optimizer, contexts):
+    architecture = architectures.get(hp.architecture)
+    steps: compiled_steps.CompiledSteps | convolutional.ConvolutionalSteps
+    if convolutional.supports(architecture.convolutional, recipe.optimizer, contexts):
+        steps = convolutional.ConvolutionalSteps(net, recipe, hp.weight_decay, encoder.padding_id, encoder.min_length)
+    elif compiled_steps.supports(architecture.hashed_ngrams, recipe.optimizer, contexts):
+        steps = compiled_steps.CompiledSteps(net, recipe, hp.weight_decay, encoder.padding_id, _worker_batch_size(run))
+    else:
         return MXNetSteps(net, encoder, contexts, recipe, hp.weight_decay, run.kvstore, _worker_batch_size(run))
-    steps = compiled_steps.CompiledSteps(net, recipe, hp.weight_decay, encoder.padding_id, _worker_batch_size(run))
     if isinstance(run.kvstore, str):
         return steps
     setup = _fingerprint(hp, encoder, data.labels, len(data.train), "")  # what every host must have built alike

@@ -25,7 +25,7 @@ from ..runtime.signals import StopSignal
 from ..text import TextEncoder
 from .metrics import classification_report
 from .recipe import Recipe
-from .steps import EncodedSet, Steps
+from .steps import EncodedSet, Steps, write_parameter
 
 logger = logging.getLogger(__name__)
 
@@ -108,11 +108,8 @@ class ClassifierTrainer:
         return {name: p.data(self.contexts[0]).copyto(mx.cpu()) for name, p in self.net.collect_params().items()}
 
     def _restore(self, params: dict[str, mx.nd.NDArray]) -> None:
-        # Written by an operator rather than a copy: on CPU, oneDNN may hold a convolution weight in its own
-        # layout after inference, which a plain copy (and so Parameter.set_data) refuses as a destination.
         for name, parameter in self.net.collect_params().items():
-            for array in parameter.list_data():
-                mx.nd.identity(params[name], out=array)
+            write_parameter(parameter, params[name])
 
     def _save_checkpoint(self, state: dict[str, Any]) -> str | None:
         """A new checkpoint generation; the folder it is in, or None for a job without checkpoints."""

@@ -4,8 +4,9 @@ read."""
 
 import dataclasses
 from collections.abc import Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
+import mxnet as mx
 import numpy as np
 
 from ..text import TextEncoder
@@ -47,6 +48,15 @@ class EncodedSet:
     def span(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         """The ids of headlines start..stop-1 end to end, and how many each has (TextEncoder.pad_flat's input)."""
         return self.ids[self.starts[start] : self.starts[stop]], np.diff(self.starts[start : stop + 1])
+
+
+def write_parameter(parameter: Any, values: np.ndarray | mx.nd.NDArray) -> None:
+    """Writes values into every device's copy of a Gluon parameter, through an operator: on CPU, oneDNN may hold a
+    convolution weight in its own layout after inference, which a plain copy (and so Parameter.set_data) refuses
+    as a destination."""
+    source = values if isinstance(values, mx.nd.NDArray) else mx.nd.array(values, dtype=np.float32)
+    for array in parameter.list_data():
+        mx.nd.identity(source.as_in_context(array.context), out=array)
 
 
 class Steps(Protocol):

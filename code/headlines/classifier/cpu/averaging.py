@@ -1,10 +1,10 @@
-"""The compiled steps on several CPU hosts: model averaging. Each host steps through its own share of train with
-its own optimizer state, and at the end of every epoch the hosts replace their parameters by the mean of all
-hosts' (runtime/host_exchange.py), so every host evaluates, picks and keeps the same model. The hosts start from
-the same parameters: the job seeds the initialisation alike on every host, and they have checked that they share
-the vocabulary, labels and settings.
+"""The CPU steps (compiled for fasttext, numpy's for cnn) on several CPU hosts: model averaging. Each host steps
+through its own share of train with its own optimizer state, and at the end of every epoch the hosts replace their
+parameters by the mean of all hosts' (runtime/host_exchange.py), so every host evaluates, picks and keeps the same
+model. The hosts start from the same parameters: the job seeds the initialisation alike on every host, and they have
+checked that they share the vocabulary, labels and settings.
 
-Why not MXNet's synchronous parameter server, as the other architectures and GPUs use: it pushes the dense float32
+Why not MXNet's synchronous parameter server, as GPU hosts use: it pushes the dense float32
 gradient and pulls the weights every step (MXNet 1.9's distributed kvstore crashes on row-sparse gradients), about
 170 MB a step on the UCI split, which made two hosts 25-60x slower than one. Averaging exchanges each parameter's
 change once an epoch, as float16: 85 MB (docs/performance.md, 'Two hosts in local mode').
@@ -14,9 +14,9 @@ import numpy as np
 
 from ...runtime.host_exchange import HostExchange
 from ..steps import EncodedSet
+from .convolutional import ConvolutionalSteps
 from .steps import CompiledSteps
 
-PARAMETERS = ("embedding", "weight", "bias")  # CompiledSteps' arrays
 # An epoch's change of a parameter, as the hosts exchange it: half of float32's bytes, and its 3 significant digits
 # round a change, not the parameter (every host adds the same rounded mean to the same float32 parameters).
 EXCHANGE_TYPE = np.float16
@@ -27,15 +27,14 @@ DIFFERENT_SETUP = (
 
 
 class AveragedSteps:
-    name = "compiled-cpu-averaged"
-
-    def __init__(self, steps: CompiledSteps, exchange: HostExchange) -> None:
+    def __init__(self, steps: CompiledSteps | ConvolutionalSteps, exchange: HostExchange) -> None:
         self.steps = steps
+        self.name = f"{steps.name}-averaged"
         self.exchange = exchange
         self._last = {}  # the parameters every host held after the last averaging
         self._change = {}  # where a parameter's change since then is written, as exchanged
-        for name in PARAMETERS:
-            self._last[name] = getattr(steps, name).copy()
+        for name, values in steps.parameters.items():
+            self._last[name] = values.copy()
             self._change[name] = np.empty(self._last[name].shape, EXCHANGE_TYPE)
             exchange.add_key(name, self._last[name].shape, EXCHANGE_TYPE)
 
@@ -59,8 +58,8 @@ class AveragedSteps:
         """The mean of every host's parameters, in the net and in the steps (every host calls it after an epoch):
         the last mean plus the mean of the hosts' changes since, which travel as float16."""
         share = EXCHANGE_TYPE(1 / self.exchange.hosts)
-        for name in PARAMETERS:
-            parameters, last = getattr(self.steps, name), self._last[name]
+        for name, parameters in self.steps.parameters.items():
+            last = self._last[name]
             # One pass over the parameters each: the change written as float16, the mean change added in place.
             change = np.subtract(parameters, last, out=self._change[name], casting="same_kind")
             np.add(last, self.exchange.sum(name, change) * share, out=last, casting="same_kind")

@@ -48,10 +48,12 @@ def _sgd(weight: Floats, grad: Floats, rate: Real, rescale: Real, wd: Real) -> N
 
 
 @numba.njit(**JIT_OPTIONS)
-def _step(
+def update_weights(
     weight: Floats, mean: Floats, variance: Floats, grad: Floats, optimizer: int, rate: Real, rescale: Real,
     wd: Real, beta1: Real, beta2: Real, epsilon: Real,
 ) -> None:  # fmt: skip
+    """The optimizer's update of one row (or a contiguous parameter, flattened) from its summed gradient (sgd reads
+    no mean or variance)."""
     if optimizer == ADAM:
         _adam(weight, mean, variance, grad, rate, rescale, wd, beta1, beta2, epsilon)
     else:
@@ -188,9 +190,10 @@ def train_batch(
             for d in range(dim):
                 weight_grad[c, d] += delta[k, c] * hidden[k, d]
     for c in range(classes):
-        _step(weight[c], weight_state[0, c], weight_state[1, c], weight_grad[c], optimizer, dense_rate, rescale, wd,
-              beta1, beta2, epsilon)  # fmt: skip
-    _step(bias, bias_state[0], bias_state[1], bias_grad, optimizer, dense_rate, rescale, wd, beta1, beta2, epsilon)
+        update_weights(weight[c], weight_state[0, c], weight_state[1, c], weight_grad[c], optimizer, dense_rate,
+                       rescale, wd, beta1, beta2, epsilon)  # fmt: skip
+    update_weights(bias, bias_state[0], bias_state[1], bias_grad, optimizer, dense_rate, rescale, wd, beta1, beta2,
+                   epsilon)  # fmt: skip
     return loss, correct
 
 

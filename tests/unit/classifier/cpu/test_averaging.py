@@ -1,41 +1,47 @@
-"""The compiled steps on several hosts: after an epoch each host's net holds the mean of every host's parameters,
-the exchange is counted, and hosts that built different vocabularies or labels fail with the reason."""
+"""The CPU steps (compiled for fasttext, numpy's for cnn) on several hosts: after an epoch each host's net holds the
+mean of every host's parameters, the exchange is counted, and hosts that built different vocabularies or labels fail
+with the reason."""
 
 import numpy as np
 import pytest
 
-from headlines.classifier.cpu.averaging import PARAMETERS, AveragedSteps
+from headlines.classifier.cpu.averaging import AveragedSteps
 from headlines.errors import JobError
 from headlines.runtime.host_exchange import HostExchange
-from tests.support.compiled_steps import BATCHES, steps_pair
+from tests.support.compiled_steps import BATCHES, convolutional_pair, steps_pair
 from tests.support.kvstore import SummingKVStore
 
+# Each kind of CPU steps on a fresh net, and the name of its averaged form.
+CPU_STEPS = {
+    "fasttext": (lambda: steps_pair("adam", 0.05, 0.0)[1], "compiled-cpu-averaged"),
+    "cnn": (lambda: convolutional_pair("adam", 0.05, 0.0, dropout=0.5)[1], "numpy-cpu-averaged"),
+}
 
-def _averaged(peer):
-    _, compiled = steps_pair("adam", 0.05, 0.0)
-    exchange = HostExchange(SummingKVStore(lambda key, own: own if key == "fingerprint" else peer[key]), "same", "")
-    return AveragedSteps(compiled, exchange), compiled
 
-
-def test_an_epochs_end_leaves_the_mean_of_the_hosts_parameters_in_the_net_and_the_steps():
+@pytest.mark.parametrize("architecture", sorted(CPU_STEPS))
+def test_an_epochs_end_leaves_the_mean_of_the_hosts_parameters_in_the_net_and_the_steps(architecture):
     """Each host's parameters become the last mean plus the mean of the hosts' changes since (here the peer's
     change is 0.25 everywhere), exchanged as float16: 2 bytes a parameter, pushed and pulled."""
-    shapes = {name: getattr(steps_pair("adam", 0.05, 0.0)[1], name).shape for name in PARAMETERS}
-    peer_change = {name: np.full(shape, 0.25, np.float32) for name, shape in shapes.items()}
-    averaged, compiled = _averaged(peer_change)
-    start = {name: getattr(compiled, name).copy() for name in PARAMETERS}
-    for batch in BATCHES:
-        averaged.step(np.array(batch), seed=0)
-    own = {name: getattr(compiled, name).copy() for name in PARAMETERS}
+    new_steps, name = CPU_STEPS[architecture]
+    peer_change = {key: np.full(values.shape, 0.25, np.float32) for key, values in new_steps().parameters.items()}
+    steps = new_steps()
+    exchange = HostExchange(SummingKVStore(lambda key, own: own if key == "fingerprint" else peer_change[key]), "", "")
+    averaged = AveragedSteps(steps, exchange)
+    assert averaged.name == name
+    start = {key: values.copy() for key, values in steps.parameters.items()}
+    for number, batch in enumerate(BATCHES):
+        averaged.step(np.array(batch), seed=number)
+    own = {key: values.copy() for key, values in steps.parameters.items()}
     averaged.publish()
-    net = compiled.net
-    in_net = dict(zip(PARAMETERS, (net.embedding.weight, net.output.weight, net.output.bias)))
-    for name in PARAMETERS:
-        assert not np.allclose(own[name], start[name])  # the steps changed every parameter
-        expected = start[name] + (own[name] - start[name] + 0.25) / 2
-        np.testing.assert_allclose(getattr(compiled, name), expected, rtol=1e-3, atol=1e-4)
-        np.testing.assert_array_equal(in_net[name].data().asnumpy(), getattr(compiled, name))
-    parameter_count = sum(own[name].size for name in PARAMETERS)
+    in_net = {parameter.name: parameter.data().asnumpy() for parameter in steps.net.collect_params().values()}
+    assert len(in_net) == len(own)
+    for key in own:
+        assert not np.allclose(own[key], start[key])  # the steps changed every parameter
+        expected = start[key] + (own[key] - start[key] + 0.25) / 2
+        np.testing.assert_allclose(steps.parameters[key], expected, rtol=1e-3, atol=1e-4)
+    for mean in steps.parameters.values():  # the net holds the mean too (names differ: matched by value)
+        assert any(values.shape == mean.shape and np.array_equal(values, mean) for values in in_net.values())
+    parameter_count = sum(values.size for values in own.values())
     assert averaged.bytes_exchanged == 2 * 2 * parameter_count
     averaged.publish()
     assert averaged.bytes_exchanged == 4 * 2 * parameter_count

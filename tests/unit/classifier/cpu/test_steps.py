@@ -10,11 +10,7 @@ import pytest
 from headlines.classifier.cpu.kernels import compile_for_this_cpu, train_batch
 from headlines.classifier.cpu.steps import supports
 from headlines.classifier.steps import EncodedSet
-from tests.support.compiled_steps import BATCHES, LABELS, TEXTS, steps_pair
-
-
-def _parameters(net):
-    return {name.split("_", 1)[1]: p.data().asnumpy() for name, p in net.collect_params().items()}
+from tests.support.compiled_steps import BATCHES, LABELS, TEXTS, net_parameters, steps_pair
 
 
 @pytest.mark.parametrize(
@@ -33,13 +29,13 @@ def test_compiled_steps_take_mxnets_steps(optimizer, rate, weight_decay, frozen)
             for steps in (reference, compiled):
                 steps.set_learning_rate(rate / 2)
     compiled.publish()
-    expected, got = _parameters(reference.net), _parameters(compiled.net)
+    expected, got = net_parameters(reference.net), net_parameters(compiled.net)
     # Adam's first steps are rate * g / (|g| + 3e-7): a weight whose gradient is rounding noise (summands that
     # cancel) moves by an amount that depends on the last bits of that noise, and the two sum in other orders.
     atol = 1e-4 if optimizer == "adam" else 1e-6
     for name in expected:
         np.testing.assert_allclose(got[name], expected[name], rtol=1e-5, atol=atol, err_msg=name)
-    start = _parameters(steps_pair(optimizer, rate, weight_decay)[1].net)["embedding_weight"]
+    start = net_parameters(steps_pair(optimizer, rate, weight_decay)[1].net)["embedding_weight"]
     moved = np.abs(got["embedding_weight"] - start).max()
     assert (moved == 0) if frozen else (moved > 1e-3)
 
@@ -113,7 +109,7 @@ def test_steps_are_the_same_on_any_number_of_threads():
             results = [compiled.step(np.array(batch), number) for number, batch in enumerate(BATCHES * 3)]
         finally:
             numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-        runs.append((results, compiled.embedding, compiled.weight, compiled.embedding_state))
+        runs.append((results, compiled.embedding, compiled.weight, compiled.states["embedding"]))
     assert runs[0][0] == runs[1][0]
     for one, two in zip(runs[0][1:], runs[1][1:]):
         np.testing.assert_array_equal(one, two)
