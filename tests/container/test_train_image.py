@@ -14,6 +14,7 @@ from tests.support.data import MADE_UP_HEADLINE_ROWS, data_set
 from tests.support.fake_sagemaker import SMALL_MODEL
 from tests.support.fasttext_reference import SMALL_REFERENCE_VECTORS, train_reference_vectors
 from tests.support.floors import Floor, assert_beats_majority, labels_of
+from tests.support.interrupt import WIDE_CNN, half_an_epoch
 from tests.support.repo import load_script
 from tests.support.word_vectors import TOPIC_AGREEMENT_FLOOR, read_text_vectors, topic_agreement, topic_corpus
 
@@ -133,7 +134,7 @@ def test_word_vector_job_feeds_the_classifier_unchanged(cpu_image, make_job):
 def _small_job(job):
     job.fake.add_channel("train", {"train.tsv": DATA.train_rows(1200)})
     job.fake.add_channel("test", {"test.tsv": DATA.test_rows(300)})
-    job.fake.write_config({"architecture": "cnn", "epochs": 3, "batch_size": 4, "embedding_dim": 16, "num_filters": 8})
+    job.fake.write_config({"epochs": 3, "batch_size": 4, **WIDE_CNN})
 
 
 def _word_vector_job(job, lines):
@@ -194,7 +195,7 @@ def test_docker_stop_checkpoints_and_the_resumed_job_matches_an_uninterrupted_on
     deadline = time.time() + 180
     while "epoch=1 " not in docker("logs", job.name, check=False).stdout and time.time() < deadline:
         time.sleep(0.2)
-    time.sleep(0.5)  # into epoch 2: the checkpoint is taken mid-epoch
+    time.sleep(half_an_epoch(docker("logs", job.name, check=False).stdout))  # the checkpoint is taken mid-epoch
     waiter = subprocess.Popen(["docker", "wait", job.name], stdout=subprocess.PIPE, text=True)
     docker("stop", "-t", "120", job.name)  # SIGTERM, SIGKILL only after SageMaker's 120 s
     assert waiter.communicate(timeout=60)[0].strip() == str(128 + 15)

@@ -2,7 +2,6 @@
 
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -20,6 +19,7 @@ from headlines.text import char_ngram_buckets
 from tests.support.data import data_set
 from tests.support.fake_sagemaker import SMALL_MODEL as SMALL
 from tests.support.floors import Floor, assert_beats_majority, labels_of
+from tests.support.interrupt import WIDE_CNN, half_an_epoch
 
 pytestmark = pytest.mark.usefixtures("default_sigterm")
 
@@ -240,25 +240,14 @@ def _start(sagemaker, log):
 
 
 def test_sigterm_checkpoints_and_the_resumed_run_matches_an_uninterrupted_one(sagemaker, small_data, tmp_path):
-    # Dropout's draws must resume too. Wide enough that an epoch lasts ~1 s here: time to land a SIGTERM mid-epoch.
-    _job(
-        sagemaker,
-        small_data,
-        architecture="cnn",
-        epochs=3,
-        batch_size=4,
-        dropout=0.5,
-        embedding_dim=128,
-        num_filters=128,
-    )
+    _job(sagemaker, small_data, epochs=3, batch_size=4, dropout=0.5, **WIDE_CNN)  # dropout's draws resume too
     log_path = tmp_path / "interrupted.log"
     with open(log_path, "w") as log:
         process = _start(sagemaker, log)
         deadline = time.time() + 120
         while "epoch=1 " not in log_path.read_text() and time.time() < deadline and process.poll() is None:
             time.sleep(0.1)
-        # Half an epoch on: into the second epoch, where the checkpoint is taken mid-epoch.
-        time.sleep(float(re.search(r"epoch=1 .*epoch_seconds=([0-9.]+)", log_path.read_text()).group(1)) / 2)
+        time.sleep(half_an_epoch(log_path.read_text()))  # the checkpoint is taken mid-epoch
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 128 + 15
     assert "stopped by SIGTERM" in sagemaker.failure_file.read_text()
