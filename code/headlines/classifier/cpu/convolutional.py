@@ -20,14 +20,19 @@ from ..recipe import Recipe
 from ..steps import EncodedSet, write_parameter
 from . import convolutional_kernels as kernels
 from .kernels import update_weights
-from .optimizer import OPTIMIZERS, OptimizerState
+from .optimizer import OptimizerState, computes
 
 
 def supports(convolutional: bool, optimizer: str, contexts: list[mx.Context]) -> bool:
     """Whether a job trains with these steps: a cnn model, adam or sgd, on CPU hosts (on several, averaged:
     averaging.py)."""
-    on_cpu = len(contexts) == 1 and contexts[0].device_type == "cpu"
-    return convolutional and optimizer in OPTIMIZERS and on_cpu
+    return convolutional and computes(optimizer, contexts)
+
+
+def _positions(bases: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """bases[i], bases[i] + 1, ..., bases[i] + counts[i] - 1 for each i, end to end."""
+    firsts = np.repeat(np.cumsum(counts) - counts, counts)
+    return np.repeat(bases, counts) + np.arange(int(counts.sum())) - firsts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,8 +53,7 @@ class _Layout:
         starts = np.zeros(len(sizes) + 1, np.int64)
         np.cumsum(slots, out=starts[1:])
         rows = np.full(int(starts[-1]), padding_id, np.int64)
-        first_id = np.repeat(np.cumsum(sizes) - sizes, sizes)
-        rows[np.repeat(starts[:-1], sizes) + np.arange(len(ids)) - first_id] = ids
+        rows[_positions(starts[:-1], sizes)] = ids
         padded = bool((sizes < max(min_length, int(sizes.max(initial=0)))).any())
         return cls(rows, starts, np.maximum(sizes, 1), padded)
 
@@ -59,8 +63,7 @@ class _Layout:
         counts = np.maximum(self.lengths - (width - 1), 1)
         first = np.zeros(len(counts) + 1, np.int64)
         np.cumsum(counts, out=first[1:])
-        starts = np.repeat(self.starts[:-1], counts) + np.arange(int(first[-1])) - np.repeat(first[:-1], counts)
-        return starts[:, None] + np.arange(width), first
+        return _positions(self.starts[:-1], counts)[:, None] + np.arange(width), first
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,7 +95,7 @@ class ConvolutionalSteps(OptimizerState):
         self.dropout = float(net.dropout._rate)
         self.pull()
         super().__init__(recipe, weight_decay, self.parameters)
-        self._slot = np.full(len(self.parameters["embedding"]), -1, np.int64)
+        self._slot = np.full(len(self.parameters["embedding"]), -1, np.int32)
         self._train: EncodedSet | None = None
 
     def _net_parameters(self) -> dict[str, Any]:
@@ -125,7 +128,7 @@ class ConvolutionalSteps(OptimizerState):
                                self.optimizer, f32(rate), *options)  # fmt: skip
         slot_grads = grads["embedding"]
         distinct_rows = np.empty(len(slot_grads) + 1, np.int64)
-        row_grads = np.empty((len(slot_grads) + 1, slot_grads.shape[1]), f32)
+        row_grads = np.zeros((len(slot_grads) + 1, slot_grads.shape[1]), f32)
         # Adam moves the padding row of MXNet's padded batch even where its gradient is 0.
         kernels.update_rows(
             self.parameters["embedding"], self.states["embedding"], layout.rows, slot_grads,

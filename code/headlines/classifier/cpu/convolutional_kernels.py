@@ -6,7 +6,7 @@ import numba
 import numpy as np
 
 from ...kernel_options import JIT_OPTIONS
-from .kernels import ADAM, Floats, Offsets, Real, update_weights
+from .kernels import ADAM, Floats, Ids, Offsets, Real, slot_of, update_weights
 
 Rows = np.ndarray  # int64 embedding rows or slots
 
@@ -39,26 +39,18 @@ def add_window_grads(slot_grads: Floats, slots: Rows, window_grads: Floats) -> N
 @numba.njit(**JIT_OPTIONS)
 def update_rows(
     embedding: Floats, state: Floats, rows: Rows, slot_grads: Floats, also: int, optimizer: int, rate: Real,
-    rescale: Real, wd: Real, beta1: Real, beta2: Real, epsilon: Real, slot: Rows, touched: Rows, row_grads: Floats,
+    rescale: Real, wd: Real, beta1: Real, beta2: Real, epsilon: Real, slot: Ids, touched: Offsets, row_grads: Floats,
 ) -> None:  # fmt: skip
     """The lazy update of every row the slots hold (rows[s] is slot s's row, slot_grads its gradient) and of row
     `also` (none when -1) with nothing added: each distinct row's gradient summed in slot order, then the
-    optimizer's step on it alone. `slot` is -1 for every embedding row and is left so; touched and row_grads hold
-    one entry per slot and one more."""
+    optimizer's step on it alone. `slot` is -1 for every embedding row and is left so; touched and row_grads (zeros)
+    hold one entry per slot and one more."""
     distinct = 0
     for s in range(len(rows)):
-        row = rows[s]
-        if slot[row] < 0:
-            slot[row] = distinct
-            touched[distinct] = row
-            row_grads[distinct] = 0.0
-            distinct += 1
-        row_grads[slot[row]] += slot_grads[s]
-    if also >= 0 and slot[also] < 0:
-        slot[also] = distinct
-        touched[distinct] = also
-        row_grads[distinct] = 0.0
-        distinct += 1
+        position, distinct = slot_of(rows[s], slot, touched, distinct)
+        row_grads[position] += slot_grads[s]
+    if also >= 0:
+        _, distinct = slot_of(also, slot, touched, distinct)
     for position in range(distinct):
         row = touched[position]
         slot[row] = -1
@@ -80,7 +72,7 @@ def compile_for_this_cpu() -> None:
     add_window_grads(np.zeros((2, 3), f32), slots, np.zeros((2, 6), f32))
     embedding = np.zeros((4, 3), f32)
     update_rows(embedding, np.zeros((2, 4, 3), f32), np.array([1, 2], np.int64), np.zeros((2, 3), f32), 0, ADAM,
-                f32(0.1), f32(0.5), f32(0.0), f32(0.9), f32(0.999), f32(1e-8), np.full(4, -1, np.int64),
+                f32(0.1), f32(0.5), f32(0.0), f32(0.9), f32(0.999), f32(1e-8), np.full(4, -1, np.int32),
                 np.zeros(3, np.int64), np.zeros((3, 3), f32))  # fmt: skip
     update_weights(embedding.reshape(-1), embedding.reshape(-1), embedding.reshape(-1), embedding.reshape(-1), ADAM,
                    f32(0.1), f32(0.5), f32(0.0), f32(0.9), f32(0.999), f32(1e-8))  # fmt: skip

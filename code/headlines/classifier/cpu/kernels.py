@@ -101,7 +101,7 @@ def _headline(
 
 
 @numba.njit(**JIT_OPTIONS)
-def _slot_of(row: int, slot: Ids, touched: Offsets, distinct: int) -> tuple[int, int]:
+def slot_of(row: int, slot: Ids, touched: Offsets, distinct: int) -> tuple[int, int]:
     """The row's slot among the batch's distinct rows (a new one the first time), and the slots used."""
     if slot[row] < 0:
         slot[row] = distinct
@@ -123,16 +123,16 @@ def _row_slots(
         r = batch[k]
         width = max(width, starts[r + 1] - starts[r])
         if starts[r] == starts[r + 1]:
-            positions[count], distinct = _slot_of(padding_id, slot, touched, distinct)
+            positions[count], distinct = slot_of(padding_id, slot, touched, distinct)
             owners[count] = k
             count += 1
         for j in range(starts[r], starts[r + 1]):
-            positions[count], distinct = _slot_of(ids[j], slot, touched, distinct)
+            positions[count], distinct = slot_of(ids[j], slot, touched, distinct)
             owners[count] = k
             count += 1
     for k in range(len(batch)):
         if starts[batch[k] + 1] - starts[batch[k]] < width:
-            _, distinct = _slot_of(padding_id, slot, touched, distinct)
+            _, distinct = slot_of(padding_id, slot, touched, distinct)
             break
     return count, distinct
 

@@ -1,9 +1,11 @@
 """What both CPU steps (steps.py, convolutional.py) keep of MXNet's optimizer between batches: the optimizer, its
 rate and adam's step count, the embedding's rate multiplier, and adam's state, which has its own file in a
-checkpoint. The updates themselves are kernels.update_weights and the steps' own kernels."""
+checkpoint; and which optimizers and devices they serve at all. The updates themselves are kernels.update_weights
+and the steps' own kernels."""
 
 import math
 
+import mxnet as mx
 import numpy as np
 
 from ..recipe import Recipe
@@ -12,6 +14,11 @@ from .kernels import ADAM, SGD
 # MXNet's Adam defaults, which the MXNet steps use too.
 ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON = 0.9, 0.999, 1e-8
 OPTIMIZERS = {"adam": ADAM, "sgd": SGD}  # the recipe's optimizers the CPU steps compute
+
+
+def computes(optimizer: str, contexts: list[mx.Context]) -> bool:
+    """Whether the CPU steps can take a job's steps: an optimizer they compute, on one CPU context (a host's)."""
+    return optimizer in OPTIMIZERS and len(contexts) == 1 and contexts[0].device_type == "cpu"
 
 
 class OptimizerState:

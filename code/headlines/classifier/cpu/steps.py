@@ -11,14 +11,13 @@ import numpy as np
 from ..recipe import Recipe
 from ..steps import EncodedSet, write_parameter
 from . import kernels
-from .optimizer import OPTIMIZERS, OptimizerState
+from .optimizer import OptimizerState, computes
 
 
 def supports(architecture_hashes_ngrams: bool, optimizer: str, contexts: list[mx.Context]) -> bool:
     """Whether a job trains with these steps: a fasttext model, adam or sgd, on CPU hosts (on several, averaged:
     averaging.py)."""
-    on_cpu = all(context.device_type == "cpu" for context in contexts) and len(contexts) == 1
-    return architecture_hashes_ngrams and optimizer in OPTIMIZERS and on_cpu
+    return architecture_hashes_ngrams and computes(optimizer, contexts)
 
 
 class CompiledSteps(OptimizerState):
