@@ -126,7 +126,7 @@ def test_two_hosts_train_with_the_parameter_server_like_one(
     assert two_metrics["kvstore"] == "dist_sync" and len(two_metrics["hosts"]) == 2
     assert abs(one_metrics["test"]["accuracy"] - two_metrics["test"]["accuracy"]) <= 0.01
     # Both containers trained, each on its own half; the scheduler ran on algo-1.
-    workers = re.findall(r"(algo-\d)-\w+\s*\|.*worker (\d) of 2 \(dist_sync\): training on (\d+) of (\d+)", two.output)
+    workers = re.findall(r"(algo-\d)-\w+\s*\|.*host (\d) of 2 \(dist_sync\): training on (\d+) of (\d+)", two.output)
     assert sorted(w[0] for w in workers) == ["algo-1", "algo-2"] and sorted(w[1] for w in workers) == ["0", "1"]
     assert len({w[2:] for w in workers}) == 1
     assert re.search(r"algo-1-\w+\s*\|.*this is algo-1-\w+ \(scheduler, server and worker\)", two.output)

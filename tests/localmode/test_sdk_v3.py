@@ -71,7 +71,7 @@ def test_model_trainer_two_hosts_train_together(
     assert len(re.findall(r"^\s*image: headlines-train:cpu", compose, flags=re.M)) == 2
     assert metrics["kvstore"] == "dist_sync" and metrics["hosts"] == ["algo-1", "algo-2"]
     assert abs(metrics["test"]["accuracy"] - one_host[2]["test"]["accuracy"]) <= 0.01
-    assert "worker 0 of 2" in run.output and "worker 1 of 2" in run.output
+    assert "host 0 of 2" in run.output and "host 1 of 2" in run.output
 
 
 LOCAL_GPU_COMPOSE = """

@@ -323,14 +323,14 @@ def _fit(run: _Run, data: _Data, encoder: TextEncoder, initial: InitialEmbedding
     logger.info("devices: %s", ", ".join(str(c) for c in contexts))
     train_examples = data.train
     if cluster.is_distributed:
-        # Every host has all the rows (and so builds the same vocabulary and validation set); each worker trains
-        # on its own share.
+        # Every host has all the rows (and so builds the same vocabulary and validation set); each trains on its
+        # own share, by its place among the hosts: a resumed host takes up the share its checkpoint trained on.
         assert not isinstance(kvstore, str)  # a job of several hosts trains through a created dist_* kvstore
-        train_examples = shard(data.train, kvstore.rank, kvstore.num_workers, hp.seed)
+        train_examples = shard(data.train, cluster.host_index, len(cluster.hosts), hp.seed)
         logger.info(
-            "worker %d of %d (%s): training on %d of %d train rows",
-            kvstore.rank,
-            kvstore.num_workers,
+            "host %d of %d (%s): training on %d of %d train rows",
+            cluster.host_index,
+            len(cluster.hosts),
             kvstore.type,
             len(train_examples),
             len(data.train),
@@ -365,21 +365,35 @@ def _fit(run: _Run, data: _Data, encoder: TextEncoder, initial: InitialEmbedding
         "decayed linearly to 0" if recipe.linear_decay else "constant",
         recipe.reason,
     )
-    # A distributed job's optimizer state lives on the parameter servers, which MXNet cannot save.
-    store = (
-        CheckpointStore(
-            run.env.checkpoint_dir,
-            _fingerprint(hp, encoder, data.labels, len(train_set.ids), steps.name),
-            CLASSIFIER_CHECKPOINT_FILES,
-        )
-        if not cluster.is_distributed
-        else None
-    )
+    store = _checkpoint_store(run, steps, _fingerprint(hp, encoder, data.labels, len(train_set.ids), steps.name))
     trainer = ClassifierTrainer(
-        net, steps, encoder, contexts, hp, data.labels, store, run.stop_signal, recipe, _worker_batch_size(run)
+        net,
+        steps,
+        encoder,
+        contexts,
+        hp,
+        data.labels,
+        store,
+        run.stop_signal,
+        recipe,
+        _worker_batch_size(run),
+        mid_epoch_checkpoints=not cluster.is_distributed,
     )
     history, best_epoch = trainer.fit(train_set, validation_set)
     return _Fitted(net, trainer, sets, history, best_epoch, recipe)
+
+
+def _checkpoint_store(run: _Run, steps: Steps, fingerprint: str) -> CheckpointStore | None:
+    """Where this host's checkpoints go: the checkpoint folder on one host; on several, with averaged CPU steps,
+    a folder of its own in it (SageMaker syncs every host's folder to the same S3 location, and each host's
+    optimizer state is its own). None with MXNet's steps on several hosts: their optimizer state lives on the
+    parameter servers, which MXNet cannot save."""
+    if not run.cluster.is_distributed:
+        return CheckpointStore(run.env.checkpoint_dir, fingerprint, CLASSIFIER_CHECKPOINT_FILES)
+    if isinstance(steps, AveragedSteps):
+        folder = os.path.join(run.env.checkpoint_dir, run.env.current_host)
+        return CheckpointStore(folder, fingerprint, CLASSIFIER_CHECKPOINT_FILES)
+    return None
 
 
 def _worker_batch_size(run: _Run) -> int:

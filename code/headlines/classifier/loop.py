@@ -1,9 +1,12 @@
-"""The training loop: the optimizer steps of steps.py (MXNet's on any devices and hosts, compiled ones on one CPU
-host), the rate schedule and epoch choice of the job's recipe (classifier/recipe.py: early stopping on validation
+"""The training loop: the optimizer steps of steps.py (MXNet's on any devices and hosts, the CPU steps of cpu/),
+the rate schedule and epoch choice of the job's recipe (classifier/recipe.py: early stopping on validation
 accuracy, or every epoch with a decaying rate), a checkpoint after every epoch and on SIGTERM, exact resumption.
 
-On several hosts every worker pulls the same weights after each step (mxnet_steps.py): validation accuracy, and
-so early stopping, come out the same on every host, which keeps them in step.
+On several hosts every host holds the same weights when an epoch ends (MXNet's steps pull them after each step,
+the CPU steps average them: cpu/averaging.py): validation accuracy, and so early stopping, come out the same on
+every host, which keeps them in step. With the CPU steps each host then writes its own checkpoint (its optimizer
+state is its own), and a stop within an epoch leaves the hosts' checkpoints of the last epoch, since the hosts stop
+at different batches.
 
 Determinism: each epoch's order comes from RandomState(seed + epoch) and MXNet's generator (dropout) is
 re-seeded for every batch from (seed, epoch, batch), so a run resumed mid-epoch from a checkpoint computes
@@ -19,7 +22,7 @@ import numpy as np
 
 from ..errors import TrainingInterrupted
 from ..hyperparameters import Hyperparameters
-from ..runtime.checkpoints import CheckpointStore
+from ..runtime.checkpoints import CheckpointStore, completing
 from ..runtime.schedule import linear_decay
 from ..runtime.signals import StopSignal
 from ..text import TextEncoder
@@ -68,9 +71,12 @@ class ClassifierTrainer:
         stop_signal: StopSignal,
         recipe: Recipe,
         worker_batch_size: int,
+        mid_epoch_checkpoints: bool = True,
     ) -> None:
-        """`checkpoints` is None for a distributed job (nothing to resume from); `recipe` says how to train
-        (optimizer, rate, schedule) and which epoch to keep; a step takes `worker_batch_size` rows."""
+        """`checkpoints` is None for a job that cannot resume (MXNet's steps on several hosts); `recipe` says how
+        to train (optimizer, rate, schedule) and which epoch to keep; a step takes `worker_batch_size` rows. Hosts
+        stop at different batches, so on several a stop within an epoch leaves the last epoch's checkpoint
+        (`mid_epoch_checkpoints` False)."""
         self.net = net
         self.steps = steps
         self.encoder = encoder
@@ -81,7 +87,9 @@ class ClassifierTrainer:
         self.stop_signal = stop_signal
         self.recipe = recipe
         self.worker_batch_size = worker_batch_size
+        self.mid_epoch_checkpoints = mid_epoch_checkpoints
         self._best_params: dict[str, mx.nd.NDArray] = {}  # set by fit: a snapshot, or the checkpoint's
+        self._checkpoint_folder: str | None = None  # where the newest checkpoint is, once there is one
 
     # -- evaluation ---------------------------------------------------------------------------------------
     def predict_logits(self, data: EncodedSet) -> np.ndarray:
@@ -112,23 +120,25 @@ class ClassifierTrainer:
             write_parameter(parameter, params[name])
 
     def _save_checkpoint(self, state: dict[str, Any]) -> str | None:
-        """A new checkpoint generation; the folder it is in, or None for a job without checkpoints."""
+        """A new checkpoint generation of what the net holds; the folder it is in, or None for a job without
+        checkpoints."""
         if self.checkpoints is None:
             return None
-        self.steps.publish()
         writers = {
             "params_file": self.net.save_parameters,
             "trainer_file": self.steps.save_states,
             "best_params_file": lambda path: mx.nd.save(path, self._best_params),
         }
         self.checkpoints.save(writers, state)
-        return self.checkpoints.folder
+        self._checkpoint_folder = self.checkpoints.folder
+        return self._checkpoint_folder
 
     def fit(self, train: EncodedSet, validation: EncodedSet) -> tuple[list[dict[str, Any]], int]:
         """Train until epochs run out or validation accuracy stops improving; leave the best parameters in
         the net and return the per-epoch history."""
         state = self.checkpoints.load() if self.checkpoints else None
         if state:
+            self._checkpoint_folder = self.checkpoints.folder if self.checkpoints else None
             logger.info("resuming at epoch %d, batch %d", state["epoch"], state["next_batch"])
             self.net.load_parameters(state["params_file"], ctx=self.contexts)
             self.steps.pull()
@@ -155,6 +165,16 @@ class ClassifierTrainer:
         return state["history"], state["best_epoch"]
 
     def _run_epoch(self, train: EncodedSet, validation: EncodedSet, state: dict[str, Any]) -> None:
+        running, started = self._train_epoch(train, state)
+        self.steps.publish()  # on several hosts: the hosts' models averaged, the same on every host from here on
+        with completing():
+            saved = self._end_epoch(validation, state, running, started)
+        if self.stop_signal.requested and not state["finished"]:
+            raise TrainingInterrupted(saved)
+
+    def _train_epoch(self, train: EncodedSet, state: dict[str, Any]) -> tuple[dict[str, Any], float]:
+        """The epoch's remaining batches; its running sums (with its training seconds) and when it started, as
+        time.perf_counter() counts (earlier by the seconds it ran before a resume)."""
         hp, epoch = self.hp, state["epoch"]
         self.steps.freeze_embedding(epoch <= hp.freeze_embedding_epochs)
         order = np.random.RandomState(hp.seed + epoch).permutation(len(train))
@@ -172,11 +192,27 @@ class ClassifierTrainer:
             running["correct"] += correct
             running["samples"] += len(indices)
             if self.stop_signal.requested:
-                running["seconds"] = time.perf_counter() - started
-                state.update(next_batch=number + 1, running=running)
-                raise TrainingInterrupted(self._save_checkpoint(state))
-        train_seconds = time.perf_counter() - started
+                raise TrainingInterrupted(self._stop_mid_epoch(state, number + 1, running, started))
+        running["seconds"] = time.perf_counter() - started
+        return running, started
+
+    def _stop_mid_epoch(
+        self, state: dict[str, Any], next_batch: int, running: dict[str, Any], started: float
+    ) -> str | None:
+        """Where a job stopped between batches resumes (the folder): a checkpoint of this point, or where hosts
+        stop at different batches, the last epoch's."""
+        if not self.mid_epoch_checkpoints:
+            return self._checkpoint_folder
+        running["seconds"] = time.perf_counter() - started
+        state.update(next_batch=next_batch, running=running)
         self.steps.publish()
+        return self._save_checkpoint(state)
+
+    def _end_epoch(
+        self, validation: EncodedSet, state: dict[str, Any], running: dict[str, Any], started: float
+    ) -> str | None:
+        """The epoch scored, logged and weighed against the best so far, then its checkpoint (the folder)."""
+        hp, epoch = self.hp, state["epoch"]
         report = self.evaluate(validation)
         row = {
             "epoch": epoch,
@@ -185,7 +221,7 @@ class ClassifierTrainer:
             "validation_loss": report["loss"],
             "validation_accuracy": report["accuracy"],
             "validation_macro_f1": report["macro_f1"],
-            "samples_per_second": running["samples"] / max(train_seconds, 1e-9),
+            "samples_per_second": running["samples"] / max(running["seconds"], 1e-9),
             "epoch_seconds": time.perf_counter() - started,
         }
         logger.info(format_epoch_line(row))
@@ -207,6 +243,4 @@ class ClassifierTrainer:
                 state["best_epoch"],
             )
         state.update(epoch=epoch + 1, next_batch=0, running=None, finished=bool(patience_spent) or epoch >= hp.epochs)
-        saved = self._save_checkpoint(state)
-        if self.stop_signal.requested and not state["finished"]:
-            raise TrainingInterrupted(saved)
+        return self._save_checkpoint(state)

@@ -21,6 +21,7 @@ from ..errors import JobError, TrainingInterrupted  # noqa: E402
 from ..gpu_check import check_gpus  # noqa: E402
 from ..hyperparameters import SUPERVISED, Hyperparameters, WordVectorHyperparameters, job_mode  # noqa: E402
 from ..model_folder import discard_model  # noqa: E402
+from ..runtime.checkpoints import wait_for_checkpoint  # noqa: E402
 from ..runtime.signals import StopSignal  # noqa: E402
 from . import configure_logging  # noqa: E402
 
@@ -56,6 +57,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# How long a host ended by another's stop waits for its checkpoint: SageMaker's SIGKILL comes 120 s after SIGTERM.
+CHECKPOINT_WAIT_SECONDS = 60
+
+
 def record_failure(reason: str) -> None:
     logging.getLogger("headlines.train").error(reason)
     # Paths straight from the base directory: the failure may be that the environment cannot be read.
@@ -65,8 +70,10 @@ def record_failure(reason: str) -> None:
 
 
 def abort(reason: str) -> NoReturn:
-    """Called from a background thread when another host of the job has failed. The main thread may be blocked
-    inside MXNet waiting for that host, where no exception reaches it: record the reason and end the process."""
+    """Called from a background thread when another host of the job has failed or stopped. The main thread may be
+    blocked inside MXNet waiting for that host, where no exception reaches it: let it finish a checkpoint it is
+    writing, record the reason and end the process."""
+    wait_for_checkpoint(CHECKPOINT_WAIT_SECONDS)
     record_failure(reason)
     os._exit(EXIT_FAILED)
 

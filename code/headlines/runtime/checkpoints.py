@@ -6,11 +6,13 @@ rename: a job killed while writing leaves the previous checkpoint intact. A chec
 wrote it (same data and hyperparameters).
 """
 
+import contextlib
 import glob
 import json
 import logging
 import os
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeAlias
 
 from ..errors import JobError
@@ -20,11 +22,29 @@ logger = logging.getLogger(__name__)
 STATE_FILE = "state.json"
 FORMAT_VERSION = 1
 
+# Held from the moment the hosts of a job hold the same model (an epoch's averaging) until that point's checkpoint
+# is written: a host ended because a peer stopped (cli/train.py's abort) waits for it, so that every host's newest
+# checkpoint is of the same epoch and the job can resume.
+_completing = threading.Lock()
+
 # A checkpoint's state.json: what the job needs to resume (JSON values), the generation's file paths under the
 # keys of CheckpointStore's `files`, and the store's own keys (fingerprint, generation, format_version).
 CheckpointState: TypeAlias = dict[str, Any]
 # Writes one file of a generation to the path it is given.
 FileWriter: TypeAlias = Callable[[str], object]
+
+
+@contextlib.contextmanager
+def completing() -> Iterator[None]:
+    """Marks the work from a point all hosts share to its checkpoint, which a stop waits for (wait_for_checkpoint)."""
+    with _completing:
+        yield
+
+
+def wait_for_checkpoint(timeout: float) -> None:
+    """Returns once no checkpoint is being completed, or after timeout seconds."""
+    if _completing.acquire(timeout=timeout):
+        _completing.release()
 
 
 class CheckpointStore:

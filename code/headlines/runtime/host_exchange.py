@@ -28,14 +28,18 @@ class HostExchange:
         self.kvstore = kvstore
         self.hosts: int = kvstore.num_workers
         self.bytes_exchanged = 0
-        own = fingerprint_parts(fingerprint)
-        if not np.array_equal(self._sum_once(FINGERPRINT_KEY, own), own * self.hosts):
-            raise JobError(differ_reason)
-        self.bytes_exchanged = 0  # the weights' bytes pushed and pulled by this host, from here on
+        self.require_same(FINGERPRINT_KEY, fingerprint, differ_reason)
 
-    def _sum_once(self, key: str, array: np.ndarray) -> np.ndarray:
-        self.add_key(key, array.shape, array.dtype.type)
-        return self.sum(key, array)
+    def require_same(self, key: str, text: str, differ_reason: str) -> None:
+        """Raises JobError(differ_reason) unless every host passed the same text (each key once, on every host).
+        Its bytes are not counted in bytes_exchanged, which counts the weights'."""
+        own = fingerprint_parts(text)
+        self.add_key(key, own.shape)
+        counted = self.bytes_exchanged
+        total = self.sum(key, own)
+        self.bytes_exchanged = counted
+        if not np.array_equal(total, own * self.hosts):
+            raise JobError(differ_reason)
 
     def add_key(self, key: str, shape: tuple[int, ...], dtype: type = np.float32) -> None:
         """Makes `key` an array of this shape and type that sum() can add up (every host adds the same keys)."""

@@ -9,7 +9,7 @@ training image.
 
 The model folder is what the classifier's `embeddings` channel reads, unchanged. Jobs of one host, CPU or GPU,
 checkpoint to /opt/ml/checkpoints every `checkpoint_seconds` and on SIGTERM, and resume from there; jobs of several
-(CPU) hosts do not checkpoint, as for the classifier: every host would write to the same S3 location.
+(CPU) hosts do not checkpoint: each host's clock would pick another round to write at.
 """
 
 import hashlib

@@ -2,6 +2,7 @@
 the toolkit's DMLC_* variables, host lookups retried, sharding, only hosts[0] writing the model, and a
 failure on either host ending both within seconds."""
 
+import json
 import os
 import re
 import signal
@@ -176,8 +177,7 @@ def test_two_hosts_train_one_model_written_by_the_first(tmp_path, architecture):
     logs = [(f.base / "log.txt").read_text() for f in (leader, follower)]
     # Each worker trained on its own half of the same split.
     shares = sorted(
-        re.search(r"worker (\d) of 2 \(dist_sync\): training on (\d+) of (\d+) train rows", log).groups()
-        for log in logs
+        re.search(r"host (\d) of 2 \(dist_sync\): training on (\d+) of (\d+) train rows", log).groups() for log in logs
     )
     assert [share[0] for share in shares] == ["0", "1"] and shares[0][1:] == shares[1][1:]
     assert tuple(map(int, shares[0][1:])) == WORKER_SHARE[DATA.source]
@@ -264,6 +264,57 @@ def test_hosts_stopped_together_by_sigterm_say_so_and_take_no_one_for_lost(tmp_p
         reason = fake.failure_file.read_text()
         assert "SIGTERM" in reason and "stopped before training finished" not in reason, reason
     time.sleep(1)  # the kernel delivers the parent-death signal to the children asynchronously
+    assert _parameter_server_processes(port) == []
+
+
+# Long enough that a SIGTERM after the leader's second epoch lands while both hosts train (each epoch also averages
+# and writes a checkpoint): 50 epochs, no early stopping.
+STOPPED_AND_RESUMED = {"epochs": 50, "early_stopping_patience": 0}
+
+
+def _two_hosts(tmp_path, run):
+    return [_host(tmp_path / run, host, 1600, STOPPED_AND_RESUMED) for host in HOSTS]
+
+
+def _start_both(hosts, port=None):
+    port = port or _free_port()
+    return [_start(fake, port) for fake in hosts]
+
+
+def test_two_hosts_stopped_by_sigterm_resume_from_their_own_checkpoints_as_if_never_stopped(tmp_path):
+    """Each host writes its checkpoint into its own folder of the checkpoint location (SageMaker syncs every host's
+    to one S3 location); stopped together, the hosts hold checkpoints of the same epoch, and resumed, they end with
+    the model and metrics of the job that was never stopped. Hosts whose checkpoints differ are refused."""
+    whole = _two_hosts(tmp_path, "whole")
+    assert _wait(_start_both(whole)) == [0, 0]
+
+    stopped = _two_hosts(tmp_path, "stopped")
+    processes = _start_both_until_the_leader_logs(*stopped, _free_port(), "epoch=2 ")
+    for process in processes:  # as SageMaker stops a job: every host
+        process.send_signal(signal.SIGTERM)
+    assert set(_wait(processes, 60)) <= {EXIT_FAILED, EXIT_INTERRUPTED}
+    folders = [fake.checkpoint_dir / host for fake, host in zip(stopped, HOSTS)]
+    states = [json.loads((folder / "state.json").read_text()) for folder in folders]
+    assert states[0]["epoch"] == states[1]["epoch"] > 2 and states[0]["next_batch"] == 0, states
+
+    aside = tmp_path / "follower-checkpoint"
+    folders[1].rename(aside)  # the follower would start afresh while the leader resumes
+    assert _wait(_start_both(stopped), 120) == [1, 1]
+    reasons = [fake.failure_file.read_text() for fake in stopped]
+    # Each host finds it, unless the other's failure reaches it first: then it names that host.
+    assert any("start from different parameters" in reason for reason in reasons), reasons
+    assert all("start from different parameters" in r or "stopped before training finished" in r for r in reasons)
+    aside.rename(folders[1])
+
+    port = _free_port()
+    assert _wait(_start_both(stopped, port)) == [0, 0]
+    assert "resuming at epoch" in (stopped[0].base / "log.txt").read_text()
+    resumed, never_stopped = stopped[0].metrics(), whole[0].metrics()
+    assert [row["validation_loss"] for row in resumed["history"]] == [
+        row["validation_loss"] for row in never_stopped["history"]
+    ]
+    assert resumed["test"]["accuracy"] == never_stopped["test"]["accuracy"]
+    assert resumed["test"]["loss"] == never_stopped["test"]["loss"]
     assert _parameter_server_processes(port) == []
 
 

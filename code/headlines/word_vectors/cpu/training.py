@@ -28,8 +28,8 @@ class CpuRun:
         env, hp, encoded, fingerprint = inputs.env, inputs.hp, inputs.encoded, inputs.fingerprint
         self.hp, self.encoded = hp, encoded
         hosts, host = len(env.hosts), env.hosts.index(env.current_host)
-        # Checkpoints on one host only: several hosts would write theirs to the same S3 location, as for the
-        # classifier.
+        # Checkpoints on one host only: each host would write its own when its clock says checkpoint_seconds have
+        # passed, so the hosts' checkpoints would be of different rounds and could not resume together.
         self.store = None
         if kvstore is None:
             self.store = CheckpointStore(env.checkpoint_dir, fingerprint + "/cpu", WORD_VECTOR_CHECKPOINT_FILES)
