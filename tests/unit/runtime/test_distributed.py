@@ -148,9 +148,15 @@ def _parameter_server_processes(port):
 
 
 def _wait(processes, seconds=JOB_SECONDS):
+    """The processes' exit codes; past the deadline they are killed (a hung host must not outlive its test)."""
     deadline = time.monotonic() + seconds
-    for process in processes:
-        process.wait(max(1, deadline - time.monotonic()))
+    try:
+        for process in processes:
+            process.wait(max(1, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        for process in processes:
+            process.kill()
+        raise
     return [process.returncode for process in processes]
 
 
