@@ -191,7 +191,9 @@ def train_vectors(image, data, headlines, folder):
 def run_job(image, base, architecture, train_file, init="none", vectors=None, hyperparameters=None, **channels):
     """One classifier job's figures; vectors: a file or a whole folder (a word-vector job's model folder, passed on
     unchanged); channels: validation_file, test_file, evaluate(model folder) for more figures, and remove=True to
-    delete the job's folder after (a model folder is ~100 MB and the labelled runs are ~100 jobs)."""
+    delete the job's folder after (a model folder is ~100 MB and the labelled runs are ~100 jobs). The job starts
+    in an empty folder: a checkpoint an earlier run left there would be resumed, or refused."""
+    shutil.rmtree(base, ignore_errors=True)
     fake = FakeSageMaker(base)
     fake.add_channel("train", {pathlib.Path(train_file).name: str(train_file)})
     for channel in ("validation", "test"):

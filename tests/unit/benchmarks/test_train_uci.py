@@ -203,3 +203,24 @@ def test_the_speed_tables_set_ours_against_fastText_per_headline():
     assert "| ours, fasttext (compiled-cpu steps) | none | 40,000 | 200,000 | 0.200 | 100,000 | 900 |" in lines
     assert "| fastText supervised, 1 thread | 40,000 | 0.30 | - | 0.8800 |" in lines
     assert "| fastText supervised, 2 threads | 60,000 | 0.20 | - | 0.8700 |" in lines
+
+
+def test_a_job_starts_in_an_empty_folder_whatever_an_earlier_run_left_there(tmp_path, monkeypatch):
+    """bench-serve trains its models in the same folders every run: the cnn's job refused the checkpoint a run with
+    MXNet's steps had left there."""
+    base = tmp_path / "cnn"
+    (base / "checkpoints").mkdir(parents=True)
+    (base / "checkpoints" / "state.json").write_text("{}")
+    found = []
+
+    def docker_train(image, fake, architecture):
+        found.append(sorted(path.name for path in fake.checkpoint_dir.glob("*")))
+        return 1.0
+
+    monkeypatch.setattr(train_uci, "docker_train", docker_train)
+    monkeypatch.setattr(train_uci.FakeSageMaker, "metrics", lambda self: {})
+    monkeypatch.setattr(train_uci, "job_figures", lambda *figures: {})
+    train_file = tmp_path / "train.tsv"
+    train_file.write_text("headline\tb\n")
+    train_uci.run_job("headlines-train:cpu", base, "cnn", train_file)
+    assert found == [[]]
