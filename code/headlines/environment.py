@@ -105,6 +105,12 @@ class TrainingEnvironment:
     def hosts(self) -> list[str]:
         return sorted(self.resource_config.get("hosts") or [self.current_host])
 
+    @property
+    def host_index(self) -> int:
+        """This host's place among the job's sorted hosts: the same in every attempt of the job, where the kvstore's
+        rank follows the order in which the hosts happened to connect."""
+        return self.hosts.index(self.current_host)
+
 
 def check_channels(channels: Collection[str], known: Sequence[str]) -> None:
     """The job's channels: `train` is required, and a channel the job does not read is a mistake to report."""

@@ -326,10 +326,10 @@ def _fit(run: _Run, data: _Data, encoder: TextEncoder, initial: InitialEmbedding
         # Every host has all the rows (and so builds the same vocabulary and validation set); each trains on its
         # own share, by its place among the hosts: a resumed host takes up the share its checkpoint trained on.
         assert not isinstance(kvstore, str)  # a job of several hosts trains through a created dist_* kvstore
-        train_examples = shard(data.train, cluster.host_index, len(cluster.hosts), hp.seed)
+        train_examples = shard(data.train, run.env.host_index, len(cluster.hosts), hp.seed)
         logger.info(
             "host %d of %d (%s): training on %d of %d train rows",
-            cluster.host_index,
+            run.env.host_index,
             len(cluster.hosts),
             kvstore.type,
             len(train_examples),
@@ -389,11 +389,12 @@ def _checkpoint_store(run: _Run, steps: Steps, fingerprint: str) -> CheckpointSt
     optimizer state is its own). None with MXNet's steps on several hosts: their optimizer state lives on the
     parameter servers, which MXNet cannot save."""
     if not run.cluster.is_distributed:
-        return CheckpointStore(run.env.checkpoint_dir, fingerprint, CLASSIFIER_CHECKPOINT_FILES)
-    if isinstance(steps, AveragedSteps):
+        folder = run.env.checkpoint_dir
+    elif isinstance(steps, AveragedSteps):
         folder = os.path.join(run.env.checkpoint_dir, run.env.current_host)
-        return CheckpointStore(folder, fingerprint, CLASSIFIER_CHECKPOINT_FILES)
-    return None
+    else:
+        return None
+    return CheckpointStore(folder, fingerprint, CLASSIFIER_CHECKPOINT_FILES)
 
 
 def _worker_batch_size(run: _Run) -> int:

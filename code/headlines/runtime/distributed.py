@@ -207,12 +207,6 @@ class Cluster:
     def is_distributed(self) -> bool:
         return len(self.hosts) > 1
 
-    @property
-    def host_index(self) -> int:
-        """This host's place among the job's sorted hosts: the same in every attempt of the job, where the kvstore's
-        rank follows the order in which the hosts happened to connect."""
-        return self.hosts.index(self.current_host)
-
     # -- setup -------------------------------------------------------------------------------------------
     def __enter__(self) -> Self:
         if not self.is_distributed:

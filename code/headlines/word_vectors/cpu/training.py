@@ -27,7 +27,7 @@ class CpuRun:
         """`kvstore`: the created dist_sync kvstore of a job of several hosts, None on one host."""
         env, hp, encoded, fingerprint = inputs.env, inputs.hp, inputs.encoded, inputs.fingerprint
         self.hp, self.encoded = hp, encoded
-        hosts, host = len(env.hosts), env.hosts.index(env.current_host)
+        hosts, host = len(env.hosts), env.host_index
         # Checkpoints on one host only: each host would write its own when its clock says checkpoint_seconds have
         # passed, so the hosts' checkpoints would be of different rounds and could not resume together.
         self.store = None
