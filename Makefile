@@ -9,7 +9,8 @@ PYTEST_ARGS ?=
 FASTTEXT_WHEEL := fasttext-numpy2-wheel==0.9.2
 
 .PHONY: help venv images images-gpu images-arm64 docker registry demo push smoke-aws test test-unit test-container test-localmode test-aws test-mutants bench \
-	bench-train bench-serve bench-toolkit-image bench-word-vectors bench-gpu-path bench-localmode bench-images bench-report clean
+	bench-train bench-serve bench-toolkit-image bench-word-vectors bench-gpu-path bench-localmode bench-images bench-report \
+	bench-word-vector-hosts clean
 # make demo DATA=your-headlines CORPUS=your-text: the demo on your own data (files or folders).
 DATA ?=
 CORPUS ?=
@@ -41,6 +42,8 @@ help:
 	@echo "                  (word vectors vs fastText), bench-gpu-path (word vectors' GPU path: host side and"
 	@echo "                  device steps on CPU), bench-localmode (SDK v2: one vs two hosts), bench-images;"
 	@echo "                  QUICK=1 checks the harness on generated data in a few minutes (bench-results/quick/)"
+	@echo "make bench-word-vector-hosts  word vectors on two hosts against one: a text8-sized vocabulary, and"
+	@echo "                  WikiText-2's rho over seeds (docs/performance.md quotes it; not on the page)"
 	@echo "make venv         the test virtualenv in $(VENV)"
 
 $(BIN)/activate: tests/requirements-dev.lock containers/requirements-build.lock code/pyproject.toml
@@ -159,6 +162,10 @@ bench-gpu-path: venv
 
 bench-localmode: venv images
 	$(BIN)/python -m benchmarks.localmode_uci
+
+# Not a section of docs/benchmarks.md: docs/performance.md quotes its record (about 10 minutes, real data only).
+bench-word-vector-hosts: venv
+	$(BIN)/python -m benchmarks.word_vectors_hosts
 
 bench-images: venv images images-gpu
 	$(BIN)/python -m benchmarks.image_sizes

@@ -77,6 +77,10 @@ class KVStore(Protocol):
 
     def pull(self, key: str | int, out: mx.nd.NDArray) -> None: ...
 
+    def row_sparse_pull(self, key: str | int, out: mx.nd.NDArray, row_ids: mx.nd.NDArray) -> None: ...
+
+    def set_optimizer(self, optimizer: mx.optimizer.Optimizer) -> None: ...
+
 
 # What a training loop hands Gluon's Trainer: a kvstore type name (one host: kvstore_type's "device") or a created
 # dist_* kvstore (several hosts: train_as_worker's).

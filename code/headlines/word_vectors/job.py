@@ -73,8 +73,9 @@ def _check_hosts(env: TrainingEnvironment, hp: WordVectorHyperparameters) -> Non
         )
     if hp.subwords:
         raise JobError(
-            f"subwords=true trains on one host: its input matrix has {hp.buckets} n-gram rows, which every "
-            f"host would send to the others after every round. Use instance_count=1, or subwords=false."
+            f"subwords=true trains on one host: its input matrix has {hp.buckets} n-gram rows, of which the "
+            f"hosts would exchange a count each and the thousands a round touches after every round. Use "
+            f"instance_count=1, or subwords=false."
         )
 
 

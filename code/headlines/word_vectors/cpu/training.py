@@ -5,6 +5,8 @@ import logging
 import os
 from typing import Any
 
+import numpy as np
+
 from ...runtime.checkpoints import CheckpointStore
 from ...runtime.distributed import KVStore
 from ..epochs import WORD_VECTOR_CHECKPOINT_FILES, EpochLoop, load_state, new_state
@@ -60,18 +62,17 @@ class CpuRun:
 
     def train_round(self, epoch: int, number: int) -> tuple[float, int, int]:
         """Round `number` of `epoch` on every thread, then the hosts synchronised: (loss, positives, tokens)."""
-        chunks, tokens = [], 0
+        chunks = []
         for thread, (first, last) in enumerate(self.bounds[:, number : number + 2]):
             ids, line_starts = self.encoded.read(first, last)
             done = self.token_bounds[thread, number] - self.token_bounds[thread, 0]
             thread_tokens = self.token_bounds[thread, -1] - self.token_bounds[thread, 0]
             rates = learning_rates(self.hp.learning_rate, epoch, self.hp.epochs, done, len(ids), thread_tokens)
             chunks.append((ids, line_starts, *rates))
-            tokens += len(ids)
         loss, positives = self.engine.train_round(chunks)
         if self.sync:
-            self.sync.sync()
-        return loss, positives, tokens
+            self.sync.sync(np.concatenate([ids for ids, *_ in chunks]))
+        return loss, positives, sum(len(ids) for ids, *_ in chunks)
 
 
 def train_on_cpus(inputs: TrainingInputs, kvstore: KVStore | None) -> tuple[CpuEngine, dict[str, Any]]:
