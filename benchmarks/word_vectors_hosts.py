@@ -12,14 +12,16 @@ Projection: a round is R tokens a host (rounds.HOST_ROUND_TOKENS). One host trai
 measured words/s alone); two hosts each train R in R/w, then exchange X bytes each (push and pull, measured). Each
 host runs one of the job's parameter servers, and MXNet splits an array of 10^6 values or more by rows over all
 servers, so half of what a host pushes or pulls stays on it, and its link carries X/2 each way at once: the
-exchange takes X / (2 x 1.25 GB/s) on 10 Gbit/s. The host-side work of an exchange (finding the changed rows,
-copying them in and out of MXNet's arrays) is not in the projection: on this machine it cannot be told apart from
-waiting for the other host, which shares its cores.
+exchange takes X / (2 x 1.25 GB/s) on 10 Gbit/s. The exchange also costs the hosts work (finding the changed rows,
+MXNet's copies, the servers' update and lookups): two hosts sharing this machine's cores cannot tell it apart from
+waiting for each other, so it is measured alone, with one worker and one server on this machine (the same rounds
+of the same corpus, no peer to wait for), and the projection is given with and without it.
 
     make bench-word-vector-hosts
 Writes bench-results/word-vector-hosts.json (not a section of docs/benchmarks.md: docs/performance.md quotes it).
 """
 
+import json
 import os
 import pathlib
 import re
@@ -32,8 +34,14 @@ import time
 import numpy as np
 
 from benchmarks.harness import PAIRS, write_corpus, write_result
-from headlines.runtime.distributed import PS_PORT_ENV
-from headlines.word_vectors.cpu.rounds import HOST_ROUND_TOKENS
+from headlines.hyperparameters import WordVectorHyperparameters
+from headlines.runtime.distributed import PS_PORT_ENV, role_environment
+from headlines.word_vectors.corpus import Corpus
+from headlines.word_vectors.cpu.engine import CpuEngine
+from headlines.word_vectors.cpu.host_sync import WeightSync
+from headlines.word_vectors.cpu.rounds import HOST_ROUND_TOKENS, chunk_lines, rounds_per_epoch
+from headlines.word_vectors.dictionary import Dictionary
+from headlines.word_vectors.job import MAX_VOCABULARY_TYPES
 from tests.support.data import require_real_data
 from tests.support.fake_sagemaker import FakeSageMaker
 
@@ -43,7 +51,9 @@ NETWORK_BYTES_PER_SECOND = 1.25e9  # 10 Gbit/s
 SETTINGS = {"mode": "batch_skipgram"}
 # text8: 17,005,207 tokens; counts ~ 1 / (rank + 3)^1.28 over 5 million types (the tail below count 5 is dropped).
 TEXT8_TOKENS, ZIPF_EXPONENT, ZIPF_SHIFT, TYPES, LINE_TOKENS = 17_005_207, 1.28, 3.0, 5_000_000, 1000
-QUALITY_SEEDS = (1, 2, 3, 4, 5, 6)
+QUALITY_SEEDS = tuple(range(1, 13))
+EXCHANGE_ROUNDS, EXCHANGE_WARMUP = 70, 10
+ROLES = ("scheduler", "server", "worker")
 
 
 def text8_shaped_corpus(path: pathlib.Path, tokens: int = TEXT8_TOKENS, seed: int = 0) -> pathlib.Path:
@@ -60,10 +70,13 @@ def text8_shaped_corpus(path: pathlib.Path, tokens: int = TEXT8_TOKENS, seed: in
     return path
 
 
-def projected_speedup(round_tokens: int, words_per_second: float, bytes_per_round: float) -> float:
-    """Two hosts' speed over one host's (module docstring): 2R/w against R/w plus X / (2 x 1.25 GB/s)."""
+def projected_speedup(
+    round_tokens: int, words_per_second: float, bytes_per_round: float, host_work: float = 0.0
+) -> float:
+    """Two hosts' speed over one host's (module docstring): 2R/w against R/w plus X / (2 x 1.25 GB/s), plus
+    `host_work` seconds a round of the hosts' own work for the exchange."""
     training = round_tokens / words_per_second
-    return 2 * training / (training + bytes_per_round / (2 * NETWORK_BYTES_PER_SECOND))
+    return 2 * training / (training + host_work + bytes_per_round / (2 * NETWORK_BYTES_PER_SECOND))
 
 
 def _free_port() -> int:
@@ -102,10 +115,63 @@ def _rounds(metrics: dict, folder: pathlib.Path) -> int:
     return int(re.search(r"CPU engine: \d+ threads, (\d+) rounds an epoch", log).group(1))
 
 
+def exchange_work(corpus: pathlib.Path, folder: pathlib.Path) -> dict:
+    """The seconds a round of host 0 of two spends reading rows, training and adding rows, with one worker and one
+    server of MXNet's parameter server on this machine (so no waiting for another host)."""
+    port, hosts = _free_port(), ["127.0.0.1"]
+    environments = {role: {**os.environ, **role_environment(role, hosts, hosts[0], port)} for role in ROLES}
+    helpers = [subprocess.Popen([sys.executable, "-c", "import mxnet"], env=environments[role]) for role in ROLES[:2]]
+    result = folder / "exchange-work.json"
+    command = [sys.executable, "-m", "benchmarks.word_vectors_hosts", "--exchange-work", str(corpus), str(result)]
+    worker = subprocess.run(["taskset", "-c", THREADS, *command], env=environments["worker"])
+    for helper in helpers:
+        helper.wait(60)
+    if worker.returncode != 0:
+        raise SystemExit("the exchange-work measurement failed")
+    return json.loads(result.read_text())
+
+
+def _measure_exchange_work(corpus_path: str, result_path: str) -> None:
+    """In the worker process of exchange_work: EXCHANGE_ROUNDS rounds, the first EXCHANGE_WARMUP not counted."""
+    import mxnet as mx  # with the DMLC_* variables of a worker: joins the scheduler
+
+    hp = WordVectorHyperparameters.from_strings(SETTINGS)
+    corpus = Corpus([corpus_path])
+    dictionary = Dictionary.from_counts(corpus.count_words(MAX_VOCABULARY_TYPES), hp.min_count, (), hp.buckets)
+    encoded = corpus.encode(dictionary.token_to_id, result_path + ".tokens")
+    engine = CpuEngine(dictionary, hp, threads=len(THREADS.split(",")))
+    sync = WeightSync(mx.kv.create("dist_sync"), engine, "one worker")
+    bounds = chunk_lines(encoded.line_starts, 0, 2, engine.threads, rounds_per_epoch(encoded.tokens, 2))
+    seconds = {"read": 0.0, "train": 0.0, "add": 0.0}
+    for number in range(EXCHANGE_ROUNDS):
+        chunks = [
+            (*encoded.read(*bounds[t, number : number + 2]), hp.learning_rate, hp.learning_rate)
+            for t in range(engine.threads)
+        ]
+        started = time.perf_counter()
+        sync.begin_round(np.concatenate([ids for ids, *_ in chunks]))
+        read = time.perf_counter()
+        engine.train_round(chunks)
+        trained = time.perf_counter()
+        sync.end_round()
+        mx.nd.waitall()  # the push has reached the server
+        if number >= EXCHANGE_WARMUP:
+            seconds["read"] += read - started
+            seconds["train"] += trained - read
+            seconds["add"] += time.perf_counter() - trained
+    engine.close()
+    counted = EXCHANGE_ROUNDS - EXCHANGE_WARMUP
+    pathlib.Path(result_path).write_text(
+        json.dumps({f"{k}_seconds_per_round": v / counted for k, v in seconds.items()})
+    )
+
+
 def large_vocabulary(folder: pathlib.Path) -> dict:
     corpus = text8_shaped_corpus(folder / "text8-shaped.txt")
     one = run_hosts(corpus, folder / "one", HOSTS[:1], epochs=1)
     two = run_hosts(corpus, folder / "two", HOSTS, epochs=1)
+    work = exchange_work(corpus, folder)
+    host_work = work["read_seconds_per_round"] + work["add_seconds_per_round"]
     rounds = _rounds(two, folder / "two")
     bytes_per_round = two["bytes_exchanged_per_epoch"] / rounds
     vocabulary, dim = two["vocabulary_size"], two["hyperparameters"]["vector_dim"]
@@ -123,6 +189,10 @@ def large_vocabulary(folder: pathlib.Path) -> dict:
         "bytes_per_round_per_host": bytes_per_round,
         "dense_bytes_per_round_per_host": 2 * 2 * vocabulary * dim * 4,  # a push and a pull of both matrices
         "projected_speedup": projected_speedup(HOST_ROUND_TOKENS, one["words_per_second"], bytes_per_round),
+        **work,
+        "projected_speedup_with_host_work": projected_speedup(
+            HOST_ROUND_TOKENS, one["words_per_second"], bytes_per_round, host_work
+        ),
     }
 
 
@@ -141,6 +211,9 @@ def quality(folder: pathlib.Path) -> dict:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--exchange-work"]:
+        _measure_exchange_work(*sys.argv[2:4])
+        return
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="word-vector-hosts-") as scratch:
         results = {"large_vocabulary": large_vocabulary(pathlib.Path(scratch))}

@@ -73,9 +73,9 @@ def _check_hosts(env: TrainingEnvironment, hp: WordVectorHyperparameters) -> Non
         )
     if hp.subwords:
         raise JobError(
-            f"subwords=true trains on one host: its input matrix has {hp.buckets} n-gram rows, of which the "
-            f"hosts would exchange a count each and the thousands a round touches after every round. Use "
-            f"instance_count=1, or subwords=false."
+            "subwords=true trains on one host: every word carries its n-gram rows, so each host would read "
+            "and write tens of thousands of rows every round, which takes longer than the round's training. Use "
+            "instance_count=1, or subwords=false."
         )
 
 

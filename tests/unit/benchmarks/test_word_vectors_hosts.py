@@ -23,3 +23,5 @@ def test_two_hosts_gain_what_the_exchange_leaves_of_twice_the_speed():
     assert projected_speedup(2**16, 1e6, 0) == 2.0
     # 65.5 ms of training a round against 50 MB, half of it over each way of a 1.25 GB/s link: 20 ms.
     assert projected_speedup(2**16, 1e6, 50e6) == pytest.approx(2 * 65.536 / (65.536 + 20.0))
+    # and what the hosts' own work for the exchange adds to every round (30 ms)
+    assert projected_speedup(2**16, 1e6, 50e6, 0.030) == pytest.approx(2 * 65.536 / (65.536 + 20.0 + 30.0))

@@ -69,9 +69,11 @@ class CpuRun:
             thread_tokens = self.token_bounds[thread, -1] - self.token_bounds[thread, 0]
             rates = learning_rates(self.hp.learning_rate, epoch, self.hp.epochs, done, len(ids), thread_tokens)
             chunks.append((ids, line_starts, *rates))
+        if self.sync:
+            self.sync.begin_round(np.concatenate([ids for ids, *_ in chunks]))
         loss, positives = self.engine.train_round(chunks)
         if self.sync:
-            self.sync.sync(np.concatenate([ids for ids, *_ in chunks]))
+            self.sync.end_round()
         return loss, positives, sum(len(ids) for ids, *_ in chunks)
 
 
@@ -80,6 +82,8 @@ def train_on_cpus(inputs: TrainingInputs, kvstore: KVStore | None) -> tuple[CpuE
     run, hp, env = CpuRun(inputs, kvstore), inputs.hp, inputs.env
     loop = EpochLoop(hp, run.state, run.rounds, "round", run.host_tokens, run.store, inputs.stop_signal)
     history = loop.run(run.train_round, run.engine.snapshot)
+    if run.sync:
+        run.sync.finish()
     run.engine.close()
     words_per_second = loop.progress.words_per_second
     logger.info("trained %d epochs: %.0f words/s on this host", hp.epochs, words_per_second)
