@@ -18,6 +18,7 @@ import numpy.typing as npt
 from ...runtime.distributed import KVStore
 from ...runtime.host_exchange import HostExchange
 from .engine import CpuEngine
+from .kernels import take_changed_rows
 
 INPUT, OUTPUT = "input_weights", "output_weights"
 DIFFERENT_TEXT = (
@@ -34,6 +35,10 @@ class WeightSync:
         # Each row as this host last read it from the servers, or wrote its change there.
         self._last = {INPUT: engine.input_weights.copy(), OUTPUT: engine.output_weights.copy()}
         self._round_rows: dict[str, npt.NDArray[np.int64]] = {}
+        self._all_output_rows = np.arange(len(engine.output_weights), dtype=np.int64)  # negatives reach any of them
+        # Where end_round writes the changed rows and their changes (at most every row).
+        self._rows_found = {key: np.empty(len(last), np.int64) for key, last in self._last.items()}
+        self._changes = {key: np.empty_like(last) for key, last in self._last.items()}
         self.exchange.hold_rows(self._last)
 
     @property
@@ -49,11 +54,10 @@ class WeightSync:
 
     def end_round(self) -> None:
         """After the round, on every host at once: adds the rows it changed to the servers'."""
-        for key, candidates in ((INPUT, self._round_rows[INPUT]), (OUTPUT, None)):  # negatives reach any output row
-            weights, last = getattr(self.engine, key), self._last[key]
-            rows, change = changed_rows(weights, last, candidates)
-            self.exchange.add_rows(key, rows, change)
-            last[rows] = weights[rows]
+        for key, candidates in ((INPUT, self._round_rows[INPUT]), (OUTPUT, self._all_output_rows)):
+            rows, change = self._rows_found[key], self._changes[key]
+            found = take_changed_rows(getattr(self.engine, key), self._last[key], candidates, rows, change)
+            self.exchange.add_rows(key, rows[:found], change[:found])
 
     def finish(self) -> None:
         """After the last round: every row as the servers hold it, with every host's changes."""
@@ -64,19 +68,6 @@ class WeightSync:
         values = self.exchange.rows(key, rows)
         self._last[key][rows] = values
         getattr(self.engine, key)[rows] = values
-
-
-def changed_rows(
-    weights: npt.NDArray[np.float32], last: npt.NDArray[np.float32], candidates: npt.NDArray[np.int64] | None
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-    """The rows among `candidates` (None: all) whose weights differ from `last`, and by how much."""
-    if candidates is None:  # one pass over the matrix, without gathering its rows first
-        change = weights - last
-        rows = np.flatnonzero(change.any(axis=1))
-        return rows, change[rows]
-    change = weights[candidates] - last[candidates]
-    moved = change.any(axis=1)
-    return candidates[moved], change[moved]
 
 
 def input_rows_of(engine: CpuEngine, words: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
