@@ -25,7 +25,6 @@ import json
 import os
 import pathlib
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -44,6 +43,7 @@ from headlines.word_vectors.dictionary import Dictionary
 from headlines.word_vectors.job import MAX_VOCABULARY_TYPES
 from tests.support.data import require_real_data
 from tests.support.fake_sagemaker import FakeSageMaker
+from tests.support.ports import free_scheduler_port
 
 HOSTS = ("127.0.0.1", "localhost")  # two names of this machine, sorted: the first is hosts[0]
 THREADS = "0,1"  # each host's cores: both share them, as two local-mode containers do
@@ -79,22 +79,9 @@ def projected_speedup(
     return 2 * training / (training + host_work + bytes_per_round / (2 * NETWORK_BYTES_PER_SECOND))
 
 
-def _free_port() -> int:
-    while True:  # the scheduler's port and the liveness port after it
-        with socket.socket() as s:
-            s.bind(("", 0))
-            port = s.getsockname()[1]
-        with socket.socket() as s:
-            try:
-                s.bind(("", port + 1))
-                return port
-            except OSError:
-                continue
-
-
 def run_hosts(corpus: pathlib.Path, folder: pathlib.Path, hosts: tuple[str, ...], **hyperparameters) -> dict:
     """The job on `hosts` (one process each); returns hosts[0]'s metrics.json."""
-    port, fakes, processes = _free_port(), [], []
+    port, fakes, processes = free_scheduler_port(), [], []
     for host in hosts:
         fake = FakeSageMaker(folder / host)
         fake.add_channel("train", {corpus.name: str(corpus)})
@@ -118,7 +105,7 @@ def _rounds(metrics: dict, folder: pathlib.Path) -> int:
 def exchange_work(corpus: pathlib.Path, folder: pathlib.Path) -> dict:
     """The seconds a round of host 0 of two spends reading rows, training and adding rows, with one worker and one
     server of MXNet's parameter server on this machine (so no waiting for another host)."""
-    port, hosts = _free_port(), ["127.0.0.1"]
+    port, hosts = free_scheduler_port(), ["127.0.0.1"]
     environments = {role: {**os.environ, **role_environment(role, hosts, hosts[0], port)} for role in ROLES}
     helpers = [subprocess.Popen([sys.executable, "-c", "import mxnet"], env=environments[role]) for role in ROLES[:2]]
     result = folder / "exchange-work.json"

@@ -21,6 +21,7 @@ from headlines.word_vectors.cpu.rounds import rounds_per_epoch
 from tests.support.data import data_set
 from tests.support.fake_sagemaker import SMALL_MODEL, SMALL_WORD_VECTORS, FakeSageMaker
 from tests.support.floors import Floor, assert_beats_majority, labels_of
+from tests.support.ports import free_scheduler_port
 
 LEADER, FOLLOWER = "127.0.0.1", "localhost"  # sorted: the first is hosts[0]
 HOSTS = (LEADER, FOLLOWER)
@@ -101,20 +102,6 @@ def test_current_host_must_be_one_of_the_hosts():
 
 
 # -- two hosts as two processes -------------------------------------------------------------------------------
-def _free_port():
-    # The scheduler's port and the liveness port next to it must both be free.
-    while True:
-        with socket.socket() as s:
-            s.bind(("", 0))
-            port = s.getsockname()[1]
-        with socket.socket() as s:
-            try:
-                s.bind(("", port + 1))
-                return port
-            except OSError:
-                continue
-
-
 def _host(tmp_path, name, rows, hyperparameters=None, train_lines=None):
     fake = FakeSageMaker(tmp_path / name)
     fake.add_channel("train", {"train.tsv": train_lines or DATA.train_rows(rows)})
@@ -162,7 +149,7 @@ def _wait(processes, seconds=JOB_SECONDS):
 
 @pytest.mark.parametrize("architecture", ["fasttext", "cnn"])
 def test_two_hosts_train_one_model_written_by_the_first(tmp_path, architecture):
-    port = _free_port()
+    port = free_scheduler_port()
     hyperparameters = TWO_HOSTS_TRAINING[architecture]
     leader, follower = (_host(tmp_path, host, 1600, hyperparameters) for host in (LEADER, FOLLOWER))
     processes = [_start(follower, port), _start(leader, port)]  # the follower first: it must wait and retry
@@ -201,7 +188,7 @@ def test_two_hosts_train_one_model_written_by_the_first(tmp_path, architecture):
 
 
 def test_a_host_failing_before_training_ends_the_other_with_its_name(tmp_path):
-    port = _free_port()
+    port = free_scheduler_port()
     leader = _host(tmp_path, LEADER, 1600)
     follower = _host(tmp_path, FOLLOWER, 1600, train_lines=["no label on this line"] * 50)
     started = time.monotonic()
@@ -243,7 +230,7 @@ def _kill_the_follower_once_the_leader_logs(leader, follower, port, line, then_s
 
 @pytest.mark.parametrize("then_stop_the_leader", [False, True], ids=["killed", "killed-as-sigterm-arrives"])
 def test_a_host_killed_during_training_ends_the_other_within_seconds(tmp_path, then_stop_the_leader):
-    port = _free_port()
+    port = free_scheduler_port()
     leader, follower = (
         _host(tmp_path, LEADER, 1600, {"epochs": 50, "early_stopping_patience": 0}),
         _host(tmp_path, FOLLOWER, 1600, {"epochs": 50, "early_stopping_patience": 0}),
@@ -256,7 +243,7 @@ def test_hosts_stopped_together_by_sigterm_say_so_and_take_no_one_for_lost(tmp_p
     the leader first, and the follower once the leader has gone. Each host stopped tells the others so, and none
     reports a lost host. (Sent to both at once, the hosts' compiled steps often both answer before either hears of
     the other, and a host that told no one would go unnoticed.)"""
-    port = _free_port()
+    port = free_scheduler_port()
     hyperparameters = {"epochs": 50, "early_stopping_patience": 0}
     leader, follower = _host(tmp_path, LEADER, 1600, hyperparameters), _host(tmp_path, FOLLOWER, 1600, hyperparameters)
     processes = _start_both_until_the_leader_logs(leader, follower, port, "epoch=1 ")
@@ -283,7 +270,7 @@ def _two_hosts(tmp_path, run):
 
 
 def _start_both(hosts, port=None):
-    port = port or _free_port()
+    port = port or free_scheduler_port()
     return [_start(fake, port) for fake in hosts]
 
 
@@ -295,7 +282,7 @@ def test_two_hosts_stopped_by_sigterm_resume_from_their_own_checkpoints_as_if_ne
     assert _wait(_start_both(whole)) == [0, 0]
 
     stopped = _two_hosts(tmp_path, "stopped")
-    processes = _start_both_until_the_leader_logs(*stopped, _free_port(), "epoch=2 ")
+    processes = _start_both_until_the_leader_logs(*stopped, free_scheduler_port(), "epoch=2 ")
     for process in processes:  # as SageMaker stops a job: every host
         process.send_signal(signal.SIGTERM)
     assert set(_wait(processes, 60)) <= {EXIT_FAILED, EXIT_INTERRUPTED}
@@ -312,7 +299,7 @@ def test_two_hosts_stopped_by_sigterm_resume_from_their_own_checkpoints_as_if_ne
     assert all("start from different parameters" in r or "stopped before training finished" in r for r in reasons)
     aside.rename(folders[1])
 
-    port = _free_port()
+    port = free_scheduler_port()
     assert _wait(_start_both(stopped, port)) == [0, 0]
     assert "resuming at epoch" in (stopped[0].base / "log.txt").read_text()
     resumed, never_stopped = stopped[0].metrics(), whole[0].metrics()
@@ -363,7 +350,7 @@ def _corpus_lines():
 
 
 def test_two_hosts_train_word_vectors_through_the_parameter_server(tmp_path):
-    port = _free_port()
+    port = free_scheduler_port()
     lines = _corpus_lines()
     leader, follower = (_word_vector_host(tmp_path, name, lines) for name in HOSTS)
     processes = [_start(follower, port), _start(leader, port)]
@@ -386,7 +373,7 @@ def test_two_hosts_train_word_vectors_through_the_parameter_server(tmp_path):
     alone = FakeSageMaker(tmp_path / "one-host")
     alone.add_channel("train", {"corpus.txt": lines})
     alone.write_config(dict(SMALL_WORD_VECTORS, mode="batch_skipgram", epochs=5))
-    assert _wait([_start(alone, _free_port())]) == [0]
+    assert _wait([_start(alone, free_scheduler_port())]) == [0]
     # Within 10%: on the generated data's 258 words the hosts' summed changes overshoot most (5.7% above one host);
     # on WikiText-2's 6,970, 0.9% (docs/performance.md).
     assert metrics["history"][-1]["loss"] == pytest.approx(alone.metrics()["history"][-1]["loss"], rel=0.1)
@@ -394,7 +381,7 @@ def test_two_hosts_train_word_vectors_through_the_parameter_server(tmp_path):
 
 
 def test_word_vector_hosts_with_different_text_fail_with_the_reason(tmp_path):
-    port = _free_port()
+    port = free_scheduler_port()
     lines = _corpus_lines()
     leader, follower = _word_vector_host(tmp_path, LEADER, lines), _word_vector_host(tmp_path, FOLLOWER, lines[:2000])
     assert _wait([_start(leader, port), _start(follower, port)], 120) == [1, 1]
@@ -405,7 +392,7 @@ def test_word_vector_hosts_with_different_text_fail_with_the_reason(tmp_path):
 
 
 def test_a_word_vector_host_killed_mid_training_ends_the_other(tmp_path):
-    port = _free_port()
+    port = free_scheduler_port()
     lines = _corpus_lines()
     leader, follower = (_word_vector_host(tmp_path, name, lines, epochs=1000) for name in HOSTS)
     _kill_the_follower_once_the_leader_logs(leader, follower, port, "epoch=2 ")
