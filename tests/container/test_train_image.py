@@ -99,7 +99,7 @@ def test_fasttext_bin_embeddings_channel_in_the_image(cpu_image, make_job, tmp_p
     result = job.run("train")
     assert result.returncode == 0, result.stdout[-3000:]
     coverage = job.metrics()["embedding_coverage"]
-    assert coverage["format"] == "fasttext-bin" and coverage["dim"] == 16
+    assert coverage["format"] == "fasttext-bin" and coverage["dim"] == SMALL_REFERENCE_VECTORS["dim"]
     assert coverage["types_from_subwords"] > 0 and coverage["type_coverage"] > 0.9
 
 

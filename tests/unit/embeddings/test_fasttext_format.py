@@ -63,7 +63,7 @@ def test_labels_are_not_words_and_quantised_models_are_refused(tmp_path):
     )
     (tmp_path / "train.txt").write_text(text, encoding="utf-8")
     model = train_reference_vectors(
-        tmp_path / "train.txt", tmp_path / "model.bin", supervised=True, dim=8, minn=2, maxn=3, bucket=1000, verbose=0
+        tmp_path / "train.txt", tmp_path / "model.bin", supervised=True, dim=10, minn=2, maxn=3, bucket=1000, verbose=0
     )
     vectors = FastTextBinaryVectors(str(tmp_path / "model.bin"), "model.bin")
     assert vectors.words == model.get_words() and len(model.get_labels()) == 2

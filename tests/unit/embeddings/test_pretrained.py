@@ -81,18 +81,17 @@ def test_every_word_gets_fasttexts_get_word_vector(tmp_path, settings):
     model = train_reference_vectors(
         corpus,
         tmp_path / "model.bin",
-        dim=8,
+        dim=10,
         epoch=1,
         lr=0.025,
         minCount=2,
         bucket=3000,
-        thread=1,
         verbose=0,
         **settings,
     )
     vectors = FastTextBinaryVectors(str(tmp_path / "model.bin"), "model.bin")
     listed = model.get_words()
-    assert vectors.words == listed and vectors.dim == 8
+    assert vectors.words == listed and vectors.dim == 10
     unknown = OOV_WORDS + TRICKY_WORDS + [w.upper() for w in listed[:20]]
     unknown = [w for w in unknown if w not in listed]
     ours, status = vectors.lookup(listed + unknown)
@@ -141,7 +140,7 @@ def test_vec_header_is_not_a_word_and_covers_only_what_it_lists(tmp_path, fastte
     model, folder = fasttext_model
     vectors = load_pretrained(str(_channel(tmp_path, folder / "model.vec", compress=True)), str(tmp_path))
     words = model.get_words()
-    assert vectors.format == "word2vec-text" and vectors.dim == 16
+    assert vectors.format == "word2vec-text" and vectors.dim == 20
     assert str(len(words)) not in vectors.token_to_idx  # the "N dim" header line
     ours, status = vectors.lookup(words[:50] + ["lobsterish"])
     np.testing.assert_allclose(ours[:50], np.stack([model.get_word_vector(w) for w in words[:50]]), atol=1e-5)
@@ -235,7 +234,7 @@ def test_embedding_matrix_and_coverage(tmp_path, fasttext_model):
     counts = {known: 3, "Qqqzzz": 1}
     initial = build_embedding_matrix(vocabulary, counts, vec, 0, UNKNOWN_TOKEN, PADDING_TOKEN)
     matrix, coverage = initial.word_rows, initial.coverage
-    assert matrix.shape == (len(vocabulary), 16) and len(initial.bucket_ids) == 0
+    assert matrix.shape == (len(vocabulary), 20) and len(initial.bucket_ids) == 0
     np.testing.assert_allclose(matrix[vocabulary[known]], model.get_word_vector(known), atol=1e-5)
     assert not matrix[vocabulary[PADDING_TOKEN]].any() and not matrix[vocabulary[UNKNOWN_TOKEN]].any()
     assert coverage["vocabulary_types"] == 2 and coverage["types_in_pretrained_vocabulary"] == 1
