@@ -5,7 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 # fastText's own package is only needed by the tests (reference vectors); its wheel declares numpy>=2,
-# which mxnet cannot use, but its extension runs with numpy 1.23, so it is installed without dependencies.
+# which mxnet cannot use, but its extension runs with numpy 1.23, so it is installed without dependencies. It is
+# built from fastText's main branch, which no longer zeroes the input matrix it trains: the tests and benchmarks run
+# it so that no value is left unwritten (tests/support/fasttext_reference.py, benchmarks/harness.py).
 FASTTEXT_WHEEL := fasttext-numpy2-wheel==0.9.2
 
 .PHONY: help venv images images-gpu images-arm64 docker registry demo push smoke-aws test test-unit test-container test-localmode test-aws test-mutants bench \

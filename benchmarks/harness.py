@@ -25,8 +25,18 @@ QUICK = os.environ.get(QUICK_SETTING, "") not in ("", "0")
 RESULTS_DIR = REPO / "bench-results" / "quick" if QUICK else REPO / "bench-results"
 # The `architecture` that the training benchmark's records give fastText's own supervised runs, and the report reads.
 FASTTEXT_SUPERVISED_NAME = "fastText supervised"
+# The fasttext wheel (fastText's main branch) no longer zeroes its input matrix before training, and its trainer
+# writes the random start in ten blocks, one a thread: with the benchmarks' two threads the other eight tenths kept
+# what the heap held, so runs now and then ended in NaN and results moved from run to run. glibc hands fastText's
+# trainer zeroed memory with this, which is what fastText's release (a zeroed std::vector) trained from.
+FASTTEXT_RELEASE_MEMORY = {"MALLOC_PERTURB_": "255"}
 # WordSim-353 as gensim's test data ships it; its header names the source.
 PAIRS = REPO / "benchmarks" / "data" / "wordsim353.tsv"
+
+
+def fasttext_environment() -> dict:
+    """This process's environment for a run of fastText's own trainer, with its unwritten memory zeroed."""
+    return {**os.environ, **FASTTEXT_RELEASE_MEMORY}
 
 
 def bench_data():

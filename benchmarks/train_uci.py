@@ -40,7 +40,14 @@ import time
 
 import numpy as np
 
-from benchmarks.harness import FASTTEXT_SUPERVISED_NAME, bench_data, corpus_files, full_or_quick, write_result
+from benchmarks.harness import (
+    FASTTEXT_SUPERVISED_NAME,
+    bench_data,
+    corpus_files,
+    fasttext_environment,
+    full_or_quick,
+    write_result,
+)
 from headlines.classifier.recipe import MIN_SELECTION_ROWS
 from headlines.data.formats import UCI_CATEGORY, UCI_STORY, UCI_TITLE
 from headlines.data.splits import split_validation
@@ -249,11 +256,8 @@ def fasttext_files(evaluations, folder):
     return {name: str(fasttext_file(rows, folder / f"fasttext-{name}.txt")) for name, rows in evaluations.items()}
 
 
-def fasttext_accuracy(
-    train_file, evaluation_files, vectors=None, epoch=5, seed=0, attempts=5, threads=FASTTEXT_THREADS
-):
-    """fastText supervised (its defaults, dim 100) on train_file: accuracy on each evaluation file and seconds.
-    Each attempt in its own process: the wheel now and then ends in NaN, and a fresh process then succeeds."""
+def fasttext_accuracy(train_file, evaluation_files, vectors=None, epoch=5, seed=0, threads=FASTTEXT_THREADS):
+    """fastText supervised (its defaults, dim 100) on train_file: accuracy on each evaluation file and seconds."""
     settings = {"epoch": epoch, "dim": 100, "thread": threads, "verbose": 0, "seed": seed}
     if vectors:
         settings["pretrainedVectors"] = str(vectors)
@@ -265,13 +269,10 @@ def fasttext_accuracy(
         json.dumps(settings),
         json.dumps(evaluation_files),
     ]
-    for _ in range(attempts):
-        result = subprocess.run(command, capture_output=True, text=True)
-        if result.returncode == 0:
-            return json.loads(result.stdout)
-        if "NaN" not in result.stderr:
-            break
-    raise SystemExit(f"fastText supervised failed: {result.stderr[-2000:]}")
+    result = subprocess.run(command, capture_output=True, text=True, env=fasttext_environment())
+    if result.returncode != 0:
+        raise SystemExit(f"fastText supervised failed: {result.stderr[-2000:]}")
+    return json.loads(result.stdout)
 
 
 def accuracy_runs(image, splits, vectors, folder):

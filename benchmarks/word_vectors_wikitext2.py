@@ -27,7 +27,7 @@ import time
 import fasttext
 import numpy as np
 
-from benchmarks.harness import PAIRS, bench_data, full_or_quick, write_corpus, write_result
+from benchmarks.harness import PAIRS, bench_data, fasttext_environment, full_or_quick, write_corpus, write_result
 from benchmarks.train_uci import run_job
 from headlines.word_vectors.evaluation import evaluate_similarity
 from tests.support.fake_sagemaker import FakeSageMaker
@@ -70,18 +70,15 @@ def peak_rss(command, env=None):
     return result, wall, int(lines[-1]) / 1024 if result.returncode == 0 else None
 
 
-def run_fasttext(corpus, model_path, settings, attempts=5):
-    """fastText's training seconds and peak RSS (its wheel now and then ends in NaN: a fresh process then
-    succeeds)."""
-    for _ in range(attempts):
-        result, _, peak = peak_rss(
-            [sys.executable, "-c", FASTTEXT_RUN, str(corpus), str(model_path), json.dumps(settings)]
-        )
-        if result.returncode == 0:
-            return json.loads(result.stdout.strip().splitlines()[-2])["seconds"], peak
-        if "NaN" not in result.stderr:
-            break
-    raise SystemExit(f"fasttext failed: {result.stderr[-2000:]}")
+def run_fasttext(corpus, model_path, settings):
+    """fastText's training seconds and peak RSS."""
+    result, _, peak = peak_rss(
+        [sys.executable, "-c", FASTTEXT_RUN, str(corpus), str(model_path), json.dumps(settings)],
+        fasttext_environment(),
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"fasttext failed: {result.stderr[-2000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-2])["seconds"], peak
 
 
 def run_ours(corpus, base, hyperparameters):
