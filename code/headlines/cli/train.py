@@ -11,6 +11,7 @@ import argparse  # noqa: E402
 import importlib  # noqa: E402
 import logging  # noqa: E402
 import sys  # noqa: E402
+import threading  # noqa: E402
 import traceback  # noqa: E402
 from collections.abc import Callable, Sequence  # noqa: E402
 from typing import NoReturn  # noqa: E402
@@ -61,12 +62,20 @@ def _parser() -> argparse.ArgumentParser:
 CHECKPOINT_WAIT_SECONDS = 60
 
 
+# Held to write the failure file and to end the process: a host ended by another's stop (abort(), on a background
+# thread) and its main thread failing as that host leaves both record a reason, and a process that ended while the
+# other thread had just emptied the file to write it left an empty reason. The reason written last is the one the
+# exit code goes with.
+ENDING = threading.RLock()
+
+
 def record_failure(reason: str) -> None:
     logging.getLogger("headlines.train").error(reason)
     # Paths straight from the base directory: the failure may be that the environment cannot be read.
     base_dir = os.environ.get(contract.BASE_DIR_ENV, contract.DEFAULT_BASE_DIR)
-    discard_model(os.path.join(base_dir, contract.MODEL_DIR))
-    write_failure(os.path.join(base_dir, contract.FAILURE_FILE), reason)
+    with ENDING:
+        discard_model(os.path.join(base_dir, contract.MODEL_DIR))
+        write_failure(os.path.join(base_dir, contract.FAILURE_FILE), reason)
 
 
 def abort(reason: str) -> NoReturn:
@@ -74,8 +83,9 @@ def abort(reason: str) -> NoReturn:
     blocked inside MXNet waiting for that host, where no exception reaches it: let it finish a checkpoint it is
     writing, record the reason and end the process."""
     wait_for_checkpoint(CHECKPOINT_WAIT_SECONDS)
-    record_failure(reason)
-    os._exit(EXIT_FAILED)
+    with ENDING:
+        record_failure(reason)
+        os._exit(EXIT_FAILED)
 
 
 def load_mxnet() -> None:
@@ -127,10 +137,11 @@ def exit_main() -> NoReturn:
     destructors abort the process on them (SIGABRT instead of the exit code). Everything the job writes is
     closed by then; only the log streams need flushing."""
     code = main()
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    with ENDING:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 if __name__ == "__main__":
