@@ -24,7 +24,6 @@ Writes bench-results/word-vector-hosts.json (not a section of docs/benchmarks.md
 import json
 import os
 import pathlib
-import re
 import subprocess
 import sys
 import tempfile
@@ -97,11 +96,6 @@ def run_hosts(corpus: pathlib.Path, folder: pathlib.Path, hosts: tuple[str, ...]
     return fakes[0].metrics()
 
 
-def _rounds(metrics: dict, folder: pathlib.Path) -> int:
-    log = (folder / HOSTS[0] / "log.txt").read_text()
-    return int(re.search(r"CPU engine: \d+ threads, (\d+) rounds an epoch", log).group(1))
-
-
 def exchange_work(corpus: pathlib.Path, folder: pathlib.Path) -> dict:
     """The seconds a round of host 0 of two spends reading rows, training and adding rows, with one worker and one
     server of MXNet's parameter server on this machine (so no waiting for another host)."""
@@ -159,7 +153,7 @@ def large_vocabulary(folder: pathlib.Path) -> dict:
     two = run_hosts(corpus, folder / "two", HOSTS, epochs=1)
     work = exchange_work(corpus, folder)
     host_work = work["read_seconds_per_round"] + work["add_seconds_per_round"]
-    rounds = _rounds(two, folder / "two")
+    rounds = rounds_per_epoch(two["epoch_tokens"], len(HOSTS))
     bytes_per_round = two["bytes_exchanged_per_epoch"] / rounds
     vocabulary, dim = two["vocabulary_size"], two["hyperparameters"]["vector_dim"]
     return {
