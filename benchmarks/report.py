@@ -686,7 +686,10 @@ def word_vectors(record):
         "training loop; fastText's is its `train_unsupervised` call, which also reads the text and builds its "
         "vocabulary (a few percent of it here). Word similarity: Spearman's rho on WordSim-353, both sides "
         f"scored by our job's evaluation code. Each figure is the mean of {speed[0].get('repeats', 1)} runs of each "
-        "side, alternating (rho: mean +- standard deviation)."
+        "side, alternating (rho: mean +- standard deviation). fastText trains on zeroed memory, as its release did "
+        "(`benchmarks/harness.py`: its wheel leaves most of its input matrix unwritten with two threads), so its "
+        "peak RSS counts its whole input matrix (800 MB with subwords' 2 M buckets), where the wheel run bare "
+        "counts only the pages its training writes."
     ]
     out.append(
         table(
@@ -857,8 +860,9 @@ def local_mode(record):
         out.append(
             "The workshop's word-vector job ("
             + ", ".join(f"`{k}={v}`" for k, v in record["word_vector_hyperparameters"].items())
-            + ", WordSim-353 as the evaluation channel) with one host and with two; the hosts sum their changes "
-            "through the parameter servers after every round. Both containers share this machine's cores, so two "
+            + ", WordSim-353 as the evaluation channel) with one host and with two; the parameter servers hold the "
+            "weights, and each host reads the rows a round needs before it and adds the rows it changed after it. "
+            "Both containers share this machine's cores, so two "
             "hosts here show the cost of the exchange, not the speed-up of two machines "
             "([performance.md](performance.md#word-vectors))."
         )
