@@ -2,15 +2,17 @@
 the caller's environment makes any run that reads memory it never wrote end in NaN, every time."""
 
 from benchmarks import train_uci, word_vectors_wikitext2
-from benchmarks.harness import FASTTEXT_RELEASE_MEMORY
 from tests.support.data import data_set
+from tests.support.fasttext_reference import UNWRITTEN_MEMORY
 
-UNWRITTEN_MEMORY_IS_NAN = "1"
-(PERTURB,) = FASTTEXT_RELEASE_MEMORY
+
+def _unwritten_memory_is_nan(monkeypatch):
+    for name, value in UNWRITTEN_MEMORY.items():
+        monkeypatch.setenv(name, value)
 
 
 def test_fasttext_supervised_trains_from_zeroed_memory(tmp_path, monkeypatch):
-    monkeypatch.setenv(PERTURB, UNWRITTEN_MEMORY_IS_NAN)
+    _unwritten_memory_is_nan(monkeypatch)
     rows = [train_uci.Row(line, line.split("\t")[1], line.split("\t")[4], "") for line in data_set().train_rows(400)]
     train = train_uci.fasttext_file(rows, tmp_path / "train.txt")
     result = train_uci.fasttext_accuracy(train, {"test": str(train)}, epoch=1)
@@ -18,7 +20,7 @@ def test_fasttext_supervised_trains_from_zeroed_memory(tmp_path, monkeypatch):
 
 
 def test_fasttext_word_vectors_train_from_zeroed_memory(tmp_path, monkeypatch):
-    monkeypatch.setenv(PERTURB, UNWRITTEN_MEMORY_IS_NAN)
+    _unwritten_memory_is_nan(monkeypatch)
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(data_set().corpus_text()[:60_000], encoding="utf-8")
     settings = {"model": "skipgram", "dim": 8, "epoch": 1, "thread": 2, "bucket": 3000, "minCount": 2, "verbose": 0}

@@ -19,7 +19,7 @@ def test_abort_ends_the_process_with_its_reason_whole_while_the_main_thread_reco
     main_thread_emptied_the_file = threading.Event()
     write_failure = train.write_failure
 
-    def slow_write_failure(path, reason):
+    def emptying_write_failure(path, reason):
         if reason == "main thread's reason":
             open(path, "w").close()  # as open(path, "w") does before the write
             main_thread_emptied_the_file.set()
@@ -31,7 +31,7 @@ def test_abort_ends_the_process_with_its_reason_whole_while_the_main_thread_reco
         main_thread_emptied_the_file.wait(MAIN_THREAD_GRACE_SECONDS)
         at_exit.update(code=code, reason=failure_file.read_text())
 
-    monkeypatch.setattr(train, "write_failure", slow_write_failure)
+    monkeypatch.setattr(train, "write_failure", emptying_write_failure)
     monkeypatch.setattr(train.os, "_exit", process_ends)
     aborting = threading.Thread(target=train.abort, args=("Host algo-2 stopped before training finished",))
     aborting.start()
