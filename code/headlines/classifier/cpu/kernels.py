@@ -137,23 +137,40 @@ def _row_slots(
     return count, distinct
 
 
+@numba.njit(**JIT_OPTIONS)
+def _headlines_by_row(positions: Offsets, owners: Offsets, count: int, distinct: int) -> tuple[Offsets, Offsets]:
+    """(first, headlines): the headlines of each of the batch's ids, grouped by row slot in the batch's order, so
+    that slot p's ids come from headlines[first[p] : first[p + 1]] (a counting sort of the ids by slot)."""
+    first = np.zeros(distinct + 1, np.int64)
+    for o in range(count):
+        first[positions[o] + 1] += 1
+    for p in range(distinct):
+        first[p + 1] += first[p]
+    cursor = first[:-1].copy()
+    headlines = np.empty(count, np.int64)
+    for o in range(count):
+        headlines[cursor[positions[o]]] = owners[o]
+        cursor[positions[o]] += 1
+    return first, headlines
+
+
 @numba.njit(parallel=True, **JIT_OPTIONS)
 def train_batch(
     embedding: Floats, weight: Floats, bias: Floats, embedding_state: Floats, weight_state: Floats,
     bias_state: Floats, ids: Ids, starts: Offsets, labels: Offsets, batch: Offsets, padding_id: int,
     optimizer: int, embedding_rate: Real, dense_rate: Real, wd: Real, beta1: Real, beta2: Real, epsilon: Real,
-    threads: int, headline_grads: Floats, row_grads: Floats, slot: Ids, touched: Offsets, positions: Offsets,
-    owners: Offsets,
+    threads: int, headline_grads: Floats, slot: Ids, touched: Offsets, positions: Offsets, owners: Offsets,
 ) -> tuple[float, int]:  # fmt: skip
     """One step over the headlines `batch` (rows of starts/labels) on `threads` threads (numba's); returns their
     summed loss and how many were predicted right. Rates are the optimizer's for this step (adam's with its bias
     correction); adam's states are (2, rows, dim) for the embedding, (2, classes, dim) and (2, classes) for the
     output layer (sgd reads none of the embedding's). `slot` is -1 for every embedding row, and is left so;
-    headline_grads has a row per headline, row_grads, touched, positions and owners one per id of the batch.
+    headline_grads has a row per headline, touched, positions and owners one per id of the batch.
 
-    The headlines run in parallel; then each thread sums the gradients of its share of the distinct rows, in the
-    batch's order, and the rows are updated in parallel. Every sum runs in the same order on any number of
-    threads, so the result is the same on all of them, and a resumed run computes what the uninterrupted one did.
+    The headlines run in parallel; then each thread takes a block of the distinct rows and, row by row, sums the
+    row's gradient in the batch's order and updates it (summed in place, a row's gradient never leaves the cache,
+    and no two threads write next to each other). Every sum runs in the same order on any number of threads, so the
+    result is the same on all of them, and a resumed run computes what the uninterrupted one did.
     """
     size, dim, classes = len(batch), embedding.shape[1], len(bias)
     hidden, delta = np.empty((size, dim), np.float32), np.empty((size, classes), np.float32)
@@ -165,21 +182,21 @@ def train_batch(
             headline_grads[k],
         )  # fmt: skip
     count, distinct = _row_slots(ids, starts, batch, padding_id, slot, touched, positions, owners)
-    for thread in numba.prange(threads):
-        for position in range(thread, distinct, threads):
-            row_grads[position] = 0.0
-        for o in range(count):
-            if positions[o] % threads == thread:
-                row_grads[positions[o]] += headline_grads[owners[o]]
+    first, headlines = _headlines_by_row(positions, owners, count, distinct)
     rescale = np.float32(1.0) / np.float32(size)
-    for position in numba.prange(distinct):
-        row = touched[position]
-        slot[row] = -1
-        if optimizer == ADAM:
-            _adam(embedding[row], embedding_state[0, row], embedding_state[1, row], row_grads[position],
-                  embedding_rate, rescale, wd, beta1, beta2, epsilon)  # fmt: skip
-        else:
-            _sgd(embedding[row], row_grads[position], embedding_rate, rescale, wd)
+    for thread in numba.prange(threads):
+        grad = np.empty(dim, np.float32)
+        for position in range(thread * distinct // threads, (thread + 1) * distinct // threads):
+            row = touched[position]
+            slot[row] = -1
+            grad[:] = 0.0
+            for h in headlines[first[position] : first[position + 1]]:
+                grad += headline_grads[h]
+            if optimizer == ADAM:
+                _adam(embedding[row], embedding_state[0, row], embedding_state[1, row], grad, embedding_rate,
+                      rescale, wd, beta1, beta2, epsilon)  # fmt: skip
+            else:
+                _sgd(embedding[row], grad, embedding_rate, rescale, wd)
     weight_grad, bias_grad = np.zeros((classes, dim), np.float32), np.zeros(classes, np.float32)
     loss, correct = 0.0, 0
     for k in range(size):  # in order (np.sum would be a parallel reduction here)
@@ -203,6 +220,6 @@ def compile_for_this_cpu() -> None:
     f32 = np.float32
     weights = [np.zeros(shape, f32) for shape in ((3, 2), (2, 2), (2,), (2, 3, 2), (2, 2, 2), (2, 2))]
     ids, starts, labels = np.array([1], np.int32), np.array([0, 1], np.int64), np.array([0], np.int64)
-    scratch = [np.zeros((2, 2), f32), np.zeros((2, 2), f32), np.full(3, -1, np.int32)]
+    scratch = [np.zeros((2, 2), f32), np.full(3, -1, np.int32)]
     train_batch(*weights, ids, starts, labels, labels, 0, ADAM, f32(0.1), f32(0.1), f32(0.0), f32(0.9), f32(0.999),
                 f32(1e-8), 1, *scratch, *(np.zeros(2, np.int64) for _ in range(3)))  # fmt: skip

@@ -49,7 +49,6 @@ class CompiledSteps(OptimizerState):
         most_ids = int(np.sort(sizes)[::-1][: self.batch_size].sum()) + 1
         dim = self.embedding.shape[1]
         self._headline_grads = np.zeros((self.batch_size, dim), np.float32)
-        self._row_grads = np.zeros((most_ids, dim), np.float32)
         self._touched, self._positions, self._owners = (np.zeros(most_ids, np.int64) for _ in range(3))
 
     def step(self, indices: np.ndarray, seed: int) -> tuple[float, int]:
@@ -63,7 +62,7 @@ class CompiledSteps(OptimizerState):
             self.embedding, self.weight, self.bias, states["embedding"], states["weight"], states["bias"],
             self._ids, self._starts, self._labels, np.asarray(indices, dtype=np.int64), self.padding_id,
             self.optimizer, f32(rate * self.embedding_multiplier), f32(rate), *self.options(),
-            numba.get_num_threads(), self._headline_grads, self._row_grads, self._slot,
+            numba.get_num_threads(), self._headline_grads, self._slot,
             self._touched, self._positions, self._owners,
         )  # fmt: skip
         return float(loss), int(correct)
