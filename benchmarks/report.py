@@ -837,11 +837,12 @@ def local_mode(record):
     ]
     # Records from before the hosts averaged their models once an epoch carry neither the steps nor the bytes.
     exchange = "bytes_exchanged_per_epoch" in record["training"][0]
+    one_host = next(r["mean_epoch_seconds"] for r in record["training"] if r["hosts"] == 1)
     out.append(
         table(
             ["hosts", "kvstore"]
             + (["steps", "MiB exchanged an epoch, a host"] if exchange else [])
-            + ["test accuracy", "test macro-F1", "best/run epochs", "mean epoch s", "job wall s"],
+            + ["test accuracy", "test macro-F1", "best/run epochs", "mean epoch s", "epoch / one host's", "job wall s"],
             [
                 [r["hosts"], r["kvstore"]]
                 + ([r["steps"], f"{r['bytes_exchanged_per_epoch'] / 2**20:,.1f}"] if exchange else [])
@@ -849,7 +850,8 @@ def local_mode(record):
                     accuracy_cell(r["test_accuracy"]),
                     accuracy_cell(r["test_macro_f1"]),
                     f"{r['best_epoch']}/{r['epochs_run']}",
-                    f"{r['mean_epoch_seconds']:.1f}",
+                    f"{r['mean_epoch_seconds']:.2f}",
+                    f"{r['mean_epoch_seconds'] / one_host:.2f}x",
                     r["job_wall_seconds"],
                 ]
                 for r in record["training"]
