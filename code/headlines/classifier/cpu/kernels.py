@@ -168,9 +168,10 @@ def train_batch(
     headline_grads has a row per headline, touched, positions and owners one per id of the batch.
 
     The headlines run in parallel; then each thread takes a block of the distinct rows and, row by row, sums the
-    row's gradient in the batch's order and updates it (summed in place, a row's gradient never leaves the cache,
-    and no two threads write next to each other). Every sum runs in the same order on any number of threads, so the
-    result is the same on all of them, and a resumed run computes what the uninterrupted one did.
+    row's gradient in the batch's order into its own buffer and updates the row at once (the sum stays in the
+    cache; no scratch array of every row's sum is written and read back). Every sum runs in the same order on any
+    number of threads, so the result is the same on all of them, and a resumed run computes what the uninterrupted
+    one did.
     """
     size, dim, classes = len(batch), embedding.shape[1], len(bias)
     hidden, delta = np.empty((size, dim), np.float32), np.empty((size, classes), np.float32)

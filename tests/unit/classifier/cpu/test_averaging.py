@@ -5,7 +5,7 @@ with the reason."""
 import numpy as np
 import pytest
 
-from headlines.classifier.cpu.averaging import AveragedSteps
+from headlines.classifier.cpu.averaging import MEAN_CHUNK, AveragedSteps, flat_view
 from headlines.errors import JobError
 from headlines.runtime.host_exchange import HostExchange
 from tests.support.compiled_steps import BATCHES, convolutional_pair, steps_pair
@@ -18,10 +18,14 @@ CPU_STEPS = {
 }
 
 
+@pytest.mark.parametrize("chunk", [MEAN_CHUNK, 7])  # parameters in one chunk or many (the last one partial)
 @pytest.mark.parametrize("architecture", sorted(CPU_STEPS))
-def test_an_epochs_end_leaves_the_mean_of_the_hosts_parameters_in_the_net_and_the_steps(architecture):
+def test_an_epochs_end_leaves_the_mean_of_the_hosts_parameters_in_the_net_and_the_steps(
+    architecture, chunk, monkeypatch
+):
     """Each host's parameters become the last mean plus the mean of the hosts' changes since (here the peer's
     change is 0.25 everywhere), exchanged as float16: 2 bytes a parameter, pushed and pulled."""
+    monkeypatch.setattr("headlines.classifier.cpu.averaging.MEAN_CHUNK", chunk)
     new_steps, name = CPU_STEPS[architecture]
     peer_change = {key: np.full(values.shape, 0.25, np.float32) for key, values in new_steps().parameters.items()}
     steps = new_steps()
@@ -50,3 +54,10 @@ def test_an_epochs_end_leaves_the_mean_of_the_hosts_parameters_in_the_net_and_th
 def test_hosts_that_built_different_vocabularies_fail_with_the_reason():
     with pytest.raises(JobError, match="FullyReplicated"):
         HostExchange(SummingKVStore(lambda key, own: own + 1), "mine", "every host needs FullyReplicated")
+
+
+def test_parameters_that_are_not_contiguous_are_refused_rather_than_averaged_in_a_copy():
+    values = np.zeros((4, 6), np.float32)
+    assert np.shares_memory(flat_view(values), values)
+    with pytest.raises(AttributeError):
+        flat_view(values[:, :3])
