@@ -240,7 +240,9 @@ def _start(sagemaker, log):
 
 
 def test_sigterm_checkpoints_and_the_resumed_run_matches_an_uninterrupted_one(sagemaker, small_data, tmp_path):
-    _job(sagemaker, small_data, epochs=3, batch_size=4, dropout=0.5, **WIDE_CNN)  # dropout's draws resume too
+    # Four epochs: half of the first one's seconds can outlast the second (CI once landed in the third), and any
+    # epoch after the first, stopped mid-way, tests the resumption as well.
+    _job(sagemaker, small_data, epochs=4, batch_size=4, dropout=0.5, **WIDE_CNN)  # dropout's draws resume too
     log_path = tmp_path / "interrupted.log"
     with open(log_path, "w") as log:
         process = _start(sagemaker, log)
@@ -252,7 +254,7 @@ def test_sigterm_checkpoints_and_the_resumed_run_matches_an_uninterrupted_one(sa
         assert process.wait(timeout=60) == 128 + 15
     assert "stopped by SIGTERM" in sagemaker.failure_file.read_text()
     state = json.loads((sagemaker.checkpoint_dir / "state.json").read_text())
-    assert state["epoch"] == 2 and state["next_batch"] > 0, state
+    assert state["epoch"] >= 2 and state["next_batch"] > 0, state
     assert not (sagemaker.model_dir / "model-0000.params").exists()
 
     sagemaker.failure_file.unlink()
