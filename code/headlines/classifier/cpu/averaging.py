@@ -51,14 +51,14 @@ def add_mean(last: np.ndarray, parameters: np.ndarray, total: np.ndarray, hosts:
     numpy computes float16 arithmetic an element at a time (0.26-0.35 s an epoch for the UCI embedding's 21 M
     values), but casts float16 to float32 fast, and the chunk's buffer stays in the cache."""
     flat_last, flat_parameters, flat_total = (flat_view(values) for values in (last, parameters, total))
-    buffer = np.empty(min(MEAN_CHUNK, flat_last.size), np.float32)
+    buffer, share = np.empty(min(MEAN_CHUNK, flat_last.size), np.float32), np.float32(1 / hosts)
     for start in range(0, flat_last.size, MEAN_CHUNK):
-        piece = slice(start, start + MEAN_CHUNK)
-        mean = buffer[: min(MEAN_CHUNK, flat_last.size - start)]
-        np.copyto(mean, flat_total[piece])
-        mean *= np.float32(1 / hosts)
-        flat_last[piece] += mean
-        flat_parameters[piece] = flat_last[piece]
+        stop = min(start + MEAN_CHUNK, flat_last.size)
+        mean = buffer[: stop - start]
+        np.copyto(mean, flat_total[start:stop])
+        mean *= share
+        flat_last[start:stop] += mean
+        flat_parameters[start:stop] = flat_last[start:stop]
 
 
 def flat_view(values: np.ndarray) -> np.ndarray:
