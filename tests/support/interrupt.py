@@ -7,8 +7,8 @@ import re
 WIDE_CNN = {"architecture": "cnn", "embedding_dim": 128, "num_filters": 128}
 
 
-def half_an_epoch(log: str) -> float:
-    """Half the first epoch's logged seconds: how long to wait after its line to be in the middle of the second."""
-    found = re.search(r"epoch=1 .*epoch_seconds=([0-9.]+)", log)
-    assert found, "no first epoch in the log"
+def half_an_epoch(log: str, epoch: int = 1) -> float:
+    """Half the epoch's logged seconds: how long to wait after its line to be in the middle of the next."""
+    found = re.search(rf"epoch={epoch} .*epoch_seconds=([0-9.]+)", log)
+    assert found, f"no epoch {epoch} in the log"
     return float(found.group(1)) / 2
