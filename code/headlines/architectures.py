@@ -54,6 +54,11 @@ class Architecture:
     summary: str  # the `architecture` hyperparameter's help
     # Tuned on the UCI News Aggregator story split (docs/benchmarks.md); each architecture wants its own rate.
     default_learning_rate: float
+    # Adam's rate where too few validation rows pick no epoch and every epoch runs at a rate decaying to 0 (a few
+    # hundred labelled headlines: ~100-300 steps in all). A cnn's convolutions barely leave their random start at
+    # its default rate over so few steps: three times the rate and three times the epochs gained the same there
+    # (docs/training.md, 'At every scale'); a fasttext model's rows gained nothing from a higher one.
+    few_rows_learning_rate: float
     # fastText's input: the encoder appends hashed word n-grams and character n-grams to a headline's word ids.
     hashed_ngrams: bool
     # Convolutions over the word embeddings: an input needs at least the widest kernel's number of ids, and the
@@ -86,6 +91,7 @@ FASTTEXT = Architecture(
     "fasttext",
     "mean of the embeddings of words, word n-grams and character n-grams -> linear",
     default_learning_rate=0.01,
+    few_rows_learning_rate=0.01,
     hashed_ngrams=True,
     convolutional=False,
 )
@@ -93,6 +99,7 @@ CNN = Architecture(
     "cnn",
     "1-D convolutions of several widths, max-over-time pooling, dropout",
     default_learning_rate=0.001,
+    few_rows_learning_rate=0.003,
     hashed_ngrams=False,
     convolutional=True,
 )

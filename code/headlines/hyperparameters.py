@@ -226,8 +226,10 @@ class Hyperparameters(_Schema):
         None,
         _optional(_float(0, 100, include_minimum=False)),
         "initial step size; auto: for adam "
-        + ", ".join(f"{a.default_learning_rate} for {a.name}" for a in architectures.ARCHITECTURES.values())
-        + ", for sgd fastText's 0.1 per headline times batch_size",
+        + ", ".join(f"{a.name} {a.default_learning_rate}" for a in architectures.ARCHITECTURES.values())
+        + ", or with too few validation rows to pick epochs on "
+        + ", ".join(f"{a.name} {a.few_rows_learning_rate}" for a in architectures.ARCHITECTURES.values())
+        + "; for sgd fastText's 0.1 per headline times batch_size",
     )
     lr_schedule: str | None = _field(
         None,

@@ -9,7 +9,8 @@ to keep is picked on validation. The job chooses once, the loop follows; docs/tr
   fasttext model, the optimizer is fastText's too: SGD at its rate of 0.1 per headline. It moves the output layer
   fast and each pretrained row by a small share of a headline's gradient, so words seen in a few labelled headlines
   stay in line with the words only the vectors know; Adam gives every touched row a full-sized step, which pulls
-  those few rows away from the rest. From random rows, SGD learns next to nothing with few labels: Adam stays.
+  those few rows away from the rest. From random rows, SGD learns next to nothing with few labels: Adam stays, at
+  the architecture's rate for few rows (a cnn's is higher: its few steps leave the convolutions near their start).
 
 Every choice the user makes (optimizer, learning_rate, lr_schedule) wins over these defaults.
 """
@@ -49,8 +50,10 @@ def choose_recipe(hp: Hyperparameters, validation_rows: int, pretrained: bool, h
     optimizer = hp.optimizer or ("sgd" if fasttext_way else "adam")
     if hp.learning_rate is not None:
         rate = hp.learning_rate
+    elif optimizer == "sgd":
+        rate = FASTTEXT_RATE_PER_HEADLINE * hp.batch_size
     else:
-        rate = FASTTEXT_RATE_PER_HEADLINE * hp.batch_size if optimizer == "sgd" else architecture.default_learning_rate
+        rate = architecture.default_learning_rate if select else architecture.few_rows_learning_rate
     decay = hp.lr_schedule == "linear" if hp.lr_schedule is not None else not select and hosts == 1
     if select:
         reason = f"validation has {validation_rows} rows: the epoch with the best validation accuracy is kept"

@@ -34,10 +34,13 @@ def test_few_rows_and_pretrained_vectors_train_a_fasttext_model_as_fasttext_does
     assert f"{FEW} rows, fewer than the {MIN_SELECTION_ROWS}" in recipe.reason
 
 
-@pytest.mark.parametrize("architecture, pretrained", [("fasttext", False), ("cnn", True), ("cnn", False)])
-def test_few_rows_otherwise_keep_adam_and_decay_its_rate(architecture, pretrained):
+@pytest.mark.parametrize(
+    "architecture, pretrained, rate", [("fasttext", False, 0.01), ("cnn", True, 0.003), ("cnn", False, 0.003)]
+)
+def test_few_rows_otherwise_keep_adam_at_the_architectures_few_rows_rate_and_decay_it(architecture, pretrained, rate):
     recipe = _recipe(FEW, pretrained, architecture=architecture)
-    assert recipe.optimizer == "adam" and recipe.linear_decay and not recipe.select_on_validation
+    assert recipe.optimizer == "adam" and recipe.learning_rate == rate
+    assert recipe.linear_decay and not recipe.select_on_validation
 
 
 def test_several_hosts_keep_the_rate_the_servers_were_given():
@@ -58,3 +61,5 @@ def test_the_documented_table_says_what_the_code_chooses():
     assert f"SGD at fastText's {FASTTEXT_RATE_PER_HEADLINE} per headline" in table
     rates = ", ".join(f"{a.name} {a.default_learning_rate}" for a in architectures.ARCHITECTURES.values())
     assert f"Adam at the architecture's rate ({rates})" in table
+    rates = ", ".join(f"{a.name} {a.few_rows_learning_rate}" for a in architectures.ARCHITECTURES.values())
+    assert f"Adam at the architecture's rate for few rows ({rates})" in table
