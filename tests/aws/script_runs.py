@@ -57,6 +57,8 @@ def recorded(client, operation, params):
         response[status], response["FailureReason"] = "Failed", f"injected failure at {operation}"
     return response
 botocore.client.BaseClient._make_api_call = recorded
+# Ctrl-C as in a terminal, also where the tests run as a background job, which starts with SIGINT ignored.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 RECORD, sys.argv = sys.argv[1], sys.argv[2:]
 try:
     runpy.run_path(sys.argv[0], run_name="__main__")
