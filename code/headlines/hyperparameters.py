@@ -258,7 +258,7 @@ class Hyperparameters(_Schema):
     max_char: int = _field(6, _int(0, 20), "fasttext: longest character n-gram of a word (0: none)")
     ngram_buckets: int = _field(200000, _int(1), "fasttext: hash buckets shared by word n-grams and character n-grams")
     num_filters: int = _field(100, _int(1), "cnn: filters per kernel width")
-    kernel_sizes: tuple[int, ...] = _field((3, 4, 5), _int_list, "cnn: convolution widths")
+    kernel_sizes: tuple[int, ...] = _field((1, 2, 3), _int_list, "cnn: convolution widths")
     dropout: float = _field(0.5, _float(0, 1, include_maximum=False), "cnn: dropout before the output layer")
     early_stopping_patience: int = _field(
         3, _int(0), "stop after this many epochs without a better validation accuracy (0: never stop early)"

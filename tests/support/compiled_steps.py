@@ -67,8 +67,8 @@ def steps_pair(optimizer, rate, weight_decay):
 
 
 def convolutional_pair(optimizer, rate, weight_decay, dropout=0.0):
-    """MXNet's steps and numpy's, each on its own small cnn net (8 filters of widths 3, 4, 5) of the same start,
-    begun on TEXTS, whose headlines of 0 and 1 words are shorter than a window."""
+    """MXNet's steps and numpy's, each on its own small cnn net (8 filters of the default widths, 1, 2, 3) of the
+    same start, begun on TEXTS, whose headlines of 0 and 1 words are shorter than the widest window."""
     encoder, nets = _nets("cnn", {"num_filters": "8", "dropout": str(dropout)})
     recipe = Recipe(optimizer, rate, linear_decay=False, select_on_validation=True, reason="test")
     reference = MXNetSteps(nets[0], encoder, [mx.cpu()], recipe, weight_decay, "device", 4)

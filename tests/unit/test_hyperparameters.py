@@ -8,7 +8,7 @@ def test_defaults_when_nothing_is_given():
     hp = Hyperparameters.from_strings({})
     assert hp.architecture == "fasttext"
     assert hp.epochs == 20
-    assert hp.kernel_sizes == (3, 4, 5)
+    assert hp.kernel_sizes == (1, 2, 3)
     assert hp.optimizer is hp.learning_rate is hp.lr_schedule is None  # auto: classifier/recipe.py chooses
 
 

@@ -42,7 +42,9 @@ def test_the_padding_row_moves_as_in_mxnets_padded_batch():
     its momentum even where no window reached it; numpy's steps update it alike."""
     reference, numpy_steps = convolutional_pair("adam", 0.05, 0.0)
     padding = reference.encoder.padding_id
-    for number, batch in enumerate([[0, 1, 2, 3], [0, 1]]):  # 6-, 5-, 3- and 3-word headlines, then 6 and 5 words
+    # 6-, 5-, 3- and 1-word headlines (the last padded up to the widest window, so the padding row gets a gradient),
+    # then 6 and 5 words (it is padding past a headline's end alone)
+    for number, batch in enumerate([[0, 1, 2, 8], [0, 1]]):
         reference.step(np.array(batch), number)
         numpy_steps.step(np.array(batch), number)
     numpy_steps.publish()
