@@ -35,6 +35,7 @@ class HostExchange:
         self.hosts: int = kvstore.num_workers
         self.bytes_exchanged = 0
         self._held: dict[str, tuple[int, ...]] = {}  # the keys whose weights the servers hold: their shapes
+        self._buffers: dict[str, ExchangeBuffers] = {}  # the keys sum() adds up: what is pushed and pulled
         self.require_same(FINGERPRINT_KEY, fingerprint, differ_reason)
 
     def require_same(self, key: str, text: str, differ_reason: str) -> None:
@@ -51,17 +52,25 @@ class HostExchange:
     def add_key(self, key: str, shape: tuple[int, ...], dtype: type = np.float32) -> None:
         """Makes `key` an array of this shape and type that sum() can add up (every host adds the same keys)."""
         self.kvstore.init(key, mx.nd.zeros(shape, dtype=dtype))
+        self._buffers[key] = ExchangeBuffers(shape, dtype)
+
+    def outbox(self, key: str) -> np.ndarray:
+        """Where this host's array for `key` can be written in place, saving sum() a copy."""
+        return self._buffers[key].outgoing
 
     def sum(self, key: str, array: np.ndarray) -> np.ndarray:
         """The sum over the hosts of the array each pushes under `key`, in its type (the key's); every host must
-        call it."""
+        call it. The result is the key's receiving buffer: read it before the key's next sum."""
         if self._held:
             raise RuntimeError("the servers hold weights (hold_rows): their update would apply to this sum too")
-        total = mx.nd.zeros(array.shape, dtype=array.dtype)
-        self.kvstore.push(key, mx.nd.array(array, dtype=array.dtype))
-        self.kvstore.pull(key, out=total)
+        buffers = self._buffers[key]
+        if not np.shares_memory(array, buffers.outgoing):
+            np.copyto(buffers.outgoing, array)
+        self.kvstore.push(key, buffers.pushed)
+        self.kvstore.pull(key, out=buffers.pulled)
+        buffers.pulled.wait_to_read()
         self.bytes_exchanged += 2 * array.nbytes
-        return total.asnumpy()
+        return buffers.incoming
 
     def hold_rows(self, weights: dict[str, npt.NDArray[np.float32]]) -> None:
         """The servers hold these (rows, dim) float32 weights, the same on every host, from now on: add_rows
@@ -90,6 +99,19 @@ class HostExchange:
         self.kvstore.row_sparse_pull(key, out=values, row_ids=mx.nd.array(rows, dtype=np.int64))
         self.bytes_exchanged += len(rows) * row_bytes(self._held[key][1])
         return values.data.asnumpy()
+
+
+class ExchangeBuffers:
+    def __init__(self, shape: tuple[int, ...], dtype: type) -> None:
+        """A key's outgoing and incoming arrays, allocated once: numpy's, and MXNet's sharing their memory, so an
+        epoch's exchange neither allocates (first writes to fresh pages cost as much as a copy) nor copies between
+        numpy and MXNet (0.06 s an epoch for the UCI embedding's 21 M float16 values)."""
+        self.outgoing: np.ndarray = np.zeros(shape, dtype)
+        self.incoming: np.ndarray = np.zeros(shape, dtype)
+        # from_numpy makes the array it wraps read-only, so MXNet gets views: the arrays above stay writable.
+        # Their contents change only between a sum's wait for its pull and the next push.
+        self.pushed = mx.nd.from_numpy(self.outgoing.view(), zero_copy=True)
+        self.pulled = mx.nd.from_numpy(self.incoming.view(), zero_copy=True)
 
 
 def row_bytes(dim: int) -> int:

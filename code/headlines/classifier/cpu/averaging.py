@@ -75,10 +75,8 @@ class AveragedSteps:
         self.name = f"{steps.name}-averaged"
         self.exchange = exchange
         self._last = {}  # the parameters every host held after the last averaging (or at the start)
-        self._change = {}  # where a parameter's change since then is written, as exchanged
         for name, values in steps.parameters.items():
             self._last[name] = values.copy()
-            self._change[name] = np.empty(values.shape, EXCHANGE_TYPE)
             exchange.add_key(name, values.shape, EXCHANGE_TYPE)
 
     @property
@@ -106,7 +104,7 @@ class AveragedSteps:
         the last mean plus the mean of the hosts' changes since, which travel as float16."""
         for name, parameters in self.steps.parameters.items():
             last = self._last[name]
-            change = np.subtract(parameters, last, out=self._change[name], casting="same_kind")
+            change = np.subtract(parameters, last, out=self.exchange.outbox(name), casting="same_kind")
             add_mean(last, parameters, self.exchange.sum(name, change), self.exchange.hosts)
         self.steps.publish()
 

@@ -61,3 +61,28 @@ def test_parameters_that_are_not_contiguous_are_refused_rather_than_averaged_in_
     assert np.shares_memory(flat_view(values), values)
     with pytest.raises(AttributeError):
         flat_view(values[:, :3])
+
+
+def test_an_epochs_change_is_written_where_it_is_pushed_from_without_a_copy(monkeypatch):
+    """The change goes straight into the exchange's outgoing array (no numpy copy of the 21 M-value embedding's
+    change into it), and every epoch pushes the same arrays, allocated once."""
+    copied_into = []
+    real_copyto = np.copyto
+    monkeypatch.setattr(np, "copyto", lambda dst, src, **kw: (copied_into.append(dst), real_copyto(dst, src, **kw)))
+    steps = steps_pair("adam", 0.05, 0.0)[1]
+    peer = {key: np.zeros(values.shape, np.float32) for key, values in steps.parameters.items()}
+    kvstore = SummingKVStore(lambda key, own: own if key == "fingerprint" else peer[key])
+    pushed = []
+    real_push = kvstore.push
+    monkeypatch.setattr(kvstore, "push", lambda key, value: (pushed.append((key, value)), real_push(key, value)))
+    exchange = HostExchange(kvstore, "", "")
+    averaged = AveragedSteps(steps, exchange)
+    for epoch in range(2):
+        averaged.step(np.array(BATCHES[epoch]), seed=epoch)
+        averaged.publish()
+    outgoing = [exchange.outbox(key) for key in steps.parameters]
+    assert not any(np.shares_memory(dst, buffer) for dst in copied_into for buffer in outgoing)
+    by_key = {}
+    for key, value in pushed:
+        by_key.setdefault(key, set()).add(id(value))
+    assert all(len(by_key[key]) == 1 for key in steps.parameters)
