@@ -378,6 +378,7 @@ def _fit(run: _Run, data: _Data, encoder: TextEncoder, initial: InitialEmbedding
         recipe,
         _worker_batch_size(run),
         mid_epoch_checkpoints=not cluster.is_distributed,
+        scoring=steps if isinstance(steps, AveragedSteps) else None,
     )
     history, best_epoch = trainer.fit(train_set, validation_set)
     return _Fitted(net, trainer, sets, history, best_epoch, recipe)

@@ -26,9 +26,9 @@ from ..runtime.checkpoints import CheckpointStore, completing
 from ..runtime.schedule import linear_decay
 from ..runtime.signals import StopSignal
 from ..text import TextEncoder
-from .metrics import classification_report
+from .metrics import classification_report, confusion_matrix, matrix_report
 from .recipe import Recipe
-from .steps import EncodedSet, Steps, write_parameter
+from .steps import EncodedSet, HostScoring, OneHostScoring, Steps, write_parameter
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,13 @@ CLASSIFIER_CHECKPOINT_FILES = {
 def batch_seed(seed: int, epoch: int, batch: int) -> int:
     """MXNet's seed for one batch (its dropout masks), from where the batch is: a resumed run draws the same."""
     return (seed * 1_000_003 + epoch * 10_007 + batch) % (2**31 - 1)
+
+
+def row_losses(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Each row's softmax cross-entropy loss, from its logits and label id."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probabilities = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return -log_probabilities[np.arange(len(labels)), labels]
 
 
 def format_epoch_line(row: dict[str, Any]) -> str:
@@ -72,11 +79,13 @@ class ClassifierTrainer:
         recipe: Recipe,
         worker_batch_size: int,
         mid_epoch_checkpoints: bool = True,
+        scoring: HostScoring | None = None,
     ) -> None:
         """`checkpoints` is None for a job that cannot resume (MXNet's steps on several hosts); `recipe` says how
         to train (optimizer, rate, schedule) and which epoch to keep; a step takes `worker_batch_size` rows. Hosts
         stop at different batches, so on several a stop within an epoch leaves the last epoch's checkpoint
-        (`mid_epoch_checkpoints` False)."""
+        (`mid_epoch_checkpoints` False); `scoring` shares an epoch's validation set among the hosts (by default
+        this host scores all of it)."""
         self.net = net
         self.steps = steps
         self.encoder = encoder
@@ -88,15 +97,18 @@ class ClassifierTrainer:
         self.recipe = recipe
         self.worker_batch_size = worker_batch_size
         self.mid_epoch_checkpoints = mid_epoch_checkpoints
+        self.scoring = scoring or OneHostScoring()
         self._best_params: dict[str, mx.nd.NDArray] = {}  # set by fit: a snapshot, or the checkpoint's
         self._checkpoint_folder: str | None = None  # where the newest checkpoint is, once there is one
 
     # -- evaluation ---------------------------------------------------------------------------------------
-    def predict_logits(self, data: EncodedSet) -> np.ndarray:
-        """The net's logits for every row, PREDICT_BATCH_SIZE rows a forward pass on the first device."""
+    def predict_logits(self, data: EncodedSet, first: int = 0, stop: int | None = None) -> np.ndarray:
+        """The net's logits for rows first..stop-1 (every row by default), PREDICT_BATCH_SIZE rows a forward pass
+        on the first device."""
+        stop = len(data) if stop is None else stop
         outputs = []
-        for start in range(0, len(data), PREDICT_BATCH_SIZE):
-            ids, lengths = self.encoder.pad_flat(*data.span(start, min(start + PREDICT_BATCH_SIZE, len(data))))
+        for start in range(first, stop, PREDICT_BATCH_SIZE):
+            ids, lengths = self.encoder.pad_flat(*data.span(start, min(start + PREDICT_BATCH_SIZE, stop)))
             context = self.contexts[0]
             outputs.append(self.net(mx.nd.array(ids, ctx=context), mx.nd.array(lengths, ctx=context)).asnumpy())
         return np.concatenate(outputs) if outputs else np.zeros((0, len(self.class_names)), np.float32)
@@ -104,11 +116,20 @@ class ClassifierTrainer:
     def evaluate(self, data: EncodedSet) -> dict[str, Any]:
         """Accuracy, macro-F1, per-class scores, the confusion matrix and the mean loss on one data set."""
         logits = self.predict_logits(data)
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        log_probabilities = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        loss = float(-log_probabilities[np.arange(len(data)), data.labels].mean())
         report = classification_report(data.labels, logits.argmax(axis=1), self.class_names)
-        report["loss"] = loss
+        report["loss"] = float(row_losses(logits, data.labels).mean())
+        return report
+
+    def evaluate_shared(self, data: EncodedSet) -> dict[str, Any]:
+        """evaluate's figures, with each host scoring its part of `data` and the parts' confusion matrices and
+        summed losses added up (on one host, its own): a host scores 1/hosts of an epoch's validation set."""
+        first, stop = self.scoring.scored_rows(len(data))
+        logits, labels, classes = self.predict_logits(data, first, stop), data.labels[first:stop], len(self.class_names)
+        matrix = confusion_matrix(labels, logits.argmax(axis=1), classes)
+        own = np.append(matrix.ravel(), row_losses(logits, labels).astype(np.float64).sum()).astype(np.float64)
+        total = self.scoring.add_scores(own)
+        report = matrix_report(np.rint(total[:-1]).astype(np.int64).reshape(classes, classes), self.class_names)
+        report["loss"] = float(total[-1] / len(data))
         return report
 
     # -- the loop -----------------------------------------------------------------------------------------
@@ -158,6 +179,14 @@ class ClassifierTrainer:
             self._best_params = self._snapshot()
 
         self.steps.begin(train)
+        first, stop = self.scoring.scored_rows(len(validation))
+        if stop - first < len(validation):
+            logger.info(
+                "validation: each epoch this host scores %d of the %d rows (from row %d); the hosts add their scores",
+                stop - first,
+                len(validation),
+                first,
+            )
         with self.stop_signal.checkpointing():
             while not state["finished"]:
                 self._run_epoch(train, validation, state)
@@ -167,8 +196,10 @@ class ClassifierTrainer:
     def _run_epoch(self, train: EncodedSet, validation: EncodedSet, state: dict[str, Any]) -> None:
         running, started = self._train_epoch(train, state)
         self.steps.publish()  # on several hosts: the hosts' models averaged, the same on every host from here on
+        # Exchanges with the other hosts come before the checkpoint's completion, which a lost host's abort awaits.
+        report = self.evaluate_shared(validation)
         with completing():
-            saved = self._end_epoch(validation, state, running, started)
+            saved = self._end_epoch(report, state, running, started)
         if self.stop_signal.requested and not state["finished"]:
             raise TrainingInterrupted(saved)
 
@@ -209,11 +240,11 @@ class ClassifierTrainer:
         return self._save_checkpoint(state)
 
     def _end_epoch(
-        self, validation: EncodedSet, state: dict[str, Any], running: dict[str, Any], started: float
+        self, report: dict[str, Any], state: dict[str, Any], running: dict[str, Any], started: float
     ) -> str | None:
-        """The epoch scored, logged and weighed against the best so far, then its checkpoint (the folder)."""
+        """The epoch's validation report logged and weighed against the best so far, then its checkpoint (the
+        folder)."""
         hp, epoch = self.hp, state["epoch"]
-        report = self.evaluate(validation)
         row = {
             "epoch": epoch,
             "train_loss": running["loss"] / running["samples"],

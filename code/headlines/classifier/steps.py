@@ -93,3 +93,24 @@ class Steps(Protocol):
 
     def load_states(self, path: str) -> None:
         """Reads what save_states wrote."""
+
+
+class HostScoring(Protocol):
+    """How the hosts of a job share the validation set at an epoch's end: each scores its part, and the parts'
+    scores (confusion matrix, summed loss) are added up, so every host reads the same report."""
+
+    def scored_rows(self, rows: int) -> tuple[int, int]:
+        """The first and last-plus-one row this host scores of a `rows`-row set."""
+
+    def add_scores(self, scores: np.ndarray) -> np.ndarray:
+        """The sum over the hosts of each host's float64 scores of its rows (every host calls it)."""
+
+
+class OneHostScoring:
+    """A job of one host (or steps that do not share: MXNet's) scores every row itself."""
+
+    def scored_rows(self, rows: int) -> tuple[int, int]:
+        return 0, rows
+
+    def add_scores(self, scores: np.ndarray) -> np.ndarray:
+        return scores

@@ -33,19 +33,17 @@ class HostExchange:
         """Joins the exchange; raises JobError(differ_reason) unless every host pushed the same fingerprint."""
         self.kvstore = kvstore
         self.hosts: int = kvstore.num_workers
+        self.rank: int = kvstore.rank  # this host's place among them, 0 to hosts - 1
         self.bytes_exchanged = 0
         self._held: dict[str, tuple[int, ...]] = {}  # the keys whose weights the servers hold: their shapes
         self._buffers: dict[str, ExchangeBuffers] = {}  # the keys sum() adds up: what is pushed and pulled
         self.require_same(FINGERPRINT_KEY, fingerprint, differ_reason)
 
     def require_same(self, key: str, text: str, differ_reason: str) -> None:
-        """Raises JobError(differ_reason) unless every host passed the same text (each key once, on every host).
-        Its bytes are not counted in bytes_exchanged, which counts the weights'."""
+        """Raises JobError(differ_reason) unless every host passed the same text (each key once, on every host)."""
         own = fingerprint_parts(text)
         self.add_key(key, own.shape)
-        counted = self.bytes_exchanged
-        total = self.sum(key, own)
-        self.bytes_exchanged = counted
+        total = self.sum(key, own, counted=False)
         if not np.array_equal(total, own * self.hosts):
             raise JobError(differ_reason)
 
@@ -58,9 +56,10 @@ class HostExchange:
         """Where this host's array for `key` can be written in place, saving sum() a copy."""
         return self._buffers[key].outgoing
 
-    def sum(self, key: str, array: np.ndarray) -> np.ndarray:
+    def sum(self, key: str, array: np.ndarray, counted: bool = True) -> np.ndarray:
         """The sum over the hosts of the array each pushes under `key`, in its type (the key's); every host must
-        call it. The result is the key's receiving buffer: read it before the key's next sum."""
+        call it. The result is the key's receiving buffer: read it before the key's next sum. bytes_exchanged
+        counts the weights' exchanges, not the checks' and reports' (counted False)."""
         if self._held:
             raise RuntimeError("the servers hold weights (hold_rows): their update would apply to this sum too")
         buffers = self._buffers[key]
@@ -69,7 +68,8 @@ class HostExchange:
         self.kvstore.push(key, buffers.pushed)
         self.kvstore.pull(key, out=buffers.pulled)
         buffers.pulled.wait_to_read()
-        self.bytes_exchanged += 2 * array.nbytes
+        if counted:
+            self.bytes_exchanged += 2 * array.nbytes
         return buffers.incoming
 
     def hold_rows(self, weights: dict[str, npt.NDArray[np.float32]]) -> None:

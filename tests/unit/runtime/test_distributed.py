@@ -174,7 +174,14 @@ def test_two_hosts_train_one_model_written_by_the_first(tmp_path, architecture):
     )
     assert [share[0] for share in shares] == ["0", "1"] and shares[0][1:] == shares[1][1:]
     assert tuple(map(int, shares[0][1:])) == WORKER_SHARE[DATA.source]
-    # The same weights on both workers: identical validation results every epoch.
+    # Each scored its own half of validation, and both read the sum of the halves' scores:
+    blocks = sorted(
+        re.search(r"this host scores (\d+) of the (\d+) rows \(from row (\d+)\)", log).groups() for log in logs
+    )
+    (first_rows, total, first_start), (second_rows, _, second_start) = (tuple(map(int, b)) for b in blocks)
+    assert (first_start, second_start, first_rows + second_rows) == (0, first_rows, total)
+    assert abs(first_rows - second_rows) <= 1
+    # the same weights on both workers: identical validation results every epoch.
     epochs = [
         [
             line.split("validation_loss=")[1].split(" samples")[0]

@@ -30,6 +30,7 @@ DIFFERENT_SETUP = (
     "needs all of train (S3DataDistributionType FullyReplicated, not ShardedByS3Key) and the same hyperparameters."
 )
 START_KEY = "start"
+SCORES_KEY = "validation-scores"  # each host's scores of its part of the validation set
 DIFFERENT_START = (
     "The hosts of this job start from different parameters: their checkpoints (each host resumes from its own "
     "folder in the checkpoint location) are of different epochs, or only some hosts have one. Remove every host's "
@@ -75,6 +76,7 @@ class AveragedSteps:
         self.name = f"{steps.name}-averaged"
         self.exchange = exchange
         self._last = {}  # the parameters every host held after the last averaging (or at the start)
+        self._scores_key_added = False
         for name, values in steps.parameters.items():
             self._last[name] = values.copy()
             exchange.add_key(name, values.shape, EXCHANGE_TYPE)
@@ -110,6 +112,18 @@ class AveragedSteps:
 
     def pull(self) -> None:
         self.steps.pull()
+
+    def scored_rows(self, rows: int) -> tuple[int, int]:
+        """This host's block of the validation set: the hosts' blocks are as equal as they can be, in host order."""
+        hosts, rank = self.exchange.hosts, self.exchange.rank
+        return rank * rows // hosts, (rank + 1) * rows // hosts
+
+    def add_scores(self, scores: np.ndarray) -> np.ndarray:
+        """The sum of every host's scores (float64: counts stay exact), the same on every host."""
+        if not self._scores_key_added:  # its shape is known only now; every host adds it at the same epoch's end
+            self.exchange.add_key(SCORES_KEY, scores.shape, np.float64)
+            self._scores_key_added = True
+        return self.exchange.sum(SCORES_KEY, scores, counted=False).copy()
 
     def save_states(self, path: str) -> None:
         self.steps.save_states(path)
