@@ -4,7 +4,8 @@ accuracy, or every epoch with a decaying rate), a checkpoint after every epoch a
 
 On several hosts every host holds the same weights when an epoch ends (MXNet's steps pull them after each step,
 the CPU steps average them: cpu/averaging.py): validation accuracy, and so early stopping, come out the same on
-every host, which keeps them in step. With the CPU steps each host then writes its own checkpoint (its optimizer
+every host, which keeps them in step (with the CPU steps each host scores a block of validation and the hosts add
+up the blocks' scores). With the CPU steps each host then writes its own checkpoint (its optimizer
 state is its own), and a stop within an epoch leaves the hosts' checkpoints of the last epoch, since the hosts stop
 at different batches.
 
