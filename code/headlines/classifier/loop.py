@@ -27,7 +27,7 @@ from ..runtime.checkpoints import CheckpointStore, completing
 from ..runtime.schedule import linear_decay
 from ..runtime.signals import StopSignal
 from ..text import TextEncoder
-from .metrics import classification_report, confusion_matrix, matrix_report
+from .metrics import classification_report, confusion_matrix
 from .recipe import Recipe
 from .steps import EncodedSet, HostScoring, OneHostScoring, Steps, write_parameter
 
@@ -45,13 +45,6 @@ CLASSIFIER_CHECKPOINT_FILES = {
 def batch_seed(seed: int, epoch: int, batch: int) -> int:
     """MXNet's seed for one batch (its dropout masks), from where the batch is: a resumed run draws the same."""
     return (seed * 1_000_003 + epoch * 10_007 + batch) % (2**31 - 1)
-
-
-def row_losses(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Each row's softmax cross-entropy loss, from its logits and label id."""
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    log_probabilities = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    return -log_probabilities[np.arange(len(labels)), labels]
 
 
 def format_epoch_line(row: dict[str, Any]) -> str:
@@ -114,22 +107,19 @@ class ClassifierTrainer:
             outputs.append(self.net(mx.nd.array(ids, ctx=context), mx.nd.array(lengths, ctx=context)).asnumpy())
         return np.concatenate(outputs) if outputs else np.zeros((0, len(self.class_names)), np.float32)
 
-    def evaluate(self, data: EncodedSet) -> dict[str, Any]:
-        """Accuracy, macro-F1, per-class scores, the confusion matrix and the mean loss on one data set."""
-        logits = self.predict_logits(data)
-        report = classification_report(data.labels, logits.argmax(axis=1), self.class_names)
-        report["loss"] = float(row_losses(logits, data.labels).mean())
-        return report
-
-    def evaluate_shared(self, data: EncodedSet) -> dict[str, Any]:
-        """evaluate's figures, with each host scoring its part of `data` and the parts' confusion matrices and
-        summed losses added up (on one host, its own): a host scores 1/hosts of an epoch's validation set."""
-        first, stop = self.scoring.scored_rows(len(data))
+    def evaluate(self, data: EncodedSet, scoring: HostScoring | None = None) -> dict[str, Any]:
+        """Accuracy, macro-F1, per-class scores, the confusion matrix and the mean loss on one data set. With
+        `scoring`, each host scores its block of the set and the blocks' confusion matrices and summed losses are
+        added up (by default this host scores every row)."""
+        scoring = scoring or OneHostScoring()
+        first, stop = scoring.scored_rows(len(data))
         logits, labels, classes = self.predict_logits(data, first, stop), data.labels[first:stop], len(self.class_names)
         matrix = confusion_matrix(labels, logits.argmax(axis=1), classes)
-        own = np.append(matrix.ravel(), row_losses(logits, labels).astype(np.float64).sum()).astype(np.float64)
-        total = self.scoring.add_scores(own)
-        report = matrix_report(np.rint(total[:-1]).astype(np.int64).reshape(classes, classes), self.class_names)
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_probabilities = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        loss_sum = -log_probabilities[np.arange(len(labels)), labels].sum(dtype=np.float64)
+        total = scoring.add_scores(np.append(matrix.ravel(), loss_sum).astype(np.float64))
+        report = classification_report(np.rint(total[:-1]).astype(np.int64).reshape(classes, classes), self.class_names)
         report["loss"] = float(total[-1] / len(data))
         return report
 
@@ -198,7 +188,7 @@ class ClassifierTrainer:
         running, started = self._train_epoch(train, state)
         self.steps.publish()  # on several hosts: the hosts' models averaged, the same on every host from here on
         # Exchanges with the other hosts come before the checkpoint's completion, which a lost host's abort awaits.
-        report = self.evaluate_shared(validation)
+        report = self.evaluate(validation, self.scoring)
         with completing():
             saved = self._end_epoch(report, state, running, started)
         if self.stop_signal.requested and not state["finished"]:

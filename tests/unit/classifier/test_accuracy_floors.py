@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from headlines.classifier.loop import ClassifierTrainer
-from headlines.classifier.metrics import classification_report
+from headlines.classifier.metrics import classification_report, confusion_matrix
 from headlines.cli.train import main
 from tests.support.data import data_sets
 from tests.support.floors import assert_beats_majority, labels_of, majority_macro_f1, majority_rate
@@ -20,7 +20,7 @@ SOURCES = sorted(DATA_SETS)
 
 def _report(labels, answers):
     ids = {name: i for i, name in enumerate(CLASSES)}
-    return classification_report([ids[x] for x in labels], [ids[x] for x in answers], CLASSES)
+    return classification_report(confusion_matrix([ids[x] for x in labels], [ids[x] for x in answers], 4), CLASSES)
 
 
 def _labels(source, rows=300):

@@ -9,6 +9,7 @@ import pytest
 from headlines import architectures
 from headlines.classifier.cpu.averaging import AveragedSteps
 from headlines.classifier.loop import ClassifierTrainer
+from headlines.classifier.metrics import confusion_matrix
 from headlines.classifier.recipe import Recipe
 from headlines.classifier.steps import EncodedSet, OneHostScoring
 from headlines.hyperparameters import Hyperparameters
@@ -58,9 +59,9 @@ def test_two_hosts_blocks_add_up_to_the_whole_sets_report(split):
     whole = whole_trainer.evaluate(data)
     assert 0 < whole["accuracy"] < 1  # a set the net gets partly right: a lost or doubled row would show
     second = BlockScoring(split, len(data), peers=0.0)
-    _trainer(second)[0].evaluate_shared(data)  # the other host's block and its scores
+    _trainer()[0].evaluate(data, second)  # the other host's block and its scores
     first = BlockScoring(0, split, peers=second.own)
-    shared = _trainer(first)[0].evaluate_shared(data)
+    shared = _trainer()[0].evaluate(data, first)
     assert shared["confusion_matrix"] == whole["confusion_matrix"]
     assert (shared["accuracy"], shared["macro_f1"]) == (whole["accuracy"], whole["macro_f1"])
     assert shared["loss"] == pytest.approx(whole["loss"], rel=1e-6)
@@ -68,9 +69,12 @@ def test_two_hosts_blocks_add_up_to_the_whole_sets_report(split):
 
 def test_one_host_scores_every_row_itself():
     trainer, data = _trainer()
-    shared, whole = trainer.evaluate_shared(data), trainer.evaluate(data)
-    assert shared["confusion_matrix"] == whole["confusion_matrix"]
-    assert shared["loss"] == pytest.approx(whole["loss"], rel=1e-6)
+    whole = trainer.evaluate(data)
+    logits = trainer.predict_logits(data).astype(np.float64)
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    expected = confusion_matrix(LABELS, logits.argmax(axis=1), len(CLASSES)).tolist()
+    assert whole["confusion_matrix"]["rows_true_columns_predicted"] == expected
+    assert whole["loss"] == pytest.approx(-np.log(probabilities[np.arange(len(LABELS)), LABELS]).mean(), rel=1e-6)
 
 
 @pytest.mark.parametrize("hosts", [2, 3])
