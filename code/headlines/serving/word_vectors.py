@@ -81,12 +81,14 @@ class WordVectorPredictor:
         """The vectors of a word-vector model folder (vectors.bin preferred over vectors.txt, as the classifier's
         embeddings channel reads them). With copies, a fastText binary is mapped from the folder copies() gives
         (serving/snapshots.py), not from model_dir; the other formats are read whole."""
-        binaries = [
-            os.path.relpath(path, model_dir)
-            for path in list_files(model_dir)
-            if path.endswith(BINARY_SUFFIXES) and is_fasttext_binary(path)
-        ]
-        folder = model_dir if copies is None or not binaries else copies(binaries)  # the fastText binary wins
+        binaries = [os.path.relpath(p, model_dir) for p in list_files(model_dir) if p.endswith(BINARY_SUFFIXES)]
+        folder = model_dir
+        if copies is not None and binaries:
+            # The copies, not the model folder, are tested: a worker loading after the folder's .bin was rewritten in
+            # place must still map the fastText binary the other workers map, not fall back to the text vectors.
+            private = copies(binaries)
+            if any(is_fasttext_binary(path) for path in list_files(private)):
+                folder = private  # the fastText binary wins
         workdir = tempfile.mkdtemp(prefix="word-vectors-")  # for compressed files; the model folder is read-only
         try:
             return cls(load_pretrained(folder, workdir))

@@ -1,6 +1,7 @@
 """Serving the word-vector job's model folder in-process (Flask test client): the workshop's request, vectors equal
 to fastText's own reading of vectors.bin, subword vectors for unknown words, nearest neighbours, every error."""
 
+import functools
 import json
 import shutil
 import subprocess
@@ -15,6 +16,7 @@ from headlines.model_folder import CLASSIFIER, WORD_VECTORS, model_kind
 from headlines.serving.app import create_app
 from headlines.serving.codecs import JSON
 from headlines.serving.loading import load_predictor
+from headlines.serving.snapshots import SINGLE_MODEL, WeightSnapshots
 from headlines.serving.word_vectors import MAX_NEIGHBOURS, WordVectorPredictor
 from tests.support.fake_sagemaker import SMALL_WORD_VECTORS, train_small_model, train_small_word_vectors
 
@@ -115,6 +117,23 @@ def test_text_vectors_alone_answer_unknown_words_with_zeros_as_blazingtext_does(
     assert [row["source"] for row in rows] == ["in_vocabulary", "missing"]
     assert rows[1]["vector"] == [0.0] * SMALL_WORD_VECTORS["vector_dim"] and rows[1]["neighbours"] == []
     assert len(rows[0]["neighbours"]) == 2
+
+
+def test_a_worker_loading_after_the_bin_was_rewritten_in_place_maps_the_first_workers_copy(vectors_dir, tmp_path):
+    """Workers load lazily: one may load after the model folder's vectors.bin was truncated. It must map the copy the
+    first worker made, not read the truncated file, find no fastText binary and serve vectors.txt's words alone."""
+    folder = shutil.copytree(vectors_dir, tmp_path / "model")
+    snapshots = WeightSnapshots.create()
+    try:
+        copies = functools.partial(snapshots.copies, SINGLE_MODEL, str(folder))
+        first = WordVectorPredictor.load(str(folder), copies)
+        (folder / "vectors.bin").write_bytes(b"")
+        later = WordVectorPredictor.load(str(folder), copies)
+    finally:
+        snapshots.destroy()
+    words = [first.words[0], UNKNOWN]
+    assert [row["source"] for row in later.answer(words)] == ["in_vocabulary", "from_subwords"]
+    assert later.answer(words, neighbours=3) == first.answer(words, neighbours=3)
 
 
 def test_ping_and_the_worker_log_describe_the_vectors(client, predictor):
