@@ -268,6 +268,12 @@ class Hyperparameters(_Schema):
         _float(0, 1, include_minimum=False, include_maximum=False),
         "share of train held out for validation when there is no validation channel",
     )
+    refit: bool = _field(
+        True,
+        _bool,
+        "after the epoch is picked on validation held out of train, train the model again on all of train for "
+        "that many epochs, the held-out rows included (docs/training.md, 'Refit')",
+    )
     max_bad_row_fraction: float = _field(
         0.01, _float(0, 1), "fail the job when a channel has more malformed rows than this share"
     )

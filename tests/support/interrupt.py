@@ -12,3 +12,12 @@ def half_an_epoch(log: str, epoch: int = 1) -> float:
     found = re.search(rf"epoch={epoch} .*epoch_seconds=([0-9.]+)", log)
     assert found, f"no epoch {epoch} in the log"
     return float(found.group(1)) / 2
+
+
+def start_of_the_refit(log: str) -> int | None:
+    """Where in the log the refit's training begins (its "training (...)" line), or None before it does."""
+    refit = log.find("refit: a new model")
+    if refit < 0:
+        return None
+    training = log.find("training (", refit)
+    return training if training >= 0 else None

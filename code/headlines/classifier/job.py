@@ -5,11 +5,14 @@ _load_pretrained  the embeddings channel's vectors, if there is one
 _build_encoder    tokenizer -> vocabulary (train's words and the vectors') -> the encoder (its n-gram inputs as
                   the architecture declares)
 _initial_embeddings   the starting rows the vectors give the vocabulary and the n-gram buckets
-_fit              the model on this host's devices (and share of train), trained with checkpoints
+_fit              the model on this host's devices (and share of train), trained with checkpoints; a second
+                  pass (the refit) trains a fresh model on train and the held-out validation rows together, for
+                  the epochs the first picked (docs/training.md, "Refit")
 _write_reports    the output folder (/opt/ml/output/data): metrics.json and plots
 then the leader host writes the model folder (/opt/ml/model, artifacts.save_model), moved into place last.
 
-Every stage reads what the job was given from one `_Run`; `_fit` hands what it trained on in one `_Fitted`.
+Every stage reads what the job was given from one `_Run`; `_fit` trains one `_Pass` and hands what it trained on in
+one `_Fitted`.
 """
 
 import collections
@@ -61,6 +64,7 @@ MIN_LABELS = 2  # a classifier needs something to tell apart
 METRICS_FILE = "metrics.json"
 LEARNING_CURVES_PLOT = "learning_curves.png"
 CONFUSION_MATRIX_PLOT = "confusion_matrix.png"
+VALIDATION_CHANNEL_SOURCE = "channel"  # metrics.json's validation_source when validation is a channel
 
 
 def seed_everything(seed: int) -> None:
@@ -128,6 +132,31 @@ class _Run:
     started: float
 
 
+@dataclasses.dataclass(frozen=True)
+class _Start:
+    """What a model starts from: the encoder (its vocabulary from the rows it trains on) and the rows the pretrained
+    vectors give it (None without vectors)."""
+
+    encoder: TextEncoder
+    initial: InitialEmbedding | None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Pass:
+    """One training pass: its rows, its validation (None for the refit, which picks nothing), its settings and
+    where its checkpoints and host exchanges live."""
+
+    train: list[Example]
+    validation: list[Example] | None
+    hp: Hyperparameters
+    recipe: Recipe
+    start: _Start
+    name: str  # "" for the first pass; a refit's checkpoints and parameter-server keys are apart from it
+
+
+REFIT = "refit"
+
+
 @dataclasses.dataclass
 class _Fitted:
     """The trained model and what it was trained and is scored on."""
@@ -183,19 +212,59 @@ def _train(run: _Run) -> dict[str, Any] | None:
     hp, env = run.hp, run.env
     seed_everything(hp.seed)
     data = _read_data(run.channels, hp)
+    refit_rows = data.train + data.validation
     with tempfile.TemporaryDirectory() as workdir:  # where a compressed or archived vectors file is unpacked
         pretrained = _load_pretrained(run.channels, hp, workdir)
-        encoder, token_counts = _build_encoder(data.train, hp, pretrained)
-        initial = _initial_embeddings(pretrained, hp, encoder, token_counts) if pretrained else None
-    fitted = _fit(run, data, encoder, initial)
+        recipe = choose_recipe(hp, len(data.validation), pretrained is not None, len(env.hosts))
+        no_refit = _why_no_refit(run, data, recipe)
+        first = _Pass(data.train, data.validation, hp, recipe, _start(data.train, hp, pretrained), "")
+        refit_start = None if no_refit else _start(refit_rows, hp, pretrained)
+    fitted = _fit(run, data, first)
+    # What the leader reports of the first pass is taken before a refit replaces its model: the picked epoch's
+    # validation report (the refit's model trains on those rows) and its test report, which the refit's is weighed
+    # against.
+    summary = _summary(fitted, scored=run.cluster.is_leader)
+    refit: dict[str, Any] = {"skipped": no_refit}
+    if refit_start is not None:
+        del fitted  # its net and optimizer state, before the refit allocates its own
+        logger.info(
+            "refit: a new model on all %d rows of train for the %d epoch(s) picked",
+            len(refit_rows),
+            summary["best_epoch"],
+        )
+        fitted = _fit(run, data, _refit_pass(refit_rows, first, summary["best_epoch"], refit_start))
+        refit = {"rows": len(refit_rows), "epochs": summary["best_epoch"], "history": fitted.history}
+    else:
+        logger.info("refit: none (%s)", no_refit)
     if not run.cluster.is_leader:
         logger.info("training finished; %s writes the model and reports", run.cluster.leader)
         return None
-    metrics = _write_reports(run, data, fitted, initial.coverage if initial else None)
+    initial = (refit_start or first.start).initial
+    metrics = _write_reports(run, data, summary, fitted, refit, initial.coverage if initial else None)
     os.makedirs(env.model_dir, exist_ok=True)
+    encoder = fitted.trainer.encoder
     artifacts.save_model(env.model_dir, fitted.net, encoder, data.labels, label_names(data.labels), hp.architecture)
     logger.info("model written to %s in %.1f s", env.model_dir, time.time() - run.started)
     return metrics
+
+
+def _why_no_refit(run: _Run, data: _Data, recipe: Recipe) -> str | None:
+    """Why the job keeps the model of the epoch it picked instead of training one on all of train, or None."""
+    if not run.hp.refit:
+        return "refit=false"
+    if data.validation_source == VALIDATION_CHANNEL_SOURCE:
+        return "validation is a channel of its own, not rows of train"
+    if not recipe.select_on_validation:
+        return "no epoch was picked on validation: too few rows to tell epochs apart"
+    if run.cluster.is_distributed and not _cpu_steps_apply(run.hp, recipe, training_contexts(run.env.num_gpus)):
+        return "MXNet's steps on several hosts keep their optimizer on the parameter servers, which hold one model"
+    return None
+
+
+def _start(rows: list[Example], hp: Hyperparameters, pretrained: PretrainedVectors | None) -> _Start:
+    """The encoder of a model trained on rows, and its starting rows from the pretrained vectors."""
+    encoder, token_counts = _build_encoder(rows, hp, pretrained)
+    return _Start(encoder, _initial_embeddings(pretrained, hp, encoder, token_counts) if pretrained else None)
 
 
 def _read_data(channels: dict[str, str], hp: Hyperparameters) -> _Data:
@@ -207,7 +276,7 @@ def _read_data(channels: dict[str, str], hp: Hyperparameters) -> _Data:
         validation, reports[contract.VALIDATION_CHANNEL] = read_channel(
             contract.VALIDATION_CHANNEL, channels[contract.VALIDATION_CHANNEL], hp.max_bad_row_fraction
         )
-        validation_source = "channel"
+        validation_source = VALIDATION_CHANNEL_SOURCE
     else:
         train, validation = split_validation(train, hp.validation_fraction, hp.seed)
         validation_source = (
@@ -316,24 +385,25 @@ def _initial_embeddings(
     return initial
 
 
-def _fit(run: _Run, data: _Data, encoder: TextEncoder, initial: InitialEmbedding | None) -> _Fitted:
-    """The model trained on this host's devices and share of train."""
-    hp, cluster, kvstore = run.hp, run.cluster, run.kvstore
+def _fit(run: _Run, data: _Data, training: _Pass) -> _Fitted:
+    """The model of one pass, trained on this host's devices and share of the pass's rows."""
+    hp, cluster, kvstore = training.hp, run.cluster, run.kvstore
+    encoder, initial = training.start.encoder, training.start.initial
     contexts = training_contexts(run.env.num_gpus)
     logger.info("devices: %s", ", ".join(str(c) for c in contexts))
-    train_examples = data.train
+    train_examples = training.train
     if cluster.is_distributed:
         # Every host has all the rows (and so builds the same vocabulary and validation set); each trains on its
         # own share, by its place among the hosts: a resumed host takes up the share its checkpoint trained on.
         assert not isinstance(kvstore, str)  # a job of several hosts trains through a created dist_* kvstore
-        train_examples = shard(data.train, run.env.host_index, len(cluster.hosts), hp.seed)
+        train_examples = shard(training.train, run.env.host_index, len(cluster.hosts), hp.seed)
         logger.info(
             "host %d of %d (%s): training on %d of %d train rows",
             run.env.host_index,
             len(cluster.hosts),
             kvstore.type,
             len(train_examples),
-            len(data.train),
+            len(training.train),
         )
     label_ids = data.label_ids
 
@@ -341,7 +411,8 @@ def _fit(run: _Run, data: _Data, encoder: TextEncoder, initial: InitialEmbedding
         labels = np.array([label_ids[e.label] for e in examples], dtype=np.int64)
         return EncodedSet.encode(encoder, [e.text for e in examples], labels)
 
-    train_set, validation_set = encode(train_examples), encode(data.validation)
+    train_set = encode(train_examples)
+    validation_set = encode(training.validation) if training.validation is not None else None
     sets = {
         "train": train_set,
         "validation": validation_set,
@@ -355,8 +426,8 @@ def _fit(run: _Run, data: _Data, encoder: TextEncoder, initial: InitialEmbedding
     if initial is not None:
         _set_initial_rows(net.embedding.weight, initial, len(encoder.vocabulary), contexts[0])
     net.hybridize(static_alloc=True)
-    recipe = choose_recipe(hp, len(data.validation), initial is not None, len(run.env.hosts))
-    steps = _steps(run, net, encoder, contexts, recipe, data)
+    recipe = training.recipe
+    steps = _steps(run, net, encoder, contexts, training, data.labels)
     logger.info(
         "training (%s steps): %s at learning rate %g, %s; %s",
         steps.name,
@@ -365,7 +436,7 @@ def _fit(run: _Run, data: _Data, encoder: TextEncoder, initial: InitialEmbedding
         "decayed linearly to 0" if recipe.linear_decay else "constant",
         recipe.reason,
     )
-    store = _checkpoint_store(run, steps, _fingerprint(hp, encoder, data.labels, len(train_set.ids), steps.name))
+    fingerprint = _fingerprint(hp, encoder, data.labels, len(train_set.ids), steps.name)
     trainer = ClassifierTrainer(
         net,
         steps,
@@ -373,7 +444,7 @@ def _fit(run: _Run, data: _Data, encoder: TextEncoder, initial: InitialEmbedding
         contexts,
         hp,
         data.labels,
-        store,
+        _checkpoint_store(run, steps, fingerprint, training.name),
         run.stop_signal,
         recipe,
         _worker_batch_size(run),
@@ -384,18 +455,18 @@ def _fit(run: _Run, data: _Data, encoder: TextEncoder, initial: InitialEmbedding
     return _Fitted(net, trainer, sets, history, best_epoch, recipe)
 
 
-def _checkpoint_store(run: _Run, steps: Steps, fingerprint: str) -> CheckpointStore | None:
-    """Where this host's checkpoints go: the checkpoint folder on one host; on several, with averaged CPU steps,
-    a folder of its own in it (SageMaker syncs every host's folder to the same S3 location, and each host's
-    optimizer state is its own). None with MXNet's steps on several hosts: their optimizer state lives on the
-    parameter servers, which MXNet cannot save."""
+def _checkpoint_store(run: _Run, steps: Steps, fingerprint: str, pass_name: str) -> CheckpointStore | None:
+    """Where this host's checkpoints of a pass go: the checkpoint folder on one host; on several, with averaged CPU
+    steps, a folder of its own in it (SageMaker syncs every host's folder to the same S3 location, and each host's
+    optimizer state is its own); a refit's in a folder inside that. None with MXNet's steps on several hosts: their
+    optimizer state lives on the parameter servers, which MXNet cannot save."""
     if not run.cluster.is_distributed:
         folder = run.env.checkpoint_dir
     elif isinstance(steps, AveragedSteps):
         folder = os.path.join(run.env.checkpoint_dir, run.env.current_host)
     else:
         return None
-    return CheckpointStore(folder, fingerprint, CLASSIFIER_CHECKPOINT_FILES)
+    return CheckpointStore(os.path.join(folder, pass_name), fingerprint, CLASSIFIER_CHECKPOINT_FILES)
 
 
 def _worker_batch_size(run: _Run) -> int:
@@ -404,22 +475,33 @@ def _worker_batch_size(run: _Run) -> int:
     return -(-run.hp.batch_size // workers)
 
 
-def _steps(run: _Run, net: Any, encoder: TextEncoder, contexts: list[mx.Context], recipe: Recipe, data: _Data) -> Steps:
-    """The CPU steps where they apply (compiled for a fasttext model, numpy's for a cnn; on several hosts averaged
-    every epoch, once the hosts agree that they built the same setup from data), MXNet's everywhere else."""
-    hp = run.hp
+def _cpu_steps_apply(hp: Hyperparameters, recipe: Recipe, contexts: list[mx.Context]) -> bool:
+    """Whether a job trains with the CPU steps (compiled for a fasttext model, numpy's for a cnn)."""
+    architecture = architectures.get(hp.architecture)
+    return convolutional.supports(architecture.convolutional, recipe.optimizer, contexts) or compiled_steps.supports(
+        architecture.hashed_ngrams, recipe.optimizer, contexts
+    )
+
+
+def _steps(
+    run: _Run, net: Any, encoder: TextEncoder, contexts: list[mx.Context], training: _Pass, labels: list[str]
+) -> Steps:
+    """The CPU steps where they apply (on several hosts averaged every epoch, once the hosts agree that they built
+    the same setup from data), MXNet's everywhere else."""
+    hp, recipe = training.hp, training.recipe
     architecture = architectures.get(hp.architecture)
     steps: compiled_steps.CompiledSteps | convolutional.ConvolutionalSteps
-    if convolutional.supports(architecture.convolutional, recipe.optimizer, contexts):
-        steps = convolutional.ConvolutionalSteps(net, recipe, hp.weight_decay, encoder.padding_id, encoder.min_length)
-    elif compiled_steps.supports(architecture.hashed_ngrams, recipe.optimizer, contexts):
-        steps = compiled_steps.CompiledSteps(net, recipe, hp.weight_decay, encoder.padding_id, _worker_batch_size(run))
-    else:
+    if not _cpu_steps_apply(hp, recipe, contexts):
         return MXNetSteps(net, encoder, contexts, recipe, hp.weight_decay, run.kvstore, _worker_batch_size(run))
+    if architecture.convolutional:
+        steps = convolutional.ConvolutionalSteps(net, recipe, hp.weight_decay, encoder.padding_id, encoder.min_length)
+    else:
+        steps = compiled_steps.CompiledSteps(net, recipe, hp.weight_decay, encoder.padding_id, _worker_batch_size(run))
     if isinstance(run.kvstore, str):
         return steps
-    setup = _fingerprint(hp, encoder, data.labels, len(data.train), "")  # what every host must have built alike
-    return AveragedSteps(steps, HostExchange(run.kvstore, setup, DIFFERENT_SETUP))
+    setup = _fingerprint(hp, encoder, labels, len(training.train), "")  # what every host must have built alike
+    namespace = f"{training.name}-" if training.name else ""
+    return AveragedSteps(steps, HostExchange(run.kvstore, setup, DIFFERENT_SETUP, namespace))
 
 
 def _set_initial_rows(weight: Any, initial: InitialEmbedding, vocabulary_size: int, context: mx.Context) -> None:
@@ -431,32 +513,69 @@ def _set_initial_rows(weight: Any, initial: InitialEmbedding, vocabulary_size: i
     weight.set_data(mx.nd.array(table))
 
 
-def _write_reports(run: _Run, data: _Data, fitted: _Fitted, coverage: dict[str, Any] | None) -> dict[str, Any]:
-    """metrics.json, the learning curves and the confusion matrix in the output folder; returns the metrics."""
-    env, hp, trainer, sets = run.env, run.hp, fitted.trainer, fitted.sets
-    validation_set, test_set = sets["validation"], sets["test"]
-    assert validation_set is not None
+def _summary(fitted: _Fitted, scored: bool) -> dict[str, Any]:
+    """What metrics.json reports of the first pass: its epochs, the one picked and, when `scored` (on the leader),
+    the picked model's validation and test reports (None without a test channel)."""
+    summary = {
+        "best_epoch": fitted.best_epoch,
+        "recipe": fitted.recipe.as_dict(),
+        "epochs_run": len(fitted.history),
+        "history": fitted.history,
+        "steps": fitted.trainer.steps.name,
+        "bytes_exchanged_per_epoch": fitted.trainer.steps.bytes_exchanged / max(len(fitted.history), 1),
+    }
+    if scored:
+        for name in ("validation", "test"):
+            scored_set = fitted.sets[name]
+            summary[name] = fitted.trainer.evaluate(scored_set) if scored_set is not None else None
+    return summary
+
+
+def _refit_pass(rows: list[Example], first: _Pass, epochs: int, start: _Start) -> _Pass:
+    """The refit: the first pass's recipe on all of train for the epochs it picked, every epoch kept in turn."""
+    recipe = dataclasses.replace(
+        first.recipe, select_on_validation=False, reason=f"refit: all {epochs} epoch(s) run and the last is kept"
+    )
+    return _Pass(rows, None, dataclasses.replace(first.hp, epochs=epochs), recipe, start, REFIT)
+
+
+def _write_reports(
+    run: _Run,
+    data: _Data,
+    summary: dict[str, Any],
+    final: _Fitted,
+    refit: dict[str, Any],
+    coverage: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """metrics.json, the learning curves and the confusion matrix in the output folder; returns the metrics: the
+    first pass's epochs and its picked epoch's validation report, the final model's test report (with a refit,
+    the refit's model; the first pass's test report is in `refit`)."""
+    env, hp, trainer = run.env, run.hp, final.trainer
+    test_set = final.sets["test"]
     names = label_names(data.labels)
+    if "rows" in refit:
+        refit = {**refit, "test_before_refit": summary["test"]}
     metrics: dict[str, Any] = {
         "architecture": hp.architecture,
         "hyperparameters": hp.as_dict(),
         "labels": {label: names[label] for label in data.labels},
-        "best_epoch": fitted.best_epoch,
-        "recipe": fitted.recipe.as_dict(),
-        "epochs_run": len(fitted.history),
+        "best_epoch": summary["best_epoch"],
+        "recipe": summary["recipe"],
+        "epochs_run": summary["epochs_run"],
         "validation_source": data.validation_source,
-        "validation": trainer.evaluate(validation_set),
+        "validation": summary["validation"],
         "test": trainer.evaluate(test_set) if test_set is not None else None,
+        "refit": refit,
         "embedding_coverage": coverage,
         "data": {channel: report.as_dict() for channel, report in data.reports.items()},
         "vocabulary_size": len(trainer.encoder.vocabulary),
         "devices": [str(c) for c in trainer.contexts],
         "hosts": list(env.hosts),
         "kvstore": run.kvstore if isinstance(run.kvstore, str) else run.kvstore.type,
-        "history": fitted.history,
+        "history": summary["history"],
         "job_seconds": time.time() - run.started,
-        "steps": fitted.trainer.steps.name,
-        "bytes_exchanged_per_epoch": fitted.trainer.steps.bytes_exchanged / max(len(fitted.history), 1),
+        "steps": summary["steps"],
+        "bytes_exchanged_per_epoch": summary["bytes_exchanged_per_epoch"],
         # The most memory the job's process has held (Linux counts ru_maxrss in KiB).
         "peak_resident_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
@@ -471,7 +590,7 @@ def _write_reports(run: _Run, data: _Data, fitted: _Fitted, coverage: dict[str, 
             )
     os.makedirs(env.output_data_dir, exist_ok=True)
     write_json(os.path.join(env.output_data_dir, METRICS_FILE), metrics)
-    plot_learning_curves(fitted.history, os.path.join(env.output_data_dir, LEARNING_CURVES_PLOT))
+    plot_learning_curves(summary["history"], os.path.join(env.output_data_dir, LEARNING_CURVES_PLOT))
     shown, shown_report = ("test", metrics["test"]) if metrics["test"] else ("validation", metrics["validation"])
     plot_confusion_matrix(shown_report, f"{shown} set", os.path.join(env.output_data_dir, CONFUSION_MATRIX_PLOT))
     return metrics

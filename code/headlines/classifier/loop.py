@@ -48,12 +48,18 @@ def batch_seed(seed: int, epoch: int, batch: int) -> int:
 
 
 def format_epoch_line(row: dict[str, Any]) -> str:
-    """One line per epoch, in the form the metric definitions' regexes parse (docs/training.md)."""
+    """One line per epoch, in the form the metric definitions' regexes parse (docs/training.md); an epoch scored on
+    no validation set (a refit's) has no validation figures."""
+    validation = (
+        "validation_loss={validation_loss:.6f} validation_accuracy={validation_accuracy:.6f} "
+        "validation_macro_f1={validation_macro_f1:.6f} "
+        if "validation_accuracy" in row
+        else ""
+    )
     return (
         "epoch={epoch} train_loss={train_loss:.6f} train_accuracy={train_accuracy:.6f} "
-        "validation_loss={validation_loss:.6f} validation_accuracy={validation_accuracy:.6f} "
-        "validation_macro_f1={validation_macro_f1:.6f} samples_per_second={samples_per_second:.1f} "
-        "epoch_seconds={epoch_seconds:.3f}"
+        + validation
+        + "samples_per_second={samples_per_second:.1f} epoch_seconds={epoch_seconds:.3f}"
     ).format(**row)
 
 
@@ -145,9 +151,10 @@ class ClassifierTrainer:
         self._checkpoint_folder = self.checkpoints.folder
         return self._checkpoint_folder
 
-    def fit(self, train: EncodedSet, validation: EncodedSet) -> tuple[list[dict[str, Any]], int]:
+    def fit(self, train: EncodedSet, validation: EncodedSet | None) -> tuple[list[dict[str, Any]], int]:
         """Train until epochs run out or validation accuracy stops improving; leave the best parameters in
-        the net and return the per-epoch history."""
+        the net and return the per-epoch history. Without validation (a refit) every epoch runs and the last is
+        kept, which the recipe must say."""
         state = self.checkpoints.load() if self.checkpoints else None
         if state:
             self._checkpoint_folder = self.checkpoints.folder if self.checkpoints else None
@@ -170,8 +177,8 @@ class ClassifierTrainer:
             self._best_params = self._snapshot()
 
         self.steps.begin(train)
-        first, stop = self.scoring.scored_rows(len(validation))
-        if stop - first < len(validation):
+        first, stop = self.scoring.scored_rows(len(validation)) if validation is not None else (0, 0)
+        if validation is not None and stop - first < len(validation):
             logger.info(
                 "validation: each epoch this host scores %d of the %d rows (from row %d); the hosts add their scores",
                 stop - first,
@@ -184,11 +191,11 @@ class ClassifierTrainer:
         self._restore(self._best_params)
         return state["history"], state["best_epoch"]
 
-    def _run_epoch(self, train: EncodedSet, validation: EncodedSet, state: dict[str, Any]) -> None:
+    def _run_epoch(self, train: EncodedSet, validation: EncodedSet | None, state: dict[str, Any]) -> None:
         running, started = self._train_epoch(train, state)
         self.steps.publish()  # on several hosts: the hosts' models averaged, the same on every host from here on
         # Exchanges with the other hosts come before the checkpoint's completion, which a lost host's abort awaits.
-        report = self.evaluate(validation, self.scoring)
+        report = self.evaluate(validation, self.scoring) if validation is not None else None
         with completing():
             saved = self._end_epoch(report, state, running, started)
         if self.stop_signal.requested and not state["finished"]:
@@ -231,25 +238,31 @@ class ClassifierTrainer:
         return self._save_checkpoint(state)
 
     def _end_epoch(
-        self, report: dict[str, Any], state: dict[str, Any], running: dict[str, Any], started: float
+        self, report: dict[str, Any] | None, state: dict[str, Any], running: dict[str, Any], started: float
     ) -> str | None:
-        """The epoch's validation report logged and weighed against the best so far, then its checkpoint (the
-        folder)."""
+        """The epoch's validation report (if any) logged and weighed against the best so far, then its checkpoint
+        (the folder)."""
         hp, epoch = self.hp, state["epoch"]
         row = {
             "epoch": epoch,
             "train_loss": running["loss"] / running["samples"],
             "train_accuracy": running["correct"] / running["samples"],
-            "validation_loss": report["loss"],
-            "validation_accuracy": report["accuracy"],
-            "validation_macro_f1": report["macro_f1"],
-            "samples_per_second": running["samples"] / max(running["seconds"], 1e-9),
-            "epoch_seconds": time.perf_counter() - started,
         }
+        if report is not None:
+            row.update(
+                validation_loss=report["loss"],
+                validation_accuracy=report["accuracy"],
+                validation_macro_f1=report["macro_f1"],
+            )
+        row.update(
+            samples_per_second=running["samples"] / max(running["seconds"], 1e-9),
+            epoch_seconds=time.perf_counter() - started,
+        )
         logger.info(format_epoch_line(row))
         state["history"].append(row)
-        if report["accuracy"] > state["best_accuracy"] or not self.recipe.select_on_validation:
-            state.update(best_accuracy=report["accuracy"], best_epoch=epoch, epochs_without_improvement=0)
+        accuracy = report["accuracy"] if report is not None else -1.0
+        if accuracy > state["best_accuracy"] or not self.recipe.select_on_validation:
+            state.update(best_accuracy=accuracy, best_epoch=epoch, epochs_without_improvement=0)
             self._best_params = self._snapshot()
         else:
             state["epochs_without_improvement"] += 1

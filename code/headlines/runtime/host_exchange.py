@@ -29,9 +29,12 @@ def fingerprint_parts(text: str) -> npt.NDArray[np.float32]:
 
 
 class HostExchange:
-    def __init__(self, kvstore: KVStore, fingerprint: str, differ_reason: str) -> None:
-        """Joins the exchange; raises JobError(differ_reason) unless every host pushed the same fingerprint."""
+    def __init__(self, kvstore: KVStore, fingerprint: str, differ_reason: str, namespace: str = "") -> None:
+        """Joins the exchange; raises JobError(differ_reason) unless every host pushed the same fingerprint. The
+        servers' keys are `namespace` + each key: a second exchange over the same kvstore (a classifier's refit)
+        needs a namespace of its own, since the servers treat a key's second init as an update."""
         self.kvstore = kvstore
+        self.namespace = namespace
         self.hosts: int = kvstore.num_workers
         self.rank: int = kvstore.rank  # this host's place among them, 0 to hosts - 1
         self.bytes_exchanged = 0
@@ -49,7 +52,7 @@ class HostExchange:
 
     def add_key(self, key: str, shape: tuple[int, ...], dtype: type = np.float32) -> None:
         """Makes `key` an array of this shape and type that sum() can add up (every host adds the same keys)."""
-        self.kvstore.init(key, mx.nd.zeros(shape, dtype=dtype))
+        self.kvstore.init(self.namespace + key, mx.nd.zeros(shape, dtype=dtype))
         self._buffers[key] = ExchangeBuffers(shape, dtype)
 
     def outbox(self, key: str) -> np.ndarray:
@@ -65,8 +68,8 @@ class HostExchange:
         buffers = self._buffers[key]
         if not np.shares_memory(array, buffers.outgoing):
             np.copyto(buffers.outgoing, array)
-        self.kvstore.push(key, buffers.pushed)
-        self.kvstore.pull(key, out=buffers.pulled)
+        self.kvstore.push(self.namespace + key, buffers.pushed)
+        self.kvstore.pull(self.namespace + key, out=buffers.pulled)
         buffers.pulled.wait_to_read()
         if counted:
             self.bytes_exchanged += 2 * array.nbytes
@@ -78,7 +81,9 @@ class HostExchange:
         key)."""
         for key, values in weights.items():
             all_rows = np.arange(len(values), dtype=np.int64)  # the servers refuse an initial value without rows
-            self.kvstore.init(key, mx.nd.sparse.row_sparse_array((values, all_rows), shape=values.shape))
+            self.kvstore.init(
+                self.namespace + key, mx.nd.sparse.row_sparse_array((values, all_rows), shape=values.shape)
+            )
             self._held[key] = values.shape
         self.kvstore.set_optimizer(mx.optimizer.SGD(learning_rate=1.0, wd=0.0, rescale_grad=1.0, lazy_update=True))
 
@@ -87,7 +92,7 @@ class HostExchange:
         round for each key (the servers wait for every host's)."""
         if not len(rows):  # every host must push: an unchanged row 0 stands for none
             rows, change = np.zeros(1, np.int64), np.zeros((1, change.shape[1]), np.float32)
-        self.kvstore.push(key, mx.nd.sparse.row_sparse_array((-change, rows), shape=self._held[key]))
+        self.kvstore.push(self.namespace + key, mx.nd.sparse.row_sparse_array((-change, rows), shape=self._held[key]))
         self.bytes_exchanged += len(rows) * row_bytes(change.shape[1])
 
     def rows(self, key: str, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
@@ -96,7 +101,7 @@ class HostExchange:
         if not len(rows):
             return np.empty((0, self._held[key][1]), np.float32)
         values = mx.nd.sparse.zeros("row_sparse", self._held[key])
-        self.kvstore.row_sparse_pull(key, out=values, row_ids=mx.nd.array(rows, dtype=np.int64))
+        self.kvstore.row_sparse_pull(self.namespace + key, out=values, row_ids=mx.nd.array(rows, dtype=np.int64))
         self.bytes_exchanged += len(rows) * row_bytes(self._held[key][1])
         return values.data.asnumpy()
 

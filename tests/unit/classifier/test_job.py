@@ -15,11 +15,11 @@ from headlines.classifier.mxnet_model import HeadlineModel
 from headlines.classifier.recipe import MIN_SELECTION_ROWS
 from headlines.cli.train import main
 from headlines.model_folder import MODEL_FILES, PARAMS_FILE
-from headlines.text import char_ngram_buckets
+from headlines.text import Tokenizer, char_ngram_buckets
 from tests.support.data import data_set
 from tests.support.fake_sagemaker import SMALL_MODEL as SMALL
 from tests.support.floors import Floor, assert_beats_majority, labels_of
-from tests.support.interrupt import WIDE_CNN, half_an_epoch
+from tests.support.interrupt import WIDE_CNN, half_an_epoch, start_of_the_refit
 
 pytestmark = pytest.mark.usefixtures("default_sigterm")
 
@@ -29,6 +29,8 @@ DATA = data_set()
 # fasttext gets 4 epochs: with 120 validation rows the job decays its rate to 0 (classifier/recipe.py), and 2 epochs
 # of a decaying rate left it at 0.55 on the real rows.
 TRAINING = {"fasttext": {"epochs": 4}, "cnn": {"learning_rate": 0.01}}
+# A third of 1,200 rows held out (~400, grouped by story): enough to pick the epoch on, so the job refits.
+PICKED = {"validation_fraction": 0.33, "epochs": 3, "early_stopping_patience": 1}
 # The first 300 test rows' majority rate: real 0.52 (`b`), generated 0.28 (`t`). Measured after 2 epochs on 1,200
 # rows, seeds 42 and 1-4: real fasttext accuracy 0.743-0.770 (macro-F1 0.401-0.417), cnn 0.717-0.737 (0.387-0.398;
 # m and t, 17% of the rows, are never answered); generated, which is easier, 0.960 (0.958) for both. Floors: that
@@ -188,6 +190,49 @@ def test_a_validation_set_too_small_to_steer_trains_every_epoch_and_keeps_the_la
     }
 
 
+def test_the_picked_epochs_are_trained_again_on_all_of_train(sagemaker, small_data):
+    _job(sagemaker, small_data, refit="false", **PICKED)
+    assert main([]) == 0
+    kept = sagemaker.metrics()
+    shutil.rmtree(sagemaker.checkpoint_dir)
+    _job(sagemaker, small_data, **PICKED)
+    assert main([]) == 0
+    metrics, refit = sagemaker.metrics(), sagemaker.metrics()["refit"]
+    assert kept["refit"] == {"skipped": "refit=false"}
+    assert metrics["validation"]["samples"] >= MIN_SELECTION_ROWS and metrics["recipe"]["select_on_validation"]
+    # The first pass is the job without a refit; the refit trains a new model on every row for the epochs picked.
+    assert _without_timings(metrics["history"]) == _without_timings(kept["history"])
+    assert metrics["validation"] == kept["validation"]
+    assert refit["test_before_refit"] == kept["test"] and metrics["test"] != kept["test"]
+    assert refit["rows"] == 1200 and refit["epochs"] == metrics["best_epoch"] == len(refit["history"])
+    assert all("validation_accuracy" not in row for row in refit["history"])
+    # Its vocabulary has the words of every row (min_count 1), the held-out rows' too.
+    tokenizer = Tokenizer()
+    words = {word for line in small_data[0] for word in tokenizer(line.split("\t")[1])}
+    vocabulary = HeadlineModel.load(str(sagemaker.model_dir)).encoder.vocabulary.token_to_idx
+    assert words <= set(vocabulary) and metrics["vocabulary_size"] > kept["vocabulary_size"]
+    assert json.loads((sagemaker.checkpoint_dir / "refit" / "state.json").read_text())["finished"]
+
+
+@pytest.mark.parametrize(
+    "hyperparameters, channel, reason",
+    [
+        ({}, False, "no epoch was picked on validation: too few rows to tell epochs apart"),
+        (PICKED, True, "validation is a channel of its own, not rows of train"),
+    ],
+    ids=["too-few-held-out", "validation-channel"],
+)
+def test_no_refit_where_nothing_was_picked_or_validation_is_not_train(
+    sagemaker, small_data, hyperparameters, channel, reason
+):
+    _job(sagemaker, small_data, **hyperparameters)
+    if channel:
+        sagemaker.add_channel("validation", {"valid.tsv": DATA.train_rows(1600)[1200:]})
+    assert main([]) == 0
+    assert sagemaker.metrics()["refit"] == {"skipped": reason}
+    assert not (sagemaker.checkpoint_dir / "refit").exists()
+
+
 def _assert_failed(sagemaker, code, *fragments):
     assert code == 1
     reason = sagemaker.failure_file.read_text()
@@ -270,6 +315,37 @@ def test_sigterm_checkpoints_and_the_resumed_run_matches_an_uninterrupted_one(sa
     assert resumed["test"] == uninterrupted["test"]
     assert resumed["validation"] == uninterrupted["validation"]
     assert _without_timings(resumed["history"]) == _without_timings(uninterrupted["history"])
+
+
+def test_sigterm_in_the_refit_resumes_it_and_ends_as_an_uninterrupted_job(sagemaker, small_data, tmp_path):
+    _job(sagemaker, small_data, batch_size=4, dropout=0.5, **WIDE_CNN, **dict(PICKED, epochs=2))
+    log_path = tmp_path / "interrupted.log"
+    with open(log_path, "w") as log:
+        process = _start(sagemaker, log)
+        deadline = time.time() + 180
+        while start_of_the_refit(log_path.read_text()) is None and time.time() < deadline and process.poll() is None:
+            time.sleep(0.1)
+        time.sleep(half_an_epoch(log_path.read_text(), epoch=1))  # the first pass's epoch, on fewer rows
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 128 + 15
+    assert start_of_the_refit(log_path.read_text()) is not None
+    state = json.loads((sagemaker.checkpoint_dir / "refit" / "state.json").read_text())
+    assert state["epoch"] == 1 and state["next_batch"] > 0, state  # stopped in the refit's first epoch
+    assert json.loads((sagemaker.checkpoint_dir / "state.json").read_text())["finished"]
+
+    sagemaker.failure_file.unlink()
+    with open(tmp_path / "resumed.log", "w") as log:
+        assert _start(sagemaker, log).wait(timeout=300) == 0
+    resumed_log = (tmp_path / "resumed.log").read_text()
+    assert resumed_log.count("resuming at epoch") == 2  # the first pass, finished, then the refit mid-epoch
+    resumed = sagemaker.metrics()
+
+    shutil.rmtree(sagemaker.checkpoint_dir)
+    assert main([]) == 0
+    uninterrupted = sagemaker.metrics()
+    assert resumed["test"] == uninterrupted["test"] and resumed["validation"] == uninterrupted["validation"]
+    assert _without_timings(resumed["history"]) == _without_timings(uninterrupted["history"])
+    assert _without_timings(resumed["refit"]["history"]) == _without_timings(uninterrupted["refit"]["history"])
 
 
 def test_checkpoint_of_another_job_is_refused(sagemaker, small_data):

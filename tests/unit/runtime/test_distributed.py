@@ -194,6 +194,26 @@ def test_two_hosts_train_one_model_written_by_the_first(tmp_path, architecture):
     assert _parameter_server_processes(port) == []
 
 
+def test_two_hosts_refit_on_all_of_train_through_exchanges_of_their_own(tmp_path):
+    """With enough rows held out to pick the epoch, both hosts train a second model on their shares of all 1,600
+    rows; its averaging uses parameter-server keys of its own (the first pass's cannot be initialised again)."""
+    port = free_scheduler_port()
+    picked = {"validation_fraction": "0.25", "epochs": "2", "early_stopping_patience": "0"}
+    leader, follower = (_host(tmp_path, host, 1600, picked) for host in (LEADER, FOLLOWER))
+    assert _wait([_start(follower, port), _start(leader, port)]) == [0, 0], [
+        (f.base / "log.txt").read_text()[-3000:] for f in (leader, follower)
+    ]
+    metrics = leader.metrics()
+    refit = metrics["refit"]
+    assert refit["rows"] == 1600 and refit["epochs"] == metrics["best_epoch"] == len(refit["history"])
+    assert metrics["test"] != refit["test_before_refit"]
+    for fake, host in ((leader, LEADER), (follower, FOLLOWER)):
+        log = (fake.base / "log.txt").read_text()
+        assert "refit: a new model on all 1600 rows" in log and "training on 800 of 1600 train rows" in log
+        assert json.loads((fake.checkpoint_dir / host / "refit" / "state.json").read_text())["finished"]
+    assert _parameter_server_processes(port) == []
+
+
 def test_a_host_failing_before_training_ends_the_other_with_its_name(tmp_path):
     port = free_scheduler_port()
     leader = _host(tmp_path, LEADER, 1600)
