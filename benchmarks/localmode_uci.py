@@ -70,7 +70,8 @@ def train(python, image, data_set, folder, instance_count):
     log, seconds, metrics = launch_training(
         python, image, channels, folder / f"hosts-{instance_count}", instance_count, HYPERPARAMETERS
     )
-    epoch_seconds = [float(s) for s in re.findall(r"algo-1-\w+\s*\|.*epoch_seconds=([0-9.]+)", log)]
+    # The first pass's epochs (a refit's lines have no validation figures): one pass's epochs, alike on both sides.
+    epoch_seconds = [float(s) for s in re.findall(r"algo-1-\w+\s*\|.*validation_loss=.*epoch_seconds=([0-9.]+)", log)]
     return {
         "hosts": instance_count,
         "kvstore": metrics["kvstore"],

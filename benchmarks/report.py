@@ -208,7 +208,13 @@ def _labelled(record):
         "holds out its own validation part; where that part has "
         f"{record['min_selection_rows']} rows or more ours picks its epoch on it, and fastText supervised then trains "
         "on the rest and picks its epoch count from "
-        f"{', '.join(str(epochs) for epochs in record['selection_epochs'])} on the same part; with fewer, neither "
+        f"{', '.join(str(epochs) for epochs in record['selection_epochs'])} on the same part"
+        + (
+            " (then each side trains again on every row for what it picked: ours' refit)"
+            if record.get("refit_after_selection")
+            else ""
+        )
+        + "; with fewer, neither "
         "picks anything and fastText trains on every row (its defaults otherwise). With vectors: ours `bin`, "
         f"fastText `vec`. Test accuracy, {_seeds_text(record)}; the gain is the difference of the means:",
         table(

@@ -160,7 +160,8 @@ def test_fasttext_picks_its_epochs_on_the_rows_ours_picks_on_and_only_then(tmp_p
     def fake_accuracy(train_file, files, vectors, epoch=5, seed=0):
         lines = pathlib.Path(train_file).read_text().splitlines() if pathlib.Path(train_file).exists() else []
         calls.append((pathlib.Path(train_file).name, len(lines), epoch, sorted(files)))
-        return by_epochs[epoch]
+        every_row = pathlib.Path(train_file).name == "ft-all.txt"
+        return {"test": 0.5 + epoch / 100} if every_row and size > 100 else by_epochs[epoch]
 
     monkeypatch.setattr(train_uci, "fasttext_accuracy", fake_accuracy)
     result = train_uci.fasttext_labelled(draw, {"test": "test.txt"}, {"vec": None}, "vec")
@@ -170,9 +171,13 @@ def test_fasttext_picks_its_epochs_on_the_rows_ours_picks_on_and_only_then(tmp_p
     else:
         train_part, validation_part = split_validation(rows, Hyperparameters().validation_fraction, 1)
         assert len(validation_part) >= MIN_SELECTION_ROWS
-        assert {(name, lines) for name, lines, _, _ in calls} == {("fasttext-train-part.txt", len(train_part))}
-        assert [epoch for _, _, epoch, _ in calls] == list(train_uci.SELECTION_EPOCHS)
-        assert result["epochs_chosen"] == 10 and result["test_accuracy"] == 0.1
+        picking, refit = calls[:-1], calls[-1]
+        assert {(name, lines) for name, lines, _, _ in picking} == {("fasttext-train-part.txt", len(train_part))}
+        assert [epoch for _, _, epoch, _ in picking] == list(train_uci.SELECTION_EPOCHS)
+        # Then, as ours refits, every row for the epochs picked: that model's test accuracy is the one reported.
+        assert refit == ("ft-all.txt", 0, 10, ["test"])
+        assert result["epochs_chosen"] == 10 and result["test_accuracy_before_refit"] == 0.1
+        assert result["test_accuracy"] == 0.6
         validation_file = tmp_path / "fasttext-validation.txt"
         assert len(validation_file.read_text().splitlines()) == len(validation_part)
 
