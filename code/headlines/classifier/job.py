@@ -227,13 +227,7 @@ def _train(run: _Run) -> dict[str, Any] | None:
     refit: dict[str, Any] = {"skipped": no_refit}
     if refit_start is not None:
         del fitted  # its net and optimizer state, before the refit allocates its own
-        logger.info(
-            "refit: a new model on all %d rows of train for the %d epoch(s) picked",
-            len(refit_rows),
-            summary["best_epoch"],
-        )
-        fitted = _fit(run, data, _refit_pass(refit_rows, first, summary["best_epoch"], refit_start))
-        refit = {"rows": len(refit_rows), "epochs": summary["best_epoch"], "history": fitted.history}
+        fitted, refit = _refit(run, data, first, summary["best_epoch"], refit_rows, refit_start)
     else:
         logger.info("refit: none (%s)", no_refit)
     if not run.cluster.is_leader:
@@ -531,12 +525,17 @@ def _summary(fitted: _Fitted, scored: bool) -> dict[str, Any]:
     return summary
 
 
-def _refit_pass(rows: list[Example], first: _Pass, epochs: int, start: _Start) -> _Pass:
-    """The refit: the first pass's recipe on all of train for the epochs it picked, every epoch kept in turn."""
+def _refit(
+    run: _Run, data: _Data, first: _Pass, epochs: int, rows: list[Example], start: _Start
+) -> tuple[_Fitted, dict[str, Any]]:
+    """The refit: a new model on all of train (`rows`), with the first pass's recipe for the epochs it picked, every
+    epoch kept in turn; and what metrics.json reports of it."""
+    logger.info("refit: a new model on all %d rows of train for the %d epoch(s) picked", len(rows), epochs)
     recipe = dataclasses.replace(
         first.recipe, select_on_validation=False, reason=f"refit: all {epochs} epoch(s) run and the last is kept"
     )
-    return _Pass(rows, None, dataclasses.replace(first.hp, epochs=epochs), recipe, start, REFIT)
+    fitted = _fit(run, data, _Pass(rows, None, dataclasses.replace(first.hp, epochs=epochs), recipe, start, REFIT))
+    return fitted, {"rows": len(rows), "epochs": epochs, "history": fitted.history}
 
 
 def _write_reports(
