@@ -29,6 +29,12 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Each row's log-probabilities, shifted by its largest logit first so that exp cannot overflow."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
 def _parameter(params: Mapping[str, np.ndarray], name: str) -> np.ndarray:
     try:
         return params[name]

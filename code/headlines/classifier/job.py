@@ -552,8 +552,10 @@ def _write_reports(
     env, hp, trainer = run.env, run.hp, final.trainer
     test_set = final.sets["test"]
     names = label_names(data.labels)
+    test = summary["test"]  # the final model's, unless a refit replaced it
     if "rows" in refit:
-        refit = {**refit, "test_before_refit": summary["test"]}
+        refit = {**refit, "test_before_refit": test}
+        test = trainer.evaluate(test_set) if test_set is not None else None
     metrics: dict[str, Any] = {
         "architecture": hp.architecture,
         "hyperparameters": hp.as_dict(),
@@ -563,7 +565,7 @@ def _write_reports(
         "epochs_run": summary["epochs_run"],
         "validation_source": data.validation_source,
         "validation": summary["validation"],
-        "test": trainer.evaluate(test_set) if test_set is not None else None,
+        "test": test,
         "refit": refit,
         "embedding_coverage": coverage,
         "data": {channel: report.as_dict() for channel, report in data.reports.items()},

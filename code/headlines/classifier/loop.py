@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import TrainingInterrupted
 from ..hyperparameters import Hyperparameters
+from ..numpy_networks import log_softmax
 from ..runtime.checkpoints import CheckpointStore, completing
 from ..runtime.schedule import linear_decay
 from ..runtime.signals import StopSignal
@@ -121,9 +122,7 @@ class ClassifierTrainer:
         first, stop = scoring.scored_rows(len(data))
         logits, labels, classes = self.predict_logits(data, first, stop), data.labels[first:stop], len(self.class_names)
         matrix = confusion_matrix(labels, logits.argmax(axis=1), classes)
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        log_probabilities = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        loss_sum = -log_probabilities[np.arange(len(labels)), labels].sum(dtype=np.float64)
+        loss_sum = -log_softmax(logits)[np.arange(len(labels)), labels].sum(dtype=np.float64)
         total = scoring.add_scores(np.append(matrix.ravel(), loss_sum).astype(np.float64))
         report = classification_report(np.rint(total[:-1]).astype(np.int64).reshape(classes, classes), self.class_names)
         report["loss"] = float(total[-1] / len(data))
@@ -177,14 +176,16 @@ class ClassifierTrainer:
             self._best_params = self._snapshot()
 
         self.steps.begin(train)
-        first, stop = self.scoring.scored_rows(len(validation)) if validation is not None else (0, 0)
-        if validation is not None and stop - first < len(validation):
-            logger.info(
-                "validation: each epoch this host scores %d of the %d rows (from row %d); the hosts add their scores",
-                stop - first,
-                len(validation),
-                first,
-            )
+        if validation is not None:
+            first, stop = self.scoring.scored_rows(len(validation))
+            if stop - first < len(validation):
+                logger.info(
+                    "validation: each epoch this host scores %d of the %d rows (from row %d); the hosts add their "
+                    "scores",
+                    stop - first,
+                    len(validation),
+                    first,
+                )
         with self.stop_signal.checkpointing():
             while not state["finished"]:
                 self._run_epoch(train, validation, state)

@@ -16,6 +16,7 @@ from typing import Any
 import mxnet as mx
 import numpy as np
 
+from ...numpy_networks import log_softmax
 from ..recipe import Recipe
 from ..steps import EncodedSet, write_parameter
 from . import convolutional_kernels as kernels
@@ -155,8 +156,7 @@ class ConvolutionalSteps(OptimizerState):
         mask = dropout_mask(features.shape, self.dropout, rng)
         dropped = features * mask
         logits = dropped @ p["output_weight"].T + p["output_bias"]
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        log_probabilities = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        log_probabilities = log_softmax(logits)
         rows = np.arange(len(labels))
         loss = float(-log_probabilities[rows, labels].astype(np.float64).sum())
         correct = int((logits.argmax(axis=1) == labels).sum())
