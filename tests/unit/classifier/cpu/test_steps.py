@@ -8,9 +8,12 @@ import numpy as np
 import pytest
 
 from headlines.classifier.cpu.kernels import compile_for_this_cpu, train_batch
+from headlines.classifier.cpu.optimizer import OptimizerState, zeros_on_huge_pages
 from headlines.classifier.cpu.steps import supports
+from headlines.classifier.recipe import Recipe
 from headlines.classifier.steps import EncodedSet
 from tests.support.compiled_steps import BATCHES, LABELS, TEXTS, net_parameters, steps_pair
+from tests.support.huge_pages import huge_page_kb, skip_without_huge_pages
 
 
 @pytest.mark.parametrize(
@@ -120,3 +123,18 @@ def test_a_batch_larger_than_the_steps_were_sized_for_is_refused():
     _, compiled = steps_pair("adam", 0.05, 0.0)
     with pytest.raises(ValueError, match="5 headlines, more than the 4"):
         compiled.step(np.arange(5), 0)
+
+
+def test_zeros_on_huge_pages_are_zeros():
+    zeros = zeros_on_huge_pages((3, 4))
+    assert zeros.shape == (3, 4) and zeros.dtype == np.float32 and not zeros.any()
+
+
+def test_adams_state_is_on_huge_pages():
+    """Each step reads and writes thousands of the state's rows at random: on 4 KB pages nearly each is a TLB miss
+    (40,000 rows of 100: 32 MB, as the state of a small embedding)."""
+    skip_without_huge_pages()
+    recipe = Recipe("adam", 0.01, linear_decay=False, select_on_validation=True, reason="a test")
+    state = OptimizerState(recipe, 0.0, {"embedding": np.ones((40_000, 100), np.float32)})
+    state.states["embedding"] += 1
+    assert huge_page_kb(state.states["embedding"]) > 0
