@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -127,11 +128,15 @@ def _free_port():
 class LocalServer:
     def __init__(self, base_dir, **environ):
         self.port = _free_port()
+        # The server's private weight copies go to its temporary folder, which it removes when it exits; stop()
+        # kills it, so this temporary folder is the test's, removed by stop().
+        self.temporary = tempfile.mkdtemp(prefix="local-server-")
         env = dict(
             os.environ,
             SAGEMAKER_BASE_DIR=str(base_dir),
             SAGEMAKER_BIND_TO_PORT=str(self.port),
             SAGEMAKER_MODEL_SERVER_WORKERS="2",
+            TMPDIR=self.temporary,
             **environ,
         )
         serve = pathlib.Path(sys.executable).parent / "serve"
@@ -158,6 +163,7 @@ class LocalServer:
         if self.process.poll() is None:
             self.process.kill()
         self.process.communicate()
+        shutil.rmtree(self.temporary, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -183,6 +189,7 @@ def test_sigterm_drains_the_request_in_flight_then_exits(model_base):
         # Sent before the signal and answered after it: the request was in flight when SIGTERM came (had it been
         # answered first, the test would prove nothing, so it fails).
         assert request.answered_at > signalled, "the request was answered before SIGTERM: make it longer"
+        assert os.listdir(local.temporary) == [], "the server left its private weight copies behind"
     finally:
         local.stop()
 
@@ -285,6 +292,9 @@ def test_multi_model_endpoint_two_workers_share_the_loaded_models(model_base):
 
 def test_bad_settings_stop_the_server_with_a_message(tmp_path):
     local = LocalServer(tmp_path, SAGEMAKER_MAX_PAYLOAD_IN_MB="500")
-    output = local.process.communicate(timeout=30)[0]
+    try:
+        output = local.process.communicate(timeout=30)[0]
+    finally:
+        local.stop()
     assert local.process.returncode == 1
     assert "SAGEMAKER_MAX_PAYLOAD_IN_MB=500 is out of range" in output
