@@ -21,7 +21,7 @@ def zeros_on_huge_pages(shape: tuple[int, ...]) -> np.ndarray:
     pages: a step reads and writes thousands of adam's rows at random, and on 4 KB pages nearly each is a TLB miss.
     numpy asks for huge pages (madvise) for large arrays it allocates, but np.zeros' memory comes from calloc and
     got none where Linux gives them only to memory that asks (`madvise`, this machine's setting): the fasttext
-    steps ran ~1.3x as fast with these (docs/performance.md)."""
+    steps ran 1.1-1.7x as fast with these (docs/performance.md)."""
     zeros = np.empty(shape, np.float32)
     zeros.fill(0)
     return zeros
@@ -41,9 +41,13 @@ class OptimizerState:
         self.weight_decay = weight_decay
         self.embedding_multiplier = 1.0
         self.updates = 0  # adam's step count, for its bias correction
-        self.states = {name: zeros_on_huge_pages((2, *values.shape)) for name, values in parameters.items()}
-        if self.optimizer != ADAM:
-            self.states["embedding"] = np.zeros((2, 0, parameters["embedding"].shape[1]), np.float32)
+        self.states = {
+            name: zeros_on_huge_pages((2, *self._state_shape(name, values))) for name, values in parameters.items()
+        }
+
+    def _state_shape(self, name: str, values: np.ndarray) -> tuple[int, ...]:
+        """The shape of a parameter's mean (and of its variance): none of the embedding's rows under sgd."""
+        return (0, *values.shape[1:]) if name == "embedding" and self.optimizer != ADAM else values.shape
 
     def next_rate(self) -> float:
         """Counts an update and returns its rate: adam's with its bias correction, as MXNet's Adam.update computes
