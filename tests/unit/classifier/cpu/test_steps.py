@@ -138,3 +138,11 @@ def test_adams_state_is_on_huge_pages():
     state = OptimizerState(recipe, 0.0, {"embedding": np.ones((40_000, 100), np.float32)})
     state.states["embedding"] += 1
     assert huge_page_kb(state.states["embedding"]) > 0
+
+
+def test_sgd_keeps_no_state_for_the_embedding():
+    """sgd reads none of it: the embedding's state would be twice the embedding's memory, and its checkpoint file."""
+    recipe = Recipe("sgd", 0.1, linear_decay=False, select_on_validation=True, reason="a test")
+    parameters = {"embedding": np.ones((40_000, 100), np.float32), "bias": np.ones(4, np.float32)}
+    states = OptimizerState(recipe, 0.0, parameters).states
+    assert states["embedding"].shape == (2, 0, 100) and states["bias"].shape == (2, 4)
