@@ -5,7 +5,8 @@ lazy on the embedding's row-sparse gradient, dense on the output layer). MXNet s
 the arithmetic: the batch padded, a sparse gradient built and sorted, a dozen operators launched.
 
 Only the rows the batch touches are read and written: each headline's ids, then, once per distinct row, its
-summed gradient and its optimizer state. All arithmetic is float32, as in MXNet's kernels.
+summed gradient and its optimizer state, each loop asking for its rows a few ahead (prefetch.py). All arithmetic
+is float32, as in MXNet's kernels.
 """
 
 from typing import Any, TypeAlias
@@ -15,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ...kernel_options import JIT_OPTIONS
+from ...prefetch import prefetch_row
 
 Floats: TypeAlias = npt.NDArray[np.float32]
 Ids: TypeAlias = npt.NDArray[np.int32]  # embedding rows, end to end for all headlines
@@ -23,6 +25,10 @@ Real: TypeAlias = float | np.floating[Any]
 
 # The optimizers the kernel computes: adam keeps a mean and a variance per weight, sgd (no momentum) nothing.
 ADAM, SGD = 0, 1
+# How many rows ahead the loops prefetch the rows they will read: a step's rows lie at random in arrays far larger
+# than the caches, and a row's work is too long for the CPU to reach the next row's loads by itself. 2 to 16 rows
+# ahead ran equally fast (docs/performance.md).
+ROWS_AHEAD = 4
 
 
 @numba.njit(**JIT_OPTIONS)
@@ -75,6 +81,8 @@ def _headline(
         hidden += embedding[padding_id]
     for j in range(len(ids)):
         row = ids[j]
+        if j + ROWS_AHEAD < len(ids):
+            prefetch_row(embedding, ids[j + ROWS_AHEAD])
         for d in range(dim):
             hidden[d] += embedding[row, d]
     hidden /= np.float32(count)
@@ -98,6 +106,15 @@ def _headline(
             input_grad[d] += delta[c] * weight[c, d]
     input_grad /= np.float32(count)
     return loss, best == label
+
+
+@numba.njit(**JIT_OPTIONS)
+def _prefetch_update(embedding: Floats, embedding_state: Floats, row: int, optimizer: int) -> None:
+    """Prefetches what the optimizer's update of an embedding row reads: the row, and adam's mean and variance."""
+    prefetch_row(embedding, row)
+    if optimizer == ADAM:
+        prefetch_row(embedding_state[0], row)
+        prefetch_row(embedding_state[1], row)
 
 
 @numba.njit(**JIT_OPTIONS)
@@ -187,9 +204,12 @@ def train_batch(
     rescale = np.float32(1.0) / np.float32(size)
     for thread in numba.prange(threads):
         grad = np.empty(dim, np.float32)
-        for position in range(thread * distinct // threads, (thread + 1) * distinct // threads):
+        end = (thread + 1) * distinct // threads
+        for position in range(thread * distinct // threads, end):
             row = touched[position]
             slot[row] = -1
+            if position + ROWS_AHEAD < end:
+                _prefetch_update(embedding, embedding_state, touched[position + ROWS_AHEAD], optimizer)
             grad[:] = 0.0
             for h in headlines[first[position] : first[position + 1]]:
                 grad += headline_grads[h]
@@ -215,12 +235,17 @@ def train_batch(
     return loss, correct
 
 
-def compile_for_this_cpu() -> None:
-    """Compiles train_batch for the argument types the steps pass (or loads it from numba's cache, which the image
-    fills at build time, as it does the word-vector kernels')."""
+def smallest_arguments() -> tuple[Any, ...]:
+    """Arguments of the types the steps pass to train_batch, for a batch of one headline of one id (adam)."""
     f32 = np.float32
     weights = [np.zeros(shape, f32) for shape in ((3, 2), (2, 2), (2,), (2, 3, 2), (2, 2, 2), (2, 2))]
     ids, starts, labels = np.array([1], np.int32), np.array([0, 1], np.int64), np.array([0], np.int64)
-    scratch = [np.zeros((2, 2), f32), np.full(3, -1, np.int32)]
-    train_batch(*weights, ids, starts, labels, labels, 0, ADAM, f32(0.1), f32(0.1), f32(0.0), f32(0.9), f32(0.999),
-                f32(1e-8), 1, *scratch, *(np.zeros(2, np.int64) for _ in range(3)))  # fmt: skip
+    scratch = [np.zeros((2, 2), f32), np.full(3, -1, np.int32), *(np.zeros(2, np.int64) for _ in range(3))]
+    rates = (f32(0.1), f32(0.1), f32(0.0), f32(0.9), f32(0.999), f32(1e-8))
+    return (*weights, ids, starts, labels, labels, 0, ADAM, *rates, 1, *scratch)
+
+
+def compile_for_this_cpu() -> None:
+    """Compiles train_batch for the argument types the steps pass (or loads it from numba's cache, which the image
+    fills at build time, as it does the word-vector kernels')."""
+    train_batch(*smallest_arguments())

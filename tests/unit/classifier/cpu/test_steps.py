@@ -7,6 +7,7 @@ import numba
 import numpy as np
 import pytest
 
+from headlines.classifier.cpu import kernels
 from headlines.classifier.cpu.kernels import compile_for_this_cpu, train_batch
 from headlines.classifier.cpu.optimizer import OptimizerState, zeros_on_huge_pages
 from headlines.classifier.cpu.steps import supports
@@ -14,6 +15,7 @@ from headlines.classifier.recipe import Recipe
 from headlines.classifier.steps import EncodedSet
 from tests.support.compiled_steps import BATCHES, LABELS, TEXTS, net_parameters, steps_pair
 from tests.support.huge_pages import huge_page_kb, skip_without_huge_pages
+from tests.support.prefetches import prefetches_in, skip_without_known_instruction
 
 
 @pytest.mark.parametrize(
@@ -146,3 +148,17 @@ def test_sgd_keeps_no_state_for_the_embedding():
     parameters = {"embedding": np.ones((40_000, 100), np.float32), "bias": np.ones(4, np.float32)}
     states = OptimizerState(recipe, 0.0, parameters).states
     assert states["embedding"].shape == (2, 0, 100) and states["bias"].shape == (2, 4)
+
+
+def test_the_step_prefetches_in_its_forward_pass_and_in_its_update():
+    """The forward pass prefetches a headline's next rows, the update the next rows' weights and adam's state:
+    without them the step ran 1.3-1.7x slower (docs/performance.md)."""
+    skip_without_known_instruction()
+    headline = numba.njit(cache=False)(kernels._headline.py_func)
+    step = numba.njit(parallel=True, cache=False)(kernels.train_batch.py_func)
+    step(*kernels.smallest_arguments())
+    dim = 2
+    headline(*(np.zeros(shape, np.float32) for shape in ((3, dim), (2, dim), (2,))), np.array([1], np.int32), 0, 0,
+             *(np.zeros(dim, np.float32) for _ in range(3)))  # fmt: skip
+    assert prefetches_in(headline) > 0
+    assert prefetches_in(step) > prefetches_in(headline)
