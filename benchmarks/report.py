@@ -322,6 +322,7 @@ def _speed(record):
             ],
             lines,
         ),
+        *_speed_pairs(record),
         f"At scale: the training part repeated to {scale['rows']:,} headlines (each copy its own stories), "
         f"{scale['epochs']} epochs, default hyperparameters, fasttext architecture:",
         table(
@@ -344,6 +345,32 @@ def _speed(record):
                     accuracy_cell(scale["fasttext"][str(k)]["test"]),
                 ]
                 for k in sorted(at_scale)
+            ],
+        ),
+    ]
+
+
+def _speed_pairs(record):
+    """Section 5's alternating pairs: each side's headlines a second and the pairs' ratios, median and range."""
+    pairs = record.get("speed_pairs")
+    if not pairs:
+        return ["Alternating pairs of ours and fastText are measured from the next `make bench-train` on."]
+
+    def spread(values, form):
+        return f"{form(statistics.median(values))} ({form(min(values))}-{form(max(values))})"
+
+    ratios = [p["ours"] / p["fasttext"] for p in pairs]
+    return [
+        f"The same comparison in {len(pairs)} more pairs, alternating: the default job (fasttext, no vectors) and "
+        f"fastText supervised on the same rows, {record['fasttext_threads']} threads; median (range) of the pairs:",
+        table(
+            ["ours: headlines/s", "fastText: headlines/s", "ours / fastText"],
+            [
+                [
+                    spread([p["ours"] for p in pairs], lambda v: f"{v:,.0f}"),
+                    spread([p["fasttext"] for p in pairs], lambda v: f"{v:,.0f}"),
+                    spread(ratios, lambda v: f"{v:.3f}"),
+                ]
             ],
         ),
     ]

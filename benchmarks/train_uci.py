@@ -20,8 +20,10 @@ supervised classifier, alternating, with word vectors that our own word-vector j
 4. Ablation (full runs): what each part of the vectors gives the fasttext architecture (ABLATION).
 5. Speed: section 1's jobs' headlines a second (the median epoch's samples_per_second, every core) against fastText
    supervised's on the same rows (its rows x epochs over its train_supervised seconds, reading the file included),
-   on every core and on one; and at scale: the training part repeated to SCALE_ROWS headlines (each copy
-   its own stories), 3 epochs, ours (wall time, peak memory) and fastText's.
+   on every core and on one; then SPEED_PAIRS more pairs of the default job (fasttext, no vectors) and fastText
+   supervised, alternating, whose ratios' median and range are the comparison (one job each moves with this
+   machine's load by more than most changes do); and at scale: the training part repeated to SCALE_ROWS headlines
+   (each copy its own stories), 3 epochs, ours (wall time, peak memory) and fastText's.
 
     make bench-train        (QUICK=1: the generated data, fewer runs)
 Writes bench-results/train-uci.json.
@@ -90,8 +92,10 @@ ABLATION = (
     ("both, the old recipe (" + ", ".join(f"{k}={v}" for k, v in OLD_RECIPE.items()) + ")", "bin", OLD_RECIPE),
 )
 FASTTEXT_EPOCHS = full_or_quick(tuple(range(1, 13)), (1, 2, 3))
+FASTTEXT_DEFAULT_EPOCHS = 5  # fastText supervised's -epoch
 FASTTEXT_THREADS = 2  # every core of the benchmark machine
 SCALE_ROWS = full_or_quick(400_000, 20_000)
+SPEED_PAIRS = full_or_quick(5, 2)  # alternating pairs of ours and fastText for the speed ratio
 SCALE_EPOCHS = 3
 # fastText's epoch counts to pick from where ours picks its epoch on validation: its default 5, and up to ours' 20.
 SELECTION_EPOCHS = (1, 2, 3, 5, 10, 15, 20)
@@ -256,7 +260,9 @@ def fasttext_files(evaluations, folder):
     return {name: str(fasttext_file(rows, folder / f"fasttext-{name}.txt")) for name, rows in evaluations.items()}
 
 
-def fasttext_accuracy(train_file, evaluation_files, vectors=None, epoch=5, seed=0, threads=FASTTEXT_THREADS):
+def fasttext_accuracy(
+    train_file, evaluation_files, vectors=None, epoch=FASTTEXT_DEFAULT_EPOCHS, seed=0, threads=FASTTEXT_THREADS
+):
     """fastText supervised (its defaults, dim 100) on train_file: accuracy on each evaluation file and seconds."""
     settings = {"epoch": epoch, "dim": 100, "thread": threads, "verbose": 0, "seed": seed}
     if vectors:
@@ -309,6 +315,35 @@ def accuracy_runs(image, splits, vectors, folder):
             )
             print(anchor[-1]["default_epochs"], flush=True)
     return ours, anchor
+
+
+def speed_pairs(image, splits, folder):
+    """Section 5's alternating pairs: the default job (fasttext, no vectors, section 1's channels) and fastText
+    supervised (its defaults, every core) on the same training part; headlines a second of each, per pair."""
+    train_file = write_rows(folder / "speed" / "train" / "train.tsv", splits["train"])
+    fasttext_train = fasttext_file(splits["train"], folder / "speed" / "fasttext-train.txt")
+    evaluations = fasttext_files({"test": splits["test"]}, folder / "speed")
+    pairs = []
+    for _ in range(SPEED_PAIRS):
+        ours = run_job(
+            image,
+            folder / "speed-job",
+            "fasttext",
+            train_file,
+            validation_file=splits["files"]["validation"],
+            test_file=splits["files"]["test"],
+            remove=True,
+        )
+        anchor = fasttext_accuracy(fasttext_train, evaluations)
+        pairs.append(
+            {
+                "ours": ours["headlines_per_second"],
+                "fasttext": len(splits["train"]) * FASTTEXT_DEFAULT_EPOCHS / anchor["train_seconds"],
+            }
+        )
+        print(pairs[-1], flush=True)
+    shutil.rmtree(folder / "speed")
+    return pairs
 
 
 def scale_rows(rows, count):
@@ -492,6 +527,7 @@ def main():
         vectors, corpus = train_vectors(args.image, data, splits["train"] + splits["validation"], folder)
         ours, anchor = accuracy_runs(args.image, splits, vectors, folder)
         labelled, variants = labelled_runs(args.image, splits, vectors, folder)
+        pairs = speed_pairs(args.image, splits, folder)
         scale = scale_runs(args.image, splits, folder)
     write_result(
         "train-uci",
@@ -513,6 +549,7 @@ def main():
         ablation_sizes=resolved(ABLATION_SIZES, splits["train"]),
         ablation=[{"name": name, "init": init, "hyperparameters": hp} for name, init, hp in ABLATION],
         fasttext_threads=FASTTEXT_THREADS,
+        speed_pairs=pairs,
         scale=scale,
     )
 

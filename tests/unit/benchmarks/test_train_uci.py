@@ -210,6 +210,37 @@ def test_the_speed_tables_set_ours_against_fastText_per_headline():
     assert "| fastText supervised, 2 threads | 60,000 | 0.20 | - | 0.8700 |" in lines
 
 
+def test_the_speed_pairs_alternate_ours_and_fastText_on_the_same_rows(tmp_path, monkeypatch):
+    """Ours, then fastText, then ours again: each pair's rates come from its own two runs."""
+    calls, rates = [], iter([30000.0, 45000.0])
+    splits = {"train": [row("a b"), row("c d")], "test": [row("e f")], "files": {"validation": None, "test": None}}
+
+    def run_job(image, base, architecture, train_file, **channels):
+        calls.append(("ours", architecture, pathlib.Path(train_file).read_text()))
+        return {"headlines_per_second": next(rates)}
+
+    def fasttext_accuracy(train_file, evaluations):
+        calls.append(("fastText", pathlib.Path(train_file).read_text().count("\n")))
+        return {"train_seconds": 0.0001}
+
+    monkeypatch.setattr(train_uci, "run_job", run_job)
+    monkeypatch.setattr(train_uci, "fasttext_accuracy", fasttext_accuracy)
+    monkeypatch.setattr(train_uci, "SPEED_PAIRS", 2)
+    pairs = train_uci.speed_pairs("image", splits, tmp_path)
+    ours_rows = "".join(r.line for r in splits["train"])
+    assert calls == [("ours", "fasttext", ours_rows), ("fastText", 2)] * 2
+    assert pairs == [{"ours": 30000.0, "fasttext": 100000.0}, {"ours": 45000.0, "fasttext": 100000.0}]
+
+
+def test_the_speed_pairs_report_the_median_and_range_of_their_ratios():
+    pairs = [{"ours": 50000.0, "fasttext": 200000.0}, {"ours": 40000.0, "fasttext": 100000.0},
+             {"ours": 30000.0, "fasttext": 200000.0}]  # fmt: skip
+    lines = "\n".join(report._speed_pairs({"speed_pairs": pairs, "fasttext_threads": 2}))
+    assert "3 more pairs" in lines
+    assert "| 40,000 (30,000-50,000) | 200,000 (100,000-200,000) | 0.250 (0.150-0.400) |" in lines
+    assert "next `make bench-train`" in "\n".join(report._speed_pairs({"fasttext_threads": 2}))
+
+
 def test_a_job_starts_in_an_empty_folder_whatever_an_earlier_run_left_there(tmp_path, monkeypatch):
     """bench-serve trains its models in the same folders every run: the cnn's job refused the checkpoint a run with
     MXNet's steps had left there."""
