@@ -31,6 +31,7 @@ def prefetch(typing_context: Any, array: Any, row: Any, column: Any) -> tuple[An
         byte_pointer = ir.IntType(8).as_pointer()
         address = builder.gep(builder.bitcast(data.data, byte_pointer), [offset])
         int32 = ir.IntType(32)
+        # The name LLVM 14 (llvmlite 0.42, numba 0.59) gives the intrinsic for an i8* address.
         function = cgutils.get_or_insert_function(
             builder.module, ir.FunctionType(ir.VoidType(), [byte_pointer, int32, int32, int32]), "llvm.prefetch.p0i8"
         )
