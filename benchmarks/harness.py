@@ -25,6 +25,7 @@ QUICK = os.environ.get(QUICK_SETTING, "") not in ("", "0")
 RESULTS_DIR = REPO / "bench-results" / "quick" if QUICK else REPO / "bench-results"
 # The `architecture` that the training benchmark's records give fastText's own supervised runs, and the report reads.
 FASTTEXT_SUPERVISED_NAME = "fastText supervised"
+FASTTEXT_DEFAULT_EPOCHS = 5  # fastText supervised's -epoch
 # The fasttext wheel (fastText's main branch) no longer zeroes its input matrix before training, and its trainer
 # writes the random start in ten blocks, one a thread: with the benchmarks' two threads the other eight tenths kept
 # what the heap held, so runs now and then ended in NaN and results moved from run to run. glibc hands fastText's
@@ -32,6 +33,11 @@ FASTTEXT_SUPERVISED_NAME = "fastText supervised"
 FASTTEXT_RELEASE_MEMORY = {"MALLOC_PERTURB_": "255"}
 # WordSim-353 as gensim's test data ships it; its header names the source.
 PAIRS = REPO / "benchmarks" / "data" / "wordsim353.tsv"
+
+
+def fasttext_headlines_per_second(rows: int, epochs: int, train_seconds: float) -> float:
+    """fastText's training speed as the benchmarks compare it: its rows x epochs over its training seconds."""
+    return rows * epochs / train_seconds
 
 
 def fasttext_environment() -> dict:

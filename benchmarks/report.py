@@ -19,7 +19,14 @@ import matplotlib
 matplotlib.use("Agg")  # no display on a build machine
 import matplotlib.pyplot as plt  # noqa: E402
 
-from benchmarks.harness import FASTTEXT_SUPERVISED_NAME, QUICK, REPO, RESULTS_DIR  # noqa: E402
+from benchmarks.harness import (  # noqa: E402
+    FASTTEXT_DEFAULT_EPOCHS,
+    FASTTEXT_SUPERVISED_NAME,
+    QUICK,
+    REPO,
+    RESULTS_DIR,
+    fasttext_headlines_per_second,
+)
 
 PAGE = RESULTS_DIR / "benchmarks.md" if QUICK else REPO / "docs" / "benchmarks.md"
 PLOTS = RESULTS_DIR if QUICK else REPO / "docs" / "benchmarks"
@@ -134,7 +141,7 @@ def training(record):
                     a["embeddings"],
                     accuracy_cell(a["default_epochs"]["test"]),
                     "-",
-                    "-/5",
+                    f"-/{FASTTEXT_DEFAULT_EPOCHS}",
                     f"{a['default_epochs']['train_seconds']:.2f}",
                     "-",
                 ]
@@ -286,13 +293,15 @@ def _speed(record):
     rows, threads = record["rows"]["train"], record["fasttext_threads"]
     anchor = {a["embeddings"]: a for a in record["fasttext"]}
 
-    def fasttext_rate(run, epochs, count):
-        return count * epochs / run["train_seconds"]
-
     lines = []
     for r in record["results"]:
         a = anchor.get(r["embeddings"])
-        every, one = (fasttext_rate(a[k], 5, rows) for k in ("default_epochs", "one_thread")) if a else (None, None)
+        every, one = (None, None)
+        if a:
+            every, one = (
+                fasttext_headlines_per_second(rows, FASTTEXT_DEFAULT_EPOCHS, a[k]["train_seconds"])
+                for k in ("default_epochs", "one_thread")
+            )
         lines.append(
             [
                 f"ours, {r['architecture']} ({r['steps']} steps)",
@@ -305,11 +314,14 @@ def _speed(record):
             ]
         )
     scale, ours = record["scale"], record["scale"]["ours"]
-    at_scale = {int(k): fasttext_rate(v, scale["epochs"], scale["rows"]) for k, v in scale["fasttext"].items()}
+    at_scale = {
+        int(k): fasttext_headlines_per_second(scale["rows"], scale["epochs"], v["train_seconds"])
+        for k, v in scale["fasttext"].items()
+    }
     return [
         f"Training speed: headlines a second of section 1's jobs (the median epoch's `samples_per_second`; every "
-        f"core) against fastText supervised on the same {rows:,} rows (rows x 5 epochs over its `train_supervised` "
-        f"seconds, reading the file included) on as many threads ({threads}), and on one:",
+        f"core) against fastText supervised on the same {rows:,} rows (rows x {FASTTEXT_DEFAULT_EPOCHS} epochs over "
+        f"its `train_supervised` seconds, reading the file included) on as many threads ({threads}), and on one:",
         table(
             [
                 "model",

@@ -43,10 +43,12 @@ import time
 import numpy as np
 
 from benchmarks.harness import (
+    FASTTEXT_DEFAULT_EPOCHS,
     FASTTEXT_SUPERVISED_NAME,
     bench_data,
     corpus_files,
     fasttext_environment,
+    fasttext_headlines_per_second,
     full_or_quick,
     write_result,
 )
@@ -92,7 +94,6 @@ ABLATION = (
     ("both, the old recipe (" + ", ".join(f"{k}={v}" for k, v in OLD_RECIPE.items()) + ")", "bin", OLD_RECIPE),
 )
 FASTTEXT_EPOCHS = full_or_quick(tuple(range(1, 13)), (1, 2, 3))
-FASTTEXT_DEFAULT_EPOCHS = 5  # fastText supervised's -epoch
 FASTTEXT_THREADS = 2  # every core of the benchmark machine
 SCALE_ROWS = full_or_quick(400_000, 20_000)
 SPEED_PAIRS = full_or_quick(5, 2)  # alternating pairs of ours and fastText for the speed ratio
@@ -338,7 +339,9 @@ def speed_pairs(image, splits, folder):
         pairs.append(
             {
                 "ours": ours["headlines_per_second"],
-                "fasttext": len(splits["train"]) * FASTTEXT_DEFAULT_EPOCHS / anchor["train_seconds"],
+                "fasttext": fasttext_headlines_per_second(
+                    len(splits["train"]), FASTTEXT_DEFAULT_EPOCHS, anchor["train_seconds"]
+                ),
             }
         )
         print(pairs[-1], flush=True)
