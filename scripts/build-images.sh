@@ -118,16 +118,29 @@ use_base_image() {  # use_base_image ARCHITECTURE: sets base and base_id
 table=$(python3 scripts/images.py "$@")  # exits 2 on an unknown key
 if [ -n "${CACHE_REGISTRY:-}" ]; then login_to_cache_registry; fi
 
+# A rebuild moves the tag to the new image and leaves the old one untagged, 0.2-4 GB each: removed here unless a
+# container or another tag still holds it, so that repeated builds (CI on a kept machine) do not fill the disk.
+remove_replaced_image() {  # remove_replaced_image IMAGE PREVIOUS_ID
+    local image=$1 previous=$2
+    if [ -z "$previous" ] || [ "$previous" = "$("$docker_cli" image inspect -f '{{.Id}}' "$image")" ]; then return; fi
+    if [ "$("$docker_cli" image inspect -f '{{len .RepoTags}}' "$previous" 2>/dev/null)" = 0 ] &&
+        "$docker_cli" image rm "$previous" >/dev/null 2>&1; then
+        echo "removed the image $image replaced (${previous#sha256:})"
+    fi
+}
+
 build() {  # build IMAGE DOCKERFILE [DOCKER BUILD ARGUMENT...]
-    local image=$1 dockerfile=$2 start size
+    local image=$1 dockerfile=$2 start size previous
     shift 2
     echo "building $image on $base"
+    previous=$("$docker_cli" image inspect -f '{{.Id}}' "$image" 2>/dev/null) || previous=
     start=$(date +%s)
     "$docker_cli" build --progress=plain --platform "linux/$architecture" -f "$dockerfile" --build-arg "BASE_IMAGE=$base" "$@" "${ca_secret[@]}" "${no_cache[@]}" \
         --label "org.opencontainers.image.base.name=$base" --label "org.opencontainers.image.base.digest=$base_id" \
         -t "$image" .
     size=$("$docker_cli" image inspect -f '{{.Size}}' "$image")
     echo "built $image in $(( $(date +%s) - start )) s, $(( size / 1000000 )) MB uncompressed"
+    remove_replaced_image "$image" "$previous"
 }
 
 while IFS=$'\t' read -r -u 3 key image _ _ dockerfile build_args _ architecture; do

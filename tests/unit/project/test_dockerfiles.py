@@ -85,7 +85,8 @@ def test_the_base_digest_is_the_same_everywhere():
 
 FAKE_DOCKER = """#!/usr/bin/env bash
 # docker as build-images.sh calls it; every call recorded. PULLABLE=1: the pinned base can be pulled. The engine is
-# amd64's; EMULATED=1: it runs other architectures' programs too.
+# amd64's; EMULATED=1: it runs other architectures' programs too. REPLACED_ID: the ID the serving image had before
+# the build, which REPLACED_TAGS other tags still name.
 echo "$*" >> "$CALLS"
 case "$1 $2" in
     "version -f") echo amd64 ;;
@@ -96,7 +97,13 @@ case "$1 $2" in
             debian:*) [ "${PULLABLE:-}" = 1 ] || exit 1 ;;
         esac
         case "$*" in
-            *'{{.Id}}'*) echo "sha256:$(printf '%s' "$ref" | sha256sum | cut -c1-64)" ;;
+            *'{{.Id}}'*)
+                if [ -n "${REPLACED_ID:-}" ] && [[ $ref == headlines-serve:* ]] && ! grep -q '^build ' "$CALLS"; then
+                    echo "$REPLACED_ID"
+                else
+                    echo "sha256:$(printf '%s' "$ref" | sha256sum | cut -c1-64)"
+                fi ;;
+            *'{{len .RepoTags}}'*) echo "${REPLACED_TAGS:-0}" ;;
             *'{{.Size}}'*) echo 1000000 ;;
         esac ;;
     "pull "*) [ "${PULLABLE:-}" = 1 ] || exit 1 ;;
@@ -132,6 +139,21 @@ def run_build_script(tmp_path, pullable, settings=None, key="serve", status=0):
     assert result.returncode == status, result.stdout + result.stderr
     builds = [line for line in calls.read_text().splitlines() if line.startswith("build ")]
     return result, builds
+
+
+def removed_images(tmp_path):
+    return [line.split()[-1] for line in (tmp_path / "calls").read_text().splitlines() if line.startswith("image rm ")]
+
+
+def test_a_rebuild_removes_the_image_it_replaced_unless_another_tag_holds_it(tmp_path):
+    replaced = "sha256:" + "0" * 64
+    result, _ = run_build_script(tmp_path / "untagged", pullable=True, settings={"REPLACED_ID": replaced})
+    assert removed_images(tmp_path / "untagged") == [replaced]
+    assert f"removed the image headlines-serve:cpu replaced ({'0' * 64})" in result.stdout
+    tagged = {"REPLACED_ID": replaced, "REPLACED_TAGS": "1"}
+    run_build_script(tmp_path / "tagged", pullable=True, settings=tagged)
+    run_build_script(tmp_path / "first", pullable=True)  # no image before, or the same one: nothing to remove
+    assert removed_images(tmp_path / "tagged") == removed_images(tmp_path / "first") == []
 
 
 def test_the_build_pulls_the_pinned_base_and_records_it(tmp_path):
