@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.support.containers import docker
+from tests.support.containers import docker, remove_local_mode_containers
 from tests.support.repo import REPO
 
 SCRIPTS = REPO / "scripts"
@@ -85,6 +85,17 @@ def demo_data(tmp_path_factory):
     folder = tmp_path_factory.mktemp("data")
     write_demo_data(folder)
     return folder
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sdk_temporary_folder(tmp_path_factory):
+    """Each module's SDK runs keep their temporary folders (compose file, configuration, artifacts: the SDK deletes
+    only the data) under pytest's folder instead of /tmp, and the containers they leave stopped go at its end."""
+    folder = tmp_path_factory.mktemp("sdk-tmp")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TMPDIR", str(folder))
+        yield folder
+    remove_local_mode_containers(folder)
 
 
 @pytest.fixture
