@@ -18,10 +18,18 @@ class Job:
     def __init__(self, fake, image):
         self.fake = fake
         self.image = image
-        self.name = f"headlines-test-{os.getpid()}-{time.monotonic_ns()}"
+        self.names = []  # of its containers, in the order they ran
         self.docker_options = []  # more `docker run` options: environment variables, mounts
 
+    @property
+    def name(self):
+        """The name of the job's latest container."""
+        return self.names[-1]
+
     def command(self, *command, detach=False):
+        # A new name for each container, as SageMaker starts a new one to resume: `docker wait` returns before --rm
+        # has removed the stopped one, whose name a resumed run would otherwise find still taken.
+        self.names.append(f"headlines-test-{os.getpid()}-{time.monotonic_ns()}")
         # Run as the caller's uid so pytest can clean the files up; SageMaker itself runs the job as root.
         return [
             "docker",
@@ -59,7 +67,8 @@ def make_job(tmp_path):
 
     yield factory
     for job in created:
-        docker("rm", "-f", job.name, check=False)
+        if job.names:
+            docker("rm", "-f", *job.names, check=False)
 
 
 @pytest.fixture(scope="session")
