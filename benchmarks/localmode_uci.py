@@ -9,7 +9,6 @@ same run. Writes bench-results/localmode.json.
 
 import argparse
 import json
-import os
 import pathlib
 import re
 import subprocess
@@ -18,7 +17,6 @@ import tempfile
 import time
 
 from benchmarks.harness import PAIRS, QUICK, REPO, bench_data, full_or_quick, write_corpus, write_result
-from tests.support.containers import remove_local_mode_containers
 
 # Quick runs keep the two-host job short: the dense embedding gradient every step is (words + buckets) x dim.
 HYPERPARAMETERS = full_or_quick({}, {"ngram_buckets": 20000, "epochs": 2})
@@ -124,18 +122,12 @@ def main():
     demo_seconds = None
     with tempfile.TemporaryDirectory() as temporary:
         folder = pathlib.Path(temporary)
-        # The SDK's own job folders (it keeps all but the data) go in this one, and the containers it leaves stopped.
-        os.environ["TMPDIR"] = str(folder)
-        try:
-            rows = [train(python, args.image, data, folder, count) for count in (1, 2)]
-            vectors = [word_vectors(python, args.image, data, folder, count) for count in (1, 2)]
-            if not QUICK:
-                demo = [python, str(REPO / "scripts" / "demo.py"), "--output", str(folder / "demo")]
-                _, demo_seconds = _timed(demo)
-        finally:
-            remove_local_mode_containers(folder)
-    for row in rows + vectors:
-        print(row, flush=True)
+        rows = [train(python, args.image, data, folder, count) for count in (1, 2)]
+        vectors = [word_vectors(python, args.image, data, folder, count) for count in (1, 2)]
+        for row in rows + vectors:
+            print(row, flush=True)
+        if not QUICK:
+            _, demo_seconds = _timed([python, str(REPO / "scripts" / "demo.py"), "--output", str(folder / "demo")])
     write_result(
         "localmode",
         "bench-localmode",

@@ -1,13 +1,17 @@
 """The commands of scripts/launch.py, as functions that scripts/demo.py calls too: train, tune, predict, deploy and
 transform run launch_checks' pre-flight checks, then build their SageMaker requests with the SageMaker Python SDK
 v2 (`sagemaker<3`), which is imported where it is used: this module imports without it. Local mode (instance
-type local or local_gpu) runs on this machine's Docker; running_containers and remove_containers tidy up after it.
+type local or local_gpu) runs on this machine's Docker; the SDK's files and containers of a local job or endpoint are
+removed after it, and running_containers and remove_containers tidy up after a failure.
 """
 
 import contextlib
 import os
+import pathlib
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -193,7 +197,8 @@ def train(
     )
     wait = wait or is_local(instance_type)
     started = time.time()
-    estimator.fit(dict(channels), job_name=job_name, wait=wait, logs="All")
+    with local_mode_files_removed(estimator.sagemaker_session, instance_type):
+        estimator.fit(dict(channels), job_name=job_name, wait=wait, logs="All")
     name = estimator.latest_training_job.name
     # An unfinished SageMaker job has no ModelArtifacts yet; this is where it will put the model.
     model_data = estimator.model_data if wait else f"{output.rstrip('/')}/{name}/output/model.tar.gz"
@@ -278,21 +283,22 @@ def endpoint(
     from sagemaker.serializers import JSONSerializer
 
     model = build_model(image, model_data, instance_type, role)
-    predictor = model.deploy(
-        initial_instance_count=1,
-        instance_type=instance_type,
-        serializer=JSONSerializer(),
-        deserializer=JSONDeserializer(),
-        wait=False,
-    )
-    try:
-        # deploy(wait=True) polls every 30 s, which is most of a local deployment's time.
-        model.sagemaker_session.wait_for_endpoint(predictor.endpoint_name, poll=ENDPOINT_POLL_SECONDS)
-        yield predictor
-    finally:
-        predictor.delete_endpoint(delete_endpoint_config=True)
-        with contextlib.suppress(Exception):
-            model.delete_model()
+    with local_mode_files_removed(model.sagemaker_session, instance_type):
+        predictor = model.deploy(
+            initial_instance_count=1,
+            instance_type=instance_type,
+            serializer=JSONSerializer(),
+            deserializer=JSONDeserializer(),
+            wait=False,
+        )
+        try:
+            # deploy(wait=True) polls every 30 s, which is most of a local deployment's time.
+            model.sagemaker_session.wait_for_endpoint(predictor.endpoint_name, poll=ENDPOINT_POLL_SECONDS)
+            yield predictor
+        finally:
+            predictor.delete_endpoint(delete_endpoint_config=True)
+            with contextlib.suppress(Exception):
+                model.delete_model()
 
 
 def predict(
@@ -407,22 +413,23 @@ def transform(
     )
     local = is_local(instance_type)
     started = time.time()
-    try:
-        transformer.transform(
-            input_uri,
-            content_type=content_type,
-            split_type="Line",
-            job_name=job_name or name_from_base(TRANSFORM_JOB_NAME),
-            wait=wait or local,
-            logs=False,
-            input_filter=input_filter,
-            output_filter=output_filter,
-            join_source=join_source,
-        )
-    finally:
-        if local:
-            with contextlib.suppress(Exception):
-                model.delete_model()
+    with local_mode_files_removed(model.sagemaker_session, instance_type):
+        try:
+            transformer.transform(
+                input_uri,
+                content_type=content_type,
+                split_type="Line",
+                job_name=job_name or name_from_base(TRANSFORM_JOB_NAME),
+                wait=wait or local,
+                logs=False,
+                input_filter=input_filter,
+                output_filter=output_filter,
+                join_source=join_source,
+            )
+        finally:
+            if local:
+                with contextlib.suppress(Exception):
+                    model.delete_model()
     return {
         "job_name": transformer.latest_transform_job.name,
         "model_name": model.name,
@@ -451,3 +458,48 @@ def running_containers(images: list[str]) -> list[str]:
 def remove_containers(names: list[str]) -> None:
     """Removes these containers, running or not; what docker says is not shown."""
     subprocess.run(["docker", "rm", "-f", *names], capture_output=True, check=False)
+
+
+COMPOSE_FOLDER_LABEL = "com.docker.compose.project.working_dir"
+LOCAL_MODE_FOLDER_PREFIX = "headlines-local-mode-"
+
+
+def compose_containers_under(folder: str) -> list[str]:
+    """IDs of the containers, running or not, of the docker-compose files in or under this folder."""
+    listing = subprocess.run(
+        [
+            "docker",
+            "ps",
+            "-a",
+            "--filter",
+            f"label={COMPOSE_FOLDER_LABEL}",
+            "--format",
+            f'{{{{.ID}}}} {{{{.Label "{COMPOSE_FOLDER_LABEL}"}}}}',
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    rows = [line.split(" ", 1) for line in listing.stdout.splitlines()]
+    return [container for container, compose_folder in rows if pathlib.Path(compose_folder).is_relative_to(folder)]
+
+
+@contextlib.contextmanager
+def local_mode_files_removed(session: "Session", instance_type: str | None) -> Iterator[None]:
+    """In local mode, a folder of the block's own for the SDK's files (compose file, each host's /opt/ml), removed
+    afterwards with the containers that ran from it: the SDK leaves a training job's folder and every container
+    stopped (it moves a job's model and output to the output path first), and a stopped container keeps its image
+    from being removed. Off local mode, nothing."""
+    if not is_local(instance_type):
+        yield
+        return
+    # The real path: on macOS the temporary folder is under /var, which Docker Desktop mounts as /private/var.
+    folder = os.path.realpath(tempfile.mkdtemp(prefix=LOCAL_MODE_FOLDER_PREFIX))
+    session.config["local"]["container_root"] = folder
+    try:
+        yield
+    finally:
+        left = compose_containers_under(folder)
+        if left:
+            remove_containers(left)
+        shutil.rmtree(folder, ignore_errors=True)

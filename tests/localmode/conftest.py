@@ -3,18 +3,21 @@ cannot share one), created here on first use, and the project's launch scripts."
 
 import json
 import os
+import pathlib
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 
 import pytest
 
-from tests.support.containers import docker, remove_local_mode_containers
+from tests.support.containers import docker
 from tests.support.repo import REPO
 
 SCRIPTS = REPO / "scripts"
 sys.path.insert(0, str(SCRIPTS))  # launch.py and make_demo_data.py import without the SDK
+import launch_commands  # noqa: E402
 from make_demo_data import write_demo_data  # noqa: E402
 
 # Any attempt of the SDK to reach AWS (or anything else over HTTP(S)) goes to a closed local port and fails the
@@ -33,9 +36,14 @@ NO_NETWORK = {
 }
 
 
-def running_containers():
-    """Running containers that SageMaker local mode started (it names them <project>-algo-<n>-<suffix>)."""
-    return {name for name in docker("ps", "--format", "{{.Names}}").stdout.split() if "algo-" in name}
+def local_mode_folders():
+    """launch.py's folders of local jobs and endpoints (the SDK's files) in the temporary folder."""
+    return set(pathlib.Path(tempfile.gettempdir()).glob(f"{launch_commands.LOCAL_MODE_FOLDER_PREFIX}*"))
+
+
+def local_mode_containers():
+    """Containers, running or stopped, that SageMaker local mode started (it names them <project>-algo-<n>-<suffix>)."""
+    return {name for name in docker("ps", "-a", "--format", "{{.Names}}").stdout.split() if "algo-" in name}
 
 
 class SdkRun:
@@ -87,23 +95,14 @@ def demo_data(tmp_path_factory):
     return folder
 
 
-@pytest.fixture(scope="module", autouse=True)
-def sdk_temporary_folder(tmp_path_factory):
-    """Each module's SDK runs keep their temporary folders (compose file, configuration, artifacts: the SDK deletes
-    only the data) under pytest's folder instead of /tmp, and the containers they leave stopped go at its end."""
-    folder = tmp_path_factory.mktemp("sdk-tmp")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TMPDIR", str(folder))
-        yield folder
-    remove_local_mode_containers(folder)
-
-
 @pytest.fixture
 def no_containers_left():
-    """Asserts that the test leaves no container running that was not running before it."""
-    before = running_containers()
+    """Asserts that the test leaves no local-mode container, running or stopped, that was not there before it (the
+    SDK leaves a training job's stopped; launch.py removes them)."""
+    before, folders_before = local_mode_containers(), local_mode_folders()
     yield
-    left = running_containers() - before
+    left = local_mode_containers() - before
     if left:
         docker("rm", "-f", *left, check=False)
-    assert not left, f"containers left running: {left}"
+    assert not left, f"containers left: {left}"
+    assert local_mode_folders() <= folders_before

@@ -20,7 +20,8 @@ from tests.localmode.conftest import (
     SdkRun,
     check_local_gpu_compose,
     job_metrics,
-    running_containers,
+    local_mode_containers,
+    local_mode_folders,
 )
 from tests.support.containers import docker
 
@@ -37,9 +38,10 @@ def _metrics(job_dir):
 @pytest.fixture(scope="module")
 def demo(sdk_v2_python, cpu_image, serve_image, tmp_path_factory):
     output = tmp_path_factory.mktemp("demo")
-    before = running_containers()
+    before, folders_before = local_mode_containers(), local_mode_folders()
     run = SdkRun(sdk_v2_python, SCRIPTS / "demo.py", "--output", output)
-    run.left_running = running_containers() - before
+    run.left = local_mode_containers() - before
+    run.folders_left = local_mode_folders() - folders_before
     run.dir = output
     return run
 
@@ -48,7 +50,7 @@ def test_demo_trains_deploys_predicts_transforms_and_cleans_up(demo):
     demo.check()
     for step in range(1, 6):
         assert f"==> [{step}/5]" in demo.output
-    assert not demo.left_running
+    assert not demo.left and not demo.folders_left  # containers, running or stopped, and the SDK's files
     # The terminal shows the steps and their results; the SDK's compose files and the containers' logs are in the log.
     assert len(demo.output.splitlines()) < 50 and str(demo.dir / "demo.log") in demo.output, demo.output
     assert "docker-compose" not in demo.output and "epoch=1" not in demo.output

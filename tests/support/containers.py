@@ -1,9 +1,7 @@
-"""The Docker command line (docker()), one serving container run from an image (ServeContainer), and the removal of
-the containers SageMaker local mode leaves stopped."""
+"""The Docker command line (docker()), and one serving container run from an image (ServeContainer)."""
 
 import json
 import os
-import pathlib
 import subprocess
 import time
 import urllib.error
@@ -12,27 +10,6 @@ import urllib.request
 
 def docker(*args, check=True, **kwargs):
     return subprocess.run(["docker", *args], check=check, capture_output=True, text=True, **kwargs)
-
-
-COMPOSE_FOLDER_LABEL = "com.docker.compose.project.working_dir"
-
-
-def remove_local_mode_containers(folder):
-    """Removes the containers of the compose files under folder (the SDK's temporary folders, one per job): SageMaker
-    local mode never removes a training job's containers, and each one keeps its image from being removed."""
-    listing = docker(
-        "ps",
-        "-a",
-        "--filter",
-        f"label={COMPOSE_FOLDER_LABEL}",
-        "--format",
-        f'{{{{.ID}}}} {{{{.Label "{COMPOSE_FOLDER_LABEL}"}}}}',
-    )
-    rows = [line.split(" ", 1) for line in listing.stdout.splitlines()]
-    ids = [container for container, compose_folder in rows if pathlib.Path(compose_folder).is_relative_to(folder)]
-    if ids:
-        docker("rm", "-f", *ids)
-    return ids
 
 
 class ServeContainer:

@@ -455,6 +455,7 @@ class RecordingModel:
     """A stand-in of the SDK's Model: records what transformer() and its transform() were given."""
 
     name = "headlines-serve-recorded"
+    sagemaker_session = None  # the Model's session, which local mode alone uses here
 
     def __init__(self):
         self.calls = {}
