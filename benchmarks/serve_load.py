@@ -88,7 +88,7 @@ def train_models(folder, image, data, reuse):
         record = base / TRAINED_BY
         if not (reuse and (base / "model" / "model-symbol.json").exists() and record.exists()):
             print(f"training {architecture} on {data.source} data with {image}", flush=True)
-            run_job(image, base, architecture, data.train, test_file=data.test)
+            run_job(image, base, architecture, data.train, test_file=data.test, keep=True)
             record.write_text(image_id(image))
         trained_by.add(record.read_text())
         models[architecture] = base / "model"

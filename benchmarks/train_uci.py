@@ -200,11 +200,13 @@ def train_vectors(image, data, headlines, folder):
     return vectors, corpus
 
 
-def run_job(image, base, architecture, train_file, init="none", vectors=None, hyperparameters=None, **channels):
+def run_job(
+    image, base, architecture, train_file, init="none", vectors=None, hyperparameters=None, keep=False, **channels
+):
     """One classifier job's figures; vectors: a file or a whole folder (a word-vector job's model folder, passed on
-    unchanged); channels: validation_file, test_file, evaluate(model folder) for more figures, and remove=True to
-    delete the job's folder after (a model folder is ~100 MB and the labelled runs are ~100 jobs). The job starts
-    in an empty folder: a checkpoint an earlier run left there would be resumed, or refused."""
+    unchanged); channels: validation_file, test_file, and evaluate(model folder) for more figures. The job starts
+    in an empty folder (a checkpoint an earlier run left there would be resumed, or refused), and the folder is
+    deleted after unless `keep`: with its checkpoints and optimizer state it is ~1 GB, and a run makes ~100."""
     shutil.rmtree(base, ignore_errors=True)
     fake = FakeSageMaker(base)
     fake.add_channel("train", {pathlib.Path(train_file).name: str(train_file)})
@@ -220,7 +222,7 @@ def run_job(image, base, architecture, train_file, init="none", vectors=None, hy
     row = job_figures(fake.metrics(), architecture, init, seconds)
     if channels.get("evaluate"):
         row.update(channels["evaluate"](fake.model_dir))
-    if channels.get("remove"):
+    if not keep:
         shutil.rmtree(fake.base)
     return row
 
@@ -299,7 +301,6 @@ def accuracy_runs(image, splits, vectors, folder):
                 vectors[init],
                 validation_file=splits["files"]["validation"],
                 test_file=splits["files"]["test"],
-                remove=True,
             )
             print(row, flush=True)
             ours.append(row)
@@ -333,7 +334,6 @@ def speed_pairs(image, splits, folder):
             train_file,
             validation_file=splits["files"]["validation"],
             test_file=splits["files"]["test"],
-            remove=True,
         )
         anchor = fasttext_accuracy(fasttext_train, evaluations)
         pairs.append(
@@ -375,7 +375,6 @@ def scale_runs(image, splits, folder):
         hyperparameters={"epochs": str(SCALE_EPOCHS)},
         validation_file=splits["files"]["validation"],
         test_file=splits["files"]["test"],
-        remove=True,
     )
     print(ours, flush=True)
     fasttext_train = fasttext_file(rows, folder / "scale" / "fasttext-train.txt")
@@ -439,7 +438,6 @@ def ours_labelled(image, draw, splits, vectors, architecture, init, extra=None, 
         {"seed": str(draw.seed), **extra},
         test_file=splits["files"]["test"],
         evaluate=evaluate,
-        remove=True,
     )
     row = {
         "labelled": len(draw.rows),

@@ -142,7 +142,8 @@ def _fake_training(monkeypatch, image_ids):
     """serve_load.train_models with jobs that only write a model file, and images whose ID the test sets."""
     trained = []
 
-    def run_job(image, base, architecture, train, test_file):
+    def run_job(image, base, architecture, train, test_file, keep):
+        assert keep  # the load test serves these models
         (base / "model").mkdir(parents=True, exist_ok=True)
         (base / "model" / "model-symbol.json").write_text("{}")
         trained.append(architecture)
