@@ -46,6 +46,17 @@ def local_mode_containers():
     return {name for name in docker("ps", "-a", "--format", "{{.Names}}").stdout.split() if "algo-" in name}
 
 
+def local_mode_state():
+    """The local-mode containers and launch.py's local-mode folders there are now."""
+    return local_mode_containers(), local_mode_folders()
+
+
+def left_since(state):
+    """The containers and folders local mode added since local_mode_state() gave `state`."""
+    containers, folders = state
+    return local_mode_containers() - containers, local_mode_folders() - folders
+
+
 class SdkRun:
     """One SDK script run as a subprocess: its output (the SDK streams the containers' logs into it), exit code
     and seconds."""
@@ -99,10 +110,10 @@ def demo_data(tmp_path_factory):
 def no_containers_left():
     """Asserts that the test leaves no local-mode container, running or stopped, that was not there before it (the
     SDK leaves a training job's stopped; launch.py removes them)."""
-    before, folders_before = local_mode_containers(), local_mode_folders()
+    before = local_mode_state()
     yield
-    left = local_mode_containers() - before
+    left, folders_left = left_since(before)
     if left:
         docker("rm", "-f", *left, check=False)
     assert not left, f"containers left: {left}"
-    assert local_mode_folders() <= folders_before
+    assert not folders_left, f"folders left: {folders_left}"

@@ -20,8 +20,8 @@ from tests.localmode.conftest import (
     SdkRun,
     check_local_gpu_compose,
     job_metrics,
-    local_mode_containers,
-    local_mode_folders,
+    left_since,
+    local_mode_state,
 )
 from tests.support.containers import docker
 
@@ -38,10 +38,9 @@ def _metrics(job_dir):
 @pytest.fixture(scope="module")
 def demo(sdk_v2_python, cpu_image, serve_image, tmp_path_factory):
     output = tmp_path_factory.mktemp("demo")
-    before, folders_before = local_mode_containers(), local_mode_folders()
+    before = local_mode_state()
     run = SdkRun(sdk_v2_python, SCRIPTS / "demo.py", "--output", output)
-    run.left = local_mode_containers() - before
-    run.folders_left = local_mode_folders() - folders_before
+    run.left, run.folders_left = left_since(before)
     run.dir = output
     return run
 
