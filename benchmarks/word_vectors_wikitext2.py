@@ -7,7 +7,7 @@
    and each side's word-similarity rho on WordSim-353 (benchmarks/data/wordsim353.tsv), computed the same way;
 2. quality: the classifier (CPU training image) on the UCI story split, initialised from each mode's vectors of
    each side (our job's model folder, unchanged; fastText's .bin): the fasttext architecture for every mode, cnn
-   for the first;
+   for the first; each mode's right after its speed runs, whose models are then deleted;
 3. memory: peak RSS of our job on 1x and 8x the corpus (one epoch each; the corpus repeated).
 
     make bench-word-vectors   (QUICK=1: the generated corpus, one epoch, fewer runs)
@@ -131,53 +131,66 @@ def one_pair_of_runs(corpus, folder, name, ours_settings, fasttext_settings):
     return run, {"ours": fake.model_dir, "fasttext": fasttext_model}
 
 
-def speed_runs(corpus, folder):
-    """Each mode REPEATS times, ours then fastText's (Hogwild threads make every run differ: the mean of a few is
-    what is compared); keeps each mode's first two models for the quality runs."""
-    rows, models = [], []
-    for number, (name, ours_settings, fasttext_settings) in enumerate(MODES):
-        runs = []
-        for repeat in range(REPEATS):
-            run, mode_models = one_pair_of_runs(
-                corpus, folder / f"{number}-{repeat}", name, ours_settings, fasttext_settings
-            )
-            runs.append(run)
-            if repeat == 0:
-                models.append((name, mode_models))
-        same = ("epoch_tokens", "threads", "total_pairs")  # equal in every run
-        mean = {key: runs[0][key] if key in same else float(np.mean([run[key] for run in runs])) for key in runs[0]}
-        spread = {f"{key}_sd": float(np.std([run[key] for run in runs])) for key in ("ours_rho", "fasttext_rho")}
-        rows.append(
-            {
-                "mode": name,
-                **mean,
-                **spread,
-                "ratio": mean["ours_words_per_second"] / mean["fasttext_words_per_second"],
-                "repeats": REPEATS,
-                "runs": runs,
-            }
+def mode_runs(image, data, corpus, folder):
+    """(speed rows, quality rows): each mode's speed runs, then the classifier on that mode's vectors, then the
+    mode's files deleted, so that one mode's models are on disk at a time (both sides' 2 M-bucket .bin files, ~1.6
+    GB with subwords) instead of every mode's and repeat's."""
+    speed, quality = [], []
+    for number, mode in enumerate(MODES):
+        mode_folder = folder / f"mode-{number}"
+        row, models = speed_runs(corpus, mode_folder, mode)
+        speed.append(row)
+        quality += quality_runs(image, data, number, mode[0], models, mode_folder)
+        shutil.rmtree(mode_folder)
+    return speed, quality
+
+
+def speed_runs(corpus, folder, mode):
+    """(row, models): one mode REPEATS times, ours then fastText's (Hogwild threads make every run differ: the
+    mean of a few is what is compared); keeps the first repeat's models for the quality runs, deletes the others'."""
+    name, ours_settings, fasttext_settings = mode
+    runs = []
+    for repeat in range(REPEATS):
+        run, repeat_models = one_pair_of_runs(
+            corpus, folder / f"repeat-{repeat}", name, ours_settings, fasttext_settings
         )
-    return rows, models
+        runs.append(run)
+        if repeat == 0:
+            models = repeat_models
+        else:
+            shutil.rmtree(folder / f"repeat-{repeat}")
+    same = ("epoch_tokens", "threads", "total_pairs")  # equal in every run
+    mean = {key: runs[0][key] if key in same else float(np.mean([run[key] for run in runs])) for key in runs[0]}
+    spread = {f"{key}_sd": float(np.std([run[key] for run in runs])) for key in ("ours_rho", "fasttext_rho")}
+    row = {
+        "mode": name,
+        **mean,
+        **spread,
+        "ratio": mean["ours_words_per_second"] / mean["fasttext_words_per_second"],
+        "repeats": REPEATS,
+        "runs": runs,
+    }
+    return row, models
 
 
-def quality_runs(image, data, models, folder):
-    """The classifier on each mode's vectors, ours then fastText's."""
+def quality_runs(image, data, number, mode, models, folder):
+    """The classifier on one mode's vectors (the number-th mode: every architecture on the first, the first
+    architecture on the others), ours then fastText's."""
     rows = []
-    for number, (mode, sides) in enumerate(models):
-        for architecture in CLASSIFIER_ARCHITECTURES[: None if number == 0 else 1]:
-            for label, embeddings in sides.items():
-                row = run_job(
-                    image,
-                    folder / f"classifier-{number}-{label}-{architecture}",
-                    architecture,
-                    data.train,
-                    label,
-                    embeddings,
-                    test_file=data.test,
-                )
-                row["mode"] = mode
-                print(json.dumps(row), flush=True)
-                rows.append(row)
+    for architecture in CLASSIFIER_ARCHITECTURES[: None if number == 0 else 1]:
+        for label, embeddings in models.items():
+            row = run_job(
+                image,
+                folder / f"classifier-{label}-{architecture}",
+                architecture,
+                data.train,
+                label,
+                embeddings,
+                test_file=data.test,
+            )
+            row["mode"] = mode
+            print(json.dumps(row), flush=True)
+            rows.append(row)
     return rows
 
 
@@ -212,8 +225,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         folder = pathlib.Path(tmp)
         corpus = write_corpus(data, folder / "corpus.txt")
-        speed, models = speed_runs(corpus, folder)
-        quality = quality_runs(args.image, data, models, folder)
+        speed, quality = mode_runs(args.image, data, corpus, folder)
         memory = memory_runs(data, folder)
     write_result(
         "word_vectors",
