@@ -110,7 +110,8 @@ class ScriptRun:
             [python, "-c", RUNNER, str(record), str(REPO / "scripts" / script), *args],
             capture_output=True,
             text=True,
-            env={**env, "API_FAULT": json.dumps(fault) if fault else ""},
+            # Its temporary files in the test's folder: a run the test kills cannot remove them.
+            env={**env, "API_FAULT": json.dumps(fault) if fault else "", "TMPDIR": str(workdir)},
             timeout=timeout,
             stdin=subprocess.DEVNULL,
         )

@@ -111,8 +111,16 @@ def _host(tmp_path, name, rows, hyperparameters=None, train_lines=None):
 
 
 def _start(fake, port):
+    # The host's temporary files in its own folder: a host these tests kill, or one that ends at once when its peer
+    # is lost, leaves its scratch behind (in a container, the container's /tmp goes with it).
+    scratch = fake.base / "tmp"
+    scratch.mkdir(exist_ok=True)
     environment = dict(
-        os.environ, SAGEMAKER_BASE_DIR=str(fake.base), SM_NUM_GPUS="0", **{distributed.PS_PORT_ENV: str(port)}
+        os.environ,
+        SAGEMAKER_BASE_DIR=str(fake.base),
+        SM_NUM_GPUS="0",
+        TMPDIR=str(scratch),
+        **{distributed.PS_PORT_ENV: str(port)},
     )
     log = open(fake.base / "log.txt", "w")
     return subprocess.Popen(
