@@ -69,6 +69,9 @@ def create_app(
             raise ServiceUnavailable(f"The model is not loaded: {load_error}")
         return predictor
 
+    def answer(model: "ServedModel") -> Response:
+        return _word_vectors(model, settings) if model.kind == WORD_VECTORS else _classify(model, settings)
+
     @app.get(contract.PING_PATH)
     def ping() -> Response:
         if models is None:  # a multi-model endpoint is healthy with no model loaded, as Multi Model Server is
@@ -79,48 +82,57 @@ def create_app(
     def invocations() -> Response:
         return answer(require_model())
 
-    def answer(model: "ServedModel") -> Response:
-        return word_vectors(model) if model.kind == WORD_VECTORS else classify(model)
-
-    def attribute(key: str) -> str | None:
-        """The value of key in the request's custom attributes (codecs.custom_attribute)."""
-        return custom_attribute(request.headers.get(contract.CUSTOM_ATTRIBUTES_HEADER), key)
-
-    def classify(model: "Predictor") -> Response:
-        response_type = choose_response_type(
-            request.accept_mimetypes, default_response_type(request.mimetype), settings.default_accept
-        )
-        header_top_k = parse_top_k(attribute(contract.TOP_K_ATTRIBUTE), attribute_where(contract.TOP_K_ATTRIBUTE))
-        query_top_k = parse_top_k(request.args.get("top_k"), "The query parameter top_k")
-        parsed = decode_request(
-            request.get_data(cache=False), request.mimetype, request.mimetype_params.get("charset"), settings.limits
-        )
-        if query_top_k is not None and parsed.top_k is not None:
-            raise BadRequest("top_k is given both as a query parameter and in the body; give it once.")
-        top_k = check_top_k(query_top_k or parsed.top_k or header_top_k, model.num_labels)
-        predictions = model.predict(parsed.headlines, top_k)
-        return Response(encode_response(predictions, response_type, top_k), mimetype=response_type)
-
-    def word_vectors(model: "WordVectorPredictor") -> Response:
-        check_accept(request.accept_mimetypes, settings.default_accept)
-        header_neighbours = parse_neighbours(
-            attribute(contract.NEIGHBOURS_ATTRIBUTE), attribute_where(contract.NEIGHBOURS_ATTRIBUTE)
-        )
-        words, neighbours = decode_word_request(
-            request.get_data(cache=False),
-            request.mimetype,
-            request.mimetype_params.get("charset"),
-            settings.limits,
-            header_neighbours,
-        )
-        return Response(json_body(model.answer(words, neighbours)), mimetype=JSON)
-
     @app.get(contract.EXECUTION_PARAMETERS_PATH)
     def execution_parameters() -> Response:
         return jsonify(settings.execution_parameters())
 
     if models is not None:
         _add_model_routes(app, models, answer, settings.models_dir)
+    _add_error_handlers(app, settings)
+    return app
+
+
+def _attribute(key: str) -> str | None:
+    """The value of key in the request's custom attributes (codecs.custom_attribute)."""
+    return custom_attribute(request.headers.get(contract.CUSTOM_ATTRIBUTES_HEADER), key)
+
+
+def _classify(model: "Predictor", settings: "ServingEnvironment") -> Response:
+    """/invocations' answer for a classifier: the request's headlines' top_k labels, in the type Accept asks for."""
+    response_type = choose_response_type(
+        request.accept_mimetypes, default_response_type(request.mimetype), settings.default_accept
+    )
+    header_top_k = parse_top_k(_attribute(contract.TOP_K_ATTRIBUTE), attribute_where(contract.TOP_K_ATTRIBUTE))
+    query_top_k = parse_top_k(request.args.get("top_k"), "The query parameter top_k")
+    parsed = decode_request(
+        request.get_data(cache=False), request.mimetype, request.mimetype_params.get("charset"), settings.limits
+    )
+    if query_top_k is not None and parsed.top_k is not None:
+        raise BadRequest("top_k is given both as a query parameter and in the body; give it once.")
+    top_k = check_top_k(query_top_k or parsed.top_k or header_top_k, model.num_labels)
+    predictions = model.predict(parsed.headlines, top_k)
+    return Response(encode_response(predictions, response_type, top_k), mimetype=response_type)
+
+
+def _word_vectors(model: "WordVectorPredictor", settings: "ServingEnvironment") -> Response:
+    """/invocations' answer for word vectors: each word's vector and source, and its neighbours if asked."""
+    check_accept(request.accept_mimetypes, settings.default_accept)
+    header_neighbours = parse_neighbours(
+        _attribute(contract.NEIGHBOURS_ATTRIBUTE), attribute_where(contract.NEIGHBOURS_ATTRIBUTE)
+    )
+    words, neighbours = decode_word_request(
+        request.get_data(cache=False),
+        request.mimetype,
+        request.mimetype_params.get("charset"),
+        settings.limits,
+        header_neighbours,
+    )
+    return Response(json_body(model.answer(words, neighbours)), mimetype=JSON)
+
+
+def _add_error_handlers(app: Flask, settings: "ServingEnvironment") -> None:
+    """Every error as JSON {"error", "message"}: an HTTP error with its own code and reason (the body limit's with
+    the setting that raises it), anything else a 500 whose trace goes to the log, not to the client."""
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
@@ -146,8 +158,6 @@ def create_app(
         )
         response.status_code = 500
         return response
-
-    return app
 
 
 def _add_model_routes(
