@@ -381,47 +381,18 @@ def _initial_embeddings(
 
 def _fit(run: _Run, data: _Data, training: _Pass) -> _Fitted:
     """The model of one pass, trained on this host's devices and share of the pass's rows."""
-    hp, cluster, kvstore = training.hp, run.cluster, run.kvstore
-    encoder, initial = training.start.encoder, training.start.initial
+    hp, recipe = training.hp, training.recipe
     contexts = training_contexts(run.env.num_gpus)
     logger.info("devices: %s", ", ".join(str(c) for c in contexts))
-    train_examples = training.train
-    if cluster.is_distributed:
-        # Every host has all the rows (and so builds the same vocabulary and validation set); each trains on its
-        # own share, by its place among the hosts: a resumed host takes up the share its checkpoint trained on.
-        assert not isinstance(kvstore, str)  # a job of several hosts trains through a created dist_* kvstore
-        train_examples = shard(training.train, run.env.host_index, len(cluster.hosts), hp.seed)
-        logger.info(
-            "host %d of %d (%s): training on %d of %d train rows",
-            run.env.host_index,
-            len(cluster.hosts),
-            kvstore.type,
-            len(train_examples),
-            len(training.train),
-        )
-    label_ids = data.label_ids
-
-    def encode(examples: list[Example]) -> EncodedSet:
-        labels = np.array([label_ids[e.label] for e in examples], dtype=np.int64)
-        return EncodedSet.encode(encoder, [e.text for e in examples], labels)
-
-    train_set = encode(train_examples)
-    validation_set = encode(training.validation) if training.validation is not None else None
+    train_set = _encoded(data, training, _host_rows(run, training))
+    validation_set = _encoded(data, training, training.validation) if training.validation is not None else None
     sets = {
         "train": train_set,
         "validation": validation_set,
-        "test": encode(data.test) if data.test is not None else None,
+        "test": _encoded(data, training, data.test) if data.test is not None else None,
     }
-    embedding_dim = initial.word_rows.shape[1] if initial is not None else hp.embedding_dim or DEFAULT_EMBEDDING_DIM
-    net = build_model(
-        hp.architecture, encoder.input_size, embedding_dim, len(data.labels), hp, sparse_grad=not cluster.is_distributed
-    )
-    net.initialize(mx.init.Xavier(), ctx=contexts)
-    if initial is not None:
-        _set_initial_rows(net.embedding.weight, initial, len(encoder.vocabulary), contexts[0])
-    net.hybridize(static_alloc=True)
-    recipe = training.recipe
-    steps = _steps(run, net, encoder, contexts, training, data.labels)
+    net = _initialised_net(run, data, training, contexts)
+    steps = _steps(run, net, training.start.encoder, contexts, training, data.labels)
     logger.info(
         "training (%s steps): %s at learning rate %g, %s; %s",
         steps.name,
@@ -430,11 +401,11 @@ def _fit(run: _Run, data: _Data, training: _Pass) -> _Fitted:
         "decayed linearly to 0" if recipe.linear_decay else "constant",
         recipe.reason,
     )
-    fingerprint = _fingerprint(hp, encoder, data.labels, len(train_set.ids), steps.name)
+    fingerprint = _fingerprint(hp, training.start.encoder, data.labels, len(train_set.ids), steps.name)
     trainer = ClassifierTrainer(
         net,
         steps,
-        encoder,
+        training.start.encoder,
         contexts,
         hp,
         data.labels,
@@ -442,11 +413,56 @@ def _fit(run: _Run, data: _Data, training: _Pass) -> _Fitted:
         run.stop_signal,
         recipe,
         _worker_batch_size(run),
-        mid_epoch_checkpoints=not cluster.is_distributed,
+        mid_epoch_checkpoints=not run.cluster.is_distributed,
         scoring=steps if isinstance(steps, AveragedSteps) else None,
     )
     history, best_epoch = trainer.fit(train_set, validation_set)
     return _Fitted(net, trainer, sets, history, best_epoch, recipe)
+
+
+def _host_rows(run: _Run, training: _Pass) -> list[Example]:
+    """The pass's train rows this host trains on: all of them on one host; on several, its own share, by its place
+    among the hosts. Every host has all the rows (and so builds the same vocabulary and validation set), and a
+    resumed host takes up the share its checkpoint trained on."""
+    if not run.cluster.is_distributed:
+        return training.train
+    assert not isinstance(run.kvstore, str)  # a job of several hosts trains through a created dist_* kvstore
+    hosts = len(run.cluster.hosts)
+    rows = shard(training.train, run.env.host_index, hosts, training.hp.seed)
+    logger.info(
+        "host %d of %d (%s): training on %d of %d train rows",
+        run.env.host_index,
+        hosts,
+        run.kvstore.type,
+        len(rows),
+        len(training.train),
+    )
+    return rows
+
+
+def _encoded(data: _Data, training: _Pass, examples: list[Example]) -> EncodedSet:
+    """Rows as the pass's encoder encodes them, with the job's label ids."""
+    labels = np.array([data.label_ids[e.label] for e in examples], dtype=np.int64)
+    return EncodedSet.encode(training.start.encoder, [e.text for e in examples], labels)
+
+
+def _initialised_net(run: _Run, data: _Data, training: _Pass, contexts: list[mx.Context]) -> Any:
+    """The pass's network on the devices, its embedding rows from the pretrained vectors where there are some."""
+    hp, encoder, initial = training.hp, training.start.encoder, training.start.initial
+    embedding_dim = initial.word_rows.shape[1] if initial is not None else hp.embedding_dim or DEFAULT_EMBEDDING_DIM
+    net = build_model(
+        hp.architecture,
+        encoder.input_size,
+        embedding_dim,
+        len(data.labels),
+        hp,
+        sparse_grad=not run.cluster.is_distributed,
+    )
+    net.initialize(mx.init.Xavier(), ctx=contexts)
+    if initial is not None:
+        _set_initial_rows(net.embedding.weight, initial, len(encoder.vocabulary), contexts[0])
+    net.hybridize(static_alloc=True)
+    return net
 
 
 def _checkpoint_store(run: _Run, steps: Steps, fingerprint: str, pass_name: str) -> CheckpointStore | None:
