@@ -134,18 +134,16 @@ def write_rows(path, rows):
 
 
 def prepare_splits(data, folder):
-    """train/validation/test files: train.tsv split by story with the job's defaults, the test file as it is."""
+    """The training, validation and test parts (train.tsv split by story with the job's defaults, the test file as
+    it is), each written once for every run: as our channels' files ("files") and in fastText's format
+    ("fasttext")."""
     defaults = Hyperparameters()
     train, validation = split_validation(uci_rows(data.train), defaults.validation_fraction, defaults.seed)
-    test = uci_rows(data.test)
+    parts = {"train": train, "validation": validation, "test": uci_rows(data.test)}
     return {
-        "train": train,
-        "validation": validation,
-        "test": test,
-        "files": {
-            "validation": write_rows(folder / "validation" / "validation.tsv", validation),
-            "test": write_rows(folder / "test" / "test.tsv", test),
-        },
+        **parts,
+        "files": {name: write_rows(folder / name / f"{name}.tsv", rows) for name, rows in parts.items()},
+        "fasttext": {name: str(fasttext_file(rows, folder / f"fasttext-{name}.txt")) for name, rows in parts.items()},
     }
 
 
@@ -258,11 +256,6 @@ def fasttext_file(rows, path):
     return path
 
 
-def fasttext_files(evaluations, folder):
-    """{name: path} of the evaluation sets in fastText's format, written once for every fastText run."""
-    return {name: str(fasttext_file(rows, folder / f"fasttext-{name}.txt")) for name, rows in evaluations.items()}
-
-
 def fasttext_accuracy(
     train_file, evaluation_files, vectors=None, epoch=FASTTEXT_DEFAULT_EPOCHS, seed=0, threads=FASTTEXT_THREADS
 ):
@@ -286,9 +279,8 @@ def fasttext_accuracy(
 
 def accuracy_runs(image, splits, vectors, folder):
     """Section 1: our jobs (each architecture and initialisation) and fastText supervised, alternating."""
-    train_file = write_rows(folder / "train" / "train.tsv", splits["train"])
-    fasttext_train = fasttext_file(splits["train"], folder / "fasttext-train.txt")
-    evaluations = fasttext_files({"validation": splits["validation"], "test": splits["test"]}, folder)
+    train_file, fasttext_train = splits["files"]["train"], splits["fasttext"]["train"]
+    evaluations = {name: splits["fasttext"][name] for name in ("validation", "test")}
     ours, anchor = [], []
     for init in INITIALISATIONS:
         for architecture in ARCHITECTURES:
@@ -322,20 +314,18 @@ def accuracy_runs(image, splits, vectors, folder):
 def speed_pairs(image, splits, folder):
     """Section 5's alternating pairs: the default job (fasttext, no vectors, section 1's channels) and fastText
     supervised (its defaults, every core) on the same training part; headlines a second of each, per pair."""
-    train_file = write_rows(folder / "speed" / "train" / "train.tsv", splits["train"])
-    fasttext_train = fasttext_file(splits["train"], folder / "speed" / "fasttext-train.txt")
-    evaluations = fasttext_files({"test": splits["test"]}, folder / "speed")
+    evaluations = {"test": splits["fasttext"]["test"]}
     pairs = []
     for _ in range(SPEED_PAIRS):
         ours = run_job(
             image,
             folder / "speed-job",
             "fasttext",
-            train_file,
+            splits["files"]["train"],
             validation_file=splits["files"]["validation"],
             test_file=splits["files"]["test"],
         )
-        anchor = fasttext_accuracy(fasttext_train, evaluations)
+        anchor = fasttext_accuracy(splits["fasttext"]["train"], evaluations)
         pairs.append(
             {
                 "ours": ours["headlines_per_second"],
@@ -345,7 +335,6 @@ def speed_pairs(image, splits, folder):
             }
         )
         print(pairs[-1], flush=True)
-    shutil.rmtree(folder / "speed")
     return pairs
 
 
@@ -378,7 +367,7 @@ def scale_runs(image, splits, folder):
     )
     print(ours, flush=True)
     fasttext_train = fasttext_file(rows, folder / "scale" / "fasttext-train.txt")
-    evaluations = fasttext_files({"test": splits["test"]}, folder / "scale")
+    evaluations = {"test": splits["fasttext"]["test"]}
     anchor = {
         threads: fasttext_accuracy(fasttext_train, evaluations, epoch=SCALE_EPOCHS, threads=threads)
         for threads in (1, FASTTEXT_THREADS)
@@ -495,7 +484,7 @@ def extra_runs(size):
 def labelled_runs(image, splits, vectors, folder):
     """(runs, extra runs) of sections 2-4 per labelled size and seed, ours and fastText's alternating so that a
     slower or busier machine moves both sides alike."""
-    evaluations = fasttext_files({"test": splits["test"]}, folder)
+    evaluations = {"test": splits["fasttext"]["test"]}
     runs, variants = [], []
     for size in LABELLED_SIZES + (ALL,):
         for seed in SEEDS:

@@ -6,6 +6,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import types
 
 import pytest
 
@@ -210,10 +211,36 @@ def test_the_speed_tables_set_ours_against_fastText_per_headline():
     assert "| fastText supervised, 2 threads | 60,000 | 0.20 | - | 0.8700 |" in lines
 
 
+def test_each_part_is_written_once_for_our_jobs_and_for_fastText(tmp_path):
+    """Every section reads the same files: our channels' in the original layout, fastText's labelled and tokenised."""
+    lines = [row(f"Headline {i} here", "bet"[i % 3]).line.replace("story", f"story{i}") for i in range(30)]
+    data = types.SimpleNamespace(train=tmp_path / "train.csv", test=tmp_path / "test.csv")
+    data.train.write_text("".join(lines[:20]), encoding="utf-8")
+    data.test.write_text("".join(lines[20:]), encoding="utf-8")
+    splits = train_uci.prepare_splits(data, tmp_path / "bench")
+    assert sorted(r.line for r in splits["train"] + splits["validation"]) == sorted(lines[:20])
+    assert splits["validation"] and [r.line for r in splits["test"]] == lines[20:]
+    for name in ("train", "validation", "test"):
+        assert splits["files"][name].read_text(encoding="utf-8") == "".join(r.line for r in splits[name])
+        fasttext_lines = pathlib.Path(splits["fasttext"][name]).read_text(encoding="utf-8").splitlines()
+        assert fasttext_lines == [f"__label__{r.label} headline {r.title.split()[1]} here" for r in splits[name]]
+
+
 def test_the_speed_pairs_alternate_ours_and_fastText_on_the_same_rows(tmp_path, monkeypatch):
     """Ours, then fastText, then ours again: each pair's rates come from its own two runs."""
     calls, rates = [], iter([30000.0, 45000.0])
-    splits = {"train": [row("a b"), row("c d")], "test": [row("e f")], "files": {"validation": None, "test": None}}
+    parts = {"train": [row("a b"), row("c d")], "test": [row("e f")]}
+    splits = {
+        **parts,
+        "files": {
+            "train": train_uci.write_rows(tmp_path / "train.tsv", parts["train"]),
+            "validation": None,
+            "test": None,
+        },
+        "fasttext": {
+            name: str(train_uci.fasttext_file(rows, tmp_path / f"{name}.txt")) for name, rows in parts.items()
+        },
+    }
 
     def run_job(image, base, architecture, train_file, **channels):
         calls.append(("ours", architecture, pathlib.Path(train_file).read_text()))
