@@ -381,18 +381,18 @@ def _initial_embeddings(
 
 def _fit(run: _Run, data: _Data, training: _Pass) -> _Fitted:
     """The model of one pass, trained on this host's devices and share of the pass's rows."""
-    hp, recipe = training.hp, training.recipe
+    hp, recipe, encoder, label_ids = training.hp, training.recipe, training.start.encoder, data.label_ids
     contexts = training_contexts(run.env.num_gpus)
     logger.info("devices: %s", ", ".join(str(c) for c in contexts))
-    train_set = _encoded(data, training, _host_rows(run, training))
-    validation_set = _encoded(data, training, training.validation) if training.validation is not None else None
+    train_set = _encoded(encoder, label_ids, _host_rows(run, training))
+    validation_set = _encoded(encoder, label_ids, training.validation) if training.validation is not None else None
     sets = {
         "train": train_set,
         "validation": validation_set,
-        "test": _encoded(data, training, data.test) if data.test is not None else None,
+        "test": _encoded(encoder, label_ids, data.test) if data.test is not None else None,
     }
     net = _initialised_net(run, data, training, contexts)
-    steps = _steps(run, net, training.start.encoder, contexts, training, data.labels)
+    steps = _steps(run, net, encoder, contexts, training, data.labels)
     logger.info(
         "training (%s steps): %s at learning rate %g, %s; %s",
         steps.name,
@@ -401,11 +401,11 @@ def _fit(run: _Run, data: _Data, training: _Pass) -> _Fitted:
         "decayed linearly to 0" if recipe.linear_decay else "constant",
         recipe.reason,
     )
-    fingerprint = _fingerprint(hp, training.start.encoder, data.labels, len(train_set.ids), steps.name)
+    fingerprint = _fingerprint(hp, encoder, data.labels, len(train_set.ids), steps.name)
     trainer = ClassifierTrainer(
         net,
         steps,
-        training.start.encoder,
+        encoder,
         contexts,
         hp,
         data.labels,
@@ -440,10 +440,10 @@ def _host_rows(run: _Run, training: _Pass) -> list[Example]:
     return rows
 
 
-def _encoded(data: _Data, training: _Pass, examples: list[Example]) -> EncodedSet:
-    """Rows as the pass's encoder encodes them, with the job's label ids."""
-    labels = np.array([data.label_ids[e.label] for e in examples], dtype=np.int64)
-    return EncodedSet.encode(training.start.encoder, [e.text for e in examples], labels)
+def _encoded(encoder: TextEncoder, label_ids: dict[str, int], examples: list[Example]) -> EncodedSet:
+    """Rows as this encoder encodes them, with these label ids."""
+    labels = np.array([label_ids[e.label] for e in examples], dtype=np.int64)
+    return EncodedSet.encode(encoder, [e.text for e in examples], labels)
 
 
 def _initialised_net(run: _Run, data: _Data, training: _Pass, contexts: list[mx.Context]) -> Any:
