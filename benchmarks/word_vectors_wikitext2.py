@@ -7,7 +7,7 @@
    and each side's word-similarity rho on WordSim-353 (benchmarks/data/wordsim353.tsv), computed the same way;
 2. quality: the classifier (CPU training image) on the UCI story split, initialised from each mode's vectors of
    each side (our job's model folder, unchanged; fastText's .bin): the fasttext architecture for every mode, cnn
-   for the first; each mode's right after its speed runs, whose models are then deleted;
+   for the first; each mode's right after its speed runs, and then that mode's files are deleted;
 3. memory: peak RSS of our job on 1x and 8x the corpus (one epoch each; the corpus repeated).
 
     make bench-word-vectors   (QUICK=1: the generated corpus, one epoch, fewer runs)
@@ -173,7 +173,7 @@ def speed_runs(corpus, folder, mode):
     return row, models
 
 
-def quality_runs(image, data, number, mode, models, folder):
+def quality_runs(image, data, number, mode_name, models, folder):
     """The classifier on one mode's vectors (the number-th mode: every architecture on the first, the first
     architecture on the others), ours then fastText's."""
     rows = []
@@ -188,7 +188,7 @@ def quality_runs(image, data, number, mode, models, folder):
                 embeddings,
                 test_file=data.test,
             )
-            row["mode"] = mode
+            row["mode"] = mode_name
             print(json.dumps(row), flush=True)
             rows.append(row)
     return rows

@@ -16,8 +16,9 @@ RUN_FIGURES = {
 
 
 def test_one_modes_models_are_on_disk_at_a_time_and_none_after(tmp_path, monkeypatch):
-    """Every mode's and repeat's vectors were kept until the last quality run: 4.3 GB in the quick benchmark (one
-    repeat), ~1.6 GB a mode and repeat with subwords in the full one."""
+    """At each classifier job only the current mode's first repeat's models are on disk, and nothing is left after
+    the last: every mode's and repeat's vectors stayed until the last classifier job (the quick benchmark peaked 4.3
+    GB above its start)."""
     monkeypatch.setattr(bench, "REPEATS", 2)
     models_at_each_job = []
 
