@@ -14,6 +14,7 @@ import os
 import pathlib
 import platform
 import subprocess
+import sys
 
 from tests.support.containers import docker
 from tests.support.data import WIKITEXT_DIR, generated_data, require_real_data
@@ -33,6 +34,8 @@ FASTTEXT_DEFAULT_EPOCHS = 5  # fastText supervised's -epoch
 FASTTEXT_RELEASE_MEMORY = {"MALLOC_PERTURB_": "255"}
 # WordSim-353 as gensim's test data ships it; its header names the source.
 PAIRS = REPO / "benchmarks" / "data" / "wordsim353.tsv"
+# This checkout's `train` command (the package's console script in this virtualenv), for jobs run without the image.
+CHECKOUT_TRAIN_COMMAND = str(pathlib.Path(sys.executable).parent / "train")
 
 
 def fasttext_headlines_per_second(rows: int, epochs: int, train_seconds: float) -> float:

@@ -32,6 +32,7 @@ Writes bench-results/train-uci.json.
 import argparse
 import collections
 import json
+import os
 import pathlib
 import shutil
 import statistics
@@ -43,6 +44,7 @@ import time
 import numpy as np
 
 from benchmarks.harness import (
+    CHECKOUT_TRAIN_COMMAND,
     FASTTEXT_DEFAULT_EPOCHS,
     FASTTEXT_SUPERVISED_NAME,
     bench_data,
@@ -53,6 +55,7 @@ from benchmarks.harness import (
     write_result,
 )
 from headlines.classifier.recipe import MIN_SELECTION_ROWS
+from headlines.contract import BASE_DIR_ENV
 from headlines.data.formats import UCI_CATEGORY, UCI_STORY, UCI_TITLE
 from headlines.data.splits import split_validation
 from headlines.hyperparameters import Hyperparameters
@@ -155,12 +158,15 @@ def labelled_subset(rows, size, seed):
     return [rows[i] for i in sorted(picked)]
 
 
-def docker_train(image, fake, what):
-    """The image's train command on a fake /opt/ml tree, as SageMaker starts it; returns its wall seconds."""
+def train_command(image, fake, what):
+    """The train command on a fake /opt/ml tree, as SageMaker starts it: the image's, or without an image this
+    checkout's (benchmarks/labelled_trial.py); returns its wall seconds."""
     started = time.time()
-    result = subprocess.run(
-        ["docker", "run", "--rm", "-v", f"{fake.base}:/opt/ml", image, "train"], capture_output=True, text=True
-    )
+    if image is None:
+        command, environment = [CHECKOUT_TRAIN_COMMAND], {**os.environ, BASE_DIR_ENV: str(fake.base)}
+    else:
+        command, environment = ["docker", "run", "--rm", "-v", f"{fake.base}:/opt/ml", image, "train"], None
+    result = subprocess.run(command, capture_output=True, text=True, env=environment)
     if result.returncode != 0:
         raise SystemExit(f"{what} job failed:\n{result.stdout[-3000:]}{result.stderr[-2000:]}")
     return round(time.time() - started, 1)
@@ -185,7 +191,7 @@ def train_vectors(image, data, headlines, folder):
     channel = fake.add_channel("train", {})
     lines = write_vector_corpus(data, headlines, channel / "corpus.txt")
     fake.write_config(VECTOR_HYPERPARAMETERS)
-    seconds = docker_train(image, fake, "word-vector")
+    seconds = train_command(image, fake, "word-vector")
     vectors = {"none": None, "bin": fake.model_dir / VECTORS_BINARY_FILE, "vec": fake.model_dir / VECTORS_TEXT_FILE}
     corpus = {
         "text": "WikiText-2" if data.source == "real" else "the generated corpus",
@@ -216,7 +222,7 @@ def run_job(
         files = sorted(vectors.iterdir()) if vectors.is_dir() else [vectors]
         fake.add_channel("embeddings", {f.name: str(f) for f in files})
     fake.write_config({"architecture": architecture, **(hyperparameters or {})})
-    seconds = docker_train(image, fake, architecture)
+    seconds = train_command(image, fake, architecture)
     row = job_figures(fake.metrics(), architecture, init, seconds)
     if channels.get("evaluate"):
         row.update(channels["evaluate"](fake.model_dir))

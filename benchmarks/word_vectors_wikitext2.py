@@ -27,7 +27,15 @@ import time
 import fasttext
 import numpy as np
 
-from benchmarks.harness import PAIRS, bench_data, fasttext_environment, full_or_quick, write_corpus, write_result
+from benchmarks.harness import (
+    CHECKOUT_TRAIN_COMMAND,
+    PAIRS,
+    bench_data,
+    fasttext_environment,
+    full_or_quick,
+    write_corpus,
+    write_result,
+)
 from benchmarks.train_uci import run_job
 from headlines.word_vectors.evaluation import evaluate_similarity
 from tests.support.fake_sagemaker import FakeSageMaker
@@ -88,7 +96,7 @@ def run_ours(corpus, base, hyperparameters):
     fake.add_channel("evaluation", {PAIRS.name: str(PAIRS)})
     fake.write_config(hyperparameters)
     env = {**os.environ, "SAGEMAKER_BASE_DIR": str(fake.base), "SM_NUM_GPUS": "0"}
-    result, wall, peak = peak_rss([str(pathlib.Path(sys.executable).parent / "train")], env)
+    result, wall, peak = peak_rss([CHECKOUT_TRAIN_COMMAND], env)
     if result.returncode != 0:
         raise SystemExit(f"word-vector job failed:\n{result.stderr[-3000:]}")
     return fake, fake.metrics(), wall, peak

@@ -268,9 +268,9 @@ def test_the_speed_pairs_report_the_median_and_range_of_their_ratios():
     assert "next `make bench-train`" in "\n".join(report._speed_pairs({"fasttext_threads": 2}))
 
 
-def _run_job_with(docker_train, tmp_path, monkeypatch, base, **options):
-    """train_uci.run_job on a one-row file, its container replaced by docker_train(image, fake, architecture)."""
-    monkeypatch.setattr(train_uci, "docker_train", docker_train)
+def _run_job_with(train_command, tmp_path, monkeypatch, base, **options):
+    """train_uci.run_job on a one-row file, its container replaced by train_command(image, fake, architecture)."""
+    monkeypatch.setattr(train_uci, "train_command", train_command)
     monkeypatch.setattr(train_uci.FakeSageMaker, "metrics", lambda self: {})
     monkeypatch.setattr(train_uci, "job_figures", lambda *figures: {})
     train_file = tmp_path / "train.tsv"
@@ -286,22 +286,22 @@ def test_a_job_starts_in_an_empty_folder_whatever_an_earlier_run_left_there(tmp_
     (base / "checkpoints" / "state.json").write_text("{}")
     found = []
 
-    def docker_train(image, fake, architecture):
+    def train_command(image, fake, architecture):
         found.append(sorted(path.name for path in fake.checkpoint_dir.glob("*")))
         return 1.0
 
-    _run_job_with(docker_train, tmp_path, monkeypatch, base)
+    _run_job_with(train_command, tmp_path, monkeypatch, base)
     assert found == [[]]
 
 
 def test_a_jobs_folder_is_deleted_after_it_unless_kept(tmp_path, monkeypatch):
     """Twelve word-vector quality jobs kept their folders, ~1 GB each: the quick benchmark peaked at 13 GB."""
 
-    def docker_train(image, fake, architecture):
+    def train_command(image, fake, architecture):
         fake.model_dir.mkdir(parents=True)
         (fake.model_dir / "model-0000.params").write_bytes(b"weights")
         return 1.0
 
-    _run_job_with(docker_train, tmp_path, monkeypatch, tmp_path / "deleted")
-    _run_job_with(docker_train, tmp_path, monkeypatch, tmp_path / "kept", keep=True)
+    _run_job_with(train_command, tmp_path, monkeypatch, tmp_path / "deleted")
+    _run_job_with(train_command, tmp_path, monkeypatch, tmp_path / "kept", keep=True)
     assert not (tmp_path / "deleted").exists() and (tmp_path / "kept" / "model").is_dir()
