@@ -4,7 +4,7 @@ through this checkout's `train` command instead of the image, so that a change i
 `make bench-train`. It prints each setting's mean test accuracy, the seeds' standard deviation and each seed's,
 and writes no record: it is not part of `make bench`.
 
-    .venv/bin/python -m benchmarks.labelled_trial --architecture cnn --sizes 100 300 dropout=0.2 num_filters=300
+    .venv/bin/python -m benchmarks.labelled_trial --architecture cnn --sizes 100 300 --settings dropout=0.2 epochs=60
 """
 
 import argparse
@@ -68,15 +68,22 @@ def parse_size(text):
     return text if text == ALL else int(text)
 
 
-def main():
+def parser():
+    """The command line (every list is an option's, so that one list cannot take the next one's values)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("settings", nargs="*", type=parse_setting, help="hyperparameter=value, each tried alone")
+    parser.add_argument(
+        "--settings", nargs="+", type=parse_setting, default=[], help="hyperparameter=value, each tried alone"
+    )
     parser.add_argument("--architecture", default="fasttext", choices=("fasttext", "cnn"))
     parser.add_argument("--init", default="bin", choices=("none", "bin", "vec"), help="the embeddings channel")
     parser.add_argument("--sizes", nargs="+", type=parse_size, default=[100, 300, 1000], help=f"numbers or {ALL}")
     parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
     parser.add_argument("--fasttext", action="store_true", help="fastText supervised with the vec vectors too")
-    args = parser.parse_args()
+    return parser
+
+
+def main():
+    args = parser().parse_args()
     data = bench_data()
     with tempfile.TemporaryDirectory() as tmp:
         folder = pathlib.Path(tmp)

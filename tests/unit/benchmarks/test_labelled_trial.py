@@ -64,6 +64,15 @@ def test_a_setting_is_a_hyperparameter_and_its_value():
             labelled_trial.parse_setting(text)
 
 
+def test_the_command_line_keeps_sizes_and_settings_apart():
+    args = labelled_trial.parser().parse_args(
+        ["--sizes", "100", "all", "--settings", "dropout=0.2", "epochs=60", "--seeds", "1", "--fasttext"]
+    )
+    assert args.sizes == [100, train_uci.ALL] and args.seeds == [1] and args.fasttext
+    assert dict(args.settings) == {"dropout=0.2": {"dropout": "0.2"}, "epochs=60": {"epochs": "60"}}
+    assert labelled_trial.parser().parse_args([]).settings == []
+
+
 @pytest.mark.parametrize("image", [None, "headlines-train:cpu"])
 def test_a_job_runs_the_images_train_command_or_without_an_image_this_checkouts(tmp_path, monkeypatch, image):
     seen = []
