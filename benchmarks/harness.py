@@ -16,6 +16,7 @@ import platform
 import subprocess
 import sys
 
+from headlines.contract import BASE_DIR_ENV
 from tests.support.containers import docker
 from tests.support.data import WIKITEXT_DIR, generated_data, require_real_data
 
@@ -34,8 +35,14 @@ FASTTEXT_DEFAULT_EPOCHS = 5  # fastText supervised's -epoch
 FASTTEXT_RELEASE_MEMORY = {"MALLOC_PERTURB_": "255"}
 # WordSim-353 as gensim's test data ships it; its header names the source.
 PAIRS = REPO / "benchmarks" / "data" / "wordsim353.tsv"
-# This checkout's `train` command (the package's console script in this virtualenv), for jobs run without the image.
+# This checkout's `train` command (the package's console script in this virtualenv), for jobs run without the image,
+# in checkout_train_environment.
 CHECKOUT_TRAIN_COMMAND = str(pathlib.Path(sys.executable).parent / "train")
+
+
+def checkout_train_environment(base: pathlib.Path) -> dict[str, str]:
+    """This process's environment with the fake /opt/ml tree at `base`, for CHECKOUT_TRAIN_COMMAND."""
+    return {**os.environ, BASE_DIR_ENV: str(base)}
 
 
 def fasttext_headlines_per_second(rows: int, epochs: int, train_seconds: float) -> float:

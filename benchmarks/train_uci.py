@@ -32,7 +32,6 @@ Writes bench-results/train-uci.json.
 import argparse
 import collections
 import json
-import os
 import pathlib
 import shutil
 import statistics
@@ -48,6 +47,7 @@ from benchmarks.harness import (
     FASTTEXT_DEFAULT_EPOCHS,
     FASTTEXT_SUPERVISED_NAME,
     bench_data,
+    checkout_train_environment,
     corpus_files,
     fasttext_environment,
     fasttext_headlines_per_second,
@@ -55,7 +55,6 @@ from benchmarks.harness import (
     write_result,
 )
 from headlines.classifier.recipe import MIN_SELECTION_ROWS
-from headlines.contract import BASE_DIR_ENV
 from headlines.data.formats import UCI_CATEGORY, UCI_STORY, UCI_TITLE
 from headlines.data.splits import split_validation
 from headlines.hyperparameters import Hyperparameters
@@ -163,7 +162,7 @@ def train_command(image, fake, what):
     checkout's (benchmarks/labelled_trial.py); returns its wall seconds."""
     started = time.time()
     if image is None:
-        command, environment = [CHECKOUT_TRAIN_COMMAND], {**os.environ, BASE_DIR_ENV: str(fake.base)}
+        command, environment = [CHECKOUT_TRAIN_COMMAND], checkout_train_environment(fake.base)
     else:
         command, environment = ["docker", "run", "--rm", "-v", f"{fake.base}:/opt/ml", image, "train"], None
     result = subprocess.run(command, capture_output=True, text=True, env=environment)

@@ -16,7 +16,6 @@ Writes bench-results/embeddings.json.
 
 import argparse
 import json
-import os
 import pathlib
 import shutil
 import subprocess
@@ -31,6 +30,7 @@ from benchmarks.harness import (
     CHECKOUT_TRAIN_COMMAND,
     PAIRS,
     bench_data,
+    checkout_train_environment,
     fasttext_environment,
     full_or_quick,
     write_corpus,
@@ -95,7 +95,7 @@ def run_ours(corpus, base, hyperparameters):
     fake.add_channel("train", {corpus.name: str(corpus)})
     fake.add_channel("evaluation", {PAIRS.name: str(PAIRS)})
     fake.write_config(hyperparameters)
-    env = {**os.environ, "SAGEMAKER_BASE_DIR": str(fake.base), "SM_NUM_GPUS": "0"}
+    env = {**checkout_train_environment(fake.base), "SM_NUM_GPUS": "0"}
     result, wall, peak = peak_rss([CHECKOUT_TRAIN_COMMAND], env)
     if result.returncode != 0:
         raise SystemExit(f"word-vector job failed:\n{result.stderr[-3000:]}")

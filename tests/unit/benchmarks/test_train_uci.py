@@ -211,13 +211,19 @@ def test_the_speed_tables_set_ours_against_fastText_per_headline():
     assert "| fastText supervised, 2 threads | 60,000 | 0.20 | - | 0.8700 |" in lines
 
 
+def _bench_splits(tmp_path, train_rows=20, test_rows=10):
+    """train_uci.prepare_splits on UCI-layout files of generated rows, each its own story; and the files' lines."""
+    rows = train_rows + test_rows
+    lines = [row(f"Headline {i} here", "bet"[i % 3]).line.replace("story", f"story{i}") for i in range(rows)]
+    data = types.SimpleNamespace(train=tmp_path / "train.csv", test=tmp_path / "test.csv")
+    data.train.write_text("".join(lines[:train_rows]), encoding="utf-8")
+    data.test.write_text("".join(lines[train_rows:]), encoding="utf-8")
+    return train_uci.prepare_splits(data, tmp_path / "bench"), lines
+
+
 def test_each_part_is_written_once_for_our_jobs_and_for_fastText(tmp_path):
     """Every section reads the same files: our channels' in the original layout, fastText's labelled and tokenised."""
-    lines = [row(f"Headline {i} here", "bet"[i % 3]).line.replace("story", f"story{i}") for i in range(30)]
-    data = types.SimpleNamespace(train=tmp_path / "train.csv", test=tmp_path / "test.csv")
-    data.train.write_text("".join(lines[:20]), encoding="utf-8")
-    data.test.write_text("".join(lines[20:]), encoding="utf-8")
-    splits = train_uci.prepare_splits(data, tmp_path / "bench")
+    splits, lines = _bench_splits(tmp_path)
     assert sorted(r.line for r in splits["train"] + splits["validation"]) == sorted(lines[:20])
     assert splits["validation"] and [r.line for r in splits["test"]] == lines[20:]
     for name in ("train", "validation", "test"):
@@ -229,18 +235,7 @@ def test_each_part_is_written_once_for_our_jobs_and_for_fastText(tmp_path):
 def test_the_speed_pairs_alternate_ours_and_fastText_on_the_same_rows(tmp_path, monkeypatch):
     """Ours, then fastText, then ours again: each pair's rates come from its own two runs."""
     calls, rates = [], iter([30000.0, 45000.0])
-    parts = {"train": [row("a b"), row("c d")], "test": [row("e f")]}
-    splits = {
-        **parts,
-        "files": {
-            "train": train_uci.write_rows(tmp_path / "train.tsv", parts["train"]),
-            "validation": None,
-            "test": None,
-        },
-        "fasttext": {
-            name: str(train_uci.fasttext_file(rows, tmp_path / f"{name}.txt")) for name, rows in parts.items()
-        },
-    }
+    splits, _ = _bench_splits(tmp_path)
 
     def run_job(image, base, architecture, train_file, **channels):
         calls.append(("ours", architecture, pathlib.Path(train_file).read_text()))
@@ -254,9 +249,10 @@ def test_the_speed_pairs_alternate_ours_and_fastText_on_the_same_rows(tmp_path, 
     monkeypatch.setattr(train_uci, "fasttext_accuracy", fasttext_accuracy)
     monkeypatch.setattr(train_uci, "SPEED_PAIRS", 2)
     pairs = train_uci.speed_pairs("image", splits, tmp_path)
-    ours_rows = "".join(r.line for r in splits["train"])
-    assert calls == [("ours", "fasttext", ours_rows), ("fastText", 2)] * 2
-    assert pairs == [{"ours": 30000.0, "fasttext": 100000.0}, {"ours": 45000.0, "fasttext": 100000.0}]
+    ours_rows, rows = "".join(r.line for r in splits["train"]), len(splits["train"])
+    assert calls == [("ours", "fasttext", ours_rows), ("fastText", rows)] * 2
+    fasttext_rate = rows * 5 / 0.0001  # rows x fastText's 5 epochs over its seconds
+    assert pairs == [{"ours": 30000.0, "fasttext": fasttext_rate}, {"ours": 45000.0, "fasttext": fasttext_rate}]
 
 
 def test_the_speed_pairs_report_the_median_and_range_of_their_ratios():
