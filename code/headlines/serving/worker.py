@@ -7,13 +7,17 @@ threads fight over the GIL: one-headline loads lost 18-40% of their requests a s
 
 So each worker stays a sync worker, one request at a time on its main thread, with a lookout thread beside it. Once
 a request has run LOOKOUT_AFTER_SECONDS, the lookout takes the connections waiting in the accept queue (letting idle
-workers take theirs first), answers each GET /ping itself and keeps the others, in order, for the main thread's next
-requests. It reads a request line with MSG_PEEK, leaving it for whichever thread answers the request. Short requests
-never wake it; a request that runs past the timeout still gets its worker killed, as any sync worker's.
+workers take theirs first) and reads each one's request line with MSG_PEEK, leaving it for whichever thread answers
+the request: it answers GET /ping itself and keeps the others, in order, for the main thread's next requests. A
+connection whose request line has not come yet stays with the lookout until it does (a busy client may connect well
+before it sends), and is closed if it stays silent past the server's timeout. Short requests never wake the lookout;
+a request that runs past the timeout still gets its worker killed, as any sync worker's.
 """
 
 import collections
+import dataclasses
 import errno
+import math
 import os
 import select
 import socket
@@ -30,8 +34,10 @@ from .. import contract
 LOOKOUT_AFTER_SECONDS = 0.2
 # How long the lookout lets an idle worker take a new connection first: above an idle worker's wake-up time.
 IDLE_WORKERS_FIRST_SECONDS = 0.002
-# How long the lookout waits for a connection's request line before leaving it to the main thread.
-REQUEST_LINE_SECONDS = 0.1
+# How long the lookout pauses when a request line has come in part only: what such a /ping waits longer at most.
+PART_OF_A_LINE_PAUSE_SECONDS = 0.005
+# At exit, how long the lookout's connections may still stay silent before they are closed unanswered.
+SILENT_AT_EXIT_SECONDS = 1.0
 # Connections a worker keeps for its main thread: past workers x this many, new ones (a /ping too) wait in the
 # kernel's accept queue. Multi Model Server's front end queues up to 100 jobs a model (job_queue_size).
 CONNECTIONS_PER_WORKER = 64
@@ -42,23 +48,33 @@ _PEEK_BYTES = max(map(len, PING_REQUEST_LINES))
 _NOTHING_WAITING = (errno.EAGAIN, errno.EWOULDBLOCK, errno.ECONNABORTED)
 
 
-def is_ping(client: socket.socket, seconds: float = REQUEST_LINE_SECONDS) -> bool:
-    """Whether the connection's request is GET (or HEAD) /ping, read without taking its bytes off the socket."""
-    deadline = time.monotonic() + seconds
-    head = b""
-    client.settimeout(seconds)
+def ping_or_not(head: bytes) -> bool | None:
+    """Whether a request starting with these bytes is GET (or HEAD) /ping; None while more bytes could decide."""
+    if head.startswith(PING_REQUEST_LINES):
+        return True
+    if head and any(line.startswith(head) for line in PING_REQUEST_LINES):
+        return None
+    return False  # another request, or b"": a connection closed before it sent anything
+
+
+def peek_ping(client: socket.socket) -> bool | None:
+    """ping_or_not for the bytes waiting on the connection, read without waiting or taking them off the socket."""
     try:
-        while len(head) < _PEEK_BYTES and time.monotonic() < deadline:
-            head = client.recv(_PEEK_BYTES, socket.MSG_PEEK)
-            if not head or not any(line.startswith(head[: len(line)]) for line in PING_REQUEST_LINES):
-                break  # closed, or not a ping whatever follows
-            if len(head) < _PEEK_BYTES:
-                time.sleep(0.001)
-    except OSError:  # socket.timeout included: left to the main thread, which answers as a sync worker would
+        return ping_or_not(client.recv(_PEEK_BYTES, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+    except (BlockingIOError, InterruptedError):
+        return None
+    except OSError:  # reset: left to the main thread, which fails it as a sync worker would
         return False
-    finally:
-        client.setblocking(True)
-    return head.startswith(PING_REQUEST_LINES)
+
+
+@dataclasses.dataclass(frozen=True)
+class Connection:
+    """A connection the lookout took off the accept queue, and when."""
+
+    listener: socket.socket
+    client: socket.socket
+    address: Any
+    accepted_at: float
 
 
 class InferenceWorker(SyncWorker):
@@ -67,54 +83,90 @@ class InferenceWorker(SyncWorker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.busy_since: float | None = None  # time.monotonic() when the running request began; None when idle
-        self.waiting: collections.deque[tuple[socket.socket, socket.socket, Any]] = collections.deque()
+        self.waiting: collections.deque[Connection] = collections.deque()  # for the main thread, in order
+        self.unread: list[Connection] = []  # the lookout's own: no request line yet
+        self.lookout = threading.Thread(target=self._look_out, name="ping-lookout", daemon=True)
 
     def run(self) -> None:
-        threading.Thread(target=self._look_out, name="ping-lookout", daemon=True).start()
+        self.lookout.start()
         super().run()
-        while self.waiting:  # taken off the accept queue for this worker: answered before it exits
-            self._handle(*self.waiting.popleft())
+        self.alive = False  # run also returns with alive set, once the master has gone: the lookout stops either way
+        self.lookout.join()
+        self._finish_kept()
+
+    def _finish_kept(self) -> None:
+        """Answers what the lookout took off the accept queue for this worker before it exits, waiting a little for
+        request lines still to come (gunicorn drops the connections left in the accept queue)."""
+        silent_until = time.monotonic() + SILENT_AT_EXIT_SECONDS
+        while self.waiting or self.unread:
+            while self.waiting:
+                self._handle(self.waiting.popleft())
+            if self.unread:
+                time.sleep(PART_OF_A_LINE_PAUSE_SECONDS)
+                self._sort_unread(silent_until)
 
     def accept(self, listener: socket.socket) -> None:
         """The next connection the lookout kept, else the accept queue's next (OSError EAGAIN when none)."""
         if self.waiting:
-            self._handle(*self.waiting.popleft())
+            self._handle(self.waiting.popleft())
             return
         client, address = listener.accept()
         client.setblocking(True)
         util.close_on_exec(client)
-        self._handle(listener, client, address)
+        self._handle(Connection(listener, client, address, time.monotonic()))
 
-    def _handle(self, listener: socket.socket, client: socket.socket, address: Any) -> None:
+    def _handle(self, connection: Connection) -> None:
         self.busy_since = time.monotonic()
         try:
-            self.handle(listener, client, address)
+            self.handle(connection.listener, connection.client, connection.address)
         finally:
             self.busy_since = None
 
     def _look_out(self) -> None:
         while self.alive:
             started = self.busy_since
-            short = started is None or time.monotonic() - started < LOOKOUT_AFTER_SECONDS
-            if short or len(self.waiting) >= CONNECTIONS_PER_WORKER:
+            long_request = started is not None and time.monotonic() - started >= LOOKOUT_AFTER_SECONDS
+            room = len(self.waiting) + len(self.unread) < CONNECTIONS_PER_WORKER
+            listeners = self.sockets if long_request and room else []
+            unread = [connection.client for connection in self.unread]
+            if not listeners and not unread:
                 time.sleep(LOOKOUT_AFTER_SECONDS / 4)
-            else:
-                ready, _, _ = select.select(self.sockets, [], [], LOOKOUT_AFTER_SECONDS / 4)
-                for listener in ready:
-                    time.sleep(IDLE_WORKERS_FIRST_SECONDS)
-                    self._take(listener)
+                continue
+            ready, _, _ = select.select(listeners + unread, [], [], LOOKOUT_AFTER_SECONDS / 4)
+            for listener in set(ready).intersection(listeners):
+                time.sleep(IDLE_WORKERS_FIRST_SECONDS)
+                self._take(listener)
+            self._sort_unread()
+            if any(connection.client in ready for connection in self.unread):
+                time.sleep(PART_OF_A_LINE_PAUSE_SECONDS)  # select would answer again at once until the rest comes
 
     def _take(self, listener: socket.socket) -> None:
-        """Answers a waiting /ping, or keeps any other connection for the main thread and wakes it."""
+        """Takes a waiting connection off the accept queue, for _sort_unread to answer or keep."""
         try:
             client, address = listener.accept()
         except OSError as e:
             if e.errno in _NOTHING_WAITING:
                 return  # an idle worker took it
             raise
+        client.setblocking(True)
         util.close_on_exec(client)
-        if is_ping(client):
-            self.handle(listener, client, address)
-        else:
-            self.waiting.append((listener, client, address))
-            os.write(self.PIPE[1], b".")  # the main thread may be waiting in select for a new connection
+        self.unread.append(Connection(listener, client, address, time.monotonic()))
+
+    def _sort_unread(self, silent_until: float = math.inf) -> None:
+        """Answers each /ping whose request line has come, keeps other requests for the main thread (and wakes it),
+        closes connections silent past the timeout (which would have cost a sync worker its life) or silent_until,
+        waits for the rest: a busy client may connect well before it sends (giving up on a request line after 0.1 s
+        left a CI run's /ping behind a batch transform's minutes-long request)."""
+        still_unread = []
+        for connection in self.unread:
+            ping = peek_ping(connection.client)
+            if ping:
+                self.handle(connection.listener, connection.client, connection.address)
+            elif ping is False:
+                self.waiting.append(connection)
+                os.write(self.PIPE[1], b".")  # the main thread may be waiting in select for a new connection
+            elif time.monotonic() > min(connection.accepted_at + self.cfg.timeout, silent_until):
+                util.close(connection.client)
+            else:
+                still_unread.append(connection)
+        self.unread = still_unread

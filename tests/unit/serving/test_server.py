@@ -162,7 +162,7 @@ class LocalServer:
     def stop(self):
         if self.process.poll() is None:
             self.process.kill()
-        self.process.communicate()
+        self.process.communicate(timeout=60)  # a worker left behind by its killed master holds the pipe: fails here
         shutil.rmtree(self.temporary, ignore_errors=True)
 
 
