@@ -9,9 +9,9 @@ So each worker stays a sync worker, one request at a time on its main thread, wi
 a request has run LOOKOUT_AFTER_SECONDS, the lookout takes the connections waiting in the accept queue (letting idle
 workers take theirs first) and reads each one's request line with MSG_PEEK, leaving it for whichever thread answers
 the request: it answers GET /ping itself and keeps the others, in order, for the main thread's next requests. A
-connection whose request line has not come yet stays with the lookout until it does (a busy client may connect well
-before it sends), and is closed if it stays silent past the server's timeout. Short requests never wake the lookout;
-a request that runs past the timeout still gets its worker killed, as any sync worker's.
+connection whose request has not come yet stays with the lookout until it does (a busy client may connect well before
+it sends), and is closed if it has not come within the server's timeout. Short requests never wake the lookout; a
+request that runs past the timeout still gets its worker killed, as any sync worker's.
 """
 
 import collections
@@ -34,42 +34,53 @@ from .. import contract
 LOOKOUT_AFTER_SECONDS = 0.2
 # How long the lookout lets an idle worker take a new connection first: above an idle worker's wake-up time.
 IDLE_WORKERS_FIRST_SECONDS = 0.002
-# How long the lookout pauses when a request line has come in part only: what such a /ping waits longer at most.
-PART_OF_A_LINE_PAUSE_SECONDS = 0.005
-# At exit, how long the lookout's connections may still stay silent before they are closed unanswered.
+# How long the lookout pauses when a request has come in part only: what such a /ping waits longer at most.
+PART_OF_A_REQUEST_PAUSE_SECONDS = 0.005
+# At exit, how long the lookout's connections may still wait for their requests before they are closed unanswered.
 SILENT_AT_EXIT_SECONDS = 1.0
+# The most a /ping keeps the lookout, its whole head having come: only a client that does not read its answer waits.
+PING_ANSWER_SECONDS = 1.0
 # Connections a worker keeps for its main thread: past workers x this many, new ones (a /ping too) wait in the
 # kernel's accept queue. Multi Model Server's front end queues up to 100 jobs a model (job_queue_size).
 CONNECTIONS_PER_WORKER = 64
+# Connections whose request has not come yet that the lookout waits on: past this many it closes the oldest to take
+# a new one, so that silent connections cannot keep a /ping in the accept queue.
+UNREAD_PER_WORKER = 64
+# A /ping whose request line and headers do not come within this many bytes is left to the main thread.
+PING_HEAD_BYTES = 8192
 PING_REQUEST_LINES = tuple(
     f"{method} {contract.PING_PATH}{end}".encode() for method in ("GET", "HEAD") for end in (" ", "?")
 )
-_PEEK_BYTES = max(map(len, PING_REQUEST_LINES))
+_END_OF_HEAD = b"\r\n\r\n"
 _NOTHING_WAITING = (errno.EAGAIN, errno.EWOULDBLOCK, errno.ECONNABORTED)
+_PEER_CLOSED = select.POLLRDHUP | select.POLLHUP | select.POLLERR
 
 
-def ping_or_not(head: bytes) -> bool | None:
-    """Whether a request starting with these bytes is GET (or HEAD) /ping; None while more bytes could decide."""
+def ping_or_not(head: bytes, more_to_come: bool = True) -> bool | None:
+    """True for GET (or HEAD) /ping whose request line and headers have all come, False for any other request (or
+    none: b""), None while more bytes could decide."""
     if head.startswith(PING_REQUEST_LINES):
-        return True
-    if head and any(line.startswith(head) for line in PING_REQUEST_LINES):
-        return None
-    return False  # another request, or b"": a connection closed before it sent anything
+        if _END_OF_HEAD in head:
+            return True
+    elif not head or not any(line.startswith(head) for line in PING_REQUEST_LINES):
+        return False
+    return None if more_to_come and len(head) < PING_HEAD_BYTES else False
 
 
-def peek_ping(client: socket.socket) -> bool | None:
+def peek_ping(client: socket.socket, peer_closed: bool = False) -> bool | None:
     """ping_or_not for the bytes waiting on the connection, read without waiting or taking them off the socket."""
     try:
-        return ping_or_not(client.recv(_PEEK_BYTES, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+        head = client.recv(PING_HEAD_BYTES, socket.MSG_PEEK | socket.MSG_DONTWAIT)
     except (BlockingIOError, InterruptedError):
-        return None
+        return False if peer_closed else None
     except OSError:  # reset: left to the main thread, which fails it as a sync worker would
         return False
+    return ping_or_not(head, more_to_come=not peer_closed)
 
 
 @dataclasses.dataclass(frozen=True)
 class Connection:
-    """A connection the lookout took off the accept queue, and when."""
+    """A connection off the accept queue, and when it was taken."""
 
     listener: socket.socket
     client: socket.socket
@@ -84,7 +95,7 @@ class InferenceWorker(SyncWorker):
         super().__init__(*args, **kwargs)
         self.busy_since: float | None = None  # time.monotonic() when the running request began; None when idle
         self.waiting: collections.deque[Connection] = collections.deque()  # for the main thread, in order
-        self.unread: list[Connection] = []  # the lookout's own: no request line yet
+        self.unread: list[Connection] = []  # the lookout's own until their requests come
         self.lookout = threading.Thread(target=self._look_out, name="ping-lookout", daemon=True)
 
     def run(self) -> None:
@@ -96,14 +107,15 @@ class InferenceWorker(SyncWorker):
 
     def _finish_kept(self) -> None:
         """Answers what the lookout took off the accept queue for this worker before it exits, waiting a little for
-        request lines still to come (gunicorn drops the connections left in the accept queue)."""
+        requests still to come (gunicorn drops the connections left in the accept queue)."""
         silent_until = time.monotonic() + SILENT_AT_EXIT_SECONDS
         while self.waiting or self.unread:
             while self.waiting:
+                self.notify()  # the arbiter still kills a worker silent past the timeout while it reloads
                 self._handle(self.waiting.popleft())
             if self.unread:
-                time.sleep(PART_OF_A_LINE_PAUSE_SECONDS)
-                self._sort_unread(silent_until)
+                time.sleep(PART_OF_A_REQUEST_PAUSE_SECONDS)
+                self._sort_unread(self._poll([], 0), silent_until)
 
     def accept(self, listener: socket.socket) -> None:
         """The next connection the lookout kept, else the accept queue's next (OSError EAGAIN when none)."""
@@ -124,21 +136,37 @@ class InferenceWorker(SyncWorker):
 
     def _look_out(self) -> None:
         while self.alive:
-            started = self.busy_since
-            long_request = started is not None and time.monotonic() - started >= LOOKOUT_AFTER_SECONDS
-            room = len(self.waiting) + len(self.unread) < CONNECTIONS_PER_WORKER
-            listeners = self.sockets if long_request and room else []
-            unread = [connection.client for connection in self.unread]
-            if not listeners and not unread:
-                time.sleep(LOOKOUT_AFTER_SECONDS / 4)
-                continue
-            ready, _, _ = select.select(listeners + unread, [], [], LOOKOUT_AFTER_SECONDS / 4)
-            for listener in set(ready).intersection(listeners):
+            try:
+                self._look()
+            except Exception:  # noqa: BLE001 - a lookout that died would leave every /ping behind long requests
+                self.log.exception("the /ping lookout failed a look; it goes on")
+                time.sleep(LOOKOUT_AFTER_SECONDS)
+
+    def _look(self) -> None:
+        """Takes new connections off the accept queue while a long request runs, then sorts the unread ones."""
+        started = self.busy_since
+        long_request = started is not None and time.monotonic() - started >= LOOKOUT_AFTER_SECONDS
+        listeners = self.sockets if long_request and len(self.waiting) < CONNECTIONS_PER_WORKER else []
+        if not listeners and not self.unread:
+            time.sleep(LOOKOUT_AFTER_SECONDS / 4)
+            return
+        events = self._poll(listeners, LOOKOUT_AFTER_SECONDS / 4)
+        for listener in listeners:
+            if listener.fileno() in events:
                 time.sleep(IDLE_WORKERS_FIRST_SECONDS)
                 self._take(listener)
-            self._sort_unread()
-            if any(connection.client in ready for connection in self.unread):
-                time.sleep(PART_OF_A_LINE_PAUSE_SECONDS)  # select would answer again at once until the rest comes
+        self._sort_unread(events)
+        if any(events.get(connection.client.fileno(), 0) & select.POLLIN for connection in self.unread):
+            time.sleep(PART_OF_A_REQUEST_PAUSE_SECONDS)  # poll would answer again at once until the rest comes
+
+    def _poll(self, listeners: list[socket.socket], seconds: float) -> dict[int, int]:
+        """The poll events of the listeners and the unread connections, by file descriptor, within seconds."""
+        poller = select.poll()
+        for listener in listeners:
+            poller.register(listener, select.POLLIN)
+        for connection in self.unread:
+            poller.register(connection.client, select.POLLIN | select.POLLRDHUP)
+        return dict(poller.poll(seconds * 1000))
 
     def _take(self, listener: socket.socket) -> None:
         """Takes a waiting connection off the accept queue, for _sort_unread to answer or keep."""
@@ -150,23 +178,34 @@ class InferenceWorker(SyncWorker):
             raise
         client.setblocking(True)
         util.close_on_exec(client)
+        if len(self.unread) >= UNREAD_PER_WORKER:
+            util.close(self.unread.pop(0).client)
         self.unread.append(Connection(listener, client, address, time.monotonic()))
 
-    def _sort_unread(self, silent_until: float = math.inf) -> None:
-        """Answers each /ping whose request line has come, keeps other requests for the main thread (and wakes it),
-        closes connections silent past the timeout (which would have cost a sync worker its life) or silent_until,
-        waits for the rest: a busy client may connect well before it sends (giving up on a request line after 0.1 s
-        left a CI run's /ping behind a batch transform's minutes-long request)."""
-        still_unread = []
-        for connection in self.unread:
-            ping = peek_ping(connection.client)
+    def _sort_unread(self, events: dict[int, int], silent_until: float = math.inf) -> None:
+        """Answers each /ping whose head has come, keeps other requests for the main thread, closes those whose request
+        has not come within the timeout (which would have cost a sync worker its life) or by silent_until, and waits
+        for the rest: a busy client may connect well before it sends (giving up on a request line after 0.1 s left a
+        CI run's /ping behind a batch transform's minutes-long requests)."""
+        for connection in list(self.unread):
+            peer_closed = bool(events.get(connection.client.fileno(), 0) & _PEER_CLOSED)
+            ping = peek_ping(connection.client, peer_closed)
+            silent = time.monotonic() > min(connection.accepted_at + self.cfg.timeout, silent_until)
+            if ping is None and not silent:
+                continue
+            self.unread.remove(connection)  # before anything that could fail: never sorted twice
             if ping:
+                connection.client.settimeout(PING_ANSWER_SECONDS)
                 self.handle(connection.listener, connection.client, connection.address)
             elif ping is False:
-                self.waiting.append(connection)
-                os.write(self.PIPE[1], b".")  # the main thread may be waiting in select for a new connection
-            elif time.monotonic() > min(connection.accepted_at + self.cfg.timeout, silent_until):
-                util.close(connection.client)
+                self._keep(connection)
             else:
-                still_unread.append(connection)
-        self.unread = still_unread
+                util.close(connection.client)
+
+    def _keep(self, connection: Connection) -> None:
+        """Queues a connection for the main thread and wakes it, in case it waits for a new connection."""
+        self.waiting.append(connection)
+        try:
+            os.write(self.PIPE[1], b".")
+        except BlockingIOError:
+            pass  # the pipe is full of wake-ups already: the main thread has not waited for a while

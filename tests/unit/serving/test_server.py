@@ -2,6 +2,7 @@
 graceful SIGTERM, bad settings, a multi-model endpoint's two workers."""
 
 import concurrent.futures
+import contextlib
 import glob
 import os
 import pathlib
@@ -141,7 +142,12 @@ class LocalServer:
         )
         serve = pathlib.Path(sys.executable).parent / "serve"
         self.process = subprocess.Popen(
-            [str(serve), "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            [str(serve), "serve"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # its own process group: stop() can end whatever is left of it
         )
 
     def url(self, path):
@@ -160,10 +166,15 @@ class LocalServer:
         raise AssertionError(f"no {status} from /ping:\n{self.process.communicate()[0][-3000:]}")
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.communicate(timeout=60)  # a worker left behind by its killed master holds the pipe: fails here
-        shutil.rmtree(self.temporary, ignore_errors=True)
+        """Kills the master alone, as a crash would: its workers must then exit by themselves, or this fails."""
+        try:
+            if self.process.poll() is None:
+                self.process.kill()
+            self.process.communicate(timeout=60)  # a worker left behind holds the pipe until it exits
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            shutil.rmtree(self.temporary, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

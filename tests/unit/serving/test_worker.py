@@ -1,12 +1,14 @@
-"""The serving workers: /ping answered at once while every worker runs a long request, also when its request line
-comes late, every request kept by the lookout answered (also after SIGTERM), silent connections closed instead of
-holding anything, a request past the timeout still gets its worker replaced. The server is
-gunicorn with the serving image's options around a WSGI app whose requests take as long as they ask
+"""The serving workers: /ping answered at once while every worker runs a long request, also when it comes late or
+beside connections that say nothing, every request kept by the lookout answered (also after SIGTERM), silent
+connections closed instead of holding anything, a request past the timeout still gets its worker replaced. The server
+is gunicorn with the serving image's options around a WSGI app whose requests take as long as they ask
 (tests/support/slow_server.py), so the timings do not hang on this machine's speed."""
 
+import collections
 import concurrent.futures
 import os
 import pathlib
+import select
 import signal
 import socket
 import subprocess
@@ -16,10 +18,17 @@ import time
 import pytest
 import requests
 
-from headlines.serving.worker import LOOKOUT_AFTER_SECONDS, peek_ping, ping_or_not
+from headlines.serving.worker import (
+    LOOKOUT_AFTER_SECONDS,
+    PING_HEAD_BYTES,
+    UNREAD_PER_WORKER,
+    InferenceWorker,
+    peek_ping,
+    ping_or_not,
+)
 
 PING_LIMIT_SECONDS = 1  # the issue's goal; SageMaker's own limit is 2 s
-LATE_SECONDS = 0.5  # a request line this long after its connection: 5 times what CI saw
+LATE_SECONDS = 0.5  # a request this long after its connection: 5 times what the lookout once waited for it
 
 
 @pytest.mark.parametrize(
@@ -35,10 +44,17 @@ LATE_SECONDS = 0.5  # a request line this long after its connection: 5 times wha
         (b"GE", None),  # the rest decides
         (b"GET /ping", None),  # "GET /ping " or "GET /ping?" yet
         (b"GET /pin\r", False),
+        (b"GET /ping HTTP/1.1\r\nHost: x\r\n", None),  # answered once its headers have all come
+        (b"GET /ping HTTP/1.1\r\nX: " + b"x" * PING_HEAD_BYTES, False),  # headers too long for the lookout
     ],
 )
 def test_ping_or_not_decides_from_as_few_bytes_as_it_can(head, ping):
     assert ping_or_not(head) is ping
+
+
+@pytest.mark.parametrize("head", [b"GE", b"GET /ping HTTP/1.1\r\n"])
+def test_a_part_of_a_ping_whose_client_has_closed_is_not_a_ping(head):
+    assert ping_or_not(head, more_to_come=False) is False
 
 
 def test_peek_ping_waits_for_nothing_and_leaves_the_bytes_on_the_socket():
@@ -56,6 +72,25 @@ def test_peek_ping_waits_for_nothing_and_leaves_the_bytes_on_the_socket():
         assert ours.recv(len(ping) + 10) == ping  # still there for whoever answers the request
         theirs.close()
         assert peek_ping(ours) is False
+
+
+def test_a_full_wake_up_pipe_does_not_stop_the_lookout_keeping_a_connection():
+    """Each kept connection writes a byte to gunicorn's non-blocking pipe and a busy main thread reads none: after
+    64 KiB of them, writing failed and killed the lookout."""
+    worker = InferenceWorker.__new__(InferenceWorker)  # only what _keep uses: a worker needs a live master
+    worker.waiting = collections.deque()
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    worker.PIPE = [read_end, write_end]
+    try:
+        with pytest.raises(BlockingIOError):
+            while True:
+                os.write(write_end, b"." * 4096)
+        worker._keep("connection")
+        assert list(worker.waiting) == ["connection"]
+    finally:
+        os.close(read_end)
+        os.close(write_end)
 
 
 def _free_port():
@@ -128,11 +163,15 @@ def test_pings_are_answered_at_once_while_every_worker_runs_a_long_request(slow_
         assert [_outcome(request) for request in slow] == [200] * 6  # the queued ones too
 
 
+def _connect(url, timeout=30):
+    host, port = url.removeprefix("http://").split(":")
+    return socket.create_connection((host, int(port)), timeout=timeout)
+
+
 def _send_late(url, pieces, pause):
     """Opens a connection, then sends the pieces of a request pause seconds apart (the first after pause too): the
     response, and the seconds from the last piece sent until it came."""
-    host, port = url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=30) as client:
+    with _connect(url) as client:
         for piece in pieces:
             time.sleep(pause)
             client.sendall(piece)
@@ -141,11 +180,11 @@ def _send_late(url, pieces, pause):
         return response, time.monotonic() - sent
 
 
-@pytest.mark.parametrize("split", [0, 2, 9], ids=["nothing-first", "GE", "GET-/ping"])
-def test_a_ping_whose_request_line_comes_late_is_answered_at_once_when_it_comes(slow_server, split):
-    """A client may connect well before its request line arrives (a busy client: CI saw a /ping wait 30 s behind a
-    batch transform's 100 MB requests once the lookout had given up on its request line). Split after 9 bytes, the
-    line could still be either ping line (`GET /ping ` or `GET /ping?`)."""
+@pytest.mark.parametrize("split", [0, 2, 9, 20], ids=["nothing-first", "GE", "GET-/ping", "headers-late"])
+def test_a_ping_that_comes_late_is_answered_at_once_when_it_comes(slow_server, split):
+    """A client may connect well before its request arrives (a busy client: CI saw a /ping wait 30 s behind a batch
+    transform's 100 MB requests once the lookout had given up on its request line). Split after 9 bytes, the line
+    could still be either ping line (`GET /ping ` or `GET /ping?`); after 20, the headers are still to come."""
     _, url = slow_server()
     ping = b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n"
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
@@ -158,23 +197,61 @@ def test_a_ping_whose_request_line_comes_late_is_answered_at_once_when_it_comes(
         assert not any(request.done() for request in slow), "a slow request ended while pinging: make it longer"
 
 
-def test_silent_connections_leave_the_lookout_free_and_are_closed_after_the_timeout(slow_server):
-    """Connections that never send a request line neither delay the lookout's pings nor hold a worker: closed once
-    the server's timeout has passed, as no worker was killed for them."""
-    process, url = slow_server(timeout=3)
-    host, port = url.removeprefix("http://").split(":")
+def test_pings_beside_a_ping_whose_headers_never_come_are_answered(slow_server):
+    """Six pings that stop after their request line, then a whole one: a lookout that answered pings as soon as their
+    request lines came blocked reading the headers, up to a second each."""
+    _, url = slow_server()
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        slow = _slow_requests(pool, url, 2, 2.5)
+        slow = _slow_requests(pool, url, 2, 6)
         time.sleep(LOOKOUT_AFTER_SECONDS + 0.3)
-        silent = [socket.create_connection((host, int(port)), timeout=10) for _ in range(30)]
+        stalled = [_connect(url) for _ in range(6)]
+        for connection in stalled:
+            connection.sendall(b"GET /ping HTTP/1.1\r\n")
+        time.sleep(0.2)
         started = time.monotonic()
         assert requests.get(url + "/ping", timeout=10).status_code == 200
         assert time.monotonic() - started <= PING_LIMIT_SECONDS
+        assert not any(request.done() for request in slow), "a slow request ended while pinging: make it longer"
+    for connection in stalled:
+        connection.close()
+
+
+def test_a_part_of_a_request_whose_client_closed_goes_to_a_worker_at_once(slow_server):
+    """A request cut short at "GE" by its client: no ping can come of it, so it is a worker's as soon as one is free
+    (gunicorn closes it without an answer), not the lookout's until the timeout."""
+    _, url = slow_server()
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        slow = _slow_requests(pool, url, 2, 1)
+        time.sleep(LOOKOUT_AFTER_SECONDS + 0.3)
+        with _connect(url, timeout=10) as cut_short:
+            cut_short.sendall(b"GE")
+            cut_short.shutdown(socket.SHUT_WR)
+            started = time.monotonic()
+            assert cut_short.recv(100) == b""
+            assert time.monotonic() - started < 5  # the slow requests' 1 s and a margin; the timeout is 60 s
+        assert [_outcome(request) for request in slow] == [200] * 2
+
+
+def test_silent_connections_leave_the_lookout_free_and_are_closed_after_the_timeout(slow_server):
+    """More connections that never send anything than the lookouts wait on neither delay the lookout's pings nor
+    hold a worker: the oldest are closed to make room, the others once the server's timeout has passed, and no worker
+    was killed for them."""
+    process, url = slow_server(timeout=5)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        slow = _slow_requests(pool, url, 2, 2)
+        time.sleep(LOOKOUT_AFTER_SECONDS + 0.3)
+        silent = [_connect(url, timeout=10) for _ in range(2 * UNREAD_PER_WORKER + 20)]
+        time.sleep(0.5)  # taken off the accept queue
+        started = time.monotonic()
+        assert requests.get(url + "/ping", timeout=10).status_code == 200
+        assert time.monotonic() - started <= PING_LIMIT_SECONDS
+        closed, _, _ = select.select(silent, [], [], 0)
+        assert len(closed) >= 20  # the oldest, before the timeout
         assert [_outcome(request) for request in slow] == [200] * 2
     for connection in silent:
         with connection:
             assert connection.recv(100) == b""  # closed by the server, not timed out here
-    assert time.monotonic() - started < 3 + 2
+    assert time.monotonic() - started < 5 + 2
     process.terminate()
     assert "WORKER TIMEOUT" not in process.communicate(timeout=30)[0]
 
@@ -194,13 +271,12 @@ def _workers_cpu_seconds(master_pid):
 
 def test_a_request_line_that_stops_part_way_costs_the_lookout_no_cpu(slow_server):
     """A request line that stops at "GE": the lookout waits for the rest (it could yet be a /ping) without spinning on a
-    connection select keeps answering is readable."""
+    connection poll keeps answering is readable."""
     process, url = slow_server()
-    host, port = url.removeprefix("http://").split(":")
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         slow = _slow_requests(pool, url, 2, 3)
         time.sleep(LOOKOUT_AFTER_SECONDS + 0.3)
-        with socket.create_connection((host, int(port)), timeout=10) as part_of_a_ping:
+        with _connect(url, timeout=10) as part_of_a_ping:
             part_of_a_ping.sendall(b"GE")
             time.sleep(0.2)
             before = _workers_cpu_seconds(process.pid)
@@ -224,14 +300,13 @@ def test_sigterm_answers_every_request_the_lookout_kept(slow_server):
 
 def test_sigterm_answers_a_request_whose_line_comes_late_and_closes_a_silent_connection(slow_server):
     process, url = slow_server()
-    host, port = url.removeprefix("http://").split(":")
     post = b"POST /slow?seconds=0 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
     with concurrent.futures.ThreadPoolExecutor(3) as pool:
-        slow = _slow_requests(pool, url, 2, 1)
+        slow = _slow_requests(pool, url, 2, 2)
         time.sleep(LOOKOUT_AFTER_SECONDS + 0.3)
-        with socket.create_connection((host, int(port)), timeout=10) as silent:
-            late = pool.submit(_send_late, url, [post], LATE_SECONDS)
-            time.sleep(0.1)  # both connections taken by the lookouts, neither request line here
+        with _connect(url, timeout=10) as silent:
+            late = pool.submit(_send_late, url, [post], 1)
+            time.sleep(0.4)  # both connections taken by the lookouts, neither request here
             process.send_signal(signal.SIGTERM)
             assert late.result()[0].startswith(b"HTTP/1.1 200")
             assert silent.recv(100) == b""  # closed unanswered: it sent nothing to answer
