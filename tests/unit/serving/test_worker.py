@@ -136,6 +136,13 @@ def _slow_requests(pool, url, count, seconds):
     ]
 
 
+def _busy_workers(pool, url, seconds):
+    """Two requests of `seconds`, one a worker, running long enough for both lookouts to take new connections."""
+    slow = _slow_requests(pool, url, 2, seconds)
+    time.sleep(LOOKOUT_AFTER_SECONDS + 0.3)
+    return slow
+
+
 def _outcome(request):
     """A request's status code, or the name of the error it ended with."""
     try:
@@ -188,8 +195,7 @@ def test_a_ping_that_comes_late_is_answered_at_once_when_it_comes(slow_server, s
     _, url = slow_server()
     ping = b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n"
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        slow = _slow_requests(pool, url, 2, 5)
-        time.sleep(LOOKOUT_AFTER_SECONDS + 0.3)  # both workers busy: the lookouts take new connections
+        slow = _busy_workers(pool, url, 5)
         response, latency = _send_late(url, [ping[:split], ping[split:]], LATE_SECONDS)
         print(f"/ping sent {LATE_SECONDS:.1f} s after its connection: answered in {latency * 1000:.0f} ms")
         assert response.startswith(b"HTTP/1.1 200")
@@ -202,8 +208,7 @@ def test_pings_beside_a_ping_whose_headers_never_come_are_answered(slow_server):
     request lines came blocked reading the headers, up to a second each."""
     _, url = slow_server()
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        slow = _slow_requests(pool, url, 2, 6)
-        time.sleep(LOOKOUT_AFTER_SECONDS + 0.3)
+        slow = _busy_workers(pool, url, 6)
         stalled = [_connect(url) for _ in range(6)]
         for connection in stalled:
             connection.sendall(b"GET /ping HTTP/1.1\r\n")
@@ -221,8 +226,7 @@ def test_a_part_of_a_request_whose_client_closed_goes_to_a_worker_at_once(slow_s
     (gunicorn closes it without an answer), not the lookout's until the timeout."""
     _, url = slow_server()
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        slow = _slow_requests(pool, url, 2, 1)
-        time.sleep(LOOKOUT_AFTER_SECONDS + 0.3)
+        slow = _busy_workers(pool, url, 1)
         with _connect(url, timeout=10) as cut_short:
             cut_short.sendall(b"GE")
             cut_short.shutdown(socket.SHUT_WR)
@@ -238,8 +242,7 @@ def test_silent_connections_leave_the_lookout_free_and_are_closed_after_the_time
     was killed for them."""
     process, url = slow_server(timeout=5)
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        slow = _slow_requests(pool, url, 2, 2)
-        time.sleep(LOOKOUT_AFTER_SECONDS + 0.3)
+        slow = _busy_workers(pool, url, 2)
         silent = [_connect(url, timeout=10) for _ in range(2 * UNREAD_PER_WORKER + 20)]
         time.sleep(0.5)  # taken off the accept queue
         started = time.monotonic()
@@ -274,8 +277,7 @@ def test_a_request_line_that_stops_part_way_costs_the_lookout_no_cpu(slow_server
     connection poll keeps answering is readable."""
     process, url = slow_server()
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        slow = _slow_requests(pool, url, 2, 3)
-        time.sleep(LOOKOUT_AFTER_SECONDS + 0.3)
+        slow = _busy_workers(pool, url, 3)
         with _connect(url, timeout=10) as part_of_a_ping:
             part_of_a_ping.sendall(b"GE")
             time.sleep(0.2)
@@ -302,8 +304,7 @@ def test_sigterm_answers_a_request_whose_line_comes_late_and_closes_a_silent_con
     process, url = slow_server()
     post = b"POST /slow?seconds=0 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
     with concurrent.futures.ThreadPoolExecutor(3) as pool:
-        slow = _slow_requests(pool, url, 2, 2)
-        time.sleep(LOOKOUT_AFTER_SECONDS + 0.3)
+        slow = _busy_workers(pool, url, 2)
         with _connect(url, timeout=10) as silent:
             late = pool.submit(_send_late, url, [post], 1)
             time.sleep(0.4)  # both connections taken by the lookouts, neither request here
