@@ -9,8 +9,8 @@ So each worker stays a sync worker, one request at a time on its main thread, wi
 a request has run LOOKOUT_AFTER_SECONDS, the lookout takes the connections waiting in the accept queue (letting idle
 workers take theirs first) and reads each one's request line with MSG_PEEK, leaving it for whichever thread answers
 the request: it answers GET /ping itself and keeps the others, in order, for the main thread's next requests. A
-connection whose request has not come yet stays with the lookout until it does (a busy client may connect well before
-it sends), and is closed if it has not come within the server's timeout. Short requests never wake the lookout; a
+connection that has sent too little to tell stays with the lookout until it has (a busy client may connect well before
+it sends), and is closed if it has not within the server's timeout. Short requests never wake the lookout; a
 request that runs past the timeout still gets its worker killed, as any sync worker's.
 """
 
@@ -32,20 +32,24 @@ from .. import contract
 
 # How long a request runs before the lookout starts: far below /ping's 2 s, far above a one-headline request.
 LOOKOUT_AFTER_SECONDS = 0.2
-# How long the lookout lets an idle worker take a new connection first: above an idle worker's wake-up time.
+# How long the lookout lets an idle worker take a new connection first: above an idle worker's usual wake-up time (a
+# slower one's connection waits behind this worker's request).
 IDLE_WORKERS_FIRST_SECONDS = 0.002
 # How long the lookout pauses when a request has come in part only: what such a /ping waits longer at most.
 PART_OF_A_REQUEST_PAUSE_SECONDS = 0.005
 # At exit, how long the lookout's connections may still wait for their requests before they are closed unanswered.
 SILENT_AT_EXIT_SECONDS = 1.0
-# The most a /ping keeps the lookout, its whole head having come: only a client that does not read its answer waits.
+# The socket timeout of each send or receive of a /ping the lookout answers, its whole head having come: only a
+# client that does not read its answer meets it.
 PING_ANSWER_SECONDS = 1.0
 # Connections a worker keeps for its main thread: past workers x this many, new ones (a /ping too) wait in the
 # kernel's accept queue. Multi Model Server's front end queues up to 100 jobs a model (job_queue_size).
 CONNECTIONS_PER_WORKER = 64
-# Connections whose request has not come yet that the lookout waits on: past this many it closes the oldest to take
-# a new one, so that silent connections cannot keep a /ping in the accept queue.
+# Connections the lookout waits on that have sent too little to tell: past this many it closes the oldest to take a
+# new one, so that silent connections cannot keep a /ping in the accept queue; but only one silent this long, so
+# that a burst of late requests is not lost.
 UNREAD_PER_WORKER = 64
+SILENT_BEFORE_CLOSED_FOR_ROOM_SECONDS = 1.0
 # A /ping whose request line and headers do not come within this many bytes is left to the main thread.
 PING_HEAD_BYTES = 8192
 PING_REQUEST_LINES = tuple(
@@ -100,7 +104,14 @@ class InferenceWorker(SyncWorker):
 
     def run(self) -> None:
         self.lookout.start()
-        super().run()
+        try:
+            super().run()
+        except Exception:  # noqa: BLE001 - a failed accept (EMFILE): the connections kept go first, then the error
+            self._finish()
+            raise
+        self._finish()
+
+    def _finish(self) -> None:
         self.alive = False  # run also returns with alive set, once the master has gone: the lookout stops either way
         self.lookout.join()
         self._finish_kept()
@@ -115,7 +126,7 @@ class InferenceWorker(SyncWorker):
                 self._handle(self.waiting.popleft())
             if self.unread:
                 time.sleep(PART_OF_A_REQUEST_PAUSE_SECONDS)
-                self._sort_unread(self._poll([], 0), silent_until)
+                self._sort_unread(self._poll([], 0)[1], silent_until)
 
     def accept(self, listener: socket.socket) -> None:
         """The next connection the lookout kept, else the accept queue's next (OSError EAGAIN when none)."""
@@ -146,27 +157,39 @@ class InferenceWorker(SyncWorker):
         """Takes new connections off the accept queue while a long request runs, then sorts the unread ones."""
         started = self.busy_since
         long_request = started is not None and time.monotonic() - started >= LOOKOUT_AFTER_SECONDS
-        listeners = self.sockets if long_request and len(self.waiting) < CONNECTIONS_PER_WORKER else []
+        listeners = self.sockets if long_request and self._room() else []
         if not listeners and not self.unread:
             time.sleep(LOOKOUT_AFTER_SECONDS / 4)
             return
-        events = self._poll(listeners, LOOKOUT_AFTER_SECONDS / 4)
-        for listener in listeners:
-            if listener.fileno() in events:
-                time.sleep(IDLE_WORKERS_FIRST_SECONDS)
-                self._take(listener)
+        ready, events = self._poll(listeners, LOOKOUT_AFTER_SECONDS / 4)
+        for listener in ready:
+            time.sleep(IDLE_WORKERS_FIRST_SECONDS)
+            self._take(listener)
         self._sort_unread(events)
-        if any(events.get(connection.client.fileno(), 0) & select.POLLIN for connection in self.unread):
+        if any(events.get(connection, 0) & select.POLLIN for connection in self.unread):
             time.sleep(PART_OF_A_REQUEST_PAUSE_SECONDS)  # poll would answer again at once until the rest comes
 
-    def _poll(self, listeners: list[socket.socket], seconds: float) -> dict[int, int]:
-        """The poll events of the listeners and the unread connections, by file descriptor, within seconds."""
+    def _room(self) -> bool:
+        """Whether the lookout may take another connection: room among the kept ones, and among the unread ones or
+        an old silent one to close for it."""
+        if len(self.waiting) >= CONNECTIONS_PER_WORKER:
+            return False
+        silent_since = time.monotonic() - SILENT_BEFORE_CLOSED_FOR_ROOM_SECONDS
+        return len(self.unread) < UNREAD_PER_WORKER or self.unread[0].accepted_at < silent_since
+
+    def _poll(
+        self, listeners: list[socket.socket], seconds: float
+    ) -> tuple[list[socket.socket], dict[Connection, int]]:
+        """The listeners with a connection waiting and the unread connections' poll events, within seconds (events by
+        connection, not by descriptor: a closed one's number is soon another's)."""
         poller = select.poll()
         for listener in listeners:
             poller.register(listener, select.POLLIN)
         for connection in self.unread:
             poller.register(connection.client, select.POLLIN | select.POLLRDHUP)
-        return dict(poller.poll(seconds * 1000))
+        events = dict(poller.poll(seconds * 1000))
+        ready = [listener for listener in listeners if listener.fileno() in events]
+        return ready, {connection: events.get(connection.client.fileno(), 0) for connection in self.unread}
 
     def _take(self, listener: socket.socket) -> None:
         """Takes a waiting connection off the accept queue, for _sort_unread to answer or keep."""
@@ -182,13 +205,13 @@ class InferenceWorker(SyncWorker):
             util.close(self.unread.pop(0).client)
         self.unread.append(Connection(listener, client, address, time.monotonic()))
 
-    def _sort_unread(self, events: dict[int, int], silent_until: float = math.inf) -> None:
+    def _sort_unread(self, events: dict[Connection, int], silent_until: float = math.inf) -> None:
         """Answers each /ping whose head has come, keeps other requests for the main thread, closes those whose request
         has not come within the timeout (which would have cost a sync worker its life) or by silent_until, and waits
         for the rest: a busy client may connect well before it sends (giving up on a request line after 0.1 s left a
         CI run's /ping behind a batch transform's minutes-long requests)."""
         for connection in list(self.unread):
-            peer_closed = bool(events.get(connection.client.fileno(), 0) & _PEER_CLOSED)
+            peer_closed = bool(events.get(connection, 0) & _PEER_CLOSED)
             ping = peek_ping(connection.client, peer_closed)
             silent = time.monotonic() > min(connection.accepted_at + self.cfg.timeout, silent_until)
             if ping is None and not silent:
@@ -203,9 +226,11 @@ class InferenceWorker(SyncWorker):
                 util.close(connection.client)
 
     def _keep(self, connection: Connection) -> None:
-        """Queues a connection for the main thread and wakes it, in case it waits for a new connection."""
+        """Queues a connection for the main thread, and wakes it if it may be waiting for a new connection (a busy one
+        looks at the queue before it waits: a byte a connection would fill gunicorn's pipe under constant load)."""
         self.waiting.append(connection)
-        try:
-            os.write(self.PIPE[1], b".")
-        except BlockingIOError:
-            pass  # the pipe is full of wake-ups already: the main thread has not waited for a while
+        if self.busy_since is None:
+            try:
+                os.write(self.PIPE[1], b".")
+            except BlockingIOError:
+                pass  # the pipe is full of wake-ups already

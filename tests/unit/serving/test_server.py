@@ -170,7 +170,10 @@ class LocalServer:
         try:
             if self.process.poll() is None:
                 self.process.kill()
-            self.process.communicate(timeout=60)  # a worker left behind holds the pipe until it exits
+            try:
+                self.process.communicate(timeout=60)
+            except subprocess.TimeoutExpired:  # a worker left behind holds the pipe
+                raise AssertionError("a worker outlived its killed master by a minute") from None
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
