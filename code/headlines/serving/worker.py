@@ -130,13 +130,16 @@ class InferenceWorker(SyncWorker):
 
     def accept(self, listener: socket.socket) -> None:
         """The next connection the lookout kept, else the accept queue's next (OSError EAGAIN when none)."""
-        if self.waiting:
-            self._handle(self.waiting.popleft())
-            return
+        self._handle(self.waiting.popleft() if self.waiting else self._accepted(listener))
+
+    @staticmethod
+    def _accepted(listener: socket.socket) -> Connection:
+        """The accept queue's next connection, blocking as gunicorn's sync worker keeps them (OSError EAGAIN when
+        none)."""
         client, address = listener.accept()
         client.setblocking(True)
         util.close_on_exec(client)
-        self._handle(Connection(listener, client, address, time.monotonic()))
+        return Connection(listener, client, address, time.monotonic())
 
     def _handle(self, connection: Connection) -> None:
         self.busy_since = time.monotonic()
@@ -194,16 +197,14 @@ class InferenceWorker(SyncWorker):
     def _take(self, listener: socket.socket) -> None:
         """Takes a waiting connection off the accept queue, for _sort_unread to answer or keep."""
         try:
-            client, address = listener.accept()
+            connection = self._accepted(listener)
         except OSError as e:
             if e.errno in _NOTHING_WAITING:
                 return  # an idle worker took it
             raise
-        client.setblocking(True)
-        util.close_on_exec(client)
         if len(self.unread) >= UNREAD_PER_WORKER:
             util.close(self.unread.pop(0).client)
-        self.unread.append(Connection(listener, client, address, time.monotonic()))
+        self.unread.append(connection)
 
     def _sort_unread(self, events: dict[Connection, int], silent_until: float = math.inf) -> None:
         """Answers each /ping whose head has come, keeps other requests for the main thread, closes those whose request

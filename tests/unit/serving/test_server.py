@@ -162,21 +162,26 @@ class LocalServer:
             except requests.ConnectionError:
                 pass
             time.sleep(0.1)
-        self.process.kill()
-        raise AssertionError(f"no {status} from /ping:\n{self.process.communicate()[0][-3000:]}")
+        raise AssertionError(f"no {status} from /ping:\n{self._kill()[-3000:]}")
 
-    def stop(self):
-        """Kills the master alone, as a crash would: its workers must then exit by themselves, or this fails."""
+    def _kill(self):
+        """Kills the master alone, as a crash would, and returns the server's output: its workers must then exit by
+        themselves, or this fails (whatever is left of its process group is killed either way)."""
         try:
             if self.process.poll() is None:
                 self.process.kill()
             try:
-                self.process.communicate(timeout=60)
+                return self.process.communicate(timeout=60)[0]
             except subprocess.TimeoutExpired:  # a worker left behind holds the pipe
                 raise AssertionError("a worker outlived its killed master by a minute") from None
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
+
+    def stop(self):
+        try:
+            self._kill()
+        finally:
             shutil.rmtree(self.temporary, ignore_errors=True)
 
 
