@@ -5,6 +5,7 @@ through this checkout's `train` command instead of the image, so that a change i
 and writes no record: it is not part of `make bench`.
 
     .venv/bin/python -m benchmarks.labelled_trial --architecture cnn --sizes 100 300 --settings dropout=0.2 epochs=60
+    .venv/bin/python -m benchmarks.labelled_trial --architecture cnn --sizes 100 300 --settings epochs=60,dropout=0.2
 """
 
 import argparse
@@ -57,11 +58,17 @@ def summary_lines(runs):
 
 
 def parse_setting(text):
-    """`name=value` as one setting's hyperparameters ({name: value}), named by the text itself."""
-    name, separator, value = text.partition("=")
-    if not separator or not name or not value:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a setting as hyperparameter=value")
-    return text, {name: value}
+    """`name=value`, or several joined by commas (tried together), as one setting's hyperparameters ({name:
+    value}), named by the text itself."""
+    hyperparameters = {}
+    for part in text.split(","):
+        name, separator, value = part.partition("=")
+        if not separator or not name or not value or name in hyperparameters:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: give a setting as hyperparameter=value, or several as name=value,name=value"
+            )
+        hyperparameters[name] = value
+    return text, hyperparameters
 
 
 def parse_size(text):
@@ -72,7 +79,11 @@ def parser():
     """The command line (every list is an option's, so that one list cannot take the next one's values)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--settings", nargs="+", type=parse_setting, default=[], help="hyperparameter=value, each tried alone"
+        "--settings",
+        nargs="+",
+        type=parse_setting,
+        default=[],
+        help="hyperparameter=value, each tried alone; name=value,name=value tried together",
     )
     parser.add_argument("--architecture", default="fasttext", choices=("fasttext", "cnn"))
     parser.add_argument("--init", default="bin", choices=("none", "bin", "vec"), help="the embeddings channel")

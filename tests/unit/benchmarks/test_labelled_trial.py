@@ -59,7 +59,11 @@ def test_a_line_gives_the_mean_the_seeds_spread_and_each_seed():
 
 def test_a_setting_is_a_hyperparameter_and_its_value():
     assert labelled_trial.parse_setting("dropout=0.2") == ("dropout=0.2", {"dropout": "0.2"})
-    for text in ("dropout", "=0.2", "dropout="):
+    assert labelled_trial.parse_setting("epochs=60,dropout=0.2") == (
+        "epochs=60,dropout=0.2",
+        {"epochs": "60", "dropout": "0.2"},
+    )
+    for text in ("dropout", "=0.2", "dropout=", "epochs=60,", "epochs=60,dropout", "epochs=60,epochs=40"):
         with pytest.raises(argparse.ArgumentTypeError, match="hyperparameter=value"):
             labelled_trial.parse_setting(text)
 
