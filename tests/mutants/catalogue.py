@@ -210,4 +210,35 @@ MUTANTS = (
         "return pushed_image(args.images, images.SERVING_IMAGE_KEY)",
         ("tests/unit/scripts/test_launch.py::test_the_pushed_image_follows_the_use_and_the_instance_type",),
     ),
+    Mutant(
+        "the hosts' mean with a fused multiply-add",
+        "the averaging's compiled passes would round the mean once, not as numpy's product and sum: other bits",
+        "code/headlines/classifier/cpu/averaging.py",
+        'EXACT_JIT_OPTIONS = {**JIT_OPTIONS, "fastmath": False}',
+        "EXACT_JIT_OPTIONS = JIT_OPTIONS",
+        ("tests/unit/classifier/cpu/test_averaging.py::test_the_mean_is_numpys_float32_arithmetic_bit_for_bit",),
+    ),
+    Mutant(
+        "the hosts' mean kept out of the parameters",
+        "the compiled mean updates the last averaging's copy; the steps' own parameters must take it too",
+        "code/headlines/classifier/cpu/averaging.py",
+        "        parameters[i] = last[i]\n",
+        "",
+        (
+            "tests/unit/classifier/cpu/test_averaging.py::test_the_mean_is_numpys_float32_arithmetic_bit_for_bit",
+            "tests/unit/classifier/cpu/test_averaging.py::"
+            "test_an_epochs_end_leaves_the_mean_of_the_hosts_parameters_in_the_net_and_the_steps",
+        ),
+    ),
+    Mutant(
+        "the net's copy left running",
+        "write_parameter reads the steps' array where it lies; returning before MXNet's copy has run lets the next "
+        "step's writes into the net",
+        "code/headlines/classifier/steps.py",
+        "    for array in parameter.list_data():\n        array.wait_to_read()\n",
+        "",
+        (
+            "tests/unit/classifier/test_steps.py::test_the_net_holds_the_values_written_though_the_array_changes_at_once",
+        ),
+    ),
 )

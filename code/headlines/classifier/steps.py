@@ -53,10 +53,19 @@ class EncodedSet:
 def write_parameter(parameter: Any, values: np.ndarray | mx.nd.NDArray) -> None:
     """Writes values into every device's copy of a Gluon parameter, through an operator: on CPU, oneDNN may hold a
     convolution weight in its own layout after inference, which a plain copy (and so Parameter.set_data) refuses
-    as a destination."""
-    source = values if isinstance(values, mx.nd.NDArray) else mx.nd.array(values, dtype=np.float32)
+    as a destination. A C-contiguous float32 numpy array is read where it lies, not copied into a new MXNet array
+    first (the UCI embedding's 85 MB, every epoch), and the writes are waited for: the caller may change values
+    next, and MXNet's operators run later, on its own threads."""
+    if isinstance(values, mx.nd.NDArray):
+        source = values
+    elif values.dtype == np.float32 and values.flags.c_contiguous:
+        source = mx.nd.from_numpy(values.view(), zero_copy=True)  # a view: from_numpy makes its array read-only
+    else:
+        source = mx.nd.array(values, dtype=np.float32)
     for array in parameter.list_data():
         mx.nd.identity(source.as_in_context(array.context), out=array)
+    for array in parameter.list_data():
+        array.wait_to_read()
 
 
 class Steps(Protocol):

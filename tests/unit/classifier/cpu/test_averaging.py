@@ -5,7 +5,7 @@ with the reason."""
 import numpy as np
 import pytest
 
-from headlines.classifier.cpu.averaging import MEAN_CHUNK, AveragedSteps, flat_view
+from headlines.classifier.cpu.averaging import AveragedSteps, add_mean, flat_view, write_change
 from headlines.errors import JobError
 from headlines.runtime.host_exchange import HostExchange
 from tests.support.compiled_steps import BATCHES, convolutional_pair, steps_pair
@@ -18,14 +18,10 @@ CPU_STEPS = {
 }
 
 
-@pytest.mark.parametrize("chunk", [MEAN_CHUNK, 7])  # parameters in one chunk or many (the last one partial)
 @pytest.mark.parametrize("architecture", sorted(CPU_STEPS))
-def test_an_epochs_end_leaves_the_mean_of_the_hosts_parameters_in_the_net_and_the_steps(
-    architecture, chunk, monkeypatch
-):
+def test_an_epochs_end_leaves_the_mean_of_the_hosts_parameters_in_the_net_and_the_steps(architecture):
     """Each host's parameters become the last mean plus the mean of the hosts' changes since (here the peer's
     change is 0.25 everywhere), exchanged as float16: 2 bytes a parameter, pushed and pulled."""
-    monkeypatch.setattr("headlines.classifier.cpu.averaging.MEAN_CHUNK", chunk)
     new_steps, name = CPU_STEPS[architecture]
     peer_change = {key: np.full(values.shape, 0.25, np.float32) for key, values in new_steps().parameters.items()}
     steps = new_steps()
@@ -49,6 +45,47 @@ def test_an_epochs_end_leaves_the_mean_of_the_hosts_parameters_in_the_net_and_th
     assert averaged.bytes_exchanged == 2 * 2 * parameter_count
     averaged.publish()
     assert averaged.bytes_exchanged == 4 * 2 * parameter_count
+
+
+# float32 values whose float16 rounding is a special case: ties to even, the largest finite float16 and past it,
+# subnormals and below, signed zeros, infinities and NaN.
+EDGES = np.array(
+    [0.0, -0.0, 1.0 + 2**-11, 1.0 + 3 * 2**-11, 65504.0, 65519.0, 65520.0, 1e6, -1e6, 2**-24, 2**-25, 3e-8, 1e-9]
+    + [np.inf, -np.inf, np.nan],
+    np.float32,
+)
+
+
+def _numpy_change(parameters, last):
+    """What numpy writes for the change, in float16: float32 arithmetic, then rounded."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.subtract(parameters, last, out=np.empty(parameters.shape, np.float16), casting="same_kind")
+
+
+def test_the_change_is_numpys_float16_rounding_bit_for_bit():
+    rng = np.random.default_rng(0)
+    parameters = np.concatenate([EDGES, (rng.standard_normal(10_000) * 0.1).astype(np.float32)]).reshape(-1, 4)
+    last = parameters + (rng.standard_normal(parameters.shape) * 1e-3).astype(np.float32)
+    last.ravel()[: len(EDGES)] = 0.0
+    change = np.full(parameters.shape, 7.0, np.float16)
+    write_change(parameters, last, change)
+    np.testing.assert_array_equal(change.view(np.uint16), _numpy_change(parameters, last).view(np.uint16))
+
+
+@pytest.mark.parametrize("hosts", [2, 3])
+def test_the_mean_is_numpys_float32_arithmetic_bit_for_bit(hosts):
+    """last + float32(total) * (1 / hosts), rounded after the product and after the sum (no fused multiply-add),
+    and the parameters take it."""
+    rng = np.random.default_rng(hosts)
+    total = np.concatenate([EDGES, rng.standard_normal(10_001).astype(np.float32)]).astype(np.float16).reshape(-1, 1)
+    last = (rng.standard_normal(total.shape) * 0.3).astype(np.float32)
+    expected = last.copy()
+    with np.errstate(invalid="ignore"):
+        expected += total.astype(np.float32) * np.float32(1 / hosts)
+    parameters = np.zeros_like(last)
+    add_mean(last, parameters, total, hosts)
+    np.testing.assert_array_equal(last.view(np.uint32), expected.view(np.uint32))
+    np.testing.assert_array_equal(parameters.view(np.uint32), expected.view(np.uint32))
 
 
 def test_hosts_that_built_different_vocabularies_fail_with_the_reason():
