@@ -1,7 +1,9 @@
 """Arrays summed over the hosts of a job through MXNet's parameter servers (the `dist_sync` kvstore that
 distributed.py starts, with no optimizer on the servers: a pull returns the sum of the hosts' pushes). The CPU
 engines of both jobs exchange their weights this way; first every host checks that the others set out from the
-same vocabulary and settings, or the rows they add up would mean different things.
+same vocabulary and settings, or the rows they add up would mean different things. An array of which only some
+leading rows are in use (add_row_blocks, sum_rows) is held as keys of a block of rows each, and only the blocks in
+use travel.
 
 Weights of which a round reads and changes only some rows (the word-vector job's) are held by the servers instead
 (hold_rows): each host pushes its changed rows as a row-sparse array, the servers add every host's to the weights
@@ -40,6 +42,7 @@ class HostExchange:
         self.bytes_exchanged = 0
         self._held: dict[str, tuple[int, ...]] = {}  # the keys whose weights the servers hold: their shapes
         self._buffers: dict[str, ExchangeBuffers] = {}  # the keys sum() adds up: what is pushed and pulled
+        self._row_blocks: dict[str, RowBlockBuffers] = {}  # the arrays sum_rows() adds up, in blocks of rows
         self.require_same(FINGERPRINT_KEY, fingerprint, differ_reason)
 
     def require_same(self, key: str, text: str, differ_reason: str) -> None:
@@ -55,9 +58,35 @@ class HostExchange:
         self.kvstore.init(self.namespace + key, mx.nd.zeros(shape, dtype=dtype))
         self._buffers[key] = ExchangeBuffers(shape, dtype)
 
+    def add_row_blocks(self, key: str, shape: tuple[int, int], dtype: type, block_rows: int) -> None:
+        """Makes `key` a (rows, dim) array of this type whose leading rows sum_rows() adds up, a key of the servers
+        for each block_rows rows (every host adds the same keys)."""
+        buffers = RowBlockBuffers(shape, block_rows, dtype)
+        for block, pushed in enumerate(buffers.pushed):
+            self.kvstore.init(f"{self.namespace}{key}/{block}", mx.nd.zeros(pushed.shape, dtype=dtype))
+        self._row_blocks[key] = buffers
+
     def outbox(self, key: str) -> np.ndarray:
-        """Where this host's array for `key` can be written in place, saving sum() a copy."""
-        return self._buffers[key].outgoing
+        """Where this host's array for `key` can be written in place, saving sum() a copy (for a key of row
+        blocks: the whole array, its rows in blocks)."""
+        return self._row_blocks[key].outgoing if key in self._row_blocks else self._buffers[key].outgoing
+
+    def sum_rows(self, key: str, rows: int) -> np.ndarray:
+        """The sum over the hosts of the first `rows` rows of the key's outbox: the blocks that hold them travel, the
+        others stay (never more than the whole array); every host must call it with the same `rows`. The result is
+        the key's receiving array, whose leading rows hold the sum: read them before the key's next sum."""
+        if self._held:
+            raise RuntimeError("the servers hold weights (hold_rows): their update would apply to this sum too")
+        buffers = self._row_blocks[key]
+        used = range(-(-rows // buffers.block_rows))
+        for block in used:  # every push before the first pull: MXNet sends the blocks while the next are queued
+            self.kvstore.push(f"{self.namespace}{key}/{block}", buffers.pushed[block])
+        for block in used:
+            self.kvstore.pull(f"{self.namespace}{key}/{block}", out=buffers.pulled[block])
+        for block in used:
+            buffers.pulled[block].wait_to_read()
+        self.bytes_exchanged += 2 * buffers.outgoing[: len(used) * buffers.block_rows].nbytes
+        return buffers.incoming
 
     def sum(self, key: str, array: np.ndarray, counted: bool = True) -> np.ndarray:
         """The sum over the hosts of the array each pushes under `key`, in its type (the key's); every host must
@@ -117,6 +146,18 @@ class ExchangeBuffers:
         # Their contents change only between a sum's wait for its pull and the next push.
         self.pushed = mx.nd.from_numpy(self.outgoing.view(), zero_copy=True)
         self.pulled = mx.nd.from_numpy(self.incoming.view(), zero_copy=True)
+
+
+class RowBlockBuffers:
+    def __init__(self, shape: tuple[int, int], block_rows: int, dtype: type) -> None:
+        """A key's outgoing and incoming arrays, allocated once, and MXNet's arrays sharing each block of their rows
+        (as ExchangeBuffers, a block at a time): block_rows rows each, the last one the rows left."""
+        self.block_rows = block_rows
+        self.outgoing: np.ndarray = np.zeros(shape, dtype)
+        self.incoming: np.ndarray = np.zeros(shape, dtype)
+        blocks = [slice(start, start + block_rows) for start in range(0, shape[0], block_rows)]
+        self.pushed = [mx.nd.from_numpy(self.outgoing[block].view(), zero_copy=True) for block in blocks]
+        self.pulled = [mx.nd.from_numpy(self.incoming[block].view(), zero_copy=True) for block in blocks]
 
 
 def row_bytes(dim: int) -> int:

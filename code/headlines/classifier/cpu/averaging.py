@@ -8,7 +8,8 @@ the checkpoint each host wrote after the same epoch's averaging.
 Why not MXNet's synchronous parameter server, as GPU hosts use: it pushes the dense float32
 gradient and pulls the weights every step (MXNet 1.9's distributed kvstore crashes on row-sparse gradients), about
 170 MB a step on the UCI split, which made two hosts 25-60x slower than one. Averaging exchanges each parameter's
-change once an epoch, as float16: 85 MB (docs/performance.md, 'Two hosts in local mode').
+change once an epoch, as float16: 85 MB on the UCI split, and of the embedding only the rows some host changed
+(each host touches ~40% of them in an epoch there), ~48 MB (docs/performance.md, 'Two hosts in local mode').
 """
 
 import hashlib
@@ -31,6 +32,13 @@ EXCHANGE_TYPE = np.float16
 # The averaging's passes are IEEE arithmetic, as numpy's would be: no fused multiply-add (which JIT_OPTIONS's
 # fastmath allows), so the mean is the same bits on every host whatever its CPU.
 EXACT_JIT_OPTIONS = {**JIT_OPTIONS, "fastmath": False}
+# Rows a key of an embedding's exchange holds (1.6 MB of float16 at dim 100): the blocks that hold the rows some host
+# changed travel, the rest stay; less than a block is the most an exchange sends for nothing. Parameters with fewer
+# rows than two blocks go whole.
+ROW_BLOCK = 8192
+# The key of how many hosts changed each row of a parameter exchanged by rows.
+CHANGED_ROWS_SUFFIX = "/changed-rows"
+CHANGED_ROWS_TYPE = np.float16  # counts of hosts, exact in float16 up to 2,048, at 2 bytes a row
 DIFFERENT_SETUP = (
     "The hosts of this job read different data or settings, so their vocabularies or labels differ: every host "
     "needs all of train (S3DataDistributionType FullyReplicated, not ShardedByS3Key) and the same hyperparameters."
@@ -68,6 +76,35 @@ def _add_mean(last: Any, parameters: Any, total_bits: Any, share: Any) -> None:
         parameters[i] = last[i]
 
 
+@numba.njit(parallel=True, **EXACT_JIT_OPTIONS)
+def _mark_changed_rows(parameters: Any, last: Any, changed_bits: Any) -> None:
+    """changed_bits[r] = float16 1's bits where row r of parameters differs from last, else 0's."""
+    one = half_bits(np.float32(1.0))
+    for row in numba.prange(parameters.shape[0]):
+        changed_bits[row] = 0
+        for d in range(parameters.shape[1]):
+            if parameters[row, d] != last[row, d]:
+                changed_bits[row] = one
+                break
+
+
+@numba.njit(parallel=True, **EXACT_JIT_OPTIONS)
+def _gather_change(parameters: Any, last: Any, rows: Any, change_bits: Any) -> None:
+    """change_bits[i] = the float16 bits of parameters[rows[i]] - last[rows[i]]."""
+    for i in numba.prange(len(rows)):
+        for d in range(parameters.shape[1]):
+            change_bits[i, d] = half_bits(parameters[rows[i], d] - last[rows[i], d])
+
+
+@numba.njit(parallel=True, **EXACT_JIT_OPTIONS)
+def _scatter_mean(last: Any, parameters: Any, rows: Any, total_bits: Any, share: Any) -> None:
+    """last[rows[i]] += float32(total[i]) * share, and parameters[rows[i]] = last[rows[i]]."""
+    for i in numba.prange(len(rows)):
+        for d in range(last.shape[1]):
+            last[rows[i], d] += from_half_bits(total_bits[i, d]) * share
+            parameters[rows[i], d] = last[rows[i], d]
+
+
 def write_change(parameters: np.ndarray, last: np.ndarray, change: np.ndarray) -> None:
     """change = parameters - last, rounded to float16 (C-contiguous arrays of one shape): compiled, since numpy
     writes float16 a value at a time (0.07-0.13 s an epoch for the UCI embedding's 21 M values)."""
@@ -80,12 +117,37 @@ def add_mean(last: np.ndarray, parameters: np.ndarray, total: np.ndarray, hosts:
     _add_mean(flat_view(last), flat_view(parameters), flat_view(total).view(np.uint16), np.float32(1 / hosts))
 
 
+def changed_rows(parameters: np.ndarray, last: np.ndarray, changed: np.ndarray) -> None:
+    """changed (float16, a value a row) = 1 where the row of parameters differs from last's, else 0."""
+    _mark_changed_rows(parameters, last, changed.view(np.uint16))
+
+
+def gather_change(parameters: np.ndarray, last: np.ndarray, rows: np.ndarray, change: np.ndarray) -> None:
+    """change's leading rows = the change of `rows` (sorted int64) as float16, in their order (the rows after them
+    travel to the end of their block, and nobody reads their sum)."""
+    _gather_change(parameters, last, rows, change.view(np.uint16))
+
+
+def scatter_mean(last: np.ndarray, parameters: np.ndarray, rows: np.ndarray, total: np.ndarray, hosts: int) -> None:
+    """add_mean for `rows` alone, whose hosts' sum is total's leading rows in their order."""
+    _scatter_mean(last, parameters, rows, total.view(np.uint16), np.float32(1 / hosts))
+
+
 def compile_for_this_cpu() -> None:
-    """Compiles the two passes for the types publish passes (or loads them from numba's cache, which the image fills
-    at build time)."""
-    values, bits = np.zeros(1, np.float32), np.zeros(1, np.float16)
+    """Compiles the passes for the types publish passes (or loads them from numba's cache, which the image fills at
+    build time)."""
+    values, bits, rows = np.zeros((1, 1), np.float32), np.zeros((1, 1), np.float16), np.zeros(1, np.int64)
     write_change(values, values, bits)
     add_mean(values, values.copy(), bits, 2)
+    changed_rows(values, values, np.zeros(1, np.float16))
+    gather_change(values, values, rows, bits)
+    scatter_mean(values, values.copy(), rows, bits, 2)
+
+
+def _exchanged_by_rows(values: np.ndarray) -> bool:
+    """Whether a parameter's exchange sends only the rows some host changed: a matrix of two blocks' rows or more
+    (an embedding; the output layer and the convolutions go whole)."""
+    return values.ndim == 2 and len(values) >= 2 * ROW_BLOCK
 
 
 def flat_view(values: np.ndarray) -> np.ndarray:
@@ -103,9 +165,15 @@ class AveragedSteps:
         self.exchange = exchange
         self._last = {}  # the parameters every host held after the last averaging (or at the start)
         self._scores_key_added = False
+        self._by_rows = {name for name, values in steps.parameters.items() if _exchanged_by_rows(values)}
         for name, values in steps.parameters.items():
             self._last[name] = values.copy()
-            exchange.add_key(name, values.shape, EXCHANGE_TYPE)
+            if name in self._by_rows:
+                rows, dim = values.shape
+                exchange.add_key(name + CHANGED_ROWS_SUFFIX, (rows,), CHANGED_ROWS_TYPE)
+                exchange.add_row_blocks(name, (rows, dim), EXCHANGE_TYPE, ROW_BLOCK)
+            else:
+                exchange.add_key(name, values.shape, EXCHANGE_TYPE)
 
     @property
     def bytes_exchanged(self) -> int:
@@ -133,9 +201,21 @@ class AveragedSteps:
         the last mean plus the mean of the hosts' changes since, which travel as float16."""
         for name, parameters in self.steps.parameters.items():
             last, change = self._last[name], self.exchange.outbox(name)
-            write_change(parameters, last, change)
-            add_mean(last, parameters, self.exchange.sum(name, change), self.exchange.hosts)
+            if name in self._by_rows:
+                self._publish_rows(name, parameters, last, change)
+            else:
+                write_change(parameters, last, change)
+                add_mean(last, parameters, self.exchange.sum(name, change), self.exchange.hosts)
         self.steps.publish()
+
+    def _publish_rows(self, name: str, parameters: np.ndarray, last: np.ndarray, change: np.ndarray) -> None:
+        """publish for a parameter of many rows, of which an epoch changes some: the hosts first add up which rows
+        each changed, then exchange the changes of those rows alone (the others are the last mean on every host)."""
+        changed = self.exchange.outbox(name + CHANGED_ROWS_SUFFIX)
+        changed_rows(parameters, last, changed)
+        rows = np.flatnonzero(self.exchange.sum(name + CHANGED_ROWS_SUFFIX, changed))
+        gather_change(parameters, last, rows, change)
+        scatter_mean(last, parameters, rows, self.exchange.sum_rows(name, len(rows)), self.exchange.hosts)
 
     def pull(self) -> None:
         self.steps.pull()

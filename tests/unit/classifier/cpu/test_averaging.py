@@ -5,7 +5,8 @@ with the reason."""
 import numpy as np
 import pytest
 
-from headlines.classifier.cpu.averaging import AveragedSteps, add_mean, flat_view, write_change
+from headlines.classifier.cpu import averaging
+from headlines.classifier.cpu.averaging import CHANGED_ROWS_SUFFIX, AveragedSteps, add_mean, flat_view, write_change
 from headlines.errors import JobError
 from headlines.runtime.host_exchange import HostExchange
 from tests.support.compiled_steps import BATCHES, convolutional_pair, steps_pair
@@ -86,6 +87,73 @@ def test_the_mean_is_numpys_float32_arithmetic_bit_for_bit(hosts):
     add_mean(last, parameters, total, hosts)
     np.testing.assert_array_equal(last.view(np.uint32), expected.view(np.uint32))
     np.testing.assert_array_equal(parameters.view(np.uint32), expected.view(np.uint32))
+
+
+class _Parameters:
+    """Steps that are nothing but their parameters (publish: nothing more to write)."""
+
+    name = "fake"
+
+    def __init__(self, parameters):
+        self.parameters = parameters
+
+    def publish(self):
+        pass
+
+
+def _half(values):
+    with np.errstate(over="ignore"):
+        return values.astype(np.float16)
+
+
+@pytest.mark.parametrize(
+    "own_rows, peer_rows",
+    [([1, 2, 9, 17], [2, 3, 18, 21]), ([], [5]), ([], []), ([4], [4]), (list(range(0, 22, 2)), list(range(1, 22, 2)))],
+)
+def test_an_embeddings_changed_rows_alone_travel_and_give_what_the_whole_would(monkeypatch, own_rows, peer_rows):
+    """An embedding of 22 rows in blocks of 4 (the last of 2): the hosts add up which rows each changed, then
+    exchange those rows' changes (the union of both hosts', in order) in as many blocks as they fill, never more
+    than the whole. Every parameter ends as it would with the whole exchange (last + the mean of float16 changes),
+    to the bit; the output layer goes whole."""
+    monkeypatch.setattr(averaging, "ROW_BLOCK", 4)
+    rows, rng = 22, np.random.default_rng(len(own_rows))
+    last = {"embedding": rng.standard_normal((rows, 3)).astype(np.float32), "weight": np.ones((2, 3), np.float32)}
+    own = {name: values.copy() for name, values in last.items()}
+    own["embedding"][own_rows] += rng.standard_normal((len(own_rows), 3)).astype(np.float32) * 0.1
+    own["weight"] += 0.5
+    peer_change = {"embedding": np.zeros((rows, 3), np.float32), "weight": np.full((2, 3), 0.25, np.float32)}
+    peer_change["embedding"][peer_rows] = rng.standard_normal((len(peer_rows), 3)).astype(np.float32)
+    union = sorted(set(own_rows) | set(peer_rows))
+    peer_sent = np.zeros((rows, 3), np.float16)
+    peer_sent[: len(union)] = _half(peer_change["embedding"][union])
+
+    def peer(key, pushed):
+        if key == "embedding" + CHANGED_ROWS_SUFFIX:
+            return np.isin(np.arange(rows), peer_rows).astype(np.float16)
+        if key.startswith("embedding/"):
+            block = int(key.rpartition("/")[2])
+            return peer_sent[4 * block : 4 * block + 4]
+        return _half(peer_change[key]) if key in peer_change else pushed
+
+    kvstore = SummingKVStore(peer)
+    pushed_keys = []
+    real_push = kvstore.push
+    monkeypatch.setattr(kvstore, "push", lambda key, value: (pushed_keys.append(key), real_push(key, value)))
+    steps = _Parameters({name: values.copy() for name, values in last.items()})
+    exchange = HostExchange(kvstore, "", "")
+    averaged = AveragedSteps(steps, exchange)
+    steps.parameters.update({name: values.copy() for name, values in own.items()})
+    exchange.outbox("embedding")[:] = np.nan  # what earlier epochs left after this one's rows is never read
+    pushed_keys.clear()
+    averaged.publish()
+
+    for name in last:
+        total = _half(own[name] - last[name]) + _half(peer_change[name])
+        expected = last[name] + total.astype(np.float32) * np.float32(0.5)
+        np.testing.assert_array_equal(steps.parameters[name].view(np.uint32), expected.view(np.uint32))
+    blocks = -(-len(union) // 4)
+    assert pushed_keys == ["embedding/changed-rows", *(f"embedding/{b}" for b in range(blocks)), "weight"]
+    assert averaged.bytes_exchanged == 2 * (rows * 2 + min(4 * blocks, rows) * 3 * 2 + 2 * 3 * 2)
 
 
 def test_hosts_that_built_different_vocabularies_fail_with_the_reason():
