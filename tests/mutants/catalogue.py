@@ -213,7 +213,7 @@ MUTANTS = (
     Mutant(
         "the hosts' mean with a fused multiply-add",
         "the averaging's compiled passes would round the mean once, not as numpy's product and sum: other bits",
-        "code/headlines/classifier/cpu/averaging.py",
+        "code/headlines/classifier/cpu/averaging_kernels.py",
         'EXACT_JIT_OPTIONS = {**JIT_OPTIONS, "fastmath": False}',
         "EXACT_JIT_OPTIONS = JIT_OPTIONS",
         ("tests/unit/classifier/cpu/test_averaging.py::test_the_mean_is_numpys_float32_arithmetic_bit_for_bit",),
@@ -221,7 +221,7 @@ MUTANTS = (
     Mutant(
         "the hosts' mean kept out of the parameters",
         "the compiled mean updates the last averaging's copy; the steps' own parameters must take it too",
-        "code/headlines/classifier/cpu/averaging.py",
+        "code/headlines/classifier/cpu/averaging_kernels.py",
         "        parameters[i] = last[i]\n",
         "",
         (
@@ -255,7 +255,7 @@ MUTANTS = (
     Mutant(
         "every row taken for changed",
         "the changed rows' count must say which rows differ from the last mean, or all of them travel",
-        "code/headlines/classifier/cpu/averaging.py",
+        "code/headlines/classifier/cpu/averaging_kernels.py",
         "        changed_bits[row] = 0\n",
         "        changed_bits[row] = one\n",
         (
@@ -266,12 +266,31 @@ MUTANTS = (
     Mutant(
         "the changed rows' mean kept out of the parameters",
         "the exchange by rows updates the last mean's rows; the steps' own parameters must take them too",
-        "code/headlines/classifier/cpu/averaging.py",
+        "code/headlines/classifier/cpu/averaging_kernels.py",
         "            parameters[rows[i], d] = last[rows[i], d]\n",
         "",
         (
             "tests/unit/classifier/cpu/test_averaging.py::"
             "test_an_embeddings_changed_rows_alone_travel_and_give_what_the_whole_would",
         ),
+    ),
+    Mutant(
+        "row blocks outside the refit's namespace",
+        "a refit's second exchange over the same servers must not reuse the first pass's keys",
+        "code/headlines/runtime/host_exchange.py",
+        'self.kvstore.init(f"{self.namespace}{key}/{block}", mx.nd.zeros(pushed.shape, dtype=dtype))',
+        'self.kvstore.init(f"{key}/{block}", mx.nd.zeros(pushed.shape, dtype=dtype))',
+        (
+            "tests/unit/runtime/test_host_exchange.py::"
+            "test_the_servers_hold_a_key_a_block_the_last_one_the_rows_left_under_the_namespace",
+        ),
+    ),
+    Mutant(
+        "float16 ties rounded up, not to even",
+        "where the CPU has no float16 conversion the kernels round in integers; they must round as numpy does",
+        "code/headlines/half_floats.py",
+        "    if (significand & 0x3FFF) != 0x1000:\n        significand += 0x1000\n",
+        "    significand += 0x1000\n",
+        ("tests/unit/test_half_floats.py::test_float32_values_round_to_float16_as_numpy_rounds_them",),
     ),
 )

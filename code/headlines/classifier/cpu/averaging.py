@@ -9,19 +9,16 @@ Why not MXNet's synchronous parameter server, as GPU hosts use: it pushes the de
 gradient and pulls the weights every step (MXNet 1.9's distributed kvstore crashes on row-sparse gradients), about
 170 MB a step on the UCI split, which made two hosts 25-60x slower than one. Averaging exchanges each parameter's
 change once an epoch, as float16: 85 MB on the UCI split, and of the embedding only the rows some host changed
-(each host touches ~40% of them in an epoch there), ~48 MB (docs/performance.md, 'Two hosts in local mode').
+(each host touches ~40% of them in an epoch there), 46.7 MB (docs/performance.md, 'Two hosts in local mode').
 """
 
 import hashlib
-from typing import Any
 
-import numba
 import numpy as np
 
-from ...half_floats import from_half_bits, half_bits
-from ...kernel_options import JIT_OPTIONS
 from ...runtime.host_exchange import HostExchange
 from ..steps import EncodedSet
+from .averaging_kernels import add_mean, changed_rows, compile_for_this_cpu, gather_change, scatter_mean, write_change
 from .convolutional import ConvolutionalSteps
 from .steps import CompiledSteps
 
@@ -29,9 +26,6 @@ from .steps import CompiledSteps
 # round a change, not the parameter (every host adds the same mean, taken in float32, of the same float16 sum to the
 # same float32 parameters).
 EXCHANGE_TYPE = np.float16
-# The averaging's passes are IEEE arithmetic, as numpy's would be: no fused multiply-add (which JIT_OPTIONS's
-# fastmath allows), so the mean is the same bits on every host whatever its CPU.
-EXACT_JIT_OPTIONS = {**JIT_OPTIONS, "fastmath": False}
 # Rows a key of an embedding's exchange holds (1.6 MB of float16 at dim 100): the blocks that hold the rows some host
 # changed travel, the rest stay; less than a block is the most an exchange sends for nothing. Parameters with fewer
 # rows than two blocks go whole.
@@ -61,101 +55,10 @@ def parameters_digest(parameters: dict[str, np.ndarray]) -> str:
     return digest.hexdigest()
 
 
-@numba.njit(parallel=True, **EXACT_JIT_OPTIONS)
-def _write_change(parameters: Any, last: Any, change_bits: Any) -> None:
-    """change_bits = the float16 bits of parameters - last (flat arrays), in one pass over them."""
-    for i in numba.prange(len(parameters)):
-        change_bits[i] = half_bits(parameters[i] - last[i])
-
-
-@numba.njit(parallel=True, **EXACT_JIT_OPTIONS)
-def _add_mean(last: Any, parameters: Any, total_bits: Any, share: Any) -> None:
-    """last += float32(total) * share, and parameters = last (flat arrays), in one pass over them."""
-    for i in numba.prange(len(last)):
-        last[i] += from_half_bits(total_bits[i]) * share
-        parameters[i] = last[i]
-
-
-@numba.njit(parallel=True, **EXACT_JIT_OPTIONS)
-def _mark_changed_rows(parameters: Any, last: Any, changed_bits: Any) -> None:
-    """changed_bits[r] = float16 1's bits where row r of parameters differs from last, else 0's."""
-    one = half_bits(np.float32(1.0))
-    for row in numba.prange(parameters.shape[0]):
-        changed_bits[row] = 0
-        for d in range(parameters.shape[1]):
-            if parameters[row, d] != last[row, d]:
-                changed_bits[row] = one
-                break
-
-
-@numba.njit(parallel=True, **EXACT_JIT_OPTIONS)
-def _gather_change(parameters: Any, last: Any, rows: Any, change_bits: Any) -> None:
-    """change_bits[i] = the float16 bits of parameters[rows[i]] - last[rows[i]]."""
-    for i in numba.prange(len(rows)):
-        for d in range(parameters.shape[1]):
-            change_bits[i, d] = half_bits(parameters[rows[i], d] - last[rows[i], d])
-
-
-@numba.njit(parallel=True, **EXACT_JIT_OPTIONS)
-def _scatter_mean(last: Any, parameters: Any, rows: Any, total_bits: Any, share: Any) -> None:
-    """last[rows[i]] += float32(total[i]) * share, and parameters[rows[i]] = last[rows[i]]."""
-    for i in numba.prange(len(rows)):
-        for d in range(last.shape[1]):
-            last[rows[i], d] += from_half_bits(total_bits[i, d]) * share
-            parameters[rows[i], d] = last[rows[i], d]
-
-
-def write_change(parameters: np.ndarray, last: np.ndarray, change: np.ndarray) -> None:
-    """change = parameters - last, rounded to float16 (C-contiguous arrays of one shape): compiled, since numpy
-    writes float16 a value at a time (0.07-0.13 s an epoch for the UCI embedding's 21 M values)."""
-    _write_change(flat_view(parameters), flat_view(last), flat_view(change).view(np.uint16))
-
-
-def add_mean(last: np.ndarray, parameters: np.ndarray, total: np.ndarray, hosts: int) -> None:
-    """last += total * (1 / hosts) in float32, and parameters = last (C-contiguous arrays of one shape; total the
-    hosts' float16 sum): compiled, since numpy computes float16 arithmetic and casts a value at a time."""
-    _add_mean(flat_view(last), flat_view(parameters), flat_view(total).view(np.uint16), np.float32(1 / hosts))
-
-
-def changed_rows(parameters: np.ndarray, last: np.ndarray, changed: np.ndarray) -> None:
-    """changed (float16, a value a row) = 1 where the row of parameters differs from last's, else 0."""
-    _mark_changed_rows(parameters, last, changed.view(np.uint16))
-
-
-def gather_change(parameters: np.ndarray, last: np.ndarray, rows: np.ndarray, change: np.ndarray) -> None:
-    """change's leading rows = the change of `rows` (sorted int64) as float16, in their order (the rows after them
-    travel to the end of their block, and nobody reads their sum)."""
-    _gather_change(parameters, last, rows, change.view(np.uint16))
-
-
-def scatter_mean(last: np.ndarray, parameters: np.ndarray, rows: np.ndarray, total: np.ndarray, hosts: int) -> None:
-    """add_mean for `rows` alone, whose hosts' sum is total's leading rows in their order."""
-    _scatter_mean(last, parameters, rows, total.view(np.uint16), np.float32(1 / hosts))
-
-
-def compile_for_this_cpu() -> None:
-    """Compiles the passes for the types publish passes (or loads them from numba's cache, which the image fills at
-    build time)."""
-    values, bits, rows = np.zeros((1, 1), np.float32), np.zeros((1, 1), np.float16), np.zeros(1, np.int64)
-    write_change(values, values, bits)
-    add_mean(values, values.copy(), bits, 2)
-    changed_rows(values, values, np.zeros(1, np.float16))
-    gather_change(values, values, rows, bits)
-    scatter_mean(values, values.copy(), rows, bits, 2)
-
-
 def _exchanged_by_rows(values: np.ndarray) -> bool:
     """Whether a parameter's exchange sends only the rows some host changed: a matrix of two blocks' rows or more
     (an embedding; the output layer and the convolutions go whole)."""
     return values.ndim == 2 and len(values) >= 2 * ROW_BLOCK
-
-
-def flat_view(values: np.ndarray) -> np.ndarray:
-    """The array as one dimension, sharing its memory (an array that is not contiguous raises: reshape would copy
-    it, and writes to the copy would be lost)."""
-    flat = values.view()
-    flat.shape = (values.size,)
-    return flat
 
 
 class AveragedSteps:

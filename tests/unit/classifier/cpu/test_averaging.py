@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from headlines.classifier.cpu import averaging
-from headlines.classifier.cpu.averaging import CHANGED_ROWS_SUFFIX, AveragedSteps, add_mean, flat_view, write_change
+from headlines.classifier.cpu.averaging import CHANGED_ROWS_SUFFIX, AveragedSteps
+from headlines.classifier.cpu.averaging_kernels import add_mean, flat_view, write_change
 from headlines.errors import JobError
 from headlines.runtime.host_exchange import HostExchange
 from tests.support.compiled_steps import BATCHES, convolutional_pair, steps_pair
@@ -151,6 +152,8 @@ def test_an_embeddings_changed_rows_alone_travel_and_give_what_the_whole_would(m
         total = _half(own[name] - last[name]) + _half(peer_change[name])
         expected = last[name] + total.astype(np.float32) * np.float32(0.5)
         np.testing.assert_array_equal(steps.parameters[name].view(np.uint32), expected.view(np.uint32))
+        # the mean the next epoch's changes are taken from
+        np.testing.assert_array_equal(averaged._last[name].view(np.uint32), expected.view(np.uint32))
     blocks = -(-len(union) // 4)
     assert pushed_keys == ["embedding/changed-rows", *(f"embedding/{b}" for b in range(blocks)), "weight"]
     assert averaged.bytes_exchanged == 2 * (rows * 2 + min(4 * blocks, rows) * 3 * 2 + 2 * 3 * 2)
