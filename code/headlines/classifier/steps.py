@@ -9,6 +9,7 @@ from typing import Any, Protocol
 import mxnet as mx
 import numpy as np
 
+from ..runtime.host_exchange import sharing_ndarray
 from ..text import TextEncoder
 
 ENCODE_CHUNK = 10_000  # headlines encoded at a time
@@ -59,7 +60,7 @@ def write_parameter(parameter: Any, values: np.ndarray | mx.nd.NDArray) -> None:
     if isinstance(values, mx.nd.NDArray):
         source = values
     elif values.dtype == np.float32 and values.flags.c_contiguous:
-        source = mx.nd.from_numpy(values.view(), zero_copy=True)  # a view: from_numpy makes its array read-only
+        source = sharing_ndarray(values)
     else:
         source = mx.nd.array(values, dtype=np.float32)
     for array in parameter.list_data():

@@ -75,8 +75,7 @@ class HostExchange:
         """The sum over the hosts of the first `rows` rows of the key's outbox: the blocks that hold them travel, the
         others stay (never more than the whole array); every host must call it with the same `rows`. The result is
         the key's receiving array, whose leading rows hold the sum: read them before the key's next sum."""
-        if self._held:
-            raise RuntimeError("the servers hold weights (hold_rows): their update would apply to this sum too")
+        self._require_sums()
         buffers = self._row_blocks[key]
         used = range(-(-rows // buffers.block_rows))
         for block in used:  # every push before the first pull: MXNet sends the blocks while the next are queued
@@ -92,8 +91,7 @@ class HostExchange:
         """The sum over the hosts of the array each pushes under `key`, in its type (the key's); every host must
         call it. The result is the key's receiving buffer: read it before the key's next sum. bytes_exchanged
         counts the weights' exchanges, not the checks' and reports' (counted False)."""
-        if self._held:
-            raise RuntimeError("the servers hold weights (hold_rows): their update would apply to this sum too")
+        self._require_sums()
         buffers = self._buffers[key]
         if not np.shares_memory(array, buffers.outgoing):
             np.copyto(buffers.outgoing, array)
@@ -103,6 +101,11 @@ class HostExchange:
         if counted:
             self.bytes_exchanged += 2 * array.nbytes
         return buffers.incoming
+
+    def _require_sums(self) -> None:
+        """Raises unless the servers sum what the hosts push (no weights held, whose update would apply too)."""
+        if self._held:
+            raise RuntimeError("the servers hold weights (hold_rows): their update would apply to this sum too")
 
     def hold_rows(self, weights: dict[str, npt.NDArray[np.float32]]) -> None:
         """The servers hold these (rows, dim) float32 weights, the same on every host, from now on: add_rows
@@ -142,10 +145,9 @@ class ExchangeBuffers:
         numpy and MXNet (0.06 s an epoch for the UCI embedding's 21 M float16 values)."""
         self.outgoing: np.ndarray = np.zeros(shape, dtype)
         self.incoming: np.ndarray = np.zeros(shape, dtype)
-        # from_numpy makes the array it wraps read-only, so MXNet gets views: the arrays above stay writable.
         # Their contents change only between a sum's wait for its pull and the next push.
-        self.pushed = mx.nd.from_numpy(self.outgoing.view(), zero_copy=True)
-        self.pulled = mx.nd.from_numpy(self.incoming.view(), zero_copy=True)
+        self.pushed = sharing_ndarray(self.outgoing)
+        self.pulled = sharing_ndarray(self.incoming)
 
 
 class RowBlockBuffers:
@@ -156,8 +158,14 @@ class RowBlockBuffers:
         self.outgoing: np.ndarray = np.zeros(shape, dtype)
         self.incoming: np.ndarray = np.zeros(shape, dtype)
         blocks = [slice(start, start + block_rows) for start in range(0, shape[0], block_rows)]
-        self.pushed = [mx.nd.from_numpy(self.outgoing[block].view(), zero_copy=True) for block in blocks]
-        self.pulled = [mx.nd.from_numpy(self.incoming[block].view(), zero_copy=True) for block in blocks]
+        self.pushed = [sharing_ndarray(self.outgoing[block]) for block in blocks]
+        self.pulled = [sharing_ndarray(self.incoming[block]) for block in blocks]
+
+
+def sharing_ndarray(array: np.ndarray) -> mx.nd.NDArray:
+    """An MXNet array over a C-contiguous numpy array's memory, no copy. from_numpy makes the array it wraps
+    read-only, so it gets a view: the numpy array stays writable."""
+    return mx.nd.from_numpy(array.view(), zero_copy=True)
 
 
 def row_bytes(dim: int) -> int:
